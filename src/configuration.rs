@@ -1,0 +1,280 @@
+//! Settings from CLI flags and environment variables (a `.env` file is read first when present).
+//! Secrets are `SecretString` from here to the one place each is used; `Debug` shows them redacted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+use crate::db::DatabaseUrl;
+use crate::domain::{OrganizerId, StripeAccountId};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stripe-gateway",
+    version,
+    about = "Multi-tenant billing gateway for Stripe Connect"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogSettings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP gateway (applies pending migrations first unless AUTO_MIGRATE=false).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Print a signed JWT for local use, made with JWT_SECRET.
+    Token(TokenArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct LogSettings {
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info` or `info,stripe_gateway=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub server: ServerSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServerSettings {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long = "bind", env = "BIND_ADDRESS", default_value = "127.0.0.1:8080")]
+    pub bind_address: SocketAddr,
+    /// HTTP worker threads; defaults to the number of CPUs.
+    #[arg(long, env = "HTTP_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseSettings {
+    /// `postgres://...` for PostgreSQL, or `sqlite://<path>` for an embedded SQLite file.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/gateway.db", value_parser = DatabaseUrl::parse, hide_env_values = true)]
+    pub database_url: DatabaseUrl,
+    /// Most connections the pool opens.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10)]
+    pub database_pool_size: u32,
+    /// How long a request waits for a pooled connection, in seconds.
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_SECS", default_value_t = 5)]
+    pub database_connect_timeout_secs: u64,
+    /// Apply pending migrations when `serve` starts.
+    #[arg(long, env = "AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_migrate: bool,
+}
+
+impl DatabaseSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database_connect_timeout_secs.max(1))
+    }
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct StripeArgs {
+    /// Stripe secret key (`sk_...` or a restricted `rk_...`). Required by `serve`.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub stripe_secret_key: Option<SecretString>,
+    /// Root of the Stripe API; point it at a Stripe-compatible server for tests.
+    #[arg(
+        long,
+        env = "STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
+    /// The platform's own account id. An organizer registered with it is served without a
+    /// `Stripe-Account` header, and webhook events without `account` belong to it.
+    #[arg(long, env = "STRIPE_PLATFORM_ACCOUNT_ID", value_parser = StripeAccountId::parse)]
+    pub stripe_platform_account_id: Option<StripeAccountId>,
+    /// Per-attempt timeout for Stripe calls, in milliseconds.
+    #[arg(long, env = "STRIPE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub stripe_timeout_ms: u64,
+    /// Retries after a failed attempt (429, 5xx, timeout, connection error).
+    #[arg(long, env = "STRIPE_MAX_RETRIES", default_value_t = 3)]
+    pub stripe_max_retries: u32,
+    /// First backoff delay in milliseconds; it doubles per retry (with jitter), capped at 8 s.
+    #[arg(long, env = "STRIPE_RETRY_BASE_MS", default_value_t = 250)]
+    pub stripe_retry_base_ms: u64,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct AuthArgs {
+    /// Shared secret for HS256 tokens.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
+    /// PEM file with an RSA (RS256) or Ed25519 (EdDSA) public key, for tokens signed elsewhere.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    Admin,
+    Organizer,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Role the token grants.
+    #[arg(long, value_enum)]
+    pub role: TokenRole,
+    /// Organizer id; required with `--role organizer`.
+    #[arg(long, value_parser = OrganizerId::parse, required_if_eq("role", "organizer"))]
+    pub org: Option<OrganizerId>,
+    /// Subject (`sub` claim): who the token stands for.
+    #[arg(long, default_value = "local-cli")]
+    pub sub: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl_secs: u64,
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, String> {
+    if raw.trim().is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    Ok(SecretString::from(raw.trim()))
+}
+
+/// Everything `serve` needs, checked: required secrets are present.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub stripe: StripeSettings,
+    pub auth: AuthArgs,
+}
+
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    pub api_base: String,
+    pub platform_account_id: Option<StripeAccountId>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub retry_base: Duration,
+}
+
+/// A setting that stops start-up, phrased as the one thing to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let secret_key = args.stripe.stripe_secret_key.ok_or_else(|| {
+            ConfigError("STRIPE_SECRET_KEY is not set: set it to your Stripe secret key (sk_live_... or sk_test_...)".into())
+        })?;
+        if args.auth.jwt_secret.is_none() && args.auth.jwt_public_key_file.is_none() {
+            return Err(ConfigError(
+                "JWT_SECRET is not set: set it (HS256 shared secret) or JWT_PUBLIC_KEY_FILE (RS256/EdDSA public key)".into(),
+            ));
+        }
+        let api_base = args
+            .stripe
+            .stripe_api_base
+            .trim_end_matches('/')
+            .to_string();
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            return Err(ConfigError(
+                "STRIPE_API_BASE must be an http:// or https:// URL".into(),
+            ));
+        }
+        Ok(Self {
+            server: args.server,
+            database: args.database,
+            stripe: StripeSettings {
+                secret_key,
+                api_base,
+                platform_account_id: args.stripe.stripe_platform_account_id,
+                timeout: Duration::from_millis(args.stripe.stripe_timeout_ms.max(1)),
+                max_retries: args.stripe.stripe_max_retries,
+                retry_base: Duration::from_millis(args.stripe.stripe_retry_base_ms),
+            },
+            auth: args.auth,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["stripe-gateway", "serve"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("arguments parse").command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_stripe_key_names_the_variable() {
+        // Flags only: the process environment of a test run must not leak in.
+        let mut args = serve_args(&["--jwt-secret", "s"]);
+        args.stripe.stripe_secret_key = None;
+        let err = Settings::from_args(args).unwrap_err().to_string();
+        assert!(err.starts_with("STRIPE_SECRET_KEY is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_jwt_key_names_the_variable() {
+        let mut args = serve_args(&["--stripe-secret-key", "sk_test_x"]);
+        args.auth.jwt_secret = None;
+        args.auth.jwt_public_key_file = None;
+        let err = Settings::from_args(args).unwrap_err().to_string();
+        assert!(err.starts_with("JWT_SECRET is not set"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let args = serve_args(&[
+            "--stripe-secret-key",
+            "sk_test_supersecret",
+            "--jwt-secret",
+            "jwt-supersecret",
+        ]);
+        let settings = Settings::from_args(args).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("supersecret"), "{debug}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Storage: one diesel connection type over SQLite (embedded default) and PostgreSQL (production),
+//! an r2d2 pool that picks the backend from the URL scheme, and embedded migrations per backend.
+
+mod migrations;
+pub mod models;
+pub mod schema;
+mod url;
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use tracing::Span;
+
+pub use migrations::{has_pending_migrations, run_pending_migrations};
+pub use url::{Backend, DatabaseUrl};
+
+/// A connection to whichever backend the gateway was configured with.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not get a database connection: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("database task did not finish: {0}")]
+    Task(String),
+}
+
+/// Opens connections for the pool. Unlike diesel's derived `establish`, which tries each
+/// backend in turn and hides why the right one failed, it connects to the backend the URL
+/// names and reports that backend's error.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url.backend {
+            Backend::Postgres => PgConnection::establish(self.url.connect_str())
+                .map(DbConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(self.url.connect_str())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: pool connections open in parallel, and switching to WAL
+                // takes a lock that the others must wait for rather than fail on.
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The pool, and the one way handlers reach it: [`Db::run`].
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool and opens one connection, so a wrong URL fails at start-up with the
+    /// backend's own message rather than at the first request.
+    pub fn connect(
+        url: &DatabaseUrl,
+        max_size: u32,
+        connect_timeout: Duration,
+    ) -> Result<Self, DbError> {
+        url.prepare()
+            .map_err(|e| DbError::Task(format!("cannot prepare the database location: {e}")))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(connect_timeout)
+            .build(ConnectionManager { url: url.clone() })?;
+        Ok(Self {
+            pool,
+            backend: url.backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for synchronous callers (the CLI).
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking diesel work on the blocking thread pool, with the caller's tracing span.
+    /// The connection is taken inside the closure so that waiting for one never blocks an
+    /// async worker.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let mut conn = pool.get().map_err(DbError::from)?;
+                f(&mut conn)
+            })
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// True when a query goes through; used by the readiness probe.
+    pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    }
+}

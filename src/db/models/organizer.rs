@@ -1,0 +1,98 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::organizers;
+use crate::db::DbConnection;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = organizers)]
+pub struct Organizer {
+    pub id: String,
+    pub name: String,
+    pub stripe_account_id: String,
+    pub application_fee_bps: Option<i32>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = organizers)]
+pub struct NewOrganizer<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub stripe_account_id: &'a str,
+    pub application_fee_bps: Option<i32>,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A partial update: `None` leaves a column alone; `Some(None)` clears a nullable one.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = organizers)]
+pub struct OrganizerChanges<'a> {
+    pub name: Option<&'a str>,
+    pub application_fee_bps: Option<Option<i32>>,
+    pub status: Option<&'a str>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Organizer {
+    pub fn insert(conn: &mut DbConnection, new: &NewOrganizer<'_>) -> QueryResult<Organizer> {
+        diesel::insert_into(organizers::table)
+            .values(new)
+            .get_result(conn)
+    }
+
+    pub fn find_by_id(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+    ) -> QueryResult<Option<Organizer>> {
+        organizers::table
+            .find(organizer_id)
+            .select(Organizer::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_stripe_account_id(
+        conn: &mut DbConnection,
+        stripe_account_id: &str,
+    ) -> QueryResult<Option<Organizer>> {
+        organizers::table
+            .filter(organizers::stripe_account_id.eq(stripe_account_id))
+            .select(Organizer::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// One page in id (= creation) order, starting after `after_id`. Fetches one row more than
+    /// asked so the caller knows whether another page exists.
+    pub fn list_after(
+        conn: &mut DbConnection,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> QueryResult<Vec<Organizer>> {
+        let mut query = organizers::table
+            .select(Organizer::as_select())
+            .order(organizers::id.asc())
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .into_boxed();
+        if let Some(after_id) = after_id {
+            query = query.filter(organizers::id.gt(after_id.to_string()));
+        }
+        query.load(conn)
+    }
+
+    pub fn update_by_id(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+        changes: &OrganizerChanges<'_>,
+    ) -> QueryResult<Option<Organizer>> {
+        diesel::update(organizers::table.find(organizer_id))
+            .set(changes)
+            .get_result(conn)
+            .optional()
+    }
+}

@@ -1,0 +1,141 @@
+use std::fmt;
+use std::path::Path;
+
+/// Which database the gateway talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A database URL whose scheme has been checked: `postgres://` / `postgresql://`, or
+/// `sqlite://<path>` / `sqlite:<path>` for a file. Anything else is refused, so a typo never
+/// silently becomes a new SQLite file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    raw: String,
+    connect: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                raw: raw.to_string(),
+                connect: raw.to_string(),
+            });
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .ok_or_else(|| "must start with postgres://, postgresql:// or sqlite://".to_string())?;
+        if path.is_empty() || path.contains(":memory:") {
+            return Err(
+                "a SQLite URL needs a file path, e.g. sqlite://./data/gateway.db".to_string(),
+            );
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            raw: raw.to_string(),
+            connect: path.to_string(),
+        })
+    }
+
+    /// What the backend's driver is given.
+    pub(super) fn connect_str(&self) -> &str {
+        &self.connect
+    }
+
+    /// Creates the directory of a SQLite file; nothing to do for PostgreSQL.
+    pub(super) fn prepare(&self) -> std::io::Result<()> {
+        match self.backend {
+            Backend::Postgres => Ok(()),
+            Backend::Sqlite => match Path::new(&self.connect).parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// Passwords in PostgreSQL URLs stay out of logs and `Debug` output.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.backend, self.raw.split_once("://")) {
+            (Backend::Postgres, Some((scheme, rest))) => match rest.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    write!(f, "{scheme}://{user}:***@{host}")
+                }
+                None => f.write_str(&self.raw),
+            },
+            _ => f.write_str(&self.raw),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_backend_from_the_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend,
+            Backend::Postgres
+        );
+        let sqlite = DatabaseUrl::parse("sqlite://./data/gateway.db").unwrap();
+        assert_eq!(
+            (sqlite.backend, sqlite.connect_str()),
+            (Backend::Sqlite, "./data/gateway.db")
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/tmp/x.db")
+                .unwrap()
+                .connect_str(),
+            "/tmp/x.db"
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_schemes_and_memory_databases() {
+        for bad in [
+            "mysql://h/db",
+            "./gateway.db",
+            "",
+            "sqlite://",
+            "sqlite::memory:",
+        ] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn hides_passwords() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/gw").unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/gw");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,141 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The gateway's id for an organizer (tenant). UUIDv7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrganizerId(Uuid);
+
+impl OrganizerId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Uuid::try_parse(raw)
+            .map(Self)
+            .map_err(|_| "must be a UUID".to_string())
+    }
+}
+
+impl Default for OrganizerId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for OrganizerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A display name: trimmed, 1 to 200 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizerName(String);
+
+impl OrganizerName {
+    const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty".to_string());
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("must not contain control characters".to_string());
+        }
+        Ok(Self(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The platform's application fee in basis points of each charge (0 to 10000).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApplicationFeeBps(u16);
+
+impl ApplicationFeeBps {
+    pub fn parse(raw: i64) -> Result<Self, String> {
+        u16::try_from(raw)
+            .ok()
+            .filter(|bps| *bps <= 10_000)
+            .map(Self)
+            .ok_or_else(|| "must be between 0 and 10000 basis points".to_string())
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// Whether the gateway acts for an organizer. A disabled organizer keeps its data but its
+/// organizer-scoped tokens are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizerStatus {
+    Active,
+    Disabled,
+}
+
+impl OrganizerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl FromStr for OrganizerStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(format!("unknown organizer status `{other}`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            OrganizerName::parse("  Acme Events ").unwrap().as_str(),
+            "Acme Events"
+        );
+        assert!(OrganizerName::parse("   ").is_err());
+        assert!(OrganizerName::parse(&"x".repeat(201)).is_err());
+        assert!(OrganizerName::parse("a\u{0007}b").is_err());
+        assert!(OrganizerName::parse(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn fees_are_basis_points() {
+        assert_eq!(ApplicationFeeBps::parse(0).unwrap().get(), 0);
+        assert_eq!(ApplicationFeeBps::parse(10_000).unwrap().get(), 10_000);
+        assert!(ApplicationFeeBps::parse(-1).is_err());
+        assert!(ApplicationFeeBps::parse(10_001).is_err());
+        assert!(ApplicationFeeBps::parse(i64::MAX).is_err());
+    }
+
+    #[test]
+    fn organizer_ids_round_trip() {
+        let id = OrganizerId::new();
+        assert_eq!(OrganizerId::parse(&id.to_string()).unwrap(), id);
+        assert!(OrganizerId::parse("not-a-uuid").is_err());
+    }
+}

@@ -1,0 +1,77 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// How many items a list returns: 1 to 100, 20 when not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit(u8);
+
+impl PageLimit {
+    pub const DEFAULT: u8 = 20;
+    pub const MAX: u8 = 100;
+
+    pub fn parse(raw: Option<i64>) -> Result<Self, String> {
+        match raw {
+            None => Ok(Self(Self::DEFAULT)),
+            Some(n) if (1..=i64::from(Self::MAX)).contains(&n) => Ok(Self(n as u8)),
+            Some(_) => Err(format!("must be between 1 and {}", Self::MAX)),
+        }
+    }
+
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// An opaque position in a list: the sort key of the last item already returned.
+/// Clients must not build one; they pass back what `next_cursor` gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    const VERSION: &'static str = "v1:";
+
+    pub fn after(key: &str) -> Self {
+        Self(key.to_string())
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, String> {
+        let invalid = || "is not a cursor this API returned".to_string();
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let key = text.strip_prefix(Self::VERSION).ok_or_else(invalid)?;
+        if key.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self(key.to_string()))
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::VERSION, self.0))
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let cursor = Cursor::after("0193a7c0-0000-7000-8000-000000000000");
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("not base64!").is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v2:abc")).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:")).is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(PageLimit::parse(None).unwrap().get(), 20);
+        assert_eq!(PageLimit::parse(Some(100)).unwrap().get(), 100);
+        assert!(PageLimit::parse(Some(0)).is_err());
+        assert!(PageLimit::parse(Some(101)).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! The one error type that becomes an HTTP response, and its JSON shape:
+//! `{"error": {"code": "stable_snake_case", "message": "...", "request_id": "...", "fields": [...]}}`.
+//! Codes are part of the API: clients switch on them, so they never change meaning.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+use crate::stripe::StripeError;
+use crate::telemetry::current_request_id;
+
+/// One problem with one input field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where the problem is: a body field (`name`), a nested path (`address.city`),
+    /// a query parameter or a path segment.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("the body must be JSON sent with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("the body is larger than the {limit} bytes this server accepts")]
+    PayloadTooLarge { limit: usize },
+    #[error("Stripe refused access to account {account}: {reason}")]
+    StripeAccountInaccessible { account: String, reason: String },
+    #[error("Stripe could not be reached; retry later")]
+    StripeUnavailable(#[source] StripeError),
+    #[error("Stripe rejected the request")]
+    StripeRejected(#[source] StripeError),
+    #[error("{0}")]
+    NotReady(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `organizer_exists`, `validation_failed`.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// Human-readable explanation; wording may change.
+    pub message: String,
+    /// The id of the request, also sent as the `x-request-id` header; quote it in support requests.
+    pub request_id: String,
+    /// Field-level problems, for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Validation(_) => "validation_failed",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::StripeAccountInaccessible { .. } => "stripe_account_inaccessible",
+            Self::StripeUnavailable(_) => "stripe_unavailable",
+            Self::StripeRejected(_) => "stripe_error",
+            Self::NotReady(_) => "not_ready",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Validation(_) | Self::StripeAccountInaccessible { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::MalformedJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::StripeUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StripeRejected(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let request_id = current_request_id();
+        // Server-side causes go to the log, tied to the request id; the body stays opaque.
+        match self {
+            Self::Internal(cause) => tracing::error!(%request_id, error = ?cause, "request failed"),
+            Self::StripeUnavailable(cause) | Self::StripeRejected(cause) => {
+                tracing::warn!(%request_id, error = %cause, "Stripe call failed")
+            }
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.to_string(),
+                request_id,
+                fields: match self {
+                    Self::Validation(fields) => fields.clone(),
+                    _ => Vec::new(),
+                },
+            },
+        };
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(body)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<StripeError> for ApiError {
+    fn from(err: StripeError) -> Self {
+        if err.is_transient() {
+            Self::StripeUnavailable(err)
+        } else {
+            Self::StripeRejected(err)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Request extractors whose failures are [`ApiError`]s, so that bad input always gets the
+//! gateway's JSON error shape with a stable code, never actix's plain-text defaults.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body: `Content-Type: application/json` (or `+json`), within the configured size limit,
+/// well-formed, and matching `T` exactly (request types deny unknown fields). Type errors are
+/// reported per field as `validation_failed`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_json(req) {
+            return Box::pin(async { Err(ApiError::UnsupportedMediaType) });
+        }
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(BodyLimit::DEFAULT, |limit| limit.0);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(|err| {
+                if err.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::MalformedJson(format!("the body could not be read: {err}"))
+                }
+            })?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// The largest body the gateway reads, registered as app data next to the matching
+/// `web::PayloadConfig` (see [`body_limit`]); [`Json`] quotes it in its 413 message.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    /// actix's own default for `PayloadConfig`.
+    const DEFAULT: usize = 262_144;
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body into `T`, sorting serde's errors into malformed JSON (400) and
+/// field problems (422, with the field's path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = without_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                // An unknown field's path already ends in its name; a missing one's is its parent.
+                let field = match (missing_field(&message), path.as_str()) {
+                    (Some(name), ".") => name,
+                    (Some(name), parent) => format!("{parent}.{name}"),
+                    (None, ".") => "body".to_string(),
+                    (None, path) => path.to_string(),
+                };
+                ApiError::Validation(vec![FieldError::new(field, message)])
+            }
+            _ if bytes.iter().all(u8::is_ascii_whitespace) => {
+                ApiError::MalformedJson("the body is empty; send a JSON object".into())
+            }
+            _ => ApiError::MalformedJson(format!("the body is not valid JSON: {message}")),
+        }
+    })?;
+    deserializer.end().map_err(|err| {
+        ApiError::MalformedJson(format!(
+            "the body is not valid JSON: {}",
+            without_position(&err.to_string())
+        ))
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends " at line 1 column 9"; clients need the field, not the column.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// `missing field `x`` names the field only inside the message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next().map(str::to_string)
+}
+
+/// The body size limit, for actix's payload reader and for [`Json`]'s error message.
+pub fn body_limit(limit: usize) -> (web::PayloadConfig, BodyLimit) {
+    (web::PayloadConfig::new(limit), BodyLimit(limit))
+}
+
+/// Query strings that do not fit the handler's type get `invalid_query`.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::InvalidQuery(format!("invalid query string: {err}")).into()
+    })
+}
+
+/// Path segments that do not fit the handler's type get a JSON 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, req| {
+        ApiError::NotFound {
+            code: "not_found",
+            message: format!("no resource at {}", req.path()),
+        }
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        count: u8,
+    }
+
+    fn fields(err: ApiError) -> Vec<FieldError> {
+        match err {
+            ApiError::Validation(fields) => fields,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\":"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b""),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\":\"a\"} trailing"),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let missing = fields(parse_json::<Body>(b"{}").unwrap_err());
+        assert_eq!(missing[0].field, "name");
+        let unknown = fields(parse_json::<Body>(b"{\"name\":\"a\",\"extra\":1}").unwrap_err());
+        assert_eq!(unknown[0].field, "extra");
+        let nested_missing =
+            fields(parse_json::<Body>(b"{\"name\":\"a\",\"nested\":{}}").unwrap_err());
+        assert_eq!(nested_missing[0].field, "nested.count");
+        let nested_unknown = fields(
+            parse_json::<Body>(b"{\"name\":\"a\",\"nested\":{\"count\":1,\"x\":2}}").unwrap_err(),
+        );
+        assert_eq!(nested_unknown[0].field, "nested.x");
+        let wrong_type = fields(
+            parse_json::<Body>(b"{\"name\":\"a\",\"nested\":{\"count\":\"x\"}}").unwrap_err(),
+        );
+        assert_eq!(wrong_type[0].field, "nested.count");
+        assert!(
+            !wrong_type[0].message.contains("line"),
+            "{}",
+            wrong_type[0].message
+        );
+    }
+}

@@ -1,0 +1,75 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use gateway::auth::{mint_hs256, unix_now, Claims, Role};
+use gateway::configuration::{Cli, Command, DatabaseSettings, Settings, TokenArgs, TokenRole};
+use gateway::db::Db;
+use gateway::startup::{migrate, Application};
+use gateway::telemetry;
+
+fn main() -> ExitCode {
+    // A missing .env is normal; the environment and flags still apply.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init(&cli.log);
+    let result = match cli.command {
+        Command::Serve(args) => Settings::from_args(args)
+            .map_err(anyhow::Error::from)
+            .and_then(serve),
+        Command::Migrate(database) => run_migrations(database),
+        Command::Token(args) => token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings).await?;
+        application.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn run_migrations(database: DatabaseSettings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let db = Db::connect(&database.database_url, 1, database.connect_timeout())?;
+        let applied = migrate(&db).await?;
+        if applied.is_empty() {
+            println!("no pending migrations ({})", database.database_url);
+        }
+        for version in applied {
+            println!("applied {version}");
+        }
+        Ok(())
+    })
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let secret = args.auth.jwt_secret.ok_or_else(|| {
+        anyhow::anyhow!("JWT_SECRET is not set: `token` signs HS256 tokens with it")
+    })?;
+    let now = unix_now();
+    let claims = Claims {
+        sub: args.sub,
+        exp: now + args.ttl_secs,
+        iat: Some(now),
+        role: match args.role {
+            TokenRole::Admin => Role::Admin,
+            TokenRole::Organizer => Role::Organizer,
+        },
+        org: args.org.map(|org| org.to_string()),
+        iss: args.auth.jwt_issuer,
+        aud: args.auth.jwt_audience,
+    };
+    println!("{}", mint_hs256(&secret, &claims)?);
+    Ok(())
+}

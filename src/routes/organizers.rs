@@ -1,0 +1,308 @@
+use actix_web::{get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::present;
+use crate::auth::Principal;
+use crate::db::models::Organizer;
+use crate::domain::{
+    ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
+    StripeAccountId,
+};
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::Json;
+use crate::services::audit::AuditContext;
+use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
+use crate::services::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizer {
+    /// Display name, 1 to 200 characters.
+    #[schema(example = "Acme Events")]
+    name: String,
+    /// The organizer's Stripe account: a connected account, or the platform's own.
+    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
+    stripe_account_id: String,
+    /// Platform fee in basis points (0 to 10000) taken from the organizer's charges.
+    #[schema(example = 250, minimum = 0, maximum = 10000)]
+    application_fee_bps: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganizer {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "Acme Events Ltd")]
+    name: Option<Option<String>>,
+    /// `null` removes the fee.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
+    application_fee_bps: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<OrganizerStatus>)]
+    status: Option<Option<OrganizerStatus>>,
+}
+
+/// How Stripe calls for the organizer are made.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A connected account: calls carry `Stripe-Account`.
+    Connected,
+    /// The platform's own account (`STRIPE_PLATFORM_ACCOUNT_ID`): calls carry no header.
+    Platform,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizerResponse {
+    #[schema(example = "0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c")]
+    id: String,
+    name: String,
+    stripe_account_id: String,
+    account_kind: AccountKind,
+    application_fee_bps: Option<i32>,
+    status: OrganizerStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OrganizerResponse {
+    fn new(organizer: Organizer, state: &AppState) -> Result<Self, ApiError> {
+        let account_kind = match StripeAccountId::parse(&organizer.stripe_account_id) {
+            Ok(account) if state.stripe.is_platform_account(&account) => AccountKind::Platform,
+            _ => AccountKind::Connected,
+        };
+        Ok(Self {
+            status: organizer
+                .status
+                .parse()
+                .map_err(|e: String| ApiError::internal(anyhow::anyhow!(e)))?,
+            id: organizer.id,
+            name: organizer.name,
+            stripe_account_id: organizer.stripe_account_id,
+            account_kind,
+            application_fee_bps: organizer.application_fee_bps,
+            created_at: organizer.created_at.and_utc(),
+            updated_at: organizer.updated_at.and_utc(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizerPage {
+    data: Vec<OrganizerResponse>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn parse(&self) -> Result<(PageLimit, Option<Cursor>), ApiError> {
+        let mut errors = Vec::new();
+        let limit =
+            PageLimit::parse(self.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
+        let cursor = self
+            .cursor
+            .as_deref()
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|e| errors.push(FieldError::new("cursor", e)));
+        match (limit, cursor) {
+            (Ok(limit), Ok(cursor)) => Ok((limit, cursor)),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Path ids that are not UUIDs cannot name an organizer.
+pub fn parse_organizer_id(raw: &str) -> Result<OrganizerId, ApiError> {
+    OrganizerId::parse(raw).map_err(|_| ApiError::NotFound {
+        code: "organizer_not_found",
+        message: format!("`{raw}` is not an organizer id"),
+    })
+}
+
+/// Collects every field problem at once, so a client fixes its request in one round.
+fn parse_create(body: CreateOrganizer) -> Result<NewOrganizerInput, ApiError> {
+    let mut errors = Vec::new();
+    let name =
+        OrganizerName::parse(&body.name).map_err(|e| errors.push(FieldError::new("name", e)));
+    let account = StripeAccountId::parse(&body.stripe_account_id)
+        .map_err(|e| errors.push(FieldError::new("stripe_account_id", e)));
+    let fee = body
+        .application_fee_bps
+        .map(ApplicationFeeBps::parse)
+        .transpose()
+        .map_err(|e| errors.push(FieldError::new("application_fee_bps", e)));
+    match (name, account, fee) {
+        (Ok(name), Ok(stripe_account_id), Ok(application_fee_bps)) => Ok(NewOrganizerInput {
+            name,
+            stripe_account_id,
+            application_fee_bps,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
+    let mut errors = Vec::new();
+    let mut patch = OrganizerPatch::default();
+    match body.name {
+        None => {}
+        Some(None) => errors.push(FieldError::new("name", "must not be null")),
+        Some(Some(name)) => match OrganizerName::parse(&name) {
+            Ok(name) => patch.name = Some(name),
+            Err(e) => errors.push(FieldError::new("name", e)),
+        },
+    }
+    match body.application_fee_bps {
+        None => {}
+        Some(None) => patch.application_fee_bps = Some(None),
+        Some(Some(fee)) => match ApplicationFeeBps::parse(fee) {
+            Ok(fee) => patch.application_fee_bps = Some(Some(fee)),
+            Err(e) => errors.push(FieldError::new("application_fee_bps", e)),
+        },
+    }
+    match body.status {
+        None => {}
+        Some(None) => errors.push(FieldError::new("status", "must not be null")),
+        Some(Some(status)) => patch.status = Some(status),
+    }
+    if errors.is_empty() {
+        Ok(patch)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Register an organizer's Stripe account (admin).
+///
+/// Stripe is asked first whether the platform can act for the account; the organizer is stored
+/// only when it can.
+#[utoipa::path(
+    tag = "organizers",
+    security(("bearer" = [])),
+    request_body = CreateOrganizer,
+    responses(
+        (status = 201, description = "Registered", body = OrganizerResponse),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "The Stripe account is already registered (`organizer_exists`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`), or Stripe refuses access to the account (`stripe_account_inaccessible`)", body = ErrorBody),
+        (status = 502, description = "Stripe rejected the call (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable; safe to retry (`stripe_unavailable`)", body = ErrorBody),
+    )
+)]
+#[post("/organizers")]
+pub async fn create(
+    principal: Principal,
+    state: web::Data<AppState>,
+    body: Json<CreateOrganizer>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let input = parse_create(body.0)?;
+    let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
+    Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)?))
+}
+
+/// List organizers, oldest first (admin).
+#[utoipa::path(
+    tag = "organizers",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of organizers", body = OrganizerPage),
+        (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Invalid `limit` or `cursor` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers")]
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<OrganizerPage>, ApiError> {
+    principal.require_admin()?;
+    let (limit, cursor) = query.parse()?;
+    let page = organizers::list(&state, limit, cursor).await?;
+    Ok(web::Json(OrganizerPage {
+        data: page
+            .organizers
+            .into_iter()
+            .map(|organizer| OrganizerResponse::new(organizer, &state))
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// Get one organizer (admin, or that organizer's own token).
+#[utoipa::path(
+    tag = "organizers",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    responses(
+        (status = 200, description = "The organizer", body = OrganizerResponse),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}")]
+pub async fn get(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+) -> Result<web::Json<OrganizerResponse>, ApiError> {
+    let id = parse_organizer_id(&org_id)?;
+    principal.require_organizer(id)?;
+    let organizer = organizers::get(&state, id).await?;
+    Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
+}
+
+/// Change an organizer's name, fee or status (admin). The Stripe account cannot change.
+#[utoipa::path(
+    tag = "organizers",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    request_body = UpdateOrganizer,
+    responses(
+        (status = 200, description = "The updated organizer", body = OrganizerResponse),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[patch("/organizers/{org_id}")]
+pub async fn update(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+    body: Json<UpdateOrganizer>,
+) -> Result<web::Json<OrganizerResponse>, ApiError> {
+    principal.require_admin()?;
+    let id = parse_organizer_id(&org_id)?;
+    let patch = parse_update(body.0)?;
+    let organizer = organizers::update(&state, AuditContext::new(&principal), id, patch).await?;
+    Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
+}

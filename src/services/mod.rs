@@ -1,0 +1,15 @@
+//! Use cases. They take parsed domain values and the caller's [`Principal`](crate::auth::Principal),
+//! talk to Stripe first and to the database second, and know nothing of actix.
+
+pub mod audit;
+pub mod organizers;
+
+use crate::db::Db;
+use crate::stripe::Stripe;
+
+/// What every use case may reach; shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub stripe: Stripe,
+}

@@ -1,0 +1,128 @@
+//! Builds the running gateway from [`Settings`]: database pool and migrations, Stripe client,
+//! token verifier, and the HTTP server bound to its listener (port 0 in tests).
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+
+use crate::auth::JwtVerifier;
+use crate::configuration::{ServerSettings, Settings};
+use crate::db::{run_pending_migrations, Db};
+use crate::routes::{self, OpenApiDocument};
+use crate::services::AppState;
+use crate::stripe::Stripe;
+use crate::{extract, openapi, telemetry};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(
+            &settings.database.database_url,
+            settings.database.database_pool_size,
+            settings.database.connect_timeout(),
+        )
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                settings.database.database_url
+            )
+        })?;
+        if settings.database.auto_migrate {
+            let applied = migrate(&db).await?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "applied database migrations");
+            }
+        }
+        let state = AppState {
+            db,
+            stripe: Stripe::new(&settings.stripe)?,
+        };
+        let verifier = JwtVerifier::from_settings(&settings.auth)?;
+        let listener = TcpListener::bind(settings.server.bind_address)
+            .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone(), verifier, &settings.server)?;
+        tracing::info!(
+            address = %listener_address(&settings.server, port),
+            database = state.db.backend().as_str(),
+            "gateway listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn listener_address(server: &ServerSettings, port: u16) -> String {
+    format!("{}:{port}", server.bind_address.ip())
+}
+
+/// Applies pending migrations off the async threads; returns the versions applied.
+pub async fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.get()?;
+        run_pending_migrations(&mut conn).map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+    })
+    .await?
+}
+
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    verifier: JwtVerifier,
+    settings: &ServerSettings,
+) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let verifier = web::Data::new(verifier);
+    let document = web::Data::new(OpenApiDocument(openapi::document_yaml()));
+    let max_body_bytes = settings.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        let (payload_config, body_limit) = extract::body_limit(max_body_bytes);
+        App::new()
+            .wrap(from_fn(telemetry::request_context))
+            .app_data(state.clone())
+            .app_data(verifier.clone())
+            .app_data(document.clone())
+            .app_data(payload_config)
+            .app_data(body_limit)
+            .app_data(extract::query_config())
+            .app_data(extract::path_config())
+            .into_utoipa_app()
+            .configure(routes::configure)
+            .default_service(web::to(routes::fallback))
+            .into_app()
+    })
+    .listen(listener)?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,98 @@
+use serde::Deserialize;
+use stripe_client_core::StripeClientErr;
+
+/// What went wrong talking to Stripe, with what the caller needs to decide: retry later or not.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeError {
+    /// Stripe answered with an error.
+    #[error("Stripe answered {status} ({kind}{}) after {attempts} attempt(s): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    Api {
+        status: u16,
+        /// Stripe's `error.type`, e.g. `invalid_request_error`.
+        kind: String,
+        /// Stripe's `error.code`, e.g. `resource_missing`.
+        code: Option<String>,
+        message: String,
+        attempts: u32,
+    },
+    /// No answer: connection refused or reset, or the attempt timed out.
+    #[error("Stripe could not be reached after {attempts} attempt(s): {message}")]
+    Transport {
+        message: String,
+        timed_out: bool,
+        attempts: u32,
+    },
+    /// An answer the SDK's types do not accept.
+    #[error("Stripe's response could not be read: {0}")]
+    Decode(String),
+    #[error("Stripe client configuration: {0}")]
+    Config(String),
+}
+
+impl StripeError {
+    pub(super) fn from_response(status: u16, body: &[u8], attempts: u32) -> Self {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: Body,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            code: Option<String>,
+            message: Option<String>,
+        }
+        match serde_json::from_slice::<Envelope>(body) {
+            Ok(Envelope { error }) => Self::Api {
+                status,
+                kind: error.kind.unwrap_or_else(|| "unknown".into()),
+                code: error.code,
+                message: error.message.unwrap_or_default(),
+                attempts,
+            },
+            // Proxies and load balancers answer with HTML; keep the status, which decides retries.
+            Err(_) => Self::Api {
+                status,
+                kind: "unparseable_response".into(),
+                code: None,
+                message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                attempts,
+            },
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying later: Stripe was unreachable, rate-limited or failing.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } => true,
+            Self::Api { status, .. } => is_retryable_status(*status),
+            Self::Decode(_) | Self::Config(_) => false,
+        }
+    }
+}
+
+/// Stripe's documented transient statuses: 409 (a concurrent request holds the object or the
+/// idempotency key), 429 (rate or lock limit) and 5xx.
+pub(super) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 409 | 429 | 500..=599)
+}
+
+impl StripeClientErr for StripeError {
+    fn deserialize_err(msg: impl std::fmt::Display) -> Self {
+        Self::Decode(msg.to_string())
+    }
+}

@@ -1,0 +1,101 @@
+//! Stripe access. The SDK (async-stripe's split crates) supplies the request and response
+//! types; [`StripeTransport`] sends them with pooled connections, per-attempt timeouts and
+//! retries. [`Stripe::for_account`] is the one place a request is tied to an organizer's account.
+
+mod error;
+mod idempotency;
+mod transport;
+
+use stripe_client_core::{AccountId, RequestStrategy, StripeRequest};
+
+pub use error::StripeError;
+pub use idempotency::idempotency_key;
+pub use stripe_client_core::IdempotencyKey;
+pub use transport::{RetryPolicy, StripeTransport};
+
+use crate::configuration::StripeSettings;
+use crate::domain::StripeAccountId;
+
+/// The gateway's Stripe client: one pooled transport, shared by all organizers.
+#[derive(Clone)]
+pub struct Stripe {
+    transport: StripeTransport,
+    platform_account: Option<StripeAccountId>,
+}
+
+impl Stripe {
+    pub fn new(settings: &StripeSettings) -> Result<Self, StripeError> {
+        Ok(Self {
+            transport: StripeTransport::new(settings)?,
+            platform_account: settings.platform_account_id.clone(),
+        })
+    }
+
+    /// True when `account` is the platform's own account (requests carry no `Stripe-Account`).
+    pub fn is_platform_account(&self, account: &StripeAccountId) -> bool {
+        self.platform_account.as_ref() == Some(account)
+    }
+
+    /// Requests made on behalf of an organizer's account: a connected account gets the
+    /// `Stripe-Account` header, the platform's own account goes without.
+    pub fn for_account(&self, account: &StripeAccountId) -> AccountClient<'_> {
+        let header =
+            (!self.is_platform_account(account)).then(|| AccountId::from(account.as_str()));
+        AccountClient {
+            transport: &self.transport,
+            account_header: header,
+        }
+    }
+
+    /// Requests about the platform itself (e.g. retrieving a connected account's record).
+    pub fn platform(&self) -> AccountClient<'_> {
+        AccountClient {
+            transport: &self.transport,
+            account_header: None,
+        }
+    }
+}
+
+/// Sends SDK requests for one account. Reads go as they are; writes must carry an idempotency
+/// key, so a retry (ours, the caller's, or a racing request's) can never create a second object.
+pub struct AccountClient<'a> {
+    transport: &'a StripeTransport,
+    account_header: Option<AccountId>,
+}
+
+impl AccountClient<'_> {
+    pub async fn read<R>(&self, request: &R) -> Result<R::Output, StripeError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        self.send(request, None).await
+    }
+
+    pub async fn write<R>(&self, request: &R, key: IdempotencyKey) -> Result<R::Output, StripeError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        self.send(request, Some(key)).await
+    }
+
+    async fn send<R>(
+        &self,
+        request: &R,
+        key: Option<IdempotencyKey>,
+    ) -> Result<R::Output, StripeError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        let mut customized = request.customize();
+        if let Some(account) = &self.account_header {
+            customized = customized.account_id(account.clone());
+        }
+        if let Some(key) = key {
+            customized = customized.request_strategy(RequestStrategy::Idempotent(key));
+        }
+        customized.send(self.transport).await
+    }
+}
