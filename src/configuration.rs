@@ -32,6 +32,8 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Print a signed JWT for local use, made with JWT_SECRET.
     Token(TokenArgs),
+    /// Print the OpenAPI document this build serves (the source of `openapi.yaml`).
+    Openapi,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -70,38 +70,36 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a JSON body into `T`, sorting serde's errors into malformed JSON (400) and
-/// field problems (422, with the field's path).
+/// Parses a JSON body into `T`: syntax errors (the whole body is checked first) are malformed
+/// JSON (400); a body that is not an object, or whose fields do not fit, is a field problem (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let message = without_position(&inner.to_string());
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                // An unknown field's path already ends in its name; a missing one's is its parent.
-                let field = match (missing_field(&message), path.as_str()) {
-                    (Some(name), ".") => name,
-                    (Some(name), parent) => format!("{parent}.{name}"),
-                    (None, ".") => "body".to_string(),
-                    (None, path) => path.to_string(),
-                };
-                ApiError::Validation(vec![FieldError::new(field, message)])
-            }
-            _ if bytes.iter().all(u8::is_ascii_whitespace) => {
-                ApiError::MalformedJson("the body is empty; send a JSON object".into())
-            }
-            _ => ApiError::MalformedJson(format!("the body is not valid JSON: {message}")),
-        }
-    })?;
-    deserializer.end().map_err(|err| {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson(
+            "the body is empty; send a JSON object".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| {
         ApiError::MalformedJson(format!(
             "the body is not valid JSON: {}",
             without_position(&err.to_string())
         ))
     })?;
-    Ok(value)
+    // serde would also read a struct from an array of its fields in order; the API takes objects only.
+    if !value.is_object() {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        // An unknown field's path already ends in its name; a missing one's is its parent.
+        let field = match (missing_field(&message), path.as_str()) {
+            (Some(name), ".") => name,
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, ".") => "body".to_string(),
+            (None, path) => path.to_string(),
+        };
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })
 }
 
 /// serde_json appends " at line 1 column 9"; clients need the field, not the column.
@@ -182,6 +180,16 @@ mod tests {
             parse_json::<Body>(b"{\"name\":\"a\"} trailing"),
             Err(ApiError::MalformedJson(_))
         ));
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        for body in [&b"[\"a\", null]"[..], b"\"a\"", b"null", b"3"] {
+            assert_eq!(
+                fields(parse_json::<Body>(body).unwrap_err())[0].field,
+                "body"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,10 @@ fn main() -> ExitCode {
             .and_then(serve),
         Command::Migrate(database) => run_migrations(database),
         Command::Token(args) => token(args),
+        Command::Openapi => {
+            print!("{}", gateway::openapi::document_yaml());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

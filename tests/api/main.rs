@@ -1,1 +1,15 @@
+//! Black-box tests of the gateway through HTTP, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
 
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+
+mod audit_events;
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod openapi;
+mod organizers;
+mod stripe_client;

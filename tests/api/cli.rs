@@ -1,0 +1,179 @@
+//! The binary itself: configuration errors, the `token` and `migrate` commands, and logs.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gateway::auth::JwtVerifier;
+use gateway::configuration::AuthArgs;
+
+fn gateway(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
+    // A clean environment and a directory without a .env file: only what the test sets applies.
+    command
+        .env_clear()
+        .current_dir(dir)
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn a_missing_secret_stops_start_up_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gateway(dir.path())
+        .args(["serve"])
+        .env("JWT_SECRET", "x")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: STRIPE_SECRET_KEY is not set"),
+        "{stderr}"
+    );
+
+    let output = gateway(dir.path())
+        .args(["serve"])
+        .env("STRIPE_SECRET_KEY", "sk_test_x")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before the configuration is complete"
+    );
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gateway(dir.path())
+        .args(["migrate"])
+        .env("DATABASE_URL", "mysql://localhost/db")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("postgres://") && stderr.contains("sqlite://"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn token_mints_what_the_gateway_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = uuid::Uuid::now_v7().to_string();
+    let output = gateway(dir.path())
+        .args([
+            "token",
+            "--role",
+            "organizer",
+            "--org",
+            &org,
+            "--sub",
+            "cli-user",
+        ])
+        .env("JWT_SECRET", "cli-secret")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap();
+    let verifier = JwtVerifier::from_settings(&AuthArgs {
+        jwt_secret: Some("cli-secret".into()),
+        jwt_public_key_file: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+    })
+    .unwrap();
+    let principal = verifier
+        .verify(token.trim())
+        .expect("the minted token verifies");
+    assert_eq!(principal.sub(), "cli-user");
+    assert!(principal
+        .require_organizer(gateway::domain::OrganizerId::parse(&org).unwrap())
+        .is_ok());
+
+    let output = gateway(dir.path())
+        .args(["token", "--role", "organizer"])
+        .env("JWT_SECRET", "s")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "an organizer token needs --org");
+}
+
+#[test]
+fn migrate_applies_once_and_then_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || gateway(dir.path()).args(["migrate"]).output().unwrap();
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).starts_with("applied "));
+    assert!(
+        dir.path().join("data/gateway.db").exists(),
+        "the default SQLite file"
+    );
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).starts_with("no pending migrations"));
+}
+
+#[test]
+fn json_logs_never_contain_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = gateway(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("LOG_FORMAT", "json")
+        .env("STRIPE_SECRET_KEY", "sk_test_never_logged_51")
+        .env("JWT_SECRET", "jwt-never-logged-52")
+        .env("DATABASE_URL", "sqlite://./gw.db")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) {
+            let listening = line.contains("gateway listening");
+            lines.push(line);
+            if listening {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("gateway listening")),
+        "{lines:#?}"
+    );
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+        assert!(
+            !line.contains("never_logged") && !line.contains("never-logged"),
+            "{line}"
+        );
+    }
+}

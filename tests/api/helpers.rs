@@ -1,0 +1,312 @@
+//! `spawn_app()`: the gateway on port 0 with its own fresh database (a SQLite file, or a new
+//! PostgreSQL database when `TEST_DATABASE_URL` is set) and its own fake Stripe.
+
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use gateway::auth::{mint_hs256, unix_now, Claims, Role};
+use gateway::configuration::{
+    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings,
+};
+use gateway::db::DatabaseUrl;
+use gateway::domain::StripeAccountId;
+use gateway::startup::Application;
+use reqwest::{Method, Response};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::support::fake_stripe::{FakeStripe, PLATFORM_ACCOUNT};
+
+/// The body size limit the test apps run with.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test once per backend: `<name>::sqlite` always, `<name>::postgres` when
+/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it).
+macro_rules! backend_tests {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::helpers::postgres_configured() {
+                    eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
+                    return;
+                }
+                run($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
+            }
+        }
+    )*};
+}
+pub(crate) use backend_tests;
+
+pub fn postgres_configured() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// A database that exists for one test and is removed after it.
+enum TestDatabase {
+    /// Dropping the directory removes the database file.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+                (Self::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("gateway_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL refused: {e}")
+                });
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("TEST_DATABASE_URL names a database");
+                let url = format!("{base}/{name}");
+                (Self::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { admin_url, name } = self {
+            // FORCE ends the stopped gateway's pooled connections.
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub backend: Backend,
+    pub stripe: FakeStripe,
+    pub client: reqwest::Client,
+    database_url: String,
+    jwt_secret: SecretString,
+    handle: ServerHandle,
+    _database: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the settings first.
+pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let stripe = FakeStripe::start().await;
+    let (database, database_url) =
+        tokio::task::spawn_blocking(move || TestDatabase::create(backend))
+            .await
+            .unwrap();
+    let jwt_secret = SecretString::from(format!("test-secret-{}", uuid::Uuid::new_v4()));
+    let mut settings = Settings {
+        server: ServerSettings {
+            bind_address: "127.0.0.1:0".parse().unwrap(),
+            workers: Some(1),
+            max_body_bytes: MAX_BODY_BYTES,
+        },
+        database: DatabaseSettings {
+            database_url: DatabaseUrl::parse(&database_url).unwrap(),
+            database_pool_size: 4,
+            database_connect_timeout_secs: 5,
+            auto_migrate: true,
+        },
+        stripe: test_stripe_settings(&stripe.base_url),
+        auth: AuthArgs {
+            jwt_secret: Some(jwt_secret.clone()),
+            jwt_public_key_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+        },
+    };
+    customize(&mut settings);
+    let application = Application::build(settings)
+        .await
+        .expect("the gateway starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let handle = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        backend,
+        stripe,
+        client: reqwest::Client::new(),
+        database_url,
+        jwt_secret,
+        handle,
+        _database: database,
+    }
+}
+
+/// Short timeouts and backoff so that fault tests finish quickly.
+pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
+    StripeSettings {
+        secret_key: SecretString::from("sk_test_gateway"),
+        api_base: base_url.to_string(),
+        platform_account_id: Some(StripeAccountId::parse(PLATFORM_ACCOUNT).unwrap()),
+        timeout: Duration::from_millis(400),
+        max_retries: 2,
+        retry_base: Duration::from_millis(10),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl TestApp {
+    /// The test database's URL, for tests that reach behind the gateway.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    pub fn token(&self, role: Role, org: Option<&str>) -> String {
+        let claims = Claims {
+            sub: "test-user".into(),
+            exp: unix_now() + 600,
+            iat: Some(unix_now()),
+            role,
+            org: org.map(str::to_string),
+            iss: None,
+            aud: None,
+        };
+        mint_hs256(&self.jwt_secret, &claims).unwrap()
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token(Role::Admin, None)
+    }
+
+    pub fn organizer_token(&self, org: &str) -> String {
+        self.token(Role::Organizer, Some(org))
+    }
+
+    /// Signs arbitrary claims with the gateway's HS256 secret.
+    pub fn sign(&self, claims: &Value) -> String {
+        use secrecy::ExposeSecret;
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(self.jwt_secret.expose_secret().as_bytes()),
+        )
+        .unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Registers an organizer for a connected account that the fake Stripe knows.
+    pub async fn create_organizer(&self, name: &str, account: &str) -> Value {
+        self.stripe.add_connected_account(account);
+        let response = self
+            .post(
+                "/v1/organizers",
+                &self.admin_token(),
+                &json!({ "name": name, "stripe_account_id": account }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating organizer {name}");
+        response.json().await.unwrap()
+    }
+}
+
+/// Reads an error response and checks the shape every error shares: a stable code, a message,
+/// and the request id that the `x-request-id` header also carries.
+pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["error"]["request_id"], header_id.as_str(), "{body}");
+    body
+}

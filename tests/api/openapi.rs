@@ -1,0 +1,115 @@
+//! `openapi.yaml` is generated from the code. Routes can only be registered through
+//! `utoipa_actix_web` (see `routes::configure`), which refuses a handler without
+//! `#[utoipa::path]`; these tests check the rest: the committed file is current, the served
+//! document is that file, every documented operation is served, and no other method is.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, Backend};
+
+fn committed() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+        .expect("openapi.yaml at the repository root")
+}
+
+#[test]
+fn the_committed_openapi_yaml_is_what_the_code_generates() {
+    let generated = gateway::openapi::document_yaml();
+    assert!(
+        committed() == generated,
+        "openapi.yaml is out of date; regenerate it with `cargo run -- openapi > openapi.yaml`"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_document_is_the_committed_one() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(format!("{}/openapi.yaml", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    assert_eq!(response.text().await.unwrap(), committed());
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served_and_no_other_method() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let document = serde_json::to_value(gateway::openapi::document()).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 6, "{:?}", paths.keys());
+    let id = uuid::Uuid::now_v7().to_string();
+    for (template, item) in paths {
+        let path = template.replace("{org_id}", &id);
+        assert!(
+            !path.contains('{'),
+            "a path parameter the test does not fill: {template}"
+        );
+        for method in METHODS {
+            let documented = item.get(method).is_some();
+            let response = app
+                .request(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    &path,
+                    Some(&app.admin_token()),
+                    None,
+                )
+                .await;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let code = body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if documented {
+                assert!(
+                    code != "route_not_found" && code != "method_not_allowed",
+                    "{method} {template} is documented but not served: {status} {body}"
+                );
+            } else {
+                assert_eq!(
+                    code, "method_not_allowed",
+                    "{method} {template} is served but not documented: {status} {body}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_documents_its_errors_with_the_error_shape() {
+    let document = serde_json::to_value(gateway::openapi::document()).unwrap();
+    for (template, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if !template.starts_with("/v1/") {
+                continue;
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.contains_key("401"),
+                "{method} {template} lacks 401"
+            );
+            for (status, response) in responses
+                .iter()
+                .filter(|(status, _)| status.as_str() >= "400")
+            {
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/ErrorBody",
+                    "{method} {template} {status}"
+                );
+            }
+            assert_eq!(
+                operation["security"][0]["bearer"],
+                serde_json::json!([]),
+                "{method} {template}"
+            );
+        }
+    }
+}
