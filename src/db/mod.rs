@@ -26,12 +26,20 @@ pub enum DbConnection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The message carries r2d2's (which names the backend's own error), so it is not also a
+    /// `source`: error chains would print it twice.
     #[error("could not get a database connection: {0}")]
-    Pool(#[from] r2d2::PoolError),
+    Pool(r2d2::PoolError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     #[error("database task did not finish: {0}")]
     Task(String),
+}
+
+impl From<r2d2::PoolError> for DbError {
+    fn from(err: r2d2::PoolError) -> Self {
+        Self::Pool(err)
+    }
 }
 
 /// Opens connections for the pool. Unlike diesel's derived `establish`, which tries each

@@ -81,10 +81,10 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.backend, self.raw.split_once("://")) {
             (Backend::Postgres, Some((scheme, rest))) => match rest.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split(':').next().unwrap_or_default();
-                    write!(f, "{scheme}://{user}:***@{host}")
-                }
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => write!(f, "{scheme}://{user}:***@{host}"),
+                    None => write!(f, "{scheme}://{userinfo}@{host}"),
+                },
                 None => f.write_str(&self.raw),
             },
             _ => f.write_str(&self.raw),
@@ -137,5 +137,7 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/gw").unwrap();
         assert_eq!(url.to_string(), "postgres://app:***@db:5432/gw");
         assert!(!format!("{url:?}").contains("s3cret"));
+        let no_password = DatabaseUrl::parse("postgres://app@db/gw").unwrap();
+        assert_eq!(no_password.to_string(), "postgres://app@db/gw");
     }
 }

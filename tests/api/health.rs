@@ -1,4 +1,4 @@
-use crate::helpers::{backend_tests, Backend};
+use crate::helpers::{backend_tests, error_body, spawn_app_with, Backend};
 
 backend_tests! {
     async fn healthz_answers(app) {
@@ -44,5 +44,16 @@ backend_tests! {
             .await
             .unwrap();
         assert_ne!(replaced.headers()["x-request-id"], "has spaces and <html>");
+    }
+}
+
+backend_tests! {
+    async fn readyz_is_503_while_migrations_are_pending(app) {
+        let backend = app.backend;
+        drop(app);
+        let unmigrated = spawn_app_with(backend, |settings| settings.database.auto_migrate = false).await;
+        let response = unmigrated.client.get(format!("{}/readyz", unmigrated.address)).send().await.unwrap();
+        let body = error_body(response, 503, "not_ready").await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("migrations are pending"), "{body}");
     }
 }
