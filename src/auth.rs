@@ -155,6 +155,7 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(header.alg);
         validation.leeway = Self::LEEWAY_SECS;
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &self.issuer {
             Some(issuer) => {

@@ -76,11 +76,15 @@ pub async fn request_context(
             if let Some(value) = header_value {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_us = started.elapsed().as_micros() as u64,
-                "request finished"
-            );
+            let status = response.status().as_u16();
+            let latency_us = started.elapsed().as_micros() as u64;
+            // Probes arrive every few seconds; they stay out of the info log unless they fail.
+            let probe = matches!(response.request().path(), "/healthz" | "/readyz");
+            match (status, probe) {
+                (500.., _) => tracing::warn!(status, latency_us, "request finished"),
+                (_, true) => tracing::debug!(status, latency_us, "request finished"),
+                _ => tracing::info!(status, latency_us, "request finished"),
+            }
             Ok(response)
         })
         .instrument(span)

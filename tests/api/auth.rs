@@ -71,6 +71,11 @@ backend_tests! {
         assert_unauthenticated(&app, Some(&format!("Bearer {expired}"))).await;
     }
 
+    async fn tokens_not_valid_yet_are_rejected(app) {
+        let future = app.sign(&json!({ "sub": "ops", "role": "admin", "exp": unix_now() + 7200, "nbf": unix_now() + 3600 }));
+        assert_unauthenticated(&app, Some(&format!("Bearer {future}"))).await;
+    }
+
     async fn tokens_without_exp_or_sub_are_rejected(app) {
         let no_exp = app.sign(&json!({ "sub": "ops", "role": "admin" }));
         assert_unauthenticated(&app, Some(&format!("Bearer {no_exp}"))).await;
