@@ -18,7 +18,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         stripe_account_id -> Text,
-        application_fee_bps -> Nullable<Integer>,
+        application_fee_bps -> Nullable<Int4>,
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
