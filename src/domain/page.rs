@@ -20,6 +20,22 @@ impl PageLimit {
     pub fn get(self) -> usize {
         usize::from(self.0)
     }
+
+    /// Rows to ask the database for: one more than the page, to learn whether another follows.
+    pub fn fetch_size(self) -> usize {
+        self.get() + 1
+    }
+
+    /// Cuts rows fetched with [`fetch_size`](Self::fetch_size) to the page, and gives the cursor
+    /// of the next page when there is one.
+    pub fn split<T>(self, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, Option<Cursor>) {
+        if rows.len() <= self.get() {
+            return (rows, None);
+        }
+        rows.truncate(self.get());
+        let next = rows.last().map(|last| Cursor::after(key(last)));
+        (rows, next)
+    }
 }
 
 /// An opaque position in a list: the sort key of the last item already returned.
@@ -65,6 +81,15 @@ mod tests {
         assert!(Cursor::decode("not base64!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v2:abc")).is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:")).is_err());
+    }
+
+    #[test]
+    fn split_gives_a_cursor_only_when_more_rows_follow() {
+        let limit = PageLimit::parse(Some(2)).unwrap();
+        let (page, next) = limit.split(vec!["a", "b", "c"], |row| row);
+        assert_eq!((page, next), (vec!["a", "b"], Some(Cursor::after("b"))));
+        let (page, next) = limit.split(vec!["a", "b"], |row| row);
+        assert_eq!((page, next), (vec!["a", "b"], None));
     }
 
     #[test]

@@ -68,8 +68,7 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<AuditPage, ApiError> {
-    let take = limit.get();
-    let mut events = state
+    let events = state
         .db
         .run(move |conn| {
             let organizer = organizer.map(|id| id.to_string());
@@ -78,14 +77,11 @@ pub async fn list(
                 conn,
                 organizer.as_deref(),
                 before,
-                take + 1,
+                limit.fetch_size(),
             )?)
         })
         .await?;
-    let next_cursor = (events.len() > take).then(|| {
-        events.truncate(take);
-        Cursor::after(&events[take - 1].id)
-    });
+    let (events, next_cursor) = limit.split(events, |event| &event.id);
     Ok(AuditPage {
         events,
         next_cursor,

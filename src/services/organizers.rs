@@ -180,21 +180,17 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<OrganizerPage, ApiError> {
-    let take = limit.get();
-    let mut organizers = state
+    let organizers = state
         .db
         .run(move |conn| {
             Ok::<_, ApiError>(Organizer::list_after(
                 conn,
                 cursor.as_ref().map(Cursor::key),
-                take + 1,
+                limit.fetch_size(),
             )?)
         })
         .await?;
-    let next_cursor = (organizers.len() > take).then(|| {
-        organizers.truncate(take);
-        Cursor::after(&organizers[take - 1].id)
-    });
+    let (organizers, next_cursor) = limit.split(organizers, |organizer| &organizer.id);
     Ok(OrganizerPage {
         organizers,
         next_cursor,
