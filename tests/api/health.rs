@@ -48,9 +48,7 @@ backend_tests! {
 }
 
 backend_tests! {
-    async fn readyz_is_503_while_migrations_are_pending(app) {
-        let backend = app.backend;
-        drop(app);
+    async fn readyz_is_503_while_migrations_are_pending(backend: backend) {
         let unmigrated = spawn_app_with(backend, |settings| settings.database.auto_migrate = false).await;
         let response = unmigrated.client.get(format!("{}/readyz", unmigrated.address)).send().await.unwrap();
         let body = error_body(response, 503, "not_ready").await;

@@ -29,28 +29,46 @@ pub enum Backend {
 }
 
 /// Runs each listed test once per backend: `<name>::sqlite` always, `<name>::postgres` when
-/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it).
+/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it). A test written `async fn name(app)`
+/// gets a fresh [`TestApp`]; one written `async fn name(backend: b)` gets only the backend and
+/// starts what it needs itself.
 macro_rules! backend_tests {
+    (@variants) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            run($crate::helpers::Backend::Sqlite).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            if !$crate::helpers::postgres_configured() {
+                eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
+                return;
+            }
+            run($crate::helpers::Backend::Postgres).await;
+        }
+    };
+    ($(async fn $name:ident(backend: $backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            $crate::helpers::backend_tests!(@variants);
+        }
+    )*};
     ($(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn run($app: $crate::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
+            async fn run(backend: $crate::helpers::Backend) {
+                let $app = $crate::helpers::spawn_app(backend).await;
+                $body
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if !$crate::helpers::postgres_configured() {
-                    eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
-                    return;
-                }
-                run($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
-            }
+            $crate::helpers::backend_tests!(@variants);
         }
     )*};
 }
