@@ -33,18 +33,19 @@ impl Role {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The claims of a token the gateway signs (`token` command, tests).
+#[derive(Debug, Serialize)]
 pub struct Claims {
     pub sub: String,
     pub exp: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
 }
 
@@ -90,90 +91,75 @@ impl Principal {
     }
 }
 
-/// Verifies tokens; built once from configuration and shared as app data.
+/// The claims the gateway reads from a verified token. `iss` and `aud` (a string or a list)
+/// are checked by `jsonwebtoken` itself, so they need no field here.
+#[derive(Debug, Deserialize)]
+struct VerifiedClaims {
+    sub: String,
+    role: Role,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+/// Verifies tokens; built once from configuration and shared as app data. It holds one key and
+/// one validation per accepted algorithm: a token is checked only against its own algorithm's key.
 pub struct JwtVerifier {
-    hs256: Option<DecodingKey>,
-    public: Option<(Algorithm, DecodingKey)>,
-    issuer: Option<String>,
-    audience: Option<String>,
+    accepted: Vec<(Algorithm, DecodingKey, Validation)>,
 }
 
 impl JwtVerifier {
-    /// Accepted clock skew, in seconds, for `exp`.
+    /// Accepted clock skew, in seconds, for `exp` and `nbf`.
     const LEEWAY_SECS: u64 = 30;
 
     pub fn from_settings(auth: &AuthArgs) -> Result<Self, ConfigError> {
-        let hs256 = auth
-            .jwt_secret
-            .as_ref()
-            .map(|secret| DecodingKey::from_secret(secret.expose_secret().as_bytes()));
-        let public = match &auth.jwt_public_key_file {
-            None => None,
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
+        let mut keys = Vec::new();
+        if let Some(secret) = &auth.jwt_secret {
+            keys.push((
+                Algorithm::HS256,
+                DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+            ));
+        }
+        if let Some(path) = &auth.jwt_public_key_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConfigError(format!(
+                    "JWT_PUBLIC_KEY_FILE {} cannot be read: {e}",
+                    path.display()
+                ))
+            })?;
+            let key = DecodingKey::from_rsa_pem(&pem)
+                .map(|key| (Algorithm::RS256, key))
+                .or_else(|_| DecodingKey::from_ed_pem(&pem).map(|key| (Algorithm::EdDSA, key)))
+                .map_err(|_| {
                     ConfigError(format!(
-                        "JWT_PUBLIC_KEY_FILE {} cannot be read: {e}",
+                        "JWT_PUBLIC_KEY_FILE {} is not a PEM RSA or Ed25519 public key",
                         path.display()
                     ))
                 })?;
-                let key = DecodingKey::from_rsa_pem(&pem)
-                    .map(|key| (Algorithm::RS256, key))
-                    .or_else(|_| DecodingKey::from_ed_pem(&pem).map(|key| (Algorithm::EdDSA, key)))
-                    .map_err(|_| {
-                        ConfigError(format!(
-                            "JWT_PUBLIC_KEY_FILE {} is not a PEM RSA or Ed25519 public key",
-                            path.display()
-                        ))
-                    })?;
-                Some(key)
-            }
-        };
-        if hs256.is_none() && public.is_none() {
+            keys.push(key);
+        }
+        if keys.is_empty() {
             return Err(ConfigError(
-                "JWT_SECRET is not set: set it or JWT_PUBLIC_KEY_FILE".into(),
+                "JWT_SECRET is not set: set it (HS256 shared secret) or JWT_PUBLIC_KEY_FILE (RS256/EdDSA public key)".into(),
             ));
         }
-        Ok(Self {
-            hs256,
-            public,
-            issuer: auth.jwt_issuer.clone(),
-            audience: auth.jwt_audience.clone(),
-        })
+        let accepted = keys
+            .into_iter()
+            .map(|(algorithm, key)| (algorithm, key, validation(algorithm, auth)))
+            .collect();
+        Ok(Self { accepted })
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::Unauthenticated("the bearer token is malformed"))?;
-        let key = match (header.alg, &self.hs256, &self.public) {
-            (Algorithm::HS256, Some(key), _) => key,
-            (alg, _, Some((public_alg, key))) if alg == *public_alg => key,
-            _ => {
-                return Err(ApiError::Unauthenticated(
-                    "the token's signing algorithm is not accepted",
-                ))
-            }
-        };
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = Self::LEEWAY_SECS;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match &self.issuer {
-            Some(issuer) => {
-                validation.set_issuer(&[issuer]);
-                required.push("iss");
-            }
-            None => validation.iss = None,
-        }
-        match &self.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
-
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let (_, key, validation) = self
+            .accepted
+            .iter()
+            .find(|(algorithm, _, _)| *algorithm == header.alg)
+            .ok_or(ApiError::Unauthenticated(
+                "the token's signing algorithm is not accepted",
+            ))?;
+        let claims = jsonwebtoken::decode::<VerifiedClaims>(token, key, validation)
             .map_err(|err| ApiError::Unauthenticated(rejection_reason(err.kind())))?
             .claims;
         match (claims.role, claims.org) {
@@ -191,6 +177,29 @@ impl JwtVerifier {
             )),
         }
     }
+}
+
+fn validation(algorithm: Algorithm, auth: &AuthArgs) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = JwtVerifier::LEEWAY_SECS;
+    validation.validate_nbf = true;
+    let mut required = vec!["exp", "sub"];
+    match &auth.jwt_issuer {
+        Some(issuer) => {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        None => validation.iss = None,
+    }
+    match &auth.jwt_audience {
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation
 }
 
 fn rejection_reason(kind: &ErrorKind) -> &'static str {

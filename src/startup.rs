@@ -25,6 +25,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Configuration that can be wrong is checked before anything is created on disk.
+        let verifier = JwtVerifier::from_settings(&settings.auth)?;
+        let stripe = Stripe::new(&settings.stripe)?;
         let db = Db::connect(
             &settings.database.database_url,
             settings.database.database_pool_size,
@@ -42,11 +45,7 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
-        let state = AppState {
-            db,
-            stripe: Stripe::new(&settings.stripe)?,
-        };
-        let verifier = JwtVerifier::from_settings(&settings.auth)?;
+        let state = AppState { db, stripe };
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();

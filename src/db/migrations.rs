@@ -1,7 +1,7 @@
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -32,9 +32,10 @@ pub fn run_pending_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Mi
     Ok(applied)
 }
 
-pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, MigrationError> {
+pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> {
     match conn {
         DbConnection::Postgresql(pg) => pg.has_pending_migration(POSTGRES),
         DbConnection::Sqlite(sqlite) => sqlite.has_pending_migration(SQLITE),
     }
+    .map_err(|e| DbError::Migrations(e.to_string()))
 }

@@ -8,6 +8,8 @@ mod url;
 
 use std::time::Duration;
 
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
@@ -16,6 +18,12 @@ use tracing::Span;
 
 pub use migrations::{has_pending_migrations, run_pending_migrations};
 pub use url::{Backend, DatabaseUrl};
+
+/// The current time as stored: UTC, to the microsecond on both backends, so that what is
+/// written reads back equal.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
 
 /// A connection to whichever backend the gateway was configured with.
 #[derive(diesel::MultiConnection)]
@@ -34,6 +42,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database task did not finish: {0}")]
     Task(String),
+    #[error("migration state unknown: {0}")]
+    Migrations(String),
 }
 
 impl From<r2d2::PoolError> for DbError {

@@ -79,16 +79,35 @@ impl fmt::Debug for DatabaseUrl {
 
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.backend, self.raw.split_once("://")) {
-            (Backend::Postgres, Some((scheme, rest))) => match rest.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => write!(f, "{scheme}://{user}:***@{host}"),
-                    None => write!(f, "{scheme}://{userinfo}@{host}"),
-                },
-                None => f.write_str(&self.raw),
-            },
-            _ => f.write_str(&self.raw),
+        if self.backend == Backend::Sqlite {
+            return f.write_str(&self.raw);
         }
+        // postgres://user:password@host/db?password=...: both places hide the password.
+        let (base, query) = match self.raw.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.raw.as_str(), None),
+        };
+        match base
+            .split_once("://")
+            .and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?)))
+        {
+            Some((scheme, (userinfo, host))) => match userinfo.split_once(':') {
+                Some((user, _password)) => write!(f, "{scheme}://{user}:***@{host}")?,
+                None => f.write_str(base)?,
+            },
+            None => f.write_str(base)?,
+        }
+        if let Some(query) = query {
+            let redacted: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            write!(f, "?{}", redacted.join("&"))?;
+        }
+        Ok(())
     }
 }
 
@@ -139,5 +158,11 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         let no_password = DatabaseUrl::parse("postgres://app@db/gw").unwrap();
         assert_eq!(no_password.to_string(), "postgres://app@db/gw");
+        let in_query =
+            DatabaseUrl::parse("postgres://app@db/gw?sslmode=require&password=s3cret").unwrap();
+        assert_eq!(
+            in_query.to_string(),
+            "postgres://app@db/gw?sslmode=require&password=***"
+        );
     }
 }

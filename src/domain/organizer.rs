@@ -77,8 +77,8 @@ impl ApplicationFeeBps {
     }
 }
 
-/// Whether the gateway acts for an organizer. A disabled organizer keeps its data but its
-/// organizer-scoped tokens are refused.
+/// Whether the gateway acts for an organizer. A disabled organizer keeps its data, but its
+/// organizer-scoped tokens are refused (403).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrganizerStatus {

@@ -38,7 +38,7 @@ impl PageLimit {
     }
 }
 
-/// An opaque position in a list: the sort key of the last item already returned.
+/// An opaque position in a list: the id (a UUID) of the last item already returned.
 /// Clients must not build one; they pass back what `next_cursor` gave them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor(String);
@@ -55,9 +55,8 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let key = text.strip_prefix(Self::VERSION).ok_or_else(invalid)?;
-        if key.is_empty() {
-            return Err(invalid());
-        }
+        // Every list is ordered by a UUID id; anything else (a NUL byte, say) never reaches SQL.
+        uuid::Uuid::try_parse(key).map_err(|_| invalid())?;
         Ok(Self(key.to_string()))
     }
 
@@ -81,6 +80,8 @@ mod tests {
         assert!(Cursor::decode("not base64!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v2:abc")).is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:")).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:\0")).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:not-a-uuid")).is_err());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct AuditEventResponse {
 impl From<AuditEvent> for AuditEventResponse {
     fn from(event: AuditEvent) -> Self {
         Self {
-            occurred_at: audit::occurred_at_utc(&event),
+            occurred_at: event.occurred_at.and_utc(),
             details: serde_json::from_str(&event.details).unwrap_or(serde_json::Value::Null),
             id: event.id,
             actor: event.actor,
@@ -66,6 +66,7 @@ pub struct AuditEventPage {
 
 /// The audit log, newest first (admin).
 #[utoipa::path(
+    operation_id = "list_audit_events",
     tag = "audit",
     security(("bearer" = [])),
     params(AuditQuery),

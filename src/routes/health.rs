@@ -38,24 +38,26 @@ pub struct Readiness {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     let backend = state.db.backend();
-    state
+    let pending = state
         .db
         .run(|conn| {
-            Db::ping(conn)
-                .map_err(|e| ApiError::NotReady(format!("the database is unreachable: {e}")))?;
-            match has_pending_migrations(conn) {
-                Ok(false) => Ok(()),
-                Ok(true) => Err(ApiError::NotReady(
-                    "database migrations are pending; run `stripe-gateway migrate`".into(),
-                )),
-                Err(e) => Err(ApiError::NotReady(format!("migration state unknown: {e}"))),
-            }
+            Db::ping(conn)?;
+            has_pending_migrations(conn)
         })
-        .await
-        .map_err(|err| match err {
-            ApiError::NotReady(_) => err,
-            other => ApiError::NotReady(format!("the database is unreachable: {other}")),
-        })?;
+        .await;
+    match pending {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(ApiError::NotReady(
+                "database migrations are pending; run `stripe-gateway migrate`".into(),
+            ))
+        }
+        Err(err) => {
+            // The cause names hosts and users: it goes to the log, not to an unauthenticated caller.
+            tracing::warn!(error = %err, "readiness check failed");
+            return Err(ApiError::NotReady("the database is unreachable".into()));
+        }
+    }
     Ok(web::Json(Readiness {
         status: "ready",
         database: backend.as_str(),

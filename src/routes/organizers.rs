@@ -34,14 +34,14 @@ pub struct CreateOrganizer {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "Acme Events Ltd")]
+    #[schema(value_type = String, required = false, example = "Acme Events Ltd")]
     name: Option<Option<String>>,
     /// `null` removes the fee.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<OrganizerStatus>)]
+    #[schema(value_type = OrganizerStatus, required = false)]
     status: Option<Option<OrganizerStatus>>,
 }
 
@@ -192,6 +192,7 @@ fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
 /// Stripe is asked first whether the platform can act for the account; the organizer is stored
 /// only when it can.
 #[utoipa::path(
+    operation_id = "create_organizer",
     tag = "organizers",
     security(("bearer" = [])),
     request_body = CreateOrganizer,
@@ -222,6 +223,7 @@ pub async fn create(
 
 /// List organizers, oldest first (admin).
 #[utoipa::path(
+    operation_id = "list_organizers",
     tag = "organizers",
     security(("bearer" = [])),
     params(PageQuery),
@@ -254,13 +256,14 @@ pub async fn list(
 
 /// Get one organizer (admin, or that organizer's own token).
 #[utoipa::path(
+    operation_id = "get_organizer",
     tag = "organizers",
     security(("bearer" = [])),
     params(("org_id" = String, Path, description = "Organizer id")),
     responses(
         (status = 200, description = "The organizer", body = OrganizerResponse),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
-        (status = 403, description = "A token of another organizer (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
     )
 )]
@@ -271,13 +274,15 @@ pub async fn get(
     org_id: web::Path<String>,
 ) -> Result<web::Json<OrganizerResponse>, ApiError> {
     let id = parse_organizer_id(&org_id)?;
-    principal.require_organizer(id)?;
-    let organizer = organizers::get(&state, id).await?;
+    let organizer = organizers::get_for(&state, &principal, id).await?;
     Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
 }
 
 /// Change an organizer's name, fee or status (admin). The Stripe account cannot change.
+///
+/// Fields left out stay as they are; an empty object changes nothing.
 #[utoipa::path(
+    operation_id = "update_organizer",
     tag = "organizers",
     security(("bearer" = [])),
     params(("org_id" = String, Path, description = "Organizer id")),

@@ -1,4 +1,3 @@
-use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
 use uuid::Uuid;
 
@@ -40,7 +39,7 @@ impl AuditContext {
             conn,
             &NewAuditEvent {
                 id: &id,
-                occurred_at: crate::services::organizers::now(),
+                occurred_at: crate::db::now(),
                 actor: &self.actor,
                 actor_role: self.actor_role,
                 action,
@@ -55,10 +54,6 @@ impl AuditContext {
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     pub next_cursor: Option<Cursor>,
-}
-
-pub fn occurred_at_utc(event: &AuditEvent) -> DateTime<Utc> {
-    event.occurred_at.and_utc()
 }
 
 /// Newest first, optionally for one organizer.

@@ -1,12 +1,13 @@
 //! Registering and managing organizers (tenants).
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 use serde_json::json;
 use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
+use crate::auth::Principal;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
+use crate::db::now;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
@@ -31,14 +32,15 @@ pub struct OrganizerPatch {
     pub status: Option<OrganizerStatus>,
 }
 
+impl OrganizerPatch {
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.application_fee_bps.is_none() && self.status.is_none()
+    }
+}
+
 pub struct OrganizerPage {
     pub organizers: Vec<Organizer>,
     pub next_cursor: Option<Cursor>,
-}
-
-/// Timestamps are stored to the microsecond on both backends, so what is written reads back equal.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 fn organizer_exists(stripe_account_id: &str, existing_id: &str) -> ApiError {
@@ -129,9 +131,9 @@ async fn verify_account_access(
     state: &AppState,
     account: &StripeAccountId,
 ) -> Result<(), ApiError> {
-    let inaccessible = |reason: String| ApiError::StripeAccountInaccessible {
+    let inaccessible = |reason: &str| ApiError::StripeAccountInaccessible {
         account: account.to_string(),
-        reason,
+        reason: reason.to_string(),
     };
     let result = if state.stripe.is_platform_account(account) {
         state
@@ -148,24 +150,41 @@ async fn verify_account_access(
             .await
             .map(|_| true)
     };
+    // Only answers about the account itself are the client's problem. Stripe's own wording stays
+    // in the log: a 401's message, for one, quotes part of the platform's secret key.
     match result {
         Ok(true) => Ok(()),
         Ok(false) => Err(inaccessible(
-            "the platform's secret key belongs to another account".into(),
+            "STRIPE_PLATFORM_ACCOUNT_ID names another account than the secret key's",
         )),
-        Err(
-            err @ StripeError::Api {
-                status: 400..=404, ..
-            },
-        ) => Err(inaccessible(match err {
-            StripeError::Api { message, .. } if !message.is_empty() => message,
-            _ => "no such account".into(),
-        })),
+        Err(StripeError::Api { status: 404, .. }) => Err(inaccessible(
+            "Stripe has no such account, or it is not connected to the platform",
+        )),
+        Err(StripeError::Api { status: 403, .. }) => Err(inaccessible(
+            "the platform has no permission to act for this account",
+        )),
         Err(err) => Err(err.into()),
     }
 }
 
-pub async fn get(state: &AppState, id: OrganizerId) -> Result<Organizer, ApiError> {
+/// The organizer `id`, for a caller allowed to see it: an admin, or that organizer's own token
+/// while the organizer is active.
+pub async fn get_for(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+) -> Result<Organizer, ApiError> {
+    principal.require_organizer(id)?;
+    let organizer = find(state, id).await?;
+    if matches!(principal, Principal::Organizer { .. })
+        && organizer.status != OrganizerStatus::Active.as_str()
+    {
+        return Err(ApiError::Forbidden("this organizer is disabled"));
+    }
+    Ok(organizer)
+}
+
+async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, ApiError> {
     let key = id.to_string();
     state
         .db
@@ -204,6 +223,10 @@ pub async fn update(
     id: OrganizerId,
     patch: OrganizerPatch,
 ) -> Result<Organizer, ApiError> {
+    if patch.is_empty() {
+        // Nothing to change: no write, no audit row, no new `updated_at`.
+        return find(state, id).await;
+    }
     let key = id.to_string();
     state
         .db

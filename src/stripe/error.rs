@@ -13,6 +13,8 @@ pub enum StripeError {
         /// Stripe's `error.code`, e.g. `resource_missing`.
         code: Option<String>,
         message: String,
+        /// Stripe's `Stripe-Should-Retry` header, when it sent one.
+        should_retry: Option<bool>,
         attempts: u32,
     },
     /// No answer: connection refused or reset, or the attempt timed out.
@@ -30,7 +32,12 @@ pub enum StripeError {
 }
 
 impl StripeError {
-    pub(super) fn from_response(status: u16, body: &[u8], attempts: u32) -> Self {
+    pub(super) fn from_response(
+        status: u16,
+        should_retry: Option<bool>,
+        body: &[u8],
+        attempts: u32,
+    ) -> Self {
         #[derive(Deserialize)]
         struct Envelope {
             error: Body,
@@ -48,6 +55,7 @@ impl StripeError {
                 kind: error.kind.unwrap_or_else(|| "unknown".into()),
                 code: error.code,
                 message: error.message.unwrap_or_default(),
+                should_retry,
                 attempts,
             },
             // Proxies and load balancers answer with HTML; keep the status, which decides retries.
@@ -56,22 +64,9 @@ impl StripeError {
                 kind: "unparseable_response".into(),
                 code: None,
                 message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                should_retry,
                 attempts,
             },
-        }
-    }
-
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Api { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Api { code, .. } => code.as_deref(),
-            _ => None,
         }
     }
 
@@ -79,7 +74,12 @@ impl StripeError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Transport { .. } => true,
-            Self::Api { status, .. } => is_retryable_status(*status),
+            // Stripe's own verdict, when given, beats the status-code rule.
+            Self::Api {
+                status,
+                should_retry,
+                ..
+            } => should_retry.unwrap_or_else(|| is_retryable_status(*status)),
             Self::Decode(_) | Self::Config(_) => false,
         }
     }
@@ -87,7 +87,7 @@ impl StripeError {
 
 /// Stripe's documented transient statuses: 409 (a concurrent request holds the object or the
 /// idempotency key), 429 (rate or lock limit) and 5xx.
-pub(super) fn is_retryable_status(status: u16) -> bool {
+fn is_retryable_status(status: u16) -> bool {
     matches!(status, 409 | 429 | 500..=599)
 }
 

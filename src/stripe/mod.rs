@@ -6,7 +6,7 @@ mod error;
 mod idempotency;
 mod transport;
 
-use stripe_client_core::{AccountId, RequestStrategy, StripeRequest};
+use stripe_client_core::{AccountId, RequestStrategy, StripeMethod, StripeRequest};
 
 pub use error::StripeError;
 pub use idempotency::idempotency_key;
@@ -56,19 +56,26 @@ impl Stripe {
     }
 }
 
-/// Sends SDK requests for one account. Reads go as they are; writes must carry an idempotency
-/// key, so a retry (ours, the caller's, or a racing request's) can never create a second object.
+/// Sends SDK requests for one account. Reads (GET) go as they are; writes must carry an
+/// idempotency key, so a retry (ours, the caller's, or a racing request's) can never create a
+/// second object.
 pub struct AccountClient<'a> {
     transport: &'a StripeTransport,
     account_header: Option<AccountId>,
 }
 
 impl AccountClient<'_> {
+    /// Sends a GET. Anything else is refused: it would go without an idempotency key.
     pub async fn read<R>(&self, request: &R) -> Result<R::Output, StripeError>
     where
         R: StripeRequest,
         R::Output: miniserde::Deserialize,
     {
+        if !matches!(request.build().method, StripeMethod::Get) {
+            return Err(StripeError::Config(
+                "a Stripe write was sent as a read; use `write` with an idempotency key".into(),
+            ));
+        }
         self.send(request, None).await
     }
 

@@ -6,7 +6,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use stripe_client_core::{CustomizedStripeRequest, StripeClient, StripeMethod};
 
-use super::error::{is_retryable_status, StripeError};
+use super::error::StripeError;
 use crate::configuration::StripeSettings;
 
 /// When to try again after a transient failure.
@@ -126,11 +126,11 @@ impl StripeClient for StripeTransport {
 
             let (error, retryable) = match send(builder).await {
                 Ok((status, _, body)) if (200..300).contains(&status) => return Ok(body),
-                Ok((status, should_retry, body)) => (
-                    StripeError::from_response(status, &body, attempts),
-                    // Stripe's own verdict, when given, beats the status-code rule.
-                    should_retry.unwrap_or_else(|| is_retryable_status(status)),
-                ),
+                Ok((status, should_retry, body)) => {
+                    let error = StripeError::from_response(status, should_retry, &body, attempts);
+                    let retryable = error.is_transient();
+                    (error, retryable)
+                }
                 Err(err) => (
                     StripeError::Transport {
                         timed_out: err.is_timeout(),

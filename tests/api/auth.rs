@@ -112,7 +112,8 @@ backend_tests! {
         let private = std::fs::read(fixture("rsa_private.pem")).unwrap();
         let rs256 = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &admin_claims(), &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
         assert_unauthenticated(&app, Some(&format!("Bearer {rs256}"))).await;
-        let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &admin_claims(), &EncodingKey::from_secret(b"x")).unwrap();
+        // Signed with the right secret: only the algorithm is wrong.
+        let hs512 = app.sign_with(Algorithm::HS512, &admin_claims());
         assert_unauthenticated(&app, Some(&format!("Bearer {hs512}"))).await;
     }
 
@@ -125,6 +126,20 @@ backend_tests! {
         let path = format!("/v1/organizers/{}", organizer["id"].as_str().unwrap());
         error_body(app.patch(&path, &token, &json!({ "name": "Mine now" })).await, 403, "forbidden").await;
         error_body(app.get("/v1/audit-events", &token).await, 403, "forbidden").await;
+    }
+
+    async fn a_disabled_organizers_tokens_are_refused(app) {
+        let organizer = app.create_organizer("Paused", "acct_1AuthDisabled").await;
+        let path = format!("/v1/organizers/{}", organizer["id"].as_str().unwrap());
+        let token = app.organizer_token(organizer["id"].as_str().unwrap());
+        assert_eq!(app.get(&path, &token).await.status(), 200);
+        let disabled = app.patch(&path, &app.admin_token(), &json!({ "status": "disabled" })).await;
+        assert_eq!(disabled.status(), 200);
+        error_body(app.get(&path, &token).await, 403, "forbidden").await;
+        // The admin still sees it, and re-enabling restores access.
+        assert_eq!(app.get(&path, &app.admin_token()).await.status(), 200);
+        app.patch(&path, &app.admin_token(), &json!({ "status": "active" })).await;
+        assert_eq!(app.get(&path, &token).await.status(), 200);
     }
 
     async fn an_organizer_sees_itself_and_no_other_tenant(app) {

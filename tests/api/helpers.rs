@@ -238,9 +238,14 @@ impl TestApp {
 
     /// Signs arbitrary claims with the gateway's HS256 secret.
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(jsonwebtoken::Algorithm::HS256, claims)
+    }
+
+    /// Signs claims with the gateway's secret under another HMAC algorithm.
+    pub fn sign_with(&self, algorithm: jsonwebtoken::Algorithm, claims: &Value) -> String {
         use secrecy::ExposeSecret;
         jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &jsonwebtoken::Header::new(algorithm),
             claims,
             &jsonwebtoken::EncodingKey::from_secret(self.jwt_secret.expose_secret().as_bytes()),
         )

@@ -33,7 +33,10 @@ async fn the_served_document_is_the_committed_one() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/yaml");
-    assert_eq!(response.text().await.unwrap(), committed());
+    assert!(
+        response.text().await.unwrap() == committed(),
+        "GET /openapi.yaml differs from openapi.yaml"
+    );
 }
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -109,6 +112,24 @@ fn every_operation_documents_its_errors_with_the_error_shape() {
                 operation["security"][0]["bearer"],
                 serde_json::json!([]),
                 "{method} {template}"
+            );
+        }
+    }
+}
+
+#[test]
+fn operation_ids_are_unique() {
+    // Client generators name methods after them; a duplicate breaks generation.
+    let document = serde_json::to_value(gateway::openapi::document()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"]
+                .as_str()
+                .expect("every operation has an operationId");
+            assert!(
+                seen.insert(id.to_string()),
+                "operationId {id} is used twice"
             );
         }
     }

@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, error_body};
+use crate::helpers::{backend_tests, error_body, spawn_app_with};
 use crate::support::fake_stripe::{Fault, PLATFORM_ACCOUNT};
 
 fn field_names(body: &Value) -> Vec<String> {
@@ -106,6 +106,9 @@ backend_tests! {
 
     async fn concurrent_registrations_of_one_account_create_one_organizer(app) {
         app.stripe.add_connected_account("acct_1RacingAccount");
+        // Slow account checks let every racer pass the "already registered?" lookup, so the
+        // database's unique index is what decides.
+        app.stripe.fail_next(8, Fault::Delay(std::time::Duration::from_millis(150)));
         let mut racers = tokio::task::JoinSet::new();
         for i in 0..8 {
             let request = app
@@ -119,8 +122,11 @@ backend_tests! {
         statuses.sort_unstable();
         assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
         assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+        assert_eq!(app.stripe.requests_to("GET", "/v1/accounts/acct_1RacingAccount").len(), 8);
         let list: Value = app.get("/v1/organizers", &app.admin_token()).await.json().await.unwrap();
         assert_eq!(list["data"].as_array().unwrap().len(), 1);
+        let audit: Value = app.get("/v1/audit-events", &app.admin_token()).await.json().await.unwrap();
+        assert_eq!(audit["data"].as_array().unwrap().len(), 1, "losers leave no audit row");
     }
 
     async fn invalid_fields_are_all_reported_at_once(app) {
@@ -176,7 +182,8 @@ backend_tests! {
 
     async fn bad_page_parameters_are_rejected(app) {
         let token = app.admin_token();
-        for (query, field) in [("limit=0", "limit"), ("limit=101", "limit"), ("cursor=garbage!", "cursor"), ("cursor=djI6eA", "cursor")] {
+        // djE6AA is "v1:\0": a NUL byte that PostgreSQL would refuse in a text comparison.
+        for (query, field) in [("limit=0", "limit"), ("limit=101", "limit"), ("cursor=garbage!", "cursor"), ("cursor=djI6eA", "cursor"), ("cursor=djE6AA", "cursor")] {
             let response = app.get(&format!("/v1/organizers?{query}"), &token).await;
             let body = error_body(response, 422, "validation_failed").await;
             assert_eq!(field_names(&body), [field], "{query}");
@@ -218,6 +225,16 @@ backend_tests! {
         assert_eq!(unchanged["status"], "disabled");
     }
 
+    async fn an_empty_patch_changes_nothing(app) {
+        let organizer = app.create_organizer("Untouched", "acct_1EmptyPatch").await;
+        let path = format!("/v1/organizers/{}", organizer["id"].as_str().unwrap());
+        let response = app.patch(&path, &app.admin_token(), &json!({})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap(), organizer, "same record, same updated_at");
+        let audit: Value = app.get("/v1/audit-events", &app.admin_token()).await.json().await.unwrap();
+        assert_eq!(audit["data"].as_array().unwrap().len(), 1, "only the creation is audited");
+    }
+
     async fn patch_rejects_bad_fields_and_applies_nothing(app) {
         let organizer = app.create_organizer("Stable", "acct_1PatchRejected").await;
         let path = format!("/v1/organizers/{}", organizer["id"].as_str().unwrap());
@@ -241,5 +258,20 @@ backend_tests! {
             let organizer = app.create_organizer("Same name", &format!("acct_1Unique{i}")).await;
             assert!(ids.insert(organizer["id"].as_str().unwrap().to_string()));
         }
+    }
+}
+
+backend_tests! {
+    async fn a_rejected_secret_key_is_a_gateway_problem_not_the_clients(backend: backend) {
+        let misconfigured = spawn_app_with(backend, |settings| {
+            settings.stripe.secret_key = secrecy::SecretString::from("pk_test_not_a_secret_key");
+        })
+        .await;
+        misconfigured.stripe.add_connected_account("acct_1WrongKey");
+        let response = misconfigured
+            .post("/v1/organizers", &misconfigured.admin_token(), &json!({ "name": "A", "stripe_account_id": "acct_1WrongKey" }))
+            .await;
+        let body = error_body(response, 502, "stripe_error").await;
+        assert!(!body.to_string().contains("API Key"), "Stripe's wording stays in the log: {body}");
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use gateway::domain::StripeAccountId;
-use gateway::stripe::{idempotency_key, Stripe, StripeError};
+use gateway::stripe::{idempotency_key, Stripe, StripeError, StripeTransport};
+use stripe_client_core::StripeRequest;
 use stripe_core::customer::{
     CreateCustomer, DeleteCustomer, ListCustomer, RetrieveCustomer, RetrieveCustomerReturned,
     UpdateCustomer,
@@ -314,13 +315,26 @@ async fn a_write_whose_answer_was_lost_is_replayed_not_repeated() {
 }
 
 #[tokio::test]
-async fn a_post_without_a_key_is_never_retried() {
-    // `read` is for GETs; a POST sent through it has no key, so a retry could duplicate it.
+async fn read_refuses_writes() {
+    // A POST sent as a read would go without an idempotency key.
     let (fake, stripe) = setup().await;
-    fake.fail_next(1, Fault::Status(500));
     let result = stripe
         .for_account(&account(ACCOUNT_A))
         .read(&CreateCustomer::new().email("x@example.com"))
+        .await;
+    assert!(matches!(result, Err(StripeError::Config(_))), "{result:?}");
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_transport_never_retries_a_post_without_a_key() {
+    let (fake, _) = setup().await;
+    let transport = StripeTransport::new(&test_stripe_settings(&fake.base_url)).unwrap();
+    fake.fail_next(1, Fault::Status(500));
+    let result = CreateCustomer::new()
+        .email("x@example.com")
+        .customize()
+        .send(&transport)
         .await;
     assert!(
         matches!(
@@ -333,6 +347,27 @@ async fn a_post_without_a_key_is_never_retried() {
         ),
         "{result:?}"
     );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn stripe_should_retry_false_is_obeyed() {
+    let (fake, stripe) = setup().await;
+    fake.fail_next(1, Fault::StatusNoRetry(500));
+    let result = stripe
+        .platform()
+        .read(&RetrieveCustomer::new("cus_x"))
+        .await;
+    match result {
+        Err(
+            ref err @ StripeError::Api {
+                status: 500,
+                attempts: 1,
+                ..
+            },
+        ) => assert!(!err.is_transient()),
+        other => panic!("expected one attempt, got {other:?}"),
+    }
     assert_eq!(fake.requests().len(), 1);
 }
 

@@ -28,6 +28,10 @@ pub const PLATFORM_ACCOUNT: &str = "acct_1PlatformFake0001";
 pub enum Fault {
     /// Answer with this status and a Stripe error body, without processing.
     Status(u16),
+    /// Like `Status`, with `Stripe-Should-Retry: false`: Stripe says retrying will not help.
+    StatusNoRetry(u16),
+    /// Wait this long, then process the request normally.
+    Delay(Duration),
     /// Answer 502 with an HTML page, as a proxy in front of Stripe would.
     HtmlBadGateway,
     /// Wait this long, then answer 500, without processing (the client should time out first).
@@ -222,6 +226,16 @@ async fn handle(
             let (status, body) = stripe_error(*status, "api_error", None, "injected fault");
             return respond(status, &body, false);
         }
+        Some(Fault::StatusNoRetry(status)) => {
+            let (status, body) = stripe_error(*status, "api_error", None, "injected fault");
+            let mut response = respond(status, &body, false);
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("stripe-should-retry"),
+                actix_web::http::header::HeaderValue::from_static("false"),
+            );
+            return response;
+        }
+        Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::HtmlBadGateway) => {
             return HttpResponse::BadGateway()
                 .content_type("text/html")
