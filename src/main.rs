@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{Cli, Command, DatabaseSettings, Settings, TokenArgs, TokenRole};
@@ -45,7 +46,8 @@ fn run_migrations(database: DatabaseSettings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let db = Db::connect(&database.database_url, 1, database.connect_timeout())?;
+        let db = Db::connect(&database.database_url, 1, database.connect_timeout())
+            .with_context(|| format!("cannot open the database at {}", database.database_url))?;
         let applied = migrate(&db).await?;
         if applied.is_empty() {
             println!("no pending migrations ({})", database.database_url);

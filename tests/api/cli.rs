@@ -130,12 +130,38 @@ fn migrate_applies_once_and_then_has_nothing_to_do() {
 }
 
 #[test]
+fn a_database_password_never_reaches_the_error_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gateway(dir.path())
+        .args(["migrate"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:pw-never-shown@127.0.0.1:1/gw?password=pw-never-shown",
+        )
+        .env("DATABASE_CONNECT_TIMEOUT_SECS", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("postgres://app:***@127.0.0.1:1/gw?password=***"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw-never-shown"), "{stderr}");
+}
+
+/// Starts `serve` with JSON logs and secrets everywhere they can be configured, makes requests
+/// that succeed and fail (Stripe unreachable), and reads every log line.
+#[test]
 fn json_logs_never_contain_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = gateway(dir.path())
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
         .env("STRIPE_SECRET_KEY", "sk_test_never_logged_51")
+        .env("STRIPE_API_BASE", "http://127.0.0.1:1")
+        .env("STRIPE_MAX_RETRIES", "1")
         .env("JWT_SECRET", "jwt-never-logged-52")
         .env("DATABASE_URL", "sqlite://./gw.db")
         .stderr(Stdio::piped())
@@ -150,21 +176,71 @@ fn json_logs_never_contain_secrets() {
             }
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(20);
     let mut lines = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) {
-            let listening = line.contains("gateway listening");
-            lines.push(line);
-            if listening {
-                break;
+    let mut next_line = |timeout: Duration| {
+        let line = receiver.recv_timeout(timeout).ok()?;
+        lines.push(line.clone());
+        Some(line)
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut address = None;
+    while address.is_none() && Instant::now() < deadline {
+        if let Some(line) = next_line(Duration::from_millis(100)) {
+            let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if parsed["fields"]["message"] == "gateway listening"
+                || parsed["message"] == "gateway listening"
+            {
+                address = parsed["address"]
+                    .as_str()
+                    .or(parsed["fields"]["address"].as_str())
+                    .map(str::to_string);
             }
         }
     }
+    let address = address.expect("the gateway logs the address it listens on");
+
+    let token = gateway::auth::mint_hs256(
+        &"jwt-never-logged-52".into(),
+        &gateway::auth::Claims {
+            sub: "ops".into(),
+            exp: gateway::auth::unix_now() + 60,
+            iat: None,
+            role: gateway::auth::Role::Admin,
+            org: None,
+            iss: None,
+            aud: None,
+        },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let listed = client
+            .get(format!("http://{address}/v1/organizers"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let registered = client
+            .post(format!("http://{address}/v1/organizers"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "name": "A", "stripe_account_id": "acct_1LogTest" }))
+            .send()
+            .await
+            .unwrap();
+        (listed.status().as_u16(), registered.status().as_u16())
+    });
+    assert_eq!(statuses, (200, 503));
+    while next_line(Duration::from_millis(300)).is_some() {}
     child.kill().unwrap();
     child.wait().unwrap();
+
     assert!(
-        lines.iter().any(|l| l.contains("gateway listening")),
+        lines.iter().any(|l| l.contains("retrying Stripe request")),
         "{lines:#?}"
     );
     for line in &lines {
@@ -175,5 +251,6 @@ fn json_logs_never_contain_secrets() {
             !line.contains("never_logged") && !line.contains("never-logged"),
             "{line}"
         );
+        assert!(!line.contains(&token), "{line}");
     }
 }
