@@ -11,8 +11,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x5354_5250_4757_0001;
 
 type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Applies what is pending and returns the versions applied. On PostgreSQL an advisory lock
-/// serializes instances that start together against one database.
+/// Applies what is pending and returns the versions applied. Instances that start together on
+/// one database take turns: an advisory lock on PostgreSQL, a write (`IMMEDIATE`) transaction on
+/// SQLite; whoever comes second finds nothing pending.
 pub fn run_pending_migrations(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
     let applied = match conn {
         DbConnection::Postgresql(pg) => {
@@ -23,11 +24,11 @@ pub fn run_pending_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Mi
             pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
             result?
         }
-        DbConnection::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE)?
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
+            sqlite
+                .run_pending_migrations(SQLITE)
+                .map(|v| v.iter().map(ToString::to_string).collect())
+        })?,
     };
     Ok(applied)
 }

@@ -254,3 +254,27 @@ fn json_logs_never_contain_secrets() {
         assert!(!line.contains(&token), "{line}");
     }
 }
+
+#[test]
+fn a_dotenv_file_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "JWT_SECRET=from-dotenv\n").unwrap();
+    let output = gateway(dir.path())
+        .args(["token", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap();
+    let verifier = JwtVerifier::from_settings(&AuthArgs {
+        jwt_secret: Some("from-dotenv".into()),
+        jwt_public_key_file: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+    })
+    .unwrap();
+    assert!(verifier.verify(token.trim()).is_ok());
+}

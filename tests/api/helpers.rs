@@ -1,6 +1,7 @@
 //! `spawn_app()`: the gateway on port 0 with its own fresh database (a SQLite file, or a new
 //! PostgreSQL database when `TEST_DATABASE_URL` is set) and its own fake Stripe.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -137,7 +138,8 @@ pub struct TestApp {
     database_url: String,
     jwt_secret: SecretString,
     handle: ServerHandle,
-    _database: TestDatabase,
+    /// Shared by instances started on one database; it is removed after the last one stops.
+    _database: Arc<TestDatabase>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -146,12 +148,43 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], with a chance to change the settings first.
 pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
-    let stripe = FakeStripe::start().await;
-    let (database, database_url) =
-        tokio::task::spawn_blocking(move || TestDatabase::create(backend))
-            .await
-            .unwrap();
+    let (database, database_url) = create_database(backend).await;
     let jwt_secret = SecretString::from(format!("test-secret-{}", uuid::Uuid::new_v4()));
+    start_instance(backend, database, database_url, jwt_secret, customize).await
+}
+
+/// Two gateway instances started at the same moment on one fresh database, as a deployment
+/// with several replicas does; they share the token secret, each has its own fake Stripe.
+pub async fn spawn_two_instances(backend: Backend) -> (TestApp, TestApp) {
+    let (database, database_url) = create_database(backend).await;
+    let jwt_secret = SecretString::from(format!("test-secret-{}", uuid::Uuid::new_v4()));
+    tokio::join!(
+        start_instance(
+            backend,
+            database.clone(),
+            database_url.clone(),
+            jwt_secret.clone(),
+            |_| {}
+        ),
+        start_instance(backend, database, database_url, jwt_secret, |_| {}),
+    )
+}
+
+async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
+    let (database, url) = tokio::task::spawn_blocking(move || TestDatabase::create(backend))
+        .await
+        .unwrap();
+    (Arc::new(database), url)
+}
+
+async fn start_instance(
+    backend: Backend,
+    database: Arc<TestDatabase>,
+    database_url: String,
+    jwt_secret: SecretString,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let stripe = FakeStripe::start().await;
     let mut settings = Settings {
         server: ServerSettings {
             bind_address: "127.0.0.1:0".parse().unwrap(),

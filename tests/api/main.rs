@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod errors;
 mod health;
+mod instances;
 mod openapi;
 mod organizers;
 mod stripe_client;
