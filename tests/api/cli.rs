@@ -17,6 +17,17 @@ fn gateway(dir: &std::path::Path) -> Command {
     command
 }
 
+/// What `serve` would verify tokens with, given only this HS256 secret.
+fn hs256_verifier(secret: &str) -> JwtVerifier {
+    JwtVerifier::from_settings(&AuthArgs {
+        jwt_secret: Some(secret.into()),
+        jwt_public_key_file: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_missing_secret_stops_start_up_with_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,13 +98,7 @@ fn token_mints_what_the_gateway_accepts() {
         String::from_utf8_lossy(&output.stderr)
     );
     let token = String::from_utf8(output.stdout).unwrap();
-    let verifier = JwtVerifier::from_settings(&AuthArgs {
-        jwt_secret: Some("cli-secret".into()),
-        jwt_public_key_file: None,
-        jwt_issuer: None,
-        jwt_audience: None,
-    })
-    .unwrap();
+    let verifier = hs256_verifier("cli-secret");
     let principal = verifier
         .verify(token.trim())
         .expect("the minted token verifies");
@@ -269,12 +274,6 @@ fn a_dotenv_file_in_the_working_directory_is_read() {
         String::from_utf8_lossy(&output.stderr)
     );
     let token = String::from_utf8(output.stdout).unwrap();
-    let verifier = JwtVerifier::from_settings(&AuthArgs {
-        jwt_secret: Some("from-dotenv".into()),
-        jwt_public_key_file: None,
-        jwt_issuer: None,
-        jwt_audience: None,
-    })
-    .unwrap();
+    let verifier = hs256_verifier("from-dotenv");
     assert!(verifier.verify(token.trim()).is_ok());
 }
