@@ -101,7 +101,7 @@ impl fmt::Display for DatabaseUrl {
             let redacted: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    Some((key, _)) if is_password_key(key) => format!("{key}=***"),
                     _ => pair.to_string(),
                 })
                 .collect();
@@ -109,6 +109,35 @@ impl fmt::Display for DatabaseUrl {
         }
         Ok(())
     }
+}
+
+/// libpq reads `password` and `sslpassword` (the client key's passphrase), percent-decoded.
+fn is_password_key(key: &str) -> bool {
+    let decoded = percent_decode(key).to_ascii_lowercase();
+    decoded == "password" || decoded == "sslpassword"
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 #[cfg(test)]

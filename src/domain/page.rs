@@ -55,9 +55,16 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let key = text.strip_prefix(Self::VERSION).ok_or_else(invalid)?;
-        // Every list is ordered by a UUID id; anything else (a NUL byte, say) never reaches SQL.
-        uuid::Uuid::try_parse(key).map_err(|_| invalid())?;
-        Ok(Self(key.to_string()))
+        // Every list is ordered by its id as text, in the hyphenated lowercase form ids are stored
+        // in; anything else (a NUL byte, an uppercase or braced UUID) never reaches SQL.
+        let canonical = uuid::Uuid::try_parse(key)
+            .map_err(|_| invalid())?
+            .hyphenated()
+            .to_string();
+        if canonical != key {
+            return Err(invalid());
+        }
+        Ok(Self(canonical))
     }
 
     pub fn encode(&self) -> String {
@@ -82,6 +89,17 @@ mod tests {
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:")).is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:\0")).is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:not-a-uuid")).is_err());
+        for other_form in [
+            "v1:0193A7C0-0000-7000-8000-000000000000",
+            "v1:{0193a7c0-0000-7000-8000-000000000000}",
+            "v1:urn:uuid:0193a7c0-0000-7000-8000-000000000000",
+            "v1:0193a7c000007000800000000000000",
+        ] {
+            assert!(
+                Cursor::decode(&URL_SAFE_NO_PAD.encode(other_form)).is_err(),
+                "{other_form}"
+            );
+        }
     }
 
     #[test]

@@ -204,9 +204,9 @@ fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
         (status = 409, description = "The Stripe account is already registered (`organizer_exists`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`validation_failed`), or Stripe refuses access to the account (`stripe_account_inaccessible`)", body = ErrorBody),
-        (status = 502, description = "Stripe rejected the call (`stripe_error`)", body = ErrorBody),
-        (status = 503, description = "Stripe unreachable; safe to retry (`stripe_unavailable`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`), or Stripe has no such account or denies the platform access to it (`stripe_account_inaccessible`)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's call, or failed and said retrying will not help (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable, rate-limiting or failing after retries; safe to retry (`stripe_unavailable`)", body = ErrorBody),
     )
 )]
 #[post("/organizers")]

@@ -150,18 +150,21 @@ async fn verify_account_access(
             .await
             .map(|_| true)
     };
-    // Only answers about the account itself are the client's problem. Stripe's own wording stays
-    // in the log: a 401's message, for one, quotes part of the platform's secret key.
+    // Only answers about the account itself are the client's problem; a key without the
+    // permission, or a platform id that is not the key's, is the gateway's configuration.
+    // Stripe's own wording stays in the log: a 401's or 403's message quotes part of the key.
     match result {
         Ok(true) => Ok(()),
-        Ok(false) => Err(inaccessible(
-            "STRIPE_PLATFORM_ACCOUNT_ID names another account than the secret key's",
-        )),
+        Ok(false) => Err(ApiError::internal(anyhow::anyhow!(
+            "STRIPE_PLATFORM_ACCOUNT_ID {account} is not the account of STRIPE_SECRET_KEY"
+        ))),
         Err(StripeError::Api { status: 404, .. }) => Err(inaccessible(
             "Stripe has no such account, or it is not connected to the platform",
         )),
-        Err(StripeError::Api { status: 403, .. }) => Err(inaccessible(
-            "the platform has no permission to act for this account",
+        Err(StripeError::Api {
+            code: Some(code), ..
+        }) if code == "account_invalid" => Err(inaccessible(
+            "the platform has no access to this account (not connected, or access revoked)",
         )),
         Err(err) => Err(err.into()),
     }

@@ -80,7 +80,7 @@ pub fn postgres_configured() -> bool {
 }
 
 /// A database that exists for one test and is removed after it.
-enum TestDatabase {
+pub enum TestDatabase {
     /// Dropping the directory removes the database file.
     Sqlite {
         _dir: tempfile::TempDir,
@@ -170,7 +170,8 @@ pub async fn spawn_two_instances(backend: Backend) -> (TestApp, TestApp) {
     )
 }
 
-async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
+/// A fresh, empty database and its URL; it is removed when the last `Arc` is dropped.
+pub async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
     let (database, url) = tokio::task::spawn_blocking(move || TestDatabase::create(backend))
         .await
         .unwrap();

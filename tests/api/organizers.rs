@@ -69,6 +69,25 @@ backend_tests! {
         assert_eq!(list["data"], json!([]));
     }
 
+    async fn an_account_that_revoked_access_is_refused_without_echoing_stripe(app) {
+        app.stripe.revoke_account("acct_1Revoked");
+        let response = app
+            .post("/v1/organizers", &app.admin_token(), &json!({ "name": "Gone", "stripe_account_id": "acct_1Revoked" }))
+            .await;
+        let body = error_body(response, 422, "stripe_account_inaccessible").await;
+        assert!(!body.to_string().contains("sk_test"), "{body}");
+    }
+
+    async fn a_refusal_not_about_the_account_is_a_gateway_problem(app) {
+        // A 403 without `account_invalid`: e.g. a restricted key without Connect permissions.
+        app.stripe.add_connected_account("acct_1KeyLacksPermission");
+        app.stripe.fail_next(1, Fault::Status(403));
+        let response = app
+            .post("/v1/organizers", &app.admin_token(), &json!({ "name": "A", "stripe_account_id": "acct_1KeyLacksPermission" }))
+            .await;
+        error_body(response, 502, "stripe_error").await;
+    }
+
     async fn a_stripe_outage_is_a_retryable_503_and_stores_nothing(app) {
         app.stripe.add_connected_account("acct_1DuringOutage");
         // More failures than the gateway's retries (2): every attempt fails.
@@ -273,5 +292,18 @@ backend_tests! {
             .await;
         let body = error_body(response, 502, "stripe_error").await;
         assert!(!body.to_string().contains("API Key"), "Stripe's wording stays in the log: {body}");
+    }
+
+    async fn a_platform_account_id_that_is_not_the_keys_is_a_server_error(backend: backend) {
+        let misconfigured = spawn_app_with(backend, |settings| {
+            settings.stripe.platform_account_id = Some(gateway::domain::StripeAccountId::parse("acct_1NotTheKeys").unwrap());
+        })
+        .await;
+        let response = misconfigured
+            .post("/v1/organizers", &misconfigured.admin_token(), &json!({ "name": "A", "stripe_account_id": "acct_1NotTheKeys" }))
+            .await;
+        error_body(response, 500, "internal_error").await;
+        let list: Value = misconfigured.get("/v1/organizers", &misconfigured.admin_token()).await.json().await.unwrap();
+        assert_eq!(list["data"], json!([]));
     }
 }

@@ -56,6 +56,7 @@ pub struct RecordedRequest {
 #[derive(Default)]
 struct State {
     connected_accounts: HashSet<String>,
+    revoked_accounts: HashSet<String>,
     /// Per account: customers in creation order.
     customers: HashMap<String, Vec<Value>>,
     /// (account, key) -> (fingerprint, status, body).
@@ -103,6 +104,12 @@ impl FakeStripe {
     /// Makes `GET /v1/accounts/{id}` find a connected account.
     pub fn add_connected_account(&self, id: &str) {
         self.state().connected_accounts.insert(id.to_string());
+    }
+
+    /// Makes `GET /v1/accounts/{id}` answer as Stripe does once a connected account has revoked
+    /// the platform's access: 403 `account_invalid`.
+    pub fn revoke_account(&self, id: &str) {
+        self.state().revoked_accounts.insert(id.to_string());
     }
 
     /// The next `n` requests suffer `fault`.
@@ -309,7 +316,14 @@ fn route(
     match (method, segments.as_slice()) {
         ("GET", ["v1", "account"]) if scope == "platform" => (200, account_json(PLATFORM_ACCOUNT)),
         ("GET", ["v1", "accounts", id]) if scope == "platform" => {
-            if state.connected_accounts.contains(*id) || *id == PLATFORM_ACCOUNT {
+            if state.revoked_accounts.contains(*id) {
+                stripe_error(
+                    403,
+                    "invalid_request_error",
+                    Some("account_invalid"),
+                    "The provided key 'sk_test_********gway' does not have access to account (or that account does not exist). Application access may have been revoked.",
+                )
+            } else if state.connected_accounts.contains(*id) || *id == PLATFORM_ACCOUNT {
                 (200, account_json(id))
             } else {
                 missing("account", id)
