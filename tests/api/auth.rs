@@ -182,13 +182,36 @@ async fn every_v1_route_requires_a_token() {
 
 // Key configuration does not depend on the database: these run on SQLite only.
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_from_an_eddsa_key_are_accepted_and_hs256_confusion_is_not() {
+/// Starts an app that verifies with the public key file `public` (and keeps its HS256 secret
+/// only if `keep_hs256`), checks that `signed` (made with the matching private key) is accepted,
+/// and that an HS256 token "signed" with the public key file itself (algorithm confusion) is not.
+async fn assert_public_key_verification(public: &str, signed: &str, keep_hs256: bool) -> TestApp {
     let keyed = spawn_app_with(Backend::Sqlite, |settings| {
-        settings.auth.jwt_secret = None;
-        settings.auth.jwt_public_key_file = Some(fixture("ed25519_public.pem"));
+        if !keep_hs256 {
+            settings.auth.jwt_secret = None;
+        }
+        settings.auth.jwt_public_key_file = Some(fixture(public));
     })
     .await;
+    assert_eq!(
+        list_with(&keyed, Some(&format!("Bearer {signed}")))
+            .await
+            .status(),
+        200
+    );
+    let public_pem = std::fs::read(fixture(public)).unwrap();
+    let confused = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &admin_claims(),
+        &EncodingKey::from_secret(&public_pem),
+    )
+    .unwrap();
+    assert_unauthenticated(&keyed, Some(&format!("Bearer {confused}"))).await;
+    keyed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_from_an_eddsa_key_are_accepted_and_hs256_confusion_is_not() {
     let private = std::fs::read(fixture("ed25519_private.pem")).unwrap();
     let eddsa = jsonwebtoken::encode(
         &Header::new(Algorithm::EdDSA),
@@ -196,30 +219,11 @@ async fn tokens_from_an_eddsa_key_are_accepted_and_hs256_confusion_is_not() {
         &EncodingKey::from_ed_pem(&private).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        list_with(&keyed, Some(&format!("Bearer {eddsa}")))
-            .await
-            .status(),
-        200
-    );
-
-    // Algorithm confusion: an HS256 token whose "secret" is the public key file.
-    let public = std::fs::read(fixture("ed25519_public.pem")).unwrap();
-    let confused = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &admin_claims(),
-        &EncodingKey::from_secret(&public),
-    )
-    .unwrap();
-    assert_unauthenticated(&keyed, Some(&format!("Bearer {confused}"))).await;
+    assert_public_key_verification("ed25519_public.pem", &eddsa, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_from_an_rsa_key_are_accepted() {
-    let keyed = spawn_app_with(Backend::Sqlite, |settings| {
-        settings.auth.jwt_public_key_file = Some(fixture("rsa_public.pem"));
-    })
-    .await;
+async fn tokens_from_an_rsa_key_are_accepted_next_to_the_hs256_secret() {
     let private = std::fs::read(fixture("rsa_private.pem")).unwrap();
     let rs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),
@@ -227,27 +231,13 @@ async fn tokens_from_an_rsa_key_are_accepted() {
         &EncodingKey::from_rsa_pem(&private).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        list_with(&keyed, Some(&format!("Bearer {rs256}")))
-            .await
-            .status(),
-        200
-    );
-    // The HS256 secret still works next to the public key.
+    let keyed = assert_public_key_verification("rsa_public.pem", &rs256, true).await;
     assert_eq!(
         list_with(&keyed, Some(&format!("Bearer {}", keyed.admin_token())))
             .await
             .status(),
         200
     );
-    let public = std::fs::read(fixture("rsa_public.pem")).unwrap();
-    let confused = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &admin_claims(),
-        &EncodingKey::from_secret(&public),
-    )
-    .unwrap();
-    assert_unauthenticated(&keyed, Some(&format!("Bearer {confused}"))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
