@@ -28,29 +28,28 @@ fn hs256_verifier(secret: &str) -> JwtVerifier {
     .unwrap()
 }
 
+/// Runs a command that must fail, and returns what it printed on stderr.
+fn stderr_of_failure(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "the command succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
 #[test]
 fn a_missing_secret_stops_start_up_with_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let output = gateway(dir.path())
-        .args(["serve"])
-        .env("JWT_SECRET", "x")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stderr_of_failure(gateway(dir.path()).args(["serve"]).env("JWT_SECRET", "x"));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with("error: STRIPE_SECRET_KEY is not set"),
         "{stderr}"
     );
 
-    let output = gateway(dir.path())
-        .args(["serve"])
-        .env("STRIPE_SECRET_KEY", "sk_test_x")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stderr_of_failure(
+        gateway(dir.path())
+            .args(["serve"])
+            .env("STRIPE_SECRET_KEY", "sk_test_x"),
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
     assert!(
@@ -62,13 +61,11 @@ fn a_missing_secret_stops_start_up_with_one_line_naming_it() {
 #[test]
 fn an_unknown_database_scheme_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let output = gateway(dir.path())
-        .args(["migrate"])
-        .env("DATABASE_URL", "mysql://localhost/db")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stderr_of_failure(
+        gateway(dir.path())
+            .args(["migrate"])
+            .env("DATABASE_URL", "mysql://localhost/db"),
+    );
     assert!(
         stderr.contains("postgres://") && stderr.contains("sqlite://"),
         "{stderr}"
@@ -107,12 +104,13 @@ fn token_mints_what_the_gateway_accepts() {
         .require_organizer(gateway::domain::OrganizerId::parse(&org).unwrap())
         .is_ok());
 
-    let output = gateway(dir.path())
-        .args(["token", "--role", "organizer"])
-        .env("JWT_SECRET", "s")
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "an organizer token needs --org");
+    // An organizer token needs --org.
+    let stderr = stderr_of_failure(
+        gateway(dir.path())
+            .args(["token", "--role", "organizer"])
+            .env("JWT_SECRET", "s"),
+    );
+    assert!(stderr.contains("--org"), "{stderr}");
 }
 
 #[test]
@@ -137,17 +135,15 @@ fn migrate_applies_once_and_then_has_nothing_to_do() {
 #[test]
 fn a_database_password_never_reaches_the_error_output() {
     let dir = tempfile::tempdir().unwrap();
-    let output = gateway(dir.path())
-        .args(["migrate"])
-        .env(
-            "DATABASE_URL",
-            "postgres://app:pw-never-shown@127.0.0.1:1/gw?password=pw-never-shown",
-        )
-        .env("DATABASE_CONNECT_TIMEOUT_SECS", "1")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stderr_of_failure(
+        gateway(dir.path())
+            .args(["migrate"])
+            .env(
+                "DATABASE_URL",
+                "postgres://app:pw-never-shown@127.0.0.1:1/gw?password=pw-never-shown",
+            )
+            .env("DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+    );
     assert!(
         stderr.contains("postgres://app:***@127.0.0.1:1/gw?password=***"),
         "{stderr}"
