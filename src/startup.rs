@@ -101,7 +101,7 @@ fn run(
 ) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let verifier = web::Data::new(verifier);
-    let document = web::Data::new(OpenApiDocument(openapi::document_yaml()));
+    let document = web::Data::new(OpenApiDocument(openapi::document_yaml().into()));
     let max_body_bytes = settings.max_body_bytes;
     let mut server = HttpServer::new(move || {
         let (payload_config, body_limit) = extract::body_limit(max_body_bytes);

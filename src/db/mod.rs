@@ -40,6 +40,8 @@ pub enum DbError {
     Pool(r2d2::PoolError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    #[error("cannot create the SQLite file's directory")]
+    Location(#[source] std::io::Error),
     #[error("database task did not finish: {0}")]
     Task(String),
     #[error("migration state unknown: {0}")]
@@ -111,8 +113,7 @@ impl Db {
         max_size: u32,
         connect_timeout: Duration,
     ) -> Result<Self, DbError> {
-        url.prepare()
-            .map_err(|e| DbError::Task(format!("cannot prepare the database location: {e}")))?;
+        url.prepare().map_err(DbError::Location)?;
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))

@@ -65,7 +65,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, 
 }
 
 /// The OpenAPI document, rendered once at start-up.
-pub struct OpenApiDocument(pub String);
+pub struct OpenApiDocument(pub web::Bytes);
 
 /// This API's OpenAPI 3.1 description.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI document", content_type = "application/yaml", body = String)))]

@@ -70,9 +70,13 @@ pub struct OrganizerResponse {
 
 impl OrganizerResponse {
     fn new(organizer: Organizer, state: &AppState) -> Result<Self, ApiError> {
-        let account_kind = match StripeAccountId::parse(&organizer.stripe_account_id) {
-            Ok(account) if state.stripe.is_platform_account(&account) => AccountKind::Platform,
-            _ => AccountKind::Connected,
+        let account_kind = if state
+            .stripe
+            .is_platform_account(&organizer.stripe_account_id)
+        {
+            AccountKind::Platform
+        } else {
+            AccountKind::Connected
         };
         Ok(Self {
             status: organizer

@@ -135,7 +135,7 @@ async fn verify_account_access(
         account: account.to_string(),
         reason: reason.to_string(),
     };
-    let result = if state.stripe.is_platform_account(account) {
+    let result = if state.stripe.is_platform_account(account.as_str()) {
         state
             .stripe
             .platform()

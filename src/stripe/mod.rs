@@ -32,15 +32,17 @@ impl Stripe {
     }
 
     /// True when `account` is the platform's own account (requests carry no `Stripe-Account`).
-    pub fn is_platform_account(&self, account: &StripeAccountId) -> bool {
-        self.platform_account.as_ref() == Some(account)
+    pub fn is_platform_account(&self, account: &str) -> bool {
+        self.platform_account
+            .as_ref()
+            .is_some_and(|platform| platform.as_str() == account)
     }
 
     /// Requests made on behalf of an organizer's account: a connected account gets the
     /// `Stripe-Account` header, the platform's own account goes without.
     pub fn for_account(&self, account: &StripeAccountId) -> AccountClient<'_> {
-        let header =
-            (!self.is_platform_account(account)).then(|| AccountId::from(account.as_str()));
+        let header = (!self.is_platform_account(account.as_str()))
+            .then(|| AccountId::from(account.as_str()));
         AccountClient {
             transport: &self.transport,
             account_header: header,
