@@ -65,6 +65,17 @@ pub struct ServeArgs {
     pub stripe: StripeArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct AuditArgs {
+    /// Key of the HMAC-SHA256 that stands for a person's email in the audit log and erasure
+    /// receipts. Keep it stable: with another key, old entries no longer match the address.
+    /// Required by `serve`.
+    #[arg(long, env = "AUDIT_HASH_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub audit_hash_key: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -184,6 +195,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub stripe: StripeSettings,
     pub auth: AuthArgs,
+    pub audit_hash_key: SecretString,
 }
 
 #[derive(Clone, Debug)]
@@ -211,6 +223,9 @@ impl Settings {
                 "JWT_SECRET is not set: set it (HS256 shared secret) or JWT_PUBLIC_KEY_FILE (RS256/EdDSA public key)".into(),
             ));
         }
+        let audit_hash_key = args.audit.audit_hash_key.ok_or_else(|| {
+            ConfigError("AUDIT_HASH_KEY is not set: set it to a long random secret (e.g. `openssl rand -hex 32`) and keep it stable".into())
+        })?;
         let api_base = args
             .stripe
             .stripe_api_base
@@ -233,6 +248,7 @@ impl Settings {
                 retry_base: Duration::from_millis(args.stripe.stripe_retry_base_ms),
             },
             auth: args.auth,
+            audit_hash_key,
         })
     }
 }
@@ -253,7 +269,7 @@ mod tests {
     #[test]
     fn a_missing_stripe_key_names_the_variable() {
         // Flags only: the process environment of a test run must not leak in.
-        let mut args = serve_args(&["--jwt-secret", "s"]);
+        let mut args = serve_args(&["--jwt-secret", "s", "--audit-hash-key", "k"]);
         args.stripe.stripe_secret_key = None;
         let err = Settings::from_args(args).unwrap_err().to_string();
         assert!(err.starts_with("STRIPE_SECRET_KEY is not set"), "{err}");
@@ -266,6 +282,8 @@ mod tests {
             "sk_test_supersecret",
             "--jwt-secret",
             "jwt-supersecret",
+            "--audit-hash-key",
+            "audit-supersecret",
         ]);
         let settings = Settings::from_args(args).unwrap();
         let debug = format!("{settings:?}");

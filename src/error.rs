@@ -57,6 +57,9 @@ pub enum ApiError {
     StripeUnavailable(#[source] StripeError),
     #[error("Stripe rejected the request")]
     StripeRejected(#[source] StripeError),
+    /// Stripe refused the client's data (a 400 about a parameter); the message is Stripe's.
+    #[error("Stripe refused the request: {message}")]
+    StripeInvalidRequest { message: String },
     #[error("{0}")]
     NotReady(String),
     #[error("internal error")]
@@ -84,6 +87,27 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
+    /// What `Retry-After` says when Stripe is unavailable: long enough for a rate limit or a
+    /// brief outage to pass, short enough not to stall a checkout.
+    pub const RETRY_AFTER_SECS: u64 = 5;
+
+    /// A failed Stripe write on behalf of a client: Stripe's refusal of the client's data
+    /// (400, e.g. an email Stripe does not accept) is the client's to fix and carries Stripe's
+    /// message; anything else is as [`From<StripeError>`] maps it.
+    pub fn from_stripe_write(err: StripeError) -> Self {
+        match err {
+            StripeError::Api {
+                status: 400,
+                ref kind,
+                ref message,
+                ..
+            } if kind == "invalid_request_error" => Self::StripeInvalidRequest {
+                message: message.clone(),
+            },
+            other => other.into(),
+        }
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
@@ -106,6 +130,7 @@ impl ApiError {
             Self::StripeAccountInaccessible { .. } => "stripe_account_inaccessible",
             Self::StripeUnavailable(_) => "stripe_unavailable",
             Self::StripeRejected(_) => "stripe_error",
+            Self::StripeInvalidRequest { .. } => "stripe_invalid_request",
             Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
@@ -120,9 +145,9 @@ impl ResponseError for ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation(_) | Self::StripeAccountInaccessible { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::Validation(_)
+            | Self::StripeAccountInaccessible { .. }
+            | Self::StripeInvalidRequest { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -155,8 +180,14 @@ impl ResponseError for ApiError {
             },
         };
         let mut response = HttpResponse::build(status);
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::StripeUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, Self::RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
         }
         response.json(body)
     }

@@ -12,6 +12,7 @@ use utoipa_actix_web::AppExt;
 use crate::auth::JwtVerifier;
 use crate::configuration::{ServerSettings, Settings};
 use crate::db::{run_pending_migrations, Db};
+use crate::domain::SubjectHasher;
 use crate::routes::{self, OpenApiDocument};
 use crate::services::AppState;
 use crate::stripe::Stripe;
@@ -45,7 +46,11 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
-        let state = AppState { db, stripe };
+        let state = AppState {
+            db,
+            stripe,
+            subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
+        };
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();

@@ -25,6 +25,19 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// Runs the same diesel code on the inner connection of whichever backend `conn` is, for the
+/// statements the multi-backend connection cannot express (`ON CONFLICT`): the body is
+/// type-checked once per backend.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($conn:expr, |$inner:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($inner) => $body,
+            $crate::db::DbConnection::Sqlite($inner) => $body,
+        }
+    };
+}
+
 /// A connection to whichever backend the gateway was configured with.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

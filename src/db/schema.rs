@@ -10,6 +10,53 @@ diesel::table! {
         organizer_id -> Nullable<Text>,
         request_id -> Text,
         details -> Text,
+        target_ids -> Text,
+        outcome -> Text,
+        subject_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        organizer_id -> Text,
+        stripe_account_id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        metadata -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        status -> Text,
+        create_attempt -> Int4,
+        lease_until -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        version -> Int4,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    erasure_accounts (erasure_id, customer_id) {
+        erasure_id -> Text,
+        customer_id -> Text,
+        organizer_id -> Text,
+        stripe_account_id -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        outcome -> Text,
+        error_code -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    erasures (id) {
+        id -> Text,
+        subject_hash -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -25,4 +72,13 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(audit_events, organizers,);
+diesel::joinable!(customers -> organizers (organizer_id));
+diesel::joinable!(erasure_accounts -> erasures (erasure_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    customers,
+    erasure_accounts,
+    erasures,
+    organizers,
+);

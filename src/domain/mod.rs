@@ -1,9 +1,13 @@
 //! Pure types with no I/O. Each is parsed once at the edge; holding one means it is valid.
 
+mod customer;
 mod organizer;
 mod page;
 mod stripe_account_id;
+mod subject_hash;
 
+pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
 pub use page::{Cursor, PageLimit};
 pub use stripe_account_id::StripeAccountId;
+pub use subject_hash::SubjectHasher;

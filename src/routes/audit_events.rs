@@ -6,14 +6,33 @@ use utoipa::{IntoParams, ToSchema};
 use super::organizers::{parse_organizer_id, PageQuery};
 use crate::auth::Principal;
 use crate::db::models::AuditEvent;
-use crate::error::{ApiError, ErrorBody};
-use crate::services::audit;
+use crate::domain::Email;
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::services::audit::{self, AuditQuery};
 use crate::services::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct AuditQuery {
+pub struct AuditLogQuery {
+    /// Only events about this organizer.
+    org_id: Option<String>,
+    /// Only this action, e.g. `customer.erased`.
+    action: Option<String>,
+    /// Only events about this person: the gateway hashes the email with its audit key and
+    /// matches `subject_hash`, which is how an erasure is proven.
+    email: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LegacyAuditQuery {
     /// Only events about this organizer.
     organizer_id: Option<String>,
     /// Items per page, 1 to 100 (default 20).
@@ -21,6 +40,14 @@ pub struct AuditQuery {
     limit: Option<i64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
+}
+
+/// `succeeded`, or `failed` for an attempt that reached Stripe and failed there.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Succeeded,
+    Failed,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,22 +58,37 @@ pub struct AuditEventResponse {
     actor: String,
     /// `admin` or `organizer`.
     actor_role: String,
-    /// What happened, e.g. `organizer.created`.
-    #[schema(example = "organizer.created")]
+    /// What happened, e.g. `organizer.created`, `customer.updated`, `customer.erased`.
+    #[schema(example = "customer.created")]
     action: String,
     organizer_id: Option<String>,
+    /// Ids of what the action touched, e.g. `customer_id` and `stripe_customer_id`.
+    #[schema(value_type = Object)]
+    target_ids: serde_json::Value,
+    outcome: AuditOutcome,
+    /// For actions about a person: the keyed hash (HMAC-SHA256) of their normalized email.
+    /// Emails, names and phone numbers are never stored in the audit log.
+    subject_hash: Option<String>,
     /// The request that made the change (its `x-request-id`).
     request_id: String,
-    /// What changed.
+    /// What changed (field names, never personal data), or the error code of a failure.
     #[schema(value_type = Object)]
     details: serde_json::Value,
 }
 
 impl From<AuditEvent> for AuditEventResponse {
     fn from(event: AuditEvent) -> Self {
+        let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
         Self {
             occurred_at: event.occurred_at.and_utc(),
-            details: serde_json::from_str(&event.details).unwrap_or(serde_json::Value::Null),
+            details: json(&event.details),
+            target_ids: json(&event.target_ids),
+            outcome: if event.outcome == "failed" {
+                AuditOutcome::Failed
+            } else {
+                AuditOutcome::Succeeded
+            },
+            subject_hash: event.subject_hash,
             id: event.id,
             actor: event.actor,
             actor_role: event.actor_role,
@@ -64,12 +106,80 @@ pub struct AuditEventPage {
     next_cursor: Option<String>,
 }
 
+async fn page(
+    principal: &Principal,
+    state: &AppState,
+    query: AuditQuery,
+    limit: Option<i64>,
+    cursor: Option<String>,
+) -> Result<web::Json<AuditEventPage>, ApiError> {
+    principal.require_admin()?;
+    let (limit, cursor) = PageQuery { limit, cursor }.parse()?;
+    let page = audit::list(state, query, limit, cursor).await?;
+    Ok(web::Json(AuditEventPage {
+        data: page.events.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    }))
+}
+
 /// The audit log, newest first (admin).
+///
+/// Every change through the gateway, and every attempt that failed against Stripe: when, who,
+/// which organizer, the action, its targets and outcome, and the request id.
+#[utoipa::path(
+    operation_id = "list_audit_log",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(AuditLogQuery),
+    responses(
+        (status = 200, description = "One page of audit events", body = AuditEventPage),
+        (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`org_id` is not an organizer id (`organizer_not_found`)", body = ErrorBody),
+        (status = 422, description = "Invalid `email`, `action`, `limit` or `cursor` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[get("/admin/audit-log")]
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<AuditLogQuery>,
+) -> Result<web::Json<AuditEventPage>, ApiError> {
+    principal.require_admin()?;
+    let query = query.into_inner();
+    let organizer = query.org_id.as_deref().map(parse_organizer_id).transpose()?;
+    let email = query
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("email", e)]))?;
+    if let Some(action) = &query.action {
+        let valid = !action.is_empty()
+            && action.len() <= 64
+            && action.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+        if !valid {
+            return Err(ApiError::validation(
+                "action",
+                "must be an action name such as `customer.created`",
+            ));
+        }
+    }
+    let filter = AuditQuery {
+        organizer,
+        action: query.action,
+        email,
+    };
+    page(&principal, &state, filter, query.limit, query.cursor).await
+}
+
+/// The audit log by its former path; use `GET /v1/admin/audit-log`.
 #[utoipa::path(
     operation_id = "list_audit_events",
     tag = "audit",
     security(("bearer" = [])),
-    params(AuditQuery),
+    params(LegacyAuditQuery),
     responses(
         (status = 200, description = "One page of audit events", body = AuditEventPage),
         (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
@@ -79,11 +189,12 @@ pub struct AuditEventPage {
         (status = 422, description = "Invalid `limit` or `cursor` (`validation_failed`)", body = ErrorBody),
     )
 )]
+#[deprecated = "use GET /v1/admin/audit-log"]
 #[get("/audit-events")]
-pub async fn list(
+pub async fn list_legacy(
     principal: Principal,
     state: web::Data<AppState>,
-    query: web::Query<AuditQuery>,
+    query: web::Query<LegacyAuditQuery>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
     principal.require_admin()?;
     let query = query.into_inner();
@@ -92,14 +203,10 @@ pub async fn list(
         .as_deref()
         .map(parse_organizer_id)
         .transpose()?;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
-    let page = audit::list(&state, organizer, limit, cursor).await?;
-    Ok(web::Json(AuditEventPage {
-        data: page.events.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
-    }))
+    let filter = AuditQuery {
+        organizer,
+        action: None,
+        email: None,
+    };
+    page(&principal, &state, filter, query.limit, query.cursor).await
 }

@@ -2,7 +2,11 @@
 //! is registered through `utoipa_actix_web`, so a handler without an OpenAPI description
 //! cannot be served.
 
+// `list_legacy` is deprecated for clients (the OpenAPI document says so), not for the server.
+#[allow(deprecated)]
 mod audit_events;
+mod customers;
+mod erasures;
 mod health;
 mod organizers;
 
@@ -15,6 +19,7 @@ pub use health::OpenApiDocument;
 
 use crate::error::ApiError;
 
+#[allow(deprecated)]
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
@@ -25,7 +30,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(organizers::list)
                 .service(organizers::get)
                 .service(organizers::update)
-                .service(audit_events::list),
+                .service(customers::upsert)
+                .service(customers::list)
+                .service(customers::get)
+                .service(customers::update)
+                .service(customers::remove)
+                .service(erasures::create)
+                .service(audit_events::list)
+                .service(audit_events::list_legacy),
         );
 }
 

@@ -1,10 +1,11 @@
 use diesel::result::QueryResult;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::db::models::{AuditEvent, NewAuditEvent};
+use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
 use crate::db::DbConnection;
-use crate::domain::{Cursor, OrganizerId, PageLimit};
+use crate::domain::{Cursor, Email, OrganizerId, PageLimit};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -17,6 +18,36 @@ pub struct AuditContext {
     pub request_id: String,
 }
 
+/// Whether the audited action took effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One audit row's content. Never put an email, a name or a phone number in `details` or
+/// `targets`: a person is identified by `subject_hash` only.
+#[derive(Debug)]
+pub struct AuditEntry {
+    /// e.g. `customer.created`.
+    pub action: &'static str,
+    pub organizer_id: Option<String>,
+    /// Ids of what the action touched, as a JSON object.
+    pub targets: Value,
+    pub outcome: Outcome,
+    pub subject_hash: Option<String>,
+    pub details: Value,
+}
+
 impl AuditContext {
     pub fn new(principal: &Principal) -> Self {
         Self {
@@ -26,14 +57,9 @@ impl AuditContext {
         }
     }
 
-    /// Writes one audit row; call it inside the transaction of the change it records.
-    pub fn record(
-        &self,
-        conn: &mut DbConnection,
-        action: &str,
-        organizer_id: Option<&str>,
-        details: &serde_json::Value,
-    ) -> QueryResult<()> {
+    /// Writes one audit row. Call it inside the transaction of the change it records, so that
+    /// a change and its audit row exist together or not at all.
+    pub fn record(&self, conn: &mut DbConnection, entry: &AuditEntry) -> QueryResult<()> {
         let id = Uuid::now_v7().to_string();
         AuditEvent::insert(
             conn,
@@ -42,13 +68,38 @@ impl AuditContext {
                 occurred_at: crate::db::now(),
                 actor: &self.actor,
                 actor_role: self.actor_role,
-                action,
-                organizer_id,
+                action: entry.action,
+                organizer_id: entry.organizer_id.as_deref(),
                 request_id: &self.request_id,
-                details: &details.to_string(),
+                details: &entry.details.to_string(),
+                target_ids: &entry.targets.to_string(),
+                outcome: entry.outcome.as_str(),
+                subject_hash: entry.subject_hash.as_deref(),
             },
         )
     }
+
+    /// Records an attempt that failed after reaching Stripe. Best effort: the failure being
+    /// reported to the client matters more than its audit row, so a database error here is
+    /// logged, not returned.
+    pub async fn record_failure(&self, state: &AppState, entry: AuditEntry) {
+        let audit = self.clone();
+        let result = state
+            .db
+            .run(move |conn| Ok::<_, ApiError>(audit.record(conn, &entry)?))
+            .await;
+        if let Err(err) = result {
+            tracing::error!(error = %err, "could not write the audit row of a failed action");
+        }
+    }
+}
+
+/// What to list from the audit log.
+pub struct AuditQuery {
+    pub organizer: Option<OrganizerId>,
+    pub action: Option<String>,
+    /// Only events about this person (matched by the keyed hash of the email).
+    pub email: Option<Email>,
 }
 
 pub struct AuditPage {
@@ -56,24 +107,23 @@ pub struct AuditPage {
     pub next_cursor: Option<Cursor>,
 }
 
-/// Newest first, optionally for one organizer.
+/// Newest first.
 pub async fn list(
     state: &AppState,
-    organizer: Option<OrganizerId>,
+    query: AuditQuery,
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<AuditPage, ApiError> {
+    let filter = AuditFilter {
+        organizer_id: query.organizer.map(|id| id.to_string()),
+        action: query.action,
+        subject_hash: query.email.map(|email| state.subject_hasher.hash(&email)),
+        before_id: cursor.map(|cursor| cursor.key().to_string()),
+    };
     let events = state
         .db
         .run(move |conn| {
-            let organizer = organizer.map(|id| id.to_string());
-            let before = cursor.as_ref().map(Cursor::key);
-            Ok::<_, ApiError>(AuditEvent::list_for_organizer_before(
-                conn,
-                organizer.as_deref(),
-                before,
-                limit.fetch_size(),
-            )?)
+            Ok::<_, ApiError>(AuditEvent::list(conn, filter, limit.fetch_size())?)
         })
         .await?;
     let (events, next_cursor) = limit.split(events, |event| &event.id);

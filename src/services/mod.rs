@@ -2,9 +2,12 @@
 //! talk to Stripe first and to the database second, and know nothing of actix.
 
 pub mod audit;
+pub mod customers;
+pub mod erasures;
 pub mod organizers;
 
 use crate::db::Db;
+use crate::domain::SubjectHasher;
 use crate::stripe::Stripe;
 
 /// What every use case may reach; shared by all workers.
@@ -12,4 +15,5 @@ use crate::stripe::Stripe;
 pub struct AppState {
     pub db: Db,
     pub stripe: Stripe,
+    pub subject_hasher: SubjectHasher,
 }

@@ -13,7 +13,7 @@ use crate::domain::{
     StripeAccountId,
 };
 use crate::error::ApiError;
-use crate::services::audit::AuditContext;
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::StripeError;
 
@@ -102,13 +102,18 @@ pub async fn register(
                 let organizer = Organizer::insert(conn, &new)?;
                 audit.record(
                     conn,
-                    "organizer.created",
-                    Some(&organizer.id),
-                    &json!({
-                        "name": organizer.name,
-                        "stripe_account_id": organizer.stripe_account_id,
-                        "application_fee_bps": organizer.application_fee_bps,
-                    }),
+                    &AuditEntry {
+                        action: "organizer.created",
+                        organizer_id: Some(organizer.id.clone()),
+                        targets: json!({ "organizer_id": organizer.id }),
+                        outcome: Outcome::Succeeded,
+                        subject_hash: None,
+                        details: json!({
+                            "name": organizer.name,
+                            "stripe_account_id": organizer.stripe_account_id,
+                            "application_fee_bps": organizer.application_fee_bps,
+                        }),
+                    },
                 )?;
                 Ok(organizer)
             });
@@ -259,9 +264,14 @@ pub async fn update(
                 }
                 audit.record(
                     conn,
-                    "organizer.updated",
-                    Some(&organizer.id),
-                    &changed.into(),
+                    &AuditEntry {
+                        action: "organizer.updated",
+                        organizer_id: Some(organizer.id.clone()),
+                        targets: json!({ "organizer_id": organizer.id }),
+                        outcome: Outcome::Succeeded,
+                        subject_hash: None,
+                        details: changed.into(),
+                    },
                 )?;
                 Ok(organizer)
             })

@@ -29,6 +29,10 @@ pub enum StripeError {
     Decode(String),
     #[error("Stripe client configuration: {0}")]
     Config(String),
+    /// Another request was making the same write and it failed; this one waited for it
+    /// rather than calling Stripe again.
+    #[error("a concurrent request for the same change failed against Stripe: {0}")]
+    Concurrent(String),
 }
 
 impl StripeError {
@@ -81,6 +85,23 @@ impl StripeError {
                 ..
             } => should_retry.unwrap_or_else(|| is_retryable_status(*status)),
             Self::Decode(_) | Self::Config(_) => false,
+            Self::Concurrent(_) => true,
+        }
+    }
+
+    /// Stripe has no such object (or it was deleted).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+
+    /// The gateway's stable error code for this failure, as a client would see it.
+    pub fn client_code(&self) -> &'static str {
+        if self.is_transient() {
+            "stripe_unavailable"
+        } else if matches!(self, Self::Api { status: 400..=499, .. }) {
+            "stripe_invalid_request"
+        } else {
+            "stripe_error"
         }
     }
 }

@@ -49,6 +49,11 @@ impl Stripe {
         }
     }
 
+    /// See [`StripeTransport::worst_case_call`].
+    pub fn worst_case_call(&self) -> std::time::Duration {
+        self.transport.worst_case_call()
+    }
+
     /// Requests about the platform itself (e.g. retrieving a connected account's record).
     pub fn platform(&self) -> AccountClient<'_> {
         AccountClient {
@@ -76,6 +81,21 @@ impl AccountClient<'_> {
         if !matches!(request.build().method, StripeMethod::Get) {
             return Err(StripeError::Config(
                 "a Stripe write was sent as a read; use `write` with an idempotency key".into(),
+            ));
+        }
+        self.send(request, None).await
+    }
+
+    /// Sends a DELETE. Deleting is idempotent by nature (a second one gets 404), and Stripe
+    /// ignores idempotency keys on it, so none is sent.
+    pub async fn delete<R>(&self, request: &R) -> Result<R::Output, StripeError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        if !matches!(request.build().method, StripeMethod::Delete) {
+            return Err(StripeError::Config(
+                "only a DELETE may be sent as a delete".into(),
             ));
         }
         self.send(request, None).await

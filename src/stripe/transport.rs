@@ -30,6 +30,23 @@ impl RetryPolicy {
     }
 }
 
+impl StripeTransport {
+    /// The longest one call can take, every attempt timing out and every backoff at its
+    /// ceiling. Work that waits on another caller's Stripe call waits at most this long.
+    pub fn worst_case_call(&self) -> Duration {
+        let attempts = self.retry.max_retries + 1;
+        let backoff: Duration = (0..self.retry.max_retries)
+            .map(|retry| {
+                self.retry
+                    .base_delay
+                    .saturating_mul(2u32.saturating_pow(retry))
+                    .min(self.retry.max_delay)
+            })
+            .sum();
+        self.timeout.saturating_mul(attempts) + backoff
+    }
+}
+
 /// Sends the SDK's requests: one pooled HTTP client (the SDK's stock client opens a new
 /// connection per request), a timeout per attempt, and retries of transient failures with the
 /// request's idempotency key unchanged.

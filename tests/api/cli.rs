@@ -52,6 +52,15 @@ fn a_missing_secret_stops_start_up_with_one_line_naming_it() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
+
+    let stderr = stderr_of_failure(
+        gateway(dir.path())
+            .args(["serve"])
+            .env("STRIPE_SECRET_KEY", "sk_test_x")
+            .env("JWT_SECRET", "x"),
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("AUDIT_HASH_KEY is not set"), "{stderr}");
     assert!(
         !dir.path().join("data").exists(),
         "nothing is created before the configuration is complete"
@@ -164,6 +173,7 @@ fn json_logs_never_contain_secrets() {
         .env("STRIPE_API_BASE", "http://127.0.0.1:1")
         .env("STRIPE_MAX_RETRIES", "1")
         .env("JWT_SECRET", "jwt-never-logged-52")
+        .env("AUDIT_HASH_KEY", "audit-never-logged-53")
         .env("DATABASE_URL", "sqlite://./gw.db")
         .stderr(Stdio::piped())
         .spawn()

@@ -20,6 +20,9 @@ use serde_json::{json, Value};
 
 use crate::support::fake_stripe::{FakeStripe, PLATFORM_ACCOUNT};
 
+/// The key test gateways hash emails with in the audit log.
+pub const AUDIT_HASH_KEY: &str = "test-audit-key";
+
 /// The body size limit the test apps run with.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -205,6 +208,7 @@ async fn start_instance(
             jwt_issuer: None,
             jwt_audience: None,
         },
+        audit_hash_key: SecretString::from(AUDIT_HASH_KEY),
     };
     customize(&mut settings);
     let application = Application::build(settings)

@@ -49,7 +49,9 @@ async fn every_documented_operation_is_served_and_no_other_method() {
     assert!(paths.len() >= 6, "{:?}", paths.keys());
     let id = uuid::Uuid::now_v7().to_string();
     for (template, item) in paths {
-        let path = template.replace("{org_id}", &id);
+        let path = template
+            .replace("{org_id}", &id)
+            .replace("{customer_id}", &id);
         assert!(
             !path.contains('{'),
             "a path parameter the test does not fill: {template}"

@@ -15,6 +15,12 @@ pub struct AuditEvent {
     pub organizer_id: Option<String>,
     pub request_id: String,
     pub details: String,
+    /// A JSON object naming what the action touched, e.g. `{"customer_id": ..., "stripe_customer_id": ...}`.
+    pub target_ids: String,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    /// The keyed hash of the person's email, for actions about a person.
+    pub subject_hash: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -28,6 +34,19 @@ pub struct NewAuditEvent<'a> {
     pub organizer_id: Option<&'a str>,
     pub request_id: &'a str,
     pub details: &'a str,
+    pub target_ids: &'a str,
+    pub outcome: &'a str,
+    pub subject_hash: Option<&'a str>,
+}
+
+/// Which audit rows to list; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub organizer_id: Option<String>,
+    pub action: Option<String>,
+    pub subject_hash: Option<String>,
+    /// Only rows older than this id (the cursor).
+    pub before_id: Option<String>,
 }
 
 impl AuditEvent {
@@ -39,11 +58,10 @@ impl AuditEvent {
             .map(drop)
     }
 
-    /// The newest first, optionally for one organizer, starting before `before_id`.
-    pub fn list_for_organizer_before(
+    /// The newest first.
+    pub fn list(
         conn: &mut DbConnection,
-        organizer_id: Option<&str>,
-        before_id: Option<&str>,
+        filter: AuditFilter,
         limit: usize,
     ) -> QueryResult<Vec<AuditEvent>> {
         let mut query = audit_events::table
@@ -51,11 +69,17 @@ impl AuditEvent {
             .order(audit_events::id.desc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .into_boxed();
-        if let Some(organizer_id) = organizer_id {
-            query = query.filter(audit_events::organizer_id.eq(organizer_id.to_string()));
+        if let Some(organizer_id) = filter.organizer_id {
+            query = query.filter(audit_events::organizer_id.eq(organizer_id));
         }
-        if let Some(before_id) = before_id {
-            query = query.filter(audit_events::id.lt(before_id.to_string()));
+        if let Some(action) = filter.action {
+            query = query.filter(audit_events::action.eq(action));
+        }
+        if let Some(subject_hash) = filter.subject_hash {
+            query = query.filter(audit_events::subject_hash.eq(subject_hash));
+        }
+        if let Some(before_id) = filter.before_id {
+            query = query.filter(audit_events::id.lt(before_id));
         }
         query.load(conn)
     }

@@ -1,0 +1,279 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use uuid::Uuid;
+
+/// The gateway's id for a customer. UUIDv7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CustomerId(Uuid);
+
+impl CustomerId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Uuid::try_parse(raw)
+            .map(Self)
+            .map_err(|_| "must be a UUID".to_string())
+    }
+}
+
+impl Default for CustomerId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// An email address as the client spelled it (trimmed), and its normalized form (lowercased),
+/// which is what identifies a customer within an account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email {
+    display: String,
+    normalized: String,
+}
+
+impl Email {
+    /// RFC 5321's limit on a forward path; Stripe accepts no longer.
+    const MAX_LEN: usize = 254;
+    const MAX_LOCAL_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let display = raw.trim();
+        if display.is_empty() {
+            return Err("must not be empty".to_string());
+        }
+        if display.len() > Self::MAX_LEN {
+            return Err(format!("must be at most {} bytes", Self::MAX_LEN));
+        }
+        if display
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        {
+            return Err("must be a single address without spaces or separators".to_string());
+        }
+        let Some((local, domain)) = display.rsplit_once('@') else {
+            return Err("must contain `@`".to_string());
+        };
+        if local.is_empty() || local.len() > Self::MAX_LOCAL_LEN || local.contains('@') {
+            return Err("must have one `@` after a local part of 1 to 64 bytes".to_string());
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let valid_label = |label: &&str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        if labels.len() < 2 || !labels.iter().all(valid_label) {
+            return Err("must have a domain such as example.com after `@`".to_string());
+        }
+        Ok(Self {
+            display: display.to_string(),
+            normalized: display.to_lowercase(),
+        })
+    }
+
+    /// As the client spelled it: what Stripe and the API show.
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The identity: two spellings that normalize alike are one customer per account.
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+/// Emails are personal data: debug output shows only the domain.
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let domain = self.normalized.rsplit_once('@').map_or("", |(_, d)| d);
+        write!(f, "Email(***@{domain})")
+    }
+}
+
+/// Parses an optional free-text field: trimmed, no control characters, at most `max` characters.
+fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty (use null to clear it)".to_string());
+    }
+    if trimmed.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_string());
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A customer's full name or business name, as Stripe bounds it (256 characters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerName(String);
+
+impl CustomerName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded_text(raw, 256).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number as free text (Stripe does not parse it), at most 20 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let phone = bounded_text(raw, 20)?;
+        if !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().x".contains(c))
+        {
+            return Err("may contain only digits, spaces and + - ( ) . x".to_string());
+        }
+        Ok(Self(phone))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Key-value pairs stored on the Stripe customer, within Stripe's limits. Keys starting with
+/// `gateway_` are the gateway's own (it stores its ids there) and cannot be set by clients.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata(BTreeMap<String, String>);
+
+impl Metadata {
+    pub const RESERVED_PREFIX: &'static str = "gateway_";
+    const MAX_KEYS: usize = 40;
+    const MAX_KEY_CHARS: usize = 40;
+    const MAX_VALUE_CHARS: usize = 500;
+
+    /// Checks every pair; the errors name the key, for `metadata.<key>` field errors.
+    pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        if raw.len() > Self::MAX_KEYS {
+            errors.push((
+                String::new(),
+                format!("must have at most {} keys", Self::MAX_KEYS),
+            ));
+        }
+        for (key, value) in &raw {
+            let problem = if key.is_empty() || key.chars().count() > Self::MAX_KEY_CHARS {
+                Some(format!(
+                    "keys must be 1 to {} characters",
+                    Self::MAX_KEY_CHARS
+                ))
+            } else if key.contains(['[', ']']) || key.chars().any(char::is_control) {
+                Some("keys must not contain brackets or control characters".to_string())
+            } else if key.starts_with(Self::RESERVED_PREFIX) {
+                Some(format!(
+                    "keys starting with `{}` are reserved",
+                    Self::RESERVED_PREFIX
+                ))
+            } else if value.is_empty() || value.chars().count() > Self::MAX_VALUE_CHARS {
+                Some(format!(
+                    "values must be 1 to {} characters",
+                    Self::MAX_VALUE_CHARS
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                errors.push((key.clone(), problem));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(raw))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
+
+    pub fn into_inner(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_normalized_but_keep_their_spelling() {
+        let email = Email::parse("  Alice.Smith@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "Alice.Smith@Example.COM");
+        assert_eq!(email.normalized(), "alice.smith@example.com");
+        assert!(!format!("{email:?}").contains("alice"));
+        // Surrounding whitespace is trimmed, not refused.
+        assert!(Email::parse("alice@example.com\n").is_ok());
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long = format!("a@{}.com", "b".repeat(260));
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "alice@@example.com",
+            "al ice@example.com",
+            "alice@exa_mple.com",
+            "alice@-example.com",
+            "alice@example..com",
+            "a@b.com, c@d.com",
+            long_local.as_str(),
+            long.as_str(),
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn names_and_phones_are_bounded() {
+        assert_eq!(CustomerName::parse(" Ana ").unwrap().as_str(), "Ana");
+        assert!(CustomerName::parse(&"n".repeat(257)).is_err());
+        assert!(CustomerName::parse("").is_err());
+        assert_eq!(
+            Phone::parse("+1 (555) 010-9999").unwrap().as_str(),
+            "+1 (555) 010-9999"
+        );
+        assert!(Phone::parse("+1 555 0100 0100 0100 1").is_err());
+        assert!(Phone::parse("call me").is_err());
+    }
+
+    #[test]
+    fn metadata_respects_stripe_limits_and_reserved_keys() {
+        let ok = BTreeMap::from([("ticket".to_string(), "42".to_string())]);
+        assert!(Metadata::parse(ok).is_ok());
+        let bad = BTreeMap::from([
+            ("gateway_customer_id".to_string(), "x".to_string()),
+            ("a[b]".to_string(), "x".to_string()),
+            ("k".repeat(41), "x".to_string()),
+            ("empty".to_string(), String::new()),
+        ]);
+        assert_eq!(Metadata::parse(bad).unwrap_err().len(), 4);
+        let many: BTreeMap<_, _> = (0..41).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        assert!(Metadata::parse(many).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! GDPR erasure of one person across every organizer: their customer in each account that has
+//! one is deleted in Stripe, then erased locally. Each account's outcome is kept; a failure in
+//! one account leaves the request `partial`, and the same request again resumes it, leaving
+//! what succeeded done.
+
+use diesel::Connection;
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::db::models::{Customer, Erasure, ErasureAccount};
+use crate::db::now;
+use crate::domain::{Email, StripeAccountId};
+use crate::error::ApiError;
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::customers::erase_row;
+use crate::services::AppState;
+
+pub struct Receipt {
+    pub erasure: Erasure,
+    pub accounts: Vec<ErasureAccount>,
+}
+
+impl Receipt {
+    pub fn is_complete(&self) -> bool {
+        self.erasure.status == "completed"
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn erase(
+    state: &AppState,
+    principal: &Principal,
+    email: Email,
+) -> Result<Receipt, ApiError> {
+    principal.require_admin()?;
+    let audit = AuditContext::new(principal);
+    let subject = state.subject_hasher.hash(&email);
+    let (lookup_subject, normalized) = (subject.clone(), email.normalized().to_string());
+    let (erasure, customers) = state
+        .db
+        .run(move |conn| {
+            let erasure = match Erasure::find_partial_by_subject(conn, &lookup_subject)? {
+                Some(open) => open,
+                None => {
+                    let created_at = now();
+                    let erasure = Erasure {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        subject_hash: lookup_subject,
+                        status: "partial".into(),
+                        created_at,
+                        updated_at: created_at,
+                    };
+                    Erasure::insert(conn, &erasure)?;
+                    erasure
+                }
+            };
+            let customers = Customer::find_all_by_email(conn, &normalized)?;
+            Ok::<_, ApiError>((erasure, customers))
+        })
+        .await?;
+
+    let processed: Vec<String> = customers.iter().map(|row| row.id.clone()).collect();
+    for row in customers {
+        let account = StripeAccountId::parse(&row.stripe_account_id).map_err(|e| {
+            ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}"))
+        })?;
+        let mut item = ErasureAccount {
+            erasure_id: erasure.id.clone(),
+            customer_id: row.id.clone(),
+            organizer_id: row.organizer_id.clone(),
+            stripe_account_id: row.stripe_account_id.clone(),
+            stripe_customer_id: row.stripe_customer_id.clone(),
+            outcome: "erased".into(),
+            error_code: None,
+            updated_at: now(),
+        };
+        match erase_row(state, &audit, &account, row, "customer.erased", subject.clone()).await {
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(erasure_id = %erasure.id, stripe_account_id = %item.stripe_account_id, error = %err, "erasure failed in one account");
+                item.outcome = "failed".into();
+                item.error_code = Some(err.code().to_string());
+            }
+        }
+        state
+            .db
+            .run(move |conn| Ok::<_, ApiError>(ErasureAccount::record(conn, &item)?))
+            .await?;
+    }
+
+    let id = erasure.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                // A customer that failed before and is gone now was deleted by other means.
+                for mut stale in ErasureAccount::list_for_erasure(conn, &id)? {
+                    if stale.outcome == "failed"
+                        && !processed.contains(&stale.customer_id)
+                        && Customer::find_by_id(conn, &stale.customer_id)?.is_none()
+                    {
+                        stale.outcome = "erased".into();
+                        stale.error_code = None;
+                        stale.updated_at = now();
+                        ErasureAccount::record(conn, &stale)?;
+                    }
+                }
+                let accounts = ErasureAccount::list_for_erasure(conn, &id)?;
+                let status = if accounts.iter().all(|a| a.outcome == "erased") {
+                    "completed"
+                } else {
+                    "partial"
+                };
+                let updated_at = now();
+                Erasure::set_status(conn, &id, status, updated_at)?;
+                audit.record(
+                    conn,
+                    &AuditEntry {
+                        action: "erasure.requested",
+                        organizer_id: None,
+                        targets: json!({ "erasure_id": id }),
+                        outcome: if status == "completed" {
+                            Outcome::Succeeded
+                        } else {
+                            Outcome::Failed
+                        },
+                        subject_hash: Some(subject),
+                        details: json!({
+                            "status": status,
+                            "accounts": accounts.len(),
+                            "failed": accounts.iter().filter(|a| a.outcome == "failed").count(),
+                        }),
+                    },
+                )?;
+                let mut erasure = erasure;
+                erasure.status = status.into();
+                erasure.updated_at = updated_at;
+                Ok::<_, ApiError>(Receipt { erasure, accounts })
+            })
+        })
+        .await
+}
