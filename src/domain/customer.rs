@@ -273,7 +273,9 @@ mod tests {
             ("empty".to_string(), String::new()),
         ]);
         assert_eq!(Metadata::parse(bad).unwrap_err().len(), 4);
-        let many: BTreeMap<_, _> = (0..41).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        let many: BTreeMap<_, _> = (0..41)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
         assert!(Metadata::parse(many).is_err());
     }
 }

@@ -148,7 +148,11 @@ pub async fn list(
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
     principal.require_admin()?;
     let query = query.into_inner();
-    let organizer = query.org_id.as_deref().map(parse_organizer_id).transpose()?;
+    let organizer = query
+        .org_id
+        .as_deref()
+        .map(parse_organizer_id)
+        .transpose()?;
     let email = query
         .email
         .as_deref()
@@ -158,7 +162,9 @@ pub async fn list(
     if let Some(action) = &query.action {
         let valid = !action.is_empty()
             && action.len() <= 64
-            && action.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+            && action
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
         if !valid {
             return Err(ApiError::validation(
                 "action",

@@ -165,7 +165,12 @@ fn nullable<T>(
 fn parse_upsert(body: UpsertCustomer) -> Result<UpsertInput, ApiError> {
     let mut errors = Vec::new();
     let email = optional(Some(&body.email), "email", Email::parse, &mut errors);
-    let name = optional(body.name.as_deref(), "name", CustomerName::parse, &mut errors);
+    let name = optional(
+        body.name.as_deref(),
+        "name",
+        CustomerName::parse,
+        &mut errors,
+    );
     let phone = optional(body.phone.as_deref(), "phone", Phone::parse, &mut errors);
     let metadata = body.metadata.and_then(|raw| {
         Metadata::parse(raw)
@@ -253,7 +258,9 @@ pub async fn upsert(
     let input = parse_upsert(body.0)?;
     Ok(
         match customers::upsert(&state, &principal, org_id, input).await? {
-            Upserted::Created(row) => HttpResponse::Created().json(CustomerResponse::try_from(row)?),
+            Upserted::Created(row) => {
+                HttpResponse::Created().json(CustomerResponse::try_from(row)?)
+            }
             Upserted::Existing(row) => HttpResponse::Ok().json(CustomerResponse::try_from(row)?),
         },
     )

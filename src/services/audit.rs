@@ -122,9 +122,7 @@ pub async fn list(
     };
     let events = state
         .db
-        .run(move |conn| {
-            Ok::<_, ApiError>(AuditEvent::list(conn, filter, limit.fetch_size())?)
-        })
+        .run(move |conn| Ok::<_, ApiError>(AuditEvent::list(conn, filter, limit.fetch_size())?))
         .await?;
     let (events, next_cursor) = limit.split(events, |event| &event.id);
     Ok(AuditPage {

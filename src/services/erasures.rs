@@ -74,7 +74,16 @@ pub async fn erase(
             error_code: None,
             updated_at: now(),
         };
-        match erase_row(state, &audit, &account, row, "customer.erased", subject.clone()).await {
+        match erase_row(
+            state,
+            &audit,
+            &account,
+            row,
+            "customer.erased",
+            subject.clone(),
+        )
+        .await
+        {
             Ok(_) => {}
             Err(err) => {
                 tracing::warn!(erasure_id = %erasure.id, stripe_account_id = %item.stripe_account_id, error = %err, "erasure failed in one account");

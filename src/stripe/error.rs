@@ -98,7 +98,13 @@ impl StripeError {
     pub fn client_code(&self) -> &'static str {
         if self.is_transient() {
             "stripe_unavailable"
-        } else if matches!(self, Self::Api { status: 400..=499, .. }) {
+        } else if matches!(
+            self,
+            Self::Api {
+                status: 400..=499,
+                ..
+            }
+        ) {
             "stripe_invalid_request"
         } else {
             "stripe_error"

@@ -253,6 +253,58 @@ impl TestApp {
         &self.database_url
     }
 
+    /// Runs SQL on the gateway's database behind its back (fault injection): `postgres` on
+    /// PostgreSQL, `sqlite` on SQLite.
+    pub async fn execute_sql(&self, postgres: &str, sqlite: &str) {
+        let (url, sql) = match self.backend {
+            Backend::Postgres => (self.database_url.clone(), postgres.to_string()),
+            Backend::Sqlite => (self.database_url.clone(), sqlite.to_string()),
+        };
+        let backend = self.backend;
+        tokio::task::spawn_blocking(move || match backend {
+            Backend::Postgres => PgConnection::establish(&url).unwrap().batch_execute(&sql),
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
+                conn.batch_execute(&sql)
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("SQL failed: {e}"));
+    }
+
+    /// Another gateway, as its own OS process, on this app's database and fake Stripe: what
+    /// two replicas behind a load balancer are.
+    pub async fn spawn_process(&self) -> GatewayProcess {
+        use secrecy::ExposeSecret;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("HTTP_WORKERS", "2")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_POOL_SIZE", "4")
+            .env("STRIPE_SECRET_KEY", "sk_test_gateway")
+            .env("STRIPE_API_BASE", &self.stripe.base_url)
+            .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
+            .env("STRIPE_TIMEOUT_MS", "400")
+            .env("STRIPE_MAX_RETRIES", "2")
+            .env("STRIPE_RETRY_BASE_MS", "10")
+            .env("JWT_SECRET", self.jwt_secret.expose_secret())
+            .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        tokio::task::spawn_blocking(move || GatewayProcess::start(command))
+            .await
+            .unwrap()
+    }
+
     pub fn token(&self, role: Role, org: Option<&str>) -> String {
         let claims = Claims {
             sub: "test-user".into(),
@@ -323,6 +375,10 @@ impl TestApp {
             .await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
     /// Registers an organizer for a connected account that the fake Stripe knows.
     pub async fn create_organizer(&self, name: &str, account: &str) -> Value {
         self.stripe.add_connected_account(account);
@@ -370,4 +426,49 @@ pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
     );
     assert_eq!(body["error"]["request_id"], header_id.as_str(), "{body}");
     body
+}
+
+/// A gateway running as a child process; killed when dropped.
+pub struct GatewayProcess {
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl GatewayProcess {
+    fn start(mut command: std::process::Command) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = command.spawn().expect("the gateway binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // Keeps draining the log after start-up, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) else {
+                continue;
+            };
+            let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
+            if parsed["message"] == "gateway listening" {
+                let address = parsed["address"].as_str().expect("address").to_string();
+                return Self {
+                    address: format!("http://{address}"),
+                    child,
+                };
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the gateway process did not report its address");
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -36,6 +36,9 @@ pub enum Fault {
     HtmlBadGateway,
     /// Wait this long, then answer 500, without processing (the client should time out first).
     Stall(Duration),
+    /// Answer 400 `invalid_request_error` about the `email` parameter with this message, as
+    /// Stripe does for an address it will not accept.
+    InvalidEmail(&'static str),
     /// Process the request (and save its idempotent result), then wait this long before
     /// answering: the caller times out although Stripe acted.
     StallAfterApply(Duration),
@@ -62,6 +65,8 @@ struct State {
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
+    /// Faults for requests of one method to paths with a prefix: (method, prefix, left, fault).
+    targeted_faults: Vec<(String, String, usize, Fault)>,
     log: Vec<RecordedRequest>,
     next_id: u64,
 }
@@ -116,6 +121,35 @@ impl FakeStripe {
     pub fn fail_next(&self, n: usize, fault: Fault) {
         let mut state = self.state();
         state.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// The next `n` requests with this method to paths starting with `path_prefix` suffer
+    /// `fault`; other requests go through untouched.
+    pub fn fail_next_to(&self, method: &str, path_prefix: &str, n: usize, fault: Fault) {
+        self.state()
+            .targeted_faults
+            .push((method.to_string(), path_prefix.to_string(), n, fault));
+    }
+
+    /// Deletes a customer as the Stripe dashboard would, behind the gateway's back.
+    pub fn delete_customer(&self, account: Option<&str>, id: &str) {
+        let mut state = self.state();
+        let customer =
+            find_customer(&mut state, account_key(account), id).expect("no such customer");
+        *customer = json!({ "id": id, "object": "customer", "deleted": true });
+    }
+
+    /// Forgets every saved idempotent result, as Stripe does after 24 hours.
+    pub fn forget_idempotency_keys(&self) {
+        self.state().idempotency.clear();
+    }
+
+    /// Every customer ever created in the account, deleted ones included.
+    pub fn created_customers(&self, account: Option<&str>) -> usize {
+        self.state()
+            .customers
+            .get(account_key(account))
+            .map_or(0, Vec::len)
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -215,7 +249,17 @@ async fn handle(
 
     let fault = {
         let mut state = state.lock().unwrap();
-        let fault = state.faults.pop_front();
+        let targeted = state
+            .targeted_faults
+            .iter_mut()
+            .find(|(m, prefix, left, _)| {
+                *left > 0 && *m == method && path.starts_with(prefix.as_str())
+            })
+            .map(|(_, _, left, fault)| {
+                *left -= 1;
+                fault.clone()
+            });
+        let fault = targeted.or_else(|| state.faults.pop_front());
         state.log.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -241,6 +285,12 @@ async fn handle(
                 actix_web::http::header::HeaderValue::from_static("false"),
             );
             return response;
+        }
+        Some(Fault::InvalidEmail(message)) => {
+            let (status, mut body) =
+                stripe_error(400, "invalid_request_error", Some("email_invalid"), message);
+            body["error"]["param"] = json!("email");
+            return respond(status, &body, false);
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::HtmlBadGateway) => {

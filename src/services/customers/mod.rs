@@ -19,7 +19,7 @@ use crate::auth::Principal;
 use crate::db::models::{Customer, CustomerStatus, Organizer, StripeProfile};
 use crate::db::now;
 use crate::domain::{
-    CustomerId, CustomerName, Cursor, Email, Metadata, OrganizerId, PageLimit, Phone,
+    Cursor, CustomerId, CustomerName, Email, Metadata, OrganizerId, PageLimit, Phone,
     StripeAccountId,
 };
 use crate::error::ApiError;
@@ -70,15 +70,18 @@ async fn organizer_for(
     org_id: OrganizerId,
 ) -> Result<(Organizer, StripeAccountId), ApiError> {
     let organizer = organizers::get_for(state, principal, org_id).await?;
-    let account = StripeAccountId::parse(&organizer.stripe_account_id).map_err(|e| {
-        ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}"))
-    })?;
+    let account = StripeAccountId::parse(&organizer.stripe_account_id)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}")))?;
     Ok((organizer, account))
 }
 
 /// The profile to store after Stripe answered: Stripe's name, phone and metadata, and the
 /// email the gateway sent (Stripe stores it as given).
-fn profile<'a>(email: &'a Email, remote: &'a RemoteCustomer, metadata: &'a str) -> StripeProfile<'a> {
+fn profile<'a>(
+    email: &'a Email,
+    remote: &'a RemoteCustomer,
+    metadata: &'a str,
+) -> StripeProfile<'a> {
     StripeProfile {
         email: email.as_str(),
         email_normalized: email.normalized(),
@@ -191,11 +194,18 @@ pub async fn update(
         _ => stored_email(&row)?,
     };
     if email.normalized() != row.email_normalized {
-        let (account_id, normalized) = (row.stripe_account_id.clone(), email.normalized().to_string());
+        let (account_id, normalized) = (
+            row.stripe_account_id.clone(),
+            email.normalized().to_string(),
+        );
         let holder = state
             .db
             .run(move |conn| {
-                Ok::<_, ApiError>(Customer::find_by_account_and_email(conn, &account_id, &normalized)?)
+                Ok::<_, ApiError>(Customer::find_by_account_and_email(
+                    conn,
+                    &account_id,
+                    &normalized,
+                )?)
             })
             .await?;
         if let Some(holder) = holder {
@@ -204,7 +214,7 @@ pub async fn update(
     }
     let audit = AuditContext::new(principal);
     match apply_change(state, &audit, &account, &row, &email, &change).await? {
-        Applied::Updated(row) => Ok(row),
+        Applied::Updated(row) => Ok(*row),
         Applied::StripeDeleted => Err(ApiError::NotFound {
             code: "customer_not_found",
             message: format!(
@@ -216,7 +226,7 @@ pub async fn update(
 }
 
 pub(crate) enum Applied {
-    Updated(Customer),
+    Updated(Box<Customer>),
     /// Stripe no longer has the customer; the row is now `stripe_deleted`.
     StripeDeleted,
 }
@@ -232,7 +242,9 @@ pub(crate) async fn apply_change(
     change: &ProfileChange,
 ) -> Result<Applied, ApiError> {
     let Some(stripe_customer_id) = row.stripe_customer_id.clone() else {
-        return Err(ApiError::internal(anyhow::anyhow!("active customer without a Stripe id")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "active customer without a Stripe id"
+        )));
     };
     let client = state.stripe.for_account(account);
     let subject = state.subject_hasher.hash(email);
@@ -268,15 +280,20 @@ pub(crate) async fn apply_change(
     };
 
     let previous_subject = state.subject_hasher.hash(&stored_email(row)?);
-    let (owned, email, change, audit_ctx) = (row.clone(), email.clone(), change.clone(), audit.clone());
+    let (owned, email, change, audit_ctx) =
+        (row.clone(), email.clone(), change.clone(), audit.clone());
     let stored = state
         .db
         .run(move |conn| {
             let metadata = serde_json::to_string(&remote.metadata).map_err(ApiError::internal)?;
             let row = owned;
             let result = conn.transaction(|conn| {
-                let updated =
-                    Customer::update_profile(conn, &row.id, row.version, &profile(&email, &remote, &metadata))?;
+                let updated = Customer::update_profile(
+                    conn,
+                    &row.id,
+                    row.version,
+                    &profile(&email, &remote, &metadata),
+                )?;
                 if let Some(updated) = &updated {
                     let mut details = json!({ "fields": change.field_names() });
                     if previous_subject != subject {
@@ -306,15 +323,19 @@ pub(crate) async fn apply_change(
                         &row.stripe_account_id,
                         email.normalized(),
                     )?;
-                    Err(customer_exists(holder.as_ref().map_or("(unknown)", |h| &h.id)))
+                    Err(customer_exists(
+                        holder.as_ref().map_or("(unknown)", |h| &h.id),
+                    ))
                 }
                 Err(err) => Err(err.into()),
             }
         })
         .await;
     match stored {
-        Ok(Ok(updated)) => Ok(Applied::Updated(updated)),
-        Ok(Err(())) => refresh_from_stripe(state, account, &row.id).await.map(Applied::Updated),
+        Ok(Ok(updated)) => Ok(Applied::Updated(Box::new(updated))),
+        Ok(Err(())) => refresh_from_stripe(state, account, &row.id)
+            .await
+            .map(|row| Applied::Updated(Box::new(row))),
         Err(err @ ApiError::Conflict { .. }) => {
             // The new email was taken between the check and the write: put Stripe back.
             revert_email(state, account, row, &stripe_customer_id).await;
@@ -325,7 +346,12 @@ pub(crate) async fn apply_change(
 }
 
 /// Undoes an email change in Stripe whose local write lost a race for the new email.
-async fn revert_email(state: &AppState, account: &StripeAccountId, row: &Customer, stripe_customer_id: &str) {
+async fn revert_email(
+    state: &AppState,
+    account: &StripeAccountId,
+    row: &Customer,
+    stripe_customer_id: &str,
+) {
     let client = state.stripe.for_account(account);
     let change = ProfileChange {
         email: Some(row.email.clone()),
@@ -348,16 +374,16 @@ async fn refresh_from_stripe(
     let id = customer_id.to_string();
     let row = state
         .db
-        .run(move |conn| {
-            Customer::find_by_id(conn, &id)?.ok_or_else(|| customer_not_found(&id))
-        })
+        .run(move |conn| Customer::find_by_id(conn, &id)?.ok_or_else(|| customer_not_found(&id)))
         .await?;
     let Some(stripe_customer_id) = row.stripe_customer_id.clone() else {
         return Ok(row);
     };
     let client = state.stripe.for_account(account);
     let remote: RemoteCustomer = match client
-        .read(&stripe_core::customer::RetrieveCustomer::new(stripe_customer_id.as_str()))
+        .read(&stripe_core::customer::RetrieveCustomer::new(
+            stripe_customer_id.as_str(),
+        ))
         .await?
     {
         stripe_core::customer::RetrieveCustomerReturned::Customer(customer) => customer.into(),
@@ -370,8 +396,13 @@ async fn refresh_from_stripe(
         .db
         .run(move |conn| {
             let metadata = serde_json::to_string(&remote.metadata).map_err(ApiError::internal)?;
-            Customer::update_profile(conn, &row.id, row.version, &profile(&email, &remote, &metadata))?
-                .map_or_else(|| Ok(row.clone()), Ok)
+            Customer::update_profile(
+                conn,
+                &row.id,
+                row.version,
+                &profile(&email, &remote, &metadata),
+            )?
+            .map_or_else(|| Ok(row.clone()), Ok)
         })
         .await
 }

@@ -53,7 +53,10 @@ pub struct ProfileChange {
 
 impl ProfileChange {
     pub fn is_empty(&self) -> bool {
-        self.email.is_none() && self.name.is_none() && self.phone.is_none() && self.metadata.is_empty()
+        self.email.is_none()
+            && self.name.is_none()
+            && self.phone.is_none()
+            && self.metadata.is_empty()
     }
 
     /// The names of the fields it changes, for the audit log (never the values: they are
@@ -84,7 +87,10 @@ pub fn stored_metadata(row: &Customer) -> BTreeMap<String, String> {
 /// Creates the Stripe customer of a reserved row. The idempotency key is the row and its
 /// attempt: every request resuming the same attempt, on any instance, gets the same customer;
 /// a new attempt (after the customer was deleted in Stripe) gets a new one.
-pub async fn create(client: &AccountClient<'_>, row: &Customer) -> Result<RemoteCustomer, StripeError> {
+pub async fn create(
+    client: &AccountClient<'_>,
+    row: &Customer,
+) -> Result<RemoteCustomer, StripeError> {
     let mut metadata: HashMap<String, String> = stored_metadata(row).into_iter().collect();
     metadata.insert(CUSTOMER_ID_KEY.into(), row.id.clone());
     metadata.insert(ORGANIZER_ID_KEY.into(), row.organizer_id.clone());
@@ -96,7 +102,10 @@ pub async fn create(client: &AccountClient<'_>, row: &Customer) -> Result<Remote
         request = request.phone(phone);
     }
     let attempt = row.create_attempt.to_string();
-    let key = idempotency_key("customer.create", &[&row.stripe_account_id, &row.id, &attempt]);
+    let key = idempotency_key(
+        "customer.create",
+        &[&row.stripe_account_id, &row.id, &attempt],
+    );
     client.write(&request, key).await.map(Into::into)
 }
 
@@ -137,7 +146,13 @@ pub async fn update(
         request = request.phone(phone.clone().unwrap_or_default());
     }
     if !change.metadata.is_empty() {
-        request = request.metadata(change.metadata.clone().into_iter().collect::<HashMap<_, _>>());
+        request = request.metadata(
+            change
+                .metadata
+                .clone()
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+        );
     }
     let fingerprint = format!("{change:?}");
     let version = row.version.to_string();
@@ -156,8 +171,14 @@ pub enum Deleted {
     AlreadyGone,
 }
 
-pub async fn delete(client: &AccountClient<'_>, stripe_customer_id: &str) -> Result<Deleted, StripeError> {
-    match client.delete(&DeleteCustomer::new(stripe_customer_id)).await {
+pub async fn delete(
+    client: &AccountClient<'_>,
+    stripe_customer_id: &str,
+) -> Result<Deleted, StripeError> {
+    match client
+        .delete(&DeleteCustomer::new(stripe_customer_id))
+        .await
+    {
         Ok(_) => Ok(Deleted::Now),
         Err(err) if err.is_not_found() => Ok(Deleted::AlreadyGone),
         Err(err) => Err(err),

@@ -84,8 +84,9 @@ pub async fn upsert(
             if change.is_empty() {
                 return Ok(Upserted::Existing(row));
             }
-            match apply_change(state, &audit, &account, &row, &stored_email(&row)?, &change).await? {
-                Applied::Updated(row) => return Ok(Upserted::Existing(row)),
+            match apply_change(state, &audit, &account, &row, &stored_email(&row)?, &change).await?
+            {
+                Applied::Updated(row) => return Ok(Upserted::Existing(*row)),
                 // Deleted in Stripe: the next round recreates it.
                 Applied::StripeDeleted => continue,
             }
@@ -129,7 +130,7 @@ async fn finish(
         row
     } else {
         match apply_change(state, audit, account, &row, &stored_email(&row)?, &change).await? {
-            Applied::Updated(row) => row,
+            Applied::Updated(row) => *row,
             Applied::StripeDeleted => return Err(super::customer_not_found(&row.id)),
         }
     };
