@@ -1,34 +1,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use uuid::Uuid;
-
-/// The gateway's id for a customer. UUIDv7, so ids sort by creation time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CustomerId(Uuid);
-
-impl CustomerId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        Uuid::try_parse(raw)
-            .map(Self)
-            .map_err(|_| "must be a UUID".to_string())
-    }
-}
-
-impl Default for CustomerId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CustomerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
+super::id::uuid_id! {
+    /// The gateway's id for a customer; it stays the customer's for life, even when its Stripe
+    /// customer is recreated.
+    CustomerId
 }
 
 /// An email address as the client spelled it (trimmed), and its normalized form (lowercased),

@@ -1,6 +1,7 @@
 //! Pure types with no I/O. Each is parsed once at the edge; holding one means it is valid.
 
 mod customer;
+mod id;
 mod organizer;
 mod page;
 mod stripe_account_id;

@@ -1,36 +1,11 @@
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-/// The gateway's id for an organizer (tenant). UUIDv7, so ids sort by creation time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrganizerId(Uuid);
-
-impl OrganizerId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        Uuid::try_parse(raw)
-            .map(Self)
-            .map_err(|_| "must be a UUID".to_string())
-    }
-}
-
-impl Default for OrganizerId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for OrganizerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
+super::id::uuid_id! {
+    /// The gateway's id for an organizer (tenant).
+    OrganizerId
 }
 
 /// A display name: trimmed, 1 to 200 characters, no control characters.
