@@ -91,10 +91,18 @@ impl ApiError {
     /// brief outage to pass, short enough not to stall a checkout.
     pub const RETRY_AFTER_SECS: u64 = 5;
 
-    /// A failed Stripe write on behalf of a client: Stripe's refusal of the client's data
-    /// (400, e.g. an email Stripe does not accept) is the client's to fix and carries Stripe's
-    /// message; anything else is as [`From<StripeError>`] maps it.
-    pub fn from_stripe_write(err: StripeError) -> Self {
+    /// A failed Stripe call made for an organizer's `account` on behalf of a client. Stripe's
+    /// refusal of the client's data (400, e.g. an email Stripe does not accept) is the client's
+    /// to fix and carries Stripe's message; a refusal to act for the account at all (not
+    /// connected, or access revoked) is `stripe_account_inaccessible`; anything else is as
+    /// [`From<StripeError>`] maps it.
+    pub fn from_stripe_call(account: &str, err: StripeError) -> Self {
+        if err.is_account_inaccessible() {
+            return Self::StripeAccountInaccessible {
+                account: account.to_string(),
+                reason: Self::NO_ACCOUNT_ACCESS.to_string(),
+            };
+        }
         match err {
             StripeError::Api {
                 status: 400,
@@ -107,6 +115,10 @@ impl ApiError {
             other => other.into(),
         }
     }
+
+    /// Why Stripe answered `account_invalid`.
+    pub const NO_ACCOUNT_ACCESS: &'static str =
+        "the platform has no access to this account (not connected, or access revoked)";
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])

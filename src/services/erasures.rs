@@ -7,7 +7,7 @@ use diesel::Connection;
 use serde_json::json;
 
 use crate::auth::Principal;
-use crate::db::models::{Customer, Erasure, ErasureAccount};
+use crate::db::models::{Customer, CustomerStatus, Erasure, ErasureAccount};
 use crate::db::now;
 use crate::domain::{Email, StripeAccountId};
 use crate::error::ApiError;
@@ -54,7 +54,15 @@ pub async fn erase(
                     erasure
                 }
             };
-            let customers = Customer::find_all_by_email(conn, &normalized)?;
+            let mut customers = Customer::find_all_by_email(conn, &normalized)?;
+            // A customer that failed before is retried even if its email changed since.
+            for failed in ErasureAccount::list_for_erasure(conn, &erasure.id)? {
+                if failed.outcome == "failed"
+                    && !customers.iter().any(|c| c.id == failed.customer_id)
+                {
+                    customers.extend(Customer::find_by_id(conn, &failed.customer_id)?);
+                }
+            }
             Ok::<_, ApiError>((erasure, customers))
         })
         .await?;
@@ -74,17 +82,30 @@ pub async fn erase(
             error_code: None,
             updated_at: now(),
         };
-        match erase_row(
-            state,
-            &audit,
-            &account,
-            row,
-            "customer.erased",
-            subject.clone(),
-        )
-        .await
+        let now = now();
+        let result = if row.has_status(CustomerStatus::Pending)
+            && row.lease_until.is_some_and(|until| until > now)
         {
-            Ok(_) => {}
+            // An upsert is creating its Stripe customer right now; erasing the row under it
+            // would leave that customer behind. The retry finds it finished (or abandoned).
+            Err(ApiError::Conflict {
+                code: "customer_being_created",
+                message: "the customer is being created; retry the erasure".into(),
+            })
+        } else {
+            erase_row(
+                state,
+                &audit,
+                &account,
+                row,
+                "customer.erased",
+                subject.clone(),
+            )
+            .await
+            .map(drop)
+        };
+        match result {
+            Ok(()) => {}
             Err(err) => {
                 tracing::warn!(erasure_id = %erasure.id, stripe_account_id = %item.stripe_account_id, error = %err, "erasure failed in one account");
                 item.outcome = "failed".into();
@@ -102,6 +123,10 @@ pub async fn erase(
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
+                // Writing first takes SQLite's write lock at the start: a transaction that
+                // read first could not take it once another connection had committed.
+                let updated_at = now();
+                Erasure::set_status(conn, &id, "partial", updated_at)?;
                 // A customer that failed before and is gone now was deleted by other means.
                 for mut stale in ErasureAccount::list_for_erasure(conn, &id)? {
                     if stale.outcome == "failed"
@@ -120,7 +145,6 @@ pub async fn erase(
                 } else {
                     "partial"
                 };
-                let updated_at = now();
                 Erasure::set_status(conn, &id, status, updated_at)?;
                 audit.record(
                     conn,

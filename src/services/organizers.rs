@@ -166,11 +166,7 @@ async fn verify_account_access(
         Err(StripeError::Api { status: 404, .. }) => Err(inaccessible(
             "Stripe has no such account, or it is not connected to the platform",
         )),
-        Err(StripeError::Api {
-            code: Some(code), ..
-        }) if code == "account_invalid" => Err(inaccessible(
-            "the platform has no access to this account (not connected, or access revoked)",
-        )),
+        Err(err) if err.is_account_inaccessible() => Err(inaccessible(ApiError::NO_ACCOUNT_ACCESS)),
         Err(err) => Err(err.into()),
     }
 }

@@ -89,22 +89,32 @@ impl StripeError {
         }
     }
 
-    /// Stripe has no such object (or it was deleted).
+    /// Stripe has no such object (or it was deleted). Only Stripe's own `resource_missing`
+    /// counts: a 404 for an unknown URL (a misconfigured `STRIPE_API_BASE`, a proxy) must not
+    /// read as "already deleted".
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Api { status: 404, .. })
+        matches!(self, Self::Api { status: 404, code: Some(code), .. } if code == "resource_missing")
+    }
+
+    /// Stripe refused the request's parameters (a 400 `invalid_request_error`): the same request
+    /// will never succeed, and nothing was created.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(self, Self::Api { status: 400, kind, .. } if kind == "invalid_request_error")
+    }
+
+    /// Stripe refuses to act for the connected account: it does not exist, is not connected to
+    /// the platform, or has revoked the platform's access.
+    pub fn is_account_inaccessible(&self) -> bool {
+        matches!(self, Self::Api { code: Some(code), .. } if code == "account_invalid")
     }
 
     /// The gateway's stable error code for this failure, as a client would see it.
     pub fn client_code(&self) -> &'static str {
-        if self.is_transient() {
+        if self.is_account_inaccessible() {
+            "stripe_account_inaccessible"
+        } else if self.is_transient() {
             "stripe_unavailable"
-        } else if matches!(
-            self,
-            Self::Api {
-                status: 400..=499,
-                ..
-            }
-        ) {
+        } else if self.is_invalid_request() {
             "stripe_invalid_request"
         } else {
             "stripe_error"

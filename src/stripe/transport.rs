@@ -151,7 +151,9 @@ impl StripeClient for StripeTransport {
                 Err(err) => (
                     StripeError::Transport {
                         timed_out: err.is_timeout(),
-                        message: error_chain(&err),
+                        // Without the URL: its query can carry an email (a list by email),
+                        // and this message is logged.
+                        message: error_chain(&err.without_url()),
                         attempts,
                     },
                     true,

@@ -20,7 +20,7 @@ async fn audit_log(app: &TestApp, query: &str) -> Vec<Value> {
     page["data"].as_array().unwrap().clone()
 }
 
-async fn erase(app: &TestApp, email: &str) -> (reqwest::header::HeaderMap, Value) {
+pub async fn erase(app: &TestApp, email: &str) -> (reqwest::header::HeaderMap, Value) {
     let response = app
         .post(
             "/v1/erasures",

@@ -8,6 +8,7 @@ mod helpers;
 mod audit_events;
 mod auth;
 mod cli;
+mod customer_consistency;
 mod customer_races;
 mod customers;
 mod erasures;

@@ -365,6 +365,18 @@ async fn an_unreachable_stripe_is_a_transient_transport_error() {
         ) => assert!(err.is_transient()),
         other => panic!("expected a transport error after 3 attempts, got {other:?}"),
     }
+    // The error is logged: it must not carry the request's URL, whose query can hold an email.
+    let err = stripe
+        .platform()
+        .read(&ListCustomer::new().email("ana.lima@example.com"))
+        .await
+        .expect_err("nothing listens");
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err, StripeError::Transport { .. }), "{text}");
+    assert!(
+        !text.contains("ana.lima") && !text.contains("example.com"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -111,8 +111,9 @@ impl FakeStripe {
         self.state().connected_accounts.insert(id.to_string());
     }
 
-    /// Makes `GET /v1/accounts/{id}` answer as Stripe does once a connected account has revoked
-    /// the platform's access: 403 `account_invalid`.
+    /// Answers as Stripe does once a connected account has revoked the platform's access:
+    /// 403 `account_invalid`, to `GET /v1/accounts/{id}` and to every request made for the
+    /// account (with its `Stripe-Account` header).
     pub fn revoke_account(&self, id: &str) {
         self.state().revoked_accounts.insert(id.to_string());
     }
@@ -363,16 +364,14 @@ fn route(
     params: &[(String, String)],
 ) -> (u16, Value) {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if state.revoked_accounts.contains(scope) {
+        return no_access();
+    }
     match (method, segments.as_slice()) {
         ("GET", ["v1", "account"]) if scope == "platform" => (200, account_json(PLATFORM_ACCOUNT)),
         ("GET", ["v1", "accounts", id]) if scope == "platform" => {
             if state.revoked_accounts.contains(*id) {
-                stripe_error(
-                    403,
-                    "invalid_request_error",
-                    Some("account_invalid"),
-                    "The provided key 'sk_test_********gway' does not have access to account (or that account does not exist). Application access may have been revoked.",
-                )
+                no_access()
             } else if state.connected_accounts.contains(*id) || *id == PLATFORM_ACCOUNT {
                 (200, account_json(id))
             } else {
@@ -408,6 +407,15 @@ fn route(
             &format!("Unrecognized request URL ({method}: {path})"),
         ),
     }
+}
+
+fn no_access() -> (u16, Value) {
+    stripe_error(
+        403,
+        "invalid_request_error",
+        Some("account_invalid"),
+        "The provided key 'sk_test_********gway' does not have access to account (or that account does not exist). Application access may have been revoked.",
+    )
 }
 
 fn missing(kind: &str, id: &str) -> (u16, Value) {

@@ -228,19 +228,22 @@ impl Customer {
         .optional()
     }
 
-    /// Gives up the lease after a failed create, noting when it failed so that the upserts that
-    /// were waiting on it answer with the failure instead of each trying again.
+    /// Gives up the lease `lease_until` after a failed create, noting when it failed so that
+    /// the upserts that were waiting on it answer with the failure instead of each trying
+    /// again. A lease that expired and was taken over is left to its new holder.
     pub fn release_create(
         conn: &mut DbConnection,
         customer_id: &str,
         attempt: i32,
+        lease_until: Option<NaiveDateTime>,
         failed_at: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(
             customers::table
                 .filter(customers::id.eq(customer_id))
                 .filter(customers::status.eq(CustomerStatus::Pending.as_str()))
-                .filter(customers::create_attempt.eq(attempt)),
+                .filter(customers::create_attempt.eq(attempt))
+                .filter(customers::lease_until.eq(lease_until)),
         )
         .set((
             customers::lease_until.eq(None::<NaiveDateTime>),
@@ -250,17 +253,20 @@ impl Customer {
         .map(drop)
     }
 
-    /// Removes a reservation whose create Stripe refused: nothing exists in Stripe for it.
+    /// Removes a reservation whose create Stripe refused (nothing exists in Stripe for it),
+    /// while its lease is still `lease_until`.
     pub fn delete_reservation(
         conn: &mut DbConnection,
         customer_id: &str,
         attempt: i32,
+        lease_until: Option<NaiveDateTime>,
     ) -> QueryResult<()> {
         diesel::delete(
             customers::table
                 .filter(customers::id.eq(customer_id))
                 .filter(customers::status.eq(CustomerStatus::Pending.as_str()))
                 .filter(customers::create_attempt.eq(attempt))
+                .filter(customers::lease_until.eq(lease_until))
                 .filter(customers::stripe_customer_id.is_null()),
         )
         .execute(conn)
@@ -268,12 +274,12 @@ impl Customer {
     }
 
     /// Notes that Stripe no longer has the row's customer, unless the row has moved on to
-    /// another Stripe customer meanwhile.
+    /// another Stripe customer meanwhile. Returns whether it did.
     pub fn mark_stripe_deleted(
         conn: &mut DbConnection,
         customer_id: &str,
         stripe_customer_id: &str,
-    ) -> QueryResult<()> {
+    ) -> QueryResult<bool> {
         diesel::update(
             customers::table
                 .filter(customers::id.eq(customer_id))
@@ -286,7 +292,7 @@ impl Customer {
             customers::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
     }
 
     /// Writes the profile Stripe returned, if the row is still at `version` (optimistic
@@ -308,10 +314,18 @@ impl Customer {
         .optional()
     }
 
-    /// Removes the row, and with it the person's data. Returns whether a row was removed.
-    pub fn delete_by_id(conn: &mut DbConnection, customer_id: &str) -> QueryResult<bool> {
-        diesel::delete(customers::table.filter(customers::id.eq(customer_id)))
-            .execute(conn)
-            .map(|n| n == 1)
+    /// Removes the row, and with it the person's data, if it is still as `seen` (every change
+    /// of its Stripe customer moves its version, status or create attempt). Returns whether it
+    /// was removed.
+    pub fn delete_if_unchanged(conn: &mut DbConnection, seen: &Customer) -> QueryResult<bool> {
+        diesel::delete(
+            customers::table
+                .filter(customers::id.eq(&seen.id))
+                .filter(customers::version.eq(seen.version))
+                .filter(customers::status.eq(&seen.status))
+                .filter(customers::create_attempt.eq(seen.create_attempt)),
+        )
+        .execute(conn)
+        .map(|n| n == 1)
     }
 }

@@ -17,7 +17,7 @@ pub use upsert::{upsert, Upserted};
 
 use crate::auth::Principal;
 use crate::db::models::{Customer, CustomerStatus, Organizer, StripeProfile};
-use crate::db::now;
+use crate::db::{now, DbConnection};
 use crate::domain::{
     Cursor, CustomerId, CustomerName, Email, Metadata, OrganizerId, PageLimit, Phone,
     StripeAccountId,
@@ -25,6 +25,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::{organizers, AppState};
+use crate::stripe::StripeError;
 use remote::{stored_metadata, Deleted, RemoteCustomer};
 
 pub struct UpsertInput {
@@ -54,12 +55,19 @@ pub fn customer_not_found(id: &str) -> ApiError {
     }
 }
 
-fn customer_exists(existing_id: &str) -> ApiError {
+/// The email is taken by another customer of the organizer: `holder`, when it is one a client
+/// can see (a customer still being created is not yet).
+fn customer_exists(holder: Option<&Customer>) -> ApiError {
+    let message = match holder.filter(|h| h.has_status(CustomerStatus::Active)) {
+        Some(holder) => format!(
+            "another customer of this organizer ({}) already has that email",
+            holder.id
+        ),
+        None => "another customer of this organizer already has that email".to_string(),
+    };
     ApiError::Conflict {
         code: "customer_exists",
-        message: format!(
-            "another customer of this organizer ({existing_id}) already has that email"
-        ),
+        message,
     }
 }
 
@@ -75,8 +83,8 @@ async fn organizer_for(
     Ok((organizer, account))
 }
 
-/// The profile to store after Stripe answered: Stripe's name, phone and metadata, and the
-/// email the gateway sent (Stripe stores it as given).
+/// The profile to store after Stripe answered: Stripe's name, phone and metadata, and `email`
+/// (see [`store_profile`] for which one).
 fn profile<'a>(
     email: &'a Email,
     remote: &'a RemoteCustomer,
@@ -209,7 +217,7 @@ pub async fn update(
             })
             .await?;
         if let Some(holder) = holder {
-            return Err(customer_exists(&holder.id));
+            return Err(customer_exists(Some(&holder)));
         }
     }
     let audit = AuditContext::new(principal);
@@ -247,18 +255,10 @@ pub(crate) async fn apply_change(
         )));
     };
     let client = state.stripe.for_account(account);
-    let subject = state.subject_hasher.hash(email);
     let remote = match remote::update(&client, row, &stripe_customer_id, change).await {
         Ok(remote) => remote,
         Err(err) if err.is_not_found() => {
-            let (id, stripe_id) = (row.id.clone(), stripe_customer_id.clone());
-            state
-                .db
-                .run(move |conn| {
-                    Ok::<_, ApiError>(Customer::mark_stripe_deleted(conn, &id, &stripe_id)?)
-                })
-                .await?;
-            tracing::warn!(customer_id = %row.id, "the Stripe customer was deleted in Stripe");
+            mark_stripe_deleted(state, audit, row, &stripe_customer_id).await?;
             return Ok(Applied::StripeDeleted);
         }
         Err(err) => {
@@ -270,32 +270,35 @@ pub(crate) async fn apply_change(
                         organizer_id: Some(row.organizer_id.clone()),
                         targets: targets(row),
                         outcome: Outcome::Failed,
-                        subject_hash: Some(subject.clone()),
+                        subject_hash: Some(state.subject_hasher.hash(email)),
                         details: json!({ "fields": change.field_names(), "error": err.client_code() }),
                     },
                 )
                 .await;
-            return Err(ApiError::from_stripe_write(err));
+            return Err(ApiError::from_stripe_call(account.as_str(), err));
         }
     };
 
-    let previous_subject = state.subject_hasher.hash(&stored_email(row)?);
-    let (owned, email, change, audit_ctx) =
-        (row.clone(), email.clone(), change.clone(), audit.clone());
+    let requested = change.email.as_ref().map(|_| email.clone());
+    let (owned, fields, audit_ctx, hasher) = (
+        row.clone(),
+        change.field_names(),
+        audit.clone(),
+        state.subject_hasher.clone(),
+    );
     let stored = state
         .db
         .run(move |conn| {
-            let metadata = serde_json::to_string(&remote.metadata).map_err(ApiError::internal)?;
             let row = owned;
+            let current = stored_email(&row)?;
             let result = conn.transaction(|conn| {
-                let updated = Customer::update_profile(
-                    conn,
-                    &row.id,
-                    row.version,
-                    &profile(&email, &remote, &metadata),
-                )?;
+                let updated = store_profile(conn, &row, &remote, requested.as_ref(), &current)?;
                 if let Some(updated) = &updated {
-                    let mut details = json!({ "fields": change.field_names() });
+                    let subject = hasher.hash(&stored_email(updated).map_err(|_| {
+                        DieselError::QueryBuilderError("stored email is invalid".into())
+                    })?);
+                    let previous_subject = hasher.hash(&current);
+                    let mut details = json!({ "fields": fields });
                     if previous_subject != subject {
                         details["previous_subject_hash"] = json!(previous_subject);
                     }
@@ -306,7 +309,7 @@ pub(crate) async fn apply_change(
                             organizer_id: Some(updated.organizer_id.clone()),
                             targets: targets(updated),
                             outcome: Outcome::Succeeded,
-                            subject_hash: Some(subject.clone()),
+                            subject_hash: Some(subject),
                             details,
                         },
                     )?;
@@ -318,14 +321,16 @@ pub(crate) async fn apply_change(
                 // Another write moved the row on while Stripe answered: Stripe's state wins.
                 Ok(None) => Ok(Err(())),
                 Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                    let holder = Customer::find_by_account_and_email(
-                        conn,
-                        &row.stripe_account_id,
-                        email.normalized(),
-                    )?;
-                    Err(customer_exists(
-                        holder.as_ref().map_or("(unknown)", |h| &h.id),
-                    ))
+                    let holder = requested.as_ref().and_then(|email| {
+                        Customer::find_by_account_and_email(
+                            conn,
+                            &row.stripe_account_id,
+                            email.normalized(),
+                        )
+                        .ok()
+                        .flatten()
+                    });
+                    Err(customer_exists(holder.as_ref()))
                 }
                 Err(err) => Err(err.into()),
             }
@@ -333,35 +338,113 @@ pub(crate) async fn apply_change(
         .await;
     match stored {
         Ok(Ok(updated)) => Ok(Applied::Updated(Box::new(updated))),
-        Ok(Err(())) => refresh_from_stripe(state, account, &row.id)
-            .await
-            .map(|row| Applied::Updated(Box::new(row))),
+        Ok(Err(())) => refresh_from_stripe(state, account, &row.id).await,
         Err(err @ ApiError::Conflict { .. }) => {
             // The new email was taken between the check and the write: put Stripe back.
-            revert_email(state, account, row, &stripe_customer_id).await;
+            revert(state, account, row, &stripe_customer_id, change).await;
             Err(err)
         }
         Err(err) => Err(err),
     }
 }
 
-/// Undoes an email change in Stripe whose local write lost a race for the new email.
-async fn revert_email(
+/// Writes what Stripe answered onto `row` if it is still active at the version read; `None`
+/// when another write got there first. The email stored is Stripe's (a concurrent change may
+/// have moved it on since this request read the row), unless another customer of the
+/// organizer holds that address locally and this request did not ask for it: then the row
+/// keeps `current`, and whichever change moved Stripe's email settles it.
+fn store_profile(
+    conn: &mut DbConnection,
+    row: &Customer,
+    remote: &RemoteCustomer,
+    requested: Option<&Email>,
+    current: &Email,
+) -> Result<Option<Customer>, DieselError> {
+    let metadata = serde_json::to_string(&remote.metadata)
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+    let asked = requested.unwrap_or(current);
+    let mirrored = remote
+        .email
+        .as_deref()
+        .and_then(|email| Email::parse(email).ok())
+        .unwrap_or_else(|| asked.clone());
+    let write = |conn: &mut DbConnection, email: &Email| {
+        conn.transaction(|conn| {
+            Customer::update_profile(
+                conn,
+                &row.id,
+                row.version,
+                &profile(email, remote, &metadata),
+            )
+        })
+    };
+    match write(conn, &mirrored) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+            if mirrored.normalized() != asked.normalized() =>
+        {
+            write(conn, current)
+        }
+        other => other,
+    }
+}
+
+/// Notes that Stripe no longer has the row's customer, with an audit row: the next upsert
+/// creates a new one.
+async fn mark_stripe_deleted(
+    state: &AppState,
+    audit: &AuditContext,
+    row: &Customer,
+    stripe_customer_id: &str,
+) -> Result<(), ApiError> {
+    let (row, stripe_id, audit) = (row.clone(), stripe_customer_id.to_string(), audit.clone());
+    let subject = state.subject_hasher.hash(&stored_email(&row)?);
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                if Customer::mark_stripe_deleted(conn, &row.id, &stripe_id)? {
+                    tracing::warn!(customer_id = %row.id, "the Stripe customer was deleted in Stripe");
+                    audit.record(
+                        conn,
+                        &AuditEntry {
+                            action: "customer.stripe_deleted",
+                            organizer_id: Some(row.organizer_id.clone()),
+                            targets: targets(&row),
+                            outcome: Outcome::Succeeded,
+                            subject_hash: Some(subject),
+                            details: json!({}),
+                        },
+                    )?;
+                }
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await
+}
+
+/// Undoes, in Stripe, a change whose local write lost a race for the new email: every field
+/// the change sent goes back to the row's value.
+async fn revert(
     state: &AppState,
     account: &StripeAccountId,
     row: &Customer,
     stripe_customer_id: &str,
+    change: &ProfileChange,
 ) {
     let client = state.stripe.for_account(account);
-    let change = ProfileChange {
-        email: Some(row.email.clone()),
-        ..Default::default()
+    let current = stored_metadata(row);
+    let undo = ProfileChange {
+        email: change.email.as_ref().map(|_| row.email.clone()),
+        name: change.name.as_ref().map(|_| row.name.clone()),
+        phone: change.phone.as_ref().map(|_| row.phone.clone()),
+        metadata: change
+            .metadata
+            .keys()
+            .map(|key| (key.clone(), current.get(key).cloned().unwrap_or_default()))
+            .collect(),
     };
-    let mut reverted = row.clone();
-    // A version no local write uses: the revert gets its own idempotency key.
-    reverted.version = -row.version - 1;
-    if let Err(err) = remote::update(&client, &reverted, stripe_customer_id, &change).await {
-        tracing::error!(customer_id = %row.id, error = %err, "could not revert the email in Stripe; reconciliation will repair it");
+    if let Err(err) = remote::update(&client, row, stripe_customer_id, &undo).await {
+        tracing::error!(customer_id = %row.id, error = %err, "could not undo a profile change in Stripe; reconciliation will repair it");
     }
 }
 
@@ -370,39 +453,43 @@ async fn refresh_from_stripe(
     state: &AppState,
     account: &StripeAccountId,
     customer_id: &str,
-) -> Result<Customer, ApiError> {
+) -> Result<Applied, ApiError> {
     let id = customer_id.to_string();
     let row = state
         .db
         .run(move |conn| Customer::find_by_id(conn, &id)?.ok_or_else(|| customer_not_found(&id)))
         .await?;
-    let Some(stripe_customer_id) = row.stripe_customer_id.clone() else {
-        return Ok(row);
+    let Some(stripe_customer_id) = row
+        .stripe_customer_id
+        .clone()
+        .filter(|_| row.has_status(CustomerStatus::Active))
+    else {
+        // Meanwhile found deleted in Stripe, or being recreated.
+        return Ok(Applied::StripeDeleted);
     };
     let client = state.stripe.for_account(account);
     let remote: RemoteCustomer = match client
         .read(&stripe_core::customer::RetrieveCustomer::new(
             stripe_customer_id.as_str(),
         ))
-        .await?
+        .await
     {
-        stripe_core::customer::RetrieveCustomerReturned::Customer(customer) => customer.into(),
-        stripe_core::customer::RetrieveCustomerReturned::DeletedCustomer(_) => {
-            return Err(customer_not_found(&row.id))
+        Ok(stripe_core::customer::RetrieveCustomerReturned::Customer(customer)) => customer.into(),
+        Ok(stripe_core::customer::RetrieveCustomerReturned::DeletedCustomer(_)) => {
+            return Ok(Applied::StripeDeleted)
         }
+        Err(err) if err.is_not_found() => return Ok(Applied::StripeDeleted),
+        Err(err) => return Err(ApiError::from_stripe_call(account.as_str(), err)),
     };
-    let email = stored_email(&row)?;
     state
         .db
         .run(move |conn| {
-            let metadata = serde_json::to_string(&remote.metadata).map_err(ApiError::internal)?;
-            Customer::update_profile(
-                conn,
-                &row.id,
-                row.version,
-                &profile(&email, &remote, &metadata),
-            )?
-            .map_or_else(|| Ok(row.clone()), Ok)
+            let current = stored_email(&row)?;
+            Ok::<_, ApiError>(match store_profile(conn, &row, &remote, None, &current)? {
+                Some(updated) => Applied::Updated(Box::new(updated)),
+                // Yet another write: it stored Stripe's answer too.
+                None => Applied::Updated(Box::new(row)),
+            })
         })
         .await
 }
@@ -432,70 +519,92 @@ pub async fn delete(
     Ok(())
 }
 
+/// How many times an erasure follows a row that a concurrent request changed (recreated its
+/// Stripe customer, say) before it gives up with a retryable error.
+const ERASE_ROUNDS: usize = 3;
+
 /// Deletes `row`'s customer in Stripe (or, for a row whose create never finished, whatever
-/// that create may have made), then the row, with an audit row either way. Returns what Stripe
-/// said.
+/// that create may have made), then the row, with an audit row either way. The row is removed
+/// only as it was when its Stripe customer was deleted: if a concurrent request moved it on
+/// (a new Stripe customer after a deletion in Stripe), the new state is erased too. Returns
+/// what Stripe said the last time.
 pub(crate) async fn erase_row(
     state: &AppState,
     audit: &AuditContext,
     account: &StripeAccountId,
-    row: Customer,
+    mut row: Customer,
     action: &'static str,
     subject: String,
 ) -> Result<Deleted, ApiError> {
     let client = state.stripe.for_account(account);
-    let result = match &row.stripe_customer_id {
-        Some(stripe_customer_id) => remote::delete(&client, stripe_customer_id).await,
-        None => match remote::find_created(&client, &row).await {
-            Ok(Some(orphan)) => remote::delete(&client, &orphan.id).await,
-            Ok(None) => Ok(Deleted::AlreadyGone),
-            Err(err) => Err(err),
-        },
-    };
-    let deleted = match result {
-        Ok(deleted) => deleted,
-        Err(err) => {
-            audit
-                .record_failure(
-                    state,
-                    AuditEntry {
-                        action,
-                        organizer_id: Some(row.organizer_id.clone()),
-                        targets: targets(&row),
-                        outcome: Outcome::Failed,
-                        subject_hash: Some(subject.clone()),
-                        details: json!({ "error": err.client_code() }),
-                    },
-                )
-                .await;
-            return Err(err.into());
-        }
-    };
-    let audit = audit.clone();
-    state
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                Customer::delete_by_id(conn, &row.id)?;
-                audit.record(
-                    conn,
-                    &AuditEntry {
-                        action,
-                        organizer_id: Some(row.organizer_id.clone()),
-                        targets: targets(&row),
-                        outcome: Outcome::Succeeded,
-                        subject_hash: Some(subject.clone()),
-                        details: json!({ "stripe": match deleted {
-                            Deleted::Now => "deleted",
-                            Deleted::AlreadyGone => "already_deleted",
-                        } }),
-                    },
-                )
+    for _ in 0..ERASE_ROUNDS {
+        let result = match &row.stripe_customer_id {
+            Some(stripe_customer_id) => remote::delete(&client, stripe_customer_id).await,
+            None => match remote::find_created(&client, &row).await {
+                Ok(Some(orphan)) => {
+                    row.stripe_customer_id = Some(orphan.id.clone());
+                    remote::delete(&client, &orphan.id).await
+                }
+                Ok(None) => Ok(Deleted::AlreadyGone),
+                Err(err) => Err(err),
+            },
+        };
+        let deleted = match result {
+            Ok(deleted) => deleted,
+            Err(err) => {
+                audit
+                    .record_failure(
+                        state,
+                        AuditEntry {
+                            action,
+                            organizer_id: Some(row.organizer_id.clone()),
+                            targets: targets(&row),
+                            outcome: Outcome::Failed,
+                            subject_hash: Some(subject.clone()),
+                            details: json!({ "error": err.client_code() }),
+                        },
+                    )
+                    .await;
+                return Err(ApiError::from_stripe_call(account.as_str(), err));
+            }
+        };
+        let (seen, audit, subject) = (row.clone(), audit.clone(), subject.clone());
+        let moved_on = state
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    if !Customer::delete_if_unchanged(conn, &seen)? {
+                        return Ok(Customer::find_by_id(conn, &seen.id)?);
+                    }
+                    audit.record(
+                        conn,
+                        &AuditEntry {
+                            action,
+                            organizer_id: Some(seen.organizer_id.clone()),
+                            targets: targets(&seen),
+                            outcome: Outcome::Succeeded,
+                            subject_hash: Some(subject),
+                            details: json!({ "stripe": match deleted {
+                                Deleted::Now => "deleted",
+                                Deleted::AlreadyGone => "already_deleted",
+                            } }),
+                        },
+                    )?;
+                    Ok::<_, ApiError>(None)
+                })
             })
-            .map_err(ApiError::from)
-        })
-        .await?;
-    Ok(deleted)
+            .await?;
+        match moved_on {
+            None => return Ok(deleted),
+            Some(current) => {
+                tracing::info!(customer_id = %current.id, "the customer changed while it was erased; erasing its new state");
+                row = current;
+            }
+        }
+    }
+    Err(ApiError::StripeUnavailable(StripeError::Concurrent(
+        "the customer kept changing while it was being deleted".into(),
+    )))
 }
 
 /// Metadata for the row from the upsert input, as stored JSON.

@@ -18,6 +18,8 @@ pub const ORGANIZER_ID_KEY: &str = "gateway_organizer_id";
 #[derive(Clone, Debug)]
 pub struct RemoteCustomer {
     pub id: String,
+    /// As Stripe holds it: the last write wins there, which may be another request's.
+    pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
     /// Without the gateway's own keys.
@@ -33,6 +35,7 @@ impl From<stripe_core::Customer> for RemoteCustomer {
         metadata.retain(|key, _| !key.starts_with(Metadata::RESERVED_PREFIX));
         Self {
             id: customer.id.as_str().to_string(),
+            email: customer.email,
             name: customer.name,
             phone: customer.phone,
             metadata,
@@ -126,8 +129,9 @@ pub async fn find_created(
         .find(|customer| customer.gateway_customer_id.as_deref() == Some(row.id.as_str())))
 }
 
-/// Applies a profile change. The key names the row's version and the change, so that a retry
-/// replays while the same change made again later (after other edits) is sent anew.
+/// Applies a profile change. An update sets fields, so applying it twice does no harm, while
+/// replaying an old answer instead of applying would: each call gets its own key, which the
+/// transport keeps across its retries of that call (so a lost answer is replayed, not redone).
 pub async fn update(
     client: &AccountClient<'_>,
     row: &Customer,
@@ -154,12 +158,8 @@ pub async fn update(
                 .collect::<HashMap<_, _>>(),
         );
     }
-    let fingerprint = format!("{change:?}");
-    let version = row.version.to_string();
-    let key = idempotency_key(
-        "customer.update",
-        &[&row.stripe_account_id, &row.id, &version, &fingerprint],
-    );
+    let call = uuid::Uuid::new_v4().to_string();
+    let key = idempotency_key("customer.update", &[&row.stripe_account_id, &row.id, &call]);
     client.write(&request, key).await.map(Into::into)
 }
 

@@ -47,7 +47,7 @@ pub enum Upserted {
     Existing(Customer),
 }
 
-/// Slack on top of the longest Stripe call, before a lease counts as abandoned.
+/// Slack on top of the longest Stripe calls, before a lease counts as abandoned.
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
 const POLL_FIRST: Duration = Duration::from_millis(10);
 const POLL_MAX: Duration = Duration::from_millis(200);
@@ -61,7 +61,9 @@ pub async fn upsert(
 ) -> Result<Upserted, ApiError> {
     let (organizer, account) = organizer_for(state, principal, org_id).await?;
     let audit = AuditContext::new(principal);
-    let lease = state.stripe.worst_case_call() + LEASE_MARGIN;
+    // A resumed create makes two Stripe calls (look for an earlier attempt's customer, then
+    // create): the lease covers both at their slowest.
+    let lease = state.stripe.worst_case_call() * 2 + LEASE_MARGIN;
     let started = now();
     let give_up = Instant::now() + lease + LEASE_MARGIN;
     let mut poll = POLL_FIRST;
@@ -182,7 +184,7 @@ async fn reserve(
                 metadata: &metadata,
                 status: CustomerStatus::Pending.as_str(),
                 create_attempt: 0,
-                lease_until: Some(created_at + lease),
+                lease_until: Some(lease_end(created_at, lease)),
                 version: 0,
                 created_at,
                 updated_at: created_at,
@@ -207,7 +209,7 @@ async fn claim(
     state
         .db
         .run(move |conn| {
-            let until = now + lease;
+            let until = lease_end(now, lease);
             if !Customer::claim_create(conn, &row, now, until)? {
                 return Ok(None);
             }
@@ -249,7 +251,10 @@ async fn create(
     let remote = match result {
         Ok(remote) => remote,
         Err(err) => {
-            abandon(state, &row, !err.is_transient()).await;
+            // Only Stripe's refusal of the create's own data, on a first attempt, proves that
+            // nothing exists in Stripe for the row; anything else may have left a customer.
+            let refused = !resumed && err.is_invalid_request();
+            abandon(state, &row, refused).await;
             audit
                 .record_failure(
                     state,
@@ -263,7 +268,7 @@ async fn create(
                     },
                 )
                 .await;
-            return Err(ApiError::from_stripe_write(err));
+            return Err(ApiError::from_stripe_call(account.as_str(), err));
         }
     };
     let recreated = row.create_attempt > 0;
@@ -302,6 +307,13 @@ async fn create(
             Err(err)
         }
     }
+}
+
+/// When a lease taken at `now` ends, as stored (to the microsecond): the end also identifies
+/// the lease's holder, so it must read back equal.
+fn lease_end(now: chrono::NaiveDateTime, lease: Duration) -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    (now + lease).trunc_subsecs(6)
 }
 
 /// Records the Stripe customer on the row and makes it active, with its audit row.
@@ -350,18 +362,19 @@ async fn complete(
         .await
 }
 
-/// Gives up this request's create: a reservation Stripe definitively refused on its first
-/// attempt is removed (nothing exists in Stripe for it); otherwise the lease is released with
-/// the failure noted. Best effort: if this write fails too, the lease simply expires.
+/// Gives up this request's create: a reservation Stripe refused on its first attempt is
+/// removed (nothing exists in Stripe for it); otherwise the lease is released with the failure
+/// noted. Either only while this request still holds the lease. Best effort: if this write
+/// fails too, the lease simply expires.
 async fn abandon(state: &AppState, row: &Customer, refused: bool) {
-    let (id, attempt) = (row.id.clone(), row.create_attempt);
+    let (id, attempt, lease) = (row.id.clone(), row.create_attempt, row.lease_until);
     let result = state
         .db
         .run(move |conn| {
             if refused && attempt == 0 {
-                Customer::delete_reservation(conn, &id, attempt)
+                Customer::delete_reservation(conn, &id, attempt, lease)
             } else {
-                Customer::release_create(conn, &id, attempt, now())
+                Customer::release_create(conn, &id, attempt, lease, now())
             }
             .map_err(ApiError::from)
         })
