@@ -88,11 +88,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::validation("body", "must be a JSON object"));
     }
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    // From the bytes rather than the parsed value: a value keeps only the last of two equal
+    // keys, while deserializing the text refuses `{"email": "a@x.co", "email": "b@x.co"}`.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        let message = err.into_inner().to_string();
-        // An unknown field's path already ends in its name; a missing one's is its parent.
-        let field = match (missing_field(&message), path.as_str()) {
+        let message = without_position(&err.into_inner().to_string());
+        // An unknown field's path already ends in its name; a missing or repeated one's is its
+        // parent.
+        let field = match (named_field(&message), path.as_str()) {
             (Some(name), ".") => name,
             (Some(name), parent) => format!("{parent}.{name}"),
             (None, ".") => "body".to_string(),
@@ -110,9 +114,11 @@ fn without_position(message: &str) -> String {
     }
 }
 
-/// `missing field `x`` names the field only inside the message.
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
+/// `missing field `x`` and `duplicate field `x`` name the field only inside the message.
+fn named_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))?;
     rest.split('`').next().map(str::to_string)
 }
 
@@ -213,6 +219,17 @@ mod tests {
             !wrong_type[0].message.contains("line"),
             "{}",
             wrong_type[0].message
+        );
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_not_overwritten() {
+        let twice = fields(parse_json::<Body>(b"{\"name\":\"a\",\"name\":\"b\"}").unwrap_err());
+        assert_eq!(twice[0].field, "name");
+        assert!(
+            twice[0].message.contains("duplicate"),
+            "{}",
+            twice[0].message
         );
     }
 }

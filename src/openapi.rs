@@ -23,6 +23,8 @@ use crate::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "organizers", description = "Tenants: one Stripe account each"),
+        (name = "customers", description = "An organizer's customers, keyed by (email, the organizer's Stripe account)"),
+        (name = "erasures", description = "GDPR erasure of a person across every organizer"),
         (name = "audit", description = "Who changed what"),
         (name = "operations", description = "Health, readiness and this document"),
     )

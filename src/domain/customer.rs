@@ -16,29 +16,52 @@ pub struct Email {
 }
 
 impl Email {
-    /// RFC 5321's limit on a forward path; Stripe accepts no longer.
+    /// RFC 5321's limit on a forward path (Stripe's own limit is higher).
     const MAX_LEN: usize = 254;
     const MAX_LOCAL_LEN: usize = 64;
+    /// What RFC 5322 allows in a dot-atom besides letters, digits and dots. Quoted local parts
+    /// and address literals are refused: no mail provider hands them out, and they are where
+    /// two spellings of one mailbox hide.
+    const LOCAL_SPECIALS: &'static str = "!#$%&'*+/=?^_`{|}~-";
 
+    /// An address of the form `local@domain`, ASCII only: a Unicode domain is given in its
+    /// `xn--` form, so that look-alike and invisible characters can never make a second key for
+    /// the same mailbox.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let display = raw.trim();
         if display.is_empty() {
             return Err("must not be empty".to_string());
         }
         if display.len() > Self::MAX_LEN {
-            return Err(format!("must be at most {} bytes", Self::MAX_LEN));
+            return Err(format!("must be at most {} characters", Self::MAX_LEN));
         }
-        if display
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
-        {
+        if !display.is_ascii() {
+            return Err(
+                "must be ASCII; give an internationalized domain in its `xn--` form".to_string(),
+            );
+        }
+        if display.chars().any(|c| {
+            c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '<' | '>' | ',' | ';')
+        }) {
             return Err("must be a single address without spaces or separators".to_string());
         }
         let Some((local, domain)) = display.rsplit_once('@') else {
             return Err("must contain `@`".to_string());
         };
         if local.is_empty() || local.len() > Self::MAX_LOCAL_LEN || local.contains('@') {
-            return Err("must have one `@` after a local part of 1 to 64 bytes".to_string());
+            return Err("must have one `@` after a local part of 1 to 64 characters".to_string());
+        }
+        let valid_local = local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || Self::LOCAL_SPECIALS.contains(c))
+        });
+        if !valid_local {
+            return Err(
+                "the part before `@` may hold letters, digits, dots (not first, last or doubled) and !#$%&'*+/=?^_`{|}~-"
+                    .to_string(),
+            );
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let valid_label = |label: &&str| {
@@ -46,14 +69,17 @@ impl Email {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         };
-        if labels.len() < 2 || !labels.iter().all(valid_label) {
+        let top_level_named = labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
+        if labels.len() < 2 || !labels.iter().all(valid_label) || !top_level_named {
             return Err("must have a domain such as example.com after `@`".to_string());
         }
         Ok(Self {
             display: display.to_string(),
-            normalized: display.to_lowercase(),
+            normalized: display.to_ascii_lowercase(),
         })
     }
 
@@ -76,7 +102,17 @@ impl fmt::Debug for Email {
     }
 }
 
-/// Parses an optional free-text field: trimmed, no control characters, at most `max` characters.
+/// Characters that change how text displays without being seen: zero-width spaces and joiners
+/// at the edges of words, and the bidirectional overrides that make a name read differently
+/// from how it is stored. (The zero-width non-joiner and joiner stay allowed: several scripts
+/// spell names with them.)
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Parses an optional free-text field: trimmed, no control or invisible formatting characters,
+/// at most `max` characters.
 fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -87,6 +123,12 @@ fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
     }
     if trimmed.chars().any(char::is_control) {
         return Err("must not contain control characters".to_string());
+    }
+    if trimmed.chars().any(is_invisible) {
+        return Err(
+            "must not contain invisible formatting characters (zero-width spaces, direction overrides)"
+                .to_string(),
+        );
     }
     Ok(trimmed.to_string())
 }
@@ -127,13 +169,15 @@ impl Phone {
 }
 
 /// Key-value pairs stored on the Stripe customer, within Stripe's limits. Keys starting with
-/// `gateway_` are the gateway's own (it stores its ids there) and cannot be set by clients.
+/// `gateway_` are the gateway's own (it stores its ids there) and cannot be set by clients. An
+/// empty value removes its key, as in Stripe.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata(BTreeMap<String, String>);
 
 impl Metadata {
     pub const RESERVED_PREFIX: &'static str = "gateway_";
-    const MAX_KEYS: usize = 40;
+    /// Stripe keeps at most 50 keys on an object; the gateway's own take 2.
+    pub const MAX_KEYS: usize = 48;
     const MAX_KEY_CHARS: usize = 40;
     const MAX_VALUE_CHARS: usize = 500;
 
@@ -159,9 +203,9 @@ impl Metadata {
                     "keys starting with `{}` are reserved",
                     Self::RESERVED_PREFIX
                 ))
-            } else if value.is_empty() || value.chars().count() > Self::MAX_VALUE_CHARS {
+            } else if value.chars().count() > Self::MAX_VALUE_CHARS {
                 Some(format!(
-                    "values must be 1 to {} characters",
+                    "values must be at most {} characters (empty removes the key)",
                     Self::MAX_VALUE_CHARS
                 ))
             } else {
@@ -220,13 +264,60 @@ mod tests {
             "a@b.com, c@d.com",
             long_local.as_str(),
             long.as_str(),
+            // Invisible and look-alike characters would make a second key for one mailbox.
+            "ana\u{200B}@example.com",
+            "\u{FEFF}ana@example.com",
+            "ana@ex\u{0430}mple.com",
+            "\u{212A}im@example.com",
+            // Quoted strings, comments, stray dots, address literals.
+            "\"ana\"@example.com",
+            "ana(x)@example.com",
+            ".ana@example.com",
+            "ana.@example.com",
+            "an..a@example.com",
+            "ana@[127.0.0.1]",
+            "ana@127.0.0.1",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 
     #[test]
+    fn the_254_character_limit_is_on_the_whole_address() {
+        let label = "d".repeat(60);
+        let domain = format!("{label}.{label}.{label}.{label}.com"); // 247 characters
+        let fits = format!("abcdef@{domain}");
+        assert_eq!(fits.len(), 254);
+        assert!(Email::parse(&fits).is_ok());
+        let over = format!("abcdefg@{domain}");
+        assert_eq!(
+            Email::parse(&over).unwrap_err(),
+            "must be at most 254 characters"
+        );
+    }
+
+    #[test]
+    fn ordinary_addresses_are_accepted() {
+        for good in [
+            "ana+tickets@example.com",
+            "o'brien@example.ie",
+            "first.last@sub.example.co.uk",
+            "ana@xn--exmple-cua.com",
+            "x@a-b.io",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good:?} was refused");
+        }
+    }
+
+    #[test]
     fn names_and_phones_are_bounded() {
+        assert!(CustomerName::parse("Ana\u{202E}amiL").is_err());
+        assert!(CustomerName::parse("Ana\u{200B}").is_err());
+        // Scripts that need the zero-width non-joiner keep it.
+        assert!(CustomerName::parse(
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}"
+        )
+        .is_ok());
         assert_eq!(CustomerName::parse(" Ana ").unwrap().as_str(), "Ana");
         assert!(CustomerName::parse(&"n".repeat(257)).is_err());
         assert!(CustomerName::parse("").is_err());
@@ -246,10 +337,12 @@ mod tests {
             ("gateway_customer_id".to_string(), "x".to_string()),
             ("a[b]".to_string(), "x".to_string()),
             ("k".repeat(41), "x".to_string()),
-            ("empty".to_string(), String::new()),
+            ("long".to_string(), "v".repeat(501)),
         ]);
         assert_eq!(Metadata::parse(bad).unwrap_err().len(), 4);
-        let many: BTreeMap<_, _> = (0..41)
+        let removal = BTreeMap::from([("ticket".to_string(), String::new())]);
+        assert!(Metadata::parse(removal).is_ok());
+        let many: BTreeMap<_, _> = (0..49)
             .map(|i| (format!("k{i}"), "v".to_string()))
             .collect();
         assert!(Metadata::parse(many).is_err());

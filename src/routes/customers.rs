@@ -19,17 +19,31 @@ use crate::services::AppState;
 #[serde(deny_unknown_fields)]
 pub struct UpsertCustomer {
     /// The customer's email. With the organizer's Stripe account it is the customer's key:
-    /// compared trimmed and lowercased, shown as first spelled.
-    #[schema(example = "Ana.Lima@example.com")]
+    /// compared trimmed and lowercased, shown as first spelled. ASCII only (a Unicode domain in
+    /// its `xn--` form), a dot-atom before the `@`.
+    #[schema(
+        example = "Ana.Lima@example.com",
+        format = "email",
+        min_length = 1,
+        max_length = 254
+    )]
     email: String,
-    /// Full name or business name, up to 256 characters.
-    #[schema(example = "Ana Lima")]
+    /// Full name or business name, up to 256 characters, without control characters or
+    /// invisible direction overrides.
+    #[schema(example = "Ana Lima", min_length = 1, max_length = 256)]
     name: Option<String>,
     /// Up to 20 characters: digits, spaces and `+ - ( ) . x`.
-    #[schema(example = "+55 11 91234-5678")]
+    #[schema(
+        example = "+55 11 91234-5678",
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[0-9 +\-().x]+$"
+    )]
     phone: Option<String>,
-    /// Up to 40 keys (1 to 40 characters, no brackets, not starting with `gateway_`) with values
-    /// of 1 to 500 characters. Merged into the Stripe customer's metadata.
+    /// Merged into the Stripe customer's metadata: keys of 1 to 40 characters (no brackets,
+    /// not starting with `gateway_`), values of at most 500 characters; an empty value removes
+    /// its key. The customer may hold at most 48 keys in all (`validation_failed` on `metadata`
+    /// otherwise).
     #[schema(example = json!({"crm_id": "c-1042"}))]
     metadata: Option<BTreeMap<String, String>>,
 }
@@ -40,15 +54,15 @@ pub struct UpdateCustomer {
     /// A new email moves the customer's key; `customer_exists` if another customer of the
     /// organizer has it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, example = "ana@example.org")]
+    #[schema(value_type = String, required = false, example = "ana@example.org", format = "email", min_length = 1, max_length = 254)]
     email: Option<Option<String>>,
-    /// `null` clears it.
+    /// Up to 256 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, required = false, nullable)]
+    #[schema(value_type = Option<String>, required = false, nullable, min_length = 1, max_length = 256)]
     name: Option<Option<String>>,
-    /// `null` clears it.
+    /// Up to 20 characters: digits, spaces and `+ - ( ) . x`; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, required = false, nullable)]
+    #[schema(value_type = Option<String>, required = false, nullable, min_length = 1, max_length = 20, pattern = r"^[0-9 +\-().x]+$")]
     phone: Option<Option<String>>,
 }
 
@@ -118,7 +132,8 @@ pub struct CustomerListQuery {
 }
 
 /// The organizer in the path, and that the token may act for it: checked before anything
-/// else, so another organizer's token learns nothing (not even whether a customer exists).
+/// else, the body included (handlers take it as a `Result` and open it after this), so another
+/// organizer's token learns nothing (not even whether a customer exists) and always gets 403.
 fn organizer_scope(principal: &Principal, raw: &str) -> Result<OrganizerId, ApiError> {
     let org_id = parse_organizer_id(raw)?;
     principal.require_organizer(org_id)?;
@@ -238,13 +253,13 @@ fn parse_update(body: UpdateCustomer) -> Result<CustomerPatch, ApiError> {
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`), or the customer was deleted in Stripe again while this request recreated it (`customer_not_found`; repeat the request)", body = ErrorBody),
         (status = 409, description = "The customer was erased while being created (`customer_deleted`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid or unknown fields (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, with Stripe's message)", body = ErrorBody),
+        (status = 422, description = "Invalid or unknown fields (`validation_failed`), Stripe refused the data (`stripe_invalid_request`, with Stripe's message), or the platform has no access to the organizer's account (`stripe_account_inaccessible`)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
-        (status = 503, description = "Stripe unreachable, rate-limiting or failing after retries; nothing was stored; retry after `Retry-After` (`stripe_unavailable`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable, rate-limiting or failing after retries (`stripe_unavailable`). No customer is returned or listed; repeat the same request after `Retry-After`: it finishes the creation, never making a second Stripe customer", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 #[post("/organizers/{org_id}/customers")]
@@ -252,10 +267,10 @@ pub async fn upsert(
     principal: Principal,
     state: web::Data<AppState>,
     org_id: web::Path<String>,
-    body: Json<UpsertCustomer>,
+    body: Result<Json<UpsertCustomer>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = organizer_scope(&principal, &org_id)?;
-    let input = parse_upsert(body.0)?;
+    let input = parse_upsert(body?.0)?;
     Ok(
         match customers::upsert(&state, &principal, org_id, input).await? {
             Upserted::Created(row) => {
@@ -369,9 +384,9 @@ pub async fn get(
         (status = 409, description = "Another customer of the organizer has the new email (`customer_exists`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid or unknown fields (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`)", body = ErrorBody),
+        (status = 422, description = "Invalid or unknown fields (`validation_failed`), Stripe refused the data (`stripe_invalid_request`), or the platform has no access to the organizer's account (`stripe_account_inaccessible`)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
-        (status = 503, description = "Stripe unavailable; nothing changed; retry after `Retry-After` (`stripe_unavailable`)", body = ErrorBody),
+        (status = 503, description = "Stripe unavailable; the customer is unchanged; retry after `Retry-After` (`stripe_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 #[patch("/organizers/{org_id}/customers/{customer_id}")]
@@ -379,11 +394,11 @@ pub async fn update(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: Json<UpdateCustomer>,
+    body: Result<Json<UpdateCustomer>, ApiError>,
 ) -> Result<web::Json<CustomerResponse>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
     let customer_id = parse_customer_id(&path.1)?;
-    let patch = parse_update(body.0)?;
+    let patch = parse_update(body?.0)?;
     let row = customers::update(&state, &principal, org_id, customer_id, patch).await?;
     Ok(web::Json(row.try_into()?))
 }
@@ -404,8 +419,9 @@ pub async fn update(
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+        (status = 422, description = "The platform has no access to the organizer's account (`stripe_account_inaccessible`)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
-        (status = 503, description = "Stripe unavailable; nothing was deleted; retry after `Retry-After` (`stripe_unavailable`)", body = ErrorBody),
+        (status = 503, description = "Stripe unavailable, or the customer kept changing while it was deleted; the customer is kept; retry after `Retry-After` (`stripe_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 #[delete("/organizers/{org_id}/customers/{customer_id}")]

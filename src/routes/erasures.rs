@@ -17,7 +17,12 @@ use crate::services::AppState;
 pub struct CreateErasure {
     /// The person's email; every organizer's customer with it (compared trimmed and
     /// lowercased) is erased.
-    #[schema(example = "ana.lima@example.com")]
+    #[schema(
+        example = "ana.lima@example.com",
+        format = "email",
+        min_length = 1,
+        max_length = 254
+    )]
     email: String,
 }
 
@@ -46,7 +51,8 @@ pub struct ErasureAccountResponse {
     customer_id: String,
     stripe_customer_id: Option<String>,
     outcome: AccountOutcome,
-    /// For `failed`: the error code, e.g. `stripe_unavailable`.
+    /// For `failed`: the error code, e.g. `stripe_unavailable`, `stripe_account_inaccessible`,
+    /// or `customer_being_created` (an upsert was creating the customer at that moment).
     error_code: Option<String>,
     updated_at: DateTime<Utc>,
 }
@@ -112,7 +118,7 @@ impl From<Receipt> for ErasureReceipt {
     security(("bearer" = [])),
     request_body = CreateErasure,
     responses(
-        (status = 200, description = "The receipt: `completed`, or `partial` with `Retry-After`", body = ErasureReceipt),
+        (status = 200, description = "The receipt: `completed`, or `partial` with `Retry-After`", body = ErasureReceipt, headers(("Retry-After" = u64, description = "Sent with a `partial` receipt: seconds to wait before repeating the request"))),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
@@ -125,10 +131,11 @@ impl From<Receipt> for ErasureReceipt {
 pub async fn create(
     principal: Principal,
     state: web::Data<AppState>,
-    body: Json<CreateErasure>,
+    body: Result<Json<CreateErasure>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // Before the body: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let email = Email::parse(&body.0.email).map_err(|e| ApiError::validation("email", e))?;
+    let email = Email::parse(&body?.0.email).map_err(|e| ApiError::validation("email", e))?;
     let receipt = erasures::erase(&state, &principal, email).await?;
     let mut response = HttpResponse::Ok();
     if !receipt.is_complete() {

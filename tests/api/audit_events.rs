@@ -31,7 +31,7 @@ backend_tests! {
         }
     }
 
-    async fn failed_changes_leave_no_audit_trail(app) {
+    async fn a_refused_registration_leaves_no_audit_row(app) {
         app.stripe.add_connected_account("acct_1NotAudited");
         let body = json!({ "name": "Once", "stripe_account_id": "acct_1NotAudited" });
         assert_eq!(app.post("/v1/organizers", &app.admin_token(), &body).await.status(), 201);

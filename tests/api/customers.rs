@@ -92,8 +92,8 @@ backend_tests! {
         assert_eq!(app.stripe.customers(Some("acct_1Second"))[0]["id"], b["stripe_customer_id"]);
 
         // Updates go to each customer's own account; neither id is used with the other.
-        app.patch(&customer_path(&first, &a), &app.admin_token(), &json!({ "name": "In First" })).await;
-        app.patch(&customer_path(&second, &b), &app.admin_token(), &json!({ "name": "In Second" })).await;
+        assert_eq!(app.patch(&customer_path(&first, &a), &app.admin_token(), &json!({ "name": "In First" })).await.status(), 200);
+        assert_eq!(app.patch(&customer_path(&second, &b), &app.admin_token(), &json!({ "name": "In Second" })).await.status(), 200);
         for request in app.stripe.requests() {
             for (customer, account) in [(&a, "acct_1First"), (&b, "acct_1Second")] {
                 if request.path.contains(customer["stripe_customer_id"].as_str().unwrap()) {
@@ -336,6 +336,12 @@ backend_tests! {
             (json!({ "email": "a@example.com", "phone": "call me maybe" }), vec!["phone"]),
             (json!({ "email": "a@example.com", "nickname": "x" }), vec!["nickname"]),
             (json!({ "email": format!("{}@example.com", "a".repeat(250)) }), vec!["email"]),
+            // Invisible and look-alike characters would give one mailbox a second key.
+            (json!({ "email": "ana\u{200B}@example.com" }), vec!["email"]),
+            (json!({ "email": "ana@ex\u{0430}mple.com" }), vec!["email"]),
+            (json!({ "email": "\"ana\"@example.com" }), vec!["email"]),
+            (json!({ "email": "a@example.com", "name": "Ana\u{202E}amiL" }), vec!["name"]),
+            (json!({ "email": "a@example.com", "metadata": { "k": 1 } }), vec!["metadata.k"]),
             (json!({ "email": "bad", "name": "" }), vec!["email", "name"]),
             (json!({ "email": "a@example.com", "metadata": { "gateway_customer_id": "forged", "ok": "1" } }), vec!["metadata.gateway_customer_id"]),
             (json!({ "email": "a@example.com", "metadata": { "k": "v".repeat(501) } }), vec!["metadata.k"]),
@@ -369,6 +375,11 @@ backend_tests! {
             app.delete(&path, &intruder).await,
             app.post("/v1/erasures", &intruder, &json!({ "email": "private@example.com" })).await,
             app.get("/v1/admin/audit-log", &intruder).await,
+            // Whatever the body: scope is checked before it is read.
+            app.post(&customers_path(&mine), &intruder, &json!({ "email": "bad", "nickname": 1 })).await,
+            app.request(reqwest::Method::POST, &customers_path(&mine), Some(&intruder), None).await,
+            app.patch(&path, &intruder, &json!({ "nickname": "x" })).await,
+            app.post("/v1/erasures", &intruder, &json!({})).await,
         ] {
             error_body(response, 403, "forbidden").await;
         }

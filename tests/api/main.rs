@@ -9,6 +9,7 @@ mod audit_events;
 mod auth;
 mod cli;
 mod customer_consistency;
+mod customer_input;
 mod customer_races;
 mod customers;
 mod erasures;

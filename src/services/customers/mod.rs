@@ -8,6 +8,8 @@
 pub mod remote;
 mod upsert;
 
+use std::collections::BTreeMap;
+
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 use serde_json::json;
@@ -607,17 +609,51 @@ pub(crate) async fn erase_row(
     )))
 }
 
-/// Metadata for the row from the upsert input, as stored JSON.
+/// Metadata for a new row from the upsert input, as stored JSON (an empty value removes a key,
+/// so on a new customer it sets nothing).
 fn metadata_json(metadata: Option<&Metadata>) -> Result<String, ApiError> {
-    let map = metadata.map(|m| m.clone().into_inner()).unwrap_or_default();
+    let map: BTreeMap<&String, &String> = metadata
+        .iter()
+        .flat_map(|m| m.iter())
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
     serde_json::to_string(&map).map_err(ApiError::internal)
 }
 
 /// The change an upsert asks of an existing row: given fields that differ. The email's
-/// spelling is the first one seen; an upsert does not change it.
-fn upsert_change(row: &Customer, input: &UpsertInput) -> ProfileChange {
+/// spelling is the first one seen; an upsert does not change it. Metadata keys are merged into
+/// the customer's, which must stay within Stripe's limit.
+fn upsert_change(row: &Customer, input: &UpsertInput) -> Result<ProfileChange, ApiError> {
     let current = stored_metadata(row);
-    ProfileChange {
+    let metadata: BTreeMap<String, String> = input
+        .metadata
+        .iter()
+        .flat_map(Metadata::iter)
+        .filter(|(key, value)| match current.get(*key) {
+            Some(existing) => existing != *value,
+            None => !value.is_empty(),
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let kept = current
+        .keys()
+        .filter(|key| metadata.get(*key).is_none_or(|value| !value.is_empty()))
+        .count();
+    let added = metadata
+        .iter()
+        .filter(|(key, value)| !value.is_empty() && !current.contains_key(*key))
+        .count();
+    if kept + added > Metadata::MAX_KEYS {
+        return Err(ApiError::validation(
+            "metadata",
+            format!(
+                "the customer would have {} keys; at most {} (an empty value removes a key)",
+                kept + added,
+                Metadata::MAX_KEYS
+            ),
+        ));
+    }
+    Ok(ProfileChange {
         email: None,
         name: input
             .name
@@ -629,12 +665,6 @@ fn upsert_change(row: &Customer, input: &UpsertInput) -> ProfileChange {
             .as_ref()
             .map(|p| Some(p.as_str().to_string()))
             .filter(|phone| *phone != row.phone),
-        metadata: input
-            .metadata
-            .iter()
-            .flat_map(Metadata::iter)
-            .filter(|(key, value)| current.get(*key) != Some(*value))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
-    }
+        metadata,
+    })
 }

@@ -50,7 +50,8 @@ pub struct ProfileChange {
     pub email: Option<String>,
     pub name: Option<Option<String>>,
     pub phone: Option<Option<String>>,
-    /// Keys to set; Stripe merges them into the customer's metadata.
+    /// Keys to set (an empty value removes the key); Stripe merges them into the customer's
+    /// metadata.
     pub metadata: BTreeMap<String, String>,
 }
 

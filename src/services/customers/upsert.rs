@@ -82,7 +82,7 @@ pub async fn upsert(
             continue;
         };
         if row.has_status(CustomerStatus::Active) {
-            let change = upsert_change(&row, &input);
+            let change = upsert_change(&row, &input)?;
             if change.is_empty() {
                 return Ok(Upserted::Existing(row));
             }
@@ -127,7 +127,7 @@ async fn finish(
     input: &UpsertInput,
     created: bool,
 ) -> Result<Upserted, ApiError> {
-    let change = upsert_change(&row, input);
+    let change = upsert_change(&row, input)?;
     let row = if change.is_empty() {
         row
     } else {
