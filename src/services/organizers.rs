@@ -7,7 +7,7 @@ use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
 use crate::auth::Principal;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
-use crate::db::now;
+use crate::db::{now, DbConnection};
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
@@ -179,7 +179,23 @@ pub async fn get_for(
     id: OrganizerId,
 ) -> Result<Organizer, ApiError> {
     principal.require_organizer(id)?;
-    let organizer = find(state, id).await?;
+    let principal = principal.clone();
+    state
+        .db
+        .run(move |conn| authorize(conn, &principal, id))
+        .await
+}
+
+/// [`get_for`] on a connection the caller holds, so that a use case can check the organizer
+/// and read its data in one trip to the database.
+pub fn authorize(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: OrganizerId,
+) -> Result<Organizer, ApiError> {
+    principal.require_organizer(id)?;
+    let key = id.to_string();
+    let organizer = Organizer::find_by_id(conn, &key)?.ok_or_else(|| organizer_not_found(&key))?;
     if matches!(principal, Principal::Organizer { .. })
         && organizer.status != OrganizerStatus::Active.as_str()
     {

@@ -80,9 +80,36 @@ async fn organizer_for(
     org_id: OrganizerId,
 ) -> Result<(Organizer, StripeAccountId), ApiError> {
     let organizer = organizers::get_for(state, principal, org_id).await?;
-    let account = StripeAccountId::parse(&organizer.stripe_account_id)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}")))?;
+    let account = account_of(&organizer)?;
     Ok((organizer, account))
+}
+
+fn account_of(organizer: &Organizer) -> Result<StripeAccountId, ApiError> {
+    StripeAccountId::parse(&organizer.stripe_account_id)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}")))
+}
+
+/// Checks the caller may act for the organizer, then runs `read` on the same connection: one
+/// trip to the database for the reads that serve most requests.
+async fn read_for<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    read: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection, &Organizer) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    principal.require_organizer(org_id)?;
+    let principal = principal.clone();
+    state
+        .db
+        .run(move |conn| {
+            let organizer = organizers::authorize(conn, &principal, org_id)?;
+            read(conn, &organizer)
+        })
+        .await
 }
 
 /// The profile to store after Stripe answered: Stripe's name, phone and metadata, and `email`
@@ -118,8 +145,17 @@ pub async fn get(
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<Customer, ApiError> {
-    organizer_for(state, principal, org_id).await?;
-    find_active(state, org_id, customer_id).await
+    let id = customer_id.to_string();
+    read_for(state, principal, org_id, move |conn, organizer| {
+        active_by_id(conn, &organizer.id, &id)
+    })
+    .await
+}
+
+fn active_by_id(conn: &mut DbConnection, org: &str, id: &str) -> Result<Customer, ApiError> {
+    Customer::find_by_organizer_and_id(conn, org, id)?
+        .filter(|row| row.has_status(CustomerStatus::Active))
+        .ok_or_else(|| customer_not_found(id))
 }
 
 async fn find_active(
@@ -130,11 +166,7 @@ async fn find_active(
     let (org, id) = (org_id.to_string(), customer_id.to_string());
     state
         .db
-        .run(move |conn| {
-            Customer::find_by_organizer_and_id(conn, &org, &id)?
-                .filter(|row| row.has_status(CustomerStatus::Active))
-                .ok_or_else(|| customer_not_found(&id))
-        })
+        .run(move |conn| active_by_id(conn, &org, &id))
         .await
 }
 
@@ -147,20 +179,16 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<CustomerPage, ApiError> {
-    organizer_for(state, principal, org_id).await?;
-    let org = org_id.to_string();
-    let customers = state
-        .db
-        .run(move |conn| {
-            Ok::<_, ApiError>(Customer::list_active_for_organizer_after(
-                conn,
-                &org,
-                email.as_ref().map(Email::normalized),
-                cursor.as_ref().map(Cursor::key),
-                limit.fetch_size(),
-            )?)
-        })
-        .await?;
+    let customers = read_for(state, principal, org_id, move |conn, organizer| {
+        Ok(Customer::list_active_for_organizer_after(
+            conn,
+            &organizer.id,
+            email.as_ref().map(Email::normalized),
+            cursor.as_ref().map(Cursor::key),
+            limit.fetch_size(),
+        )?)
+    })
+    .await?;
     let (customers, next_cursor) = limit.split(customers, |row| &row.id);
     Ok(CustomerPage {
         customers,

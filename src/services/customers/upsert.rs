@@ -26,8 +26,8 @@ use serde_json::json;
 
 use super::remote::{self, RemoteCustomer};
 use super::{
-    apply_change, metadata_json, organizer_for, profile, stored_email, targets, upsert_change,
-    Applied, UpsertInput,
+    account_of, apply_change, metadata_json, profile, read_for, stored_email, targets,
+    upsert_change, Applied, UpsertInput,
 };
 use crate::auth::Principal;
 use crate::db::models::{Customer, CustomerStatus, NewCustomer, Organizer};
@@ -59,7 +59,17 @@ pub async fn upsert(
     org_id: OrganizerId,
     input: UpsertInput,
 ) -> Result<Upserted, ApiError> {
-    let (organizer, account) = organizer_for(state, principal, org_id).await?;
+    // The first look at the key comes with the organizer check, in one trip to the database:
+    // for a customer that exists and is unchanged, that is the whole request.
+    let normalized = input.email.normalized().to_string();
+    let (organizer, first_look) = read_for(state, principal, org_id, move |conn, organizer| {
+        let row =
+            Customer::find_by_account_and_email(conn, &organizer.stripe_account_id, &normalized)?;
+        Ok((organizer.clone(), row))
+    })
+    .await?;
+    let account = account_of(&organizer)?;
+    let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);
     // A resumed create makes two Stripe calls (look for an earlier attempt's customer, then
     // create): the lease covers both at their slowest.
@@ -73,7 +83,11 @@ pub async fn upsert(
                 "gave up waiting for a concurrent create of the same customer".into(),
             )));
         }
-        let Some(row) = find_by_key(state, &account, input.email.normalized()).await? else {
+        let found = match first_look.take() {
+            Some(found) => found,
+            None => find_by_key(state, &account, input.email.normalized()).await?,
+        };
+        let Some(row) = found else {
             if let Some(row) = reserve(state, &organizer, &input, lease).await? {
                 let row = create(state, &audit, &account, row, false).await?;
                 return finish(state, &audit, &account, row, &input, true).await;
