@@ -179,12 +179,12 @@ expect_200 "POST customers {email: user$N} (existing)" "cus_bench$N" \
     -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data "{\"email\": \"user$N@example.com\"}" "$CUSTOMERS_URL"
 # Both Lua scripts, once each through wrk, against the same checks (one request per connection).
-for lua in get_customer upsert_customer; do
-    wrk -t1 -c1 -d1s -s "benches/$lua.lua" "http://127.0.0.1:$GATEWAY_PORT" >"$WORK/probe.txt" 2>&1 \
-        || { cat "$WORK/probe.txt" >&2; die "wrk with benches/$lua.lua"; }
+for mode in find upsert; do
+    wrk -t1 -c1 -d1s -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- "$mode" >"$WORK/probe.txt" 2>&1 \
+        || { cat "$WORK/probe.txt" >&2; die "wrk with benches/customers.lua -- $mode"; }
     if grep -q 'Non-2xx\|Socket errors' "$WORK/probe.txt"; then
         cat "$WORK/probe.txt" >&2
-        die "benches/$lua.lua got errors from the gateway"
+        die "benches/customers.lua -- $mode got errors from the gateway"
     fi
 done
 
@@ -243,8 +243,8 @@ run() { # label server-pid wrk-args...
     if [[ -n "$sockerr" ]]; then FAILED+=" $label: socket errors ($sockerr);"; fi
 }
 run "hello-world GET / (ceiling)" "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
-run "GET customers?email= ($EMAILS email)" "$GATEWAY_PID" -s benches/get_customer.lua "http://127.0.0.1:$GATEWAY_PORT"
-run "POST customers, existing ($EMAILS email)" "$GATEWAY_PID" -s benches/upsert_customer.lua "http://127.0.0.1:$GATEWAY_PORT"
+run "GET customers?email= ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find
+run "POST customers, existing ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- upsert
 
 # --- nothing was written -------------------------------------------------------------------------
 STATE="$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE version = 1 AND status = 'active'),

@@ -178,17 +178,36 @@ pub async fn get_for(
     principal: &Principal,
     id: OrganizerId,
 ) -> Result<Organizer, ApiError> {
+    with_organizer(state, principal, id, |_, organizer| Ok(organizer)).await
+}
+
+/// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
+/// on the same connection: a use case checks the tenant and reads its data in one trip to the
+/// database.
+pub async fn with_organizer<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    read: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection, Organizer) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    // Another organizer's token is refused without a database connection.
     principal.require_organizer(id)?;
     let principal = principal.clone();
     state
         .db
-        .run(move |conn| authorize(conn, &principal, id))
+        .run(move |conn| {
+            let organizer = authorize(conn, &principal, id)?;
+            read(conn, organizer)
+        })
         .await
 }
 
-/// [`get_for`] on a connection the caller holds, so that a use case can check the organizer
-/// and read its data in one trip to the database.
-pub fn authorize(
+/// [`get_for`] on a connection the caller holds.
+fn authorize(
     conn: &mut DbConnection,
     principal: &Principal,
     id: OrganizerId,

@@ -15,6 +15,13 @@ use crate::support::fake_stripe::Fault;
 /// it, short enough for the gateway's 400 ms timeout.
 const SLOW_ANSWER: Duration = Duration::from_millis(250);
 
+/// The next request of `method` to paths starting with `path` is applied by Stripe, which then
+/// answers [`SLOW_ANSWER`] late: the window in which a concurrent request passes it.
+fn answer_next_slowly(app: &TestApp, method: &str, path: &str) {
+    app.stripe
+        .fail_next_to(method, path, 1, Fault::StallAfterApply(SLOW_ANSWER));
+}
+
 /// The customer as the fake Stripe holds it.
 fn in_stripe(app: &TestApp, account: &str, customer: &Value) -> Value {
     app.stripe
@@ -32,7 +39,7 @@ backend_tests! {
         let token = app.admin_token();
         // The email change reaches Stripe first but its answer is slow; the name change passes
         // it and writes the row first.
-        app.stripe.fail_next_to("POST", "/v1/customers/", 1, Fault::StallAfterApply(SLOW_ANSWER));
+        answer_next_slowly(&app, "POST", "/v1/customers/");
         let edit = json!({ "email": "second@example.com" });
         let email_change = app.patch(&path, &token, &edit);
         let name_change = async {
@@ -57,7 +64,7 @@ backend_tests! {
         let path = customer_path(&org, &customer);
         let token = app.admin_token();
         // While the change of email and name is in Stripe, another customer takes the address.
-        app.stripe.fail_next_to("POST", "/v1/customers/", 1, Fault::StallAfterApply(SLOW_ANSWER));
+        answer_next_slowly(&app, "POST", "/v1/customers/");
         let edit = json!({ "email": "wanted@example.com", "name": "Mia Moved" });
         let change = app.patch(&path, &token, &edit);
         let rival = async {
@@ -91,7 +98,7 @@ backend_tests! {
         let stripe_id = customer["stripe_customer_id"].as_str().unwrap().to_string();
         // The delete is applied in Stripe but answers slowly; meanwhile an upsert with new
         // details finds the Stripe customer gone and creates a new one for the same row.
-        app.stripe.fail_next_to("DELETE", &format!("/v1/customers/{stripe_id}"), 1, Fault::StallAfterApply(SLOW_ANSWER));
+        answer_next_slowly(&app, "DELETE", &format!("/v1/customers/{stripe_id}"));
         let (path, token) = (customer_path(&org, &customer), app.admin_token());
         let delete = app.delete(&path, &token);
         let recreate = async {
@@ -158,7 +165,6 @@ backend_tests! {
         let body = error_body(response, 422, "stripe_account_inaccessible").await;
         assert!(body["error"]["message"].as_str().unwrap().contains("acct_1Revoked"), "{body}");
         assert!(find_by_email(&app, &org, "new@example.com").await.is_empty());
-        // Nothing is left reserved: once access is back, the same upsert creates it.
         let path = customer_path(&org, &customer);
         error_body(app.patch(&path, &app.admin_token(), &json!({ "name": "Kept" })).await, 422, "stripe_account_inaccessible").await;
         error_body(app.delete(&path, &app.admin_token()).await, 422, "stripe_account_inaccessible").await;

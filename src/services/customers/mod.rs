@@ -73,43 +73,9 @@ fn customer_exists(holder: Option<&Customer>) -> ApiError {
     }
 }
 
-/// The organizer, for a caller allowed to act for it (admin, or its own active token).
-async fn organizer_for(
-    state: &AppState,
-    principal: &Principal,
-    org_id: OrganizerId,
-) -> Result<(Organizer, StripeAccountId), ApiError> {
-    let organizer = organizers::get_for(state, principal, org_id).await?;
-    let account = account_of(&organizer)?;
-    Ok((organizer, account))
-}
-
 fn account_of(organizer: &Organizer) -> Result<StripeAccountId, ApiError> {
     StripeAccountId::parse(&organizer.stripe_account_id)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}")))
-}
-
-/// Checks the caller may act for the organizer, then runs `read` on the same connection: one
-/// trip to the database for the reads that serve most requests.
-async fn read_for<T, F>(
-    state: &AppState,
-    principal: &Principal,
-    org_id: OrganizerId,
-    read: F,
-) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut DbConnection, &Organizer) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    principal.require_organizer(org_id)?;
-    let principal = principal.clone();
-    state
-        .db
-        .run(move |conn| {
-            let organizer = organizers::authorize(conn, &principal, org_id)?;
-            read(conn, &organizer)
-        })
-        .await
 }
 
 /// The profile to store after Stripe answered: Stripe's name, phone and metadata, and `email`
@@ -146,7 +112,7 @@ pub async fn get(
     customer_id: CustomerId,
 ) -> Result<Customer, ApiError> {
     let id = customer_id.to_string();
-    read_for(state, principal, org_id, move |conn, organizer| {
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         active_by_id(conn, &organizer.id, &id)
     })
     .await
@@ -158,18 +124,6 @@ fn active_by_id(conn: &mut DbConnection, org: &str, id: &str) -> Result<Customer
         .ok_or_else(|| customer_not_found(id))
 }
 
-async fn find_active(
-    state: &AppState,
-    org_id: OrganizerId,
-    customer_id: CustomerId,
-) -> Result<Customer, ApiError> {
-    let (org, id) = (org_id.to_string(), customer_id.to_string());
-    state
-        .db
-        .run(move |conn| active_by_id(conn, &org, &id))
-        .await
-}
-
 /// Served from local rows only: reads never call Stripe.
 pub async fn list(
     state: &AppState,
@@ -179,7 +133,7 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<CustomerPage, ApiError> {
-    let customers = read_for(state, principal, org_id, move |conn, organizer| {
+    let customers = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok(Customer::list_active_for_organizer_after(
             conn,
             &organizer.id,
@@ -206,8 +160,14 @@ pub async fn update(
     customer_id: CustomerId,
     patch: CustomerPatch,
 ) -> Result<Customer, ApiError> {
-    let (_, account) = organizer_for(state, principal, org_id).await?;
-    let row = find_active(state, org_id, customer_id).await?;
+    let id = customer_id.to_string();
+    let (organizer, row) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let row = active_by_id(conn, &organizer.id, &id)?;
+            Ok((organizer, row))
+        })
+        .await?;
+    let account = account_of(&organizer)?;
     let change = ProfileChange {
         email: patch
             .email
@@ -323,10 +283,8 @@ pub(crate) async fn apply_change(
             let current = stored_email(&row)?;
             let result = conn.transaction(|conn| {
                 let updated = store_profile(conn, &row, &remote, requested.as_ref(), &current)?;
-                if let Some(updated) = &updated {
-                    let subject = hasher.hash(&stored_email(updated).map_err(|_| {
-                        DieselError::QueryBuilderError("stored email is invalid".into())
-                    })?);
+                if let Some((updated, stored)) = &updated {
+                    let subject = hasher.hash(stored);
                     let previous_subject = hasher.hash(&current);
                     let mut details = json!({ "fields": fields });
                     if previous_subject != subject {
@@ -344,7 +302,7 @@ pub(crate) async fn apply_change(
                         },
                     )?;
                 }
-                Ok::<_, DieselError>(updated)
+                Ok::<_, DieselError>(updated.map(|(updated, _)| updated))
             });
             match result {
                 Ok(Some(updated)) => Ok(Ok(updated)),
@@ -378,8 +336,8 @@ pub(crate) async fn apply_change(
     }
 }
 
-/// Writes what Stripe answered onto `row` if it is still active at the version read; `None`
-/// when another write got there first. The email stored is Stripe's (a concurrent change may
+/// Writes what Stripe answered onto `row` if it is still active at the version read, and says
+/// which email it stored; `None` when another write got there first. The email stored is Stripe's (a concurrent change may
 /// have moved it on since this request read the row), unless another customer of the
 /// organizer holds that address locally and this request did not ask for it: then the row
 /// keeps `current`, and whichever change moved Stripe's email settles it.
@@ -389,7 +347,7 @@ fn store_profile(
     remote: &RemoteCustomer,
     requested: Option<&Email>,
     current: &Email,
-) -> Result<Option<Customer>, DieselError> {
+) -> Result<Option<(Customer, Email)>, DieselError> {
     let metadata = serde_json::to_string(&remote.metadata)
         .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
     let asked = requested.unwrap_or(current);
@@ -407,6 +365,7 @@ fn store_profile(
                 &profile(email, remote, &metadata),
             )
         })
+        .map(|updated| updated.map(|updated| (updated, email.clone())))
     };
     match write(conn, &mirrored) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
@@ -516,7 +475,7 @@ async fn refresh_from_stripe(
         .run(move |conn| {
             let current = stored_email(&row)?;
             Ok::<_, ApiError>(match store_profile(conn, &row, &remote, None, &current)? {
-                Some(updated) => Applied::Updated(Box::new(updated)),
+                Some((updated, _)) => Applied::Updated(Box::new(updated)),
                 // Yet another write: it stored Stripe's answer too.
                 None => Applied::Updated(Box::new(row)),
             })
@@ -533,16 +492,16 @@ pub async fn delete(
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<(), ApiError> {
-    let (_, account) = organizer_for(state, principal, org_id).await?;
-    let (org, id) = (org_id.to_string(), customer_id.to_string());
-    let row = state
-        .db
-        .run(move |conn| {
-            Customer::find_by_organizer_and_id(conn, &org, &id)?
+    let id = customer_id.to_string();
+    let (organizer, row) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let row = Customer::find_by_organizer_and_id(conn, &organizer.id, &id)?
                 .filter(|row| !row.has_status(CustomerStatus::Pending))
-                .ok_or_else(|| customer_not_found(&id))
+                .ok_or_else(|| customer_not_found(&id))?;
+            Ok((organizer, row))
         })
         .await?;
+    let account = account_of(&organizer)?;
     let audit = AuditContext::new(principal);
     let subject = state.subject_hasher.hash(&stored_email(&row)?);
     erase_row(state, &audit, &account, row, "customer.deleted", subject).await?;

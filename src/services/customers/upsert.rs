@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::remote::{self, RemoteCustomer};
 use super::{
-    account_of, apply_change, metadata_json, profile, read_for, stored_email, targets,
+    account_of, apply_change, metadata_json, organizers, profile, stored_email, targets,
     upsert_change, Applied, UpsertInput,
 };
 use crate::auth::Principal;
@@ -62,12 +62,16 @@ pub async fn upsert(
     // The first look at the key comes with the organizer check, in one trip to the database:
     // for a customer that exists and is unchanged, that is the whole request.
     let normalized = input.email.normalized().to_string();
-    let (organizer, first_look) = read_for(state, principal, org_id, move |conn, organizer| {
-        let row =
-            Customer::find_by_account_and_email(conn, &organizer.stripe_account_id, &normalized)?;
-        Ok((organizer.clone(), row))
-    })
-    .await?;
+    let (organizer, first_look) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let row = Customer::find_by_account_and_email(
+                conn,
+                &organizer.stripe_account_id,
+                &normalized,
+            )?;
+            Ok((organizer, row))
+        })
+        .await?;
     let account = account_of(&organizer)?;
     let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);

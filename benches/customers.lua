@@ -1,19 +1,20 @@
--- wrk script: POST /v1/organizers/{org}/customers {"email": "user<n>@example.com"}, an upsert
--- of an existing customer with no changed field (200 from the database, no Stripe call).
+-- wrk script for the customer requests of benches/customers.sh, one per call of request():
+--   `-- find`    GET  /v1/organizers/{org}/customers?email=user<n>@example.com
+--   `-- upsert`  POST /v1/organizers/{org}/customers {"email": "user<n>@example.com"}, an upsert
+--                of an existing customer with no changed field (200 from the database)
 -- Environment: BENCH_ORG (organizer id), BENCH_TOKEN (bearer JWT), BENCH_CUSTOMERS (n is drawn
 -- from 1..BENCH_CUSTOMERS), BENCH_EMAILS (`random`, the default: a random n per request;
--- `fixed`: always user1). Used by benches/customers.sh; runnable by hand:
---   BENCH_ORG=... BENCH_TOKEN=... BENCH_CUSTOMERS=10000 wrk -s benches/upsert_customer.lua http://127.0.0.1:8080
+-- `fixed`: always user1). Runnable by hand:
+--   BENCH_ORG=... BENCH_TOKEN=... wrk -s benches/customers.lua http://127.0.0.1:8080 -- find
 local org = assert(os.getenv("BENCH_ORG"), "BENCH_ORG is not set")
 local token = assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN is not set")
 local customers = tonumber(os.getenv("BENCH_CUSTOMERS") or "10000")
 local fixed = os.getenv("BENCH_EMAILS") == "fixed"
 local path = "/v1/organizers/" .. org .. "/customers"
+local mode
 
-wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"email": "user1@example.com"}'
 
 -- Each wrk thread gets its own random sequence.
 local threads = 0
@@ -23,10 +24,15 @@ function setup(thread)
 end
 
 function init(args)
+  mode = args[1]
+  assert(mode == "find" or mode == "upsert", "pass `-- find` or `-- upsert` after the URL")
   math.randomseed(os.time() * 1000 + (thread_no or 0))
 end
 
 function request()
   local n = fixed and 1 or math.random(1, customers)
-  return wrk.format(nil, path, nil, '{"email": "user' .. n .. '@example.com"}')
+  if mode == "find" then
+    return wrk.format("GET", path .. "?email=user" .. n .. "%40example.com")
+  end
+  return wrk.format("POST", path, nil, '{"email": "user' .. n .. '@example.com"}')
 end
