@@ -170,6 +170,12 @@ backend_tests! {
         error_body(app.delete(&path, &app.admin_token()).await, 422, "stripe_account_inaccessible").await;
         let row: Value = app.get(&path, &app.admin_token()).await.json().await.unwrap();
         assert_eq!(row, customer, "the row is untouched");
+
+        // Once access is back, the same upsert creates the customer: nothing left blocks it.
+        app.stripe.restore_account("acct_1Revoked");
+        let (status, created) = upsert(&app, &org, json!({ "email": "new@example.com" })).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(app.stripe.customers(Some("acct_1Revoked")).len(), 2);
     }
 
     async fn a_404_that_is_not_stripes_missing_object_is_not_taken_for_a_deletion(app) {

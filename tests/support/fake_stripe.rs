@@ -118,6 +118,11 @@ impl FakeStripe {
         self.state().revoked_accounts.insert(id.to_string());
     }
 
+    /// Gives the platform its access to a revoked account back.
+    pub fn restore_account(&self, id: &str) {
+        self.state().revoked_accounts.remove(id);
+    }
+
     /// The next `n` requests suffer `fault`.
     pub fn fail_next(&self, n: usize, fault: Fault) {
         let mut state = self.state();

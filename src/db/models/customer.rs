@@ -230,12 +230,14 @@ impl Customer {
 
     /// Gives up the lease `lease_until` after a failed create, noting when it failed so that
     /// the upserts that were waiting on it answer with the failure instead of each trying
-    /// again. A lease that expired and was taken over is left to its new holder.
+    /// again; `next_attempt` moves the row to a new attempt (a new idempotency key). A lease
+    /// that expired and was taken over is left to its new holder.
     pub fn release_create(
         conn: &mut DbConnection,
         customer_id: &str,
         attempt: i32,
         lease_until: Option<NaiveDateTime>,
+        next_attempt: bool,
         failed_at: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(
@@ -248,6 +250,7 @@ impl Customer {
         .set((
             customers::lease_until.eq(None::<NaiveDateTime>),
             customers::last_failure_at.eq(failed_at),
+            customers::create_attempt.eq(attempt + i32::from(next_attempt)),
         ))
         .execute(conn)
         .map(drop)

@@ -127,10 +127,11 @@ pub async fn upsert(
                 "creating the customer in Stripe failed".into(),
             )));
         }
-        let recreate = row.has_status(CustomerStatus::StripeDeleted);
         if let Some(claimed) = claim(state, row, now, lease).await? {
+            // A row that was never active (version 0) is created by this request: 201.
+            let first = claimed.version == 0;
             let row = create(state, &audit, &account, claimed, true).await?;
-            return finish(state, &audit, &account, row, &input, !recreate).await;
+            return finish(state, &audit, &account, row, &input, first).await;
         }
     }
 }
@@ -269,10 +270,18 @@ async fn create(
     let remote = match result {
         Ok(remote) => remote,
         Err(err) => {
-            // Only Stripe's refusal of the create's own data, on a first attempt, proves that
-            // nothing exists in Stripe for the row; anything else may have left a customer.
-            let refused = !resumed && err.is_invalid_request();
-            abandon(state, &row, refused).await;
+            let next = if !resumed && err.is_invalid_request() {
+                // Stripe refused the data of a first attempt: nothing exists for the row.
+                Abandon::Delete
+            } else if err.is_transient() {
+                Abandon::Retry
+            } else {
+                // A refusal (a revoked account, a rotated key) may be saved under the key and
+                // replayed to every retry; a new key can succeed once the cause is fixed, and
+                // the resumed create's search by metadata still finds anything made before.
+                Abandon::NewKey
+            };
+            abandon(state, &row, next).await;
             audit
                 .record_failure(
                     state,
@@ -289,7 +298,9 @@ async fn create(
             return Err(ApiError::from_stripe_call(account.as_str(), err));
         }
     };
-    let recreated = row.create_attempt > 0;
+    // A row that was ever active (a first create completes it at version 1) had a Stripe
+    // customer before this one.
+    let recreated = row.version > 0;
     match complete(state, audit, &row, &remote, subject, recreated).await {
         Ok(Some(done)) => Ok(done),
         Ok(None) => {
@@ -321,7 +332,7 @@ async fn create(
         Err(err) => {
             // Stripe has the customer but the row could not record it. Free the lease, so the
             // next upsert adopts the customer at once instead of waiting the lease out.
-            abandon(state, &row, false).await;
+            abandon(state, &row, Abandon::Retry).await;
             Err(err)
         }
     }
@@ -380,19 +391,28 @@ async fn complete(
         .await
 }
 
-/// Gives up this request's create: a reservation Stripe refused on its first attempt is
-/// removed (nothing exists in Stripe for it); otherwise the lease is released with the failure
-/// noted. Either only while this request still holds the lease. Best effort: if this write
+/// What becomes of a create this request gives up.
+enum Abandon {
+    /// Remove the reservation: nothing exists in Stripe for it.
+    Delete,
+    /// Release the lease; the next upsert resumes with the same idempotency key.
+    Retry,
+    /// Release the lease and move to the next attempt, so the next upsert uses a new key.
+    NewKey,
+}
+
+/// Gives up this request's create, only while this request still holds the lease, with the
+/// failure noted so that the upserts waiting on it answer with it. Best effort: if this write
 /// fails too, the lease simply expires.
-async fn abandon(state: &AppState, row: &Customer, refused: bool) {
+async fn abandon(state: &AppState, row: &Customer, next: Abandon) {
     let (id, attempt, lease) = (row.id.clone(), row.create_attempt, row.lease_until);
     let result = state
         .db
         .run(move |conn| {
-            if refused && attempt == 0 {
-                Customer::delete_reservation(conn, &id, attempt, lease)
-            } else {
-                Customer::release_create(conn, &id, attempt, lease, now())
+            match next {
+                Abandon::Delete => Customer::delete_reservation(conn, &id, attempt, lease),
+                Abandon::Retry => Customer::release_create(conn, &id, attempt, lease, false, now()),
+                Abandon::NewKey => Customer::release_create(conn, &id, attempt, lease, true, now()),
             }
             .map_err(ApiError::from)
         })
