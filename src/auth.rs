@@ -70,26 +70,27 @@ impl Principal {
         }
     }
 
-    pub fn require_admin(&self) -> Result<(), ApiError> {
+    pub fn require_admin(&self) -> Result<(), Forbidden> {
         match self {
             Self::Admin { .. } => Ok(()),
-            Self::Organizer { .. } => {
-                Err(ApiError::Forbidden("this operation needs an admin token"))
-            }
+            Self::Organizer { .. } => Err(Forbidden("this operation needs an admin token")),
         }
     }
 
     /// Admins reach every organizer; an organizer token reaches only its own.
-    pub fn require_organizer(&self, organizer: OrganizerId) -> Result<(), ApiError> {
+    pub fn require_organizer(&self, organizer: OrganizerId) -> Result<(), Forbidden> {
         match self {
             Self::Admin { .. } => Ok(()),
             Self::Organizer { org, .. } if *org == organizer => Ok(()),
-            Self::Organizer { .. } => Err(ApiError::Forbidden(
-                "this token belongs to another organizer",
-            )),
+            Self::Organizer { .. } => Err(Forbidden("this token belongs to another organizer")),
         }
     }
 }
+
+/// A valid token that may not do this (403): the wrong role, or another organizer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Forbidden(pub &'static str);
 
 /// The claims the gateway reads from a verified token. `iss` and `aud` (a string or a list)
 /// are checked by `jsonwebtoken` itself, so they need no field here.

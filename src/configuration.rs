@@ -89,6 +89,16 @@ pub struct ServerSettings {
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// How long a request waits for another request's Stripe create of the same customer, in
+    /// milliseconds, before it answers 503 `stripe_unavailable` with `Retry-After`.
+    #[arg(long, env = "CREATE_WAIT_MS", default_value_t = 10_000)]
+    pub create_wait_ms: u64,
+}
+
+impl ServerSettings {
+    pub fn create_wait(&self) -> Duration {
+        Duration::from_millis(self.create_wait_ms)
+    }
 }
 
 #[derive(Clone, Debug, Args)]

@@ -1,15 +1,22 @@
 //! The one error type that becomes an HTTP response, and its JSON shape:
 //! `{"error": {"code": "stable_snake_case", "message": "...", "request_id": "...", "fields": [...]}}`.
 //! Codes are part of the API: clients switch on them, so they never change meaning.
+//!
+//! Services return their own errors (`CustomerError`, `OrganizerError`, `ErasureError`), which
+//! say what happened in domain terms and whether retrying can help; each converts into
+//! [`ApiError`] with one `From` here, at the edge.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Forbidden;
 use crate::db::DbError;
-use crate::stripe::StripeError;
+use crate::stripe::{StripeError, StripeFailure};
 use crate::telemetry::current_request_id;
+
+mod services;
 
 /// One problem with one input field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -53,8 +60,10 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("Stripe refused access to account {account}: {reason}")]
     StripeAccountInaccessible { account: String, reason: String },
+    /// Stripe unreachable, rate-limiting or failing, or the request gave up waiting for another
+    /// one's Stripe call: retrying later helps. The cause goes to the log.
     #[error("Stripe could not be reached; retry later")]
-    StripeUnavailable(#[source] StripeError),
+    StripeUnavailable(#[source] anyhow::Error),
     #[error("Stripe rejected the request")]
     StripeRejected(#[source] StripeError),
     /// Stripe refused the client's data (a 400 about a parameter); the message is Stripe's.
@@ -91,34 +100,24 @@ impl ApiError {
     /// brief outage to pass, short enough not to stall a checkout.
     pub const RETRY_AFTER_SECS: u64 = 5;
 
-    /// A failed Stripe call made for an organizer's `account` on behalf of a client. Stripe's
-    /// refusal of the client's data (400, e.g. an email Stripe does not accept) is the client's
-    /// to fix and carries Stripe's message; a refusal to act for the account at all (not
-    /// connected, or access revoked) is `stripe_account_inaccessible`; anything else is as
-    /// [`From<StripeError>`] maps it.
-    pub fn from_stripe_call(account: &str, err: StripeError) -> Self {
-        if err.is_account_inaccessible() {
-            return Self::StripeAccountInaccessible {
+    /// A failed Stripe call made for an organizer's `account`, as [`StripeFailure`] reads it:
+    /// Stripe's refusal of the client's data carries Stripe's message.
+    pub fn from_stripe(account: &str, err: StripeError) -> Self {
+        match err.failure() {
+            StripeFailure::AccountInaccessible => Self::StripeAccountInaccessible {
                 account: account.to_string(),
-                reason: Self::NO_ACCOUNT_ACCESS.to_string(),
-            };
-        }
-        match err {
-            StripeError::Api {
-                status: 400,
-                ref kind,
-                ref message,
-                ..
-            } if kind == "invalid_request_error" => Self::StripeInvalidRequest {
-                message: message.clone(),
+                reason: StripeFailure::NO_ACCOUNT_ACCESS.to_string(),
             },
-            other => other.into(),
+            StripeFailure::InvalidRequest => Self::StripeInvalidRequest {
+                message: match err {
+                    StripeError::Api { message, .. } => message,
+                    other => other.to_string(),
+                },
+            },
+            StripeFailure::Unavailable => Self::StripeUnavailable(err.into()),
+            StripeFailure::Rejected => Self::StripeRejected(err),
         }
     }
-
-    /// Why Stripe answered `account_invalid`.
-    pub const NO_ACCOUNT_ACCESS: &'static str =
-        "the platform has no access to this account (not connected, or access revoked)";
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
@@ -175,7 +174,10 @@ impl ResponseError for ApiError {
         // Server-side causes go to the log, tied to the request id; the body stays opaque.
         match self {
             Self::Internal(cause) => tracing::error!(%request_id, error = ?cause, "request failed"),
-            Self::StripeUnavailable(cause) | Self::StripeRejected(cause) => {
+            Self::StripeUnavailable(cause) => {
+                tracing::warn!(%request_id, error = %cause, "Stripe call failed")
+            }
+            Self::StripeRejected(cause) => {
                 tracing::warn!(%request_id, error = %cause, "Stripe call failed")
             }
             _ => {}
@@ -217,12 +219,8 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<StripeError> for ApiError {
-    fn from(err: StripeError) -> Self {
-        if err.is_transient() {
-            Self::StripeUnavailable(err)
-        } else {
-            Self::StripeRejected(err)
-        }
+impl From<Forbidden> for ApiError {
+    fn from(err: Forbidden) -> Self {
+        Self::Forbidden(err.0)
     }
 }

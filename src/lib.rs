@@ -1,10 +1,15 @@
 //! Multi-tenant billing gateway for Stripe Connect.
 //!
 //! Layers and the error type each one uses:
-//! - `routes`: thin actix handlers; they return [`error::ApiError`], the only type that becomes a response.
-//! - `services`: use cases with no actix types; they return [`error::ApiError`] too, built from the layers below.
+//! - `routes`: thin actix handlers; they return [`error::ApiError`], the only type that becomes a
+//!   response, converted with one `From` from each service's error.
+//! - `services`: use cases with no actix types; each returns its own error enum
+//!   ([`services::customers::CustomerError`], [`services::organizers::OrganizerError`],
+//!   [`services::erasures::ErasureError`]) that says what happened in domain terms and whether
+//!   retrying can help, so a background worker can decide between "retry later" and giving up.
 //! - `db`: diesel queries over SQLite or PostgreSQL; they return `diesel::QueryResult` / [`db::DbError`].
-//! - `stripe`: the Stripe transport and per-account requests; they return [`stripe::StripeError`].
+//! - `stripe`: the Stripe transport and per-object requests; they return [`stripe::StripeError`],
+//!   whose [`stripe::StripeError::failure`] is the one reading of what a failure means.
 
 pub mod auth;
 pub mod configuration;

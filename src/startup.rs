@@ -50,6 +50,7 @@ impl Application {
             db,
             stripe,
             subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
+            create_wait: settings.server.create_wait(),
         };
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;

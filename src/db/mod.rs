@@ -1,6 +1,8 @@
 //! Storage: one diesel connection type over SQLite (embedded default) and PostgreSQL (production),
 //! an r2d2 pool that picks the backend from the URL scheme, and embedded migrations per backend.
 
+pub mod columns;
+pub mod lease;
 mod migrations;
 pub mod models;
 pub mod schema;
@@ -16,6 +18,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use tracing::Span;
 
+pub use lease::Lease;
 pub use migrations::{has_pending_migrations, run_pending_migrations};
 pub use url::{Backend, DatabaseUrl};
 
@@ -59,6 +62,9 @@ pub enum DbError {
     Task(String),
     #[error("migration state unknown: {0}")]
     Migrations(String),
+    /// A stored value no longer parses: a bug, or a change behind the gateway's back.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
 }
 
 impl From<r2d2::PoolError> for DbError {

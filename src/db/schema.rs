@@ -29,11 +29,11 @@ diesel::table! {
         stripe_customer_id -> Nullable<Text>,
         status -> Text,
         create_attempt -> Int4,
-        lease_until -> Nullable<Timestamp>,
         last_failure_at -> Nullable<Timestamp>,
         version -> Int4,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        ever_active -> Bool,
     }
 }
 
@@ -61,6 +61,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    leases (kind, key) {
+        kind -> Text,
+        key -> Text,
+        owner -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     organizers (id) {
         id -> Text,
         name -> Text,
@@ -80,5 +89,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     erasure_accounts,
     erasures,
+    leases,
     organizers,
 );

@@ -95,6 +95,15 @@ impl Email {
 }
 
 /// Emails are personal data: debug output shows only the domain.
+/// For rows: a stored email was valid when stored, and loading one that no longer parses fails.
+impl TryFrom<String> for Email {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let domain = self.normalized.rsplit_once('@').map_or("", |(_, d)| d);

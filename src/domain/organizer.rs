@@ -54,7 +54,20 @@ impl ApplicationFeeBps {
 
 /// Whether the gateway acts for an organizer. A disabled organizer keeps its data, but its
 /// organizer-scoped tokens are refused (403).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Stored as text: `text_enum!` below.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum OrganizerStatus {
     Active,
@@ -81,6 +94,8 @@ impl FromStr for OrganizerStatus {
         }
     }
 }
+
+crate::text_enum!(OrganizerStatus);
 
 #[cfg(test)]
 mod tests {

@@ -8,11 +8,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::organizers::{parse_organizer_id, PageQuery};
 use super::present;
 use crate::auth::Principal;
-use crate::db::models::Customer;
 use crate::domain::{CustomerId, CustomerName, Email, Metadata, OrganizerId, Phone};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Json;
-use crate::services::customers::{self, CustomerPatch, UpsertInput, Upserted};
+use crate::services::customers::{
+    self, ActiveCustomer, CustomerError, CustomerPatch, UpsertInput, Upserted,
+};
 use crate::services::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,25 +90,21 @@ pub struct CustomerResponse {
     updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<Customer> for CustomerResponse {
-    type Error = ApiError;
-
-    fn try_from(row: Customer) -> Result<Self, ApiError> {
-        let stripe_customer_id = row.stripe_customer_id.ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("customer {} has no Stripe id", row.id))
-        })?;
-        Ok(Self {
-            metadata: serde_json::from_str(&row.metadata).map_err(ApiError::internal)?,
+impl From<ActiveCustomer> for CustomerResponse {
+    fn from(customer: ActiveCustomer) -> Self {
+        let row = customer.row;
+        Self {
+            metadata: row.metadata.0,
             id: row.id,
             organizer_id: row.organizer_id,
             stripe_account_id: row.stripe_account_id,
-            stripe_customer_id,
-            email: row.email,
+            stripe_customer_id: customer.stripe_customer_id,
+            email: row.email.as_str().to_string(),
             name: row.name,
             phone: row.phone,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
-        })
+        }
     }
 }
 
@@ -141,7 +138,7 @@ fn organizer_scope(principal: &Principal, raw: &str) -> Result<OrganizerId, ApiE
 }
 
 fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(raw).map_err(|_| customers::customer_not_found(raw))
+    CustomerId::parse(raw).map_err(|_| CustomerError::NotFound(raw.to_string()).into())
 }
 
 fn optional<T>(
@@ -273,10 +270,12 @@ pub async fn upsert(
     let input = parse_upsert(body?.0)?;
     Ok(
         match customers::upsert(&state, &principal, org_id, input).await? {
-            Upserted::Created(row) => {
-                HttpResponse::Created().json(CustomerResponse::try_from(row)?)
+            Upserted::Created(customer) => {
+                HttpResponse::Created().json(CustomerResponse::from(customer))
             }
-            Upserted::Existing(row) => HttpResponse::Ok().json(CustomerResponse::try_from(row)?),
+            Upserted::Existing(customer) => {
+                HttpResponse::Ok().json(CustomerResponse::from(customer))
+            }
         },
     )
 }
@@ -328,8 +327,8 @@ pub async fn list(
         data: page
             .customers
             .into_iter()
-            .map(CustomerResponse::try_from)
-            .collect::<Result<_, _>>()?,
+            .map(CustomerResponse::from)
+            .collect(),
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     }))
 }
@@ -359,7 +358,7 @@ pub async fn get(
     let org_id = organizer_scope(&principal, &path.0)?;
     let customer_id = parse_customer_id(&path.1)?;
     let row = customers::get(&state, &principal, org_id, customer_id).await?;
-    Ok(web::Json(row.try_into()?))
+    Ok(web::Json(row.into()))
 }
 
 /// Update a customer's email, name or phone: in Stripe first, then in the gateway.
@@ -400,7 +399,7 @@ pub async fn update(
     let customer_id = parse_customer_id(&path.1)?;
     let patch = parse_update(body?.0)?;
     let row = customers::update(&state, &principal, org_id, customer_id, patch).await?;
-    Ok(web::Json(row.try_into()?))
+    Ok(web::Json(row.into()))
 }
 
 /// Delete a customer: in Stripe first, then the gateway erases its data.

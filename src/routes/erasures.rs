@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
-use crate::db::models::ErasureAccount;
+use crate::db::models::{ErasureAccount, ErasureOutcome};
 use crate::domain::Email;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -60,10 +60,9 @@ pub struct ErasureAccountResponse {
 impl From<ErasureAccount> for ErasureAccountResponse {
     fn from(item: ErasureAccount) -> Self {
         Self {
-            outcome: if item.outcome == "erased" {
-                AccountOutcome::Erased
-            } else {
-                AccountOutcome::Failed
+            outcome: match item.outcome {
+                ErasureOutcome::Erased => AccountOutcome::Erased,
+                ErasureOutcome::Failed => AccountOutcome::Failed,
             },
             organizer_id: item.organizer_id,
             stripe_account_id: item.stripe_account_id,

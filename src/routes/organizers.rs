@@ -79,10 +79,7 @@ impl OrganizerResponse {
             AccountKind::Connected
         };
         Ok(Self {
-            status: organizer
-                .status
-                .parse()
-                .map_err(|e: String| ApiError::internal(anyhow::anyhow!(e)))?,
+            status: organizer.status,
             id: organizer.id,
             name: organizer.name,
             stripe_account_id: organizer.stripe_account_id,

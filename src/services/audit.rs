@@ -4,9 +4,8 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 use crate::domain::{Cursor, Email, OrganizerId, PageLimit};
-use crate::error::ApiError;
 use crate::services::AppState;
 
 /// The request-scoped facts every audit row carries, captured on the async side (the request id
@@ -86,7 +85,7 @@ impl AuditContext {
         let audit = self.clone();
         let result = state
             .db
-            .run(move |conn| Ok::<_, ApiError>(audit.record(conn, &entry)?))
+            .run(move |conn| Ok::<_, DbError>(audit.record(conn, &entry)?))
             .await;
         if let Err(err) = result {
             tracing::error!(error = %err, "could not write the audit row of a failed action");
@@ -113,7 +112,7 @@ pub async fn list(
     query: AuditQuery,
     limit: PageLimit,
     cursor: Option<Cursor>,
-) -> Result<AuditPage, ApiError> {
+) -> Result<AuditPage, DbError> {
     let filter = AuditFilter {
         organizer_id: query.organizer.map(|id| id.to_string()),
         action: query.action,
@@ -122,7 +121,7 @@ pub async fn list(
     };
     let events = state
         .db
-        .run(move |conn| Ok::<_, ApiError>(AuditEvent::list(conn, filter, limit.fetch_size())?))
+        .run(move |conn| Ok::<_, DbError>(AuditEvent::list(conn, filter, limit.fetch_size())?))
         .await?;
     let (events, next_cursor) = limit.split(events, |event| &event.id);
     Ok(AuditPage {

@@ -6,13 +6,14 @@
 use diesel::Connection;
 use serde_json::json;
 
-use crate::auth::Principal;
-use crate::db::models::{Customer, CustomerStatus, Erasure, ErasureAccount};
-use crate::db::now;
+use crate::auth::{Forbidden, Principal};
+use crate::db::models::{
+    Customer, CustomerStatus, Erasure, ErasureAccount, ErasureOutcome, ErasureStatus, CREATE_LEASE,
+};
+use crate::db::{now, DbError, Lease};
 use crate::domain::{Email, StripeAccountId};
-use crate::error::ApiError;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
-use crate::services::customers::erase_row;
+use crate::services::customers::{erase_row, CustomerError};
 use crate::services::AppState;
 
 pub struct Receipt {
@@ -22,7 +23,30 @@ pub struct Receipt {
 
 impl Receipt {
     pub fn is_complete(&self) -> bool {
-        self.erasure.status == "completed"
+        self.erasure.status == ErasureStatus::Completed
+    }
+}
+
+/// What stops an erasure as a whole. A failure in one account is not one: the receipt records
+/// it (`partial`), and the same request resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ErasureError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl ErasureError {
+    /// Whether the same request later can succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Db(_))
     }
 }
 
@@ -31,7 +55,7 @@ pub async fn erase(
     state: &AppState,
     principal: &Principal,
     email: Email,
-) -> Result<Receipt, ApiError> {
+) -> Result<Receipt, ErasureError> {
     principal.require_admin()?;
     let audit = AuditContext::new(principal);
     let subject = state.subject_hasher.hash(&email);
@@ -46,7 +70,7 @@ pub async fn erase(
                     let erasure = Erasure {
                         id: uuid::Uuid::now_v7().to_string(),
                         subject_hash: lookup_subject,
-                        status: "partial".into(),
+                        status: ErasureStatus::Partial,
                         created_at,
                         updated_at: created_at,
                     };
@@ -54,44 +78,48 @@ pub async fn erase(
                     erasure
                 }
             };
-            let mut customers = Customer::find_all_by_email(conn, &normalized)?;
+            let mut customers = Customer::find_all_by_email_across_accounts(conn, &normalized)?;
             // A customer that failed before is retried even if its email changed since.
             for failed in ErasureAccount::list_for_erasure(conn, &erasure.id)? {
-                if failed.outcome == "failed"
+                if failed.outcome == ErasureOutcome::Failed
                     && !customers.iter().any(|c| c.id == failed.customer_id)
                 {
-                    customers.extend(Customer::find_by_id(conn, &failed.customer_id)?);
+                    customers.extend(Customer::find_by_account_and_id(
+                        conn,
+                        &failed.stripe_account_id,
+                        &failed.customer_id,
+                    )?);
                 }
             }
-            Ok::<_, ApiError>((erasure, customers))
+            // Which of them an upsert is creating right now.
+            let mut found = Vec::with_capacity(customers.len());
+            for row in customers {
+                let creating = row.status == CustomerStatus::Pending
+                    && Lease::live_until(conn, CREATE_LEASE, &row.id)?.is_some();
+                found.push((row, creating));
+            }
+            Ok::<_, ErasureError>((erasure, found))
         })
         .await?;
 
-    let processed: Vec<String> = customers.iter().map(|row| row.id.clone()).collect();
-    for row in customers {
-        let account = StripeAccountId::parse(&row.stripe_account_id).map_err(|e| {
-            ApiError::internal(anyhow::anyhow!("stored account id is invalid: {e}"))
-        })?;
+    let processed: Vec<String> = customers.iter().map(|(row, _)| row.id.clone()).collect();
+    for (row, creating) in customers {
+        let account = StripeAccountId::parse(&row.stripe_account_id)
+            .map_err(|e| DbError::Corrupt(format!("customer {}: {e}", row.id)))?;
         let mut item = ErasureAccount {
             erasure_id: erasure.id.clone(),
             customer_id: row.id.clone(),
             organizer_id: row.organizer_id.clone(),
             stripe_account_id: row.stripe_account_id.clone(),
             stripe_customer_id: row.stripe_customer_id.clone(),
-            outcome: "erased".into(),
+            outcome: ErasureOutcome::Erased,
             error_code: None,
             updated_at: now(),
         };
-        let now = now();
-        let result = if row.has_status(CustomerStatus::Pending)
-            && row.lease_until.is_some_and(|until| until > now)
-        {
+        let result = if creating {
             // An upsert is creating its Stripe customer right now; erasing the row under it
             // would leave that customer behind. The retry finds it finished (or abandoned).
-            Err(ApiError::Conflict {
-                code: "customer_being_created",
-                message: "the customer is being created; retry the erasure".into(),
-            })
+            Err(CustomerError::BeingCreated)
         } else {
             erase_row(
                 state,
@@ -108,13 +136,13 @@ pub async fn erase(
             Ok(()) => {}
             Err(err) => {
                 tracing::warn!(erasure_id = %erasure.id, stripe_account_id = %item.stripe_account_id, error = %err, "erasure failed in one account");
-                item.outcome = "failed".into();
+                item.outcome = ErasureOutcome::Failed;
                 item.error_code = Some(err.code().to_string());
             }
         }
         state
             .db
-            .run(move |conn| Ok::<_, ApiError>(ErasureAccount::record(conn, &item)?))
+            .run(move |conn| Ok::<_, ErasureError>(ErasureAccount::record(conn, &item)?))
             .await?;
     }
 
@@ -126,24 +154,29 @@ pub async fn erase(
                 // Writing first takes SQLite's write lock at the start: a transaction that
                 // read first could not take it once another connection had committed.
                 let updated_at = now();
-                Erasure::set_status(conn, &id, "partial", updated_at)?;
+                Erasure::set_status(conn, &id, ErasureStatus::Partial, updated_at)?;
                 // A customer that failed before and is gone now was deleted by other means.
                 for mut stale in ErasureAccount::list_for_erasure(conn, &id)? {
-                    if stale.outcome == "failed"
+                    if stale.outcome == ErasureOutcome::Failed
                         && !processed.contains(&stale.customer_id)
-                        && Customer::find_by_id(conn, &stale.customer_id)?.is_none()
+                        && Customer::find_by_account_and_id(
+                            conn,
+                            &stale.stripe_account_id,
+                            &stale.customer_id,
+                        )?
+                        .is_none()
                     {
-                        stale.outcome = "erased".into();
+                        stale.outcome = ErasureOutcome::Erased;
                         stale.error_code = None;
                         stale.updated_at = now();
                         ErasureAccount::record(conn, &stale)?;
                     }
                 }
                 let accounts = ErasureAccount::list_for_erasure(conn, &id)?;
-                let status = if accounts.iter().all(|a| a.outcome == "erased") {
-                    "completed"
+                let status = if accounts.iter().all(|a| a.outcome == ErasureOutcome::Erased) {
+                    ErasureStatus::Completed
                 } else {
-                    "partial"
+                    ErasureStatus::Partial
                 };
                 Erasure::set_status(conn, &id, status, updated_at)?;
                 audit.record(
@@ -152,23 +185,23 @@ pub async fn erase(
                         action: "erasure.requested",
                         organizer_id: None,
                         targets: json!({ "erasure_id": id }),
-                        outcome: if status == "completed" {
+                        outcome: if status == ErasureStatus::Completed {
                             Outcome::Succeeded
                         } else {
                             Outcome::Failed
                         },
                         subject_hash: Some(subject),
                         details: json!({
-                            "status": status,
+                            "status": status.as_str(),
                             "accounts": accounts.len(),
-                            "failed": accounts.iter().filter(|a| a.outcome == "failed").count(),
+                            "failed": accounts.iter().filter(|a| a.outcome == ErasureOutcome::Failed).count(),
                         }),
                     },
                 )?;
                 let mut erasure = erasure;
-                erasure.status = status.into();
+                erasure.status = status;
                 erasure.updated_at = updated_at;
-                Ok::<_, ApiError>(Receipt { erasure, accounts })
+                Ok::<_, ErasureError>(Receipt { erasure, accounts })
             })
         })
         .await

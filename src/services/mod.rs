@@ -6,6 +6,8 @@ pub mod customers;
 pub mod erasures;
 pub mod organizers;
 
+use std::time::Duration;
+
 use crate::db::Db;
 use crate::domain::SubjectHasher;
 use crate::stripe::Stripe;
@@ -16,4 +18,7 @@ pub struct AppState {
     pub db: Db,
     pub stripe: Stripe,
     pub subject_hasher: SubjectHasher,
+    /// How long a request waits for another request's Stripe create of the same customer
+    /// before it answers "retry later".
+    pub create_wait: Duration,
 }

@@ -5,17 +5,75 @@ use diesel::Connection;
 use serde_json::json;
 use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
-use crate::auth::Principal;
+use crate::auth::{Forbidden, Principal};
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, DbError};
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
 };
-use crate::error::ApiError;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
-use crate::stripe::StripeError;
+use crate::stripe::{StripeError, StripeFailure};
+
+/// What can go wrong with organizers, and with reaching an organizer's data.
+#[derive(Debug, thiserror::Error)]
+pub enum OrganizerError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error("no organizer has id {0}")]
+    NotFound(String),
+    /// The organizer is disabled; its own tokens are refused.
+    #[error("this organizer is disabled")]
+    Disabled,
+    #[error("Stripe account {account} is already registered as organizer {existing}")]
+    Exists { account: String, existing: String },
+    #[error("Stripe refused access to account {account}: {reason}")]
+    AccountInaccessible {
+        account: String,
+        reason: &'static str,
+    },
+    #[error("a Stripe call for account {account} failed")]
+    Stripe {
+        account: String,
+        #[source]
+        source: StripeError,
+    },
+    /// `STRIPE_PLATFORM_ACCOUNT_ID` names another account than the key's own.
+    #[error("STRIPE_PLATFORM_ACCOUNT_ID {0} is not the account of STRIPE_SECRET_KEY")]
+    PlatformMismatch(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for OrganizerError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl OrganizerError {
+    /// The stable code clients know this failure by.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Forbidden(_) | Self::Disabled => "forbidden",
+            Self::NotFound(_) => "organizer_not_found",
+            Self::Exists { .. } => "organizer_exists",
+            Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
+            Self::Stripe { source, .. } => source.failure().code(),
+            Self::PlatformMismatch(_) | Self::Db(_) => "internal_error",
+        }
+    }
+
+    /// Whether the same call later can succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Stripe { source, .. } => source.failure().is_retryable(),
+            Self::Db(_) => true,
+            _ => false,
+        }
+    }
+}
 
 pub struct NewOrganizerInput {
     pub name: OrganizerName,
@@ -43,22 +101,6 @@ pub struct OrganizerPage {
     pub next_cursor: Option<Cursor>,
 }
 
-fn organizer_exists(stripe_account_id: &str, existing_id: &str) -> ApiError {
-    ApiError::Conflict {
-        code: "organizer_exists",
-        message: format!(
-            "Stripe account {stripe_account_id} is already registered as organizer {existing_id}"
-        ),
-    }
-}
-
-fn organizer_not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "organizer_not_found",
-        message: format!("no organizer has id {id}"),
-    }
-}
-
 /// Registers an organizer after Stripe confirms the platform can act for its account.
 /// The unique index on `stripe_account_id` settles concurrent registrations: one wins, the
 /// others get `organizer_exists`.
@@ -67,19 +109,22 @@ pub async fn register(
     state: &AppState,
     audit: AuditContext,
     input: NewOrganizerInput,
-) -> Result<Organizer, ApiError> {
+) -> Result<Organizer, OrganizerError> {
     let account = input.stripe_account_id.clone();
     let existing = state
         .db
         .run(move |conn| {
-            Ok::<_, ApiError>(Organizer::find_by_stripe_account_id(
+            Ok::<_, OrganizerError>(Organizer::find_by_stripe_account_id(
                 conn,
                 account.as_str(),
             )?)
         })
         .await?;
     if let Some(existing) = existing {
-        return Err(organizer_exists(&existing.stripe_account_id, &existing.id));
+        return Err(OrganizerError::Exists {
+            account: existing.stripe_account_id,
+            existing: existing.id,
+        });
     }
 
     verify_account_access(state, &input.stripe_account_id).await?;
@@ -94,7 +139,7 @@ pub async fn register(
                 name: input.name.as_str(),
                 stripe_account_id: input.stripe_account_id.as_str(),
                 application_fee_bps: input.application_fee_bps.map(|fee| i32::from(fee.get())),
-                status: OrganizerStatus::Active.as_str(),
+                status: OrganizerStatus::Active,
                 created_at,
                 updated_at: created_at,
             };
@@ -120,10 +165,10 @@ pub async fn register(
             match result {
                 Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                     let winner = Organizer::find_by_stripe_account_id(conn, new.stripe_account_id)?;
-                    Err(organizer_exists(
-                        new.stripe_account_id,
-                        winner.as_ref().map_or("(unknown)", |w| &w.id),
-                    ))
+                    Err(OrganizerError::Exists {
+                        account: new.stripe_account_id.to_string(),
+                        existing: winner.map_or_else(|| "(unknown)".to_string(), |w| w.id),
+                    })
                 }
                 other => Ok(other?),
             }
@@ -135,10 +180,10 @@ pub async fn register(
 async fn verify_account_access(
     state: &AppState,
     account: &StripeAccountId,
-) -> Result<(), ApiError> {
-    let inaccessible = |reason: &str| ApiError::StripeAccountInaccessible {
+) -> Result<(), OrganizerError> {
+    let inaccessible = |reason: &'static str| OrganizerError::AccountInaccessible {
         account: account.to_string(),
-        reason: reason.to_string(),
+        reason,
     };
     let result = if state.stripe.is_platform_account(account.as_str()) {
         state
@@ -160,14 +205,18 @@ async fn verify_account_access(
     // Stripe's own wording stays in the log: a 401's or 403's message quotes part of the key.
     match result {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::internal(anyhow::anyhow!(
-            "STRIPE_PLATFORM_ACCOUNT_ID {account} is not the account of STRIPE_SECRET_KEY"
-        ))),
+        Ok(false) => Err(OrganizerError::PlatformMismatch(account.to_string())),
+        // Retrieving the account itself: its 404 is about the account, not a missing object.
         Err(StripeError::Api { status: 404, .. }) => Err(inaccessible(
             "Stripe has no such account, or it is not connected to the platform",
         )),
-        Err(err) if err.is_account_inaccessible() => Err(inaccessible(ApiError::NO_ACCOUNT_ACCESS)),
-        Err(err) => Err(err.into()),
+        Err(err) if err.failure() == StripeFailure::AccountInaccessible => {
+            Err(inaccessible(StripeFailure::NO_ACCOUNT_ACCESS))
+        }
+        Err(source) => Err(OrganizerError::Stripe {
+            account: account.to_string(),
+            source,
+        }),
     }
 }
 
@@ -177,30 +226,33 @@ pub async fn get_for(
     state: &AppState,
     principal: &Principal,
     id: OrganizerId,
-) -> Result<Organizer, ApiError> {
+) -> Result<Organizer, OrganizerError> {
     with_organizer(state, principal, id, |_, organizer| Ok(organizer)).await
 }
 
 /// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
 /// on the same connection: a use case checks the tenant and reads its data in one trip to the
 /// database.
-pub async fn with_organizer<T, F>(
+pub async fn with_organizer<T, E, F>(
     state: &AppState,
     principal: &Principal,
     id: OrganizerId,
     read: F,
-) -> Result<T, ApiError>
+) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection, Organizer) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConnection, Organizer) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + Send + 'static,
 {
     // Another organizer's token is refused without a database connection.
-    principal.require_organizer(id)?;
+    principal
+        .require_organizer(id)
+        .map_err(|e| E::from(OrganizerError::from(e)))?;
     let principal = principal.clone();
     state
         .db
         .run(move |conn| {
-            let organizer = authorize(conn, &principal, id)?;
+            let organizer = authorize(conn, &principal, id).map_err(E::from)?;
             read(conn, organizer)
         })
         .await
@@ -211,25 +263,23 @@ fn authorize(
     conn: &mut DbConnection,
     principal: &Principal,
     id: OrganizerId,
-) -> Result<Organizer, ApiError> {
+) -> Result<Organizer, OrganizerError> {
     principal.require_organizer(id)?;
     let key = id.to_string();
-    let organizer = Organizer::find_by_id(conn, &key)?.ok_or_else(|| organizer_not_found(&key))?;
+    let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
     if matches!(principal, Principal::Organizer { .. })
-        && organizer.status != OrganizerStatus::Active.as_str()
+        && organizer.status != OrganizerStatus::Active
     {
-        return Err(ApiError::Forbidden("this organizer is disabled"));
+        return Err(OrganizerError::Disabled);
     }
     Ok(organizer)
 }
 
-async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, ApiError> {
+async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, OrganizerError> {
     let key = id.to_string();
     state
         .db
-        .run(move |conn| {
-            Organizer::find_by_id(conn, &key)?.ok_or_else(|| organizer_not_found(&key))
-        })
+        .run(move |conn| Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key)))
         .await
 }
 
@@ -237,11 +287,11 @@ pub async fn list(
     state: &AppState,
     limit: PageLimit,
     cursor: Option<Cursor>,
-) -> Result<OrganizerPage, ApiError> {
+) -> Result<OrganizerPage, OrganizerError> {
     let organizers = state
         .db
         .run(move |conn| {
-            Ok::<_, ApiError>(Organizer::list_after(
+            Ok::<_, OrganizerError>(Organizer::list_after(
                 conn,
                 cursor.as_ref().map(Cursor::key),
                 limit.fetch_size(),
@@ -261,7 +311,7 @@ pub async fn update(
     audit: AuditContext,
     id: OrganizerId,
     patch: OrganizerPatch,
-) -> Result<Organizer, ApiError> {
+) -> Result<Organizer, OrganizerError> {
     if patch.is_empty() {
         // Nothing to change: no write, no audit row, no new `updated_at`.
         return find(state, id).await;
@@ -275,12 +325,12 @@ pub async fn update(
                 application_fee_bps: patch
                     .application_fee_bps
                     .map(|fee| fee.map(|fee| i32::from(fee.get()))),
-                status: patch.status.map(OrganizerStatus::as_str),
+                status: patch.status,
                 updated_at: now(),
             };
             conn.transaction(|conn| {
                 let Some(organizer) = Organizer::update_by_id(conn, &key, &changes)? else {
-                    return Err(organizer_not_found(&key));
+                    return Err(OrganizerError::NotFound(key));
                 };
                 // Only what the request changed; a cleared fee shows as null.
                 let mut changed = serde_json::Map::new();
@@ -291,7 +341,7 @@ pub async fn update(
                     changed.insert("application_fee_bps".into(), json!(fee));
                 }
                 if let Some(status) = changes.status {
-                    changed.insert("status".into(), json!(status));
+                    changed.insert("status".into(), json!(status.as_str()));
                 }
                 audit.record(
                     conn,

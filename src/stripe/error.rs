@@ -29,10 +29,43 @@ pub enum StripeError {
     Decode(String),
     #[error("Stripe client configuration: {0}")]
     Config(String),
-    /// Another request was making the same write and it failed; this one waited for it
-    /// rather than calling Stripe again.
-    #[error("a concurrent request for the same change failed against Stripe: {0}")]
-    Concurrent(String),
+}
+
+/// What a failed Stripe call means, whoever made it: the one mapping from Stripe's answer to
+/// the gateway's stable error codes, and to whether retrying later can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StripeFailure {
+    /// Stripe refuses to act for the account: no such account, not connected to the
+    /// platform, or access revoked. `stripe_account_inaccessible`.
+    AccountInaccessible,
+    /// Stripe refused the request's data (a 400 about a parameter): the client's to fix, and
+    /// nothing was created. `stripe_invalid_request`.
+    InvalidRequest,
+    /// Unreachable, rate-limiting or failing: retrying later can help. `stripe_unavailable`.
+    Unavailable,
+    /// Refused for a reason that is the gateway's (its key or permissions), or failed with
+    /// Stripe saying retrying will not help. `stripe_error`.
+    Rejected,
+}
+
+impl StripeFailure {
+    /// Why Stripe answers `account_invalid`.
+    pub const NO_ACCOUNT_ACCESS: &'static str =
+        "the platform has no access to this account (not connected, or access revoked)";
+
+    /// The gateway's stable error code for it, as clients, audit rows and receipts show it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AccountInaccessible => "stripe_account_inaccessible",
+            Self::InvalidRequest => "stripe_invalid_request",
+            Self::Unavailable => "stripe_unavailable",
+            Self::Rejected => "stripe_error",
+        }
+    }
+
+    pub fn is_retryable(self) -> bool {
+        self == Self::Unavailable
+    }
 }
 
 impl StripeError {
@@ -85,7 +118,6 @@ impl StripeError {
                 ..
             } => should_retry.unwrap_or_else(|| is_retryable_status(*status)),
             Self::Decode(_) | Self::Config(_) => false,
-            Self::Concurrent(_) => true,
         }
     }
 
@@ -108,16 +140,16 @@ impl StripeError {
         matches!(self, Self::Api { code: Some(code), .. } if code == "account_invalid")
     }
 
-    /// The gateway's stable error code for this failure, as a client would see it.
-    pub fn client_code(&self) -> &'static str {
+    /// What this failure means for the caller (see [`StripeFailure`]).
+    pub fn failure(&self) -> StripeFailure {
         if self.is_account_inaccessible() {
-            "stripe_account_inaccessible"
-        } else if self.is_transient() {
-            "stripe_unavailable"
+            StripeFailure::AccountInaccessible
         } else if self.is_invalid_request() {
-            "stripe_invalid_request"
+            StripeFailure::InvalidRequest
+        } else if self.is_transient() {
+            StripeFailure::Unavailable
         } else {
-            "stripe_error"
+            StripeFailure::Rejected
         }
     }
 }
@@ -131,5 +163,67 @@ fn is_retryable_status(status: u16) -> bool {
 impl StripeClientErr for StripeError {
     fn deserialize_err(msg: impl std::fmt::Display) -> Self {
         Self::Decode(msg.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, kind: &str, code: Option<&str>, should_retry: Option<bool>) -> StripeError {
+        StripeError::Api {
+            status,
+            kind: kind.into(),
+            code: code.map(Into::into),
+            message: "m".into(),
+            should_retry,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn each_failure_has_one_meaning() {
+        let cases = [
+            (
+                api(403, "invalid_request_error", Some("account_invalid"), None),
+                StripeFailure::AccountInaccessible,
+            ),
+            (
+                api(400, "invalid_request_error", Some("email_invalid"), None),
+                StripeFailure::InvalidRequest,
+            ),
+            (
+                api(429, "rate_limit_error", None, None),
+                StripeFailure::Unavailable,
+            ),
+            (
+                api(500, "api_error", None, Some(false)),
+                StripeFailure::Rejected,
+            ),
+            (
+                api(401, "invalid_request_error", None, None),
+                StripeFailure::Rejected,
+            ),
+            (
+                api(404, "invalid_request_error", Some("resource_missing"), None),
+                StripeFailure::Rejected,
+            ),
+            (
+                StripeError::Transport {
+                    message: "reset".into(),
+                    timed_out: false,
+                    attempts: 3,
+                },
+                StripeFailure::Unavailable,
+            ),
+            (StripeError::Decode("x".into()), StripeFailure::Rejected),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.failure(), expected, "{error}");
+            assert_eq!(
+                error.failure().is_retryable(),
+                expected == StripeFailure::Unavailable
+            );
+        }
     }
 }

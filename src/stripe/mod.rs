@@ -2,13 +2,14 @@
 //! types; [`StripeTransport`] sends them with pooled connections, per-attempt timeouts and
 //! retries. [`Stripe::for_account`] is the one place a request is tied to an organizer's account.
 
+pub mod customers;
 mod error;
 mod idempotency;
 mod transport;
 
 use stripe_client_core::{AccountId, RequestStrategy, StripeMethod, StripeRequest};
 
-pub use error::StripeError;
+pub use error::{StripeError, StripeFailure};
 pub use idempotency::idempotency_key;
 pub use stripe_client_core::IdempotencyKey;
 pub use transport::{RetryPolicy, StripeTransport};

@@ -194,6 +194,7 @@ async fn start_instance(
             bind_address: "127.0.0.1:0".parse().unwrap(),
             workers: Some(1),
             max_body_bytes: MAX_BODY_BYTES,
+            create_wait_ms: 10_000,
         },
         database: DatabaseSettings {
             database_url: DatabaseUrl::parse(&database_url).unwrap(),

@@ -1,14 +1,29 @@
+use std::str::FromStr;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
+use crate::db::columns::JsonMap;
 use crate::db::schema::customers;
 use crate::db::DbConnection;
+use crate::domain::Email;
 
 /// Where a customer row stands with respect to its Stripe customer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
 pub enum CustomerStatus {
-    /// Reserved by an upsert; the Stripe customer is being created, or its creation failed and
-    /// the next upsert resumes it. No Stripe id yet; reads never show it.
+    /// Reserved by an upsert; the Stripe customer is being created (under the row's
+    /// `customer.create` lease), or its creation failed and the next upsert resumes it. No
+    /// Stripe id yet; reads never show it.
     Pending,
     Active,
     /// The Stripe customer was found deleted; the next upsert creates a new one.
@@ -25,32 +40,49 @@ impl CustomerStatus {
     }
 }
 
+impl FromStr for CustomerStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "active" => Ok(Self::Active),
+            "stripe_deleted" => Ok(Self::StripeDeleted),
+            other => Err(format!("unknown customer status `{other}`")),
+        }
+    }
+}
+
+crate::text_enum!(CustomerStatus);
+
+/// The lease kind that guards a customer's Stripe create; its key is the row id.
+pub const CREATE_LEASE: &str = "customer.create";
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = customers)]
 pub struct Customer {
     pub id: String,
     pub organizer_id: String,
     pub stripe_account_id: String,
-    pub email: String,
+    /// As Stripe holds it; parsed when the row is loaded.
+    #[diesel(deserialize_as = String)]
+    pub email: Email,
     pub email_normalized: String,
     pub name: Option<String>,
     pub phone: Option<String>,
-    /// A JSON object of strings: the customer's metadata in Stripe, without the gateway's keys.
-    pub metadata: String,
+    /// The customer's metadata in Stripe, without the gateway's keys.
+    pub metadata: JsonMap,
     pub stripe_customer_id: Option<String>,
-    pub status: String,
+    pub status: CustomerStatus,
+    /// Part of the create's idempotency key: the same attempt replays, a new one creates anew.
     pub create_attempt: i32,
-    pub lease_until: Option<NaiveDateTime>,
     pub last_failure_at: Option<NaiveDateTime>,
+    /// The optimistic lock: every write of the row moves it on.
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-}
-
-impl Customer {
-    pub fn has_status(&self, status: CustomerStatus) -> bool {
-        self.status == status.as_str()
-    }
+    /// The row has had a Stripe customer: a create after this is a re-creation.
+    pub ever_active: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -63,13 +95,14 @@ pub struct NewCustomer<'a> {
     pub email_normalized: &'a str,
     pub name: Option<&'a str>,
     pub phone: Option<&'a str>,
+    /// JSON text, from [`JsonMap::to_json`].
     pub metadata: &'a str,
-    pub status: &'a str,
+    pub status: CustomerStatus,
     pub create_attempt: i32,
-    pub lease_until: Option<NaiveDateTime>,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub ever_active: bool,
 }
 
 /// The profile as Stripe holds it, written after each Stripe write.
@@ -80,12 +113,13 @@ pub struct StripeProfile<'a> {
     pub email_normalized: &'a str,
     pub name: Option<&'a str>,
     pub phone: Option<&'a str>,
+    /// JSON text, from [`JsonMap::to_json`].
     pub metadata: &'a str,
     pub updated_at: NaiveDateTime,
 }
 
-const ACTIVE: &str = "active";
-
+/// Every query names its tenant, the Stripe account (what webhooks arrive with), and says so;
+/// the one that crosses tenants on purpose (erasure) says that instead.
 impl Customer {
     pub fn insert(conn: &mut DbConnection, new: &NewCustomer<'_>) -> QueryResult<Customer> {
         diesel::insert_into(customers::table)
@@ -107,41 +141,32 @@ impl Customer {
             .optional()
     }
 
-    /// Any row by id; callers have checked the tenant already.
-    pub fn find_by_id(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Option<Customer>> {
-        customers::table
-            .find(customer_id)
-            .select(Customer::as_select())
-            .first(conn)
-            .optional()
-    }
-
-    /// The organizer's customer `customer_id` (any status).
-    pub fn find_by_organizer_and_id(
+    /// The account's customer `customer_id` (any status).
+    pub fn find_by_account_and_id(
         conn: &mut DbConnection,
-        organizer_id: &str,
+        stripe_account_id: &str,
         customer_id: &str,
     ) -> QueryResult<Option<Customer>> {
         customers::table
-            .filter(customers::organizer_id.eq(organizer_id))
+            .filter(customers::stripe_account_id.eq(stripe_account_id))
             .filter(customers::id.eq(customer_id))
             .select(Customer::as_select())
             .first(conn)
             .optional()
     }
 
-    /// Active customers of one organizer in id (= creation) order, optionally only the one with
+    /// Active customers of one account in id (= creation) order, optionally only the one with
     /// this normalized email, starting after `after_id`.
-    pub fn list_active_for_organizer_after(
+    pub fn list_active_by_account_after(
         conn: &mut DbConnection,
-        organizer_id: &str,
+        stripe_account_id: &str,
         email_normalized: Option<&str>,
         after_id: Option<&str>,
         limit: usize,
     ) -> QueryResult<Vec<Customer>> {
         let mut query = customers::table
-            .filter(customers::organizer_id.eq(organizer_id.to_string()))
-            .filter(customers::status.eq(ACTIVE))
+            .filter(customers::stripe_account_id.eq(stripe_account_id.to_string()))
+            .filter(customers::status.eq(CustomerStatus::Active))
             .select(Customer::as_select())
             .order(customers::id.asc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -155,8 +180,8 @@ impl Customer {
         query.load(conn)
     }
 
-    /// Every organizer's customer with this normalized email, for erasure.
-    pub fn find_all_by_email(
+    /// Every account's customer with this normalized email: erasure crosses tenants on purpose.
+    pub fn find_all_by_email_across_accounts(
         conn: &mut DbConnection,
         email_normalized: &str,
     ) -> QueryResult<Vec<Customer>> {
@@ -167,44 +192,34 @@ impl Customer {
             .load(conn)
     }
 
-    /// Takes the right to create the Stripe customer of a `pending` or `stripe_deleted` row, if
-    /// nobody holds it (no lease, or an expired one) and the row is still as the caller saw it.
-    /// A `stripe_deleted` row moves to a new attempt, so its create gets a new idempotency key.
-    pub fn claim_create(
-        conn: &mut DbConnection,
-        seen: &Customer,
-        now: NaiveDateTime,
-        lease_until: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let attempt = if seen.status == CustomerStatus::StripeDeleted.as_str() {
-            seen.create_attempt + 1
-        } else {
-            seen.create_attempt
+    /// Starts a create of the Stripe customer of a `pending` or `stripe_deleted` row still as
+    /// the caller saw it; the caller holds the row's create lease. A `stripe_deleted` row moves
+    /// to a new attempt, so its create gets a new idempotency key. The row as it now stands, or
+    /// `None` when it changed.
+    pub fn begin_create(conn: &mut DbConnection, seen: &Customer) -> QueryResult<Option<Customer>> {
+        let attempt = match seen.status {
+            CustomerStatus::StripeDeleted => seen.create_attempt + 1,
+            _ => seen.create_attempt,
         };
-        let claimed = diesel::update(
-            customers::table
-                .filter(customers::id.eq(&seen.id))
-                .filter(customers::status.eq(&seen.status))
-                .filter(customers::create_attempt.eq(seen.create_attempt))
-                .filter(
-                    customers::lease_until
-                        .is_null()
-                        .or(customers::lease_until.lt(now)),
-                ),
-        )
-        .set((
-            customers::status.eq(CustomerStatus::Pending.as_str()),
-            customers::create_attempt.eq(attempt),
-            customers::lease_until.eq(lease_until),
-        ))
-        .execute(conn)?;
-        Ok(claimed == 1)
+        let target = customers::table
+            .filter(customers::stripe_account_id.eq(&seen.stripe_account_id))
+            .filter(customers::id.eq(&seen.id))
+            .filter(customers::status.eq(seen.status))
+            .filter(customers::create_attempt.eq(seen.create_attempt));
+        diesel::update(target)
+            .set((
+                customers::status.eq(CustomerStatus::Pending),
+                customers::create_attempt.eq(attempt),
+            ))
+            .get_result(conn)
+            .optional()
     }
 
     /// Records the Stripe customer that attempt `attempt` created and makes the row active.
     /// `None` when the row is gone or another attempt has taken over.
     pub fn complete_create(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         customer_id: &str,
         attempt: i32,
         stripe_customer_id: &str,
@@ -212,43 +227,42 @@ impl Customer {
     ) -> QueryResult<Option<Customer>> {
         diesel::update(
             customers::table
+                .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
-                .filter(customers::status.eq(CustomerStatus::Pending.as_str()))
+                .filter(customers::status.eq(CustomerStatus::Pending))
                 .filter(customers::create_attempt.eq(attempt)),
         )
         .set((
             profile,
             customers::stripe_customer_id.eq(stripe_customer_id),
-            customers::status.eq(ACTIVE),
-            customers::lease_until.eq(None::<NaiveDateTime>),
+            customers::status.eq(CustomerStatus::Active),
             customers::last_failure_at.eq(None::<NaiveDateTime>),
             customers::version.eq(customers::version + 1),
+            customers::ever_active.eq(true),
         ))
         .get_result(conn)
         .optional()
     }
 
-    /// Gives up the lease `lease_until` after a failed create, noting when it failed so that
-    /// the upserts that were waiting on it answer with the failure instead of each trying
-    /// again; `next_attempt` moves the row to a new attempt (a new idempotency key). A lease
-    /// that expired and was taken over is left to its new holder.
-    pub fn release_create(
+    /// Notes a failed create of attempt `attempt`, so that the upserts that were waiting on it
+    /// answer with the failure instead of each trying again; `next_attempt` moves the row to a
+    /// new attempt (a new idempotency key). The caller has just released the create lease.
+    pub fn fail_create(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         customer_id: &str,
         attempt: i32,
-        lease_until: Option<NaiveDateTime>,
         next_attempt: bool,
         failed_at: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(
             customers::table
+                .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
-                .filter(customers::status.eq(CustomerStatus::Pending.as_str()))
-                .filter(customers::create_attempt.eq(attempt))
-                .filter(customers::lease_until.eq(lease_until)),
+                .filter(customers::status.eq(CustomerStatus::Pending))
+                .filter(customers::create_attempt.eq(attempt)),
         )
         .set((
-            customers::lease_until.eq(None::<NaiveDateTime>),
             customers::last_failure_at.eq(failed_at),
             customers::create_attempt.eq(attempt + i32::from(next_attempt)),
         ))
@@ -256,20 +270,19 @@ impl Customer {
         .map(drop)
     }
 
-    /// Removes a reservation whose create Stripe refused (nothing exists in Stripe for it),
-    /// while its lease is still `lease_until`.
+    /// Removes a reservation whose create Stripe refused (nothing exists in Stripe for it).
     pub fn delete_reservation(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         customer_id: &str,
         attempt: i32,
-        lease_until: Option<NaiveDateTime>,
     ) -> QueryResult<()> {
         diesel::delete(
             customers::table
+                .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
-                .filter(customers::status.eq(CustomerStatus::Pending.as_str()))
+                .filter(customers::status.eq(CustomerStatus::Pending))
                 .filter(customers::create_attempt.eq(attempt))
-                .filter(customers::lease_until.eq(lease_until))
                 .filter(customers::stripe_customer_id.is_null()),
         )
         .execute(conn)
@@ -280,17 +293,19 @@ impl Customer {
     /// another Stripe customer meanwhile. Returns whether it did.
     pub fn mark_stripe_deleted(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         customer_id: &str,
         stripe_customer_id: &str,
     ) -> QueryResult<bool> {
         diesel::update(
             customers::table
+                .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
-                .filter(customers::status.eq(ACTIVE))
+                .filter(customers::status.eq(CustomerStatus::Active))
                 .filter(customers::stripe_customer_id.eq(stripe_customer_id)),
         )
         .set((
-            customers::status.eq(CustomerStatus::StripeDeleted.as_str()),
+            customers::status.eq(CustomerStatus::StripeDeleted),
             customers::stripe_customer_id.eq(None::<String>),
             customers::updated_at.eq(crate::db::now()),
         ))
@@ -298,18 +313,20 @@ impl Customer {
         .map(|n| n == 1)
     }
 
-    /// Writes the profile Stripe returned, if the row is still at `version` (optimistic
+    /// Writes the profile Stripe returned, if the row is still active at `version` (optimistic
     /// concurrency: `None` means another write got there first).
     pub fn update_profile(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         customer_id: &str,
         version: i32,
         profile: &StripeProfile<'_>,
     ) -> QueryResult<Option<Customer>> {
         diesel::update(
             customers::table
+                .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
-                .filter(customers::status.eq(ACTIVE))
+                .filter(customers::status.eq(CustomerStatus::Active))
                 .filter(customers::version.eq(version)),
         )
         .set((profile, customers::version.eq(customers::version + 1)))
@@ -323,9 +340,10 @@ impl Customer {
     pub fn delete_if_unchanged(conn: &mut DbConnection, seen: &Customer) -> QueryResult<bool> {
         diesel::delete(
             customers::table
+                .filter(customers::stripe_account_id.eq(&seen.stripe_account_id))
                 .filter(customers::id.eq(&seen.id))
                 .filter(customers::version.eq(seen.version))
-                .filter(customers::status.eq(&seen.status))
+                .filter(customers::status.eq(seen.status))
                 .filter(customers::create_attempt.eq(seen.create_attempt)),
         )
         .execute(conn)

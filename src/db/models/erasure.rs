@@ -1,9 +1,90 @@
+use std::str::FromStr;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use crate::db::schema::{erasure_accounts, erasures};
 use crate::db::DbConnection;
 use crate::on_each_backend;
+
+/// Where an erasure request stands.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+pub enum ErasureStatus {
+    /// Some account failed; the same request again resumes it.
+    Partial,
+    /// Every account is done.
+    Completed,
+}
+
+impl ErasureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Partial => "partial",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+impl FromStr for ErasureStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "partial" => Ok(Self::Partial),
+            "completed" => Ok(Self::Completed),
+            other => Err(format!("unknown erasure status `{other}`")),
+        }
+    }
+}
+
+/// What an erasure did in one account.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+pub enum ErasureOutcome {
+    Erased,
+    Failed,
+}
+
+impl ErasureOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Erased => "erased",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for ErasureOutcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "erased" => Ok(Self::Erased),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown erasure outcome `{other}`")),
+        }
+    }
+}
+
+crate::text_enum!(ErasureStatus, ErasureOutcome);
 
 /// A GDPR erasure request for one person (known only by the keyed hash of their email).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -11,8 +92,7 @@ use crate::on_each_backend;
 pub struct Erasure {
     pub id: String,
     pub subject_hash: String,
-    /// `partial` while some account failed; `completed` once every one is done.
-    pub status: String,
+    pub status: ErasureStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -26,8 +106,7 @@ pub struct ErasureAccount {
     pub organizer_id: String,
     pub stripe_account_id: String,
     pub stripe_customer_id: Option<String>,
-    /// `erased` or `failed`.
-    pub outcome: String,
+    pub outcome: ErasureOutcome,
     /// The error code a failed attempt got, e.g. `stripe_unavailable`.
     pub error_code: Option<String>,
     pub updated_at: NaiveDateTime,
@@ -48,7 +127,7 @@ impl Erasure {
     ) -> QueryResult<Option<Erasure>> {
         erasures::table
             .filter(erasures::subject_hash.eq(subject_hash))
-            .filter(erasures::status.eq("partial"))
+            .filter(erasures::status.eq(ErasureStatus::Partial))
             .order(erasures::id.desc())
             .select(Erasure::as_select())
             .first(conn)
@@ -58,7 +137,7 @@ impl Erasure {
     pub fn set_status(
         conn: &mut DbConnection,
         erasure_id: &str,
-        status: &str,
+        status: ErasureStatus,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(erasures::table.find(erasure_id))

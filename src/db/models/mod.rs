@@ -1,5 +1,6 @@
-//! Rows and the queries on them. Every query that touches tenant data takes the tenant
-//! (organizer id or Stripe account) as a parameter and says so in its name.
+//! Rows and the queries on them. Every query that touches tenant data takes the tenant's
+//! Stripe account as a parameter and says so in its name (`find_by_account_and_id`); the few
+//! that cross tenants on purpose say that instead (`find_all_by_email_across_accounts`).
 
 mod audit_event;
 mod customer;
@@ -7,6 +8,6 @@ mod erasure;
 mod organizer;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent};
-pub use customer::{Customer, CustomerStatus, NewCustomer, StripeProfile};
-pub use erasure::{Erasure, ErasureAccount};
+pub use customer::{Customer, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE};
+pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};

@@ -2,7 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::organizers;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
+use crate::domain::{OrganizerStatus, StripeAccountId};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = organizers)]
@@ -11,7 +12,7 @@ pub struct Organizer {
     pub name: String,
     pub stripe_account_id: String,
     pub application_fee_bps: Option<i32>,
-    pub status: String,
+    pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -23,7 +24,7 @@ pub struct NewOrganizer<'a> {
     pub name: &'a str,
     pub stripe_account_id: &'a str,
     pub application_fee_bps: Option<i32>,
-    pub status: &'a str,
+    pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -34,11 +35,17 @@ pub struct NewOrganizer<'a> {
 pub struct OrganizerChanges<'a> {
     pub name: Option<&'a str>,
     pub application_fee_bps: Option<Option<i32>>,
-    pub status: Option<&'a str>,
+    pub status: Option<OrganizerStatus>,
     pub updated_at: NaiveDateTime,
 }
 
 impl Organizer {
+    /// The organizer's Stripe account, the tenant key of its data.
+    pub fn account(&self) -> Result<StripeAccountId, DbError> {
+        StripeAccountId::parse(&self.stripe_account_id)
+            .map_err(|e| DbError::Corrupt(format!("organizer {}: {e}", self.id)))
+    }
+
     pub fn insert(conn: &mut DbConnection, new: &NewOrganizer<'_>) -> QueryResult<Organizer> {
         diesel::insert_into(organizers::table)
             .values(new)

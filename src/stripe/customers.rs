@@ -1,12 +1,14 @@
-//! The Stripe side of customers: requests built from local rows, and Stripe's answers read back
-//! into the profile the gateway mirrors.
+//! Stripe customers: requests built from domain values (never from rows), and Stripe's answers
+//! read back into the profile the gateway mirrors.
 
 use std::collections::{BTreeMap, HashMap};
 
-use stripe_core::customer::{CreateCustomer, DeleteCustomer, ListCustomer, UpdateCustomer};
+use stripe_core::customer::{
+    CreateCustomer, DeleteCustomer, ListCustomer, RetrieveCustomer, RetrieveCustomerReturned,
+    UpdateCustomer,
+};
 
-use crate::db::models::Customer;
-use crate::domain::Metadata;
+use crate::domain::{Metadata, StripeAccountId};
 use crate::stripe::{idempotency_key, AccountClient, StripeError};
 
 /// Metadata keys the gateway writes on every Stripe customer it creates, so that a customer
@@ -83,59 +85,97 @@ impl ProfileChange {
     }
 }
 
-/// The row's stored metadata (a JSON object of strings).
-pub fn stored_metadata(row: &Customer) -> BTreeMap<String, String> {
-    serde_json::from_str(&row.metadata).unwrap_or_default()
+/// Which create a new Stripe customer belongs to: the gateway's row and its create attempt.
+/// Every request resuming the same attempt, on any instance, sends the same idempotency key
+/// and gets the same customer; a new attempt (after the customer was deleted in Stripe) gets a
+/// new one.
+pub struct CreateAttempt<'a> {
+    pub account: &'a StripeAccountId,
+    pub organizer_id: &'a str,
+    pub customer_id: &'a str,
+    pub attempt: i32,
 }
 
-/// Creates the Stripe customer of a reserved row. The idempotency key is the row and its
-/// attempt: every request resuming the same attempt, on any instance, gets the same customer;
-/// a new attempt (after the customer was deleted in Stripe) gets a new one.
+/// The profile a new Stripe customer is created with.
+pub struct NewProfile<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
 pub async fn create(
     client: &AccountClient<'_>,
-    row: &Customer,
+    attempt: &CreateAttempt<'_>,
+    profile: &NewProfile<'_>,
 ) -> Result<RemoteCustomer, StripeError> {
-    let mut metadata: HashMap<String, String> = stored_metadata(row).into_iter().collect();
-    metadata.insert(CUSTOMER_ID_KEY.into(), row.id.clone());
-    metadata.insert(ORGANIZER_ID_KEY.into(), row.organizer_id.clone());
-    let mut request = CreateCustomer::new().email(&row.email).metadata(metadata);
-    if let Some(name) = &row.name {
+    let mut metadata: HashMap<String, String> = profile
+        .metadata
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    metadata.insert(CUSTOMER_ID_KEY.into(), attempt.customer_id.to_string());
+    metadata.insert(ORGANIZER_ID_KEY.into(), attempt.organizer_id.to_string());
+    let mut request = CreateCustomer::new()
+        .email(profile.email)
+        .metadata(metadata);
+    if let Some(name) = profile.name {
         request = request.name(name);
     }
-    if let Some(phone) = &row.phone {
+    if let Some(phone) = profile.phone {
         request = request.phone(phone);
     }
-    let attempt = row.create_attempt.to_string();
+    let number = attempt.attempt.to_string();
     let key = idempotency_key(
         "customer.create",
-        &[&row.stripe_account_id, &row.id, &attempt],
+        &[attempt.account.as_str(), attempt.customer_id, &number],
     );
     client.write(&request, key).await.map(Into::into)
 }
 
-/// The Stripe customer an earlier attempt made for this row, if one exists: found by the row's
-/// email (Stripe's filter is exact, and the row keeps the spelling that was sent) and recognized
-/// by the row id in its metadata. Covers creates whose idempotency key Stripe has forgotten.
+/// The Stripe customer an earlier attempt made for the gateway's customer `customer_id`, if one
+/// exists: found by `email` (Stripe's filter is exact, and the row keeps the spelling that was
+/// sent) and recognized by the gateway id in its metadata. Covers creates whose idempotency key
+/// Stripe has forgotten.
 pub async fn find_created(
     client: &AccountClient<'_>,
-    row: &Customer,
+    email: &str,
+    customer_id: &str,
 ) -> Result<Option<RemoteCustomer>, StripeError> {
     let list = client
-        .read(&ListCustomer::new().email(&row.email).limit(100))
+        .read(&ListCustomer::new().email(email).limit(100))
         .await?;
     Ok(list
         .data
         .into_iter()
         .map(RemoteCustomer::from)
-        .find(|customer| customer.gateway_customer_id.as_deref() == Some(row.id.as_str())))
+        .find(|customer| customer.gateway_customer_id.as_deref() == Some(customer_id)))
 }
 
-/// Applies a profile change. An update sets fields, so applying it twice does no harm, while
-/// replaying an old answer instead of applying would: each call gets its own key, which the
-/// transport keeps across its retries of that call (so a lost answer is replayed, not redone).
+/// The customer as Stripe has it now; `None` when Stripe has deleted it or never had it.
+pub async fn retrieve(
+    client: &AccountClient<'_>,
+    stripe_customer_id: &str,
+) -> Result<Option<RemoteCustomer>, StripeError> {
+    match client
+        .read(&RetrieveCustomer::new(stripe_customer_id))
+        .await
+    {
+        Ok(RetrieveCustomerReturned::Customer(customer)) => Ok(Some(customer.into())),
+        Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Applies a profile change to the gateway's customer `customer_id`. An update sets fields, so
+/// applying it twice does no harm, while replaying an old answer instead of applying would:
+/// each call gets its own key, which the transport keeps across its retries of that call (so a
+/// lost answer is replayed, not redone).
 pub async fn update(
     client: &AccountClient<'_>,
-    row: &Customer,
+    account: &StripeAccountId,
+    customer_id: &str,
     stripe_customer_id: &str,
     change: &ProfileChange,
 ) -> Result<RemoteCustomer, StripeError> {
@@ -160,7 +200,7 @@ pub async fn update(
         );
     }
     let call = uuid::Uuid::new_v4().to_string();
-    let key = idempotency_key("customer.update", &[&row.stripe_account_id, &row.id, &call]);
+    let key = idempotency_key("customer.update", &[account.as_str(), customer_id, &call]);
     client.write(&request, key).await.map(Into::into)
 }
 

@@ -1,0 +1,70 @@
+//! The one conversion of each service's error into the HTTP error: status and stable code.
+
+use super::ApiError;
+use crate::services::customers::CustomerError;
+use crate::services::erasures::ErasureError;
+use crate::services::organizers::OrganizerError;
+
+impl From<OrganizerError> for ApiError {
+    fn from(err: OrganizerError) -> Self {
+        let code = err.code();
+        match err {
+            OrganizerError::Forbidden(forbidden) => forbidden.into(),
+            OrganizerError::Disabled => ApiError::Forbidden("this organizer is disabled"),
+            OrganizerError::NotFound(_) => ApiError::NotFound {
+                code,
+                message: err.to_string(),
+            },
+            OrganizerError::Exists { .. } => ApiError::Conflict {
+                code,
+                message: err.to_string(),
+            },
+            OrganizerError::AccountInaccessible { account, reason } => {
+                ApiError::StripeAccountInaccessible {
+                    account,
+                    reason: reason.to_string(),
+                }
+            }
+            OrganizerError::Stripe { account, source } => ApiError::from_stripe(&account, source),
+            OrganizerError::PlatformMismatch(_) => ApiError::internal(err),
+            OrganizerError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<CustomerError> for ApiError {
+    fn from(err: CustomerError) -> Self {
+        let code = err.code();
+        match err {
+            CustomerError::Organizer(err) => err.into(),
+            CustomerError::Stripe { account, source } => ApiError::from_stripe(&account, source),
+            CustomerError::NotFound(_) | CustomerError::DeletedInStripe(_) => ApiError::NotFound {
+                code,
+                message: err.to_string(),
+            },
+            CustomerError::EmailTaken { .. }
+            | CustomerError::ErasedWhileCreating
+            | CustomerError::BeingCreated => ApiError::Conflict {
+                code,
+                message: err.to_string(),
+            },
+            CustomerError::WaitTimedOut
+            | CustomerError::ConcurrentCreateFailed
+            | CustomerError::KeptChanging => ApiError::StripeUnavailable(err.into()),
+            CustomerError::TooManyMetadataKeys { .. } => {
+                ApiError::validation("metadata", err.to_string())
+            }
+            CustomerError::Db(db) => db.into(),
+            CustomerError::Corrupt { .. } => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<ErasureError> for ApiError {
+    fn from(err: ErasureError) -> Self {
+        match err {
+            ErasureError::Forbidden(forbidden) => forbidden.into(),
+            ErasureError::Db(db) => db.into(),
+        }
+    }
+}

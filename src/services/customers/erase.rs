@@ -1,0 +1,130 @@
+//! Deleting a customer: in Stripe first, then the row and with it the person's data (DELETE,
+//! and each account of a GDPR erasure).
+
+use diesel::Connection;
+use serde_json::json;
+
+use super::{targets, CustomerError};
+use crate::auth::Principal;
+use crate::db::models::{Customer, CustomerStatus, CREATE_LEASE};
+use crate::db::Lease;
+use crate::domain::{CustomerId, OrganizerId, StripeAccountId};
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::{organizers, AppState};
+use crate::stripe::customers::{self as remote, Deleted};
+
+/// Deletes the customer in Stripe, then the row. A customer already gone in Stripe is not an
+/// error.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id, customer_id = %customer_id))]
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+) -> Result<(), CustomerError> {
+    let id = customer_id.to_string();
+    let (account, row) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let account = organizer.account()?;
+            let row = Customer::find_by_account_and_id(conn, account.as_str(), &id)?
+                .filter(|row| row.status != CustomerStatus::Pending)
+                .ok_or(CustomerError::NotFound(id))?;
+            Ok::<_, CustomerError>((account, row))
+        })
+        .await?;
+    let audit = AuditContext::new(principal);
+    let subject = state.subject_hasher.hash(&row.email);
+    erase_row(state, &audit, &account, row, "customer.deleted", subject).await?;
+    Ok(())
+}
+
+/// How many times an erasure follows a row that a concurrent request changed (recreated its
+/// Stripe customer, say) before it gives up with a retryable error.
+const ERASE_ROUNDS: usize = 3;
+
+/// Deletes `row`'s customer in Stripe (or, for a row whose create never finished, whatever
+/// that create may have made), then the row, with an audit row either way. The row is removed
+/// only as it was when its Stripe customer was deleted: if a concurrent request moved it on
+/// (a new Stripe customer after a deletion in Stripe), the new state is erased too. Returns
+/// what Stripe said the last time.
+pub async fn erase_row(
+    state: &AppState,
+    audit: &AuditContext,
+    account: &StripeAccountId,
+    mut row: Customer,
+    action: &'static str,
+    subject: String,
+) -> Result<Deleted, CustomerError> {
+    let client = state.stripe.for_account(account);
+    for _ in 0..ERASE_ROUNDS {
+        let result = match &row.stripe_customer_id {
+            Some(stripe_customer_id) => remote::delete(&client, stripe_customer_id).await,
+            None => match remote::find_created(&client, row.email.as_str(), &row.id).await {
+                Ok(Some(orphan)) => {
+                    row.stripe_customer_id = Some(orphan.id.clone());
+                    remote::delete(&client, &orphan.id).await
+                }
+                Ok(None) => Ok(Deleted::AlreadyGone),
+                Err(err) => Err(err),
+            },
+        };
+        let deleted = match result {
+            Ok(deleted) => deleted,
+            Err(err) => {
+                audit
+                    .record_failure(
+                        state,
+                        AuditEntry {
+                            action,
+                            organizer_id: Some(row.organizer_id.clone()),
+                            targets: targets(&row),
+                            outcome: Outcome::Failed,
+                            subject_hash: Some(subject.clone()),
+                            details: json!({ "error": err.failure().code() }),
+                        },
+                    )
+                    .await;
+                return Err(CustomerError::stripe(account, err));
+            }
+        };
+        let (seen, audit, subject) = (row.clone(), audit.clone(), subject.clone());
+        let moved_on = state
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    if !Customer::delete_if_unchanged(conn, &seen)? {
+                        return Ok(Customer::find_by_account_and_id(
+                            conn,
+                            &seen.stripe_account_id,
+                            &seen.id,
+                        )?);
+                    }
+                    Lease::forget(conn, CREATE_LEASE, &seen.id)?;
+                    audit.record(
+                        conn,
+                        &AuditEntry {
+                            action,
+                            organizer_id: Some(seen.organizer_id.clone()),
+                            targets: targets(&seen),
+                            outcome: Outcome::Succeeded,
+                            subject_hash: Some(subject),
+                            details: json!({ "stripe": match deleted {
+                                Deleted::Now => "deleted",
+                                Deleted::AlreadyGone => "already_deleted",
+                            } }),
+                        },
+                    )?;
+                    Ok::<_, CustomerError>(None)
+                })
+            })
+            .await?;
+        match moved_on {
+            None => return Ok(deleted),
+            Some(current) => {
+                tracing::info!(customer_id = %current.id, "the customer changed while it was erased; erasing its new state");
+                row = current;
+            }
+        }
+    }
+    Err(CustomerError::KeptChanging)
+}

@@ -1,0 +1,222 @@
+//! Mirroring Stripe: what Stripe answered is written onto the row, a row is refreshed from
+//! Stripe after concurrent writes, and a change the row could not take is undone in Stripe.
+//! The webhook worker will refresh rows through here too.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+use serde_json::json;
+
+use super::{targets, ActiveCustomer, CustomerError};
+use crate::db::columns::JsonMap;
+use crate::db::models::{Customer, StripeProfile};
+use crate::db::{now, DbConnection};
+use crate::domain::{Email, StripeAccountId};
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::AppState;
+use crate::stripe::customers::{self as remote, ProfileChange, RemoteCustomer};
+
+/// How writing a change through to Stripe ended.
+pub(super) enum Applied {
+    Updated(Box<ActiveCustomer>),
+    /// Stripe no longer has the customer; the row is now `stripe_deleted`.
+    StripeDeleted,
+}
+
+impl Applied {
+    fn updated(row: Customer) -> Result<Self, CustomerError> {
+        Ok(match ActiveCustomer::of(row)? {
+            Some(active) => Self::Updated(Box::new(active)),
+            None => Self::StripeDeleted,
+        })
+    }
+}
+
+/// The row's profile columns for what Stripe answered, with `email` (see [`mirrored_email`]).
+pub(super) fn profile<'a>(
+    email: &'a Email,
+    remote: &'a RemoteCustomer,
+    metadata: &'a str,
+) -> StripeProfile<'a> {
+    StripeProfile {
+        email: email.as_str(),
+        email_normalized: email.normalized(),
+        name: remote.name.as_deref(),
+        phone: remote.phone.as_deref(),
+        metadata,
+        updated_at: now(),
+    }
+}
+
+/// The email to store after Stripe answered: Stripe's own, since a concurrent change may have
+/// moved it on since this request read the row; the one asked for when Stripe's answer has no
+/// address the gateway accepts.
+pub(super) fn mirrored_email(stripe: Option<&str>, asked: &Email) -> Email {
+    stripe
+        .and_then(|email| Email::parse(email).ok())
+        .unwrap_or_else(|| asked.clone())
+}
+
+/// Writes what Stripe answered onto `row` if it is still active at the version read, and says
+/// which email it stored; `None` when another write got there first. The email is
+/// [`mirrored_email`], unless another customer of the organizer holds that address locally and
+/// this request did not ask for it: then the row keeps its own, and whichever change moved
+/// Stripe's email settles it.
+pub(super) fn store_profile(
+    conn: &mut DbConnection,
+    row: &Customer,
+    remote: &RemoteCustomer,
+    requested: Option<&Email>,
+) -> Result<Option<(Customer, Email)>, DieselError> {
+    let metadata = JsonMap(remote.metadata.clone()).to_json();
+    let asked = requested.unwrap_or(&row.email);
+    let mirrored = mirrored_email(remote.email.as_deref(), asked);
+    let write = |conn: &mut DbConnection, email: &Email| {
+        conn.transaction(|conn| {
+            Customer::update_profile(
+                conn,
+                &row.stripe_account_id,
+                &row.id,
+                row.version,
+                &profile(email, remote, &metadata),
+            )
+        })
+        .map(|updated| updated.map(|updated| (updated, email.clone())))
+    };
+    match write(conn, &mirrored) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+            if mirrored.normalized() != asked.normalized() =>
+        {
+            write(conn, &row.email)
+        }
+        other => other,
+    }
+}
+
+/// Notes that Stripe no longer has the row's customer, with an audit row: the next upsert
+/// creates a new one.
+pub(super) async fn mark_stripe_deleted(
+    state: &AppState,
+    audit: &AuditContext,
+    row: &Customer,
+    stripe_customer_id: &str,
+) -> Result<(), CustomerError> {
+    let (row, stripe_id, audit) = (row.clone(), stripe_customer_id.to_string(), audit.clone());
+    let subject = state.subject_hasher.hash(&row.email);
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                if Customer::mark_stripe_deleted(conn, &row.stripe_account_id, &row.id, &stripe_id)?
+                {
+                    tracing::warn!(customer_id = %row.id, "the Stripe customer was deleted in Stripe");
+                    audit.record(
+                        conn,
+                        &AuditEntry {
+                            action: "customer.stripe_deleted",
+                            organizer_id: Some(row.organizer_id.clone()),
+                            targets: targets(&row),
+                            outcome: Outcome::Succeeded,
+                            subject_hash: Some(subject),
+                            details: json!({}),
+                        },
+                    )?;
+                }
+                Ok::<_, CustomerError>(())
+            })
+        })
+        .await
+}
+
+/// Undoes, in Stripe, a change whose local write lost a race for the new email: every field
+/// the change sent goes back to the row's value. Best effort: reconciliation repairs what this
+/// cannot.
+pub(super) async fn revert(
+    state: &AppState,
+    account: &StripeAccountId,
+    row: &Customer,
+    stripe_customer_id: &str,
+    change: &ProfileChange,
+) {
+    let client = state.stripe.for_account(account);
+    let undo = ProfileChange {
+        email: change
+            .email
+            .as_ref()
+            .map(|_| row.email.as_str().to_string()),
+        name: change.name.as_ref().map(|_| row.name.clone()),
+        phone: change.phone.as_ref().map(|_| row.phone.clone()),
+        metadata: change
+            .metadata
+            .keys()
+            .map(|key| {
+                (
+                    key.clone(),
+                    row.metadata.get(key).cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
+    };
+    if let Err(err) = remote::update(&client, account, &row.id, stripe_customer_id, &undo).await {
+        tracing::error!(customer_id = %row.id, error = %err, "could not undo a profile change in Stripe; reconciliation will repair it");
+    }
+}
+
+/// Overwrites the account's customer `customer_id` with the customer as Stripe has it now.
+pub(super) async fn refresh(
+    state: &AppState,
+    account: &StripeAccountId,
+    customer_id: &str,
+) -> Result<Applied, CustomerError> {
+    let (key, id) = (account.to_string(), customer_id.to_string());
+    let row = state
+        .db
+        .run(move |conn| {
+            Customer::find_by_account_and_id(conn, &key, &id)?.ok_or(CustomerError::NotFound(id))
+        })
+        .await?;
+    let Some(active) = ActiveCustomer::of(row)? else {
+        // Meanwhile found deleted in Stripe, or being recreated.
+        return Ok(Applied::StripeDeleted);
+    };
+    let client = state.stripe.for_account(account);
+    let remote = match remote::retrieve(&client, &active.stripe_customer_id).await {
+        Ok(Some(remote)) => remote,
+        Ok(None) => return Ok(Applied::StripeDeleted),
+        Err(err) => return Err(CustomerError::stripe(account, err)),
+    };
+    state
+        .db
+        .run(
+            move |conn| match store_profile(conn, &active.row, &remote, None)? {
+                Some((updated, _)) => Applied::updated(updated),
+                // Yet another write: it stored Stripe's answer too.
+                None => Ok(Applied::Updated(Box::new(active))),
+            },
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(raw: &str) -> Email {
+        Email::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn the_stored_email_is_stripes_when_it_has_one() {
+        let asked = email("asked@example.com");
+        assert_eq!(
+            mirrored_email(Some("Moved@Example.com"), &asked).as_str(),
+            "Moved@Example.com"
+        );
+    }
+
+    #[test]
+    fn without_a_usable_email_from_stripe_the_asked_one_is_stored() {
+        let asked = email("asked@example.com");
+        assert_eq!(mirrored_email(None, &asked), asked);
+        assert_eq!(mirrored_email(Some("not an email"), &asked), asked);
+    }
+}
