@@ -81,3 +81,21 @@ impl std::ops::Deref for JsonMap {
         &self.0
     }
 }
+
+/// A JSON object in a `Text` column (an audit row's details and targets). Loading a row whose
+/// column is not an object is an error, not `null`.
+#[derive(Clone, Debug, PartialEq, Eq, FromSqlRow)]
+pub struct JsonObject(pub serde_json::Map<String, serde_json::Value>);
+
+impl<DB> FromSql<Text, DB> for JsonObject
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
+        serde_json::from_str(&text)
+            .map(JsonObject)
+            .map_err(|e| format!("stored JSON is not an object: {e}").into())
+    }
+}

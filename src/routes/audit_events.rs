@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::organizers::{parse_organizer_id, PageQuery};
 use crate::auth::Principal;
-use crate::db::models::AuditEvent;
+use crate::db::models::{AuditEvent, Outcome};
 use crate::domain::Email;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::services::audit::{self, AuditQuery};
@@ -78,15 +78,13 @@ pub struct AuditEventResponse {
 
 impl From<AuditEvent> for AuditEventResponse {
     fn from(event: AuditEvent) -> Self {
-        let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
         Self {
             occurred_at: event.occurred_at.and_utc(),
-            details: json(&event.details),
-            target_ids: json(&event.target_ids),
-            outcome: if event.outcome == "failed" {
-                AuditOutcome::Failed
-            } else {
-                AuditOutcome::Succeeded
+            details: event.details.0.into(),
+            target_ids: event.target_ids.0.into(),
+            outcome: match event.outcome {
+                Outcome::Failed => AuditOutcome::Failed,
+                Outcome::Succeeded => AuditOutcome::Succeeded,
             },
             subject_hash: event.subject_hash,
             id: event.id,

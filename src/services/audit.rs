@@ -3,6 +3,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+pub use crate::db::models::Outcome;
 use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Cursor, Email, OrganizerId, PageLimit};
@@ -15,22 +16,6 @@ pub struct AuditContext {
     pub actor: String,
     pub actor_role: &'static str,
     pub request_id: String,
-}
-
-/// Whether the audited action took effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
 }
 
 /// One audit row's content. Never put an email, a name or a phone number in `details` or
@@ -72,7 +57,7 @@ impl AuditContext {
                 request_id: &self.request_id,
                 details: &entry.details.to_string(),
                 target_ids: &entry.targets.to_string(),
-                outcome: entry.outcome.as_str(),
+                outcome: entry.outcome,
                 subject_hash: entry.subject_hash.as_deref(),
             },
         )

@@ -1,8 +1,52 @@
+use std::str::FromStr;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
+use crate::db::columns::JsonObject;
 use crate::db::schema::audit_events;
 use crate::db::DbConnection;
+
+/// Whether an audited action took effect.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+pub enum Outcome {
+    Succeeded,
+    /// An attempt that reached Stripe and failed there.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "succeeded" => Ok(Self::Succeeded),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown audit outcome `{other}`")),
+        }
+    }
+}
+
+crate::text_enum!(Outcome);
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -14,11 +58,10 @@ pub struct AuditEvent {
     pub action: String,
     pub organizer_id: Option<String>,
     pub request_id: String,
-    pub details: String,
-    /// A JSON object naming what the action touched, e.g. `{"customer_id": ..., "stripe_customer_id": ...}`.
-    pub target_ids: String,
-    /// `succeeded` or `failed`.
-    pub outcome: String,
+    pub details: JsonObject,
+    /// What the action touched, e.g. `{"customer_id": ..., "stripe_customer_id": ...}`.
+    pub target_ids: JsonObject,
+    pub outcome: Outcome,
     /// The keyed hash of the person's email, for actions about a person.
     pub subject_hash: Option<String>,
 }
@@ -35,7 +78,7 @@ pub struct NewAuditEvent<'a> {
     pub request_id: &'a str,
     pub details: &'a str,
     pub target_ids: &'a str,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub subject_hash: Option<&'a str>,
 }
 
