@@ -9,14 +9,67 @@ use std::collections::BTreeMap;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::sql_types::Text;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Maps an enum to a `Text` column through its `as_str` and `FromStr` (whose error is a
-/// `String`): `text_enum!(CustomerStatus)`. The type must derive
-/// `diesel::AsExpression` and `diesel::FromSqlRow` with `#[diesel(sql_type = Text)]`.
+/// Defines an enum stored in a `Text` column, each variant with its text:
+///
+/// ```ignore
+/// text_enum! {
+///     /// Where a customer row stands.
+///     pub enum CustomerStatus {
+///         Pending = "pending",
+///         Active = "active",
+///     }
+/// }
+/// ```
+///
+/// It gets `as_str`, `FromStr` (an unknown text is an error naming the type), and diesel's
+/// `FromSql`/`ToSql` over `Text` for every backend, so loading a row with a value the enum does
+/// not know fails the query. Further derives (serde, utoipa) go on it as attributes.
 #[macro_export]
 macro_rules! text_enum {
-    ($($ty:ty),+ $(,)?) => {$(
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $ty
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            diesel::expression::AsExpression,
+            diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                }
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
         where
             DB: diesel::backend::Backend,
             String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
@@ -26,11 +79,11 @@ macro_rules! text_enum {
                     diesel::sql_types::Text,
                     DB,
                 >>::from_sql(bytes)?;
-                Ok(text.parse::<$ty>()?)
+                Ok(text.parse::<$name>()?)
             }
         }
 
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $ty
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where
             DB: diesel::backend::Backend,
             str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
@@ -45,57 +98,46 @@ macro_rules! text_enum {
                 )
             }
         }
-    )+};
+    };
 }
 
-/// A JSON object of strings in a `Text` column (a customer's metadata). Loading a row whose
-/// column is not such an object is an error: treating it as `{}` would make a later write send
-/// `""` for every key the customer has in Stripe, deleting them.
+/// JSON in a `Text` column, read into `T`. Loading a row whose column does not parse as `T`
+/// fails the query: reading corrupt metadata as `{}` would make a later write send `""` for
+/// every key the customer has in Stripe, deleting them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromSqlRow)]
-pub struct JsonMap(pub BTreeMap<String, String>);
+pub struct Json<T>(pub T);
 
-impl JsonMap {
+/// A customer's metadata: an object of strings.
+pub type JsonMap = Json<BTreeMap<String, String>>;
+
+/// An audit row's details or targets: any JSON object.
+pub type JsonObject = Json<serde_json::Map<String, serde_json::Value>>;
+
+impl<T: Serialize> Json<T> {
     /// The text to store.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.0).expect("a map of strings always serializes")
+        serde_json::to_string(&self.0).expect("maps with string keys always serialize")
     }
 }
 
-impl<DB> FromSql<Text, DB> for JsonMap
+impl<T, DB> FromSql<Text, DB> for Json<T>
 where
+    T: DeserializeOwned,
     DB: Backend,
     String: FromSql<Text, DB>,
 {
     fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
         let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
         serde_json::from_str(&text)
-            .map(JsonMap)
-            .map_err(|e| format!("stored JSON is not an object of strings: {e}").into())
+            .map(Json)
+            .map_err(|e| format!("stored JSON does not parse: {e}").into())
     }
 }
 
-impl std::ops::Deref for JsonMap {
-    type Target = BTreeMap<String, String>;
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
 
-    fn deref(&self) -> &Self::Target {
+    fn deref(&self) -> &T {
         &self.0
-    }
-}
-
-/// A JSON object in a `Text` column (an audit row's details and targets). Loading a row whose
-/// column is not an object is an error, not `null`.
-#[derive(Clone, Debug, PartialEq, Eq, FromSqlRow)]
-pub struct JsonObject(pub serde_json::Map<String, serde_json::Value>);
-
-impl<DB> FromSql<Text, DB> for JsonObject
-where
-    DB: Backend,
-    String: FromSql<Text, DB>,
-{
-    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-        serde_json::from_str(&text)
-            .map(JsonObject)
-            .map_err(|e| format!("stored JSON is not an object: {e}").into())
     }
 }

@@ -1,5 +1,3 @@
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,50 +50,16 @@ impl ApplicationFeeBps {
     }
 }
 
-/// Whether the gateway acts for an organizer. A disabled organizer keeps its data, but its
-/// organizer-scoped tokens are refused (403).
-// Stored as text: `text_enum!` below.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "snake_case")]
-pub enum OrganizerStatus {
-    Active,
-    Disabled,
-}
-
-impl OrganizerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
+crate::text_enum! {
+    /// Whether the gateway acts for an organizer. A disabled organizer keeps its data, but its
+    /// organizer-scoped tokens are refused (403).
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OrganizerStatus {
+        Active = "active",
+        Disabled = "disabled",
     }
 }
-
-impl FromStr for OrganizerStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "active" => Ok(Self::Active),
-            "disabled" => Ok(Self::Disabled),
-            other => Err(format!("unknown organizer status `{other}`")),
-        }
-    }
-}
-
-crate::text_enum!(OrganizerStatus);
 
 #[cfg(test)]
 mod tests {

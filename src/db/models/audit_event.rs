@@ -1,52 +1,18 @@
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use crate::db::columns::JsonObject;
 use crate::db::schema::audit_events;
 use crate::db::DbConnection;
 
-/// Whether an audited action took effect.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-pub enum Outcome {
-    Succeeded,
-    /// An attempt that reached Stripe and failed there.
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
+crate::text_enum! {
+    /// Whether an audited action took effect.
+    pub enum Outcome {
+        Succeeded = "succeeded",
+        /// An attempt that reached Stripe and failed there.
+        Failed = "failed",
     }
 }
-
-impl FromStr for Outcome {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "succeeded" => Ok(Self::Succeeded),
-            "failed" => Ok(Self::Failed),
-            other => Err(format!("unknown audit outcome `{other}`")),
-        }
-    }
-}
-
-crate::text_enum!(Outcome);
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]

@@ -1,59 +1,23 @@
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use crate::db::columns::JsonMap;
 use crate::db::schema::customers;
 use crate::db::DbConnection;
 use crate::domain::Email;
 
-/// Where a customer row stands with respect to its Stripe customer.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-pub enum CustomerStatus {
-    /// Reserved by an upsert; the Stripe customer is being created (under the row's
-    /// `customer.create` lease), or its creation failed and the next upsert resumes it. No
-    /// Stripe id yet; reads never show it.
-    Pending,
-    Active,
-    /// The Stripe customer was found deleted; the next upsert creates a new one.
-    StripeDeleted,
-}
-
-impl CustomerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::StripeDeleted => "stripe_deleted",
-        }
+crate::text_enum! {
+    /// Where a customer row stands with respect to its Stripe customer.
+    pub enum CustomerStatus {
+        /// Reserved by an upsert; the Stripe customer is being created (under the row's
+        /// `customer.create` lease), or its creation failed and the next upsert resumes it. No
+        /// Stripe id yet; reads never show it.
+        Pending = "pending",
+        Active = "active",
+        /// The Stripe customer was found deleted; the next upsert creates a new one.
+        StripeDeleted = "stripe_deleted",
     }
 }
-
-impl FromStr for CustomerStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pending" => Ok(Self::Pending),
-            "active" => Ok(Self::Active),
-            "stripe_deleted" => Ok(Self::StripeDeleted),
-            other => Err(format!("unknown customer status `{other}`")),
-        }
-    }
-}
-
-crate::text_enum!(CustomerStatus);
 
 /// The lease kind that guards a customer's Stripe create; its key is the row id.
 pub const CREATE_LEASE: &str = "customer.create";

@@ -1,90 +1,27 @@
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use crate::db::schema::{erasure_accounts, erasures};
 use crate::db::DbConnection;
 use crate::on_each_backend;
 
-/// Where an erasure request stands.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-pub enum ErasureStatus {
-    /// Some account failed; the same request again resumes it.
-    Partial,
-    /// Every account is done.
-    Completed,
-}
-
-impl ErasureStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Partial => "partial",
-            Self::Completed => "completed",
-        }
+crate::text_enum! {
+    /// Where an erasure request stands.
+    pub enum ErasureStatus {
+        /// Some account failed; the same request again resumes it.
+        Partial = "partial",
+        /// Every account is done.
+        Completed = "completed",
     }
 }
 
-impl FromStr for ErasureStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "partial" => Ok(Self::Partial),
-            "completed" => Ok(Self::Completed),
-            other => Err(format!("unknown erasure status `{other}`")),
-        }
+crate::text_enum! {
+    /// What an erasure did in one account.
+    pub enum ErasureOutcome {
+        Erased = "erased",
+        Failed = "failed",
     }
 }
-
-/// What an erasure did in one account.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-pub enum ErasureOutcome {
-    Erased,
-    Failed,
-}
-
-impl ErasureOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Erased => "erased",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for ErasureOutcome {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "erased" => Ok(Self::Erased),
-            "failed" => Ok(Self::Failed),
-            other => Err(format!("unknown erasure outcome `{other}`")),
-        }
-    }
-}
-
-crate::text_enum!(ErasureStatus, ErasureOutcome);
 
 /// A GDPR erasure request for one person (known only by the keyed hash of their email).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]

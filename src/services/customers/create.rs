@@ -2,6 +2,7 @@
 //! row's `customer.create` lease says who is creating it, and the idempotency key (row id,
 //! create attempt) makes every resumption of one attempt get the same Stripe customer.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -10,7 +11,7 @@ use serde_json::json;
 
 use super::sync::profile;
 use super::{targets, ActiveCustomer, CustomerError, CustomerState, UpsertInput};
-use crate::db::columns::JsonMap;
+use crate::db::columns::Json;
 use crate::db::models::{Customer, CustomerStatus, NewCustomer, CREATE_LEASE};
 use crate::db::{now, DbConnection, Lease};
 use crate::domain::{CustomerId, StripeAccountId};
@@ -50,14 +51,14 @@ pub(super) async fn reserve(
     input: &UpsertInput,
 ) -> Result<Option<(Customer, Lease)>, CustomerError> {
     // An empty value removes a key; on a new customer it sets nothing.
-    let metadata = JsonMap(
+    let metadata = Json(
         input
             .metadata
             .iter()
             .flat_map(|m| m.iter())
             .filter(|(_, value)| !value.is_empty())
             .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
+            .collect::<BTreeMap<_, _>>(),
     )
     .to_json();
     let (organizer_id, account) = (organizer_id.to_string(), account.to_string());
@@ -270,7 +271,7 @@ async fn complete(
     state
         .db
         .run(move |conn| {
-            let metadata = JsonMap(remote.metadata.clone()).to_json();
+            let metadata = Json(&remote.metadata).to_json();
             conn.transaction(|conn| {
                 let done = Customer::complete_create(
                     conn,

@@ -7,7 +7,7 @@ use diesel::Connection;
 use serde_json::json;
 
 use super::{targets, ActiveCustomer, CustomerError};
-use crate::db::columns::JsonMap;
+use crate::db::columns::Json;
 use crate::db::models::{Customer, StripeProfile};
 use crate::db::{now, DbConnection};
 use crate::domain::{Email, StripeAccountId};
@@ -67,7 +67,7 @@ pub(super) fn store_profile(
     remote: &RemoteCustomer,
     requested: Option<&Email>,
 ) -> Result<Option<(Customer, Email)>, DieselError> {
-    let metadata = JsonMap(remote.metadata.clone()).to_json();
+    let metadata = Json(&remote.metadata).to_json();
     let asked = requested.unwrap_or(&row.email);
     let mirrored = mirrored_email(remote.email.as_deref(), asked);
     let write = |conn: &mut DbConnection, email: &Email| {

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::db::columns::JsonMap;
+use crate::db::columns::Json;
 use crate::db::models::CustomerStatus;
 use crate::domain::{CustomerName, Email, Phone};
 
@@ -17,7 +17,7 @@ fn row(name: Option<&str>, metadata: &[(&str, &str)]) -> Customer {
         email_normalized: "ana@example.com".into(),
         name: name.map(str::to_string),
         phone: Some("+1 555 0100".into()),
-        metadata: JsonMap(
+        metadata: Json(
             metadata
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
