@@ -116,3 +116,41 @@ fn a_phone_given_is_compared_with_the_stored_one() {
         Some(Some("+1 555 0199".to_string()))
     );
 }
+
+#[test]
+fn a_row_reads_as_one_state_and_inconsistent_rows_are_refused() {
+    let active = row(None, &[]);
+    assert_eq!(
+        CustomerState::of(&active, None).unwrap(),
+        CustomerState::Active {
+            stripe_customer_id: "cus_1".into()
+        }
+    );
+    let mut pending = row(None, &[]);
+    pending.status = CustomerStatus::Pending;
+    pending.stripe_customer_id = None;
+    let until = pending.created_at;
+    assert_eq!(
+        CustomerState::of(&pending, Some(until)).unwrap(),
+        CustomerState::Pending {
+            lease_until: Some(until)
+        }
+    );
+    let mut deleted = pending.clone();
+    deleted.status = CustomerStatus::StripeDeleted;
+    assert_eq!(
+        CustomerState::of(&deleted, None).unwrap(),
+        CustomerState::StripeDeleted
+    );
+
+    let mut active_without_id = active.clone();
+    active_without_id.stripe_customer_id = None;
+    let mut pending_with_id = active;
+    pending_with_id.status = CustomerStatus::Pending;
+    for broken in [active_without_id, pending_with_id] {
+        assert!(matches!(
+            CustomerState::of(&broken, None),
+            Err(CustomerError::Corrupt { .. })
+        ));
+    }
+}
