@@ -5,6 +5,7 @@ mod support;
 
 mod helpers;
 
+mod admin_routes;
 mod audit_events;
 mod auth;
 mod cli;
