@@ -170,122 +170,198 @@ fn methods(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|m| m.to_string()).collect()
 }
 
-backend_tests! {
-    async fn admin_routes_refuse_an_organizer_token_before_reading_the_input(app) {
-        let org = app.create_organizer("Not Admin", "acct_1NotAdmin").await;
-        let org_id = org["id"].as_str().unwrap();
-        let organizer_token = app.organizer_token(org_id);
-        let cases = bad_inputs(org_id);
+backend_tests!(
+    admin_routes_refuse_an_organizer_token_before_reading_the_input,
+    the_organizer_route_an_organizer_may_use_still_checks_its_role,
+    a_405_lists_the_methods_the_path_serves,
+    every_405_allows_exactly_the_documented_methods,
+);
 
-        // The cases cover every admin-only route the app serves.
-        let covered: BTreeSet<(String, String)> = cases
-            .iter()
-            .map(|case| (case.method.to_string(), case.template.to_string()))
-            .collect();
-        let expected: BTreeSet<(String, String)> = [
-            ("POST", "/v1/organizers"),
-            ("GET", "/v1/organizers"),
-            ("PATCH", "/v1/organizers/{org_id}"),
-            ("POST", "/v1/erasures"),
-            ("GET", "/v1/admin/audit-log"),
-            ("GET", "/v1/audit-events"),
-        ]
-        .into_iter()
-        .map(|(m, t)| (m.to_string(), t.to_string()))
+async fn admin_routes_refuse_an_organizer_token_before_reading_the_input(app: TestApp) {
+    let org = app.create_organizer("Not Admin", "acct_1NotAdmin").await;
+    let org_id = org["id"].as_str().unwrap();
+    let organizer_token = app.organizer_token(org_id);
+    let cases = bad_inputs(org_id);
+
+    // The cases cover every admin-only route the app serves.
+    let covered: BTreeSet<(String, String)> = cases
+        .iter()
+        .map(|case| (case.method.to_string(), case.template.to_string()))
         .collect();
-        assert_eq!(admin_only_operations(), expected, "the admin-only routes the app documents");
-        assert_eq!(covered, expected);
+    let expected: BTreeSet<(String, String)> = [
+        ("POST", "/v1/organizers"),
+        ("GET", "/v1/organizers"),
+        ("PATCH", "/v1/organizers/{org_id}"),
+        ("POST", "/v1/erasures"),
+        ("GET", "/v1/admin/audit-log"),
+        ("GET", "/v1/audit-events"),
+    ]
+    .into_iter()
+    .map(|(m, t)| (m.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(
+        admin_only_operations(),
+        expected,
+        "the admin-only routes the app documents"
+    );
+    assert_eq!(covered, expected);
 
-        for case in &cases {
-            let what = format!("{} {} {:?}", case.method, case.path, case.body);
-            // Without a token: 401, whatever the input.
-            let anonymous = case.send(&app, None).await;
-            assert_eq!(anonymous.status(), 401, "{what}");
-            error_body(anonymous, 401, "unauthenticated").await;
-            // An organizer token: 403, whatever the input.
-            let refused = case.send(&app, Some(&organizer_token)).await;
-            assert_eq!(refused.status(), 403, "{what}");
-            let body = error_body(refused, 403, "forbidden").await;
-            assert!(body["error"].get("fields").is_none(), "{what}: {body}");
-            // An admin token gets the input's own error: the input is bad.
-            let admin = case.send(&app, Some(&app.admin_token())).await;
-            assert_eq!(admin.status(), case.status, "{what}");
-            error_body(admin, case.status, case.code).await;
-        }
-        // Nothing was changed or sent to Stripe by any of them.
-        let unchanged: Value = app.get(&format!("/v1/organizers/{org_id}"), &app.admin_token()).await.json().await.unwrap();
-        assert_eq!(unchanged, org);
-        assert_eq!(app.stripe.requests().len(), 1, "only the organizer's registration reached Stripe");
-        let log: Value = app.get("/v1/audit-events", &app.admin_token()).await.json().await.unwrap();
-        assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+    for case in &cases {
+        let what = format!("{} {} {:?}", case.method, case.path, case.body);
+        // Without a token: 401, whatever the input.
+        let anonymous = case.send(&app, None).await;
+        assert_eq!(anonymous.status(), 401, "{what}");
+        error_body(anonymous, 401, "unauthenticated").await;
+        // An organizer token: 403, whatever the input.
+        let refused = case.send(&app, Some(&organizer_token)).await;
+        assert_eq!(refused.status(), 403, "{what}");
+        let body = error_body(refused, 403, "forbidden").await;
+        assert!(body["error"].get("fields").is_none(), "{what}: {body}");
+        // An admin token gets the input's own error: the input is bad.
+        let admin = case.send(&app, Some(&app.admin_token())).await;
+        assert_eq!(admin.status(), case.status, "{what}");
+        error_body(admin, case.status, case.code).await;
     }
+    // Nothing was changed or sent to Stripe by any of them.
+    let unchanged: Value = app
+        .get(&format!("/v1/organizers/{org_id}"), &app.admin_token())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, org);
+    assert_eq!(
+        app.stripe.requests().len(),
+        1,
+        "only the organizer's registration reached Stripe"
+    );
+    let log: Value = app
+        .get("/v1/audit-events", &app.admin_token())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+}
 
-    async fn the_organizer_route_an_organizer_may_use_still_checks_its_role(app) {
-        // GET /v1/organizers/{id} is the only organizer route an organizer token reaches: its own.
-        let own = app.create_organizer("Own", "acct_1OwnOrg").await;
-        let other = app.create_organizer("Other", "acct_1OtherOrg").await;
-        let token = app.organizer_token(own["id"].as_str().unwrap());
-        let path = |org: &Value| format!("/v1/organizers/{}", org["id"].as_str().unwrap());
-        assert_eq!(app.get(&path(&own), &token).await.status(), 200);
-        error_body(app.get(&path(&other), &token).await, 403, "forbidden").await;
-        // Its PATCH is admin-only even for its own organizer, with a valid body.
-        let patch = app.patch(&path(&own), &token, &json!({ "name": "Renamed" })).await;
-        error_body(patch, 403, "forbidden").await;
+async fn the_organizer_route_an_organizer_may_use_still_checks_its_role(app: TestApp) {
+    // GET /v1/organizers/{id} is the only organizer route an organizer token reaches: its own.
+    let own = app.create_organizer("Own", "acct_1OwnOrg").await;
+    let other = app.create_organizer("Other", "acct_1OtherOrg").await;
+    let token = app.organizer_token(own["id"].as_str().unwrap());
+    let path = |org: &Value| format!("/v1/organizers/{}", org["id"].as_str().unwrap());
+    assert_eq!(app.get(&path(&own), &token).await.status(), 200);
+    error_body(app.get(&path(&other), &token).await, 403, "forbidden").await;
+    // Its PATCH is admin-only even for its own organizer, with a valid body.
+    let patch = app
+        .patch(&path(&own), &token, &json!({ "name": "Renamed" }))
+        .await;
+    error_body(patch, 403, "forbidden").await;
+}
+
+async fn a_405_lists_the_methods_the_path_serves(app: TestApp) {
+    let id = uuid::Uuid::now_v7();
+    for (method, path, serves) in [
+        (
+            Method::DELETE,
+            "/v1/organizers".to_string(),
+            &["GET", "POST"][..],
+        ),
+        (Method::PUT, "/v1/organizers".to_string(), &["GET", "POST"]),
+        (
+            Method::PUT,
+            format!("/v1/organizers/{id}"),
+            &["GET", "PATCH"],
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/organizers/{id}"),
+            &["GET", "PATCH"],
+        ),
+        (
+            Method::PUT,
+            format!("/v1/organizers/{id}/customers"),
+            &["GET", "POST"],
+        ),
+        (
+            Method::POST,
+            format!("/v1/organizers/{id}/customers/{id}"),
+            &["GET", "PATCH", "DELETE"],
+        ),
+        (Method::GET, "/v1/erasures".to_string(), &["POST"]),
+        (Method::POST, "/v1/admin/audit-log".to_string(), &["GET"]),
+        (Method::DELETE, "/v1/audit-events".to_string(), &["GET"]),
+        (Method::POST, "/healthz".to_string(), &["GET"]),
+        (Method::PATCH, "/openapi.yaml".to_string(), &["GET"]),
+    ] {
+        let response = app
+            .request(method.clone(), &path, Some(&app.admin_token()), None)
+            .await;
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(allowed(&response), methods(serves), "{method} {path}");
+        let body = error_body(response, 405, "method_not_allowed").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(serves[0]),
+            "{body}"
+        );
     }
+    // Without a token too: routing comes before authentication.
+    let response = app
+        .request(Method::DELETE, "/v1/organizers", None, None)
+        .await;
+    assert_eq!(allowed(&response), methods(&["GET", "POST"]));
+    error_body(response, 405, "method_not_allowed").await;
+    // A path no route has is a 404 without Allow.
+    let response = app
+        .request(
+            Method::DELETE,
+            "/v1/organizers/x/y",
+            Some(&app.admin_token()),
+            None,
+        )
+        .await;
+    assert!(response.headers().get("allow").is_none());
+    error_body(response, 404, "route_not_found").await;
+}
 
-    async fn a_405_lists_the_methods_the_path_serves(app) {
-        let id = uuid::Uuid::now_v7();
-        for (method, path, serves) in [
-            (Method::DELETE, "/v1/organizers".to_string(), &["GET", "POST"][..]),
-            (Method::PUT, "/v1/organizers".to_string(), &["GET", "POST"]),
-            (Method::PUT, format!("/v1/organizers/{id}"), &["GET", "PATCH"]),
-            (Method::DELETE, format!("/v1/organizers/{id}"), &["GET", "PATCH"]),
-            (Method::PUT, format!("/v1/organizers/{id}/customers"), &["GET", "POST"]),
-            (Method::POST, format!("/v1/organizers/{id}/customers/{id}"), &["GET", "PATCH", "DELETE"]),
-            (Method::GET, "/v1/erasures".to_string(), &["POST"]),
-            (Method::POST, "/v1/admin/audit-log".to_string(), &["GET"]),
-            (Method::DELETE, "/v1/audit-events".to_string(), &["GET"]),
-            (Method::POST, "/healthz".to_string(), &["GET"]),
-            (Method::PATCH, "/openapi.yaml".to_string(), &["GET"]),
-        ] {
-            let response = app.request(method.clone(), &path, Some(&app.admin_token()), None).await;
-            assert_eq!(response.status(), 405, "{method} {path}");
-            assert_eq!(allowed(&response), methods(serves), "{method} {path}");
-            let body = error_body(response, 405, "method_not_allowed").await;
-            assert!(body["error"]["message"].as_str().unwrap().contains(serves[0]), "{body}");
-        }
-        // Without a token too: routing comes before authentication.
-        let response = app.request(Method::DELETE, "/v1/organizers", None, None).await;
-        assert_eq!(allowed(&response), methods(&["GET", "POST"]));
-        error_body(response, 405, "method_not_allowed").await;
-        // A path no route has is a 404 without Allow.
-        let response = app.request(Method::DELETE, "/v1/organizers/x/y", Some(&app.admin_token()), None).await;
-        assert!(response.headers().get("allow").is_none());
-        error_body(response, 404, "route_not_found").await;
-    }
+async fn every_405_allows_exactly_the_documented_methods(app: TestApp) {
+    // HEAD is not served for GET routes: it gets a 405 like any other method.
+    let head = app.request(Method::HEAD, "/healthz", None, None).await;
+    assert_eq!(head.status(), 405);
+    assert_eq!(allowed(&head), methods(&["GET"]));
 
-    async fn every_405_allows_exactly_the_documented_methods(app) {
-        // HEAD is not served for GET routes: it gets a 405 like any other method.
-        let head = app.request(Method::HEAD, "/healthz", None, None).await;
-        assert_eq!(head.status(), 405);
-        assert_eq!(allowed(&head), methods(&["GET"]));
-
-        let document = serde_json::to_value(gateway::openapi::document()).unwrap();
-        let id = uuid::Uuid::now_v7().to_string();
-        let mut checked = 0;
-        for (template, item) in document["paths"].as_object().unwrap() {
-            let path = template.replace("{org_id}", &id).replace("{customer_id}", &id);
-            let documented: BTreeSet<String> = item.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
-            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
-                if documented.contains(method) {
-                    continue;
-                }
-                let response = app.request(Method::from_bytes(method.as_bytes()).unwrap(), &path, Some(&app.admin_token()), None).await;
-                assert_eq!(response.status(), 405, "{method} {template}");
-                assert_eq!(allowed(&response), documented, "{method} {template}");
-                checked += 1;
+    let document = serde_json::to_value(gateway::openapi::document()).unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut checked = 0;
+    for (template, item) in document["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{org_id}", &id)
+            .replace("{customer_id}", &id);
+        let documented: BTreeSet<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if documented.contains(method) {
+                continue;
             }
+            let response = app
+                .request(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &path,
+                    Some(&app.admin_token()),
+                    None,
+                )
+                .await;
+            assert_eq!(response.status(), 405, "{method} {template}");
+            assert_eq!(allowed(&response), documented, "{method} {template}");
+            checked += 1;
         }
-        assert!(checked >= 20, "{checked}");
     }
+    assert!(checked >= 20, "{checked}");
 }

@@ -1,6 +1,7 @@
 //! `spawn_app()`: the gateway on port 0 with its own fresh database (a SQLite file, or a new
 //! PostgreSQL database when `TEST_DATABASE_URL` is set) and its own fake Stripe.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,50 +34,64 @@ pub enum Backend {
 }
 
 /// Runs each listed test once per backend: `<name>::sqlite` always, `<name>::postgres` when
-/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it). A test written `async fn name(app)`
-/// gets a fresh [`TestApp`]; one written `async fn name(backend: b)` gets only the backend and
-/// starts what it needs itself.
+/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it). Each name is a plain function in the
+/// same module: `async fn name(app: TestApp)` gets a fresh [`TestApp`]; `async fn name(backend:
+/// Backend)` gets only the backend and starts what it needs itself.
+///
+/// ```ignore
+/// backend_tests!(creates_a_thing, lists_things);
+///
+/// async fn creates_a_thing(app: TestApp) { ... }
+/// ```
 macro_rules! backend_tests {
-    (@variants) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn sqlite() {
-            run($crate::helpers::Backend::Sqlite).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn postgres() {
-            if !$crate::helpers::postgres_configured() {
-                eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
-                return;
-            }
-            run($crate::helpers::Backend::Postgres).await;
-        }
-    };
-    ($(async fn $name:ident(backend: $backend:ident) $body:block)*) => {$(
+    ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($backend: $crate::helpers::Backend) $body
-
-            $crate::helpers::backend_tests!(@variants);
-        }
-    )*};
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run(backend: $crate::helpers::Backend) {
-                let $app = $crate::helpers::spawn_app(backend).await;
-                $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_test(super::$name, $crate::helpers::Backend::Sqlite).await;
             }
 
-            $crate::helpers::backend_tests!(@variants);
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::helpers::postgres_configured() {
+                    eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
+                    return;
+                }
+                $crate::helpers::run_test(super::$name, $crate::helpers::Backend::Postgres).await;
+            }
         }
-    )*};
+    )+};
 }
 pub(crate) use backend_tests;
+
+/// A test function [`backend_tests!`] runs: one that takes a [`TestApp`], or a [`Backend`].
+pub trait BackendTest<Input> {
+    fn run(self, backend: Backend) -> impl Future<Output = ()>;
+}
+
+impl<F, Fut> BackendTest<TestApp> for F
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run(self, backend: Backend) {
+        self(spawn_app(backend).await).await
+    }
+}
+
+impl<F, Fut> BackendTest<Backend> for F
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run(self, backend: Backend) {
+        self(backend).await
+    }
+}
+
+pub async fn run_test<Input>(test: impl BackendTest<Input>, backend: Backend) {
+    test.run(backend).await
+}
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
