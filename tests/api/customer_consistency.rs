@@ -2,24 +2,19 @@
 //! that loses the race for an email, a deletion racing a recreation, erasures racing a create,
 //! and Stripe refusing to act for an organizer's account.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use crate::customers::{customer_path, customers_path, find_by_email, upsert};
 use crate::erasures::erase;
-use crate::helpers::{backend_tests, error_body, TestApp};
-use crate::support::fake_stripe::Fault;
+use crate::helpers::{backend_tests, error_body, overtake, TestApp};
+use crate::support::fake_stripe::{Fault, Hold};
 
-/// Stripe answers this long after applying a write: long enough for another request to pass
-/// it, short enough for the gateway's 400 ms timeout.
-const SLOW_ANSWER: Duration = Duration::from_millis(250);
-
-/// The next request of `method` to paths starting with `path` is applied by Stripe, which then
-/// answers [`SLOW_ANSWER`] late: the window in which a concurrent request passes it.
-fn answer_next_slowly(app: &TestApp, method: &str, path: &str) {
-    app.stripe
-        .fail_next_to(method, path, 1, Fault::StallAfterApply(SLOW_ANSWER));
+/// The path of the customer's Stripe object.
+fn customer_stripe_path(customer: &Value) -> String {
+    format!(
+        "/v1/customers/{}",
+        customer["stripe_customer_id"].as_str().unwrap()
+    )
 }
 
 /// The customer as the fake Stripe holds it.
@@ -51,17 +46,27 @@ async fn concurrent_edits_leave_the_row_equal_to_stripe(app: TestApp) {
     .await;
     let path = customer_path(&org, &customer);
     let token = app.admin_token();
-    // The email change reaches Stripe first but its answer is slow; the name change passes
-    // it and writes the row first.
-    answer_next_slowly(&app, "POST", "/v1/customers/");
+    // The email change is applied in Stripe but its answer is held; the name change passes it
+    // (in Stripe and in the row) before the email change's answer is let through.
+    let gate = app.stripe.hold_next_answer("POST", "/v1/customers/");
     let edit = json!({ "email": "second@example.com" });
     let email_change = app.patch(&path, &token, &edit);
-    let name_change = async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        app.patch(&path, &token, &json!({ "name": "Ana Lima" }))
-            .await
-    };
-    let (by_email, by_name) = tokio::join!(email_change, name_change);
+    let rename = json!({ "name": "Ana Lima" });
+    let name_change = app.patch(&path, &token, &rename);
+    let (by_email, by_name) = overtake(gate, email_change, name_change).await;
+    let updates = app
+        .stripe
+        .requests_to("POST", customer_stripe_path(&customer).as_str());
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert_eq!(updates[0].held, Some(Hold::Answer));
+    assert!(
+        updates[0].params.iter().any(|(k, _)| k == "email"),
+        "{updates:?}"
+    );
+    assert!(
+        updates[1].params.iter().any(|(k, _)| k == "name"),
+        "{updates:?}"
+    );
     assert_eq!(
         (by_email.status().as_u16(), by_name.status().as_u16()),
         (200, 200)
@@ -94,15 +99,13 @@ async fn an_edit_that_loses_the_email_race_is_undone_in_stripe_and_can_be_retrie
     .await;
     let path = customer_path(&org, &customer);
     let token = app.admin_token();
-    // While the change of email and name is in Stripe, another customer takes the address.
-    answer_next_slowly(&app, "POST", "/v1/customers/");
+    // While the change of email and name is in Stripe (applied, its answer held), another
+    // customer takes the address.
+    let gate = app.stripe.hold_next_answer("POST", "/v1/customers/");
     let edit = json!({ "email": "wanted@example.com", "name": "Mia Moved" });
     let change = app.patch(&path, &token, &edit);
-    let rival = async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        upsert(&app, &org, json!({ "email": "wanted@example.com" })).await
-    };
-    let (change, (rival_status, rival)) = tokio::join!(change, rival);
+    let rival = upsert(&app, &org, json!({ "email": "wanted@example.com" }));
+    let (change, (rival_status, rival)) = overtake(gate, change, rival).await;
     assert_eq!(rival_status, 201, "{rival}");
     let body = error_body(change, 409, "customer_exists").await;
     assert!(
@@ -156,21 +159,19 @@ async fn a_deletion_racing_a_recreation_leaves_nothing_in_stripe(app: TestApp) {
     let org = app.create_organizer("Gone", "acct_1DeleteRace").await;
     let (_, customer) = upsert(&app, &org, json!({ "email": "racer@example.com" })).await;
     let stripe_id = customer["stripe_customer_id"].as_str().unwrap().to_string();
-    // The delete is applied in Stripe but answers slowly; meanwhile an upsert with new
+    // The delete is applied in Stripe but its answer is held; meanwhile an upsert with new
     // details finds the Stripe customer gone and creates a new one for the same row.
-    answer_next_slowly(&app, "DELETE", &format!("/v1/customers/{stripe_id}"));
+    let gate = app
+        .stripe
+        .hold_next_answer("DELETE", &format!("/v1/customers/{stripe_id}"));
     let (path, token) = (customer_path(&org, &customer), app.admin_token());
     let delete = app.delete(&path, &token);
-    let recreate = async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        upsert(
-            &app,
-            &org,
-            json!({ "email": "racer@example.com", "name": "Again" }),
-        )
-        .await
-    };
-    let (deleted, (status, recreated)) = tokio::join!(delete, recreate);
+    let recreate = upsert(
+        &app,
+        &org,
+        json!({ "email": "racer@example.com", "name": "Again" }),
+    );
+    let (deleted, (status, recreated)) = overtake(gate, delete, recreate).await;
     assert_eq!(status, 200, "{recreated}");
     assert_ne!(
         recreated["stripe_customer_id"],
@@ -187,18 +188,11 @@ async fn a_deletion_racing_a_recreation_leaves_nothing_in_stripe(app: TestApp) {
 
 async fn an_erasure_waits_for_a_create_in_flight_instead_of_orphaning_it(app: TestApp) {
     let org = app.create_organizer("Busy", "acct_1EraseBusy").await;
-    app.stripe.fail_next_to(
-        "POST",
-        "/v1/customers",
-        1,
-        Fault::Delay(Duration::from_millis(300)),
-    );
+    // The create has reserved the row and is held on its way into Stripe while the erasure runs.
+    let gate = app.stripe.hold_next("POST", "/v1/customers");
     let create = upsert(&app, &org, json!({ "email": "busy@example.com" }));
-    let erasure = async {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        erase(&app, "busy@example.com").await
-    };
-    let ((status, created), (headers, receipt)) = tokio::join!(create, erasure);
+    let erasure = erase(&app, "busy@example.com");
+    let ((status, created), (headers, receipt)) = overtake(gate, create, erasure).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(receipt["status"], "partial", "{receipt}");
     assert_eq!(headers["retry-after"], "5");

@@ -1,13 +1,11 @@
 //! Creation under races, across gateway processes, and healing after a local write fails.
 
-use std::time::Duration;
-
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::customers::{customer_path, customers_path, find_by_email, upsert};
 use crate::helpers::{backend_tests, TestApp};
-use crate::support::fake_stripe::Fault;
+use crate::support::fake_stripe::Hold;
 
 /// Sends `n` upserts of one body at once, alternating between the given gateways; returns
 /// each (status, body).
@@ -18,13 +16,9 @@ async fn concurrent_upserts(
     body: &Value,
     n: usize,
 ) -> Vec<(u16, Value)> {
-    // A slow create keeps the race open: every request arrives while the first is in Stripe.
-    app.stripe.fail_next_to(
-        "POST",
-        "/v1/customers",
-        1,
-        Fault::Delay(Duration::from_millis(300)),
-    );
+    // The create is held on its way into Stripe until it is there: the race stays open while
+    // the first request to reserve the key is in Stripe, and the others find the key reserved.
+    let gate = app.stripe.hold_next("POST", "/v1/customers");
     let token = app.admin_token();
     let path = customers_path(org);
     let requests = (0..n).map(|i| {
@@ -36,7 +30,23 @@ async fn concurrent_upserts(
             (status, response.json::<Value>().await.unwrap())
         }
     });
-    join_all(requests).await
+    let release = async {
+        gate.arrived().await;
+        gate.release();
+    };
+    let (results, ()) = tokio::join!(join_all(requests), release);
+    let held: Vec<_> = app
+        .stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.held.is_some())
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (held[0].method.as_str(), held[0].path.as_str(), held[0].held),
+        ("POST", "/v1/customers", Some(Hold::Request))
+    );
+    results
 }
 
 /// Exactly one request created the customer; all got the same one; Stripe made one.

@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{
+    backend_tests, error_body, short_stripe_timeout, spawn_app_with, Backend, TestApp, STALL,
+};
 use crate::support::fake_stripe::Fault;
 
 pub fn customers_path(org: &Value) -> String {
@@ -566,7 +568,9 @@ async fn a_customer_deleted_in_stripe_is_recreated_by_the_next_upsert(app: TestA
     assert_eq!(app.stripe.created_customers(Some("acct_1Heal")), 3);
 }
 
-async fn stripe_outages_are_retried_then_reported_and_store_nothing(app: TestApp) {
+async fn stripe_outages_are_retried_then_reported_and_store_nothing(backend: Backend) {
+    // About Stripe calls timing out: a short timeout, and stalls far longer than it.
+    let app = spawn_app_with(backend, short_stripe_timeout).await;
     let org = app.create_organizer("Flaky", "acct_1Flaky").await;
     // One failure is absorbed by the retries.
     app.stripe
@@ -601,12 +605,8 @@ async fn stripe_outages_are_retried_then_reported_and_store_nothing(app: TestApp
     assert_eq!(app.stripe.created_customers(Some("acct_1Flaky")), 1);
 
     // Timeouts after Stripe acted: the retry replays the same create instead of a second.
-    app.stripe.fail_next_to(
-        "POST",
-        "/v1/customers",
-        3,
-        Fault::StallAfterApply(std::time::Duration::from_millis(600)),
-    );
+    app.stripe
+        .fail_next_to("POST", "/v1/customers", 3, Fault::StallAfterApply(STALL));
     let response = app
         .post(
             &customers_path(&org),

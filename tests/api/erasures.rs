@@ -4,7 +4,10 @@ use gateway::domain::{Email, SubjectHasher};
 use serde_json::{json, Value};
 
 use crate::customers::{customer_path, find_by_email, upsert};
-use crate::helpers::{backend_tests, error_body, TestApp, AUDIT_HASH_KEY};
+use crate::helpers::{
+    backend_tests, error_body, short_stripe_timeout, spawn_app_with, Backend, TestApp,
+    AUDIT_HASH_KEY, STALL,
+};
 use crate::support::fake_stripe::Fault;
 
 fn subject_hash(email: &str) -> String {
@@ -211,15 +214,13 @@ async fn a_partial_erasure_is_reported_and_resumed_by_the_same_request(app: Test
         .is_empty());
 }
 
-async fn an_erasure_also_removes_a_customer_whose_creation_never_finished(app: TestApp) {
+async fn an_erasure_also_removes_a_customer_whose_creation_never_finished(backend: Backend) {
+    // About Stripe calls timing out: a short timeout, and stalls far longer than it.
+    let app = spawn_app_with(backend, short_stripe_timeout).await;
     let org = app.create_organizer("Half", "acct_1Half").await;
     // The create reaches Stripe, but every answer times out: a pending row, a Stripe customer.
-    app.stripe.fail_next_to(
-        "POST",
-        "/v1/customers",
-        3,
-        Fault::StallAfterApply(std::time::Duration::from_millis(600)),
-    );
+    app.stripe
+        .fail_next_to("POST", "/v1/customers", 3, Fault::StallAfterApply(STALL));
     let response = app
         .post(
             &crate::customers::customers_path(&org),

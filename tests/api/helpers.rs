@@ -19,7 +19,7 @@ use reqwest::{Method, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::support::fake_stripe::{FakeStripe, PLATFORM_ACCOUNT};
+use crate::support::fake_stripe::{FakeStripe, Gate, PLATFORM_ACCOUNT};
 
 /// The key test gateways hash emails with in the audit log.
 pub const AUDIT_HASH_KEY: &str = "test-audit-key";
@@ -155,6 +155,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     database_url: String,
     jwt_secret: SecretString,
+    /// What [`TestApp::spawn_process`] passes on, so both gateways call Stripe alike.
+    stripe_settings: StripeSettings,
     handle: ServerHandle,
     /// Shared by instances started on one database; it is removed after the last one stops.
     _database: Arc<TestDatabase>,
@@ -226,6 +228,7 @@ async fn start_instance(
         audit_hash_key: SecretString::from(AUDIT_HASH_KEY),
     };
     customize(&mut settings);
+    let stripe_settings = settings.stripe.clone();
     let application = Application::build(settings)
         .await
         .expect("the gateway starts");
@@ -239,21 +242,40 @@ async fn start_instance(
         client: reqwest::Client::new(),
         database_url,
         jwt_secret,
+        stripe_settings,
         handle,
         _database: database,
     }
 }
 
-/// Short timeouts and backoff so that fault tests finish quickly.
+/// The Stripe timeout of test gateways: far longer than any answer of the fake Stripe on a
+/// loaded machine, and than any gate holds a request, so no attempt times out (and is retried)
+/// unless a test is about timeouts and says so with [`short_stripe_timeout`].
+pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Stripe timeout of tests about timing out: the fake stalls its answer for [`STALL`], 60
+/// times longer, so the timeout always fires first; and an answer that is not stalled comes
+/// back well within it, even on a loaded machine.
+pub const SHORT_STRIPE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a `Fault::Stall` or `Fault::StallAfterApply` holds its answer in timeout tests.
+pub const STALL: Duration = Duration::from_secs(60);
+
+/// Quick backoff so that fault tests finish quickly; see [`STRIPE_TIMEOUT`].
 pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
     StripeSettings {
         secret_key: SecretString::from("sk_test_gateway"),
         api_base: base_url.to_string(),
         platform_account_id: Some(StripeAccountId::parse(PLATFORM_ACCOUNT).unwrap()),
-        timeout: Duration::from_millis(400),
+        timeout: STRIPE_TIMEOUT,
         max_retries: 2,
         retry_base: Duration::from_millis(10),
     }
+}
+
+/// For tests about Stripe calls timing out: see [`SHORT_STRIPE_TIMEOUT`].
+pub fn short_stripe_timeout(settings: &mut Settings) {
+    settings.stripe.timeout = SHORT_STRIPE_TIMEOUT;
 }
 
 impl Drop for TestApp {
@@ -291,7 +313,8 @@ impl TestApp {
     }
 
     /// Another gateway, as its own OS process, on this app's database and fake Stripe: what
-    /// two replicas behind a load balancer are.
+    /// two replicas behind a load balancer are. It calls Stripe with this app's timeout and
+    /// retry settings.
     pub async fn spawn_process(&self) -> GatewayProcess {
         use secrecy::ExposeSecret;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
@@ -308,9 +331,15 @@ impl TestApp {
             .env("STRIPE_SECRET_KEY", "sk_test_gateway")
             .env("STRIPE_API_BASE", &self.stripe.base_url)
             .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
-            .env("STRIPE_TIMEOUT_MS", "400")
-            .env("STRIPE_MAX_RETRIES", "2")
-            .env("STRIPE_RETRY_BASE_MS", "10")
+            .env("STRIPE_TIMEOUT_MS", millis(self.stripe_settings.timeout))
+            .env(
+                "STRIPE_MAX_RETRIES",
+                self.stripe_settings.max_retries.to_string(),
+            )
+            .env(
+                "STRIPE_RETRY_BASE_MS",
+                millis(self.stripe_settings.retry_base),
+            )
             .env("JWT_SECRET", self.jwt_secret.expose_secret())
             .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
             .stdout(std::process::Stdio::null())
@@ -409,6 +438,10 @@ impl TestApp {
     }
 }
 
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
 /// Reads an error response and checks the shape every error shares: a stable code, a message,
 /// and the request id that the `x-request-id` header also carries.
 pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
@@ -441,6 +474,23 @@ pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
     );
     assert_eq!(body["error"]["request_id"], header_id.as_str(), "{body}");
     body
+}
+
+/// Runs `held` until `gate` holds its Stripe request, then `overtaking` to its end, and only
+/// then releases the gate to let `held` finish: `overtaking` passes `held` at the gate. The
+/// order comes from what is awaited, never from a sleep.
+pub async fn overtake<A, B>(
+    gate: Gate,
+    held: impl Future<Output = A>,
+    overtaking: impl Future<Output = B>,
+) -> (A, B) {
+    let overtaking = async {
+        gate.arrived().await;
+        let output = overtaking.await;
+        gate.release();
+        output
+    };
+    tokio::join!(held, overtaking)
 }
 
 /// A gateway running as a child process; killed when dropped.

@@ -42,18 +42,27 @@ async fn instances_started_together_share_one_database(backend: Backend) {
 async fn one_account_registered_through_two_instances_at_once_is_one_organizer(backend: Backend) {
     let (first, second) = spawn_two_instances(backend).await;
     let body = json!({ "name": "Contested", "stripe_account_id": "acct_1Contested" });
-    for instance in [&first, &second] {
+    // Both account checks are held in Stripe until both have arrived, so both requests are
+    // past the "already registered?" lookup before either inserts.
+    let gates = [&first, &second].map(|instance| {
         instance.stripe.add_connected_account("acct_1Contested");
-        // Both account checks are slow, so both requests pass the "already registered?" lookup.
-        instance.stripe.fail_next(
-            1,
-            crate::support::fake_stripe::Fault::Delay(std::time::Duration::from_millis(150)),
-        );
-    }
+        instance
+            .stripe
+            .hold_next("GET", "/v1/accounts/acct_1Contested")
+    });
     let token = first.admin_token();
-    let (a, b) = tokio::join!(
+    let release = async {
+        for gate in &gates {
+            gate.arrived().await;
+        }
+        for gate in &gates {
+            gate.release();
+        }
+    };
+    let (a, b, ()) = tokio::join!(
         first.post("/v1/organizers", &token, &body),
         second.post("/v1/organizers", &token, &body),
+        release,
     );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();

@@ -15,6 +15,7 @@ mod customer_races;
 mod customers;
 mod erasures;
 mod errors;
+mod fake_stripe_gates;
 mod health;
 mod instances;
 mod openapi;

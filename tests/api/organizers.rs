@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::helpers::{backend_tests, error_body, spawn_app_with, Backend, TestApp};
-use crate::support::fake_stripe::{Fault, PLATFORM_ACCOUNT};
+use crate::support::fake_stripe::{Fault, Hold, PLATFORM_ACCOUNT};
 
 fn field_names(body: &Value) -> Vec<String> {
     body["error"]["fields"]
@@ -218,10 +218,11 @@ async fn a_second_registration_of_an_account_conflicts(app: TestApp) {
 
 async fn concurrent_registrations_of_one_account_create_one_organizer(app: TestApp) {
     app.stripe.add_connected_account("acct_1RacingAccount");
-    // Slow account checks let every racer pass the "already registered?" lookup, so the
-    // database's unique index is what decides.
-    app.stripe
-        .fail_next(8, Fault::Delay(std::time::Duration::from_millis(150)));
+    // The account checks are held in Stripe until all eight have arrived: every racer is past
+    // the "already registered?" lookup, so the database's unique index is what decides.
+    let gate = app
+        .stripe
+        .hold("GET", "/v1/accounts/acct_1RacingAccount", 8, Hold::Request);
     let mut racers = tokio::task::JoinSet::new();
     for i in 0..8 {
         let request = app
@@ -231,6 +232,8 @@ async fn concurrent_registrations_of_one_account_create_one_organizer(app: TestA
             .json(&json!({ "name": format!("Racer {i}"), "stripe_account_id": "acct_1RacingAccount" }));
         racers.spawn(async move { request.send().await.unwrap().status().as_u16() });
     }
+    gate.arrived().await;
+    gate.release();
     let mut statuses = racers.join_all().await;
     statuses.sort_unstable();
     assert_eq!(
