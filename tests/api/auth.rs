@@ -86,7 +86,12 @@ async fn expired_tokens_are_rejected(app: TestApp) {
 }
 
 async fn tokens_not_valid_yet_are_rejected(app: TestApp) {
-    let future = app.sign(&json!({ "sub": "ops", "role": "admin", "exp": unix_now() + 7200, "nbf": unix_now() + 3600 }));
+    let future = app.sign(&json!({
+        "sub": "ops",
+        "role": "admin",
+        "exp": unix_now() + 7200,
+        "nbf": unix_now() + 3600,
+    }));
     assert_unauthenticated(&app, Some(&format!("Bearer {future}"))).await;
 }
 
@@ -300,7 +305,13 @@ async fn issuer_and_audience_are_checked_when_configured() {
     })
     .await;
     let exp = unix_now() + 600;
-    let good = strict.sign(&json!({ "sub": "s", "role": "admin", "exp": exp, "iss": "https://auth.example", "aud": "billing-gateway" }));
+    let good = strict.sign(&json!({
+        "sub": "s",
+        "role": "admin",
+        "exp": exp,
+        "iss": "https://auth.example",
+        "aud": "billing-gateway",
+    }));
     assert_eq!(
         list_with(&strict, Some(&format!("Bearer {good}")))
             .await
@@ -308,8 +319,20 @@ async fn issuer_and_audience_are_checked_when_configured() {
         200
     );
     for claims in [
-        json!({ "sub": "s", "role": "admin", "exp": exp, "iss": "https://evil.example", "aud": "billing-gateway" }),
-        json!({ "sub": "s", "role": "admin", "exp": exp, "iss": "https://auth.example", "aud": "another-service" }),
+        json!({
+            "sub": "s",
+            "role": "admin",
+            "exp": exp,
+            "iss": "https://evil.example",
+            "aud": "billing-gateway",
+        }),
+        json!({
+            "sub": "s",
+            "role": "admin",
+            "exp": exp,
+            "iss": "https://auth.example",
+            "aud": "another-service",
+        }),
         json!({ "sub": "s", "role": "admin", "exp": exp, "aud": "billing-gateway" }),
         json!({ "sub": "s", "role": "admin", "exp": exp, "iss": "https://auth.example" }),
     ] {

@@ -199,6 +199,11 @@ fn list_customers(state: &State, scope: &str, params: &[(String, String)]) -> (u
     customers.truncate(limit);
     (
         200,
-        json!({ "object": "list", "url": "/v1/customers", "has_more": has_more, "data": customers }),
+        json!({
+            "object": "list",
+            "url": "/v1/customers",
+            "has_more": has_more,
+            "data": customers,
+        }),
     )
 }

@@ -21,6 +21,11 @@ use serde_json::{json, Value};
 
 use crate::support::fake_stripe::{FakeStripe, Gate, PLATFORM_ACCOUNT};
 
+mod database;
+mod process;
+
+pub use database::{create_database, TestDatabase};
+
 /// The key test gateways hash emails with in the audit log.
 pub const AUDIT_HASH_KEY: &str = "test-audit-key";
 
@@ -97,57 +102,6 @@ pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
 }
 
-/// A database that exists for one test and is removed after it.
-pub enum TestDatabase {
-    /// Dropping the directory removes the database file.
-    Sqlite {
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl TestDatabase {
-    fn create(backend: Backend) -> (Self, String) {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
-                (Self::Sqlite { _dir: dir }, url)
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-                let name = format!("gateway_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-                    panic!("TEST_DATABASE_URL is set but PostgreSQL refused: {e}")
-                });
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-                let (base, _) = admin_url
-                    .rsplit_once('/')
-                    .expect("TEST_DATABASE_URL names a database");
-                let url = format!("{base}/{name}");
-                (Self::Postgres { admin_url, name }, url)
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Self::Postgres { admin_url, name } = self {
-            // FORCE ends the stopped gateway's pooled connections.
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
 pub struct TestApp {
     pub address: String,
     pub backend: Backend,
@@ -188,14 +142,6 @@ pub async fn spawn_two_instances(backend: Backend) -> (TestApp, TestApp) {
         ),
         start_instance(backend, database, database_url, jwt_secret, |_| {}),
     )
-}
-
-/// A fresh, empty database and its URL; it is removed when the last `Arc` is dropped.
-pub async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
-    let (database, url) = tokio::task::spawn_blocking(move || TestDatabase::create(backend))
-        .await
-        .unwrap();
-    (Arc::new(database), url)
 }
 
 async fn start_instance(
@@ -312,43 +258,6 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("SQL failed: {e}"));
     }
 
-    /// Another gateway, as its own OS process, on this app's database and fake Stripe: what
-    /// two replicas behind a load balancer are. It calls Stripe with this app's timeout and
-    /// retry settings.
-    pub async fn spawn_process(&self) -> GatewayProcess {
-        use secrecy::ExposeSecret;
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(std::env::temp_dir())
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .env("HTTP_WORKERS", "2")
-            .env("DATABASE_URL", &self.database_url)
-            .env("DATABASE_POOL_SIZE", "4")
-            .env("STRIPE_SECRET_KEY", "sk_test_gateway")
-            .env("STRIPE_API_BASE", &self.stripe.base_url)
-            .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
-            .env("STRIPE_TIMEOUT_MS", millis(self.stripe_settings.timeout))
-            .env(
-                "STRIPE_MAX_RETRIES",
-                self.stripe_settings.max_retries.to_string(),
-            )
-            .env(
-                "STRIPE_RETRY_BASE_MS",
-                millis(self.stripe_settings.retry_base),
-            )
-            .env("JWT_SECRET", self.jwt_secret.expose_secret())
-            .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        tokio::task::spawn_blocking(move || GatewayProcess::start(command))
-            .await
-            .unwrap()
-    }
-
     pub fn token(&self, role: Role, org: Option<&str>) -> String {
         let claims = Claims {
             sub: "test-user".into(),
@@ -438,10 +347,6 @@ impl TestApp {
     }
 }
 
-fn millis(duration: Duration) -> String {
-    duration.as_millis().to_string()
-}
-
 /// Reads an error response and checks the shape every error shares: a stable code, a message,
 /// and the request id that the `x-request-id` header also carries.
 pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
@@ -491,49 +396,4 @@ pub async fn overtake<A, B>(
         output
     };
     tokio::join!(held, overtaking)
-}
-
-/// A gateway running as a child process; killed when dropped.
-pub struct GatewayProcess {
-    pub address: String,
-    child: std::process::Child,
-}
-
-impl GatewayProcess {
-    fn start(mut command: std::process::Command) -> Self {
-        use std::io::{BufRead, BufReader};
-        let mut child = command.spawn().expect("the gateway binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        // Keeps draining the log after start-up, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) else {
-                continue;
-            };
-            let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
-            if parsed["message"] == "gateway listening" {
-                let address = parsed["address"].as_str().expect("address").to_string();
-                return Self {
-                    address: format!("http://{address}"),
-                    child,
-                };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the gateway process did not report its address");
-    }
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
