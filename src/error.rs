@@ -44,8 +44,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
+    /// `allow` lists the methods the path serves, for the `Allow` header.
+    #[error("method not allowed on this route; it serves {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("the request has invalid fields")]
@@ -132,7 +133,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Validation(_) => "validation_failed",
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidQuery(_) => "invalid_query",
@@ -154,7 +155,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Validation(_)
             | Self::StripeAccountInaccessible { .. }
@@ -200,6 +201,9 @@ impl ResponseError for ApiError {
             }
             Self::StripeUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, Self::RETRY_AFTER_SECS.to_string()));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }

@@ -1,7 +1,7 @@
 //! Request extractors whose failures are [`ApiError`]s, so that bad input always gets the
 //! gateway's JSON error shape with a stable code, never actix's plain-text defaults.
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -127,11 +127,32 @@ pub fn body_limit(limit: usize) -> (web::PayloadConfig, BodyLimit) {
     (web::PayloadConfig::new(limit), BodyLimit(limit))
 }
 
+/// A query string that fits `T`, or `invalid_query` (the same answer [`query_config`] gives
+/// `web::Query`). As an [`ApiError`] it can be taken as `Result<Query<T>, ApiError>` and opened
+/// after the role check, so that a caller without the role gets 403 whatever it sent.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            web::Query::<T>::from_query(req.query_string())
+                .map(|query| Query(query.into_inner()))
+                .map_err(invalid_query),
+        )
+    }
+}
+
+fn invalid_query(err: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidQuery(format!("invalid query string: {err}"))
+}
+
 /// Query strings that do not fit the handler's type get `invalid_query`.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::InvalidQuery(format!("invalid query string: {err}")).into()
-    })
+    web::QueryConfig::default().error_handler(|err, _req| invalid_query(err).into())
 }
 
 /// Path segments that do not fit the handler's type get a JSON 404.

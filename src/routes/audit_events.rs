@@ -8,6 +8,7 @@ use crate::auth::Principal;
 use crate::db::models::{AuditEvent, Outcome};
 use crate::domain::Email;
 use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::Query;
 use crate::services::audit::{self, AuditQuery};
 use crate::services::AppState;
 
@@ -142,10 +143,11 @@ async fn page(
 pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
-    query: web::Query<AuditLogQuery>,
+    query: Result<Query<AuditLogQuery>, ApiError>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
+    // The role before the query string: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let query = query.into_inner();
+    let query = query?.0;
     let organizer = query
         .org_id
         .as_deref()
@@ -198,10 +200,10 @@ pub async fn list(
 pub async fn list_legacy(
     principal: Principal,
     state: web::Data<AppState>,
-    query: web::Query<LegacyAuditQuery>,
+    query: Result<Query<LegacyAuditQuery>, ApiError>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
     principal.require_admin()?;
-    let query = query.into_inner();
+    let query = query?.0;
     let organizer = query
         .organizer_id
         .as_deref()

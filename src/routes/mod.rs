@@ -10,6 +10,8 @@ mod erasures;
 mod health;
 mod organizers;
 
+use std::sync::OnceLock;
+
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::scope;
@@ -41,16 +43,68 @@ pub fn configure(cfg: &mut ServiceConfig) {
         );
 }
 
-/// Requests that match no route: 405 when the path exists under another method, else 404.
+/// Requests that match no route: 405 when the path exists under another method (with `Allow`
+/// listing the methods it serves), else 404.
 pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if req.resource_map().has_resource(req.path()) {
-        Err(ApiError::MethodNotAllowed)
+    let allow = served_methods(req.path()).filter(|_| req.resource_map().has_resource(req.path()));
+    if let Some(allow) = allow {
+        Err(ApiError::MethodNotAllowed { allow })
     } else {
         Err(ApiError::NotFound {
             code: "route_not_found",
             message: format!("no route for {} {}", req.method(), req.path()),
         })
     }
+}
+
+/// The methods a request path is served with, as an `Allow` header value (`GET, POST`); `None`
+/// when no route has the path. Read from the OpenAPI document, which `configure` builds from the
+/// same handlers it serves, so it cannot drift from them. actix answers a GET route's HEAD with
+/// this fallback too, so HEAD is never listed.
+fn served_methods(path: &str) -> Option<String> {
+    static ROUTES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        crate::openapi::document()
+            .paths
+            .paths
+            .into_iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("OPTIONS", item.options.is_some()),
+                    ("TRACE", item.trace.is_some()),
+                ];
+                let allow: Vec<&str> = methods
+                    .into_iter()
+                    .filter_map(|(method, served)| served.then_some(method))
+                    .collect();
+                (template, allow.join(", "))
+            })
+            .collect()
+    });
+    routes
+        .iter()
+        .find(|(template, _)| matches_template(template, path))
+        .map(|(_, allow)| allow.clone())
+}
+
+/// `/v1/organizers/{org_id}` matches `/v1/organizers/abc`: a `{parameter}` stands for one
+/// non-empty segment, as in actix's routing.
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    template.split('/').all(|expected| {
+        segments.next().is_some_and(|segment| {
+            if expected.starts_with('{') && expected.ends_with('}') {
+                !segment.is_empty()
+            } else {
+                segment == expected
+            }
+        })
+    }) && segments.next().is_none()
 }
 
 /// For PATCH fields where `null` means something (clear it) and absence means "leave it":
@@ -61,4 +115,34 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments() {
+        let template = "/v1/organizers/{org_id}";
+        assert!(matches_template(template, "/v1/organizers/abc"));
+        assert!(!matches_template(template, "/v1/organizers/"));
+        assert!(!matches_template(template, "/v1/organizers"));
+        assert!(!matches_template(template, "/v1/organizers/abc/customers"));
+        assert!(!matches_template(template, "/v1/organizer/abc"));
+        assert!(matches_template("/healthz", "/healthz"));
+        assert!(!matches_template("/healthz", "/healthz/"));
+    }
+
+    #[test]
+    fn served_methods_come_from_the_handlers() {
+        assert_eq!(
+            served_methods("/v1/organizers").as_deref(),
+            Some("GET, POST")
+        );
+        assert_eq!(
+            served_methods("/v1/organizers/x/customers/y").as_deref(),
+            Some("GET, PATCH, DELETE")
+        );
+        assert_eq!(served_methods("/v1/nothing"), None);
+    }
 }

@@ -11,7 +11,7 @@ use crate::domain::{
     StripeAccountId,
 };
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::services::audit::AuditContext;
 use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
 use crate::services::AppState;
@@ -214,10 +214,11 @@ fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
 pub async fn create(
     principal: Principal,
     state: web::Data<AppState>,
-    body: Json<CreateOrganizer>,
+    body: Result<Json<CreateOrganizer>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    // The role before the input: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let input = parse_create(body.0)?;
+    let input = parse_create(body?.0)?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
     Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)?))
 }
@@ -240,10 +241,10 @@ pub async fn create(
 pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: Result<Query<PageQuery>, ApiError>,
 ) -> Result<web::Json<OrganizerPage>, ApiError> {
     principal.require_admin()?;
-    let (limit, cursor) = query.parse()?;
+    let (limit, cursor) = query?.0.parse()?;
     let page = organizers::list(&state, limit, cursor).await?;
     Ok(web::Json(OrganizerPage {
         data: page
@@ -304,11 +305,11 @@ pub async fn update(
     principal: Principal,
     state: web::Data<AppState>,
     org_id: web::Path<String>,
-    body: Json<UpdateOrganizer>,
+    body: Result<Json<UpdateOrganizer>, ApiError>,
 ) -> Result<web::Json<OrganizerResponse>, ApiError> {
     principal.require_admin()?;
     let id = parse_organizer_id(&org_id)?;
-    let patch = parse_update(body.0)?;
+    let patch = parse_update(body?.0)?;
     let organizer = organizers::update(&state, AuditContext::new(&principal), id, patch).await?;
     Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
 }

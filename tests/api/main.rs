@@ -5,17 +5,22 @@ mod support;
 
 mod helpers;
 
+mod admin_routes;
 mod audit_events;
 mod auth;
 mod cli;
 mod customer_consistency;
 mod customer_input;
 mod customer_races;
+mod customer_stripe_faults;
+mod customer_updates;
 mod customers;
 mod erasures;
 mod errors;
+mod fake_stripe_gates;
 mod health;
 mod instances;
 mod openapi;
+mod organizer_registration;
 mod organizers;
 mod stripe_client;

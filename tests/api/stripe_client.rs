@@ -13,7 +13,7 @@ use stripe_core::customer::{
     UpdateCustomer,
 };
 
-use crate::helpers::test_stripe_settings;
+use crate::helpers::{test_stripe_settings, SHORT_STRIPE_TIMEOUT, STALL};
 use crate::support::fake_stripe::{FakeStripe, Fault, PLATFORM_ACCOUNT};
 
 const ACCOUNT_A: &str = "acct_1ClientTestsA";
@@ -22,6 +22,15 @@ const ACCOUNT_B: &str = "acct_1ClientTestsB";
 async fn setup() -> (FakeStripe, Stripe) {
     let fake = FakeStripe::start().await;
     let stripe = Stripe::new(&test_stripe_settings(&fake.base_url)).unwrap();
+    (fake, stripe)
+}
+
+/// For tests about attempts timing out: [`SHORT_STRIPE_TIMEOUT`], against stalls of [`STALL`].
+async fn setup_with_short_timeout() -> (FakeStripe, Stripe) {
+    let fake = FakeStripe::start().await;
+    let mut settings = test_stripe_settings(&fake.base_url);
+    settings.timeout = SHORT_STRIPE_TIMEOUT;
+    let stripe = Stripe::new(&settings).unwrap();
     (fake, stripe)
 }
 
@@ -271,8 +280,8 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn a_stalled_attempt_times_out_and_is_retried() {
-    let (fake, stripe) = setup().await;
-    fake.fail_next(1, Fault::Stall(Duration::from_secs(3)));
+    let (fake, stripe) = setup_with_short_timeout().await;
+    fake.fail_next(1, Fault::Stall(STALL));
     let started = std::time::Instant::now();
     let key = idempotency_key("test.customer.create", &["stalled"]);
     stripe
@@ -282,16 +291,19 @@ async fn a_stalled_attempt_times_out_and_is_retried() {
         .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
-        "the 400 ms timeout cut the stall short"
+        "the 1 s timeout cut the stall short"
     );
-    assert_eq!(fake.requests().len(), 2);
+    let attempts = fake.requests();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].fault, Some(Fault::Stall(STALL)));
+    assert_eq!(attempts[1].fault, None);
 }
 
 #[tokio::test]
 async fn a_write_whose_answer_was_lost_is_replayed_not_repeated() {
-    let (fake, stripe) = setup().await;
+    let (fake, stripe) = setup_with_short_timeout().await;
     // Stripe creates the customer, but the answer arrives after the client gave up.
-    fake.fail_next(1, Fault::StallAfterApply(Duration::from_secs(2)));
+    fake.fail_next(1, Fault::StallAfterApply(STALL));
     let key = idempotency_key("test.customer.create", &["lost answer"]);
     let created = stripe
         .for_account(&account(ACCOUNT_A))

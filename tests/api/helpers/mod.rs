@@ -1,6 +1,7 @@
 //! `spawn_app()`: the gateway on port 0 with its own fresh database (a SQLite file, or a new
 //! PostgreSQL database when `TEST_DATABASE_URL` is set) and its own fake Stripe.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,12 @@ use reqwest::{Method, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::support::fake_stripe::{FakeStripe, PLATFORM_ACCOUNT};
+use crate::support::fake_stripe::{FakeStripe, Gate, PLATFORM_ACCOUNT};
+
+mod database;
+mod process;
+
+pub use database::{create_database, TestDatabase};
 
 /// The key test gateways hash emails with in the audit log.
 pub const AUDIT_HASH_KEY: &str = "test-audit-key";
@@ -33,104 +39,67 @@ pub enum Backend {
 }
 
 /// Runs each listed test once per backend: `<name>::sqlite` always, `<name>::postgres` when
-/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it). A test written `async fn name(app)`
-/// gets a fresh [`TestApp`]; one written `async fn name(backend: b)` gets only the backend and
-/// starts what it needs itself.
+/// `TEST_DATABASE_URL` is set (`.ci/run` always sets it). Each name is a plain function in the
+/// same module: `async fn name(app: TestApp)` gets a fresh [`TestApp`]; `async fn name(backend:
+/// Backend)` gets only the backend and starts what it needs itself.
+///
+/// ```ignore
+/// backend_tests!(creates_a_thing, lists_things);
+///
+/// async fn creates_a_thing(app: TestApp) { ... }
+/// ```
 macro_rules! backend_tests {
-    (@variants) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn sqlite() {
-            run($crate::helpers::Backend::Sqlite).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn postgres() {
-            if !$crate::helpers::postgres_configured() {
-                eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
-                return;
-            }
-            run($crate::helpers::Backend::Postgres).await;
-        }
-    };
-    ($(async fn $name:ident(backend: $backend:ident) $body:block)*) => {$(
+    ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($backend: $crate::helpers::Backend) $body
-
-            $crate::helpers::backend_tests!(@variants);
-        }
-    )*};
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run(backend: $crate::helpers::Backend) {
-                let $app = $crate::helpers::spawn_app(backend).await;
-                $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_test(super::$name, $crate::helpers::Backend::Sqlite).await;
             }
 
-            $crate::helpers::backend_tests!(@variants);
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::helpers::postgres_configured() {
+                    eprintln!("skipped: set TEST_DATABASE_URL to run against PostgreSQL");
+                    return;
+                }
+                $crate::helpers::run_test(super::$name, $crate::helpers::Backend::Postgres).await;
+            }
         }
-    )*};
+    )+};
 }
 pub(crate) use backend_tests;
 
+/// A test function [`backend_tests!`] runs: one that takes a [`TestApp`], or a [`Backend`].
+pub trait BackendTest<Input> {
+    fn run(self, backend: Backend) -> impl Future<Output = ()>;
+}
+
+impl<F, Fut> BackendTest<TestApp> for F
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run(self, backend: Backend) {
+        self(spawn_app(backend).await).await
+    }
+}
+
+impl<F, Fut> BackendTest<Backend> for F
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run(self, backend: Backend) {
+        self(backend).await
+    }
+}
+
+pub async fn run_test<Input>(test: impl BackendTest<Input>, backend: Backend) {
+    test.run(backend).await
+}
+
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
-}
-
-/// A database that exists for one test and is removed after it.
-pub enum TestDatabase {
-    /// Dropping the directory removes the database file.
-    Sqlite {
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl TestDatabase {
-    fn create(backend: Backend) -> (Self, String) {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
-                (Self::Sqlite { _dir: dir }, url)
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-                let name = format!("gateway_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-                    panic!("TEST_DATABASE_URL is set but PostgreSQL refused: {e}")
-                });
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-                let (base, _) = admin_url
-                    .rsplit_once('/')
-                    .expect("TEST_DATABASE_URL names a database");
-                let url = format!("{base}/{name}");
-                (Self::Postgres { admin_url, name }, url)
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Self::Postgres { admin_url, name } = self {
-            // FORCE ends the stopped gateway's pooled connections.
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
 }
 
 pub struct TestApp {
@@ -140,6 +109,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     database_url: String,
     jwt_secret: SecretString,
+    /// What [`TestApp::spawn_process`] passes on, so both gateways call Stripe alike.
+    stripe_settings: StripeSettings,
     handle: ServerHandle,
     /// Shared by instances started on one database; it is removed after the last one stops.
     _database: Arc<TestDatabase>,
@@ -173,14 +144,6 @@ pub async fn spawn_two_instances(backend: Backend) -> (TestApp, TestApp) {
     )
 }
 
-/// A fresh, empty database and its URL; it is removed when the last `Arc` is dropped.
-pub async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
-    let (database, url) = tokio::task::spawn_blocking(move || TestDatabase::create(backend))
-        .await
-        .unwrap();
-    (Arc::new(database), url)
-}
-
 async fn start_instance(
     backend: Backend,
     database: Arc<TestDatabase>,
@@ -212,6 +175,7 @@ async fn start_instance(
         audit_hash_key: SecretString::from(AUDIT_HASH_KEY),
     };
     customize(&mut settings);
+    let stripe_settings = settings.stripe.clone();
     let application = Application::build(settings)
         .await
         .expect("the gateway starts");
@@ -225,21 +189,40 @@ async fn start_instance(
         client: reqwest::Client::new(),
         database_url,
         jwt_secret,
+        stripe_settings,
         handle,
         _database: database,
     }
 }
 
-/// Short timeouts and backoff so that fault tests finish quickly.
+/// The Stripe timeout of test gateways: far longer than any answer of the fake Stripe on a
+/// loaded machine, and than any gate holds a request, so no attempt times out (and is retried)
+/// unless a test is about timeouts and says so with [`short_stripe_timeout`].
+pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Stripe timeout of tests about timing out: the fake stalls its answer for [`STALL`], 60
+/// times longer, so the timeout always fires first; and an answer that is not stalled comes
+/// back well within it, even on a loaded machine.
+pub const SHORT_STRIPE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a `Fault::Stall` or `Fault::StallAfterApply` holds its answer in timeout tests.
+pub const STALL: Duration = Duration::from_secs(60);
+
+/// Quick backoff so that fault tests finish quickly; see [`STRIPE_TIMEOUT`].
 pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
     StripeSettings {
         secret_key: SecretString::from("sk_test_gateway"),
         api_base: base_url.to_string(),
         platform_account_id: Some(StripeAccountId::parse(PLATFORM_ACCOUNT).unwrap()),
-        timeout: Duration::from_millis(400),
+        timeout: STRIPE_TIMEOUT,
         max_retries: 2,
         retry_base: Duration::from_millis(10),
     }
+}
+
+/// For tests about Stripe calls timing out: see [`SHORT_STRIPE_TIMEOUT`].
+pub fn short_stripe_timeout(settings: &mut Settings) {
+    settings.stripe.timeout = SHORT_STRIPE_TIMEOUT;
 }
 
 impl Drop for TestApp {
@@ -274,36 +257,6 @@ impl TestApp {
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("SQL failed: {e}"));
-    }
-
-    /// Another gateway, as its own OS process, on this app's database and fake Stripe: what
-    /// two replicas behind a load balancer are.
-    pub async fn spawn_process(&self) -> GatewayProcess {
-        use secrecy::ExposeSecret;
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(std::env::temp_dir())
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .env("HTTP_WORKERS", "2")
-            .env("DATABASE_URL", &self.database_url)
-            .env("DATABASE_POOL_SIZE", "4")
-            .env("STRIPE_SECRET_KEY", "sk_test_gateway")
-            .env("STRIPE_API_BASE", &self.stripe.base_url)
-            .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
-            .env("STRIPE_TIMEOUT_MS", "400")
-            .env("STRIPE_MAX_RETRIES", "2")
-            .env("STRIPE_RETRY_BASE_MS", "10")
-            .env("JWT_SECRET", self.jwt_secret.expose_secret())
-            .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        tokio::task::spawn_blocking(move || GatewayProcess::start(command))
-            .await
-            .unwrap()
     }
 
     pub fn token(&self, role: Role, org: Option<&str>) -> String {
@@ -429,47 +382,19 @@ pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
     body
 }
 
-/// A gateway running as a child process; killed when dropped.
-pub struct GatewayProcess {
-    pub address: String,
-    child: std::process::Child,
-}
-
-impl GatewayProcess {
-    fn start(mut command: std::process::Command) -> Self {
-        use std::io::{BufRead, BufReader};
-        let mut child = command.spawn().expect("the gateway binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        // Keeps draining the log after start-up, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) else {
-                continue;
-            };
-            let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
-            if parsed["message"] == "gateway listening" {
-                let address = parsed["address"].as_str().expect("address").to_string();
-                return Self {
-                    address: format!("http://{address}"),
-                    child,
-                };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the gateway process did not report its address");
-    }
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs `held` until `gate` holds its Stripe request, then `overtaking` to its end, and only
+/// then releases the gate to let `held` finish: `overtaking` passes `held` at the gate. The
+/// order comes from what is awaited, never from a sleep.
+pub async fn overtake<A, B>(
+    gate: Gate,
+    held: impl Future<Output = A>,
+    overtaking: impl Future<Output = B>,
+) -> (A, B) {
+    let overtaking = async {
+        gate.arrived().await;
+        let output = overtaking.await;
+        gate.release();
+        output
+    };
+    tokio::join!(held, overtaking)
 }

@@ -5,20 +5,29 @@
 //!   parameters replays the first response (with `Idempotent-Replayed: true`); with other
 //!   parameters it is a 400 `idempotency_error`. 5xx results are not saved.
 //! - Every request is logged for assertions, and faults can be injected for the next N requests.
+//! - Gates hold chosen requests, before or after the fake processed them, until the test
+//!   releases them (see [`FakeStripe::hold_next`]).
 //! - Responses are the JSON shapes of Stripe's API version the SDK is generated for, so they
 //!   parse with the SDK's types (the suite checks that by calling through them).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::form;
+
+mod gate;
+mod objects;
+
+use gate::Catch;
+pub use gate::{Gate, Hold};
+use objects::{find_customer, route};
 
 /// The platform account's id as the fake reports it from `GET /v1/account`.
 pub const PLATFORM_ACCOUNT: &str = "acct_1PlatformFake0001";
@@ -30,11 +39,10 @@ pub enum Fault {
     Status(u16),
     /// Like `Status`, with `Stripe-Should-Retry: false`: Stripe says retrying will not help.
     StatusNoRetry(u16),
-    /// Wait this long, then process the request normally.
-    Delay(Duration),
     /// Answer 502 with an HTML page, as a proxy in front of Stripe would.
     HtmlBadGateway,
     /// Wait this long, then answer 500, without processing (the client should time out first).
+    /// For tests about timeouts only; to order requests, use a gate ([`FakeStripe::hold_next`]).
     Stall(Duration),
     /// Answer 400 `invalid_request_error` about the `email` parameter with this message, as
     /// Stripe does for an address it will not accept.
@@ -53,6 +61,8 @@ pub struct RecordedRequest {
     pub stripe_version: Option<String>,
     pub params: Vec<(String, String)>,
     pub fault: Option<Fault>,
+    /// The gate hold the request waited at, if a gate caught it.
+    pub held: Option<Hold>,
     pub replayed: bool,
 }
 
@@ -67,6 +77,8 @@ struct State {
     faults: VecDeque<Fault>,
     /// Faults for requests of one method to paths with a prefix: (method, prefix, left, fault).
     targeted_faults: Vec<(String, String, usize, Fault)>,
+    /// Gates that still catch requests, oldest first.
+    gates: Vec<Catch>,
     log: Vec<RecordedRequest>,
     next_id: u64,
 }
@@ -137,6 +149,31 @@ impl FakeStripe {
             .push((method.to_string(), path_prefix.to_string(), n, fault));
     }
 
+    /// Holds the next request with this method to a path starting with `path_prefix` before
+    /// the fake looks at it (Stripe has not acted), until the returned gate is released or
+    /// dropped. [`Gate::arrived`] resolves once the request is held.
+    pub fn hold_next(&self, method: &str, path_prefix: &str) -> Gate {
+        self.hold(method, path_prefix, 1, Hold::Request)
+    }
+
+    /// Processes the next request with this method to a path starting with `path_prefix` (and
+    /// saves its idempotent result), then holds its answer until the returned gate is released
+    /// or dropped: Stripe has acted, its caller does not know yet. [`Gate::arrived`] resolves
+    /// once the request is processed and its answer held.
+    pub fn hold_next_answer(&self, method: &str, path_prefix: &str) -> Gate {
+        self.hold(method, path_prefix, 1, Hold::Answer)
+    }
+
+    /// Holds the next `n` such requests at `hold`; [`Gate::arrived`] resolves once all `n` are
+    /// held, and releasing the gate lets them all go. Gates catch requests before faults are
+    /// drawn, and a request caught by one gate is not caught by another; faults still apply
+    /// to it after a [`Hold::Request`].
+    pub fn hold(&self, method: &str, path_prefix: &str, n: usize, hold: Hold) -> Gate {
+        let (catch, gate) = Catch::new(method, path_prefix, n, hold);
+        self.state().gates.push(catch);
+        gate
+    }
+
     /// Deletes a customer as the Stripe dashboard would, behind the gateway's back.
     pub fn delete_customer(&self, account: Option<&str>, id: &str) {
         let mut state = self.state();
@@ -195,13 +232,6 @@ fn account_key(account: Option<&str>) -> &str {
     account.unwrap_or("platform")
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -253,7 +283,7 @@ async fn handle(
     };
     let params = form::pairs(&raw_params);
 
-    let fault = {
+    let (fault, ticket, log_index) = {
         let mut state = state.lock().unwrap();
         let targeted = state
             .targeted_faults
@@ -266,6 +296,12 @@ async fn handle(
                 fault.clone()
             });
         let fault = targeted.or_else(|| state.faults.pop_front());
+        let ticket = state
+            .gates
+            .iter_mut()
+            .find_map(|gate| gate.take(&method, &path));
+        state.gates.retain(|gate| !gate.is_spent());
+        let log_index = state.log.len();
         state.log.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -274,9 +310,17 @@ async fn handle(
             stripe_version: header(&req, "stripe-version"),
             params: params.clone(),
             fault: fault.clone(),
+            held: ticket.as_ref().map(|ticket| ticket.hold),
             replayed: false,
         });
-        fault
+        (fault, ticket, log_index)
+    };
+    let ticket = match ticket {
+        Some(ticket) if ticket.hold == Hold::Request => {
+            ticket.wait().await;
+            None
+        }
+        other => other,
     };
     match &fault {
         Some(Fault::Status(status)) => {
@@ -298,7 +342,6 @@ async fn handle(
             body["error"]["param"] = json!("email");
             return respond(status, &body, false);
         }
-        Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::HtmlBadGateway) => {
             return HttpResponse::BadGateway()
                 .content_type("text/html")
@@ -351,198 +394,16 @@ async fn handle(
         }
     };
     if replayed {
-        if let Some(last) = state.lock().unwrap().log.last_mut() {
-            last.replayed = true;
+        // This request's own entry: others may have been logged since it arrived.
+        if let Some(entry) = state.lock().unwrap().log.get_mut(log_index) {
+            entry.replayed = true;
         }
     }
     if let Some(Fault::StallAfterApply(delay)) = fault {
         tokio::time::sleep(delay).await;
     }
+    if let Some(ticket) = ticket {
+        ticket.wait().await;
+    }
     respond(status, &body, replayed)
-}
-
-fn route(
-    state: &mut State,
-    method: &str,
-    path: &str,
-    scope: &str,
-    params: &[(String, String)],
-) -> (u16, Value) {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if state.revoked_accounts.contains(scope) {
-        return no_access();
-    }
-    match (method, segments.as_slice()) {
-        ("GET", ["v1", "account"]) if scope == "platform" => (200, account_json(PLATFORM_ACCOUNT)),
-        ("GET", ["v1", "accounts", id]) if scope == "platform" => {
-            if state.revoked_accounts.contains(*id) {
-                no_access()
-            } else if state.connected_accounts.contains(*id) || *id == PLATFORM_ACCOUNT {
-                (200, account_json(id))
-            } else {
-                missing("account", id)
-            }
-        }
-        ("POST", ["v1", "customers"]) => create_customer(state, scope, params),
-        ("GET", ["v1", "customers"]) => list_customers(state, scope, params),
-        ("GET", ["v1", "customers", id]) => match find_customer(state, scope, id) {
-            Some(customer) => (200, customer.clone()),
-            None => missing("customer", id),
-        },
-        ("POST", ["v1", "customers", id]) => match find_customer(state, scope, id) {
-            Some(customer) if customer.get("deleted").is_some() => missing("customer", id),
-            Some(customer) => {
-                apply_customer_params(customer, params);
-                (200, customer.clone())
-            }
-            None => missing("customer", id),
-        },
-        ("DELETE", ["v1", "customers", id]) => match find_customer(state, scope, id) {
-            Some(customer) if customer.get("deleted").is_some() => missing("customer", id),
-            Some(customer) => {
-                *customer = json!({ "id": id, "object": "customer", "deleted": true });
-                (200, customer.clone())
-            }
-            None => missing("customer", id),
-        },
-        _ => stripe_error(
-            404,
-            "invalid_request_error",
-            None,
-            &format!("Unrecognized request URL ({method}: {path})"),
-        ),
-    }
-}
-
-fn no_access() -> (u16, Value) {
-    stripe_error(
-        403,
-        "invalid_request_error",
-        Some("account_invalid"),
-        "The provided key 'sk_test_********gway' does not have access to account (or that account does not exist). Application access may have been revoked.",
-    )
-}
-
-fn missing(kind: &str, id: &str) -> (u16, Value) {
-    stripe_error(
-        404,
-        "invalid_request_error",
-        Some("resource_missing"),
-        &format!("No such {kind}: '{id}'"),
-    )
-}
-
-fn account_json(id: &str) -> Value {
-    json!({
-        "id": id,
-        "object": "account",
-        "charges_enabled": true,
-        "payouts_enabled": true,
-        "details_submitted": true,
-        "country": "US",
-        "default_currency": "usd",
-        "metadata": {},
-    })
-}
-
-fn find_customer<'a>(state: &'a mut State, scope: &str, id: &str) -> Option<&'a mut Value> {
-    state
-        .customers
-        .get_mut(scope)?
-        .iter_mut()
-        .find(|c| c["id"] == id)
-}
-
-fn create_customer(state: &mut State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
-    state.next_id += 1;
-    let id = format!("cus_fake{:010}{}", state.next_id, fastrand::alphanumeric());
-    let mut customer = json!({
-        "id": id,
-        "object": "customer",
-        "created": now(),
-        "livemode": false,
-        "email": null,
-        "name": null,
-        "phone": null,
-        "description": null,
-        "address": null,
-        "balance": 0,
-        "delinquent": false,
-        "metadata": {},
-        "preferred_locales": [],
-    });
-    apply_customer_params(&mut customer, params);
-    state
-        .customers
-        .entry(scope.to_string())
-        .or_default()
-        .push(customer.clone());
-    (200, customer)
-}
-
-/// Stripe's update semantics: given fields are set, `""` clears a field, metadata merges
-/// key by key and `metadata[k]=""` removes a key.
-fn apply_customer_params(customer: &mut Value, params: &[(String, String)]) {
-    let nested = form::nest(params);
-    for field in ["email", "name", "phone", "description"] {
-        if let Some(Value::String(value)) = nested.get(field) {
-            customer[field] = if value.is_empty() {
-                Value::Null
-            } else {
-                json!(value)
-            };
-        }
-    }
-    if let Some(Value::Object(address)) = nested.get("address") {
-        customer["address"] = Value::Object(address.clone());
-    }
-    if let Some(Value::Object(metadata)) = nested.get("metadata") {
-        let current = customer["metadata"]
-            .as_object_mut()
-            .expect("metadata is an object");
-        for (key, value) in metadata {
-            match value.as_str() {
-                Some("") => {
-                    current.remove(key);
-                }
-                _ => {
-                    current.insert(key.clone(), value.clone());
-                }
-            }
-        }
-    }
-}
-
-/// Newest first, as Stripe lists; `email` filters exactly, `starting_after` pages.
-fn list_customers(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
-    let query: Map<String, Value> = form::nest(params);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
-    let limit = text("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 100);
-    let email = text("email");
-    let mut customers: Vec<&Value> = state
-        .customers
-        .get(scope)
-        .map(|all| {
-            all.iter()
-                .rev()
-                .filter(|c| c.get("deleted").is_none())
-                .filter(|c| email.as_deref().is_none_or(|e| c["email"] == e))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(after) = text("starting_after") {
-        match customers.iter().position(|c| c["id"] == after.as_str()) {
-            Some(index) => customers.drain(..=index),
-            None => return missing("customer", &after),
-        };
-    }
-    let has_more = customers.len() > limit;
-    customers.truncate(limit);
-    (
-        200,
-        json!({ "object": "list", "url": "/v1/customers", "has_more": has_more, "data": customers }),
-    )
 }

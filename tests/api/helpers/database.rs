@@ -1,0 +1,68 @@
+//! One fresh database per test: a SQLite file in a temporary directory, or a new PostgreSQL
+//! database beside `TEST_DATABASE_URL`'s.
+
+use std::sync::Arc;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use super::Backend;
+
+/// A database that exists for one test and is removed after it.
+pub enum TestDatabase {
+    /// Dropping the directory removes the database file.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+                (Self::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("gateway_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL refused: {e}")
+                });
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("TEST_DATABASE_URL names a database");
+                let url = format!("{base}/{name}");
+                (Self::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { admin_url, name } = self {
+            // FORCE ends the stopped gateway's pooled connections.
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A fresh, empty database and its URL; it is removed when the last `Arc` is dropped.
+pub async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
+    let (database, url) = tokio::task::spawn_blocking(move || TestDatabase::create(backend))
+        .await
+        .unwrap();
+    (Arc::new(database), url)
+}

@@ -1,0 +1,96 @@
+//! A gateway as its own OS process on a test app's database and fake Stripe.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{TestApp, AUDIT_HASH_KEY};
+use crate::support::fake_stripe::PLATFORM_ACCOUNT;
+
+impl TestApp {
+    /// Another gateway, as its own OS process, on this app's database and fake Stripe: what
+    /// two replicas behind a load balancer are. It calls Stripe with this app's timeout and
+    /// retry settings.
+    pub async fn spawn_process(&self) -> GatewayProcess {
+        use secrecy::ExposeSecret;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("HTTP_WORKERS", "2")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_POOL_SIZE", "4")
+            .env("STRIPE_SECRET_KEY", "sk_test_gateway")
+            .env("STRIPE_API_BASE", &self.stripe.base_url)
+            .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
+            .env("STRIPE_TIMEOUT_MS", millis(self.stripe_settings.timeout))
+            .env(
+                "STRIPE_MAX_RETRIES",
+                self.stripe_settings.max_retries.to_string(),
+            )
+            .env(
+                "STRIPE_RETRY_BASE_MS",
+                millis(self.stripe_settings.retry_base),
+            )
+            .env("JWT_SECRET", self.jwt_secret.expose_secret())
+            .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        tokio::task::spawn_blocking(move || GatewayProcess::start(command))
+            .await
+            .unwrap()
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
+/// A gateway running as a child process; killed when dropped.
+pub struct GatewayProcess {
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl GatewayProcess {
+    fn start(mut command: std::process::Command) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = command.spawn().expect("the gateway binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // Keeps draining the log after start-up, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let Ok(line) = receiver.recv_timeout(Duration::from_millis(100)) else {
+                continue;
+            };
+            let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
+            if parsed["message"] == "gateway listening" {
+                let address = parsed["address"].as_str().expect("address").to_string();
+                return Self {
+                    address: format!("http://{address}"),
+                    child,
+                };
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the gateway process did not report its address");
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
