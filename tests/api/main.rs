@@ -14,6 +14,7 @@ mod customer_input;
 mod customer_races;
 mod customer_stripe_faults;
 mod customer_updates;
+mod customer_waits;
 mod customers;
 mod erasures;
 mod errors;
