@@ -7,6 +7,7 @@
 //!   ([`services::customers::CustomerError`], [`services::organizers::OrganizerError`],
 //!   [`services::erasures::ErasureError`]) that says what happened in domain terms and whether
 //!   retrying can help, so a background worker can decide between "retry later" and giving up.
+//!   The audit log's reads and best-effort writes can only fail in the database: [`db::DbError`].
 //! - `db`: diesel queries over SQLite or PostgreSQL; they return `diesel::QueryResult` / [`db::DbError`].
 //! - `stripe`: the Stripe transport and per-object requests; they return [`stripe::StripeError`],
 //!   whose [`stripe::StripeError::failure`] is the one reading of what a failure means.

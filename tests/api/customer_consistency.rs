@@ -30,7 +30,7 @@ backend_tests!(
     concurrent_edits_leave_the_row_equal_to_stripe,
     an_edit_that_loses_the_email_race_is_undone_in_stripe_and_can_be_retried,
     a_deletion_racing_a_recreation_leaves_nothing_in_stripe,
-    an_erasure_waits_for_a_create_in_flight_instead_of_orphaning_it,
+    an_erasure_during_a_create_in_flight_is_resumed_instead_of_orphaning_it,
     a_resumed_erasure_follows_a_customer_whose_email_changed,
     a_revoked_account_is_reported_as_inaccessible_and_stores_nothing,
     a_404_that_is_not_stripes_missing_object_is_not_taken_for_a_deletion,
@@ -186,7 +186,7 @@ async fn a_deletion_racing_a_recreation_leaves_nothing_in_stripe(app: TestApp) {
         .is_empty());
 }
 
-async fn an_erasure_waits_for_a_create_in_flight_instead_of_orphaning_it(app: TestApp) {
+async fn an_erasure_during_a_create_in_flight_is_resumed_instead_of_orphaning_it(app: TestApp) {
     let org = app.create_organizer("Busy", "acct_1EraseBusy").await;
     // The create has reserved the row and is held on its way into Stripe while the erasure runs.
     let gate = app.stripe.hold_next("POST", "/v1/customers");
