@@ -4,6 +4,7 @@ use super::ApiError;
 use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
+use crate::stripe::StripeFailure;
 
 impl From<OrganizerError> for ApiError {
     fn from(err: OrganizerError) -> Self {
@@ -25,7 +26,12 @@ impl From<OrganizerError> for ApiError {
                     reason: reason.to_string(),
                 }
             }
-            OrganizerError::Stripe { account, source } => ApiError::from_stripe(&account, source),
+            // Stripe's wording about the platform's own call stays in the log: a 400 there is
+            // not the client's data, and a 401's or 403's message quotes part of the key.
+            OrganizerError::Stripe { source, .. } => match source.failure() {
+                StripeFailure::Unavailable => ApiError::StripeUnavailable(source.into()),
+                _ => ApiError::StripeRejected(source),
+            },
             OrganizerError::PlatformMismatch(_) => ApiError::internal(err),
             OrganizerError::Db(db) => db.into(),
         }

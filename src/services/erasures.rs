@@ -8,9 +8,10 @@ use serde_json::json;
 
 use crate::auth::{Forbidden, Principal};
 use crate::db::models::{
-    Customer, CustomerStatus, Erasure, ErasureAccount, ErasureOutcome, ErasureStatus, CREATE_LEASE,
+    Customer, CustomerKey, CustomerStatus, Erasure, ErasureAccount, ErasureOutcome, ErasureStatus,
+    CREATE_LEASE,
 };
-use crate::db::{now, DbError, Lease};
+use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::{Email, StripeAccountId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{erase_row, CustomerError};
@@ -41,6 +42,32 @@ impl From<diesel::result::Error> for ErasureError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Db(err.into())
     }
+}
+
+/// A customer found for the person, loaded.
+struct Target {
+    row: Customer,
+    account: StripeAccountId,
+    /// An upsert is creating its Stripe customer right now.
+    creating: bool,
+}
+
+fn load_target(
+    conn: &mut DbConnection,
+    key: &CustomerKey,
+) -> Result<Option<Target>, CustomerError> {
+    let Some(row) = Customer::find_by_account_and_id(conn, &key.stripe_account_id, &key.id)? else {
+        return Ok(None);
+    };
+    let account = StripeAccountId::parse(&row.stripe_account_id)
+        .map_err(|e| DbError::Corrupt(format!("customer {}: {e}", row.id)))?;
+    let creating = row.status == CustomerStatus::Pending
+        && Lease::live_until(conn, CREATE_LEASE, &row.id)?.is_some();
+    Ok(Some(Target {
+        row,
+        account,
+        creating,
+    }))
 }
 
 impl ErasureError {
@@ -78,50 +105,51 @@ pub async fn erase(
                     erasure
                 }
             };
-            let mut customers = Customer::find_all_by_email_across_accounts(conn, &normalized)?;
+            let mut keys = CustomerKey::find_all_by_email_across_accounts(conn, &normalized)?;
             // A customer that failed before is retried even if its email changed since.
             for failed in ErasureAccount::list_for_erasure(conn, &erasure.id)? {
                 if failed.outcome == ErasureOutcome::Failed
-                    && !customers.iter().any(|c| c.id == failed.customer_id)
+                    && !keys.iter().any(|key| key.id == failed.customer_id)
                 {
-                    customers.extend(Customer::find_by_account_and_id(
+                    keys.extend(CustomerKey::find_by_account_and_id(
                         conn,
                         &failed.stripe_account_id,
                         &failed.customer_id,
                     )?);
                 }
             }
-            // Which of them an upsert is creating right now.
-            let mut found = Vec::with_capacity(customers.len());
-            for row in customers {
-                let creating = row.status == CustomerStatus::Pending
-                    && Lease::live_until(conn, CREATE_LEASE, &row.id)?.is_some();
-                found.push((row, creating));
-            }
+            // Each row is loaded on its own: one that no longer parses fails its own account,
+            // not the whole erasure.
+            let found = keys
+                .into_iter()
+                .map(|key| {
+                    let row = load_target(conn, &key);
+                    (key, row)
+                })
+                .collect::<Vec<_>>();
             Ok::<_, ErasureError>((erasure, found))
         })
         .await?;
 
-    let processed: Vec<String> = customers.iter().map(|(row, _)| row.id.clone()).collect();
-    for (row, creating) in customers {
-        let account = StripeAccountId::parse(&row.stripe_account_id)
-            .map_err(|e| DbError::Corrupt(format!("customer {}: {e}", row.id)))?;
+    let processed: Vec<String> = customers.iter().map(|(key, _)| key.id.clone()).collect();
+    for (key, target) in customers {
         let mut item = ErasureAccount {
             erasure_id: erasure.id.clone(),
-            customer_id: row.id.clone(),
-            organizer_id: row.organizer_id.clone(),
-            stripe_account_id: row.stripe_account_id.clone(),
-            stripe_customer_id: row.stripe_customer_id.clone(),
+            customer_id: key.id,
+            organizer_id: key.organizer_id,
+            stripe_account_id: key.stripe_account_id,
+            stripe_customer_id: key.stripe_customer_id,
             outcome: ErasureOutcome::Erased,
             error_code: None,
             updated_at: now(),
         };
-        let result = if creating {
+        let result = match target {
+            // Gone since it was found: erased by other means.
+            Ok(None) => Ok(()),
             // An upsert is creating its Stripe customer right now; erasing the row under it
             // would leave that customer behind. The retry finds it finished (or abandoned).
-            Err(CustomerError::BeingCreated)
-        } else {
-            erase_row(
+            Ok(Some(Target { creating: true, .. })) => Err(CustomerError::BeingCreated),
+            Ok(Some(Target { row, account, .. })) => erase_row(
                 state,
                 &audit,
                 &account,
@@ -130,7 +158,8 @@ pub async fn erase(
                 subject.clone(),
             )
             .await
-            .map(drop)
+            .map(drop),
+            Err(err) => Err(err),
         };
         match result {
             Ok(()) => {}
@@ -159,7 +188,7 @@ pub async fn erase(
                 for mut stale in ErasureAccount::list_for_erasure(conn, &id)? {
                     if stale.outcome == ErasureOutcome::Failed
                         && !processed.contains(&stale.customer_id)
-                        && Customer::find_by_account_and_id(
+                        && CustomerKey::find_by_account_and_id(
                             conn,
                             &stale.stripe_account_id,
                             &stale.customer_id,

@@ -60,7 +60,10 @@ impl OrganizerError {
             Self::NotFound(_) => "organizer_not_found",
             Self::Exists { .. } => "organizer_exists",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
-            Self::Stripe { source, .. } => source.failure().code(),
+            Self::Stripe { source, .. } => match source.failure() {
+                StripeFailure::Unavailable => StripeFailure::Unavailable.code(),
+                _ => StripeFailure::Rejected.code(),
+            },
             Self::PlatformMismatch(_) | Self::Db(_) => "internal_error",
         }
     }

@@ -24,4 +24,5 @@ mod instances;
 mod openapi;
 mod organizer_registration;
 mod organizers;
+mod stored_data;
 mod stripe_client;

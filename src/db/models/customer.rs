@@ -82,6 +82,44 @@ pub struct StripeProfile<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+/// Where a customer is, without its data: what an erasure needs to find and report every
+/// account's customer, even one whose data no longer loads.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct CustomerKey {
+    pub id: String,
+    pub organizer_id: String,
+    pub stripe_account_id: String,
+    pub stripe_customer_id: Option<String>,
+}
+
+impl CustomerKey {
+    /// Every account's customer with this normalized email: erasure crosses tenants on purpose.
+    pub fn find_all_by_email_across_accounts(
+        conn: &mut DbConnection,
+        email_normalized: &str,
+    ) -> QueryResult<Vec<CustomerKey>> {
+        customers::table
+            .filter(customers::email_normalized.eq(email_normalized))
+            .select(CustomerKey::as_select())
+            .order(customers::id.asc())
+            .load(conn)
+    }
+
+    pub fn find_by_account_and_id(
+        conn: &mut DbConnection,
+        stripe_account_id: &str,
+        customer_id: &str,
+    ) -> QueryResult<Option<CustomerKey>> {
+        customers::table
+            .filter(customers::stripe_account_id.eq(stripe_account_id))
+            .filter(customers::id.eq(customer_id))
+            .select(CustomerKey::as_select())
+            .first(conn)
+            .optional()
+    }
+}
+
 /// Every query names its tenant, the Stripe account (what webhooks arrive with), and says so;
 /// the one that crosses tenants on purpose (erasure) says that instead.
 impl Customer {
@@ -142,18 +180,6 @@ impl Customer {
             query = query.filter(customers::id.gt(after_id.to_string()));
         }
         query.load(conn)
-    }
-
-    /// Every account's customer with this normalized email: erasure crosses tenants on purpose.
-    pub fn find_all_by_email_across_accounts(
-        conn: &mut DbConnection,
-        email_normalized: &str,
-    ) -> QueryResult<Vec<Customer>> {
-        customers::table
-            .filter(customers::email_normalized.eq(email_normalized))
-            .select(Customer::as_select())
-            .order(customers::id.asc())
-            .load(conn)
     }
 
     /// Starts a create of the Stripe customer of a `pending` or `stripe_deleted` row still as

@@ -8,6 +8,8 @@ mod erasure;
 mod organizer;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
-pub use customer::{Customer, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE};
+pub use customer::{
+    Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
+};
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};

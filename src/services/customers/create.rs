@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 use serde_json::json;
@@ -104,15 +105,20 @@ pub(super) async fn reserve(
 
 /// Takes over the create of a row nobody is creating (its lease ended, or it was found deleted
 /// in Stripe); the row as it now stands with the lease, or `None` when another request took it
-/// first.
+/// first. `ConcurrentCreateFailed` when the create failed after `waiting_since`: the request
+/// that made it answered with that failure, and so do the ones that waited for it.
 pub(super) async fn claim(
     state: &AppState,
     row: Customer,
+    waiting_since: NaiveDateTime,
 ) -> Result<Option<(Customer, Lease)>, CustomerError> {
     let ttl = lease_ttl(state);
     state
         .db
         .run(move |conn| {
+            let mut failed_meanwhile = false;
+            // The lease first, then the row: every transaction that takes both locks them in
+            // that order, so none deadlocks another on PostgreSQL.
             let claimed = conn.transaction(|conn| {
                 let Some(lease) = Lease::claim(conn, CREATE_LEASE, &row.id, ttl)? else {
                     return Ok(None);
@@ -121,9 +127,19 @@ pub(super) async fn claim(
                 // lease back with the rollback.
                 let claimed =
                     Customer::begin_create(conn, &row)?.ok_or(DieselError::RollbackTransaction)?;
+                if claimed
+                    .last_failure_at
+                    .is_some_and(|failed| failed >= waiting_since)
+                {
+                    failed_meanwhile = true;
+                    return Err(DieselError::RollbackTransaction);
+                }
                 Ok(Some((claimed, lease)))
             });
             match claimed {
+                Err(DieselError::RollbackTransaction) if failed_meanwhile => {
+                    Err(CustomerError::ConcurrentCreateFailed)
+                }
                 Err(DieselError::RollbackTransaction) => Ok(None),
                 other => Ok(other?),
             }
@@ -155,7 +171,7 @@ pub(super) async fn create(
         }
         Ok(None) => {
             if resumed {
-                lease = renew(state, lease).await?;
+                lease = renew(state, lease).await;
             }
             let attempt = CreateAttempt {
                 account,
@@ -242,19 +258,30 @@ pub(super) async fn create(
     }
 }
 
-/// Extends the create lease before a second Stripe call; a lease lost meanwhile changes
-/// nothing here (whoever took over resumes the same attempt, with the same key).
-async fn renew(state: &AppState, mut lease: Lease) -> Result<Lease, CustomerError> {
+/// Extends the create lease before a second Stripe call. Best effort: a lease lost meanwhile,
+/// or not renewed, changes nothing here (whoever takes over resumes the same attempt, with the
+/// same key), and this request still releases it when it is done.
+async fn renew(state: &AppState, lease: Lease) -> Lease {
     let ttl = lease_ttl(state);
-    state
+    let mut renewed = lease.clone();
+    let result = state
         .db
         .run(move |conn| {
-            if !lease.renew(conn, ttl)? {
-                tracing::info!(customer_id = %lease.key, "the create lease was taken over");
-            }
-            Ok::<_, CustomerError>(lease)
+            let held = renewed.renew(conn, ttl)?;
+            Ok::<_, CustomerError>((held, renewed))
         })
-        .await
+        .await;
+    match result {
+        Ok((true, renewed)) => renewed,
+        Ok((false, _)) => {
+            tracing::info!(customer_id = %lease.key, "the create lease was taken over");
+            lease
+        }
+        Err(err) => {
+            tracing::warn!(customer_id = %lease.key, error = %err, "could not renew the create lease");
+            lease
+        }
+    }
 }
 
 /// Records the Stripe customer on the row and makes it active, with its audit row, and gives
@@ -272,7 +299,9 @@ async fn complete(
         .db
         .run(move |conn| {
             let metadata = Json(&remote.metadata).to_json();
+            // The lease first, then the row (see `claim`).
             conn.transaction(|conn| {
+                lease.release(conn)?;
                 let done = Customer::complete_create(
                     conn,
                     &row.stripe_account_id,
@@ -281,7 +310,6 @@ async fn complete(
                     &remote.id,
                     &profile(&row.email, &remote, &metadata),
                 )?;
-                lease.release(conn)?;
                 if let Some(done) = &done {
                     audit.record(
                         conn,

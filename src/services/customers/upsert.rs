@@ -100,12 +100,7 @@ pub async fn upsert(
                 lease_until: Some(_),
             } => {
                 // Another request is creating it: wait for its answer, within bounds.
-                let now = Instant::now();
-                if now >= give_up {
-                    return Err(CustomerError::WaitTimedOut);
-                }
-                tokio::time::sleep(poll.min(give_up - now)).await;
-                poll = (poll * 2).min(POLL_MAX);
+                wait(&mut poll, give_up).await?;
             }
             CustomerState::Pending { lease_until: None } | CustomerState::StripeDeleted => {
                 if customer_state != CustomerState::StripeDeleted
@@ -115,16 +110,30 @@ pub async fn upsert(
                     // answering with that failure beats every waiter retrying in turn.
                     return Err(CustomerError::ConcurrentCreateFailed);
                 }
-                if let Some((claimed, lease)) = create::claim(state, row).await? {
+                if let Some((claimed, lease)) = create::claim(state, row, started).await? {
                     // A row that never had a Stripe customer is created by this request: 201.
                     let first = !claimed.ever_active;
                     let created =
                         create::create(state, &audit, &account, claimed, lease, true).await?;
                     return finish(state, &audit, &account, created, &input, first).await;
                 }
+                // Another request took the create over first: wait for it like the others.
+                wait(&mut poll, give_up).await?;
             }
         }
     }
+}
+
+/// Sleeps before the next look at a create another request holds, backing off; `WaitTimedOut`
+/// once the create wait is over.
+async fn wait(poll: &mut Duration, give_up: Instant) -> Result<(), CustomerError> {
+    let now = Instant::now();
+    if now >= give_up {
+        return Err(CustomerError::WaitTimedOut);
+    }
+    tokio::time::sleep((*poll).min(give_up - now)).await;
+    *poll = (*poll * 2).min(POLL_MAX);
+    Ok(())
 }
 
 /// After this request created the row's customer: applies whatever else the input asks (a
