@@ -224,23 +224,15 @@ async fn admin_routes_refuse_an_organizer_token_before_reading_the_input(app: Te
     }
     // Nothing was changed or sent to Stripe by any of them.
     let unchanged: Value = app
-        .get(&format!("/v1/organizers/{org_id}"), &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/organizers/{org_id}"), &app.admin_token())
+        .await;
     assert_eq!(unchanged, org);
     assert_eq!(
         app.stripe.requests().len(),
         1,
         "only the organizer's registration reached Stripe"
     );
-    let log: Value = app
-        .get("/v1/audit-events", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.get_json("/v1/audit-events", &app.admin_token()).await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
 }
 

@@ -41,14 +41,11 @@ async fn changes_are_audited_with_actor_and_request_id(app: TestApp) {
         .to_string();
 
     let log: Value = app
-        .get(
+        .get_json(
             &format!("/v1/audit-events?organizer_id={id}"),
             &app.admin_token(),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let events = log["data"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     // Newest first.
@@ -80,12 +77,7 @@ async fn a_refused_registration_leaves_no_audit_row(app: TestApp) {
             .status(),
         409
     );
-    let log: Value = app
-        .get("/v1/audit-events", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log: Value = app.get_json("/v1/audit-events", &app.admin_token()).await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1);
 }
 
@@ -94,20 +86,12 @@ async fn the_audit_log_pages_and_filters(app: TestApp) {
     app.create_organizer("Two", "acct_1AuditTwo").await;
     app.create_organizer("Three", "acct_1AuditThree").await;
     let token = app.admin_token();
-    let page: Value = app
-        .get("/v1/audit-events?limit=2", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/v1/audit-events?limit=2", &token).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"].as_str().expect("a second page");
     let rest: Value = app
-        .get(&format!("/v1/audit-events?limit=2&cursor={cursor}"), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/audit-events?limit=2&cursor={cursor}"), &token)
+        .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
     assert_eq!(rest["data"][0]["organizer_id"], first["id"]);
     assert_eq!(rest["next_cursor"], Value::Null);
@@ -230,14 +214,11 @@ async fn every_customer_change_is_audited_with_who_what_and_outcome(app: TestApp
         "the email change and the delete are under the new address"
     );
     let legacy: Value = app
-        .get(
+        .get_json(
             &format!("/v1/audit-events?organizer_id={org_id}&limit=100"),
             &app.admin_token(),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(legacy["data"].as_array().unwrap().len(), events.len());
     error_body(
         app.get(

@@ -4,18 +4,10 @@
 
 use serde_json::{json, Value};
 
-use crate::customers::{customer_path, customers_path, find_by_email, upsert};
+use crate::customers::{customer_path, customers_path, find_by_email, stripe_path, upsert};
 use crate::erasures::erase;
 use crate::helpers::{backend_tests, error_body, overtake, TestApp};
 use crate::support::fake_stripe::{Fault, Hold};
-
-/// The path of the customer's Stripe object.
-fn customer_stripe_path(customer: &Value) -> String {
-    format!(
-        "/v1/customers/{}",
-        customer["stripe_customer_id"].as_str().unwrap()
-    )
-}
 
 /// The customer as the fake Stripe holds it.
 fn in_stripe(app: &TestApp, account: &str, customer: &Value) -> Value {
@@ -56,7 +48,7 @@ async fn concurrent_edits_leave_the_row_equal_to_stripe(app: TestApp) {
     let (by_email, by_name) = overtake(gate, email_change, name_change).await;
     let updates = app
         .stripe
-        .requests_to("POST", customer_stripe_path(&customer).as_str());
+        .requests_to("POST", stripe_path(&customer).as_str());
     assert_eq!(updates.len(), 2, "{updates:?}");
     assert_eq!(updates[0].held, Some(Hold::Answer));
     assert!(
@@ -214,10 +206,7 @@ async fn an_erasure_during_a_create_in_flight_is_resumed_instead_of_orphaning_it
 async fn a_resumed_erasure_follows_a_customer_whose_email_changed(app: TestApp) {
     let org = app.create_organizer("Moved", "acct_1EraseMoved").await;
     let (_, customer) = upsert(&app, &org, json!({ "email": "old@example.com" })).await;
-    let delete_path = format!(
-        "/v1/customers/{}",
-        customer["stripe_customer_id"].as_str().unwrap()
-    );
+    let delete_path = stripe_path(&customer);
     app.stripe
         .fail_next_to("DELETE", &delete_path, 3, Fault::Status(503));
     let (_, receipt) = erase(&app, "old@example.com").await;
@@ -279,12 +268,7 @@ async fn a_revoked_account_is_reported_as_inaccessible_and_stores_nothing(app: T
         "stripe_account_inaccessible",
     )
     .await;
-    let row: Value = app
-        .get(&path, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let row: Value = app.get_json(&path, &app.admin_token()).await;
     assert_eq!(row, customer, "the row is untouched");
 
     // Once access is back, the same upsert creates the customer: nothing left blocks it.

@@ -5,7 +5,7 @@
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{json, Map, Value};
 
-use crate::customers::{customer_path, customers_path, find_by_email, upsert};
+use crate::customers::{customer_path, customers_path, find_by_email, stripe_path, upsert};
 use crate::helpers::{backend_tests, error_body, TestApp};
 
 /// `n` metadata keys `prefix0..prefix{n-1}`.
@@ -67,13 +67,7 @@ async fn metadata_stays_within_stripes_limit_and_keys_can_be_removed(app: TestAp
     // One more key would be 49 in Stripe: refused before Stripe is asked.
     let updates = app
         .stripe
-        .requests_to(
-            "POST",
-            &format!(
-                "/v1/customers/{}",
-                customer["stripe_customer_id"].as_str().unwrap()
-            ),
-        )
+        .requests_to("POST", &stripe_path(&customer))
         .len();
     let error = error_body(
         app.post(
@@ -118,13 +112,7 @@ async fn metadata_stays_within_stripes_limit_and_keys_can_be_removed(app: TestAp
     assert!(stripe["metadata"].get("a0").is_none());
     assert_eq!(
         app.stripe
-            .requests_to(
-                "POST",
-                &format!(
-                    "/v1/customers/{}",
-                    customer["stripe_customer_id"].as_str().unwrap()
-                )
-            )
+            .requests_to("POST", &stripe_path(&customer))
             .len(),
         updates + 1
     );
@@ -140,13 +128,7 @@ async fn metadata_stays_within_stripes_limit_and_keys_can_be_removed(app: TestAp
     assert_eq!(same, changed);
     assert_eq!(
         app.stripe
-            .requests_to(
-                "POST",
-                &format!(
-                    "/v1/customers/{}",
-                    customer["stripe_customer_id"].as_str().unwrap()
-                )
-            )
+            .requests_to("POST", &stripe_path(&customer))
             .len(),
         updates + 1
     );
@@ -316,12 +298,7 @@ async fn another_organizers_token_gets_403_everywhere_and_changes_nothing(app: T
         stripe_before,
         "Stripe was never called"
     );
-    let fetched: Value = app
-        .get(&path, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&path, &app.admin_token()).await;
     assert_eq!(fetched, customer);
     assert!(find_by_email(&app, &mine, "new@example.com")
         .await

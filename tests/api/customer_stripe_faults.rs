@@ -55,12 +55,7 @@ async fn a_customer_deleted_in_stripe_is_recreated_by_the_next_upsert(app: TestA
     assert_eq!(live.len(), 1);
     assert_eq!(live[0]["id"], healed["stripe_customer_id"]);
     assert_eq!(live[0]["metadata"]["gateway_customer_id"], customer["id"]);
-    let fetched: Value = app
-        .get(&path, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&path, &app.admin_token()).await;
     assert_eq!(fetched, healed);
 
     // An upsert with new details heals in one go, too.

@@ -85,12 +85,7 @@ async fn a_patch_writes_stripe_first_and_can_clear_fields(app: TestApp) {
     let in_stripe = &app.stripe.customers(Some("acct_1Patch"))[0];
     assert_eq!(in_stripe["name"], "Patricia");
     assert_eq!(in_stripe["phone"], Value::Null);
-    let fetched: Value = app
-        .get(&path, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&path, &app.admin_token()).await;
     assert_eq!(fetched, patched);
 
     // An empty patch, or one that changes nothing, is answered without Stripe.
@@ -117,12 +112,7 @@ async fn a_patch_writes_stripe_first_and_can_clear_fields(app: TestApp) {
         .await;
     assert_eq!(failed.headers()["retry-after"], "5");
     error_body(failed, 503, "stripe_unavailable").await;
-    let fetched: Value = app
-        .get(&path, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&path, &app.admin_token()).await;
     assert_eq!(fetched["name"], "Patricia");
 
     for (body, field) in [

@@ -18,6 +18,14 @@ pub fn customer_path(org: &Value, customer: &Value) -> String {
 }
 
 /// POSTs an upsert as admin and returns the status and body.
+/// The Stripe API path of a customer the gateway returned.
+pub fn stripe_path(customer: &Value) -> String {
+    format!(
+        "/v1/customers/{}",
+        customer["stripe_customer_id"].as_str().unwrap()
+    )
+}
+
 pub async fn upsert(app: &TestApp, org: &Value, body: Value) -> (u16, Value) {
     let response = app
         .post(&customers_path(org), &app.admin_token(), &body)
@@ -33,12 +41,7 @@ pub async fn find_by_email(app: &TestApp, org: &Value, email: &str) -> Vec<Value
         customers_path(org),
         serde_urlencoded::to_string([("email", email)]).unwrap()
     );
-    let page: Value = app
-        .get(&url, &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&url, &app.admin_token()).await;
     page["data"].as_array().expect("a page").clone()
 }
 
@@ -90,14 +93,11 @@ async fn an_upsert_creates_in_stripe_first_then_finds_the_same_customer(app: Tes
     assert_eq!(status, 200);
     assert_eq!(again, created);
     let fetched: Value = app
-        .get(
+        .get_json(
             &crate::customers::customer_path(&org, &created),
             &app.admin_token(),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(fetched, created);
     assert_eq!(
         find_by_email(&app, &org, "ANA.LIMA@example.com").await,
@@ -182,11 +182,8 @@ async fn lists_page_in_creation_order_and_filter_by_email(app: TestApp) {
     }
     let token = app.admin_token();
     let page: Value = app
-        .get(&format!("{}?limit=2", customers_path(&org)), &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}?limit=2", customers_path(&org)), &token)
+        .await;
     assert_eq!(
         page["data"]
             .as_array()
@@ -198,14 +195,11 @@ async fn lists_page_in_creation_order_and_filter_by_email(app: TestApp) {
     );
     let cursor = page["next_cursor"].as_str().unwrap();
     let rest: Value = app
-        .get(
+        .get_json(
             &format!("{}?limit=2&cursor={cursor}", customers_path(&org)),
             &token,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(rest["data"][0]["id"], ids[2]);
     assert_eq!(rest["next_cursor"], Value::Null);
     assert!(find_by_email(&app, &org, "nobody@example.com")

@@ -3,7 +3,7 @@
 use gateway::domain::{Email, SubjectHasher};
 use serde_json::{json, Value};
 
-use crate::customers::{customer_path, find_by_email, upsert};
+use crate::customers::{customer_path, find_by_email, stripe_path, upsert};
 use crate::helpers::{
     backend_tests, error_body, short_stripe_timeout, spawn_app_with, Backend, TestApp,
     AUDIT_HASH_KEY, STALL,
@@ -137,10 +137,7 @@ async fn a_partial_erasure_is_reported_and_resumed_by_the_same_request(app: Test
     let second = app.create_organizer("Down", "acct_1PartialDown").await;
     let (_, ok) = upsert(&app, &first, json!({ "email": "gdpr@example.com" })).await;
     let (_, down) = upsert(&app, &second, json!({ "email": "gdpr@example.com" })).await;
-    let down_path = format!(
-        "/v1/customers/{}",
-        down["stripe_customer_id"].as_str().unwrap()
-    );
+    let down_path = stripe_path(&down);
     app.stripe
         .fail_next_to("DELETE", &down_path, 3, Fault::Status(503));
 
@@ -178,16 +175,7 @@ async fn a_partial_erasure_is_reported_and_resumed_by_the_same_request(app: Test
     );
 
     // The same request resumes the same erasure, and only retries what failed.
-    let ok_deletes = app
-        .stripe
-        .requests_to(
-            "DELETE",
-            &format!(
-                "/v1/customers/{}",
-                ok["stripe_customer_id"].as_str().unwrap()
-            ),
-        )
-        .len();
+    let ok_deletes = app.stripe.requests_to("DELETE", &stripe_path(&ok)).len();
     let (headers, resumed) = erase(&app, "gdpr@example.com").await;
     assert_eq!(resumed["id"], receipt["id"]);
     assert_eq!(resumed["status"], "completed", "{resumed}");
@@ -196,15 +184,7 @@ async fn a_partial_erasure_is_reported_and_resumed_by_the_same_request(app: Test
     assert_eq!(outcome(&resumed, &down)["outcome"], "erased");
     assert_eq!(outcome(&resumed, &down)["error_code"], Value::Null);
     assert_eq!(
-        app.stripe
-            .requests_to(
-                "DELETE",
-                &format!(
-                    "/v1/customers/{}",
-                    ok["stripe_customer_id"].as_str().unwrap()
-                )
-            )
-            .len(),
+        app.stripe.requests_to("DELETE", &stripe_path(&ok)).len(),
         ok_deletes
     );
     assert!(app.stripe.customers(Some("acct_1PartialDown")).is_empty());

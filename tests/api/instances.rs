@@ -28,14 +28,11 @@ async fn instances_started_together_share_one_database(backend: Backend) {
     }
     let organizer = first.create_organizer("Shared", "acct_1SharedDb").await;
     let seen: Value = second
-        .get(
+        .get_json(
             &format!("/v1/organizers/{}", organizer["id"].as_str().unwrap()),
             &second.admin_token(),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(seen, organizer);
 }
 
@@ -78,11 +75,8 @@ async fn one_account_registered_through_two_instances_at_once_is_one_organizer(b
         );
     }
     let list: Value = second
-        .get("/v1/organizers", &second.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/organizers", &second.admin_token())
+        .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
 

@@ -58,14 +58,11 @@ async fn registering_a_connected_account_returns_the_organizer(app: TestApp) {
 
     // And it reads back the same.
     let fetched: Value = app
-        .get(
+        .get_json(
             &format!("/v1/organizers/{}", organizer["id"].as_str().unwrap()),
             &app.admin_token(),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(fetched, organizer);
 }
 
@@ -103,12 +100,7 @@ async fn an_account_stripe_does_not_know_is_refused_and_not_stored(app: TestApp)
         .as_str()
         .unwrap()
         .contains("acct_1NotConnected"));
-    let list: Value = app
-        .get("/v1/organizers", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/organizers", &app.admin_token()).await;
     assert_eq!(list["data"], json!([]));
 }
 
@@ -152,12 +144,7 @@ async fn a_stripe_outage_is_a_retryable_503_and_stores_nothing(app: TestApp) {
             .len(),
         3
     );
-    let list: Value = app
-        .get("/v1/organizers", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/organizers", &app.admin_token()).await;
     assert_eq!(list["data"], json!([]));
 
     // The client's retry succeeds once Stripe is back.
@@ -243,19 +230,9 @@ async fn concurrent_registrations_of_one_account_create_one_organizer(app: TestA
             .len(),
         8
     );
-    let list: Value = app
-        .get("/v1/organizers", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/organizers", &app.admin_token()).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    let audit: Value = app
-        .get("/v1/audit-events", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.get_json("/v1/audit-events", &app.admin_token()).await;
     assert_eq!(
         audit["data"].as_array().unwrap().len(),
         1,
@@ -298,10 +275,7 @@ async fn a_platform_account_id_that_is_not_the_keys_is_a_server_error(backend: B
         .await;
     error_body(response, 500, "internal_error").await;
     let list: Value = misconfigured
-        .get("/v1/organizers", &misconfigured.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/organizers", &misconfigured.admin_token())
+        .await;
     assert_eq!(list["data"], json!([]));
 }

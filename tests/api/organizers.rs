@@ -95,12 +95,7 @@ async fn organizers_page_with_an_opaque_cursor(app: TestApp) {
         "oldest first, each once"
     );
 
-    let all: Value = app
-        .get("/v1/organizers", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/v1/organizers", &token).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 5);
     assert_eq!(all["next_cursor"], Value::Null);
 }
@@ -215,12 +210,7 @@ async fn an_empty_patch_changes_nothing(app: TestApp) {
         organizer,
         "same record, same updated_at"
     );
-    let audit: Value = app
-        .get("/v1/audit-events", &app.admin_token())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.get_json("/v1/audit-events", &app.admin_token()).await;
     assert_eq!(
         audit["data"].as_array().unwrap().len(),
         1,

@@ -319,6 +319,11 @@ impl TestApp {
         self.request(Method::GET, path, Some(token), None).await
     }
 
+    /// The JSON body of a GET, whatever its status.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
         self.request(Method::POST, path, Some(token), Some(body))
             .await
