@@ -118,12 +118,12 @@ INSERT INTO organizers (id, name, stripe_account_id, application_fee_bps, status
 VALUES ('$ORG', 'Bench Events', '$ACCOUNT', NULL, 'active',
         now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC');
 INSERT INTO customers (id, organizer_id, stripe_account_id, email, email_normalized, name, phone,
-                       metadata, stripe_customer_id, status, create_attempt, lease_until,
-                       last_failure_at, version, created_at, updated_at)
+                       metadata, stripe_customer_id, status, create_attempt,
+                       last_failure_at, version, created_at, updated_at, ever_active)
 SELECT gen_random_uuid()::text, '$ORG', '$ACCOUNT',
        'user' || n || '@example.com', 'user' || n || '@example.com', NULL, NULL,
-       '{}', 'cus_bench' || n, 'active', 0, NULL, NULL, 1,
-       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+       '{}', 'cus_bench' || n, 'active', 0, NULL, 1,
+       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', TRUE
 FROM generate_series(1, $CUSTOMERS) AS n;
 COMMIT;
 ANALYZE;
