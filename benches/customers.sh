@@ -12,6 +12,9 @@
 # Settings (environment; defaults in brackets):
 #   DURATION [15s]  CONNECTIONS [32]  THREADS [2]   wrk -d/-c/-t of each measured run
 #   WARMUP [5s]                                      wrk run before each measurement, discarded
+#   PROFILE [unset]                                  set: perf samples the gateway during the first
+#                                                    gateway target and the summary lists its top
+#                                                    functions (needs perf)
 #   WORKERS [nproc]                                  HTTP_WORKERS of the gateway and of hello
 #   POOL [10]                                        DATABASE_POOL_SIZE of the gateway
 #   CUSTOMERS [10000]                                seeded customers (user1..userN@example.com)
@@ -26,6 +29,7 @@ DURATION="${DURATION:-15s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-5s}"
+PROFILE="${PROFILE:-}"
 WORKERS="${WORKERS:-$(nproc)}"
 POOL="${POOL:-10}"
 CUSTOMERS="${CUSTOMERS:-10000}"
@@ -93,7 +97,7 @@ if ! command -v wrk >/dev/null; then
     say "installing wrk"
     apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 fi
-for tool in psql curl cargo; do
+for tool in psql pgbench curl cargo; do
     command -v "$tool" >/dev/null || die "$tool is needed"
 done
 psql "$PG_ADMIN_URL" -qXtAc 'SELECT 1' >/dev/null || die "PostgreSQL does not answer at $PG_ADMIN_URL"
@@ -207,7 +211,15 @@ cpu_snapshot() { # server-pid -> "machine_busy machine_total server postgres"
     echo "$busy_total $(proc_ticks "$1") $(proc_ticks $(pgrep -u postgres 2>/dev/null || true))"
 }
 
-declare -a ROWS CMDS
+seconds() { # wrk duration (15s, 1m) -> seconds
+    case "$1" in
+        *s) echo "${1%s}" ;;
+        *m) echo $(( ${1%m} * 60 )) ;;
+        *) echo "$1" ;;
+    esac
+}
+declare -a ROWS CMDS RPS
+PROFILED=""
 FAILED=""
 HELLO_RPS=""
 run() { # label server-pid wrk-args...
@@ -217,10 +229,18 @@ run() { # label server-pid wrk-args...
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" >/dev/null 2>&1 || true
     CMDS+=("wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $*")
     say "measuring $label: ${CMDS[-1]}"
+    local perf_pid=""
+    if [[ -n "$PROFILE" && "$server_pid" == "$GATEWAY_PID" && ! -e "$WORK/perf.data" ]]; then
+        perf record -q -F 499 -g -p "$server_pid" -o "$WORK/perf.data" -- sleep "$(seconds "$DURATION")" \
+            >"$WORK/perf.log" 2>&1 &
+        perf_pid=$!
+        PROFILED="$label"
+    fi
     before="$(cpu_snapshot "$server_pid")"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk failed on $label"; }
     after="$(cpu_snapshot "$server_pid")"
+    [[ -n "$perf_pid" ]] && wait "$perf_pid"
     # Average cores busy during the run: server, PostgreSQL, everything else (mostly wrk), idle.
     local cores
     cores="$(awk -v b="$before" -v a="$after" -v n="$(nproc)" 'BEGIN {
@@ -239,12 +259,30 @@ run() { # label server-pid wrk-args...
     local share
     share="$(awk -v r="$rps" -v h="$HELLO_RPS" 'BEGIN { printf "%.1f%%", 100 * r / h }')"
     ROWS+=("$(printf '%-40s %11s %9s %9s %9s %8s  %s' "$label" "$rps" "$p50" "$p99" "$share" "${non2xx:-0}" "$cores")")
+    RPS+=("$rps")
     if [[ -n "$non2xx" && "$non2xx" != 0 ]]; then FAILED+=" $label: $non2xx non-2xx;"; fi
     if [[ -n "$sockerr" ]]; then FAILED+=" $label: socket errors ($sockerr);"; fi
 }
 run "hello-world GET / (ceiling)" "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
 run "GET customers?email= ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find
 run "POST customers, existing ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- upsert
+
+# --- the database's ceiling --------------------------------------------------------------------
+# pgbench runs the statements a read by email ran before reads became one statement (organizer by
+# id, then customer by account and email: benches/read_ceiling.sql), prepared, with as many
+# clients as wrk has connections, over the same rows. The gateway's rate over this one says how
+# close it comes to what PostgreSQL alone serves for that work.
+PGBENCH=(pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -f benches/read_ceiling.sql
+    -D "org=$ORG" -D "account=$ACCOUNT" -D "customers=$CUSTOMERS")
+"${PGBENCH[@]}" -T "$(seconds "$WARMUP")" "$DB_URL" >/dev/null 2>&1 || true
+CMDS+=("${PGBENCH[*]} -T $(seconds "$DURATION") $DB_URL")
+say "measuring the ceiling: ${CMDS[-1]}"
+"${PGBENCH[@]}" -T "$(seconds "$DURATION")" "$DB_URL" >"$WORK/pgbench.txt" 2>&1 \
+    || { cat "$WORK/pgbench.txt" >&2; die "pgbench failed"; }
+sed 's/^/    /' "$WORK/pgbench.txt" >&2
+CEILING_TPS="$(awk '/^tps = / {print $3; exit}' "$WORK/pgbench.txt")"
+[[ -n "$CEILING_TPS" ]] || die "pgbench printed no tps"
+GATEWAY_RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
 
 # --- nothing was written -------------------------------------------------------------------------
 STATE="$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE version = 1 AND status = 'active'),
@@ -279,7 +317,19 @@ for cmd in "${CMDS[@]}"; do echo "  \$ $cmd"; done
 echo
 printf '%-40s %11s %9s %9s %9s %8s  %s\n' target "requests/s" p50 p99 "of hello" "non-2xx" "cores: server/postgres/other(wrk)/idle"
 for row in "${ROWS[@]}"; do echo "$row"; done
+echo
+printf 'ceiling:   pgbench, the 2 statements a read by email ran before (benches/read_ceiling.sql): %s tx/s\n' "$CEILING_TPS"
+printf 'of ceiling: GET customers?email= %sx, POST customers (existing) %sx\n' \
+    "$(awk -v r="${RPS[1]}" -v c="$CEILING_TPS" 'BEGIN { printf "%.2f", r / c }')" \
+    "$(awk -v r="${RPS[2]}" -v c="$CEILING_TPS" 'BEGIN { printf "%.2f", r / c }')"
+echo "gateway:   peak RSS $GATEWAY_RSS"
 echo "====================================================================================="
+if [[ -n "$PROFILED" ]]; then
+    echo
+    echo "profile of the gateway during \"$PROFILED\" (perf, 499 Hz; self time, functions over 1%):"
+    perf report -i "$WORK/perf.data" --no-children --stdio --sort symbol --percent-limit 1 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' | sed -E 's/ +-? +-? *$//' | cut -c1-110 | head -40
+fi
 
 if [[ -n "$FAILED" ]]; then
     die "errors under load:$FAILED"

@@ -72,6 +72,10 @@ pub enum ApiError {
     StripeInvalidRequest { message: String },
     #[error("{0}")]
     NotReady(String),
+    /// No database connection within the timeout, or one lost under the request: retrying
+    /// later helps. The cause goes to the log.
+    #[error("the database is unavailable; retry later")]
+    DatabaseUnavailable(#[source] DbError),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -144,6 +148,7 @@ impl ApiError {
             Self::StripeRejected(_) => "stripe_error",
             Self::StripeInvalidRequest { .. } => "stripe_invalid_request",
             Self::NotReady(_) => "not_ready",
+            Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -163,7 +168,9 @@ impl ResponseError for ApiError {
             Self::MalformedJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::StripeUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StripeUnavailable(_) | Self::NotReady(_) | Self::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::StripeRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -177,6 +184,9 @@ impl ResponseError for ApiError {
             Self::Internal(cause) => tracing::error!(%request_id, error = ?cause, "request failed"),
             Self::StripeUnavailable(cause) => {
                 tracing::warn!(%request_id, error = %cause, "Stripe call failed")
+            }
+            Self::DatabaseUnavailable(cause) => {
+                tracing::warn!(%request_id, error = %cause, "database unavailable")
             }
             Self::StripeRejected(cause) => {
                 tracing::warn!(%request_id, error = %cause, "Stripe call failed")
@@ -199,7 +209,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            Self::StripeUnavailable(_) => {
+            Self::StripeUnavailable(_) | Self::DatabaseUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, Self::RETRY_AFTER_SECS.to_string()));
             }
             Self::MethodNotAllowed { allow } => {
@@ -213,7 +223,11 @@ impl ResponseError for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        Self::Internal(err.into())
+        if err.is_unavailable() {
+            Self::DatabaseUnavailable(err)
+        } else {
+            Self::Internal(err.into())
+        }
     }
 }
 

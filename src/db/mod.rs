@@ -65,6 +65,18 @@ pub enum DbError {
     /// A stored value no longer parses: a bug, or a change behind the gateway's back.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The connection died under a query (the server restarted, the network dropped it); the
+    /// pool has dropped it.
+    #[error("the database connection was lost")]
+    ConnectionLost,
+}
+
+impl DbError {
+    /// The database could not be reached (no connection within the timeout, or one lost under
+    /// a query): retrying later can help, and it is no bug of the gateway's.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Pool(_) | Self::ConnectionLost)
+    }
 }
 
 impl From<r2d2::PoolError> for DbError {
@@ -81,11 +93,51 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
 }
 
+/// A pooled connection, and whether it was found dead. The pool does not ping a connection on
+/// every checkout (that is a round trip per request); instead a connection whose query failed is
+/// pinged then, and one that does not answer is marked broken, so the pool drops it instead of
+/// handing it out again.
+pub struct PoolConnection {
+    conn: DbConnection,
+    broken: bool,
+}
+
+impl std::ops::Deref for PoolConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PoolConnection;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<PoolConnection, r2d2::Error> {
+        self.establish().map(|conn| PoolConnection {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PoolConnection) -> Result<(), r2d2::Error> {
+        conn.conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut PoolConnection) -> bool {
+        conn.broken || conn.conn.is_broken()
+    }
+}
+
+impl ConnectionManager {
+    fn establish(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url.backend {
             Backend::Postgres => PgConnection::establish(self.url.connect_str())
                 .map(DbConnection::Postgresql)
@@ -106,14 +158,6 @@ impl ManageConnection for ConnectionManager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
     }
 }
 
@@ -136,6 +180,8 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
+            // No ping per checkout: a dead connection is found when its query fails (`run`).
+            .test_on_check_out(false)
             .connection_timeout(connect_timeout)
             .build(ConnectionManager { url: url.clone() })?;
         Ok(Self {
@@ -167,7 +213,15 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
                 let mut conn = pool.get().map_err(DbError::from)?;
-                f(&mut conn)
+                let result = f(&mut conn);
+                if result.is_err() && conn.conn.ping().is_err() {
+                    // Whatever the work's own error, the cause is the connection: drop it, and
+                    // say so, so that the caller answers "unavailable" rather than a bug.
+                    conn.broken = true;
+                    tracing::warn!("a database connection was lost; the pool drops it");
+                    return Err(E::from(DbError::ConnectionLost));
+                }
+                result
             })
         })
         .await

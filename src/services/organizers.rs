@@ -64,6 +64,7 @@ impl OrganizerError {
                 StripeFailure::Unavailable => StripeFailure::Unavailable.code(),
                 _ => StripeFailure::Rejected.code(),
             },
+            Self::Db(db) if db.is_unavailable() => "database_unavailable",
             Self::PlatformMismatch(_) | Self::Db(_) => "internal_error",
         }
     }
@@ -261,6 +262,37 @@ where
         .await
 }
 
+/// Like [`with_organizer`], for reads that load the organizer and their data in one statement:
+/// `load` gets the organizer id and returns `None` when there is no such organizer. The access
+/// check is the same, on the organizer as loaded with the data.
+pub async fn load_with_organizer<T, E, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    load: F,
+) -> Result<(Organizer, T), E>
+where
+    F: FnOnce(&mut DbConnection, &str) -> Result<Option<(Organizer, T)>, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + Send + 'static,
+{
+    principal
+        .require_organizer(id)
+        .map_err(|e| E::from(OrganizerError::from(e)))?;
+    let principal = principal.clone();
+    state
+        .db
+        .run(move |conn| {
+            let key = id.to_string();
+            let Some((organizer, data)) = load(conn, &key)? else {
+                return Err(E::from(OrganizerError::NotFound(key)));
+            };
+            check_access(&principal, &organizer).map_err(E::from)?;
+            Ok((organizer, data))
+        })
+        .await
+}
+
 /// [`get_for`] on a connection the caller holds.
 fn authorize(
     conn: &mut DbConnection,
@@ -270,12 +302,19 @@ fn authorize(
     principal.require_organizer(id)?;
     let key = id.to_string();
     let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
+    check_access(principal, &organizer)?;
+    Ok(organizer)
+}
+
+/// Whether `principal` may act for `organizer` as it stands: an organizer's own token only
+/// while it is active.
+fn check_access(principal: &Principal, organizer: &Organizer) -> Result<(), OrganizerError> {
     if matches!(principal, Principal::Organizer { .. })
         && organizer.status != OrganizerStatus::Active
     {
         return Err(OrganizerError::Disabled);
     }
-    Ok(organizer)
+    Ok(())
 }
 
 async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, OrganizerError> {

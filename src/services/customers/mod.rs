@@ -206,6 +206,7 @@ impl CustomerError {
                 "stripe_unavailable"
             }
             Self::TooManyMetadataKeys { .. } => "validation_failed",
+            Self::Db(db) if db.is_unavailable() => "database_unavailable",
             Self::Db(_) | Self::Corrupt { .. } => "internal_error",
         }
     }

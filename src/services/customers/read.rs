@@ -14,10 +14,14 @@ pub async fn get(
     customer_id: CustomerId,
 ) -> Result<ActiveCustomer, CustomerError> {
     let id = customer_id.to_string();
-    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        active_by_account_and_id(conn, &organizer.stripe_account_id, &id)
+    let (_, row) = organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
+        Ok::<_, CustomerError>(Customer::find_with_organizer_by_id(conn, org, &id)?)
     })
-    .await
+    .await?;
+    row.map(ActiveCustomer::of)
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
 /// The account's customer `id`, if clients can see it.
@@ -41,6 +45,24 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<CustomerPage, CustomerError> {
+    if let (Some(email), None) = (&email, &cursor) {
+        // Finding one customer by email (the key) is one statement.
+        let normalized = email.normalized().to_string();
+        let (_, row) =
+            organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
+                Ok::<_, CustomerError>(Customer::find_with_organizer_by_email(
+                    conn,
+                    org,
+                    &normalized,
+                )?)
+            })
+            .await?;
+        let customers = row.map(ActiveCustomer::of).transpose()?.flatten();
+        return Ok(CustomerPage {
+            customers: customers.into_iter().collect(),
+            next_cursor: None,
+        });
+    }
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok::<_, CustomerError>(Customer::list_active_by_account_after(
             conn,

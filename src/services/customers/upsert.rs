@@ -50,15 +50,19 @@ pub async fn upsert(
     // The first look at the key comes with the organizer check, in one trip to the database:
     // for a customer that exists and is unchanged, that is the whole request.
     let normalized = input.email.normalized().to_string();
-    let (organizer_id, account, first_look) =
-        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let account = organizer.account()?;
-            let found = Customer::find_by_account_and_email(conn, account.as_str(), &normalized)?
-                .map(|row| load(conn, row))
-                .transpose()?;
-            Ok::<_, CustomerError>((organizer.id, account, found))
+    let (organizer, first_look) =
+        organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
+            let Some((organizer, row)) =
+                Customer::find_with_organizer_by_email(conn, org, &normalized)?
+            else {
+                return Ok(None);
+            };
+            let found = row.map(|row| load(conn, row)).transpose()?;
+            Ok::<_, CustomerError>(Some((organizer, found)))
         })
         .await?;
+    let account = organizer.account()?;
+    let organizer_id = organizer.id;
     let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);
     let started = now();
