@@ -16,11 +16,32 @@ local mode
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Content-Type"] = "application/json"
 
--- Each wrk thread gets its own random sequence.
-local threads = 0
+-- Each wrk thread gets its own random sequence, and counts the statuses it got.
+local threads = {}
 function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
+  table.insert(threads, thread)
+  thread:set("thread_no", #threads)
+end
+
+ok, unavailable, other = 0, 0, 0
+function response(status)
+  if status == 200 then
+    ok = ok + 1
+  elseif status == 503 then
+    unavailable = unavailable + 1
+  else
+    other = other + 1
+  end
+end
+
+function done()
+  local counts = { ok = 0, unavailable = 0, other = 0 }
+  for _, thread in ipairs(threads) do
+    for key in pairs(counts) do
+      counts[key] = counts[key] + thread:get(key)
+    end
+  end
+  io.write(string.format("statuses: 200=%d 503=%d other=%d\n", counts.ok, counts.unavailable, counts.other))
 end
 
 function init(args)

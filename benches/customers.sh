@@ -12,6 +12,10 @@
 # Settings (environment; defaults in brackets):
 #   DURATION [15s]  CONNECTIONS [32]  THREADS [2]   wrk -d/-c/-t of each measured run
 #   WARMUP [5s]                                      wrk run before each measurement, discarded
+#   RESTART [unset]                                  set: last, PostgreSQL is restarted under load
+#                                                    (pg_ctlcluster; needs root): every answer must
+#                                                    be 200 or 503, and the gateway must answer 200
+#                                                    again afterwards without a restart of its own
 #   PROFILE [unset]                                  set: perf samples the gateway during the first
 #                                                    gateway target and the summary lists its top
 #                                                    functions (needs perf)
@@ -30,6 +34,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-5s}"
 PROFILE="${PROFILE:-}"
+RESTART="${RESTART:-}"
 WORKERS="${WORKERS:-$(nproc)}"
 POOL="${POOL:-10}"
 CUSTOMERS="${CUSTOMERS:-10000}"
@@ -285,6 +290,7 @@ CEILING_TPS="$(awk '/^tps = / {print $3; exit}' "$WORK/pgbench.txt")"
 GATEWAY_RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
 
 # --- nothing was written -------------------------------------------------------------------------
+# (checked before the restart phase, which may leave a connection's work unfinished)
 STATE="$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE version = 1 AND status = 'active'),
     (SELECT count(*) FROM audit_events) FROM customers")"
 read -r ROWS_NOW ROWS_UNTOUCHED AUDIT_ROWS <<<"$STATE"
@@ -329,6 +335,41 @@ if [[ -n "$PROFILED" ]]; then
     echo "profile of the gateway during \"$PROFILED\" (perf, 499 Hz; self time, functions over 1%):"
     perf report -i "$WORK/perf.data" --no-children --stdio --sort symbol --percent-limit 1 2>/dev/null \
         | grep -E '^ +[0-9.]+%' | sed -E 's/ +-? +-? *$//' | cut -c1-110 | head -40
+fi
+
+if [[ -n "$RESTART" ]]; then
+    # PostgreSQL restarts 5 s into a 20 s load: pooled connections die, new ones are refused for
+    # a moment. Every answer must be 200 or 503 (never a 500), and once PostgreSQL is back the
+    # same gateway process must answer 200 again.
+    CLUSTER="$(pg_lsclusters -h | awk '$4 == 5432 { print $1, $2; exit }')"
+    [[ -n "$CLUSTER" ]] || die "RESTART: no local cluster on port 5432"
+    say "restarting PostgreSQL ($CLUSTER) under load"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d20s -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find \
+        >"$WORK/restart.txt" 2>&1 &
+    WRK_PID=$!
+    sleep 5
+    RESTART_STARTED=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    pg_ctlcluster --skip-systemctl-redirect $CLUSTER restart -m fast
+    RESTART_DONE=$(date +%s.%N)
+    wait "$WRK_PID" || { cat "$WORK/restart.txt" >&2; die "wrk failed during the restart"; }
+    sed 's/^/    /' "$WORK/restart.txt" >&2
+    read -r R_OK R_503 R_OTHER <<<"$(awk -F'[ =]' '/^statuses:/ { print $3, $5, $7 }' "$WORK/restart.txt")"
+    RECOVERED=""
+    for _ in $(seq 1 100); do
+        if curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$CUSTOMERS_URL?email=user1%40example.com"; then
+            RECOVERED=1
+            break
+        fi
+        sleep 0.1
+    done
+    echo
+    printf 'restart:   PostgreSQL restarted in %.1f s under load; answers: 200=%s 503=%s other=%s; %s\n' \
+        "$(awk -v a="$RESTART_STARTED" -v b="$RESTART_DONE" 'BEGIN { print b - a }')" \
+        "$R_OK" "$R_503" "$R_OTHER" "$( [[ -n "$RECOVERED" ]] && echo "200 again afterwards, same process" || echo "NOT RECOVERED")"
+    [[ "$R_OTHER" == 0 ]] || FAILED+=" restart: $R_OTHER answers other than 200 or 503;"
+    [[ -n "$RECOVERED" ]] || FAILED+=" restart: the gateway did not answer 200 again;"
+    kill -0 "$GATEWAY_PID" 2>/dev/null || FAILED+=" restart: the gateway exited;"
 fi
 
 if [[ -n "$FAILED" ]]; then

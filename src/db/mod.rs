@@ -8,6 +8,7 @@ pub mod models;
 pub mod schema;
 mod url;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
@@ -16,6 +17,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
+use tokio::sync::Semaphore;
 use tracing::Span;
 
 pub use lease::Lease;
@@ -65,6 +67,9 @@ pub enum DbError {
     /// A stored value no longer parses: a bug, or a change behind the gateway's back.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Every connection stayed busy for the whole connect timeout.
+    #[error("no database connection was free within {0:?}")]
+    Busy(Duration),
     /// The connection died under a query (the server restarted, the network dropped it); the
     /// pool has dropped it.
     #[error("the database connection was lost")]
@@ -75,7 +80,7 @@ impl DbError {
     /// The database could not be reached (no connection within the timeout, or one lost under
     /// a query): retrying later can help, and it is no bug of the gateway's.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Pool(_) | Self::ConnectionLost)
+        matches!(self, Self::Pool(_) | Self::Busy(_) | Self::ConnectionLost)
     }
 }
 
@@ -165,6 +170,11 @@ impl ConnectionManager {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
+    /// One permit per pooled connection: requests wait for a connection on the async side, so
+    /// no more blocking threads run database work than there are connections for them (more
+    /// would only queue on the pool's lock and switch threads; on 2 cores that was the tail).
+    permits: Arc<Semaphore>,
+    connect_timeout: Duration,
     backend: Backend,
 }
 
@@ -186,6 +196,8 @@ impl Db {
             .build(ConnectionManager { url: url.clone() })?;
         Ok(Self {
             pool,
+            permits: Arc::new(Semaphore::new(max_size as usize)),
+            connect_timeout,
             backend: url.backend,
         })
     }
@@ -208,9 +220,15 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let permit =
+            tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| E::from(DbError::Busy(self.connect_timeout)))?
+                .map_err(|e| E::from(DbError::Task(e.to_string())))?;
         let pool = self.pool.clone();
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             span.in_scope(|| {
                 let mut conn = pool.get().map_err(DbError::from)?;
                 let result = f(&mut conn);
