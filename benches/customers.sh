@@ -341,7 +341,7 @@ if [[ -n "$RESTART" ]]; then
     # PostgreSQL restarts 5 s into a 20 s load: pooled connections die, new ones are refused for
     # a moment. Every answer must be 200 or 503 (never a 500), and once PostgreSQL is back the
     # same gateway process must answer 200 again.
-    CLUSTER="$(pg_lsclusters -h | awk '$4 == 5432 { print $1, $2; exit }')"
+    CLUSTER="$(pg_lsclusters -h | awk '$3 == 5432 { print $1, $2; exit }')"
     [[ -n "$CLUSTER" ]] || die "RESTART: no local cluster on port 5432"
     say "restarting PostgreSQL ($CLUSTER) under load"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d20s -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find \
