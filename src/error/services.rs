@@ -74,3 +74,30 @@ impl From<ErasureError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{header, StatusCode};
+    use actix_web::ResponseError;
+
+    use super::*;
+    use crate::db::DbError;
+
+    #[test]
+    fn a_lost_or_busy_database_is_a_retryable_503_and_corrupt_data_a_500() {
+        for unavailable in [
+            DbError::ConnectionLost,
+            DbError::Busy(std::time::Duration::from_secs(5)),
+        ] {
+            let customer = CustomerError::Db(unavailable);
+            assert_eq!(customer.code(), "database_unavailable");
+            assert!(customer.is_retryable());
+            let response = ApiError::from(customer).error_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        }
+        let corrupt = ApiError::from(CustomerError::Db(DbError::Corrupt("x".into())));
+        assert_eq!(corrupt.code(), "internal_error");
+        assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
