@@ -105,10 +105,10 @@ impl ApiError {
     /// brief outage to pass, short enough not to stall a checkout.
     pub const RETRY_AFTER_SECS: u64 = 5;
 
-    /// A failed Stripe call made for an organizer's `account`, as [`StripeFailure`] reads it:
-    /// Stripe's refusal of the client's data carries Stripe's message.
-    pub fn from_stripe(account: &str, err: StripeError) -> Self {
-        match err.failure() {
+    /// A failed Stripe call made for an organizer's `account`, with what it means (usually
+    /// `err.failure()`): Stripe's refusal of the client's data carries Stripe's message.
+    pub fn from_stripe(account: &str, failure: StripeFailure, err: StripeError) -> Self {
+        match failure {
             StripeFailure::AccountInaccessible => Self::StripeAccountInaccessible {
                 account: account.to_string(),
                 reason: StripeFailure::NO_ACCOUNT_ACCESS.to_string(),

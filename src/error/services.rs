@@ -4,7 +4,6 @@ use super::ApiError;
 use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
-use crate::stripe::StripeFailure;
 
 impl From<OrganizerError> for ApiError {
     fn from(err: OrganizerError) -> Self {
@@ -26,12 +25,11 @@ impl From<OrganizerError> for ApiError {
                     reason: reason.to_string(),
                 }
             }
-            // Stripe's wording about the platform's own call stays in the log: a 400 there is
-            // not the client's data, and a 401's or 403's message quotes part of the key.
-            OrganizerError::Stripe { source, .. } => match source.failure() {
-                StripeFailure::Unavailable => ApiError::StripeUnavailable(source.into()),
-                _ => ApiError::StripeRejected(source),
-            },
+            OrganizerError::Stripe {
+                account,
+                failure,
+                source,
+            } => ApiError::from_stripe(&account, failure, source),
             OrganizerError::PlatformMismatch(_) => ApiError::internal(err),
             OrganizerError::Db(db) => db.into(),
         }
@@ -43,7 +41,9 @@ impl From<CustomerError> for ApiError {
         let code = err.code();
         match err {
             CustomerError::Organizer(err) => err.into(),
-            CustomerError::Stripe { account, source } => ApiError::from_stripe(&account, source),
+            CustomerError::Stripe { account, source } => {
+                ApiError::from_stripe(&account, source.failure(), source)
+            }
             CustomerError::NotFound(_) | CustomerError::DeletedInStripe(_) => ApiError::NotFound {
                 code,
                 message: err.to_string(),

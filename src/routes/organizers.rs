@@ -69,7 +69,7 @@ pub struct OrganizerResponse {
 }
 
 impl OrganizerResponse {
-    fn new(organizer: Organizer, state: &AppState) -> Result<Self, ApiError> {
+    fn new(organizer: Organizer, state: &AppState) -> Self {
         let account_kind = if state
             .stripe
             .is_platform_account(&organizer.stripe_account_id)
@@ -78,7 +78,7 @@ impl OrganizerResponse {
         } else {
             AccountKind::Connected
         };
-        Ok(Self {
+        Self {
             status: organizer.status,
             id: organizer.id,
             name: organizer.name,
@@ -87,7 +87,7 @@ impl OrganizerResponse {
             application_fee_bps: organizer.application_fee_bps,
             created_at: organizer.created_at.and_utc(),
             updated_at: organizer.updated_at.and_utc(),
-        })
+        }
     }
 }
 
@@ -220,7 +220,7 @@ pub async fn create(
     principal.require_admin()?;
     let input = parse_create(body?.0)?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
-    Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)?))
+    Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)))
 }
 
 /// List organizers, oldest first (admin).
@@ -251,7 +251,7 @@ pub async fn list(
             .organizers
             .into_iter()
             .map(|organizer| OrganizerResponse::new(organizer, &state))
-            .collect::<Result<_, _>>()?,
+            .collect(),
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     }))
 }
@@ -277,7 +277,7 @@ pub async fn get(
 ) -> Result<web::Json<OrganizerResponse>, ApiError> {
     let id = parse_organizer_id(&org_id)?;
     let organizer = organizers::get_for(&state, &principal, id).await?;
-    Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
+    Ok(web::Json(OrganizerResponse::new(organizer, &state)))
 }
 
 /// Change an organizer's name, fee or status (admin). The Stripe account cannot change.
@@ -311,5 +311,5 @@ pub async fn update(
     let id = parse_organizer_id(&org_id)?;
     let patch = parse_update(body?.0)?;
     let organizer = organizers::update(&state, AuditContext::new(&principal), id, patch).await?;
-    Ok(web::Json(OrganizerResponse::new(organizer, &state)?))
+    Ok(web::Json(OrganizerResponse::new(organizer, &state)))
 }

@@ -36,6 +36,8 @@ pub enum OrganizerError {
     #[error("a Stripe call for account {account} failed")]
     Stripe {
         account: String,
+        /// What the failure means here (see `verify_account_access`).
+        failure: StripeFailure,
         #[source]
         source: StripeError,
     },
@@ -60,10 +62,7 @@ impl OrganizerError {
             Self::NotFound(_) => "organizer_not_found",
             Self::Exists { .. } => "organizer_exists",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
-            Self::Stripe { source, .. } => match source.failure() {
-                StripeFailure::Unavailable => StripeFailure::Unavailable.code(),
-                _ => StripeFailure::Rejected.code(),
-            },
+            Self::Stripe { failure, .. } => failure.code(),
             Self::Db(db) if db.is_unavailable() => "database_unavailable",
             Self::PlatformMismatch(_) | Self::Db(_) => "internal_error",
         }
@@ -72,7 +71,7 @@ impl OrganizerError {
     /// Whether the same call later can succeed without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Stripe { source, .. } => source.failure().is_retryable(),
+            Self::Stripe { failure, .. } => failure.is_retryable(),
             Self::Db(_) => true,
             _ => false,
         }
@@ -217,8 +216,16 @@ async fn verify_account_access(
         Err(err) if err.failure() == StripeFailure::AccountInaccessible => {
             Err(inaccessible(StripeFailure::NO_ACCOUNT_ACCESS))
         }
+        // Any other failure of this call, which the platform makes about itself, is either
+        // Stripe being unavailable or the gateway's own problem: a 400 there is not the
+        // client's data, and Stripe's wording (a 401's or 403's quotes part of the key) stays
+        // in the log.
         Err(source) => Err(OrganizerError::Stripe {
             account: account.to_string(),
+            failure: match source.failure() {
+                StripeFailure::Unavailable => StripeFailure::Unavailable,
+                _ => StripeFailure::Rejected,
+            },
             source,
         }),
     }
@@ -248,18 +255,11 @@ where
     T: Send + 'static,
     E: From<OrganizerError> + From<DbError> + Send + 'static,
 {
-    // Another organizer's token is refused without a database connection.
-    principal
-        .require_organizer(id)
-        .map_err(|e| E::from(OrganizerError::from(e)))?;
-    let principal = principal.clone();
-    state
-        .db
-        .run(move |conn| {
-            let organizer = authorize(conn, &principal, id).map_err(E::from)?;
-            read(conn, organizer)
-        })
-        .await
+    for_organizer(state, principal, id, move |conn, principal, key| {
+        let organizer = authorize(conn, principal, key).map_err(E::from)?;
+        read(conn, organizer)
+    })
+    .await
 }
 
 /// Like [`with_organizer`], for reads that load the organizer and their data in one statement:
@@ -276,20 +276,36 @@ where
     T: Send + 'static,
     E: From<OrganizerError> + From<DbError> + Send + 'static,
 {
+    for_organizer(state, principal, id, move |conn, principal, key| {
+        let Some((organizer, data)) = load(conn, &key)? else {
+            return Err(E::from(OrganizerError::NotFound(key)));
+        };
+        check_access(principal, &organizer).map_err(E::from)?;
+        Ok((organizer, data))
+    })
+    .await
+}
+
+/// Runs `work` with the organizer's id on a pooled connection, for a caller whose token may
+/// reach that organizer at all: another organizer's token is refused without a connection.
+async fn for_organizer<T, E, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    work: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection, &Principal, String) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + Send + 'static,
+{
     principal
         .require_organizer(id)
         .map_err(|e| E::from(OrganizerError::from(e)))?;
     let principal = principal.clone();
     state
         .db
-        .run(move |conn| {
-            let key = id.to_string();
-            let Some((organizer, data)) = load(conn, &key)? else {
-                return Err(E::from(OrganizerError::NotFound(key)));
-            };
-            check_access(&principal, &organizer).map_err(E::from)?;
-            Ok((organizer, data))
-        })
+        .run(move |conn| work(conn, &principal, id.to_string()))
         .await
 }
 
@@ -297,10 +313,8 @@ where
 fn authorize(
     conn: &mut DbConnection,
     principal: &Principal,
-    id: OrganizerId,
+    key: String,
 ) -> Result<Organizer, OrganizerError> {
-    principal.require_organizer(id)?;
-    let key = id.to_string();
     let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
     check_access(principal, &organizer)?;
     Ok(organizer)
