@@ -42,11 +42,18 @@ async fn a_waiting_upsert_gives_up_after_the_create_wait_and_its_repeat_finds_th
     let waiter = async {
         gate.arrived().await;
         // The create is in Stripe, held there: this request waits for it, then gives up.
+        let asked = std::time::Instant::now();
         let response = app.post(&path, &token, &body).await;
+        let waited = asked.elapsed();
         gate.release();
-        response
+        (response, waited)
     };
-    let (created, gave_up) = tokio::join!(creator, waiter);
+    let (created, (gave_up, waited)) = tokio::join!(creator, waiter);
+    // It gave up because its wait was over, not for another reason.
+    assert!(
+        waited >= Duration::from_millis(CREATE_WAIT_MS),
+        "{waited:?}"
+    );
     assert_gave_up(gave_up).await;
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();

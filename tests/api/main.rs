@@ -21,6 +21,7 @@ mod errors;
 mod fake_stripe_gates;
 mod health;
 mod instances;
+mod leases;
 mod openapi;
 mod organizer_registration;
 mod organizers;

@@ -233,12 +233,9 @@ pub(super) async fn create(
             let current = state
                 .db
                 .run(move |conn| {
-                    Ok::<_, CustomerError>(Customer::find_by_account_and_id(conn, &key, &id)?)
+                    ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, &key, &id)?)
                 })
-                .await?
-                .map(ActiveCustomer::of)
-                .transpose()?
-                .flatten();
+                .await?;
             match current {
                 Some(current) if current.stripe_customer_id == remote.id => Ok(current),
                 _ => {

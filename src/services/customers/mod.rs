@@ -115,6 +115,11 @@ impl ActiveCustomer {
             _ => None,
         })
     }
+
+    /// [`ActiveCustomer::of`] for a row that may not have been found.
+    pub fn of_found(row: Option<Customer>) -> Result<Option<Self>, CustomerError> {
+        Ok(row.map(Self::of).transpose()?.flatten())
+    }
 }
 
 /// What can go wrong with a customer, in domain terms; [`CustomerError::is_retryable`] tells a

@@ -18,10 +18,7 @@ pub async fn get(
         Ok::<_, CustomerError>(Customer::find_with_organizer_by_id(conn, org, &id)?)
     })
     .await?;
-    row.map(ActiveCustomer::of)
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
+    ActiveCustomer::of_found(row)?.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
 /// The account's customer `id`, if clients can see it.
@@ -30,10 +27,7 @@ pub(super) fn active_by_account_and_id(
     account: &str,
     id: &str,
 ) -> Result<ActiveCustomer, CustomerError> {
-    Customer::find_by_account_and_id(conn, account, id)?
-        .map(ActiveCustomer::of)
-        .transpose()?
-        .flatten()
+    ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, id)?)?
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))
 }
 
@@ -57,7 +51,7 @@ pub async fn list(
                 )?)
             })
             .await?;
-        let customers = row.map(ActiveCustomer::of).transpose()?.flatten();
+        let customers = ActiveCustomer::of_found(row)?;
         return Ok(CustomerPage {
             customers: customers.into_iter().collect(),
             next_cursor: None,

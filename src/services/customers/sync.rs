@@ -23,7 +23,8 @@ pub(super) enum Applied {
 }
 
 impl Applied {
-    fn updated(row: Customer) -> Result<Self, CustomerError> {
+    /// What storing `row` left: the updated customer, or none active any more.
+    pub(super) fn updated(row: Customer) -> Result<Self, CustomerError> {
         Ok(match ActiveCustomer::of(row)? {
             Some(active) => Self::Updated(Box::new(active)),
             None => Self::StripeDeleted,

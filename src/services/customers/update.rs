@@ -186,10 +186,7 @@ pub(super) async fn apply_change(
         })
         .await;
     match stored {
-        Ok(Some(updated)) => match ActiveCustomer::of(updated)? {
-            Some(active) => Ok(Applied::Updated(Box::new(active))),
-            None => Ok(Applied::StripeDeleted),
-        },
+        Ok(Some(updated)) => Applied::updated(updated),
         Ok(None) => sync::refresh(state, account, &row.id).await,
         Err(err @ CustomerError::EmailTaken { .. }) => {
             // The new email was taken between the check and the write: put Stripe back.
