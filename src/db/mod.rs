@@ -76,6 +76,19 @@ pub enum DbError {
     ConnectionLost,
 }
 
+/// Errors of database work that tell whether a query itself failed (the database, or the
+/// connection to it) from the work finding something wrong (no such row, a conflict): only
+/// then does [`Db::run`] check that the connection is still alive.
+pub trait QueryFailure {
+    fn is_query_failure(&self) -> bool;
+}
+
+impl QueryFailure for DbError {
+    fn is_query_failure(&self) -> bool {
+        matches!(self, Self::Query(_))
+    }
+}
+
 impl DbError {
     /// The database could not be reached (no connection within the timeout, or one lost under
     /// a query): retrying later can help, and it is no bug of the gateway's.
@@ -99,8 +112,8 @@ pub struct ConnectionManager {
 }
 
 /// A pooled connection, and whether it was found dead. The pool does not ping a connection on
-/// every checkout (that is a round trip per request); instead a connection whose query failed is
-/// pinged then, and one that does not answer is marked broken, so the pool drops it instead of
+/// every checkout (that is a round trip per request); instead a connection whose query failed
+/// (not work that found nothing, see [`QueryFailure`]) is pinged then, and one that does not answer is marked broken, so the pool drops it instead of
 /// handing it out again.
 pub struct PoolConnection {
     conn: DbConnection,
@@ -218,7 +231,7 @@ impl Db {
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DbError> + Send + 'static,
+        E: From<DbError> + QueryFailure + Send + 'static,
     {
         let permit =
             tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned())
@@ -232,7 +245,8 @@ impl Db {
             span.in_scope(|| {
                 let mut conn = pool.get().map_err(DbError::from)?;
                 let result = f(&mut conn);
-                if result.is_err() && conn.conn.ping().is_err() {
+                let failed = result.as_ref().err().is_some_and(E::is_query_failure);
+                if failed && conn.conn.ping().is_err() {
                     // Whatever the work's own error, the cause is the connection: drop it, and
                     // say so, so that the caller answers "unavailable" rather than a bug.
                     conn.broken = true;

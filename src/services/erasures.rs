@@ -38,6 +38,15 @@ pub enum ErasureError {
     Db(#[from] DbError),
 }
 
+impl crate::db::QueryFailure for ErasureError {
+    fn is_query_failure(&self) -> bool {
+        match self {
+            Self::Db(db) => db.is_query_failure(),
+            _ => false,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for ErasureError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Db(err.into())

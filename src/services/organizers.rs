@@ -7,7 +7,7 @@ use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
 use crate::auth::{Forbidden, Principal};
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
-use crate::db::{now, DbConnection, DbError};
+use crate::db::{now, DbConnection, DbError, QueryFailure};
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
@@ -46,6 +46,15 @@ pub enum OrganizerError {
     PlatformMismatch(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl QueryFailure for OrganizerError {
+    fn is_query_failure(&self) -> bool {
+        match self {
+            Self::Db(db) => db.is_query_failure(),
+            _ => false,
+        }
+    }
 }
 
 impl From<diesel::result::Error> for OrganizerError {
@@ -253,7 +262,7 @@ pub async fn with_organizer<T, E, F>(
 where
     F: FnOnce(&mut DbConnection, Organizer) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
 {
     for_organizer(state, principal, id, move |conn, principal, key| {
         let organizer = authorize(conn, principal, key).map_err(E::from)?;
@@ -274,7 +283,7 @@ pub async fn load_with_organizer<T, E, F>(
 where
     F: FnOnce(&mut DbConnection, &str) -> Result<Option<(Organizer, T)>, E> + Send + 'static,
     T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
 {
     for_organizer(state, principal, id, move |conn, principal, key| {
         let Some((organizer, data)) = load(conn, &key)? else {
@@ -297,7 +306,7 @@ async fn for_organizer<T, E, F>(
 where
     F: FnOnce(&mut DbConnection, &Principal, String) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
 {
     principal
         .require_organizer(id)

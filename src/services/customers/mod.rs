@@ -163,6 +163,16 @@ pub enum CustomerError {
     Corrupt { id: String, problem: String },
 }
 
+impl crate::db::QueryFailure for CustomerError {
+    fn is_query_failure(&self) -> bool {
+        match self {
+            Self::Db(db) => db.is_query_failure(),
+            Self::Organizer(err) => err.is_query_failure(),
+            _ => false,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for CustomerError {
     fn from(err: diesel::result::Error) -> Self {
         Self::Db(err.into())
