@@ -202,6 +202,19 @@ async fn lists_page_in_creation_order_and_filter_by_email(app: TestApp) {
         .await;
     assert_eq!(rest["data"][0]["id"], ids[2]);
     assert_eq!(rest["next_cursor"], Value::Null);
+    // With `email`, a cursor before the customer still finds it; one at it finds nothing more.
+    let by_email = |cursor: &str| {
+        format!(
+            "{}?email=p2%40example.com&cursor={cursor}",
+            customers_path(&org)
+        )
+    };
+    let after_first: Value = app.get_json(&by_email(cursor), &token).await;
+    assert_eq!(after_first["data"][0]["id"], ids[2], "{after_first}");
+    let at_it = gateway::domain::Cursor::after(ids[2].as_str().unwrap()).encode();
+    let past: Value = app.get_json(&by_email(&at_it), &token).await;
+    assert_eq!(past["data"], json!([]), "{past}");
+    assert_eq!(past["next_cursor"], Value::Null);
     assert!(find_by_email(&app, &org, "nobody@example.com")
         .await
         .is_empty());

@@ -197,12 +197,10 @@ impl Customer {
             .optional()
     }
 
-    /// Active customers of one account in id (= creation) order, optionally only the one with
-    /// this normalized email, starting after `after_id`.
+    /// Active customers of one account in id (= creation) order, starting after `after_id`.
     pub fn list_active_by_account_after(
         conn: &mut DbConnection,
         stripe_account_id: &str,
-        email_normalized: Option<&str>,
         after_id: Option<&str>,
         limit: usize,
     ) -> QueryResult<Vec<Customer>> {
@@ -213,9 +211,6 @@ impl Customer {
             .order(customers::id.asc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .into_boxed();
-        if let Some(email) = email_normalized {
-            query = query.filter(customers::email_normalized.eq(email.to_string()));
-        }
         if let Some(after_id) = after_id {
             query = query.filter(customers::id.gt(after_id.to_string()));
         }

@@ -39,8 +39,9 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<CustomerPage, CustomerError> {
-    if let (Some(email), None) = (&email, &cursor) {
-        // Finding one customer by email (the key) is one statement.
+    if let Some(email) = email {
+        // The email is the key: at most one customer, found in one statement. A cursor can
+        // only point at or past it (pages hold one customer at most).
         let normalized = email.normalized().to_string();
         let (_, row) =
             organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
@@ -51,9 +52,11 @@ pub async fn list(
                 )?)
             })
             .await?;
-        let customers = ActiveCustomer::of_found(row)?;
+        let after = cursor.as_ref().map(Cursor::key);
+        let customer = ActiveCustomer::of_found(row)?
+            .filter(|customer| after.is_none_or(|after| customer.row.id.as_str() > after));
         return Ok(CustomerPage {
-            customers: customers.into_iter().collect(),
+            customers: customer.into_iter().collect(),
             next_cursor: None,
         });
     }
@@ -61,7 +64,6 @@ pub async fn list(
         Ok::<_, CustomerError>(Customer::list_active_by_account_after(
             conn,
             &organizer.stripe_account_id,
-            email.as_ref().map(Email::normalized),
             cursor.as_ref().map(Cursor::key),
             limit.fetch_size(),
         )?)
