@@ -34,6 +34,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document this build serves (the source of `openapi.yaml`).
     Openapi,
+    /// Run the webhook workers only (for separate worker processes; see RUN_WORKERS).
+    Worker(WorkerArgs),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -67,6 +69,66 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub audit: AuditArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub worker: WorkerSettings,
+}
+
+/// Arguments of the `worker` subcommand: the webhook workers alone, no HTTP listener.
+#[derive(Clone, Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    #[command(flatten)]
+    pub worker: WorkerSettings,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct WebhookSettings {
+    /// Webhook signing secrets (`whsec_...`), comma-separated: the platform endpoint's, the
+    /// Connect endpoint's, and during a rotation the old and the new. A delivery signed by any
+    /// of them is accepted. With none, `POST /webhooks/stripe` answers 503 (Stripe retries).
+    #[arg(long = "webhook-secret", env = "STRIPE_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true, value_parser = parse_secret)]
+    pub secrets: Vec<SecretString>,
+    /// How far a delivery's signature timestamp may be from now, in seconds.
+    #[arg(long, env = "WEBHOOK_TOLERANCE_SECS", default_value_t = 300)]
+    pub webhook_tolerance_secs: u64,
+    /// Largest webhook body accepted, in bytes; larger ones get 400 `payload_too_large`.
+    #[arg(long, env = "WEBHOOK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub webhook_max_body_bytes: usize,
+    /// Most deliveries stored by one commit (group commit batches concurrent deliveries).
+    #[arg(long, env = "WEBHOOK_BATCH_MAX", default_value_t = 256)]
+    pub webhook_batch_max: usize,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct WorkerSettings {
+    /// Run the webhook workers inside `serve`; turn off when they run as `worker` processes.
+    #[arg(long, env = "RUN_WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_workers: bool,
+    /// Events processed at once by one process.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4)]
+    pub worker_concurrency: usize,
+    /// Attempts before an event is dead-lettered.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 10)]
+    pub webhook_max_attempts: i32,
+    /// Delay before the first retry of a failed event, in milliseconds; it doubles per attempt.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 2_000)]
+    pub webhook_retry_base_ms: u64,
+    /// Longest delay between retries, in milliseconds.
+    #[arg(long, env = "WEBHOOK_RETRY_CAP_MS", default_value_t = 3_600_000)]
+    pub webhook_retry_cap_ms: u64,
+    /// How long a worker owns a claimed event before another may take it, in seconds.
+    #[arg(long, env = "WORKER_LEASE_SECS", default_value_t = 120)]
+    pub worker_lease_secs: u64,
+    /// How often an idle worker looks for events stored by other instances, in milliseconds.
+    #[arg(long, env = "WORKER_POLL_MS", default_value_t = 1_000)]
+    pub worker_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -206,6 +268,8 @@ pub struct Settings {
     pub stripe: StripeSettings,
     pub auth: AuthArgs,
     pub audit_hash_key: SecretString,
+    pub webhooks: WebhookSettings,
+    pub worker: WorkerSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -225,41 +289,102 @@ pub struct ConfigError(pub String);
 
 impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
-        let secret_key = args.stripe.stripe_secret_key.ok_or_else(|| {
-            ConfigError("STRIPE_SECRET_KEY is not set: set it to your Stripe secret key (sk_live_... or sk_test_...)".into())
-        })?;
         if args.auth.jwt_secret.is_none() && args.auth.jwt_public_key_file.is_none() {
             return Err(ConfigError(
                 "JWT_SECRET is not set: set it (HS256 shared secret) or JWT_PUBLIC_KEY_FILE (RS256/EdDSA public key)".into(),
             ));
         }
-        let audit_hash_key = args.audit.audit_hash_key.ok_or_else(|| {
-            ConfigError("AUDIT_HASH_KEY is not set: set it to a long random secret (e.g. `openssl rand -hex 32`) and keep it stable".into())
+        Ok(Self {
+            server: args.server,
+            database: args.database,
+            stripe: StripeSettings::from_args(args.stripe)?,
+            auth: args.auth,
+            audit_hash_key: audit_hash_key(args.audit)?,
+            webhooks: args.webhooks,
+            worker: args.worker,
+        })
+    }
+}
+
+fn audit_hash_key(args: AuditArgs) -> Result<SecretString, ConfigError> {
+    args.audit_hash_key.ok_or_else(|| {
+        ConfigError("AUDIT_HASH_KEY is not set: set it to a long random secret (e.g. `openssl rand -hex 32`) and keep it stable".into())
+    })
+}
+
+/// Everything `worker` needs.
+#[derive(Clone, Debug)]
+pub struct WorkerProcessSettings {
+    pub database: DatabaseSettings,
+    pub stripe: StripeSettings,
+    pub audit_hash_key: SecretString,
+    pub worker: WorkerSettings,
+}
+
+impl WorkerProcessSettings {
+    pub fn from_args(args: WorkerArgs) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: args.database,
+            stripe: StripeSettings::from_args(args.stripe)?,
+            audit_hash_key: audit_hash_key(args.audit)?,
+            worker: args.worker,
+        })
+    }
+}
+
+impl StripeSettings {
+    fn from_args(args: StripeArgs) -> Result<Self, ConfigError> {
+        let secret_key = args.stripe_secret_key.ok_or_else(|| {
+            ConfigError("STRIPE_SECRET_KEY is not set: set it to your Stripe secret key (sk_live_... or sk_test_...)".into())
         })?;
-        let api_base = args
-            .stripe
-            .stripe_api_base
-            .trim_end_matches('/')
-            .to_string();
+        let api_base = args.stripe_api_base.trim_end_matches('/').to_string();
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             return Err(ConfigError(
                 "STRIPE_API_BASE must be an http:// or https:// URL".into(),
             ));
         }
         Ok(Self {
-            server: args.server,
-            database: args.database,
-            stripe: StripeSettings {
-                secret_key,
-                api_base,
-                platform_account_id: args.stripe.stripe_platform_account_id,
-                timeout: Duration::from_millis(args.stripe.stripe_timeout_ms.max(1)),
-                max_retries: args.stripe.stripe_max_retries,
-                retry_base: Duration::from_millis(args.stripe.stripe_retry_base_ms),
-            },
-            auth: args.auth,
-            audit_hash_key,
+            secret_key,
+            api_base,
+            platform_account_id: args.stripe_platform_account_id,
+            timeout: Duration::from_millis(args.stripe_timeout_ms.max(1)),
+            max_retries: args.stripe_max_retries,
+            retry_base: Duration::from_millis(args.stripe_retry_base_ms),
         })
+    }
+
+    /// Whether the key is a live-mode one (`sk_live_`, `rk_live_`), a test-mode one, or says
+    /// neither (a key for a Stripe-compatible server): webhook events of the other mode are
+    /// refused.
+    pub fn livemode(&self) -> Option<bool> {
+        use secrecy::ExposeSecret;
+        let key = self.secret_key.expose_secret();
+        if key.starts_with("sk_live_") || key.starts_with("rk_live_") {
+            Some(true)
+        } else if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+impl WorkerSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.worker_lease_secs.max(1))
+    }
+
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.worker_poll_ms.max(10))
+    }
+
+    /// The delay before retrying an event that has failed `attempts` times.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
+        let delay = self.webhook_retry_base_ms.saturating_mul(1u64 << exponent);
+        Duration::from_millis(delay.min(self.webhook_retry_cap_ms))
     }
 }
 

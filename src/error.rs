@@ -72,6 +72,9 @@ pub enum ApiError {
     StripeInvalidRequest { message: String },
     #[error("{0}")]
     NotReady(String),
+    /// A request refused as a whole, with its own code (a webhook's bad signature).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// No database connection within the timeout, or one lost under the request: retrying
     /// later helps. The cause goes to the log.
     #[error("the database is unavailable; retry later")]
@@ -136,7 +139,9 @@ impl ApiError {
         match self {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
-            Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Refused { code, .. } => code,
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Validation(_) => "validation_failed",
             Self::MalformedJson(_) => "malformed_json",
@@ -165,7 +170,9 @@ impl ResponseError for ApiError {
             Self::Validation(_)
             | Self::StripeAccountInaccessible { .. }
             | Self::StripeInvalidRequest { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::MalformedJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::InvalidQuery(_) | Self::Refused { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::StripeUnavailable(_) | Self::NotReady(_) | Self::DatabaseUnavailable(_) => {

@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
-use gateway::configuration::{Cli, Command, DatabaseSettings, Settings, TokenArgs, TokenRole};
+use gateway::configuration::{
+    Cli, Command, DatabaseSettings, Settings, TokenArgs, TokenRole, WorkerProcessSettings,
+};
 use gateway::db::Db;
 use gateway::startup::{migrate, Application};
 use gateway::telemetry;
@@ -18,6 +20,11 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(serve),
         Command::Migrate(database) => run_migrations(database),
+        Command::Worker(args) => WorkerProcessSettings::from_args(args)
+            .map_err(anyhow::Error::from)
+            .and_then(|settings| {
+                actix_web::rt::System::new().block_on(gateway::startup::run_workers(settings))
+            }),
         Command::Token(args) => token(args),
         Command::Openapi => {
             print!("{}", gateway::openapi::document_yaml());

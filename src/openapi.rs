@@ -24,8 +24,10 @@ use crate::routes;
     tags(
         (name = "organizers", description = "Tenants: one Stripe account each"),
         (name = "customers", description = "An organizer's customers, keyed by (email, the organizer's Stripe account)"),
+        (name = "billing", description = "An organizer's products, prices and subscriptions, mirrored from Stripe"),
         (name = "erasures", description = "GDPR erasure of a person across every organizer"),
         (name = "audit", description = "Who changed what"),
+        (name = "webhooks", description = "Stripe's deliveries (signed by Stripe, no JWT) and their inbox"),
         (name = "operations", description = "Health, readiness and this document"),
     )
 )]

@@ -2,18 +2,22 @@
 //! token verifier, and the HTTP server bound to its listener (port 0 in tests).
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::JwtVerifier;
-use crate::configuration::{ServerSettings, Settings};
+use crate::configuration::{ServerSettings, Settings, WorkerProcessSettings};
 use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
-use crate::routes::{self, OpenApiDocument};
+use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
+use crate::services::webhooks::{worker, Ingest};
 use crate::services::AppState;
 use crate::stripe::Stripe;
 use crate::{extract, openapi, telemetry};
@@ -22,6 +26,13 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// What the webhook route needs.
+struct Webhooks {
+    ingest: Ingest,
+    body_limit: WebhookBodyLimit,
 }
 
 impl Application {
@@ -52,10 +63,33 @@ impl Application {
             subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
             create_wait: settings.server.create_wait(),
         };
+        let stored = Arc::new(Notify::new());
+        let ingest = Ingest::new(
+            &settings.webhooks,
+            settings.stripe.livemode(),
+            settings.stripe.platform_account_id.clone(),
+            state.db.clone(),
+            stored.clone(),
+        );
+        let workers = if settings.worker.run_workers {
+            worker::spawn(state.clone(), settings.worker.clone(), stored)
+        } else {
+            Vec::new()
+        };
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, state.clone(), verifier, &settings.server)?;
+        let webhooks = Webhooks {
+            ingest,
+            body_limit: WebhookBodyLimit(settings.webhooks.webhook_max_body_bytes),
+        };
+        let server = run(
+            listener,
+            state.clone(),
+            verifier,
+            webhooks,
+            &settings.server,
+        )?;
         tracing::info!(
             address = %listener_address(&settings.server, port),
             database = state.db.backend().as_str(),
@@ -65,6 +99,7 @@ impl Application {
             port,
             server,
             state,
+            workers,
         })
     }
 
@@ -80,9 +115,44 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; the webhook workers stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        for worker in self.workers {
+            worker.abort();
+        }
+        result
     }
+}
+
+/// The `worker` subcommand: webhook workers only, until Ctrl-C or SIGTERM. The database must
+/// be migrated already (by `serve` or `migrate`).
+pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
+    let db = Db::connect(
+        &settings.database.database_url,
+        settings.database.database_pool_size,
+        settings.database.connect_timeout(),
+    )
+    .with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            settings.database.database_url
+        )
+    })?;
+    let state = AppState {
+        db,
+        stripe: Stripe::new(&settings.stripe)?,
+        subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
+        create_wait: std::time::Duration::ZERO,
+    };
+    let concurrency = settings.worker.worker_concurrency;
+    let workers = worker::spawn(state, settings.worker, Arc::new(Notify::new()));
+    tracing::info!(concurrency, "webhook workers running");
+    tokio::signal::ctrl_c().await?;
+    for worker in workers {
+        worker.abort();
+    }
+    Ok(())
 }
 
 fn listener_address(server: &ServerSettings, port: u16) -> String {
@@ -103,9 +173,12 @@ fn run(
     listener: TcpListener,
     state: AppState,
     verifier: JwtVerifier,
+    webhooks: Webhooks,
     settings: &ServerSettings,
 ) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
+    let ingest = web::Data::new(webhooks.ingest);
+    let webhook_limit = web::Data::new(webhooks.body_limit);
     let verifier = web::Data::new(verifier);
     let document = web::Data::new(OpenApiDocument(openapi::document_yaml().into()));
     let max_body_bytes = settings.max_body_bytes;
@@ -116,6 +189,8 @@ fn run(
             .app_data(state.clone())
             .app_data(verifier.clone())
             .app_data(document.clone())
+            .app_data(ingest.clone())
+            .app_data(webhook_limit.clone())
             .app_data(payload_config)
             .app_data(body_limit)
             .app_data(extract::query_config())

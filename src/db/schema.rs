@@ -81,7 +81,86 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prices (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        product_id -> Text,
+        active -> Bool,
+        currency -> Text,
+        unit_amount -> Nullable<Int8>,
+        recurring_interval -> Nullable<Text>,
+        recurring_interval_count -> Nullable<Int4>,
+        lookup_key -> Nullable<Text>,
+        nickname -> Nullable<Text>,
+        metadata -> Text,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        active -> Bool,
+        metadata -> Text,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        stripe_customer_id -> Text,
+        status -> Text,
+        items -> Text,
+        current_period_end -> Nullable<Timestamp>,
+        cancel_at_period_end -> Bool,
+        trial_end -> Nullable<Timestamp>,
+        metadata -> Text,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_event_attempts (id) {
+        id -> Text,
+        event_id -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        stripe_account_id -> Nullable<Text>,
+        event_type -> Text,
+        object_type -> Text,
+        object_id -> Nullable<Text>,
+        livemode -> Bool,
+        created_at -> Timestamp,
+        received_at -> Timestamp,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        processed_at -> Nullable<Timestamp>,
+        settled_by -> Nullable<Text>,
+        payload -> Text,
+    }
+}
+
 diesel::joinable!(customers -> organizers (organizer_id));
+diesel::joinable!(webhook_event_attempts -> webhook_events (event_id));
 diesel::joinable!(erasure_accounts -> erasures (erasure_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -91,4 +170,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasures,
     leases,
     organizers,
+    prices,
+    products,
+    subscriptions,
+    webhook_event_attempts,
+    webhook_events,
 );

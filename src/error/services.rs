@@ -4,6 +4,40 @@ use super::ApiError;
 use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
+use crate::services::webhooks::admin::EventsError;
+use crate::services::webhooks::WebhookError;
+
+impl From<EventsError> for ApiError {
+    fn from(err: EventsError) -> Self {
+        match err {
+            EventsError::NotFound(_) => ApiError::NotFound {
+                code: "webhook_event_not_found",
+                message: err.to_string(),
+            },
+            EventsError::BadCursor => ApiError::validation("cursor", err.to_string()),
+            EventsError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(err: WebhookError) -> Self {
+        let code = err.code();
+        match err {
+            WebhookError::NotConfigured => ApiError::NotReady(err.to_string()),
+            WebhookError::Store(db) if db.is_unavailable() => {
+                ApiError::DatabaseUnavailable(crate::db::DbError::Task(db.to_string()))
+            }
+            WebhookError::Store(db) => ApiError::internal(anyhow::anyhow!(db.to_string())),
+            WebhookError::Signature(_)
+            | WebhookError::Envelope(_)
+            | WebhookError::LivemodeMismatch { .. } => ApiError::Refused {
+                code,
+                message: err.to_string(),
+            },
+        }
+    }
+}
 
 impl From<OrganizerError> for ApiError {
     fn from(err: OrganizerError) -> Self {

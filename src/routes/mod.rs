@@ -5,10 +5,13 @@
 // `list_legacy` is deprecated for clients (the OpenAPI document says so), not for the server.
 #[allow(deprecated)]
 mod audit_events;
+mod billing;
 mod customers;
 mod erasures;
 mod health;
 mod organizers;
+mod webhook_events;
+mod webhooks;
 
 use std::sync::OnceLock;
 
@@ -18,6 +21,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use health::OpenApiDocument;
+pub use webhooks::WebhookBodyLimit;
 
 use crate::error::ApiError;
 
@@ -26,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::openapi_yaml)
+        .service(webhooks::receive)
         .service(
             scope::scope("/v1")
                 .service(organizers::create)
@@ -37,9 +42,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customers::get)
                 .service(customers::update)
                 .service(customers::remove)
+                .service(billing::products)
+                .service(billing::subscriptions)
                 .service(erasures::create)
                 .service(audit_events::list)
-                .service(audit_events::list_legacy),
+                .service(audit_events::list_legacy)
+                .service(webhook_events::list)
+                .service(webhook_events::get)
+                .service(webhook_events::replay),
         );
 }
 

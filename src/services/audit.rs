@@ -41,6 +41,16 @@ impl AuditContext {
         }
     }
 
+    /// The gateway itself acting, e.g. the webhook worker on event `event_id`: the event id
+    /// stands where a request id would.
+    pub fn system(actor: &str, event_id: &str) -> Self {
+        Self {
+            actor: actor.to_string(),
+            actor_role: "system",
+            request_id: event_id.to_string(),
+        }
+    }
+
     /// Writes one audit row. Call it inside the transaction of the change it records, so that
     /// a change and its audit row exist together or not at all.
     pub fn record(&self, conn: &mut DbConnection, entry: &AuditEntry) -> QueryResult<()> {

@@ -2,9 +2,11 @@
 //! talk to Stripe first and to the database second, and know nothing of actix.
 
 pub mod audit;
+pub mod billing;
 pub mod customers;
 pub mod erasures;
 pub mod organizers;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -5,12 +5,15 @@
 pub mod customers;
 mod error;
 mod idempotency;
+pub mod mirror;
+mod signature;
 mod transport;
 
 use stripe_client_core::{AccountId, RequestStrategy, StripeMethod, StripeRequest};
 
 pub use error::{StripeError, StripeFailure};
 pub use idempotency::idempotency_key;
+pub use signature::{sign, SignatureError, SignatureVerifier};
 pub use stripe_client_core::IdempotencyKey;
 pub use transport::{RetryPolicy, StripeTransport};
 
@@ -85,6 +88,29 @@ impl AccountClient<'_> {
             ));
         }
         self.send(request, None).await
+    }
+
+    /// Sends a GET and reads the answer with serde into `T`, which names only the fields the
+    /// gateway mirrors: the SDK builds the request, and an answer in another API version's
+    /// shape still reads as long as those fields are there.
+    pub async fn read_json<R, T>(&self, request: &R) -> Result<T, StripeError>
+    where
+        R: StripeRequest,
+        T: serde::de::DeserializeOwned,
+    {
+        let built = request.build();
+        if !matches!(built.method, StripeMethod::Get) {
+            return Err(StripeError::Config(
+                "a Stripe write was sent as a read; use `write` with an idempotency key".into(),
+            ));
+        }
+        let mut customized = built.customize::<miniserde::json::Value>();
+        if let Some(account) = &self.account_header {
+            customized = customized.account_id(account.clone());
+        }
+        let value = customized.send(self.transport).await?;
+        serde_json::from_str(&miniserde::json::to_string(&value))
+            .map_err(|e| StripeError::Decode(e.to_string()))
     }
 
     /// Sends a DELETE. Deleting is idempotent by nature (a second one gets 404), and Stripe

@@ -119,7 +119,12 @@ fn bad_inputs(org_id: &str) -> Vec<BadInput> {
         422,
         "validation_failed",
     ));
-    for template in ["/v1/organizers", "/v1/admin/audit-log", "/v1/audit-events"] {
+    for template in [
+        "/v1/organizers",
+        "/v1/admin/audit-log",
+        "/v1/audit-events",
+        "/v1/admin/webhook-events",
+    ] {
         cases.push(BadInput::query(template, "foo=1", 400, "invalid_query"));
         cases.push(BadInput::query(template, "limit=abc", 400, "invalid_query"));
         cases.push(BadInput::query(
@@ -129,6 +134,36 @@ fn bad_inputs(org_id: &str) -> Vec<BadInput> {
             "validation_failed",
         ));
     }
+    let events = "/v1/admin/webhook-events";
+    cases.push(BadInput::query(
+        events,
+        "status=bogus",
+        400,
+        "invalid_query",
+    ));
+    cases.push(BadInput::query(
+        events,
+        "cursor=nope",
+        422,
+        "validation_failed",
+    ));
+    cases.push(BadInput::query(events, "type=", 422, "validation_failed"));
+    cases.push(BadInput {
+        method: Method::GET,
+        template: "/v1/admin/webhook-events/{event_id}",
+        path: "/v1/admin/webhook-events/evt_missing".to_string(),
+        body: None,
+        status: 404,
+        code: "webhook_event_not_found",
+    });
+    cases.push(BadInput::body(
+        Method::POST,
+        "/v1/admin/webhook-events/{event_id}/replay",
+        "/v1/admin/webhook-events/evt_missing/replay".to_string(),
+        (JSON, "{}"),
+        404,
+        "webhook_event_not_found",
+    ));
     cases.push(BadInput::query(
         "/v1/admin/audit-log",
         "email=nope",
@@ -195,6 +230,9 @@ async fn admin_routes_refuse_an_organizer_token_before_reading_the_input(app: Te
         ("POST", "/v1/erasures"),
         ("GET", "/v1/admin/audit-log"),
         ("GET", "/v1/audit-events"),
+        ("GET", "/v1/admin/webhook-events"),
+        ("GET", "/v1/admin/webhook-events/{event_id}"),
+        ("POST", "/v1/admin/webhook-events/{event_id}/replay"),
     ]
     .into_iter()
     .map(|(m, t)| (m.to_string(), t.to_string()))

@@ -27,3 +27,5 @@ mod organizer_registration;
 mod organizers;
 mod stored_data;
 mod stripe_client;
+mod webhook_processing;
+mod webhooks;

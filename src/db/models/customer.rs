@@ -158,6 +158,20 @@ impl Customer {
             .optional()
     }
 
+    /// The account's customer row that points at the Stripe customer `stripe_customer_id`.
+    pub fn find_by_account_and_stripe_id(
+        conn: &mut DbConnection,
+        stripe_account_id: &str,
+        stripe_customer_id: &str,
+    ) -> QueryResult<Option<Customer>> {
+        customers::table
+            .filter(customers::stripe_account_id.eq(stripe_account_id))
+            .filter(customers::stripe_customer_id.eq(stripe_customer_id))
+            .select(Customer::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The organizer `organizer_id` and its customer with this normalized email (any status),
     /// in one statement: the customer is looked up by the organizer's own account. `None` when
     /// there is no such organizer; `Some((organizer, None))` when it has no such customer.

@@ -5,11 +5,15 @@
 mod audit_event;
 mod customer;
 mod erasure;
+mod mirror;
 mod organizer;
+mod webhook_event;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
+pub use mirror::{Price, Product, Subscription, SubscriptionItem};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
+pub use webhook_event::{EventAttempt, EventFilter, EventStatus, NewWebhookEvent, WebhookEvent};

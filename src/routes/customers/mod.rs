@@ -19,13 +19,13 @@ use body::{
 /// The organizer in the path, and that the token may act for it: checked before anything
 /// else, the body included (handlers take it as a `Result` and open it after this), so another
 /// organizer's token learns nothing (not even whether a customer exists) and always gets 403.
-fn organizer_scope(principal: &Principal, raw: &str) -> Result<OrganizerId, ApiError> {
+pub(super) fn organizer_scope(principal: &Principal, raw: &str) -> Result<OrganizerId, ApiError> {
     let org_id = parse_organizer_id(raw)?;
     principal.require_organizer(org_id)?;
     Ok(org_id)
 }
 
-fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+pub(super) fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     CustomerId::parse(raw).map_err(|_| CustomerError::NotFound(raw.to_string()).into())
 }
 

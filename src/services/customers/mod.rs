@@ -23,6 +23,7 @@ use serde_json::json;
 
 pub use erase::{delete, erase_row};
 pub use read::{get, list};
+pub use sync::mirror_stripe_customer;
 pub use update::update;
 pub use upsert::upsert;
 

@@ -197,6 +197,53 @@ pub(super) async fn refresh(
         .await
 }
 
+/// Brings the account's row for the Stripe customer `stripe_customer_id` to what Stripe holds
+/// now (the webhook worker's write): its profile, or `stripe_deleted` when Stripe no longer
+/// has the customer. A Stripe customer no gateway row points at is left alone: rows are keyed
+/// by email, and the gateway's key keeps pointing at the customer it created.
+pub async fn mirror_stripe_customer(
+    state: &AppState,
+    account: &StripeAccountId,
+    stripe_customer_id: &str,
+    event_id: &str,
+) -> Result<(), CustomerError> {
+    let client = state.stripe.for_account(account);
+    let remote = remote::retrieve(&client, stripe_customer_id)
+        .await
+        .map_err(|err| CustomerError::stripe(account, err))?;
+    // A row changed by a request meanwhile is read again: that request stored Stripe's answer
+    // to its own write, and this fetch may be newer still.
+    for _ in 0..3 {
+        let (key, stripe_id) = (account.to_string(), stripe_customer_id.to_string());
+        let Some(row) = state
+            .db
+            .run(move |conn| {
+                Customer::find_by_account_and_stripe_id(conn, &key, &stripe_id)
+                    .map_err(CustomerError::from)
+            })
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(remote) = &remote else {
+            let audit = AuditContext::system("webhook-worker", event_id);
+            return mark_stripe_deleted(state, &audit, &row, stripe_customer_id).await;
+        };
+        if ActiveCustomer::of(row.clone())?.is_none() {
+            return Ok(());
+        }
+        let remote = remote.clone();
+        let stored = state
+            .db
+            .run(move |conn| store_profile(conn, &row, &remote, None).map_err(CustomerError::from))
+            .await?;
+        if stored.is_some() {
+            return Ok(());
+        }
+    }
+    Err(CustomerError::KeptChanging)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{
-    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings,
+    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings, WebhookSettings,
+    WorkerSettings,
 };
 use gateway::db::DatabaseUrl;
 use gateway::domain::StripeAccountId;
@@ -23,6 +24,7 @@ use crate::support::fake_stripe::{FakeStripe, Gate, PLATFORM_ACCOUNT};
 
 mod database;
 mod process;
+pub mod webhooks;
 
 pub use database::{create_database, TestDatabase};
 
@@ -31,6 +33,25 @@ pub const AUDIT_HASH_KEY: &str = "test-audit-key";
 
 /// The body size limit the test apps run with.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The webhook signing secret of test gateways (the fake Stripe signs with it).
+pub const WEBHOOK_SECRET: &str = "whsec_test_gateway";
+
+/// The webhook body limit of test gateways.
+pub const WEBHOOK_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Workers that retry quickly, so that tests about failures finish quickly.
+pub fn test_worker_settings() -> WorkerSettings {
+    WorkerSettings {
+        run_workers: true,
+        worker_concurrency: 2,
+        webhook_max_attempts: 4,
+        webhook_retry_base_ms: 50,
+        webhook_retry_cap_ms: 400,
+        worker_lease_secs: 30,
+        worker_poll_ms: 100,
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -173,6 +194,13 @@ async fn start_instance(
             jwt_audience: None,
         },
         audit_hash_key: SecretString::from(AUDIT_HASH_KEY),
+        webhooks: WebhookSettings {
+            secrets: vec![SecretString::from(WEBHOOK_SECRET)],
+            webhook_tolerance_secs: 300,
+            webhook_max_body_bytes: WEBHOOK_MAX_BODY_BYTES,
+            webhook_batch_max: 256,
+        },
+        worker: test_worker_settings(),
     };
     customize(&mut settings);
     let stripe_settings = settings.stripe.clone();

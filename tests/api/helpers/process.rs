@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{TestApp, AUDIT_HASH_KEY};
+use super::{TestApp, AUDIT_HASH_KEY, WEBHOOK_SECRET};
 use crate::support::fake_stripe::PLATFORM_ACCOUNT;
 
 impl TestApp {
@@ -38,6 +38,7 @@ impl TestApp {
             )
             .env("JWT_SECRET", self.jwt_secret.expose_secret())
             .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+            .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         tokio::task::spawn_blocking(move || GatewayProcess::start(command))

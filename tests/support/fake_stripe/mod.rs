@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::form;
 
+pub mod billing;
 mod gate;
 mod objects;
 
@@ -72,6 +73,8 @@ struct State {
     revoked_accounts: HashSet<String>,
     /// Per account: customers in creation order.
     customers: HashMap<String, Vec<Value>>,
+    /// (account, id) -> product, price or subscription.
+    billing: HashMap<(String, String), Value>,
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
@@ -180,6 +183,34 @@ impl FakeStripe {
         let customer =
             find_customer(&mut state, account_key(account), id).expect("no such customer");
         *customer = json!({ "id": id, "object": "customer", "deleted": true });
+    }
+
+    /// Puts a product, price or subscription in place (created or changed in Stripe).
+    pub fn put_object(&self, account: Option<&str>, object: Value) {
+        let id = object["id"]
+            .as_str()
+            .expect("objects have an id")
+            .to_string();
+        self.state()
+            .billing
+            .insert((account_key(account).to_string(), id), object);
+    }
+
+    /// Removes an object as a hard delete would: reading it answers 404 `resource_missing`.
+    pub fn remove_object(&self, account: Option<&str>, id: &str) {
+        self.state()
+            .billing
+            .remove(&(account_key(account).to_string(), id.to_string()));
+    }
+
+    /// Changes a customer's fields in Stripe, as the dashboard would.
+    pub fn edit_customer(&self, account: Option<&str>, id: &str, fields: Value) {
+        let mut state = self.state();
+        let customer =
+            find_customer(&mut state, account_key(account), id).expect("no such customer");
+        for (key, value) in fields.as_object().expect("fields are an object") {
+            customer[key] = value.clone();
+        }
     }
 
     /// Forgets every saved idempotent result, as Stripe does after 24 hours.

@@ -57,12 +57,14 @@ pub(super) fn route(
             }
             None => missing("customer", id),
         },
-        _ => stripe_error(
-            404,
-            "invalid_request_error",
-            None,
-            &format!("Unrecognized request URL ({method}: {path})"),
-        ),
+        _ => super::billing::route(state, method, &segments, scope, params).unwrap_or_else(|| {
+            stripe_error(
+                404,
+                "invalid_request_error",
+                None,
+                &format!("Unrecognized request URL ({method}: {path})"),
+            )
+        }),
     }
 }
 
@@ -75,7 +77,7 @@ fn no_access() -> (u16, Value) {
     )
 }
 
-fn missing(kind: &str, id: &str) -> (u16, Value) {
+pub(super) fn missing(kind: &str, id: &str) -> (u16, Value) {
     stripe_error(
         404,
         "invalid_request_error",

@@ -1,0 +1,385 @@
+//! The webhook inbox: rows stored by ingestion, claimed and settled by workers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{organizers, webhook_event_attempts, webhook_events};
+use crate::db::DbConnection;
+
+crate::text_enum! {
+    /// Where an inbox event stands.
+    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EventStatus {
+        /// Waiting for a worker (first attempt, or a retry after `next_attempt_at`).
+        Pending = "pending",
+        /// Settled by a fetch from Stripe (its own, or one for a later event about the object).
+        Processed = "processed",
+        /// Failed every attempt; replay it once the cause is fixed.
+        Dead = "dead",
+        /// A type the gateway does not mirror: stored and acknowledged only.
+        Ignored = "ignored",
+        /// For an account no organizer has: stored, not processed.
+        UnknownAccount = "unknown_account",
+    }
+}
+
+/// An inbox row as ingestion writes it.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct NewWebhookEvent {
+    pub id: String,
+    pub stripe_account_id: Option<String>,
+    pub event_type: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub livemode: bool,
+    pub created_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub status: EventStatus,
+    pub next_attempt_at: NaiveDateTime,
+    pub payload: String,
+}
+
+/// An inbox row without its body.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub stripe_account_id: Option<String>,
+    pub event_type: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub livemode: bool,
+    pub created_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub status: EventStatus,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub processed_at: Option<NaiveDateTime>,
+    pub settled_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_event_attempts)]
+pub struct EventAttempt {
+    pub id: String,
+    pub event_id: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: NaiveDateTime,
+    pub error: Option<String>,
+}
+
+/// Filters of the admin list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub status: Option<EventStatus>,
+    pub event_type: Option<String>,
+    pub account: Option<String>,
+    /// Rows after this event in the list (older ones): the cursor of the previous page.
+    pub after_event: Option<String>,
+}
+
+use webhook_events::dsl as e;
+
+impl WebhookEvent {
+    /// Stores `rows` in one statement and returns the ids that were new; an id already stored
+    /// is a redelivery and is left as it is. Then marks the new ones whose account no
+    /// organizer has.
+    pub fn insert_batch(
+        conn: &mut DbConnection,
+        rows: &[NewWebhookEvent],
+    ) -> QueryResult<Vec<String>> {
+        let inserted: Vec<String> = match conn {
+            DbConnection::Postgresql(pg) => diesel::insert_into(webhook_events::table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(e::id)
+                .get_results(pg)?,
+            // diesel runs a SQLite batch insert with RETURNING row by row, and a row skipped
+            // as a duplicate fails it with NotFound: one statement per row, in one transaction.
+            DbConnection::Sqlite(sqlite) => {
+                let mut inserted = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let id = diesel::insert_into(webhook_events::table)
+                        .values(row)
+                        .on_conflict_do_nothing()
+                        .returning(e::id)
+                        .get_result::<String>(sqlite)
+                        .optional()?;
+                    inserted.extend(id);
+                }
+                inserted
+            }
+        };
+        if inserted.is_empty() {
+            return Ok(inserted);
+        }
+        let organizer_exists = diesel::dsl::exists(
+            organizers::table.filter(
+                organizers::stripe_account_id
+                    .nullable()
+                    .eq(e::stripe_account_id),
+            ),
+        );
+        diesel::update(
+            e::webhook_events
+                .filter(e::id.eq_any(&inserted))
+                .filter(e::status.eq(EventStatus::Pending))
+                .filter(diesel::dsl::not(organizer_exists)),
+        )
+        .set(e::status.eq(EventStatus::UnknownAccount))
+        .execute(conn)?;
+        Ok(inserted)
+    }
+
+    /// Claims up to `limit` due events for `owner` until `until`: each is then this worker's
+    /// alone until it settles, gives back or its lease runs out (a worker that died). On
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other; SQLite
+    /// serializes them with a write transaction.
+    pub fn claim_due(
+        conn: &mut DbConnection,
+        owner: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<WebhookEvent>> {
+        let due = e::webhook_events
+            .filter(e::status.eq(EventStatus::Pending))
+            .filter(e::next_attempt_at.le(now))
+            .filter(
+                e::lease_until
+                    .is_null()
+                    .or(e::lease_until.lt(now).assume_not_null()),
+            )
+            .order(e::next_attempt_at.asc())
+            .select(e::id)
+            .limit(limit);
+        macro_rules! take {
+            ($c:expr, $ids:expr) => {
+                diesel::update(e::webhook_events.filter(e::id.eq_any($ids)))
+                    .set((
+                        e::lease_owner.eq(owner),
+                        e::lease_until.eq(until),
+                        e::attempts.eq(e::attempts + 1),
+                    ))
+                    .returning(WebhookEvent::as_returning())
+                    .get_results($c)
+            };
+        }
+        match conn {
+            DbConnection::Postgresql(pg) => pg.transaction(|pg| {
+                let ids: Vec<String> = due.for_update().skip_locked().load(pg)?;
+                take!(pg, &ids)
+            }),
+            DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
+                let ids: Vec<String> = due.load(sqlite)?;
+                take!(sqlite, &ids)
+            }),
+        }
+    }
+
+    /// The ids of the events about one object that are still pending: one fetch settles them.
+    pub fn pending_for_object(
+        conn: &mut DbConnection,
+        account: &str,
+        object_id: &str,
+    ) -> QueryResult<Vec<String>> {
+        e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
+            .filter(e::object_id.eq(object_id))
+            .filter(e::status.eq(EventStatus::Pending))
+            .select(e::id)
+            .load(conn)
+    }
+
+    /// Marks `ids` processed, settled by `settled_by`'s fetch.
+    pub fn settle(
+        conn: &mut DbConnection,
+        ids: &[String],
+        settled_by: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            e::webhook_events
+                .filter(e::id.eq_any(ids))
+                .filter(e::status.eq(EventStatus::Pending)),
+        )
+        .set((
+            e::status.eq(EventStatus::Processed),
+            e::processed_at.eq(Some(now)),
+            e::settled_by.eq(Some(settled_by)),
+            e::lease_owner.eq(None::<String>),
+            e::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    }
+
+    /// Marks the claimed event failed: retried at `retry_at`, or dead-lettered. The other
+    /// pending events about the same object (`others`), which the same fetch would have
+    /// settled, wait until then too instead of each failing on its own.
+    pub fn fail(
+        conn: &mut DbConnection,
+        claimed: &str,
+        owner: &str,
+        others: &[String],
+        retry_at: NaiveDateTime,
+        dead: bool,
+    ) -> QueryResult<()> {
+        let status = if dead {
+            EventStatus::Dead
+        } else {
+            EventStatus::Pending
+        };
+        diesel::update(
+            e::webhook_events
+                .filter(e::id.eq(claimed))
+                .filter(e::lease_owner.eq(owner)),
+        )
+        .set((
+            e::status.eq(status),
+            e::next_attempt_at.eq(retry_at),
+            e::lease_owner.eq(None::<String>),
+            e::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        diesel::update(
+            e::webhook_events
+                .filter(e::id.eq_any(others))
+                .filter(e::id.ne(claimed))
+                .filter(e::status.eq(EventStatus::Pending))
+                .filter(e::lease_owner.is_null())
+                .filter(e::next_attempt_at.lt(retry_at)),
+        )
+        .set(e::next_attempt_at.eq(retry_at))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// Gives a claimed event back untried (another worker holds its object): it becomes due
+    /// again at `retry_at`, and this claim does not count as an attempt.
+    pub fn give_back(
+        conn: &mut DbConnection,
+        claimed: &str,
+        owner: &str,
+        retry_at: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(
+            e::webhook_events
+                .filter(e::id.eq(claimed))
+                .filter(e::lease_owner.eq(owner))
+                .filter(e::status.eq(EventStatus::Pending)),
+        )
+        .set((
+            e::attempts.eq(e::attempts - 1),
+            e::next_attempt_at.eq(retry_at),
+            e::lease_owner.eq(None::<String>),
+            e::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// Makes an event due now, whatever its state, with a fresh attempt budget.
+    pub fn replay(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<WebhookEvent>> {
+        let updated = diesel::update(e::webhook_events.filter(e::id.eq(id)))
+            .set((
+                e::status.eq(EventStatus::Pending),
+                e::attempts.eq(0),
+                e::next_attempt_at.eq(now),
+                e::lease_owner.eq(None::<String>),
+                e::lease_until.eq(None::<NaiveDateTime>),
+                e::processed_at.eq(None::<NaiveDateTime>),
+                e::settled_by.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        Self::find(conn, id)
+    }
+
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WebhookEvent>> {
+        e::webhook_events
+            .filter(e::id.eq(id))
+            .select(WebhookEvent::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn payload(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+        e::webhook_events
+            .filter(e::id.eq(id))
+            .select(e::payload)
+            .first(conn)
+            .optional()
+    }
+
+    /// Newest first, `limit` rows. `None` when the cursor's event does not exist.
+    pub fn list(
+        conn: &mut DbConnection,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> QueryResult<Option<Vec<WebhookEvent>>> {
+        let before = match &filter.after_event {
+            Some(id) => match Self::find(conn, id)? {
+                Some(event) => Some((event.received_at, event.id)),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let mut query = e::webhook_events
+            .select(WebhookEvent::as_select())
+            .order((e::received_at.desc(), e::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(e::status.eq(status));
+        }
+        if let Some(event_type) = &filter.event_type {
+            query = query.filter(e::event_type.eq(event_type.clone()));
+        }
+        if let Some(account) = &filter.account {
+            query = query.filter(e::stripe_account_id.eq(account.clone()));
+        }
+        if let Some((received, id)) = before {
+            query = query.filter(
+                e::received_at
+                    .lt(received)
+                    .or(e::received_at.eq(received).and(e::id.lt(id))),
+            );
+        }
+        query.load(conn).map(Some)
+    }
+
+    /// Counts of events by status, and when the oldest pending one was received.
+    pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+        e::webhook_events
+            .filter(e::status.eq(EventStatus::Pending))
+            .select((diesel::dsl::count_star(), diesel::dsl::min(e::received_at)))
+            .first(conn)
+    }
+}
+
+impl EventAttempt {
+    pub fn record(conn: &mut DbConnection, attempt: &EventAttempt) -> QueryResult<()> {
+        diesel::insert_into(webhook_event_attempts::table)
+            .values(attempt)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn for_event(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<EventAttempt>> {
+        webhook_event_attempts::table
+            .filter(webhook_event_attempts::event_id.eq(event_id))
+            .order(webhook_event_attempts::started_at.asc())
+            .select(EventAttempt::as_select())
+            .load(conn)
+    }
+}

@@ -1,0 +1,167 @@
+use std::collections::BTreeMap;
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::customers::{organizer_scope, parse_customer_id};
+use crate::auth::Principal;
+use crate::db::models::{Price, Subscription, SubscriptionItem};
+use crate::error::{ApiError, ErrorBody};
+use crate::services::billing::{self, ProductWithPrices};
+use crate::services::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceResponse {
+    #[schema(example = "price_1PqRst")]
+    id: String,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur")]
+    currency: String,
+    /// In the currency's minor unit; null for prices that are not a fixed amount.
+    unit_amount: Option<i64>,
+    /// `day`, `week`, `month` or `year` for recurring prices; null for one-time prices.
+    recurring_interval: Option<String>,
+    recurring_interval_count: Option<i32>,
+    lookup_key: Option<String>,
+    nickname: Option<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductResponse {
+    #[schema(example = "prod_PqRst")]
+    id: String,
+    name: String,
+    description: Option<String>,
+    metadata: BTreeMap<String, String>,
+    /// The product's active prices.
+    prices: Vec<PriceResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    data: Vec<ProductResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionResponse {
+    #[schema(example = "sub_1PqRst")]
+    id: String,
+    /// Stripe's status: `active`, `trialing`, `past_due`, `canceled`, `unpaid`, `incomplete`,
+    /// `incomplete_expired` or `paused`.
+    status: String,
+    items: Vec<SubscriptionItem>,
+    current_period_end: Option<DateTime<Utc>>,
+    cancel_at_period_end: bool,
+    trial_end: Option<DateTime<Utc>>,
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    data: Vec<SubscriptionResponse>,
+}
+
+/// Text columns of JSON that the workers wrote; one that does not parse is a stored-data bug.
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored JSON does not parse: {e}")))
+}
+
+fn price(price: Price) -> Result<PriceResponse, ApiError> {
+    Ok(PriceResponse {
+        metadata: parse(&price.metadata)?,
+        id: price.id,
+        currency: price.currency,
+        unit_amount: price.unit_amount,
+        recurring_interval: price.recurring_interval,
+        recurring_interval_count: price.recurring_interval_count,
+        lookup_key: price.lookup_key,
+        nickname: price.nickname,
+    })
+}
+
+fn product(entry: ProductWithPrices) -> Result<ProductResponse, ApiError> {
+    Ok(ProductResponse {
+        metadata: parse(&entry.product.metadata)?,
+        prices: entry
+            .prices
+            .into_iter()
+            .map(price)
+            .collect::<Result<_, _>>()?,
+        id: entry.product.id,
+        name: entry.product.name,
+        description: entry.product.description,
+    })
+}
+
+fn subscription(row: Subscription) -> Result<SubscriptionResponse, ApiError> {
+    Ok(SubscriptionResponse {
+        items: parse(&row.items)?,
+        metadata: parse(&row.metadata)?,
+        id: row.id,
+        status: row.status,
+        current_period_end: row.current_period_end.map(|t| t.and_utc()),
+        cancel_at_period_end: row.cancel_at_period_end,
+        trial_end: row.trial_end.map(|t| t.and_utc()),
+    })
+}
+
+/// The organizer's catalog: active products with their active prices, from the mirror.
+#[utoipa::path(
+    tag = "billing",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    responses(
+        (status = 200, description = "Active products that have an active price, by name", body = ProductList),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/products")]
+pub async fn products(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<ProductList>, ApiError> {
+    let org_id = organizer_scope(&principal, &path)?;
+    let entries = billing::products(&state, &principal, org_id).await?;
+    Ok(web::Json(ProductList {
+        data: entries.into_iter().map(product).collect::<Result<_, _>>()?,
+    }))
+}
+
+/// A customer's subscriptions in any status, from the mirror.
+#[utoipa::path(
+    tag = "billing",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "Organizer id"),
+        ("customer_id" = String, Path, description = "Customer id"),
+    ),
+    responses(
+        (status = 200, description = "The customer's subscriptions", body = SubscriptionList),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/customers/{customer_id}/subscriptions")]
+pub async fn subscriptions(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<SubscriptionList>, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let customer_id = parse_customer_id(&path.1)?;
+    let rows = billing::subscriptions(&state, &principal, org_id, customer_id).await?;
+    Ok(web::Json(SubscriptionList {
+        data: rows
+            .into_iter()
+            .map(subscription)
+            .collect::<Result<_, _>>()?,
+    }))
+}

@@ -1,0 +1,219 @@
+use actix_web::{get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::db::models::{EventAttempt, EventStatus, WebhookEvent};
+use crate::domain::PageLimit;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Query;
+use crate::services::webhooks::admin::{self, EventCursor, EventQuery};
+use crate::services::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookEventQuery {
+    /// Only events in this state.
+    status: Option<EventStatus>,
+    /// Only this event type, e.g. `customer.updated`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// Only events of this Stripe account (`acct_...`).
+    account: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventResponse {
+    /// Stripe's event id.
+    #[schema(example = "evt_1PqRstUvWxYz")]
+    id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "customer.updated")]
+    event_type: String,
+    /// The account the event is about; null when it has none and no platform account is set.
+    stripe_account_id: Option<String>,
+    /// The type of the object the event names, e.g. `customer`.
+    object_type: String,
+    object_id: Option<String>,
+    livemode: bool,
+    /// When Stripe created the event.
+    created_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    status: EventStatus,
+    /// Processing attempts since it was stored or last replayed.
+    attempts: i32,
+    /// When a pending event is tried next.
+    next_attempt_at: DateTime<Utc>,
+    processed_at: Option<DateTime<Utc>>,
+    /// The event whose fetch settled this one: itself, or a later one about the same object.
+    settled_by: Option<String>,
+}
+
+impl From<WebhookEvent> for WebhookEventResponse {
+    fn from(event: WebhookEvent) -> Self {
+        Self {
+            id: event.id,
+            event_type: event.event_type,
+            stripe_account_id: event.stripe_account_id,
+            object_type: event.object_type,
+            object_id: event.object_id,
+            livemode: event.livemode,
+            created_at: event.created_at.and_utc(),
+            received_at: event.received_at.and_utc(),
+            status: event.status,
+            attempts: event.attempts,
+            next_attempt_at: event.next_attempt_at.and_utc(),
+            processed_at: event.processed_at.map(|t| t.and_utc()),
+            settled_by: event.settled_by,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventPage {
+    data: Vec<WebhookEventResponse>,
+    /// Pass as `cursor` to get the next (older) page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptResponse {
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    /// Null when the attempt succeeded.
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEventDetail {
+    #[serde(flatten)]
+    event: WebhookEventResponse,
+    /// Every attempt, oldest first.
+    attempts_log: Vec<AttemptResponse>,
+    /// The last attempt's error, if it failed.
+    last_error: Option<String>,
+    /// The body exactly as Stripe sent it.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+}
+
+impl From<EventAttempt> for AttemptResponse {
+    fn from(attempt: EventAttempt) -> Self {
+        Self {
+            started_at: attempt.started_at.and_utc(),
+            finished_at: attempt.finished_at.and_utc(),
+            error: attempt.error,
+        }
+    }
+}
+
+fn check_text(field: &str, value: &Option<String>) -> Result<(), ApiError> {
+    match value {
+        Some(text) if text.is_empty() || text.len() > 255 => {
+            Err(ApiError::validation(field, "must be 1 to 255 characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The webhook inbox, newest first (admin).
+#[utoipa::path(
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(WebhookEventQuery),
+    responses(
+        (status = 200, description = "One page of events", body = WebhookEventPage),
+        (status = 400, description = "Unknown or malformed query parameters, e.g. an unknown `status` (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Invalid `limit`, `cursor`, `type` or `account` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[get("/admin/webhook-events")]
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: Result<Query<WebhookEventQuery>, ApiError>,
+) -> Result<web::Json<WebhookEventPage>, ApiError> {
+    principal.require_admin()?;
+    let query = query?.0;
+    let limit = PageLimit::parse(query.limit).map_err(|e| ApiError::validation("limit", e))?;
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(EventCursor::decode)
+        .transpose()
+        .map_err(|e| ApiError::validation("cursor", e.to_string()))?;
+    check_text("type", &query.event_type)?;
+    check_text("account", &query.account)?;
+    let filter = EventQuery {
+        status: query.status,
+        event_type: query.event_type,
+        account: query.account,
+    };
+    let page = admin::list(&state, filter, limit, cursor).await?;
+    Ok(web::Json(WebhookEventPage {
+        data: page.events.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One inbox event with every attempt and its body (admin).
+#[utoipa::path(
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Stripe's event id")),
+    responses(
+        (status = 200, description = "The event", body = WebhookEventDetail),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such event (`webhook_event_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/admin/webhook-events/{event_id}")]
+pub async fn get(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<WebhookEventDetail>, ApiError> {
+    principal.require_admin()?;
+    let (event, attempts, payload) = admin::get(&state, path.into_inner()).await?;
+    Ok(web::Json(WebhookEventDetail {
+        last_error: attempts.last().and_then(|a| a.error.clone()),
+        attempts_log: attempts.into_iter().map(Into::into).collect(),
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        event: event.into(),
+    }))
+}
+
+/// Process an event again (admin): it becomes `pending` now with a fresh attempt budget, and a
+/// worker re-fetches its object. For a dead event once the cause is fixed, or to refresh.
+#[utoipa::path(
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Stripe's event id")),
+    responses(
+        (status = 202, description = "Queued", body = WebhookEventResponse),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such event (`webhook_event_not_found`)", body = ErrorBody),
+    )
+)]
+#[post("/admin/webhook-events/{event_id}/replay")]
+pub async fn replay(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let event = admin::replay(&state, &principal, path.into_inner()).await?;
+    Ok(actix_web::HttpResponse::Accepted().json(WebhookEventResponse::from(event)))
+}

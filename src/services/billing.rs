@@ -1,0 +1,66 @@
+//! Reads of the billing mirror (products, prices, subscriptions), served from rows only: the
+//! webhook workers keep them equal to Stripe.
+
+use std::collections::HashMap;
+
+use super::customers::CustomerError;
+use super::{organizers, AppState};
+use crate::auth::Principal;
+use crate::db::models::{Customer, Price, Product, Subscription};
+use crate::domain::{CustomerId, OrganizerId};
+use crate::services::customers::ActiveCustomer;
+
+/// An active product with its active prices.
+pub struct ProductWithPrices {
+    pub product: Product,
+    pub prices: Vec<Price>,
+}
+
+/// The organizer's active products that have at least one active price, by name.
+pub async fn products(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+) -> Result<Vec<ProductWithPrices>, CustomerError> {
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        let account = &organizer.stripe_account_id;
+        let products = Product::list_active_by_account(conn, account)?;
+        let mut by_product: HashMap<String, Vec<Price>> = HashMap::new();
+        for price in Price::list_active_by_account(conn, account)? {
+            by_product
+                .entry(price.product_id.clone())
+                .or_default()
+                .push(price);
+        }
+        Ok(products
+            .into_iter()
+            .filter_map(|product| {
+                let prices = by_product.remove(&product.id)?;
+                Some(ProductWithPrices { product, prices })
+            })
+            .collect())
+    })
+    .await
+}
+
+/// The subscriptions of the organizer's customer `customer_id`, in any status.
+pub async fn subscriptions(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+) -> Result<Vec<Subscription>, CustomerError> {
+    let id = customer_id.to_string();
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        let account = &organizer.stripe_account_id;
+        let customer =
+            ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, &id)?)?
+                .ok_or_else(|| CustomerError::NotFound(id.clone()))?;
+        Ok(Subscription::list_by_account_and_customer(
+            conn,
+            account,
+            &customer.stripe_customer_id,
+        )?)
+    })
+    .await
+}

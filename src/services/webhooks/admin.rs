@@ -1,0 +1,153 @@
+//! The inbox as operators see it: list, one event with its attempts, and replay.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use diesel::Connection;
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::db::models::{EventAttempt, EventFilter, EventStatus, WebhookEvent};
+use crate::db::{now, DbError, QueryFailure};
+use crate::domain::PageLimit;
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("no webhook event {0}")]
+    NotFound(String),
+    #[error("`cursor` is not a cursor this API returned")]
+    BadCursor,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for EventsError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl QueryFailure for EventsError {
+    fn is_query_failure(&self) -> bool {
+        matches!(self, Self::Db(db) if db.is_query_failure())
+    }
+}
+
+/// A list cursor: the id of the last event of the previous page.
+pub struct EventCursor(String);
+
+impl EventCursor {
+    const VERSION: &'static str = "e1:";
+
+    pub fn decode(raw: &str) -> Result<Self, EventsError> {
+        let text = URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(EventsError::BadCursor)?;
+        let id = text
+            .strip_prefix(Self::VERSION)
+            .ok_or(EventsError::BadCursor)?;
+        let plain = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            return Err(EventsError::BadCursor);
+        }
+        Ok(Self(id.to_string()))
+    }
+
+    pub fn encode(id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{id}", Self::VERSION))
+    }
+}
+
+pub struct EventQuery {
+    pub status: Option<EventStatus>,
+    pub event_type: Option<String>,
+    pub account: Option<String>,
+}
+
+pub struct EventPage {
+    pub events: Vec<WebhookEvent>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    state: &AppState,
+    query: EventQuery,
+    limit: PageLimit,
+    cursor: Option<EventCursor>,
+) -> Result<EventPage, EventsError> {
+    let filter = EventFilter {
+        status: query.status,
+        event_type: query.event_type,
+        account: query.account,
+        after_event: cursor.map(|cursor| cursor.0),
+    };
+    let fetch = limit.fetch_size() as i64;
+    let mut events = state
+        .db
+        .run(move |conn| WebhookEvent::list(conn, &filter, fetch).map_err(EventsError::from))
+        .await?
+        .ok_or(EventsError::BadCursor)?;
+    let next_cursor = (events.len() > limit.get()).then(|| {
+        events.truncate(limit.get());
+        EventCursor::encode(&events[limit.get() - 1].id)
+    });
+    Ok(EventPage {
+        events,
+        next_cursor,
+    })
+}
+
+/// One event, its attempts (oldest first) and its raw body.
+pub async fn get(
+    state: &AppState,
+    id: String,
+) -> Result<(WebhookEvent, Vec<EventAttempt>, String), EventsError> {
+    state
+        .db
+        .run(move |conn| {
+            let event =
+                WebhookEvent::find(conn, &id)?.ok_or_else(|| EventsError::NotFound(id.clone()))?;
+            let attempts = EventAttempt::for_event(conn, &id)?;
+            let payload = WebhookEvent::payload(conn, &id)?.unwrap_or_default();
+            Ok((event, attempts, payload))
+        })
+        .await
+}
+
+/// Makes an event due again now with a fresh attempt budget, whatever its state (a dead
+/// event after the cause is fixed, or a processed one to re-fetch its object), audited.
+pub async fn replay(
+    state: &AppState,
+    principal: &Principal,
+    id: String,
+) -> Result<WebhookEvent, EventsError> {
+    let audit = AuditContext::new(principal);
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let event = WebhookEvent::replay(conn, &id, now())?
+                    .ok_or_else(|| EventsError::NotFound(id.clone()))?;
+                audit.record(
+                    conn,
+                    &AuditEntry {
+                        action: "webhook_event.replayed",
+                        organizer_id: None,
+                        targets: json!({ "event_id": event.id }),
+                        outcome: Outcome::Succeeded,
+                        subject_hash: None,
+                        details: json!({ "event_type": event.event_type }),
+                    },
+                )?;
+                Ok(event)
+            })
+        })
+        .await
+}

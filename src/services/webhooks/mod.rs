@@ -1,0 +1,145 @@
+//! Stripe webhooks: deliveries are verified, reduced to their envelope and stored in the inbox
+//! before they are acknowledged ([`Ingest`]); workers later claim them, re-fetch the object
+//! each names from Stripe with the event's account, and overwrite the mirror
+//! ([`worker`], [`process`]).
+
+pub mod admin;
+mod envelope;
+mod inbox;
+pub mod process;
+pub mod worker;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+pub use envelope::Envelope;
+pub use inbox::{Inbox, Stored};
+
+use crate::configuration::WebhookSettings;
+use crate::db::models::{EventStatus, NewWebhookEvent};
+use crate::db::{now, Db, DbError};
+use crate::domain::StripeAccountId;
+use crate::stripe::{SignatureError, SignatureVerifier};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("no webhook signing secret is configured (STRIPE_WEBHOOK_SECRETS)")]
+    NotConfigured,
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("{0}")]
+    Envelope(String),
+    #[error("a {event} event was sent to a gateway with a {gateway} key")]
+    LivemodeMismatch {
+        event: &'static str,
+        gateway: &'static str,
+    },
+    #[error("the event could not be stored: {0}")]
+    Store(Arc<DbError>),
+}
+
+impl WebhookError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotConfigured => "webhooks_not_configured",
+            Self::Signature(_) => "invalid_signature",
+            Self::Envelope(_) => "invalid_event",
+            Self::LivemodeMismatch { .. } => "livemode_mismatch",
+            Self::Store(_) => "database_unavailable",
+        }
+    }
+}
+
+/// What the sender is told.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub id: String,
+    pub duplicate: bool,
+}
+
+/// Verifies and stores deliveries; one per process, shared by the HTTP workers.
+#[derive(Clone)]
+pub struct Ingest {
+    verifier: SignatureVerifier,
+    /// The mode of the gateway's key; `None` accepts both.
+    livemode: Option<bool>,
+    platform_account: Option<StripeAccountId>,
+    inbox: Inbox,
+}
+
+impl Ingest {
+    pub fn new(
+        settings: &WebhookSettings,
+        livemode: Option<bool>,
+        platform_account: Option<StripeAccountId>,
+        db: Db,
+        stored: Arc<Notify>,
+    ) -> Self {
+        Self {
+            verifier: SignatureVerifier::new(
+                settings.secrets.clone(),
+                settings.webhook_tolerance_secs,
+            ),
+            livemode,
+            platform_account,
+            inbox: Inbox::start(db, settings.webhook_batch_max, stored),
+        }
+    }
+
+    /// Verifies `body` against its `Stripe-Signature` header and stores it; returns once it is
+    /// committed. Nothing is stored unless the signature and the envelope are good.
+    pub async fn receive(
+        &self,
+        signature: Option<&str>,
+        body: Bytes,
+    ) -> Result<Receipt, WebhookError> {
+        if !self.verifier.has_secrets() {
+            return Err(WebhookError::NotConfigured);
+        }
+        self.verifier
+            .verify(signature, &body, chrono::Utc::now().timestamp())?;
+        let envelope = Envelope::parse(&body).map_err(WebhookError::Envelope)?;
+        if let Some(gateway) = self.livemode.filter(|&live| live != envelope.livemode) {
+            let mode = |live: bool| if live { "live-mode" } else { "test-mode" };
+            return Err(WebhookError::LivemodeMismatch {
+                event: mode(envelope.livemode),
+                gateway: mode(gateway),
+            });
+        }
+        let id = envelope.id.clone();
+        let payload = String::from_utf8(body.to_vec())
+            .map_err(|_| WebhookError::Envelope("the body is not UTF-8".into()))?;
+        let row = self.row(envelope, payload);
+        let stored = self.inbox.store(row).await.map_err(WebhookError::Store)?;
+        Ok(Receipt {
+            id,
+            duplicate: stored == Stored::Duplicate,
+        })
+    }
+
+    fn row(&self, envelope: Envelope, payload: String) -> NewWebhookEvent {
+        let received_at = now();
+        let status = if process::handles(&envelope.event_type, &envelope.object_type) {
+            EventStatus::Pending
+        } else {
+            EventStatus::Ignored
+        };
+        NewWebhookEvent {
+            stripe_account_id: envelope
+                .account
+                .or_else(|| self.platform_account.as_ref().map(ToString::to_string)),
+            id: envelope.id,
+            event_type: envelope.event_type,
+            object_type: envelope.object_type,
+            object_id: envelope.object_id,
+            livemode: envelope.livemode,
+            created_at: envelope.created,
+            received_at,
+            status,
+            next_attempt_at: received_at,
+            payload,
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! What processing an event does: re-fetch the object it names from Stripe, with the event's
+//! account, and overwrite the mirror with the answer. The payload is never trusted, so the
+//! order and number of deliveries do not change the result.
+
+use chrono::{DateTime, NaiveDateTime};
+use serde::Deserialize;
+
+use crate::db::models::{Price, Product, Subscription, SubscriptionItem};
+use crate::db::{DbError, QueryFailure};
+use crate::domain::StripeAccountId;
+use crate::services::customers::{self, CustomerError};
+use crate::services::AppState;
+use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
+use crate::stripe::{AccountClient, StripeError};
+
+/// What an event's object is, as far as the mirror cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Customer,
+    Product,
+    Price,
+    Subscription,
+    /// An invoice event refreshes the invoice's subscription.
+    InvoiceSubscription,
+}
+
+impl Target {
+    pub fn of(event_type: &str, object_type: &str) -> Option<Self> {
+        match object_type {
+            "customer" => Some(Self::Customer),
+            "product" => Some(Self::Product),
+            "price" => Some(Self::Price),
+            "subscription" => Some(Self::Subscription),
+            "invoice" if matches!(event_type, "invoice.paid" | "invoice.payment_failed") => {
+                Some(Self::InvoiceSubscription)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether events of this type and object are processed (others are stored and acknowledged).
+pub fn handles(event_type: &str, object_type: &str) -> bool {
+    Target::of(event_type, object_type).is_some()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("Stripe: {0}")]
+    Stripe(#[from] StripeError),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{0}")]
+    Event(String),
+}
+
+impl From<diesel::result::Error> for ProcessError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(err))
+    }
+}
+
+impl QueryFailure for ProcessError {
+    fn is_query_failure(&self) -> bool {
+        matches!(self, Self::Db(DbError::Query(_)))
+    }
+}
+
+/// The event's fields processing reads.
+pub struct EventRef<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub object_type: &'a str,
+    pub object_id: &'a str,
+    pub account: &'a StripeAccountId,
+    /// The raw body; only an invoice event's subscription id is read from it.
+    pub payload: Option<&'a str>,
+}
+
+/// Re-fetches the event's object and writes the mirror. `fetched_at` is when the fetch began.
+pub async fn apply(
+    state: &AppState,
+    event: &EventRef<'_>,
+    fetched_at: NaiveDateTime,
+) -> Result<(), ProcessError> {
+    let Some(target) = Target::of(event.event_type, event.object_type) else {
+        return Ok(());
+    };
+    let client = state.stripe.for_account(event.account);
+    let account = event.account.to_string();
+    match target {
+        Target::Customer => {
+            customers::mirror_stripe_customer(state, event.account, event.object_id, event.id)
+                .await?;
+            if !event.event_type.ends_with(".deleted") {
+                refresh_customer_subscriptions(
+                    state,
+                    &client,
+                    &account,
+                    event.object_id,
+                    fetched_at,
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Target::Product => {
+            let fetched = mirror::product(&client, event.object_id).await?;
+            let id = event.object_id.to_string();
+            state
+                .db
+                .run(move |conn| {
+                    match fetched {
+                        Fetched::Found(p) => {
+                            Product::upsert(conn, &product_row(&account, p, fetched_at))?
+                        }
+                        Fetched::Gone => Product::mark_deleted(conn, &account, &id, fetched_at)?,
+                    };
+                    Ok(())
+                })
+                .await
+        }
+        Target::Price => {
+            let fetched = mirror::price(&client, event.object_id).await?;
+            let id = event.object_id.to_string();
+            state
+                .db
+                .run(move |conn| {
+                    match fetched {
+                        Fetched::Found(p) => {
+                            Price::upsert(conn, &price_row(&account, p, fetched_at))?
+                        }
+                        Fetched::Gone => Price::mark_deleted(conn, &account, &id, fetched_at)?,
+                    };
+                    Ok(())
+                })
+                .await
+        }
+        Target::Subscription => {
+            refresh_subscription(state, &client, &account, event.object_id, fetched_at).await
+        }
+        Target::InvoiceSubscription => {
+            let Some(subscription) = event.payload.and_then(invoice_subscription) else {
+                return Ok(()); // a one-off invoice: no subscription to refresh
+            };
+            refresh_subscription(state, &client, &account, &subscription, fetched_at).await
+        }
+    }
+}
+
+async fn refresh_subscription(
+    state: &AppState,
+    client: &AccountClient<'_>,
+    account: &str,
+    id: &str,
+    fetched_at: NaiveDateTime,
+) -> Result<(), ProcessError> {
+    let fetched = mirror::subscription(client, id).await?;
+    let (account, id) = (account.to_string(), id.to_string());
+    state
+        .db
+        .run(move |conn| {
+            match fetched {
+                Fetched::Found(s) => {
+                    Subscription::upsert(conn, &subscription_row(&account, s, fetched_at))?
+                }
+                Fetched::Gone => Subscription::mark_deleted(conn, &account, &id, fetched_at)?,
+            };
+            Ok(())
+        })
+        .await
+}
+
+/// A customer event also refreshes every subscription of that customer.
+async fn refresh_customer_subscriptions(
+    state: &AppState,
+    client: &AccountClient<'_>,
+    account: &str,
+    customer: &str,
+    fetched_at: NaiveDateTime,
+) -> Result<(), ProcessError> {
+    let all = mirror::customer_subscriptions(client, customer).await?;
+    let account = account.to_string();
+    state
+        .db
+        .run(move |conn| {
+            for subscription in all {
+                Subscription::upsert(conn, &subscription_row(&account, subscription, fetched_at))?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// The subscription an invoice belongs to: `subscription` up to API version 2025-03-31,
+/// `parent.subscription_details.subscription` since. An invoice's subscription never changes,
+/// so reading it from the payload is safe.
+fn invoice_subscription(payload: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Event {
+        data: Data,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        object: serde_json::Value,
+    }
+    let event: Event = serde_json::from_str(payload).ok()?;
+    let invoice = &event.data.object;
+    let id = |value: &serde_json::Value| match value {
+        serde_json::Value::String(id) => Some(id.clone()),
+        serde_json::Value::Object(object) => object.get("id")?.as_str().map(str::to_string),
+        _ => None,
+    };
+    id(&invoice["subscription"])
+        .or_else(|| id(&invoice["parent"]["subscription_details"]["subscription"]))
+}
+
+fn timestamp(seconds: Option<i64>) -> Option<NaiveDateTime> {
+    seconds
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map(|t| t.naive_utc())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("maps and lists of strings serialize")
+}
+
+fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDateTime) -> Product {
+    Product {
+        stripe_account_id: account.to_string(),
+        id: p.id,
+        name: p.name,
+        description: p.description,
+        active: p.active,
+        metadata: json(&p.metadata),
+        deleted: false,
+        fetched_at,
+    }
+}
+
+fn price_row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime) -> Price {
+    Price {
+        stripe_account_id: account.to_string(),
+        product_id: p
+            .product
+            .as_ref()
+            .map(|p| p.id().to_string())
+            .unwrap_or_default(),
+        id: p.id,
+        active: p.active,
+        currency: p.currency,
+        unit_amount: p.unit_amount,
+        recurring_interval: p.recurring.as_ref().map(|r| r.interval.clone()),
+        recurring_interval_count: p.recurring.as_ref().and_then(|r| r.interval_count),
+        lookup_key: p.lookup_key,
+        nickname: p.nickname,
+        metadata: json(&p.metadata),
+        deleted: false,
+        fetched_at,
+    }
+}
+
+fn subscription_row(
+    account: &str,
+    s: RemoteSubscription,
+    fetched_at: NaiveDateTime,
+) -> Subscription {
+    let items: Vec<SubscriptionItem> = s
+        .items
+        .data
+        .iter()
+        .map(|item| SubscriptionItem {
+            id: item.id.clone(),
+            price: item.price.id().to_string(),
+            quantity: item.quantity,
+        })
+        .collect();
+    Subscription {
+        stripe_account_id: account.to_string(),
+        current_period_end: timestamp(s.period_end()),
+        id: s.id,
+        stripe_customer_id: s.customer.id().to_string(),
+        status: s.status,
+        items: json(&items),
+        cancel_at_period_end: s.cancel_at_period_end,
+        trial_end: timestamp(s.trial_end),
+        metadata: json(&s.metadata),
+        deleted: false,
+        fetched_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invoice_names_its_subscription_in_either_api_version() {
+        let old = r#"{"data":{"object":{"id":"in_1","object":"invoice","subscription":"sub_1"}}}"#;
+        let new = r#"{"data":{"object":{"id":"in_1","object":"invoice","parent":{"subscription_details":{"subscription":"sub_2"}}}}}"#;
+        let one_off = r#"{"data":{"object":{"id":"in_1","object":"invoice","subscription":null}}}"#;
+        assert_eq!(invoice_subscription(old).as_deref(), Some("sub_1"));
+        assert_eq!(invoice_subscription(new).as_deref(), Some("sub_2"));
+        assert_eq!(invoice_subscription(one_off), None);
+    }
+
+    #[test]
+    fn only_mirrored_objects_are_processed() {
+        assert!(handles("customer.updated", "customer"));
+        assert!(handles("customer.subscription.deleted", "subscription"));
+        assert!(handles("invoice.paid", "invoice"));
+        assert!(!handles("invoice.created", "invoice"));
+        assert!(!handles("customer.discount.created", "discount"));
+        assert!(!handles("balance.available", "balance"));
+    }
+}

@@ -1,0 +1,245 @@
+//! Webhook workers: each claims one due inbox event at a time, takes the lease of the object
+//! it names (so no two workers, in any process, fetch one object at once), settles every
+//! pending event about that object with one fetch, and on failure retries with exponential
+//! backoff until the event is dead-lettered. A worker that dies holding an event loses
+//! nothing: its claim expires and another worker takes the event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::process::{self, EventRef, ProcessError};
+use crate::configuration::WorkerSettings;
+use crate::db::lease::expiry;
+use crate::db::models::{EventAttempt, WebhookEvent};
+use crate::db::{now, DbError, Lease};
+use crate::domain::StripeAccountId;
+use crate::services::AppState;
+
+/// The lease that keeps one object's fetch to one worker at a time.
+pub const OBJECT_LEASE: &str = "webhook.object";
+
+/// How soon an event whose object another worker holds is tried again; that worker's fetch
+/// usually settles it first.
+const HELD_RETRY: Duration = Duration::from_millis(500);
+
+/// Starts `worker_concurrency` workers. `wake` is notified when new events are stored by this
+/// process; events stored by other instances are found by polling.
+pub fn spawn(state: AppState, settings: WorkerSettings, wake: Arc<Notify>) -> Vec<JoinHandle<()>> {
+    let settings = Arc::new(settings);
+    (0..settings.worker_concurrency.max(1))
+        .map(|_| {
+            let worker = Worker {
+                state: state.clone(),
+                settings: settings.clone(),
+                owner: uuid::Uuid::new_v4().simple().to_string(),
+            };
+            let wake = wake.clone();
+            tokio::spawn(async move { worker.run(wake).await })
+        })
+        .collect()
+}
+
+struct Worker {
+    state: AppState,
+    settings: Arc<WorkerSettings>,
+    /// This worker's claim token.
+    owner: String,
+}
+
+/// How one claimed event ended.
+enum Outcome {
+    Settled(usize),
+    Failed {
+        error: String,
+        dead: bool,
+    },
+    /// Another worker holds the object; the event was given back.
+    Held,
+}
+
+impl Worker {
+    async fn run(self, wake: Arc<Notify>) {
+        loop {
+            // Registered before looking, so a store that lands meanwhile still wakes us.
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.claim().await {
+                Ok(Some(event)) => self.handle(event).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep(self.settings.poll()) => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not claim webhook events");
+                    tokio::time::sleep(self.settings.poll()).await;
+                }
+            }
+        }
+    }
+
+    async fn claim(&self) -> Result<Option<WebhookEvent>, DbError> {
+        let owner = self.owner.clone();
+        let ttl = self.settings.lease();
+        self.state
+            .db
+            .run(move |conn| {
+                let now = now();
+                let mut claimed = WebhookEvent::claim_due(conn, &owner, now, expiry(now, ttl), 1)?;
+                Ok(claimed.pop())
+            })
+            .await
+    }
+
+    async fn handle(&self, event: WebhookEvent) {
+        let started = now();
+        let outcome = match self.process(&event, started).await {
+            Ok(outcome) => outcome,
+            Err(err) => self.fail(&event, &[], started, err.to_string()).await,
+        };
+        match outcome {
+            Outcome::Settled(count) => {
+                tracing::info!(event_id = %event.id, event_type = %event.event_type, settled = count, "webhook event processed")
+            }
+            Outcome::Failed { error, dead } => {
+                if dead {
+                    tracing::error!(event_id = %event.id, attempts = event.attempts, %error, "webhook event dead-lettered");
+                } else {
+                    tracing::warn!(event_id = %event.id, attempts = event.attempts, %error, "webhook event failed; it will be retried");
+                }
+            }
+            Outcome::Held => {}
+        }
+    }
+
+    async fn process(
+        &self,
+        event: &WebhookEvent,
+        started: NaiveDateTime,
+    ) -> Result<Outcome, ProcessError> {
+        let (Some(account), Some(object_id)) = (&event.stripe_account_id, &event.object_id) else {
+            return self.settle(event, vec![event.id.clone()], started).await;
+        };
+        let account = StripeAccountId::parse(account)
+            .map_err(|_| ProcessError::Event(format!("`{account}` is not a Stripe account id")))?;
+        let key = format!("{account}/{object_id}");
+        let ttl = self.settings.lease();
+        let (event_id, owner, account_key, object) = (
+            event.id.clone(),
+            self.owner.clone(),
+            account.to_string(),
+            object_id.clone(),
+        );
+        let claimed = self
+            .state
+            .db
+            .run(move |conn| {
+                let Some(lease) = Lease::claim(conn, OBJECT_LEASE, &key, ttl)? else {
+                    WebhookEvent::give_back(conn, &event_id, &owner, expiry(now(), HELD_RETRY))?;
+                    return Ok(None);
+                };
+                // Every event about the object stored before the fetch begins is settled by it.
+                let pending = WebhookEvent::pending_for_object(conn, &account_key, &object)?;
+                let payload = WebhookEvent::payload(conn, &event_id)?;
+                Ok::<_, ProcessError>(Some((lease, pending, payload)))
+            })
+            .await?;
+        let Some((lease, pending, payload)) = claimed else {
+            return Ok(Outcome::Held);
+        };
+        let fetch_started = now();
+        let result = process::apply(
+            &self.state,
+            &EventRef {
+                id: &event.id,
+                event_type: &event.event_type,
+                object_type: &event.object_type,
+                object_id,
+                account: &account,
+                payload: payload.as_deref(),
+            },
+            fetch_started,
+        )
+        .await;
+        let outcome = match result {
+            Ok(()) => self.settle(event, pending, started).await,
+            Err(err) => Ok(self.fail(event, &pending, started, err.to_string()).await),
+        };
+        let _ = self
+            .state
+            .db
+            .run(move |conn| lease.release(conn).map_err(DbError::from))
+            .await;
+        outcome
+    }
+
+    async fn settle(
+        &self,
+        event: &WebhookEvent,
+        ids: Vec<String>,
+        started: NaiveDateTime,
+    ) -> Result<Outcome, ProcessError> {
+        let attempt = attempt_row(&event.id, started, None);
+        let settled_by = event.id.clone();
+        let count = self
+            .state
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    EventAttempt::record(conn, &attempt)?;
+                    WebhookEvent::settle(conn, &ids, &settled_by, now())
+                })
+                .map_err(ProcessError::from)
+            })
+            .await?;
+        Ok(Outcome::Settled(count))
+    }
+
+    /// Records the failed attempt and schedules the retry of `event` (or dead-letters it), and
+    /// holds back the other pending events about its object (`others`) until then.
+    async fn fail(
+        &self,
+        event: &WebhookEvent,
+        others: &[String],
+        started: NaiveDateTime,
+        error: String,
+    ) -> Outcome {
+        let dead = event.attempts >= self.settings.webhook_max_attempts;
+        let retry_at = expiry(now(), self.settings.backoff(event.attempts));
+        let (id, owner, others) = (event.id.clone(), self.owner.clone(), others.to_vec());
+        let attempt = attempt_row(&event.id, started, Some(error.clone()));
+        let stored = self
+            .state
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    EventAttempt::record(conn, &attempt)?;
+                    WebhookEvent::fail(conn, &id, &owner, &others, retry_at, dead)
+                })
+                .map_err(DbError::from)
+            })
+            .await;
+        if let Err(err) = stored {
+            // The claim runs out and the event is tried again: nothing is lost.
+            tracing::error!(event_id = %event.id, error = %err, "could not record a failed webhook attempt");
+        }
+        Outcome::Failed { error, dead }
+    }
+}
+
+fn attempt_row(event_id: &str, started: NaiveDateTime, error: Option<String>) -> EventAttempt {
+    EventAttempt {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_id: event_id.to_string(),
+        started_at: started,
+        finished_at: now(),
+        error,
+    }
+}

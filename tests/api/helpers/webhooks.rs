@@ -1,0 +1,85 @@
+//! Stripe events for tests: built like Stripe's, signed with the test gateway's secret, and
+//! delivered to `POST /webhooks/stripe`; and waiting for the worker to settle them.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Response;
+use serde_json::{json, Value};
+
+use super::{TestApp, WEBHOOK_SECRET};
+
+/// A snapshot event about `object`, for `account` (`None`: the platform's own).
+pub fn event(event_type: &str, account: Option<&str>, object: &Value) -> Value {
+    let mut event = json!({
+        "id": format!("evt_test{}", uuid::Uuid::new_v4().simple()),
+        "object": "event",
+        "api_version": "2026-09-30.endive",
+        "created": chrono::Utc::now().timestamp(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": event_type,
+        "data": {"object": object},
+    });
+    if let Some(account) = account {
+        event["account"] = json!(account);
+    }
+    event
+}
+
+/// `Stripe-Signature` for `body`, signed now with each secret.
+pub fn signature(secrets: &[&str], body: &[u8]) -> String {
+    gateway::stripe::sign(secrets, chrono::Utc::now().timestamp(), body)
+}
+
+/// How long a test waits for the workers to settle an event: far more than they need.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
+
+impl TestApp {
+    /// Delivers `body` with this `Stripe-Signature` (or none).
+    pub async fn deliver_raw(&self, body: Vec<u8>, signature: Option<String>) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/stripe", self.address))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    /// Delivers `event` signed as Stripe would, pretty-printed as Stripe sends it; asserts 200.
+    pub async fn deliver(&self, event: &Value) -> Value {
+        let body = serde_json::to_vec_pretty(event).unwrap();
+        let signature = signature(&[WEBHOOK_SECRET], &body);
+        let response = self.deliver_raw(body, Some(signature)).await;
+        assert_eq!(response.status(), 200, "delivering {}", event["id"]);
+        response.json().await.unwrap()
+    }
+
+    /// The inbox's view of an event (admin API).
+    pub async fn webhook_event(&self, id: &str) -> Value {
+        self.get_json(
+            &format!("/v1/admin/webhook-events/{id}"),
+            &self.admin_token(),
+        )
+        .await
+    }
+
+    /// Waits until the event leaves `pending` and returns it; fails after a generous deadline.
+    pub async fn settled(&self, id: &str) -> Value {
+        let deadline = Instant::now() + SETTLE_DEADLINE;
+        loop {
+            let event = self.webhook_event(id).await;
+            if event["status"] != "pending" {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "event {id} still pending: {event}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

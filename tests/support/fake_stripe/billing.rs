@@ -1,0 +1,102 @@
+//! The fake's catalog and billing objects (products, prices, subscriptions), which tests put in
+//! place directly, and the routes that read them. Objects are stored per account scope.
+
+use serde_json::{json, Map, Value};
+
+use super::objects::missing;
+use super::{form, State};
+
+/// The kinds of object the fake keeps here, by the path segment that names them.
+const KINDS: [(&str, &str); 3] = [
+    ("products", "product"),
+    ("prices", "price"),
+    ("subscriptions", "subscription"),
+];
+
+pub(super) fn route(
+    state: &State,
+    method: &str,
+    segments: &[&str],
+    scope: &str,
+    params: &[(String, String)],
+) -> Option<(u16, Value)> {
+    match (method, segments) {
+        ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
+        ("GET", ["v1", collection, id]) => {
+            let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
+            Some(
+                match state.billing.get(&(scope.to_string(), id.to_string())) {
+                    Some(object) if object["object"] == *kind => (200, object.clone()),
+                    _ => missing(kind, id),
+                },
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Every subscription of `customer` (status `all`), oldest first, paged by `starting_after`.
+fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
+    let query: Map<String, Value> = form::nest(params);
+    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
+    let limit = text("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let customer = text("customer");
+    let mut all: Vec<&Value> = state
+        .billing
+        .iter()
+        .filter(|((s, _), object)| s == scope && object["object"] == "subscription")
+        .map(|(_, object)| object)
+        .filter(|s| customer.as_deref().is_none_or(|c| s["customer"] == c))
+        .collect();
+    all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    if let Some(after) = text("starting_after") {
+        if let Some(index) = all.iter().position(|s| s["id"] == after.as_str()) {
+            all.drain(..=index);
+        }
+    }
+    let has_more = all.len() > limit;
+    all.truncate(limit);
+    (
+        200,
+        json!({ "object": "list", "url": "/v1/subscriptions", "has_more": has_more, "data": all }),
+    )
+}
+
+/// A product as Stripe returns it.
+pub fn product_json(id: &str, name: &str, active: bool) -> Value {
+    json!({
+        "id": id, "object": "product", "active": active, "name": name,
+        "description": null, "metadata": {}, "created": 1_700_000_000, "updated": 1_700_000_000,
+        "livemode": false, "images": [], "marketing_features": [], "package_dimensions": null,
+        "shippable": null, "tax_code": null, "type": "service", "url": null,
+    })
+}
+
+/// A price as Stripe returns it; `interval` makes it recurring.
+pub fn price_json(id: &str, product: &str, unit_amount: i64, interval: Option<&str>) -> Value {
+    json!({
+        "id": id, "object": "price", "active": true, "currency": "eur", "product": product,
+        "unit_amount": unit_amount, "lookup_key": null, "nickname": null, "metadata": {},
+        "billing_scheme": "per_unit", "created": 1_700_000_000, "livemode": false,
+        "type": if interval.is_some() { "recurring" } else { "one_time" },
+        "recurring": interval.map(|i| json!({"interval": i, "interval_count": 1, "usage_type": "licensed"})),
+    })
+}
+
+/// A subscription of `customer` to `price`, with its period end on the item (API versions
+/// since 2025-03-31).
+pub fn subscription_json(id: &str, customer: &str, price: &str, status: &str) -> Value {
+    json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status,
+        "cancel_at_period_end": false, "trial_end": null, "metadata": {},
+        "created": 1_700_000_000, "livemode": false, "currency": "eur",
+        "items": {"object": "list", "has_more": false, "data": [{
+            "id": format!("si_{id}"), "object": "subscription_item", "quantity": 1,
+            "current_period_end": 1_900_000_000,
+            "price": {"id": price, "object": "price"},
+        }]},
+    })
+}
