@@ -78,6 +78,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        disconnected_at -> Nullable<Timestamp>,
     }
 }
 

@@ -49,7 +49,7 @@ impl From<OrganizerError> for ApiError {
                 code,
                 message: err.to_string(),
             },
-            OrganizerError::Exists { .. } => ApiError::Conflict {
+            OrganizerError::Exists { .. } | OrganizerError::Disconnected => ApiError::Conflict {
                 code,
                 message: err.to_string(),
             },

@@ -64,6 +64,9 @@ pub struct OrganizerResponse {
     account_kind: AccountKind,
     application_fee_bps: Option<i32>,
     status: OrganizerStatus,
+    /// When the organizer's account revoked the platform's access; while set, reads keep
+    /// working and writes answer 409 `organizer_disconnected`.
+    disconnected_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -85,6 +88,7 @@ impl OrganizerResponse {
             stripe_account_id: organizer.stripe_account_id,
             account_kind,
             application_fee_bps: organizer.application_fee_bps,
+            disconnected_at: organizer.disconnected_at.map(|at| at.and_utc()),
             created_at: organizer.created_at.and_utc(),
             updated_at: organizer.updated_at.and_utc(),
         }

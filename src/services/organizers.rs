@@ -26,6 +26,9 @@ pub enum OrganizerError {
     /// The organizer is disabled; its own tokens are refused.
     #[error("this organizer is disabled")]
     Disabled,
+    /// The organizer's account revoked the platform's access: nothing can be written to it.
+    #[error("this organizer's Stripe account is disconnected from the platform")]
+    Disconnected,
     #[error("Stripe account {account} is already registered as organizer {existing}")]
     Exists { account: String, existing: String },
     #[error("Stripe refused access to account {account}: {reason}")]
@@ -69,6 +72,7 @@ impl OrganizerError {
         match self {
             Self::Forbidden(_) | Self::Disabled => "forbidden",
             Self::NotFound(_) => "organizer_not_found",
+            Self::Disconnected => "organizer_disconnected",
             Self::Exists { .. } => "organizer_exists",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
             Self::Stripe { failure, .. } => failure.code(),
@@ -189,7 +193,7 @@ pub async fn register(
 }
 
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.
-async fn verify_account_access(
+pub(crate) async fn verify_account_access(
     state: &AppState,
     account: &StripeAccountId,
 ) -> Result<(), OrganizerError> {
@@ -316,6 +320,15 @@ where
         .db
         .run(move |conn| work(conn, &principal, id.to_string()))
         .await
+}
+
+/// The account of an organizer the gateway may write to Stripe for: not one whose account
+/// revoked the platform's access.
+pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, OrganizerError> {
+    if organizer.disconnected_at.is_some() {
+        return Err(OrganizerError::Disconnected);
+    }
+    Ok(organizer.account()?)
 }
 
 /// [`get_for`] on a connection the caller holds.

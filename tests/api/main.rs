@@ -28,4 +28,5 @@ mod organizers;
 mod stored_data;
 mod stripe_client;
 mod webhook_processing;
+mod webhook_workers;
 mod webhooks;

@@ -91,3 +91,7 @@ CREATE TABLE subscriptions (
     PRIMARY KEY (stripe_account_id, id)
 );
 CREATE INDEX subscriptions_customer_idx ON subscriptions (stripe_account_id, stripe_customer_id);
+
+-- When an organizer's account revoked the platform's access (account.application.deauthorized,
+-- confirmed with Stripe): reads go on, writes to Stripe stop.
+ALTER TABLE organizers ADD COLUMN disconnected_at TIMESTAMP;

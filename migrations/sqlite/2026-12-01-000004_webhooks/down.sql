@@ -1,3 +1,4 @@
+ALTER TABLE organizers DROP COLUMN disconnected_at;
 DROP TABLE subscriptions;
 DROP TABLE prices;
 DROP TABLE products;

@@ -15,6 +15,9 @@ pub struct Organizer {
     pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the account revoked the platform's access (`account.application.deauthorized`):
+    /// while set, the gateway writes nothing to Stripe for the organizer, and reads go on.
+    pub disconnected_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -90,6 +93,26 @@ impl Organizer {
             query = query.filter(organizers::id.gt(after_id.to_string()));
         }
         query.load(conn)
+    }
+
+    /// Marks the organizer of `stripe_account_id` disconnected at `at`; `None` when there is
+    /// none, or it already is.
+    pub fn disconnect_by_account(
+        conn: &mut DbConnection,
+        stripe_account_id: &str,
+        at: chrono::NaiveDateTime,
+    ) -> QueryResult<Option<Organizer>> {
+        diesel::update(
+            organizers::table
+                .filter(organizers::stripe_account_id.eq(stripe_account_id))
+                .filter(organizers::disconnected_at.is_null()),
+        )
+        .set((
+            organizers::disconnected_at.eq(Some(at)),
+            organizers::updated_at.eq(at),
+        ))
+        .get_result(conn)
+        .optional()
     }
 
     pub fn update_by_id(

@@ -25,7 +25,7 @@ pub async fn delete(
     let id = customer_id.to_string();
     let (account, row) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let account = organizer.account()?;
+            let account = organizers::connected_account(&organizer)?;
             let row = Customer::find_by_account_and_id(conn, account.as_str(), &id)?
                 .filter(|row| row.status != CustomerStatus::Pending)
                 .ok_or(CustomerError::NotFound(id))?;

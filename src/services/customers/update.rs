@@ -29,7 +29,7 @@ pub async fn update(
     let (account, current) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let current = active_by_account_and_id(conn, &organizer.stripe_account_id, &id)?;
-            Ok::<_, CustomerError>((organizer.account()?, current))
+            Ok::<_, CustomerError>((organizers::connected_account(&organizer)?, current))
         })
         .await?;
     let row = &current.row;

@@ -61,7 +61,7 @@ pub async fn upsert(
             Ok::<_, CustomerError>(Some((organizer, found)))
         })
         .await?;
-    let account = organizer.account()?;
+    let account = organizers::connected_account(&organizer)?;
     let organizer_id = organizer.id;
     let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);

@@ -4,6 +4,7 @@
 //! ([`worker`], [`process`]).
 
 pub mod admin;
+mod deauthorize;
 mod envelope;
 mod inbox;
 pub mod process;

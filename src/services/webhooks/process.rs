@@ -5,10 +5,11 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::db::models::{Price, Product, Subscription, SubscriptionItem};
+use crate::db::models::{Organizer, Price, Product, Subscription, SubscriptionItem};
 use crate::db::{DbError, QueryFailure};
 use crate::domain::StripeAccountId;
 use crate::services::customers::{self, CustomerError};
+use crate::services::organizers::OrganizerError;
 use crate::services::AppState;
 use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
 use crate::stripe::{AccountClient, StripeError};
@@ -22,10 +23,15 @@ pub enum Target {
     Subscription,
     /// An invoice event refreshes the invoice's subscription.
     InvoiceSubscription,
+    /// The account revoked the platform's access.
+    Deauthorization,
 }
 
 impl Target {
     pub fn of(event_type: &str, object_type: &str) -> Option<Self> {
+        if event_type == "account.application.deauthorized" {
+            return Some(Self::Deauthorization);
+        }
         match object_type {
             "customer" => Some(Self::Customer),
             "product" => Some(Self::Product),
@@ -50,6 +56,8 @@ pub enum ProcessError {
     Stripe(#[from] StripeError),
     #[error(transparent)]
     Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Organizer(#[from] OrganizerError),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("{0}")]
@@ -88,8 +96,23 @@ pub async fn apply(
     let Some(target) = Target::of(event.event_type, event.object_type) else {
         return Ok(());
     };
-    let client = state.stripe.for_account(event.account);
+    if target == Target::Deauthorization {
+        super::deauthorize::disconnect_if_revoked(state, event.account, event.id).await?;
+        return Ok(());
+    }
     let account = event.account.to_string();
+    let key = account.clone();
+    let organizer = state
+        .db
+        .run(move |conn| Ok::<_, ProcessError>(Organizer::find_by_stripe_account_id(conn, &key)?))
+        .await?;
+    match organizer {
+        Some(organizer) if organizer.disconnected_at.is_none() => {}
+        // No Stripe call for an account that revoked access, or that no organizer has (any
+        // more): the event is settled without a fetch.
+        _ => return Ok(()),
+    }
+    let client = state.stripe.for_account(event.account);
     match target {
         Target::Customer => {
             customers::mirror_stripe_customer(state, event.account, event.object_id, event.id)
@@ -141,6 +164,8 @@ pub async fn apply(
         Target::Subscription => {
             refresh_subscription(state, &client, &account, event.object_id, fetched_at).await
         }
+        // Settled before the organizer check, above.
+        Target::Deauthorization => Ok(()),
         Target::InvoiceSubscription => {
             let Some(subscription) = event.payload.and_then(invoice_subscription) else {
                 return Ok(()); // a one-off invoice: no subscription to refresh

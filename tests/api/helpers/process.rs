@@ -41,9 +41,39 @@ impl TestApp {
             .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
-        tokio::task::spawn_blocking(move || GatewayProcess::start(command))
+        tokio::task::spawn_blocking(move || GatewayProcess::start(command, "gateway listening"))
             .await
             .unwrap()
+    }
+
+    /// Starts `stripe-gateway worker` on this app's database and fake Stripe: webhook workers
+    /// in a process of their own, whose claims last `lease_secs`. Returns once they run.
+    pub async fn spawn_worker_process(&self, lease_secs: u64) -> GatewayProcess {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
+            .arg("worker")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_POOL_SIZE", "2")
+            .env("STRIPE_SECRET_KEY", "sk_test_gateway")
+            .env("STRIPE_API_BASE", &self.stripe.base_url)
+            .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
+            .env("STRIPE_TIMEOUT_MS", millis(self.stripe_settings.timeout))
+            .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+            .env("WORKER_CONCURRENCY", "1")
+            .env("WORKER_LEASE_SECS", lease_secs.to_string())
+            .env("WORKER_POLL_MS", "50")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        tokio::task::spawn_blocking(move || {
+            GatewayProcess::start(command, "webhook workers running")
+        })
+        .await
+        .unwrap()
     }
 }
 
@@ -58,7 +88,9 @@ pub struct GatewayProcess {
 }
 
 impl GatewayProcess {
-    fn start(mut command: std::process::Command) -> Self {
+    /// Starts the command and waits for the log line `ready` (with the listening address, if
+    /// the line has one).
+    fn start(mut command: std::process::Command, ready: &str) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = command.spawn().expect("the gateway binary starts");
         let stderr = child.stderr.take().unwrap();
@@ -75,8 +107,8 @@ impl GatewayProcess {
                 continue;
             };
             let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
-            if parsed["message"] == "gateway listening" {
-                let address = parsed["address"].as_str().expect("address").to_string();
+            if parsed["message"] == ready {
+                let address = parsed["address"].as_str().unwrap_or_default();
                 return Self {
                     address: format!("http://{address}"),
                     child,
@@ -85,7 +117,7 @@ impl GatewayProcess {
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("the gateway process did not report its address");
+        panic!("the gateway process did not log `{ready}`");
     }
 }
 

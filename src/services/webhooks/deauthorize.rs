@@ -1,0 +1,55 @@
+//! `account.application.deauthorized`: the organizer's account revoked the platform's access.
+//! The organizer becomes `disconnected`: its reads keep working, its writes answer 409, and the
+//! gateway makes no further Stripe call for it.
+
+use diesel::Connection;
+
+use crate::db::models::Organizer;
+use crate::db::now;
+use crate::domain::StripeAccountId;
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::organizers::{self, OrganizerError};
+use crate::services::AppState;
+
+/// Acts on Stripe's word that `account` revoked the platform's access
+/// (`account.application.deauthorized`), once Stripe confirms it: a redelivered old event after
+/// the account connected again changes nothing. Returns whether the organizer was disconnected.
+pub async fn disconnect_if_revoked(
+    state: &AppState,
+    account: &StripeAccountId,
+    event_id: &str,
+) -> Result<bool, OrganizerError> {
+    match organizers::verify_account_access(state, account).await {
+        Ok(()) => {
+            tracing::info!(%account, "a deauthorization event, but the account is still connected");
+            return Ok(false);
+        }
+        Err(OrganizerError::AccountInaccessible { .. }) => {}
+        Err(err) => return Err(err),
+    }
+    let audit = AuditContext::system("webhook-worker", event_id);
+    let key = account.to_string();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let Some(organizer) = Organizer::disconnect_by_account(conn, &key, now())? else {
+                    return Ok(false);
+                };
+                tracing::warn!(organizer_id = %organizer.id, account = %key, "the account revoked the platform's access; the organizer is disconnected");
+                audit.record(
+                    conn,
+                    &AuditEntry {
+                        action: "organizer.disconnected",
+                        organizer_id: Some(organizer.id.clone()),
+                        targets: serde_json::json!({ "stripe_account_id": key }),
+                        outcome: Outcome::Succeeded,
+                        subject_hash: None,
+                        details: serde_json::json!({}),
+                    },
+                )?;
+                Ok(true)
+            })
+        })
+        .await
+}
