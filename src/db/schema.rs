@@ -17,6 +17,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    checkout_sessions (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        mode -> Text,
+        status -> Nullable<Text>,
+        payment_status -> Text,
+        amount_total -> Nullable<Int8>,
+        currency -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        metadata -> Text,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     customers (id) {
         id -> Text,
         organizer_id -> Text,
@@ -34,6 +51,15 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         ever_active -> Bool,
+    }
+}
+
+diesel::table! {
+    entitlements (stripe_account_id, stripe_customer_id) {
+        stripe_account_id -> Text,
+        stripe_customer_id -> Text,
+        features -> Text,
+        fetched_at -> Timestamp,
     }
 }
 
@@ -166,7 +192,9 @@ diesel::joinable!(erasure_accounts -> erasures (erasure_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    checkout_sessions,
     customers,
+    entitlements,
     erasure_accounts,
     erasures,
     leases,

@@ -165,3 +165,124 @@ pub async fn subscriptions(
             .collect::<Result<_, _>>()?,
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntitlementResponse {
+    /// True when the customer has a subscription that is `active` or `trialing`, or any active
+    /// feature.
+    active: bool,
+    /// The subscriptions that grant access now.
+    subscriptions: Vec<SubscriptionResponse>,
+    /// Lookup keys of the customer's active features (Stripe Entitlements).
+    #[schema(example = json!(["premium-seats", "early-access"]))]
+    features: Vec<String>,
+}
+
+/// Is this customer subscribed, and to what: from the mirror, never from Stripe.
+#[utoipa::path(
+    tag = "billing",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "Organizer id"),
+        ("customer_id" = String, Path, description = "Customer id"),
+    ),
+    responses(
+        (status = 200, description = "The customer's access", body = EntitlementResponse),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/customers/{customer_id}/entitlements")]
+pub async fn entitlements(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<EntitlementResponse>, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let customer_id = parse_customer_id(&path.1)?;
+    let view = billing::entitlements(&state, &principal, org_id, customer_id).await?;
+    let features: Vec<String> = view
+        .features
+        .as_deref()
+        .map(parse)
+        .transpose()?
+        .unwrap_or_default();
+    let granting: Vec<SubscriptionResponse> = view
+        .subscriptions
+        .into_iter()
+        .map(subscription)
+        .collect::<Result<_, _>>()?;
+    Ok(web::Json(EntitlementResponse {
+        active: !granting.is_empty() || !features.is_empty(),
+        subscriptions: granting,
+        features,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutSessionResponse {
+    #[schema(example = "cs_test_a1B2c3")]
+    id: String,
+    /// The account the session was created on (direct charges on the organizer's account).
+    stripe_account_id: String,
+    stripe_customer_id: Option<String>,
+    /// `payment`, `subscription` or `setup`.
+    mode: String,
+    /// `open`, `complete` or `expired`.
+    status: Option<String>,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    payment_status: String,
+    /// In the currency's minor unit.
+    amount_total: Option<i64>,
+    currency: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// One of the organizer's checkout sessions, as the webhook mirror last fetched it.
+#[utoipa::path(
+    tag = "billing",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "Organizer id"),
+        ("session_id" = String, Path, description = "Stripe's checkout session id (`cs_...`)"),
+    ),
+    responses(
+        (status = 200, description = "The checkout session", body = CheckoutSessionResponse),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or checkout session (`organizer_not_found`, `checkout_session_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/checkout-sessions/{session_id}")]
+pub async fn checkout_session(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<CheckoutSessionResponse>, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let id = path.1.clone();
+    let not_found = || ApiError::NotFound {
+        code: "checkout_session_not_found",
+        message: format!("no checkout session {id}"),
+    };
+    if id.is_empty() || id.len() > 255 {
+        return Err(not_found());
+    }
+    let session = billing::checkout_session(&state, &principal, org_id, id.clone())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(web::Json(CheckoutSessionResponse {
+        metadata: parse(&session.metadata)?,
+        id: session.id,
+        stripe_account_id: session.stripe_account_id,
+        stripe_customer_id: session.stripe_customer_id,
+        mode: session.mode,
+        status: session.status,
+        payment_status: session.payment_status,
+        amount_total: session.amount_total,
+        currency: session.currency,
+        expires_at: session.expires_at.map(|t| t.and_utc()),
+    }))
+}

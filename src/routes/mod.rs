@@ -44,6 +44,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customers::remove)
                 .service(billing::products)
                 .service(billing::subscriptions)
+                .service(billing::entitlements)
+                .service(billing::checkout_session)
                 .service(erasures::create)
                 .service(audit_events::list)
                 .service(audit_events::list_legacy)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::customers::CustomerError;
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{Customer, Price, Product, Subscription};
+use crate::db::models::{CheckoutSession, Customer, Entitlements, Price, Product, Subscription};
 use crate::domain::{CustomerId, OrganizerId};
 use crate::services::customers::ActiveCustomer;
 
@@ -61,6 +61,60 @@ pub async fn subscriptions(
             account,
             &customer.stripe_customer_id,
         )?)
+    })
+    .await
+}
+
+/// What a frontend asks on every page: is this customer subscribed, and to what.
+pub struct EntitlementView {
+    /// Subscriptions that grant access now (`active` or `trialing`).
+    pub subscriptions: Vec<Subscription>,
+    /// JSON array of the lookup keys of the customer's active features, if Stripe sent any.
+    pub features: Option<String>,
+}
+
+/// Statuses in which a subscription grants access.
+const ACCESS: [&str; 2] = ["active", "trialing"];
+
+pub async fn entitlements(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+) -> Result<EntitlementView, CustomerError> {
+    let id = customer_id.to_string();
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        let account = &organizer.stripe_account_id;
+        let customer =
+            ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, &id)?)?
+                .ok_or_else(|| CustomerError::NotFound(id.clone()))?;
+        let stripe_id = &customer.stripe_customer_id;
+        let subscriptions = Subscription::list_by_account_and_customer(conn, account, stripe_id)?
+            .into_iter()
+            .filter(|s| ACCESS.contains(&s.status.as_str()))
+            .collect();
+        let features = Entitlements::find_by_account_and_customer(conn, account, stripe_id)?
+            .map(|row| row.features);
+        Ok(EntitlementView {
+            subscriptions,
+            features,
+        })
+    })
+    .await
+}
+
+/// The organizer's checkout session `id`, as the mirror has it; `None` when it has none.
+pub async fn checkout_session(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+) -> Result<Option<CheckoutSession>, CustomerError> {
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        Ok(
+            CheckoutSession::find_by_account_and_id(conn, &organizer.stripe_account_id, &id)?
+                .filter(|session| !session.deleted),
+        )
     })
     .await
 }

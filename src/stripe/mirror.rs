@@ -119,9 +119,9 @@ impl RemoteSubscription {
 }
 
 #[derive(Deserialize)]
-struct Page<T> {
-    data: Vec<T>,
-    has_more: bool,
+pub(super) struct Page<T> {
+    pub(super) data: Vec<T>,
+    pub(super) has_more: bool,
 }
 
 /// Whether Stripe's error says the object does not exist (in this account).
@@ -129,7 +129,7 @@ fn is_missing(err: &StripeError) -> bool {
     matches!(err, StripeError::Api { status: 404, .. })
 }
 
-fn found<T>(
+pub(super) fn found<T>(
     result: Result<T, StripeError>,
     deleted: impl Fn(&T) -> bool,
 ) -> Result<Fetched<T>, StripeError> {

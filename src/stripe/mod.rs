@@ -2,6 +2,7 @@
 //! types; [`StripeTransport`] sends them with pooled connections, per-attempt timeouts and
 //! retries. [`Stripe::for_account`] is the one place a request is tied to an organizer's account.
 
+pub mod checkout;
 pub mod customers;
 mod error;
 mod idempotency;

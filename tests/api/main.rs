@@ -27,6 +27,7 @@ mod organizer_registration;
 mod organizers;
 mod stored_data;
 mod stripe_client;
+mod webhook_mirror;
 mod webhook_processing;
 mod webhook_workers;
 mod webhooks;

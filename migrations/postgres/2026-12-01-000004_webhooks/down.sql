@@ -1,4 +1,6 @@
 ALTER TABLE organizers DROP COLUMN disconnected_at;
+DROP TABLE entitlements;
+DROP TABLE checkout_sessions;
 DROP TABLE subscriptions;
 DROP TABLE prices;
 DROP TABLE products;

@@ -92,6 +92,34 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_customer_idx ON subscriptions (stripe_account_id, stripe_customer_id);
 
+CREATE TABLE checkout_sessions (
+    stripe_account_id  TEXT NOT NULL,
+    id                 TEXT NOT NULL,
+    stripe_customer_id TEXT,
+    mode               TEXT NOT NULL,
+    -- open | complete | expired
+    status             TEXT,
+    -- paid | unpaid | no_payment_required
+    payment_status     TEXT NOT NULL,
+    amount_total       BIGINT,
+    currency           TEXT,
+    expires_at         TIMESTAMP,
+    metadata           TEXT NOT NULL,
+    deleted            BOOLEAN NOT NULL,
+    fetched_at         TIMESTAMP NOT NULL,
+    PRIMARY KEY (stripe_account_id, id)
+);
+
+-- A customer's active entitlements: the lookup keys of the features Stripe says they have now.
+CREATE TABLE entitlements (
+    stripe_account_id  TEXT NOT NULL,
+    stripe_customer_id TEXT NOT NULL,
+    -- JSON array of lookup keys
+    features           TEXT NOT NULL,
+    fetched_at         TIMESTAMP NOT NULL,
+    PRIMARY KEY (stripe_account_id, stripe_customer_id)
+);
+
 -- When an organizer's account revoked the platform's access (account.application.deauthorized,
 -- confirmed with Stripe): reads go on, writes to Stripe stop.
 ALTER TABLE organizers ADD COLUMN disconnected_at TIMESTAMP;

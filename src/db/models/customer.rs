@@ -62,6 +62,9 @@ pub struct NewCustomer<'a> {
     pub phone: Option<&'a str>,
     /// JSON text, from [`JsonMap::to_json`].
     pub metadata: &'a str,
+    /// Set only for a customer mirrored from Stripe; a reservation gets it when its create
+    /// completes.
+    pub stripe_customer_id: Option<&'a str>,
     pub status: CustomerStatus,
     pub create_attempt: i32,
     pub version: i32,

@@ -6,11 +6,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use diesel::upsert::excluded;
-
 use crate::db::schema::{prices, products, subscriptions};
 use crate::db::DbConnection;
-use crate::on_each_backend;
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = products)]
@@ -78,18 +75,19 @@ pub struct Subscription {
 macro_rules! upsert_newer {
     ($conn:expr, $table:ident, $row:expr) => {{
         let row = $row;
-        on_each_backend!($conn, |c| diesel::query_dsl::methods::FilterDsl::filter(
+        $crate::on_each_backend!($conn, |c| diesel::query_dsl::methods::FilterDsl::filter(
             diesel::insert_into($table::table)
                 .values(row)
                 .on_conflict(($table::stripe_account_id, $table::id))
                 .do_update()
                 .set(row),
-            $table::fetched_at.le(excluded($table::fetched_at))
+            $table::fetched_at.le(diesel::upsert::excluded($table::fetched_at))
         )
         .execute(c))
         .map(|written| written > 0)
     }};
 }
+pub(super) use upsert_newer;
 
 /// Marks a row deleted (Stripe no longer has the object), unless a later fetch wrote it.
 macro_rules! mark_deleted {
@@ -105,6 +103,7 @@ macro_rules! mark_deleted {
         .map(|written| written > 0)
     };
 }
+pub(super) use mark_deleted;
 
 impl Product {
     pub fn upsert(conn: &mut DbConnection, row: &Product) -> QueryResult<bool> {

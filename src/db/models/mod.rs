@@ -3,6 +3,7 @@
 //! that cross tenants on purpose say that instead (`find_all_by_email_across_accounts`).
 
 mod audit_event;
+mod checkout;
 mod customer;
 mod erasure;
 mod mirror;
@@ -10,6 +11,7 @@ mod organizer;
 mod webhook_event;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
+pub use checkout::{CheckoutSession, Entitlements};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };

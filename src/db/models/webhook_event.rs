@@ -185,11 +185,13 @@ impl WebhookEvent {
     pub fn pending_for_object(
         conn: &mut DbConnection,
         account: &str,
+        object_type: &str,
         object_id: &str,
     ) -> QueryResult<Vec<String>> {
         e::webhook_events
             .filter(e::stripe_account_id.eq(account))
             .filter(e::object_id.eq(object_id))
+            .filter(e::object_type.eq(object_type))
             .filter(e::status.eq(EventStatus::Pending))
             .select(e::id)
             .load(conn)

@@ -81,6 +81,7 @@ pub(super) async fn reserve(
                 name: name.as_deref(),
                 phone: phone.as_deref(),
                 metadata: &metadata,
+                stripe_customer_id: None,
                 status: CustomerStatus::Pending,
                 create_attempt: 0,
                 version: 0,

@@ -11,6 +11,7 @@
 //!   (what the webhook worker will call);
 //! - [`erase`]: deletion in Stripe, then of the row (DELETE and erasures).
 
+mod adopt;
 mod create;
 mod erase;
 mod read;

@@ -199,8 +199,7 @@ pub(super) async fn refresh(
 
 /// Brings the account's row for the Stripe customer `stripe_customer_id` to what Stripe holds
 /// now (the webhook worker's write): its profile, or `stripe_deleted` when Stripe no longer
-/// has the customer. A Stripe customer no gateway row points at is left alone: rows are keyed
-/// by email, and the gateway's key keeps pointing at the customer it created.
+/// has the customer. A Stripe customer no gateway row points at goes to [`super::adopt`].
 pub async fn mirror_stripe_customer(
     state: &AppState,
     account: &StripeAccountId,
@@ -223,7 +222,11 @@ pub async fn mirror_stripe_customer(
             })
             .await?
         else {
-            return Ok(());
+            let audit = AuditContext::system("webhook-worker", event_id);
+            return match remote {
+                Some(remote) => super::adopt::adopt(state, account, remote, audit).await,
+                None => Ok(()),
+            };
         };
         let Some(remote) = &remote else {
             let audit = AuditContext::system("webhook-worker", event_id);

@@ -52,6 +52,8 @@ struct RawData {
 #[derive(Deserialize)]
 struct RawObject {
     id: Option<String>,
+    /// An entitlement summary has no id of its own: it names its customer.
+    customer: Option<serde_json::Value>,
     /// `object` in snapshots, `type` in a thin event's `related_object`.
     #[serde(alias = "type")]
     object: String,
@@ -85,8 +87,15 @@ impl Envelope {
             created,
             livemode: raw.livemode,
             api_version: raw.api_version,
+            object_id: object
+                .id
+                .or_else(|| {
+                    (object.object == "entitlements.active_entitlement_summary")
+                        .then(|| object.customer?.as_str().map(str::to_string))
+                        .flatten()
+                })
+                .filter(|id| !id.is_empty()),
             object_type: object.object,
-            object_id: object.id.filter(|id| !id.is_empty()),
         };
         envelope.check()?;
         Ok(envelope)
@@ -152,6 +161,16 @@ mod tests {
         assert_eq!(envelope.object_type, "product");
         assert_eq!(envelope.object_id.as_deref(), Some("prod_1"));
         assert!(envelope.livemode);
+    }
+
+    #[test]
+    fn an_entitlement_summary_is_about_its_customer() {
+        let body = br#"{"id":"evt_5","type":"entitlements.active_entitlement_summary.updated",
+            "created":1,"livemode":false,"account":"acct_1",
+            "data":{"object":{"object":"entitlements.active_entitlement_summary","customer":"cus_9",
+                              "entitlements":{"data":[]}}}}"#;
+        let envelope = Envelope::parse(body).unwrap();
+        assert_eq!(envelope.object_id.as_deref(), Some("cus_9"));
     }
 
     #[test]

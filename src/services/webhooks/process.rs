@@ -5,12 +5,15 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::db::models::{Organizer, Price, Product, Subscription, SubscriptionItem};
+use crate::db::models::{
+    CheckoutSession, Entitlements, Organizer, Price, Product, Subscription, SubscriptionItem,
+};
 use crate::db::{DbError, QueryFailure};
 use crate::domain::StripeAccountId;
 use crate::services::customers::{self, CustomerError};
 use crate::services::organizers::OrganizerError;
 use crate::services::AppState;
+use crate::stripe::checkout::{self, RemoteCheckoutSession};
 use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
 use crate::stripe::{AccountClient, StripeError};
 
@@ -23,6 +26,9 @@ pub enum Target {
     Subscription,
     /// An invoice event refreshes the invoice's subscription.
     InvoiceSubscription,
+    CheckoutSession,
+    /// A customer's active entitlements changed; the event names the customer.
+    Entitlements,
     /// The account revoked the platform's access.
     Deauthorization,
 }
@@ -37,6 +43,8 @@ impl Target {
             "product" => Some(Self::Product),
             "price" => Some(Self::Price),
             "subscription" => Some(Self::Subscription),
+            "checkout.session" => Some(Self::CheckoutSession),
+            "entitlements.active_entitlement_summary" => Some(Self::Entitlements),
             "invoice" if matches!(event_type, "invoice.paid" | "invoice.payment_failed") => {
                 Some(Self::InvoiceSubscription)
             }
@@ -163,6 +171,41 @@ pub async fn apply(
         }
         Target::Subscription => {
             refresh_subscription(state, &client, &account, event.object_id, fetched_at).await
+        }
+        Target::CheckoutSession => {
+            let fetched = checkout::checkout_session(&client, event.object_id).await?;
+            let id = event.object_id.to_string();
+            state
+                .db
+                .run(move |conn| {
+                    match fetched {
+                        Fetched::Found(s) => {
+                            CheckoutSession::upsert(conn, &checkout_row(&account, s, fetched_at))?
+                        }
+                        Fetched::Gone => {
+                            CheckoutSession::mark_deleted(conn, &account, &id, fetched_at)?
+                        }
+                    };
+                    Ok(())
+                })
+                .await
+        }
+        Target::Entitlements => {
+            let active = checkout::active_entitlements(&client, event.object_id).await?;
+            let features: Vec<String> = active.into_iter().map(|e| e.lookup_key).collect();
+            let row = Entitlements {
+                stripe_account_id: account,
+                stripe_customer_id: event.object_id.to_string(),
+                features: json(&features),
+                fetched_at,
+            };
+            state
+                .db
+                .run(move |conn| {
+                    Entitlements::upsert(conn, &row)?;
+                    Ok(())
+                })
+                .await
         }
         // Settled before the organizer check, above.
         Target::Deauthorization => Ok(()),
@@ -317,6 +360,27 @@ fn subscription_row(
     }
 }
 
+fn checkout_row(
+    account: &str,
+    s: RemoteCheckoutSession,
+    fetched_at: NaiveDateTime,
+) -> CheckoutSession {
+    CheckoutSession {
+        stripe_account_id: account.to_string(),
+        stripe_customer_id: s.customer.as_ref().map(|c| c.id().to_string()),
+        id: s.id,
+        mode: s.mode,
+        status: s.status,
+        payment_status: s.payment_status,
+        amount_total: s.amount_total,
+        currency: s.currency,
+        expires_at: timestamp(s.expires_at),
+        metadata: json(&s.metadata.unwrap_or_default()),
+        deleted: false,
+        fetched_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +400,12 @@ mod tests {
         assert!(handles("customer.updated", "customer"));
         assert!(handles("customer.subscription.deleted", "subscription"));
         assert!(handles("invoice.paid", "invoice"));
+        assert!(handles("checkout.session.completed", "checkout.session"));
+        assert!(handles(
+            "entitlements.active_entitlement_summary.updated",
+            "entitlements.active_entitlement_summary"
+        ));
+        assert!(handles("account.application.deauthorized", "application"));
         assert!(!handles("invoice.created", "invoice"));
         assert!(!handles("customer.discount.created", "discount"));
         assert!(!handles("balance.available", "balance"));

@@ -131,10 +131,11 @@ impl Worker {
             .map_err(|_| ProcessError::Event(format!("`{account}` is not a Stripe account id")))?;
         let key = format!("{account}/{object_id}");
         let ttl = self.settings.lease();
-        let (event_id, owner, account_key, object) = (
+        let (event_id, owner, account_key, object_type, object) = (
             event.id.clone(),
             self.owner.clone(),
             account.to_string(),
+            event.object_type.clone(),
             object_id.clone(),
         );
         let claimed = self
@@ -146,7 +147,8 @@ impl Worker {
                     return Ok(None);
                 };
                 // Every event about the object stored before the fetch begins is settled by it.
-                let pending = WebhookEvent::pending_for_object(conn, &account_key, &object)?;
+                let pending =
+                    WebhookEvent::pending_for_object(conn, &account_key, &object_type, &object)?;
                 let payload = WebhookEvent::payload(conn, &event_id)?;
                 Ok::<_, ProcessError>(Some((lease, pending, payload)))
             })

@@ -22,6 +22,15 @@ pub(super) fn route(
 ) -> Option<(u16, Value)> {
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
+        ("GET", ["v1", "entitlements", "active_entitlements"]) => {
+            Some(list_entitlements(state, scope, params))
+        }
+        ("GET", ["v1", "checkout", "sessions", id]) => Some(
+            match state.billing.get(&(scope.to_string(), id.to_string())) {
+                Some(object) if object["object"] == "checkout.session" => (200, object.clone()),
+                _ => missing("checkout.session", id),
+            },
+        ),
         ("GET", ["v1", collection, id]) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(
@@ -63,6 +72,63 @@ fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -
         200,
         json!({ "object": "list", "url": "/v1/subscriptions", "has_more": has_more, "data": all }),
     )
+}
+
+/// A customer's active entitlements, 100 per page at most, paged by `starting_after`.
+fn list_entitlements(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
+    let query: Map<String, Value> = form::nest(params);
+    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
+    let limit = text("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let Some(customer) = text("customer") else {
+        return super::stripe_error(
+            400,
+            "invalid_request_error",
+            Some("parameter_missing"),
+            "Missing required param: customer.",
+        );
+    };
+    let mut all: Vec<&Value> = state
+        .entitlements
+        .get(&(scope.to_string(), customer))
+        .map(|list| list.iter().collect())
+        .unwrap_or_default();
+    if let Some(after) = text("starting_after") {
+        if let Some(index) = all.iter().position(|e| e["id"] == after.as_str()) {
+            all.drain(..=index);
+        }
+    }
+    let has_more = all.len() > limit;
+    all.truncate(limit);
+    (
+        200,
+        json!({ "object": "list", "url": "/v1/entitlements/active_entitlements", "has_more": has_more, "data": all }),
+    )
+}
+
+/// An active entitlement as Stripe returns it.
+pub fn entitlement_json(index: usize, lookup_key: &str) -> Value {
+    json!({
+        "id": format!("ent_{index:05}"), "object": "entitlements.active_entitlement",
+        "feature": format!("feat_{index:05}"), "livemode": false, "lookup_key": lookup_key,
+    })
+}
+
+/// A checkout session as Stripe returns it.
+pub fn checkout_session_json(
+    id: &str,
+    customer: Option<&str>,
+    status: &str,
+    payment_status: &str,
+) -> Value {
+    json!({
+        "id": id, "object": "checkout.session", "customer": customer, "mode": "payment",
+        "status": status, "payment_status": payment_status, "amount_total": 4900,
+        "currency": "eur", "expires_at": 1_900_000_000, "metadata": {"order": "42"},
+        "livemode": false, "url": null,
+    })
 }
 
 /// A product as Stripe returns it.

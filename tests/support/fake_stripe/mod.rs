@@ -73,8 +73,10 @@ struct State {
     revoked_accounts: HashSet<String>,
     /// Per account: customers in creation order.
     customers: HashMap<String, Vec<Value>>,
-    /// (account, id) -> product, price or subscription.
+    /// (account, id) -> product, price, subscription or checkout session.
     billing: HashMap<(String, String), Value>,
+    /// (account, customer) -> active entitlements.
+    entitlements: HashMap<(String, String), Vec<Value>>,
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
@@ -194,6 +196,30 @@ impl FakeStripe {
         self.state()
             .billing
             .insert((account_key(account).to_string(), id), object);
+    }
+
+    /// Sets a customer's active entitlements.
+    pub fn set_entitlements(
+        &self,
+        account: Option<&str>,
+        customer: &str,
+        entitlements: Vec<Value>,
+    ) {
+        self.state().entitlements.insert(
+            (account_key(account).to_string(), customer.to_string()),
+            entitlements,
+        );
+    }
+
+    /// Creates a customer as the dashboard would: no gateway ids in its metadata.
+    pub fn add_customer(&self, account: Option<&str>, email: &str, name: &str) -> String {
+        let mut state = self.state();
+        let params = [
+            ("email".to_string(), email.to_string()),
+            ("name".to_string(), name.to_string()),
+        ];
+        let (_, customer) = objects::create_customer(&mut state, account_key(account), &params);
+        customer["id"].as_str().unwrap().to_string()
     }
 
     /// Removes an object as a hard delete would: reading it answers 404 `resource_missing`.

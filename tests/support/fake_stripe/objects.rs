@@ -111,7 +111,11 @@ pub(super) fn find_customer<'a>(
         .find(|c| c["id"] == id)
 }
 
-fn create_customer(state: &mut State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
+pub(super) fn create_customer(
+    state: &mut State,
+    scope: &str,
+    params: &[(String, String)],
+) -> (u16, Value) {
     state.next_id += 1;
     let id = format!("cus_fake{:010}{}", state.next_id, fastrand::alphanumeric());
     let mut customer = json!({
