@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP gateway (applies pending migrations first unless AUTO_MIGRATE=false).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseSettings),
     /// Print a signed JWT for local use, made with JWT_SECRET.
@@ -305,7 +305,7 @@ mod tests {
         let mut argv = vec!["stripe-gateway", "serve"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).expect("arguments parse").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("parsed as {other:?}"),
         }
     }

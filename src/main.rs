@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(&cli.log);
     let result = match cli.command {
-        Command::Serve(args) => Settings::from_args(args)
+        Command::Serve(args) => Settings::from_args(*args)
             .map_err(anyhow::Error::from)
             .and_then(serve),
         Command::Migrate(database) => run_migrations(database),

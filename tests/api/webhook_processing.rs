@@ -10,8 +10,8 @@ use crate::support::fake_stripe::Fault;
 backend_tests!(
     products_and_prices_are_mirrored_from_a_fetch_not_from_the_payload,
     a_product_deleted_in_stripe_leaves_the_catalog,
-    stripe_side_customer_edits_reach_the_gateway,
-    a_customer_deleted_in_stripe_is_marked_deleted,
+    stripe_side_customer_edits_reach_the_gateway_from_any_api_version,
+    a_customer_deleted_in_stripe_is_erased_as_delete_does,
     a_burst_about_one_subscription_ends_in_stripes_state_with_few_fetches,
     events_that_fail_while_stripe_is_down_converge_after_it_recovers,
     an_event_that_keeps_failing_is_dead_lettered_and_can_be_replayed,
@@ -38,7 +38,9 @@ async fn products_and_prices_are_mirrored_from_a_fetch_not_from_the_payload(app:
     app.stripe
         .put_object(Some(ACCOUNT), price_json("price_a", "prod_a", 4900, None));
     // The payloads are stale on purpose: only the fetch counts.
-    let stale = json!({"id": "prod_a", "object": "product", "name": "Old name", "active": false});
+    // The payloads are whole objects, whose own `type` field must not confuse the envelope.
+    let mut stale = product_json("prod_a", "Old name", false);
+    stale["type"] = json!("good");
     let settled = deliver_and_settle(&app, &event("product.updated", Some(ACCOUNT), &stale)).await;
     assert_eq!(settled["status"], "processed", "{settled}");
     let stale_price = json!({"id": "price_a", "object": "price", "unit_amount": 1});
@@ -107,7 +109,7 @@ async fn upsert_customer(app: &TestApp, org: &str, email: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn stripe_side_customer_edits_reach_the_gateway(app: TestApp) {
+async fn stripe_side_customer_edits_reach_the_gateway_from_any_api_version(app: TestApp) {
     let org = organizer(&app).await;
     let customer = upsert_customer(&app, &org, "ana@example.com").await;
     let stripe_id = customer["stripe_customer_id"].as_str().unwrap();
@@ -117,9 +119,12 @@ async fn stripe_side_customer_edits_reach_the_gateway(app: TestApp) {
         json!({"email": "ana.lima@example.com", "name": "Ana Lima", "phone": "+351900000000",
                "metadata": {"gateway_customer_id": customer["id"], "tier": "gold"}}),
     );
-    let payload = json!({"id": stripe_id, "object": "customer", "name": "stale"});
-    let settled =
-        deliver_and_settle(&app, &event("customer.updated", Some(ACCOUNT), &payload)).await;
+    // A 2017 payload: fields since removed, none of today's required ones. Only the fetch counts.
+    let payload = json!({"id": stripe_id, "object": "customer", "name": "stale",
+                         "account_balance": 0, "sources": {"object": "list", "data": []}});
+    let mut sent = event("customer.updated", Some(ACCOUNT), &payload);
+    sent["api_version"] = json!("2017-08-15");
+    let settled = deliver_and_settle(&app, &sent).await;
     assert_eq!(settled["status"], "processed", "{settled}");
 
     let path = format!(
@@ -138,7 +143,7 @@ async fn stripe_side_customer_edits_reach_the_gateway(app: TestApp) {
         .is_empty());
 }
 
-async fn a_customer_deleted_in_stripe_is_marked_deleted(app: TestApp) {
+async fn a_customer_deleted_in_stripe_is_erased_as_delete_does(app: TestApp) {
     let org = organizer(&app).await;
     let customer = upsert_customer(&app, &org, "gone@example.com").await;
     let stripe_id = customer["stripe_customer_id"].as_str().unwrap();
@@ -153,11 +158,19 @@ async fn a_customer_deleted_in_stripe_is_marked_deleted(app: TestApp) {
     assert_eq!(app.get(&path, &app.admin_token()).await.status(), 404);
     let audit = app
         .get_json(
-            "/v1/admin/audit-log?action=customer.stripe_deleted",
+            "/v1/admin/audit-log?action=customer.deleted",
             &app.admin_token(),
         )
         .await;
     assert_eq!(audit["data"][0]["actor_role"], "system", "{audit}");
+    assert_eq!(audit["data"][0]["details"]["stripe"], "already_deleted");
+    assert_eq!(
+        audit["data"][0]["target_ids"]["customer_id"],
+        customer["id"]
+    );
+    // The email is free again: the next upsert creates a new customer.
+    let again = upsert_customer(&app, &org, "gone@example.com").await;
+    assert_ne!(again["id"], customer["id"]);
 }
 
 async fn a_burst_about_one_subscription_ends_in_stripes_state_with_few_fetches(app: TestApp) {

@@ -1,5 +1,7 @@
 //! The webhook inbox: rows stored by ingestion, claimed and settled by workers.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -85,54 +87,51 @@ pub struct EventFilter {
 use webhook_events::dsl as e;
 
 impl WebhookEvent {
-    /// Stores `rows` in one statement and returns the ids that were new; an id already stored
-    /// is a redelivery and is left as it is. Then marks the new ones whose account no
-    /// organizer has.
+    /// Stores `rows` and returns the ids that were new; an id already stored is a redelivery and
+    /// is left as it is. Rows for an account no organizer has are stored as `unknown_account`.
+    /// On PostgreSQL this is one prepared statement whatever the batch size (the rows go as
+    /// arrays), atomic on its own: one round trip and one commit.
     pub fn insert_batch(
         conn: &mut DbConnection,
-        rows: &[NewWebhookEvent],
+        rows: &mut [NewWebhookEvent],
     ) -> QueryResult<Vec<String>> {
-        let inserted: Vec<String> = match conn {
-            DbConnection::Postgresql(pg) => diesel::insert_into(webhook_events::table)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(e::id)
-                .get_results(pg)?,
+        match conn {
+            DbConnection::Postgresql(pg) => insert_batch_pg(pg, rows),
             // diesel runs a SQLite batch insert with RETURNING row by row, and a row skipped
             // as a duplicate fails it with NotFound: one statement per row, in one transaction.
-            DbConnection::Sqlite(sqlite) => {
+            DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
+                let mut accounts: Vec<&str> = rows
+                    .iter()
+                    .filter_map(|row| row.stripe_account_id.as_deref())
+                    .collect();
+                accounts.sort_unstable();
+                accounts.dedup();
+                let known: HashSet<String> = organizers::table
+                    .filter(organizers::stripe_account_id.eq_any(&accounts))
+                    .select(organizers::stripe_account_id)
+                    .load::<String>(sqlite)?
+                    .into_iter()
+                    .collect();
                 let mut inserted = Vec::with_capacity(rows.len());
-                for row in rows {
+                for row in rows.iter_mut() {
+                    let known = row
+                        .stripe_account_id
+                        .as_ref()
+                        .is_some_and(|a| known.contains(a));
+                    if row.status == EventStatus::Pending && !known {
+                        row.status = EventStatus::UnknownAccount;
+                    }
                     let id = diesel::insert_into(webhook_events::table)
-                        .values(row)
+                        .values(&*row)
                         .on_conflict_do_nothing()
                         .returning(e::id)
                         .get_result::<String>(sqlite)
                         .optional()?;
                     inserted.extend(id);
                 }
-                inserted
-            }
-        };
-        if inserted.is_empty() {
-            return Ok(inserted);
+                Ok(inserted)
+            }),
         }
-        let organizer_exists = diesel::dsl::exists(
-            organizers::table.filter(
-                organizers::stripe_account_id
-                    .nullable()
-                    .eq(e::stripe_account_id),
-            ),
-        );
-        diesel::update(
-            e::webhook_events
-                .filter(e::id.eq_any(&inserted))
-                .filter(e::status.eq(EventStatus::Pending))
-                .filter(diesel::dsl::not(organizer_exists)),
-        )
-        .set(e::status.eq(EventStatus::UnknownAccount))
-        .execute(conn)?;
-        Ok(inserted)
     }
 
     /// Claims up to `limit` due events for `owner` until `until`: each is then this worker's
@@ -384,4 +383,50 @@ impl EventAttempt {
             .select(EventAttempt::as_select())
             .load(conn)
     }
+}
+
+#[derive(QueryableByName)]
+struct InsertedId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// The PostgreSQL insert: the batch as one array per column, `unnest`ed into rows, with the
+/// `unknown_account` check against `organizers` in the same statement.
+fn insert_batch_pg(
+    pg: &mut diesel::PgConnection,
+    rows: &[NewWebhookEvent],
+) -> QueryResult<Vec<String>> {
+    use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamp};
+    const SQL: &str =
+        "INSERT INTO webhook_events (id, stripe_account_id, event_type, object_type, \
+        object_id, livemode, created_at, received_at, status, next_attempt_at, payload) \
+        SELECT v.id, v.account, v.event_type, v.object_type, v.object_id, v.livemode, \
+               v.created_at, v.received_at, \
+               CASE WHEN v.status = 'pending' AND NOT EXISTS \
+                   (SELECT 1 FROM organizers o WHERE o.stripe_account_id = v.account) \
+               THEN 'unknown_account' ELSE v.status END, \
+               v.next_attempt_at, v.payload \
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], \
+                    $7::timestamp[], $8::timestamp[], $9::text[], $10::timestamp[], $11::text[]) \
+             AS v(id, account, event_type, object_type, object_id, livemode, created_at, \
+                  received_at, status, next_attempt_at, payload) \
+        ON CONFLICT (id) DO NOTHING RETURNING id";
+    let text = |f: fn(&NewWebhookEvent) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let optional = |f: fn(&NewWebhookEvent) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+    let time = |f: fn(&NewWebhookEvent) -> NaiveDateTime| rows.iter().map(f).collect::<Vec<_>>();
+    diesel::sql_query(SQL)
+        .bind::<Array<Text>, _>(text(|r| &r.id))
+        .bind::<Array<Nullable<Text>>, _>(optional(|r| r.stripe_account_id.as_deref()))
+        .bind::<Array<Text>, _>(text(|r| &r.event_type))
+        .bind::<Array<Text>, _>(text(|r| &r.object_type))
+        .bind::<Array<Nullable<Text>>, _>(optional(|r| r.object_id.as_deref()))
+        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.livemode).collect::<Vec<_>>())
+        .bind::<Array<Timestamp>, _>(time(|r| r.created_at))
+        .bind::<Array<Timestamp>, _>(time(|r| r.received_at))
+        .bind::<Array<Text>, _>(text(|r| r.status.as_str()))
+        .bind::<Array<Timestamp>, _>(time(|r| r.next_attempt_at))
+        .bind::<Array<Text>, _>(text(|r| &r.payload))
+        .load::<InsertedId>(pg)
+        .map(|ids| ids.into_iter().map(|row| row.id).collect())
 }

@@ -198,8 +198,13 @@ pub(super) async fn refresh(
 }
 
 /// Brings the account's row for the Stripe customer `stripe_customer_id` to what Stripe holds
-/// now (the webhook worker's write): its profile, or `stripe_deleted` when Stripe no longer
-/// has the customer. A Stripe customer no gateway row points at goes to [`super::adopt`].
+/// now (the webhook worker's write): its profile; or, when Stripe no longer has the customer,
+/// the row is erased exactly as `DELETE` erases it (audited as `customer.deleted` by the
+/// system). A Stripe customer no gateway row points at goes to [`super::adopt`].
+///
+/// The row is read before each fetch and written only if unchanged since: a request that
+/// stored a newer Stripe answer meanwhile is never overwritten by this older fetch; the row is
+/// read and fetched again instead.
 pub async fn mirror_stripe_customer(
     state: &AppState,
     account: &StripeAccountId,
@@ -207,35 +212,34 @@ pub async fn mirror_stripe_customer(
     event_id: &str,
 ) -> Result<(), CustomerError> {
     let client = state.stripe.for_account(account);
-    let remote = remote::retrieve(&client, stripe_customer_id)
-        .await
-        .map_err(|err| CustomerError::stripe(account, err))?;
-    // A row changed by a request meanwhile is read again: that request stored Stripe's answer
-    // to its own write, and this fetch may be newer still.
+    let audit = AuditContext::system("webhook-worker", event_id);
     for _ in 0..3 {
         let (key, stripe_id) = (account.to_string(), stripe_customer_id.to_string());
-        let Some(row) = state
+        let row = state
             .db
             .run(move |conn| {
                 Customer::find_by_account_and_stripe_id(conn, &key, &stripe_id)
                     .map_err(CustomerError::from)
             })
-            .await?
-        else {
-            let audit = AuditContext::system("webhook-worker", event_id);
-            return match remote {
-                Some(remote) => super::adopt::adopt(state, account, remote, audit).await,
-                None => Ok(()),
-            };
-        };
-        let Some(remote) = &remote else {
-            let audit = AuditContext::system("webhook-worker", event_id);
-            return mark_stripe_deleted(state, &audit, &row, stripe_customer_id).await;
+            .await?;
+        let remote = remote::retrieve(&client, stripe_customer_id)
+            .await
+            .map_err(|err| CustomerError::stripe(account, err))?;
+        let (row, remote) = match (row, remote) {
+            (None, Some(remote)) => {
+                return super::adopt::adopt(state, account, remote, audit).await
+            }
+            (None, None) => return Ok(()),
+            (Some(row), None) => {
+                let subject = state.subject_hasher.hash(&row.email);
+                super::erase_row(state, &audit, account, row, "customer.deleted", subject).await?;
+                return Ok(());
+            }
+            (Some(row), Some(remote)) => (row, remote),
         };
         if ActiveCustomer::of(row.clone())?.is_none() {
-            return Ok(());
+            return Ok(()); // being recreated: the upsert that does it stores Stripe's answer
         }
-        let remote = remote.clone();
         let stored = state
             .db
             .run(move |conn| store_profile(conn, &row, &remote, None).map_err(CustomerError::from))

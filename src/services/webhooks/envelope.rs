@@ -54,9 +54,12 @@ struct RawObject {
     id: Option<String>,
     /// An entitlement summary has no id of its own: it names its customer.
     customer: Option<serde_json::Value>,
-    /// `object` in snapshots, `type` in a thin event's `related_object`.
-    #[serde(alias = "type")]
-    object: String,
+    /// The object's type in a snapshot (where `type` is one of the object's own fields, e.g. a
+    /// product's `service`).
+    object: Option<String>,
+    /// The object's type in a thin event's `related_object`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 /// Longest id or type accepted: Stripe's are far shorter, and the inbox indexes them.
@@ -67,11 +70,18 @@ impl Envelope {
     pub fn parse(body: &[u8]) -> Result<Self, String> {
         let raw: Raw =
             serde_json::from_slice(body).map_err(|e| format!("not a Stripe event: {e}"))?;
-        let object = match (raw.data, raw.related_object) {
-            (Some(data), _) => data.object,
-            (None, Some(related)) => related,
+        let (object, object_type) = match (raw.data, raw.related_object) {
+            (Some(data), _) => {
+                let object_type = data.object.object.clone();
+                (data.object, object_type)
+            }
+            (None, Some(related)) => {
+                let object_type = related.kind.clone();
+                (related, object_type)
+            }
             (None, None) => return Err("the event names no object (no `data.object`)".into()),
         };
+        let object_type = object_type.ok_or("the event's object has no type")?;
         let created = match raw.created {
             Created::Unix(seconds) => DateTime::from_timestamp(seconds, 0),
             Created::Text(text) => DateTime::parse_from_rfc3339(&text)
@@ -90,12 +100,12 @@ impl Envelope {
             object_id: object
                 .id
                 .or_else(|| {
-                    (object.object == "entitlements.active_entitlement_summary")
+                    (object_type == "entitlements.active_entitlement_summary")
                         .then(|| object.customer?.as_str().map(str::to_string))
                         .flatten()
                 })
                 .filter(|id| !id.is_empty()),
-            object_type: object.object,
+            object_type,
         };
         envelope.check()?;
         Ok(envelope)
@@ -130,7 +140,7 @@ mod tests {
             "id": "evt_1", "object": "event", "api_version": "2017-08-15",
             "account": "acct_1Connected", "created": 1700000000, "livemode": false,
             "type": "customer.updated", "pending_webhooks": 1, "request": null,
-            "data": {"object": {"id": "cus_1", "object": "customer", "sources": {"data": []},
+            "data": {"object": {"id": "cus_1", "object": "customer", "type": "individual", "sources": {"data": []},
                                 "account_balance": 0}, "previous_attributes": {"email": null}}
         }"#;
         let envelope = Envelope::parse(body).unwrap();

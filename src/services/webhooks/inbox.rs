@@ -14,9 +14,6 @@ use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use crate::db::models::{NewWebhookEvent, WebhookEvent};
 use crate::db::{Db, DbError};
 
-/// How many batches commit at once.
-const FLUSHERS: usize = 2;
-
 /// Whether a delivery was new or a redelivery of a stored event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -38,11 +35,11 @@ pub struct Inbox {
 impl Inbox {
     /// Starts the flushers. `stored` is notified after every commit that stored new events,
     /// so workers in this process start on them without polling.
-    pub fn start(db: Db, batch_max: usize, stored: Arc<Notify>) -> Self {
+    pub fn start(db: Db, batch_max: usize, committers: usize, stored: Arc<Notify>) -> Self {
         let batch_max = batch_max.max(1);
         let (queue, receiver) = mpsc::channel(batch_max * 4);
         let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..FLUSHERS {
+        for _ in 0..committers.max(1) {
             tokio::spawn(flush_forever(
                 db.clone(),
                 receiver.clone(),
@@ -87,20 +84,26 @@ async fn flush_forever(
 
 async fn flush(db: &Db, batch: Vec<Delivery>, stored: &Notify) {
     // A redelivery can race its first delivery into one batch: the first of an id is stored,
-    // the others are duplicates.
+    // the others are duplicates. Rows move out of the deliveries (bodies are not copied).
     let mut rows: Vec<NewWebhookEvent> = Vec::with_capacity(batch.len());
-    for delivery in &batch {
-        if !rows.iter().any(|row| row.id == delivery.row.id) {
-            rows.push(delivery.row.clone());
+    let mut waiting = Vec::with_capacity(batch.len());
+    let mut ids = HashSet::with_capacity(batch.len());
+    for Delivery { row, done } in batch {
+        waiting.push((row.id.clone(), done));
+        if ids.insert(row.id.clone()) {
+            rows.push(row);
         }
     }
+    let started = std::time::Instant::now();
+    let count = rows.len();
     let result = db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| WebhookEvent::insert_batch(conn, &rows))
-                .map_err(DbError::from)
-        })
+        .run(move |conn| WebhookEvent::insert_batch(conn, &mut rows).map_err(DbError::from))
         .await;
+    tracing::debug!(
+        events = count,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "inbox batch stored"
+    );
     match result {
         Ok(inserted) => {
             if !inserted.is_empty() {
@@ -108,18 +111,16 @@ async fn flush(db: &Db, batch: Vec<Delivery>, stored: &Notify) {
             }
             // Removed when answered, so only the first delivery of an id is new.
             let mut inserted: HashSet<String> = inserted.into_iter().collect();
-            for delivery in batch {
-                let new = inserted.remove(&delivery.row.id);
-                let _ = delivery
-                    .done
-                    .send(Ok(if new { Stored::New } else { Stored::Duplicate }));
+            for (id, done) in waiting {
+                let new = inserted.remove(&id);
+                let _ = done.send(Ok(if new { Stored::New } else { Stored::Duplicate }));
             }
         }
         Err(err) => {
-            tracing::error!(error = %err, events = batch.len(), "could not store webhook events; they are refused and Stripe will redeliver them");
+            tracing::error!(error = %err, events = waiting.len(), "could not store webhook events; they are refused and Stripe will redeliver them");
             let err = Arc::new(err);
-            for delivery in batch {
-                let _ = delivery.done.send(Err(err.clone()));
+            for (_, done) in waiting {
+                let _ = done.send(Err(err.clone()));
             }
         }
     }

@@ -85,7 +85,12 @@ impl Ingest {
             ),
             livemode,
             platform_account,
-            inbox: Inbox::start(db, settings.webhook_batch_max, stored),
+            inbox: Inbox::start(
+                db,
+                settings.webhook_batch_max,
+                settings.webhook_committers,
+                stored,
+            ),
         }
     }
 

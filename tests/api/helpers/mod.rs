@@ -199,6 +199,7 @@ async fn start_instance(
             webhook_tolerance_secs: 300,
             webhook_max_body_bytes: WEBHOOK_MAX_BODY_BYTES,
             webhook_batch_max: 256,
+            webhook_committers: 2,
         },
         worker: test_worker_settings(),
     };
