@@ -26,14 +26,14 @@ pub enum SignatureError {
 #[derive(Clone, Debug)]
 pub struct SignatureVerifier {
     secrets: Vec<SecretString>,
-    tolerance_secs: i64,
+    tolerance_secs: u64,
 }
 
 impl SignatureVerifier {
     pub fn new(secrets: Vec<SecretString>, tolerance_secs: u64) -> Self {
         Self {
             secrets,
-            tolerance_secs: i64::try_from(tolerance_secs).unwrap_or(i64::MAX),
+            tolerance_secs,
         }
     }
 
@@ -67,7 +67,7 @@ impl SignatureVerifier {
         if signatures.is_empty() {
             return Err(SignatureError::Malformed);
         }
-        if (now - timestamp).abs() > self.tolerance_secs {
+        if now.abs_diff(timestamp) > self.tolerance_secs {
             return Err(SignatureError::Stale);
         }
         let matches = self.secrets.iter().any(|secret| {
@@ -168,6 +168,18 @@ mod tests {
             Err(SignatureError::Stale)
         );
         assert_eq!(verifier.verify(Some(&signed), BODY, NOW + 299), Ok(()));
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let verifier = verifier(&["whsec_right"]);
+        for t in [i64::MIN, i64::MAX, -1] {
+            let header = format!("t={t},v1=00");
+            assert_eq!(
+                verifier.verify(Some(&header), BODY, NOW),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]

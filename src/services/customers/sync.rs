@@ -202,6 +202,8 @@ pub(super) async fn refresh(
 /// the row is erased exactly as `DELETE` erases it (audited as `customer.deleted` by the
 /// system). A Stripe customer no gateway row points at goes to [`super::adopt`].
 ///
+/// Returns whether Stripe still has the customer.
+///
 /// The row is read before each fetch and written only if unchanged since: a request that
 /// stored a newer Stripe answer meanwhile is never overwritten by this older fetch; the row is
 /// read and fetched again instead.
@@ -210,7 +212,7 @@ pub async fn mirror_stripe_customer(
     account: &StripeAccountId,
     stripe_customer_id: &str,
     event_id: &str,
-) -> Result<(), CustomerError> {
+) -> Result<bool, CustomerError> {
     let client = state.stripe.for_account(account);
     let audit = AuditContext::system("webhook-worker", event_id);
     for _ in 0..3 {
@@ -227,25 +229,26 @@ pub async fn mirror_stripe_customer(
             .map_err(|err| CustomerError::stripe(account, err))?;
         let (row, remote) = match (row, remote) {
             (None, Some(remote)) => {
-                return super::adopt::adopt(state, account, remote, audit).await
+                super::adopt::adopt(state, account, remote, audit).await?;
+                return Ok(true);
             }
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(false),
             (Some(row), None) => {
                 let subject = state.subject_hasher.hash(&row.email);
                 super::erase_row(state, &audit, account, row, "customer.deleted", subject).await?;
-                return Ok(());
+                return Ok(false);
             }
             (Some(row), Some(remote)) => (row, remote),
         };
         if ActiveCustomer::of(row.clone())?.is_none() {
-            return Ok(()); // being recreated: the upsert that does it stores Stripe's answer
+            return Ok(true); // being recreated: the upsert that does it stores Stripe's answer
         }
         let stored = state
             .db
             .run(move |conn| store_profile(conn, &row, &remote, None).map_err(CustomerError::from))
             .await?;
         if stored.is_some() {
-            return Ok(());
+            return Ok(true);
         }
     }
     Err(CustomerError::KeptChanging)

@@ -94,6 +94,9 @@ async fn flush(db: &Db, batch: Vec<Delivery>, stored: &Notify) {
             rows.push(row);
         }
     }
+    // One order for every batch: two batches inserting the same ids (a redelivery during a
+    // stall) then wait on each other instead of deadlocking.
+    rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let started = std::time::Instant::now();
     let count = rows.len();
     let result = db

@@ -123,9 +123,12 @@ pub async fn apply(
     let client = state.stripe.for_account(event.account);
     match target {
         Target::Customer => {
-            customers::mirror_stripe_customer(state, event.account, event.object_id, event.id)
-                .await?;
-            if !event.event_type.ends_with(".deleted") {
+            let exists =
+                customers::mirror_stripe_customer(state, event.account, event.object_id, event.id)
+                    .await?;
+            // A customer Stripe no longer has has no subscriptions to list (a late update
+            // processed after the deletion must not fail on it).
+            if exists {
                 refresh_customer_subscriptions(
                     state,
                     &client,

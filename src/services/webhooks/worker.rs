@@ -16,7 +16,7 @@ use super::process::{self, EventRef, ProcessError};
 use crate::configuration::WorkerSettings;
 use crate::db::lease::expiry;
 use crate::db::models::{EventAttempt, WebhookEvent};
-use crate::db::{now, DbError, Lease};
+use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::StripeAccountId;
 use crate::services::AppState;
 
@@ -142,34 +142,54 @@ impl Worker {
             .state
             .db
             .run(move |conn| {
-                let Some(lease) = Lease::claim(conn, OBJECT_LEASE, &key, ttl)? else {
-                    WebhookEvent::give_back(conn, &event_id, &owner, expiry(now(), HELD_RETRY))?;
-                    return Ok(None);
-                };
-                // Every event about the object stored before the fetch begins is settled by it.
-                let pending =
-                    WebhookEvent::pending_for_object(conn, &account_key, &object_type, &object)?;
-                let payload = WebhookEvent::payload(conn, &event_id)?;
-                Ok::<_, ProcessError>(Some((lease, pending, payload)))
+                // One transaction: if a read fails, the object's lease is not left behind.
+                conn.transaction(|conn| {
+                    let Some(lease) = Lease::claim(conn, OBJECT_LEASE, &key, ttl)? else {
+                        WebhookEvent::give_back(
+                            conn,
+                            &event_id,
+                            &owner,
+                            expiry(now(), HELD_RETRY),
+                        )?;
+                        return Ok(None);
+                    };
+                    // Every event about the object stored before the fetch begins is settled
+                    // by it.
+                    let pending = WebhookEvent::pending_for_object(
+                        conn,
+                        &account_key,
+                        &object_type,
+                        &object,
+                    )?;
+                    let payload = WebhookEvent::payload(conn, &event_id)?;
+                    // When the fetch began, by the database's clock: the one clock every
+                    // instance shares, which the mirror's no-stale-overwrite guard compares.
+                    let fetch_started = database_now(conn)?;
+                    Ok::<_, ProcessError>(Some((lease, pending, payload, fetch_started)))
+                })
             })
             .await?;
-        let Some((lease, pending, payload)) = claimed else {
+        let Some((lease, pending, payload, fetch_started)) = claimed else {
             return Ok(Outcome::Held);
         };
-        let fetch_started = now();
-        let result = process::apply(
-            &self.state,
-            &EventRef {
-                id: &event.id,
-                event_type: &event.event_type,
-                object_type: &event.object_type,
-                object_id,
-                account: &account,
-                payload: payload.as_deref(),
-            },
-            fetch_started,
-        )
-        .await;
+        // The claim and the object's lease last `ttl`; work that outlives them could overlap a
+        // successor's, so it is cut off well before and retried.
+        let budget = ttl.mul_f64(0.75);
+        let event_ref = EventRef {
+            id: &event.id,
+            event_type: &event.event_type,
+            object_type: &event.object_type,
+            object_id,
+            account: &account,
+            payload: payload.as_deref(),
+        };
+        let work = process::apply(&self.state, &event_ref, fetch_started);
+        let result = match tokio::time::timeout(budget, work).await {
+            Ok(result) => result,
+            Err(_) => Err(ProcessError::Event(format!(
+                "processing took longer than {budget:?}, three quarters of WORKER_LEASE_SECS"
+            ))),
+        };
         let outcome = match result {
             Ok(()) => self.settle(event, pending, started).await,
             Err(err) => Ok(self.fail(event, &pending, started, err.to_string()).await),
@@ -243,5 +263,21 @@ fn attempt_row(event_id: &str, started: NaiveDateTime, error: Option<String>) ->
         started_at: started,
         finished_at: now(),
         error,
+    }
+}
+
+/// The database's time: PostgreSQL's clock (UTC) for instances that share it; the process's
+/// own for SQLite, which only one host opens.
+fn database_now(conn: &mut DbConnection) -> Result<NaiveDateTime, ProcessError> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            use diesel::RunQueryDsl;
+            let at = diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+                "date_trunc('microseconds', clock_timestamp() AT TIME ZONE 'UTC')",
+            ))
+            .get_result(pg)?;
+            Ok(at)
+        }
+        DbConnection::Sqlite(_) => Ok(now()),
     }
 }
