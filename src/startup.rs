@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::JwtVerifier;
-use crate::configuration::{ServerSettings, Settings, WorkerProcessSettings};
+use crate::configuration::{DatabaseSettings, ServerSettings, Settings, WorkerProcessSettings};
 use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
 use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
@@ -40,17 +40,7 @@ impl Application {
         // Configuration that can be wrong is checked before anything is created on disk.
         let verifier = JwtVerifier::from_settings(&settings.auth)?;
         let stripe = Stripe::new(&settings.stripe)?;
-        let db = Db::connect(
-            &settings.database.database_url,
-            settings.database.database_pool_size,
-            settings.database.connect_timeout(),
-        )
-        .with_context(|| {
-            format!(
-                "cannot open the database at {}",
-                settings.database.database_url
-            )
-        })?;
+        let db = open_database(&settings.database)?;
         if settings.database.auto_migrate {
             let applied = migrate(&db).await?;
             if !applied.is_empty() {
@@ -128,17 +118,7 @@ impl Application {
 /// The `worker` subcommand: webhook workers only, until Ctrl-C or SIGTERM. The database must
 /// be migrated already (by `serve` or `migrate`).
 pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
-    let db = Db::connect(
-        &settings.database.database_url,
-        settings.database.database_pool_size,
-        settings.database.connect_timeout(),
-    )
-    .with_context(|| {
-        format!(
-            "cannot open the database at {}",
-            settings.database.database_url
-        )
-    })?;
+    let db = open_database(&settings.database)?;
     let state = AppState {
         db,
         stripe: Stripe::new(&settings.stripe)?,
@@ -153,6 +133,16 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         worker.abort();
     }
     Ok(())
+}
+
+/// The pool for `settings`, with one connection opened so a wrong URL fails now.
+fn open_database(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    Db::connect(
+        &settings.database_url,
+        settings.database_pool_size,
+        settings.connect_timeout(),
+    )
+    .with_context(|| format!("cannot open the database at {}", settings.database_url))
 }
 
 fn listener_address(server: &ServerSettings, port: u16) -> String {

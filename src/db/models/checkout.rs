@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use super::mirror::{mark_deleted, upsert_newer};
+use super::mirror::mirror_row;
 
 use crate::db::schema::{checkout_sessions, entitlements};
 use crate::db::DbConnection;
@@ -39,20 +39,9 @@ pub struct Entitlements {
     pub fetched_at: NaiveDateTime,
 }
 
+mirror_row!(CheckoutSession, checkout_sessions);
+
 impl CheckoutSession {
-    pub fn upsert(conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<bool> {
-        upsert_newer!(conn, checkout_sessions, row)
-    }
-
-    pub fn mark_deleted(
-        conn: &mut DbConnection,
-        account: &str,
-        id: &str,
-        fetched_at: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        mark_deleted!(conn, checkout_sessions, account, id, fetched_at)
-    }
-
     pub fn find_by_account_and_id(
         conn: &mut DbConnection,
         account: &str,

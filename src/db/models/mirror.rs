@@ -70,6 +70,46 @@ pub struct Subscription {
     pub fetched_at: NaiveDateTime,
 }
 
+/// A mirror row keyed by (account, Stripe id), written only from a fetch.
+pub trait MirrorRow: Sized {
+    /// Inserts or overwrites the row, unless the stored one came from a fetch that began
+    /// later. Returns whether it was written.
+    fn upsert(conn: &mut DbConnection, row: &Self) -> QueryResult<bool>;
+
+    /// Marks the row deleted (Stripe no longer has the object), unless a later fetch wrote it.
+    fn mark_deleted(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+        fetched_at: NaiveDateTime,
+    ) -> QueryResult<bool>;
+}
+
+/// Implements [`MirrorRow`] for a row type over its table.
+macro_rules! mirror_row {
+    ($row:ty, $table:ident) => {
+        impl $crate::db::models::mirror::MirrorRow for $row {
+            fn upsert(conn: &mut DbConnection, row: &Self) -> QueryResult<bool> {
+                $crate::db::models::mirror::upsert_newer!(conn, $table, row)
+            }
+
+            fn mark_deleted(
+                conn: &mut DbConnection,
+                account: &str,
+                id: &str,
+                fetched_at: NaiveDateTime,
+            ) -> QueryResult<bool> {
+                $crate::db::models::mirror::mark_deleted!(conn, $table, account, id, fetched_at)
+            }
+        }
+    };
+}
+pub(super) use mirror_row;
+
+mirror_row!(Product, products);
+mirror_row!(Price, prices);
+mirror_row!(Subscription, subscriptions);
+
 /// Inserts or overwrites a mirror row, unless the stored row came from a fetch that began
 /// later. Returns whether the row was written.
 macro_rules! upsert_newer {
@@ -106,19 +146,6 @@ macro_rules! mark_deleted {
 pub(super) use mark_deleted;
 
 impl Product {
-    pub fn upsert(conn: &mut DbConnection, row: &Product) -> QueryResult<bool> {
-        upsert_newer!(conn, products, row)
-    }
-
-    pub fn mark_deleted(
-        conn: &mut DbConnection,
-        account: &str,
-        id: &str,
-        fetched_at: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        mark_deleted!(conn, products, account, id, fetched_at)
-    }
-
     /// The account's active, undeleted products, by name.
     pub fn list_active_by_account(
         conn: &mut DbConnection,
@@ -135,19 +162,6 @@ impl Product {
 }
 
 impl Price {
-    pub fn upsert(conn: &mut DbConnection, row: &Price) -> QueryResult<bool> {
-        upsert_newer!(conn, prices, row)
-    }
-
-    pub fn mark_deleted(
-        conn: &mut DbConnection,
-        account: &str,
-        id: &str,
-        fetched_at: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        mark_deleted!(conn, prices, account, id, fetched_at)
-    }
-
     /// The account's active, undeleted prices of active products.
     pub fn list_active_by_account(
         conn: &mut DbConnection,
@@ -168,19 +182,6 @@ impl Price {
 }
 
 impl Subscription {
-    pub fn upsert(conn: &mut DbConnection, row: &Subscription) -> QueryResult<bool> {
-        upsert_newer!(conn, subscriptions, row)
-    }
-
-    pub fn mark_deleted(
-        conn: &mut DbConnection,
-        account: &str,
-        id: &str,
-        fetched_at: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        mark_deleted!(conn, subscriptions, account, id, fetched_at)
-    }
-
     /// A customer's subscriptions in the account, newest fetch last.
     pub fn list_by_account_and_customer(
         conn: &mut DbConnection,

@@ -6,7 +6,7 @@ mod audit_event;
 mod checkout;
 mod customer;
 mod erasure;
-mod mirror;
+pub mod mirror;
 mod organizer;
 mod webhook_event;
 
@@ -16,6 +16,6 @@ pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
-pub use mirror::{Price, Product, Subscription, SubscriptionItem};
+pub use mirror::{MirrorRow, Price, Product, Subscription, SubscriptionItem};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
 pub use webhook_event::{EventAttempt, EventFilter, EventStatus, NewWebhookEvent, WebhookEvent};

@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
 use crate::db::models::{
-    CheckoutSession, Entitlements, Organizer, Price, Product, Subscription, SubscriptionItem,
+    CheckoutSession, Entitlements, MirrorRow, Organizer, Price, Product, Subscription,
+    SubscriptionItem,
 };
 use crate::db::{DbError, QueryFailure};
 use crate::domain::StripeAccountId;
@@ -121,6 +122,12 @@ pub async fn apply(
         _ => return Ok(()),
     }
     let client = state.stripe.for_account(event.account);
+    let written = Written {
+        state,
+        account: &account,
+        id: event.object_id,
+        fetched_at,
+    };
     match target {
         Target::Customer => {
             let exists =
@@ -142,56 +149,19 @@ pub async fn apply(
         }
         Target::Product => {
             let fetched = mirror::product(&client, event.object_id).await?;
-            let id = event.object_id.to_string();
-            state
-                .db
-                .run(move |conn| {
-                    match fetched {
-                        Fetched::Found(p) => {
-                            Product::upsert(conn, &product_row(&account, p, fetched_at))?
-                        }
-                        Fetched::Gone => Product::mark_deleted(conn, &account, &id, fetched_at)?,
-                    };
-                    Ok(())
-                })
-                .await
+            written.store(fetched, product_row).await
         }
         Target::Price => {
             let fetched = mirror::price(&client, event.object_id).await?;
-            let id = event.object_id.to_string();
-            state
-                .db
-                .run(move |conn| {
-                    match fetched {
-                        Fetched::Found(p) => {
-                            Price::upsert(conn, &price_row(&account, p, fetched_at))?
-                        }
-                        Fetched::Gone => Price::mark_deleted(conn, &account, &id, fetched_at)?,
-                    };
-                    Ok(())
-                })
-                .await
+            written.store(fetched, price_row).await
         }
         Target::Subscription => {
-            refresh_subscription(state, &client, &account, event.object_id, fetched_at).await
+            let fetched = mirror::subscription(&client, event.object_id).await?;
+            written.store(fetched, subscription_row).await
         }
         Target::CheckoutSession => {
             let fetched = checkout::checkout_session(&client, event.object_id).await?;
-            let id = event.object_id.to_string();
-            state
-                .db
-                .run(move |conn| {
-                    match fetched {
-                        Fetched::Found(s) => {
-                            CheckoutSession::upsert(conn, &checkout_row(&account, s, fetched_at))?
-                        }
-                        Fetched::Gone => {
-                            CheckoutSession::mark_deleted(conn, &account, &id, fetched_at)?
-                        }
-                    };
-                    Ok(())
-                })
-                .await
+            written.store(fetched, checkout_row).await
         }
         Target::Entitlements => {
             let active = checkout::active_entitlements(&client, event.object_id).await?;
@@ -229,19 +199,51 @@ async fn refresh_subscription(
     fetched_at: NaiveDateTime,
 ) -> Result<(), ProcessError> {
     let fetched = mirror::subscription(client, id).await?;
-    let (account, id) = (account.to_string(), id.to_string());
-    state
-        .db
-        .run(move |conn| {
-            match fetched {
-                Fetched::Found(s) => {
-                    Subscription::upsert(conn, &subscription_row(&account, s, fetched_at))?
-                }
-                Fetched::Gone => Subscription::mark_deleted(conn, &account, &id, fetched_at)?,
-            };
-            Ok(())
-        })
-        .await
+    let written = Written {
+        state,
+        account,
+        id,
+        fetched_at,
+    };
+    written.store(fetched, subscription_row).await
+}
+
+/// Where a fetch's answer goes: the object `id` of `account`, fetched at `fetched_at`.
+struct Written<'a> {
+    state: &'a AppState,
+    account: &'a str,
+    id: &'a str,
+    fetched_at: NaiveDateTime,
+}
+
+impl Written<'_> {
+    /// Writes what the fetch found: the row `row` builds from the object, or the object
+    /// marked deleted when Stripe no longer has it.
+    async fn store<T, R>(
+        &self,
+        fetched: Fetched<T>,
+        row: fn(&str, T, NaiveDateTime) -> R,
+    ) -> Result<(), ProcessError>
+    where
+        T: Send + 'static,
+        R: MirrorRow + Send + 'static,
+    {
+        let (account, id, at) = (
+            self.account.to_string(),
+            self.id.to_string(),
+            self.fetched_at,
+        );
+        self.state
+            .db
+            .run(move |conn| {
+                match fetched {
+                    Fetched::Found(object) => R::upsert(conn, &row(&account, object, at))?,
+                    Fetched::Gone => R::mark_deleted(conn, &account, &id, at)?,
+                };
+                Ok(())
+            })
+            .await
+    }
 }
 
 /// A customer event also refreshes every subscription of that customer.
