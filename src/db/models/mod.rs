@@ -9,6 +9,7 @@ mod erasure;
 pub mod mirror;
 mod organizer;
 mod webhook_event;
+mod webhook_insert;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
 pub use checkout::{CheckoutSession, Entitlements};

@@ -2,20 +2,18 @@
 //! account, and overwrite the mirror with the answer. The payload is never trusted, so the
 //! order and number of deliveries do not change the result.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::db::models::{
-    CheckoutSession, Entitlements, MirrorRow, Organizer, Price, Product, Subscription,
-    SubscriptionItem,
-};
+use super::rows::{checkout_row, json, price_row, product_row, subscription_row};
+use crate::db::models::{Entitlements, MirrorRow, Organizer, Subscription};
 use crate::db::{DbError, QueryFailure};
 use crate::domain::StripeAccountId;
 use crate::services::customers::{self, CustomerError};
 use crate::services::organizers::OrganizerError;
 use crate::services::AppState;
-use crate::stripe::checkout::{self, RemoteCheckoutSession};
-use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
+use crate::stripe::checkout;
+use crate::stripe::mirror::{self, Fetched};
 use crate::stripe::{AccountClient, StripeError};
 
 /// What an event's object is, as far as the mirror cares.
@@ -288,102 +286,6 @@ fn invoice_subscription(payload: &str) -> Option<String> {
     };
     id(&invoice["subscription"])
         .or_else(|| id(&invoice["parent"]["subscription_details"]["subscription"]))
-}
-
-fn timestamp(seconds: Option<i64>) -> Option<NaiveDateTime> {
-    seconds
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .map(|t| t.naive_utc())
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("maps and lists of strings serialize")
-}
-
-fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDateTime) -> Product {
-    Product {
-        stripe_account_id: account.to_string(),
-        id: p.id,
-        name: p.name,
-        description: p.description,
-        active: p.active,
-        metadata: json(&p.metadata),
-        deleted: false,
-        fetched_at,
-    }
-}
-
-fn price_row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime) -> Price {
-    Price {
-        stripe_account_id: account.to_string(),
-        product_id: p
-            .product
-            .as_ref()
-            .map(|p| p.id().to_string())
-            .unwrap_or_default(),
-        id: p.id,
-        active: p.active,
-        currency: p.currency,
-        unit_amount: p.unit_amount,
-        recurring_interval: p.recurring.as_ref().map(|r| r.interval.clone()),
-        recurring_interval_count: p.recurring.as_ref().and_then(|r| r.interval_count),
-        lookup_key: p.lookup_key,
-        nickname: p.nickname,
-        metadata: json(&p.metadata),
-        deleted: false,
-        fetched_at,
-    }
-}
-
-fn subscription_row(
-    account: &str,
-    s: RemoteSubscription,
-    fetched_at: NaiveDateTime,
-) -> Subscription {
-    let items: Vec<SubscriptionItem> = s
-        .items
-        .data
-        .iter()
-        .map(|item| SubscriptionItem {
-            id: item.id.clone(),
-            price: item.price.id().to_string(),
-            quantity: item.quantity,
-        })
-        .collect();
-    Subscription {
-        stripe_account_id: account.to_string(),
-        current_period_end: timestamp(s.period_end()),
-        id: s.id,
-        stripe_customer_id: s.customer.id().to_string(),
-        status: s.status,
-        items: json(&items),
-        cancel_at_period_end: s.cancel_at_period_end,
-        trial_end: timestamp(s.trial_end),
-        metadata: json(&s.metadata),
-        deleted: false,
-        fetched_at,
-    }
-}
-
-fn checkout_row(
-    account: &str,
-    s: RemoteCheckoutSession,
-    fetched_at: NaiveDateTime,
-) -> CheckoutSession {
-    CheckoutSession {
-        stripe_account_id: account.to_string(),
-        stripe_customer_id: s.customer.as_ref().map(|c| c.id().to_string()),
-        id: s.id,
-        mode: s.mode,
-        status: s.status,
-        payment_status: s.payment_status,
-        amount_total: s.amount_total,
-        currency: s.currency,
-        expires_at: timestamp(s.expires_at),
-        metadata: json(&s.metadata.unwrap_or_default()),
-        deleted: false,
-        fetched_at,
-    }
 }
 
 #[cfg(test)]
