@@ -172,6 +172,16 @@ impl Worker {
         let Some((lease, pending, payload, fetch_started)) = claimed else {
             return Ok(Outcome::Held);
         };
+        if !pending.contains(&event.id) {
+            // Settled meanwhile by another worker's fetch, which began after this event was
+            // stored: nothing is left for a fetch of our own.
+            let _ = self
+                .state
+                .db
+                .run(move |conn| lease.release(conn).map_err(DbError::from))
+                .await;
+            return Ok(Outcome::Settled(0));
+        }
         // The claim and the object's lease last `ttl`; work that outlives them could overlap a
         // successor's, so it is cut off well before and retried.
         let budget = ttl.mul_f64(0.75);
