@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::customers::CustomerError;
+use super::customers::{self, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Customer, Entitlements, Price, Product, Subscription};
+use crate::db::models::{CheckoutSession, Entitlements, Price, Product, Subscription};
 use crate::domain::{CustomerId, OrganizerId};
-use crate::services::customers::ActiveCustomer;
 
 /// An active product with its active prices.
 pub struct ProductWithPrices {
@@ -53,9 +52,7 @@ pub async fn subscriptions(
     let id = customer_id.to_string();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = &organizer.stripe_account_id;
-        let customer =
-            ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, &id)?)?
-                .ok_or_else(|| CustomerError::NotFound(id.clone()))?;
+        let customer = customers::active_by_account_and_id(conn, account, &id)?;
         Ok(Subscription::list_by_account_and_customer(
             conn,
             account,
@@ -85,9 +82,7 @@ pub async fn entitlements(
     let id = customer_id.to_string();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = &organizer.stripe_account_id;
-        let customer =
-            ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, &id)?)?
-                .ok_or_else(|| CustomerError::NotFound(id.clone()))?;
+        let customer = customers::active_by_account_and_id(conn, account, &id)?;
         let stripe_id = &customer.stripe_customer_id;
         let subscriptions = Subscription::list_by_account_and_customer(conn, account, stripe_id)?
             .into_iter()

@@ -358,14 +358,6 @@ impl WebhookEvent {
         }
         query.load(conn).map(Some)
     }
-
-    /// Counts of events by status, and when the oldest pending one was received.
-    pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<NaiveDateTime>)> {
-        e::webhook_events
-            .filter(e::status.eq(EventStatus::Pending))
-            .select((diesel::dsl::count_star(), diesel::dsl::min(e::received_at)))
-            .first(conn)
-    }
 }
 
 impl EventAttempt {

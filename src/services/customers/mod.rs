@@ -23,7 +23,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 pub use erase::{delete, erase_row};
-pub use read::{get, list};
+pub use read::{active_by_account_and_id, get, list};
 pub use sync::mirror_stripe_customer;
 pub use update::update;
 pub use upsert::upsert;

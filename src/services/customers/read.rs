@@ -22,7 +22,7 @@ pub async fn get(
 }
 
 /// The account's customer `id`, if clients can see it.
-pub(super) fn active_by_account_and_id(
+pub fn active_by_account_and_id(
     conn: &mut DbConnection,
     account: &str,
     id: &str,

@@ -47,12 +47,7 @@ pub(super) fn route(
 /// Every subscription of `customer` (status `all`), oldest first, paged by `starting_after`.
 fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
     let query: Map<String, Value> = form::nest(params);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
-    let limit = text("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 100);
-    let customer = text("customer");
+    let customer = text(&query, "customer");
     let mut all: Vec<&Value> = state
         .billing
         .iter()
@@ -61,28 +56,13 @@ fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -
         .filter(|s| customer.as_deref().is_none_or(|c| s["customer"] == c))
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    if let Some(after) = text("starting_after") {
-        if let Some(index) = all.iter().position(|s| s["id"] == after.as_str()) {
-            all.drain(..=index);
-        }
-    }
-    let has_more = all.len() > limit;
-    all.truncate(limit);
-    (
-        200,
-        json!({ "object": "list", "url": "/v1/subscriptions", "has_more": has_more, "data": all }),
-    )
+    (200, page(all, &query, "/v1/subscriptions"))
 }
 
-/// A customer's active entitlements, 100 per page at most, paged by `starting_after`.
+/// A customer's active entitlements, paged by `starting_after`.
 fn list_entitlements(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
     let query: Map<String, Value> = form::nest(params);
-    let text = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_string);
-    let limit = text("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 100);
-    let Some(customer) = text("customer") else {
+    let Some(customer) = text(&query, "customer") else {
         return super::stripe_error(
             400,
             "invalid_request_error",
@@ -90,22 +70,36 @@ fn list_entitlements(state: &State, scope: &str, params: &[(String, String)]) ->
             "Missing required param: customer.",
         );
     };
-    let mut all: Vec<&Value> = state
+    let all: Vec<&Value> = state
         .entitlements
         .get(&(scope.to_string(), customer))
         .map(|list| list.iter().collect())
         .unwrap_or_default();
-    if let Some(after) = text("starting_after") {
-        if let Some(index) = all.iter().position(|e| e["id"] == after.as_str()) {
+    (
+        200,
+        page(all, &query, "/v1/entitlements/active_entitlements"),
+    )
+}
+
+fn text(query: &Map<String, Value>, name: &str) -> Option<String> {
+    query.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
+/// One page of `all` as Stripe lists it: after `starting_after`, at most `limit` (1 to 100,
+/// default 10) items, and whether more follow.
+fn page(mut all: Vec<&Value>, query: &Map<String, Value>, url: &str) -> Value {
+    let limit = text(query, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    if let Some(after) = text(query, "starting_after") {
+        if let Some(index) = all.iter().position(|item| item["id"] == after.as_str()) {
             all.drain(..=index);
         }
     }
     let has_more = all.len() > limit;
     all.truncate(limit);
-    (
-        200,
-        json!({ "object": "list", "url": "/v1/entitlements/active_entitlements", "has_more": has_more, "data": all }),
-    )
+    json!({ "object": "list", "url": url, "has_more": has_more, "data": all })
 }
 
 /// An active entitlement as Stripe returns it.
