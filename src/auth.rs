@@ -225,7 +225,7 @@ impl FromRequest for Principal {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<JwtVerifier>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("JwtVerifier is not registered")))?;

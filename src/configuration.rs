@@ -103,11 +103,33 @@ pub struct ServerSettings {
     /// milliseconds, before it answers 503 `stripe_unavailable` with `Retry-After`.
     #[arg(long, env = "CREATE_WAIT_MS", default_value_t = 10_000)]
     pub create_wait_ms: u64,
+    /// How long the answer to a POST sent with an `Idempotency-Key` is kept for retries, in
+    /// seconds; expired keys are purged by the gateway.
+    #[arg(long, env = "IDEMPOTENCY_KEEP_SECS", default_value_t = 86_400)]
+    pub idempotency_keep_secs: u64,
+    /// How long a request with an `Idempotency-Key` holds its key while it runs, in seconds.
+    /// Retries meanwhile get 409; a holder that died frees the key when this ends.
+    #[arg(long, env = "IDEMPOTENCY_LEASE_SECS", default_value_t = 60)]
+    pub idempotency_lease_secs: u64,
+    /// How often expired idempotency keys are purged, in seconds.
+    #[arg(long, env = "IDEMPOTENCY_PURGE_SECS", default_value_t = 600)]
+    pub idempotency_purge_secs: u64,
 }
 
 impl ServerSettings {
     pub fn create_wait(&self) -> Duration {
         Duration::from_millis(self.create_wait_ms)
+    }
+
+    pub fn idempotency_times(&self) -> crate::db::models::idempotency::KeyTimes {
+        crate::db::models::idempotency::KeyTimes {
+            lease: Duration::from_secs(self.idempotency_lease_secs.max(1)),
+            keep: Duration::from_secs(self.idempotency_keep_secs.max(1)),
+        }
+    }
+
+    pub fn idempotency_purge_every(&self) -> Duration {
+        Duration::from_secs(self.idempotency_purge_secs.max(1))
     }
 }
 
@@ -149,6 +171,10 @@ pub struct StripeArgs {
     /// `Stripe-Account` header.
     #[arg(long, env = "STRIPE_PLATFORM_ACCOUNT_ID", value_parser = StripeAccountId::parse)]
     pub stripe_platform_account_id: Option<StripeAccountId>,
+    /// The platform's publishable key (`pk_...`), returned with payment intents so a frontend
+    /// can start Stripe.js; `publishable_key` is null when it is not set.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY")]
+    pub stripe_publishable_key: Option<String>,
     /// Per-attempt timeout for Stripe calls, in milliseconds.
     #[arg(long, env = "STRIPE_TIMEOUT_MS", default_value_t = 10_000)]
     pub stripe_timeout_ms: u64,
@@ -223,6 +249,7 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct StripeSettings {
     pub secret_key: SecretString,
+    pub publishable_key: Option<String>,
     pub api_base: String,
     pub platform_account_id: Option<StripeAccountId>,
     pub timeout: Duration,
@@ -271,8 +298,21 @@ impl StripeSettings {
                 "STRIPE_API_BASE must be an http:// or https:// URL".into(),
             ));
         }
+        let publishable_key = args
+            .stripe_publishable_key
+            .map(|key| key.trim().to_string())
+            .filter(|key| !key.is_empty());
+        if publishable_key
+            .as_deref()
+            .is_some_and(|key| !key.starts_with("pk_"))
+        {
+            return Err(ConfigError(
+                "STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_live_... or pk_test_...), never a secret one".into(),
+            ));
+        }
         Ok(Self {
             secret_key,
+            publishable_key,
             api_base,
             platform_account_id: args.stripe_platform_account_id,
             timeout: Duration::from_millis(args.stripe_timeout_ms.max(1)),

@@ -49,6 +49,9 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// A well-formed request that cannot be done as asked (422), with its own code.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
@@ -141,6 +144,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
             | Self::Refused { code, .. } => code,
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Validation(_) => "validation_failed",
@@ -168,6 +172,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Validation(_)
+            | Self::Unprocessable { .. }
             | Self::StripeAccountInaccessible { .. }
             | Self::StripeInvalidRequest { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) | Self::InvalidQuery(_) | Self::Refused { .. } => {

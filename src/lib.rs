@@ -18,6 +18,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 pub mod services;

@@ -25,6 +25,7 @@ use crate::routes;
         (name = "organizers", description = "Tenants: one Stripe account each"),
         (name = "customers", description = "An organizer's customers, keyed by (email, the organizer's Stripe account)"),
         (name = "billing", description = "An organizer's products, prices and subscriptions, mirrored from Stripe"),
+        (name = "payments", description = "Checkout Sessions, PaymentIntents and billing portal sessions on the organizer's own Stripe account"),
         (name = "erasures", description = "GDPR erasure of a person across every organizer"),
         (name = "audit", description = "Who changed what"),
         (name = "webhooks", description = "Stripe's deliveries (signed by Stripe, no JWT) and their inbox"),
@@ -51,7 +52,114 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    with_idempotency_keys(document)
+}
+
+/// Every POST under `/v1` takes an `Idempotency-Key` (the middleware in `idempotency.rs`
+/// serves them all), so the header, its answers and `Idempotent-Replayed` are added here, to
+/// each such operation, rather than written on every handler.
+fn with_idempotency_keys(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, RefOr, Required, ResponseBuilder, Type};
+
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). \
+A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, \
+without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. \
+5xx answers are not kept, so a retry after one finishes the work.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .examples([serde_json::json!("8e03978e-40d5-43e8-bc93-6894a57f9324")]),
+        ))
+        .build();
+    let replayed = HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
+        .description(Some("Present when this is the kept answer of an earlier request with the same Idempotency-Key"))
+        .build();
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "ErrorBody",
+                    ))))
+                    .build(),
+            )
+            .build()
+    };
+    let extra = [
+        ("400", "A malformed Idempotency-Key header (`invalid_idempotency_key`)", false),
+        ("409", "A request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`)", true),
+        ("422", "This Idempotency-Key was used with another request (`idempotency_key_reused`)", false),
+    ];
+    for (path, item) in document.paths.paths.iter_mut() {
+        let Some(operation) = item.post.as_mut().filter(|_| path.starts_with("/v1/")) else {
+            continue;
+        };
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(RefOr::T(key.clone()));
+        for (status, response) in operation.responses.responses.iter_mut() {
+            if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                response.headers.insert(
+                    "Idempotent-Replayed".to_string(),
+                    RefOr::T(replayed.clone()),
+                );
+            }
+        }
+        for (status, description, retry_after) in extra {
+            let responses = &mut operation.responses.responses;
+            match responses.get_mut(status) {
+                Some(RefOr::T(existing)) => {
+                    existing.description = format!(
+                        "{}; or {}",
+                        existing.description,
+                        description
+                            .replacen('A', "a", 1)
+                            .replacen("This", "this", 1)
+                    );
+                    if retry_after && !existing.headers.contains_key("Retry-After") {
+                        existing
+                            .headers
+                            .insert("Retry-After".to_string(), RefOr::T(retry_after_header()));
+                    }
+                }
+                _ => {
+                    let mut response = error(description);
+                    if retry_after {
+                        response
+                            .headers
+                            .insert("Retry-After".to_string(), RefOr::T(retry_after_header()));
+                    }
+                    responses.insert(status.to_string(), RefOr::T(response));
+                }
+            }
+        }
+    }
     document
+}
+
+fn retry_after_header() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::Integer)
+                .minimum(Some(0)),
+        ))
+        .description(Some("Seconds to wait before retrying"))
+        .build()
 }
 
 pub fn document_yaml() -> String {

@@ -16,6 +16,7 @@ use crate::auth::JwtVerifier;
 use crate::configuration::{DatabaseSettings, ServerSettings, Settings, WorkerProcessSettings};
 use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
+use crate::idempotency::{self, Idempotency};
 use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
 use crate::services::webhooks::{worker, Ingest};
 use crate::services::AppState;
@@ -61,11 +62,15 @@ impl Application {
             state.db.clone(),
             stored.clone(),
         );
-        let workers = if settings.worker.run_workers {
+        let mut workers = if settings.worker.run_workers {
             worker::spawn(state.clone(), settings.worker.clone(), stored)
         } else {
             Vec::new()
         };
+        workers.push(tokio::spawn(idempotency::purge_forever(
+            state.db.clone(),
+            settings.server.idempotency_purge_every(),
+        )));
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();
@@ -172,10 +177,14 @@ fn run(
     let verifier = web::Data::new(verifier);
     let document = web::Data::new(OpenApiDocument(openapi::document_yaml().into()));
     let max_body_bytes = settings.max_body_bytes;
+    let keys = Idempotency(settings.idempotency_times());
     let mut server = HttpServer::new(move || {
         let (payload_config, body_limit) = extract::body_limit(max_body_bytes);
         App::new()
+            // The last wrapped runs first: request context, then idempotency, then the route.
+            .wrap(from_fn(idempotency::middleware))
             .wrap(from_fn(telemetry::request_context))
+            .app_data(keys)
             .app_data(state.clone())
             .app_data(verifier.clone())
             .app_data(document.clone())

@@ -30,6 +30,21 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// The database's time: PostgreSQL's clock (UTC, to the microsecond) for instances that share
+/// it; the process's own for SQLite, which only one host opens. Stamps that order fetches from
+/// Stripe (the mirror's `fetched_at`) come from here, so skewed hosts still order them right.
+pub fn database_now(conn: &mut DbConnection) -> diesel::QueryResult<NaiveDateTime> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+                "date_trunc('microseconds', clock_timestamp() AT TIME ZONE 'UTC')",
+            ))
+            .get_result(pg)
+        }
+        DbConnection::Sqlite(_) => Ok(now()),
+    }
+}
+
 /// Runs the same diesel code on the inner connection of whichever backend `conn` is, for the
 /// statements the multi-backend connection cannot express (`ON CONFLICT`): the body is
 /// type-checked once per backend.

@@ -30,6 +30,7 @@ diesel::table! {
         metadata -> Text,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        url -> Nullable<Text>,
     }
 }
 
@@ -83,6 +84,21 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        response_status -> Nullable<Int4>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -197,6 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     entitlements,
     erasure_accounts,
     erasures,
+    idempotency_keys,
     leases,
     organizers,
     prices,

@@ -4,6 +4,7 @@ mod customer;
 mod id;
 mod organizer;
 mod page;
+pub mod payment;
 mod stripe_account_id;
 mod subject_hash;
 

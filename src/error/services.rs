@@ -4,6 +4,7 @@ use super::ApiError;
 use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
+use crate::services::payments::PaymentError;
 use crate::services::webhooks::admin::EventsError;
 use crate::services::webhooks::WebhookError;
 
@@ -35,6 +36,19 @@ impl From<WebhookError> for ApiError {
                 code,
                 message: err.to_string(),
             },
+        }
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(err: PaymentError) -> Self {
+        match err {
+            PaymentError::Customer(err) => err.into(),
+            PaymentError::Invalid { field, message } => ApiError::validation(field, message),
+            PaymentError::Stripe { account, source } => {
+                ApiError::from_stripe(&account, source.failure(), source)
+            }
+            PaymentError::Db(db) => db.into(),
         }
     }
 }

@@ -238,9 +238,11 @@ pub struct CheckoutSessionResponse {
     currency: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     metadata: BTreeMap<String, String>,
+    /// The hosted payment page, while the session is open.
+    url: Option<String>,
 }
 
-/// One of the organizer's checkout sessions, as the webhook mirror last fetched it.
+/// One of the organizer's checkout sessions: as created, then as the webhook mirror last fetched it.
 #[utoipa::path(
     tag = "billing",
     security(("bearer" = [])),
@@ -284,5 +286,6 @@ pub async fn checkout_session(
         amount_total: session.amount_total,
         currency: session.currency,
         expires_at: session.expires_at.map(|t| t.and_utc()),
+        url: session.url,
     }))
 }

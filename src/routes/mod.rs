@@ -10,6 +10,7 @@ mod customers;
 mod erasures;
 mod health;
 mod organizers;
+mod payments;
 mod webhook_events;
 mod webhooks;
 
@@ -46,6 +47,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(billing::subscriptions)
                 .service(billing::entitlements)
                 .service(billing::checkout_session)
+                .service(payments::create_checkout_session)
+                .service(payments::create_payment_intent)
+                .service(payments::create_portal_session)
                 .service(erasures::create)
                 .service(audit_events::list)
                 .service(audit_events::list_legacy)

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod customers;
 pub mod erasures;
 pub mod organizers;
+pub mod payments;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -20,6 +20,8 @@ pub struct RemoteCheckoutSession {
     pub currency: Option<String>,
     pub expires_at: Option<i64>,
     pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -7,6 +7,7 @@ pub mod customers;
 mod error;
 mod idempotency;
 pub mod mirror;
+pub mod payments;
 mod signature;
 mod transport;
 
@@ -26,6 +27,7 @@ use crate::domain::StripeAccountId;
 pub struct Stripe {
     transport: StripeTransport,
     platform_account: Option<StripeAccountId>,
+    publishable_key: Option<String>,
 }
 
 impl Stripe {
@@ -33,7 +35,13 @@ impl Stripe {
         Ok(Self {
             transport: StripeTransport::new(settings)?,
             platform_account: settings.platform_account_id.clone(),
+            publishable_key: settings.publishable_key.clone(),
         })
+    }
+
+    /// The platform's publishable key, for frontends that start Stripe.js; `None` when unset.
+    pub fn publishable_key(&self) -> Option<&str> {
+        self.publishable_key.as_deref()
     }
 
     /// True when `account` is the platform's own account (requests carry no `Stripe-Account`).
@@ -99,15 +107,38 @@ impl AccountClient<'_> {
         R: StripeRequest,
         T: serde::de::DeserializeOwned,
     {
-        let built = request.build();
-        if !matches!(built.method, StripeMethod::Get) {
+        if !matches!(request.build().method, StripeMethod::Get) {
             return Err(StripeError::Config(
                 "a Stripe write was sent as a read; use `write` with an idempotency key".into(),
             ));
         }
-        let mut customized = built.customize::<miniserde::json::Value>();
+        self.send_json(request, None).await
+    }
+
+    /// [`AccountClient::write`], reading the answer with serde into `T` (see `read_json`).
+    pub async fn write_json<R, T>(&self, request: &R, key: IdempotencyKey) -> Result<T, StripeError>
+    where
+        R: StripeRequest,
+        T: serde::de::DeserializeOwned,
+    {
+        self.send_json(request, Some(key)).await
+    }
+
+    async fn send_json<R, T>(
+        &self,
+        request: &R,
+        key: Option<IdempotencyKey>,
+    ) -> Result<T, StripeError>
+    where
+        R: StripeRequest,
+        T: serde::de::DeserializeOwned,
+    {
+        let mut customized = request.build().customize::<miniserde::json::Value>();
         if let Some(account) = &self.account_header {
             customized = customized.account_id(account.clone());
+        }
+        if let Some(key) = key {
+            customized = customized.request_strategy(RequestStrategy::Idempotent(key));
         }
         let value = customized.send(self.transport).await?;
         serde_json::from_str(&miniserde::json::to_string(&value))

@@ -27,6 +27,8 @@ pub struct CheckoutSession {
     pub metadata: String,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
+    /// The hosted page that takes the payment, while the session is open.
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]

@@ -162,6 +162,18 @@ impl Product {
 }
 
 impl Price {
+    /// The prices with these ids in any account: a checkout names prices by id alone, and one
+    /// that belongs to another tenant must be refused, not sent.
+    pub fn find_by_ids_across_accounts(
+        conn: &mut DbConnection,
+        ids: &[String],
+    ) -> QueryResult<Vec<Price>> {
+        prices::table
+            .filter(prices::id.eq_any(ids))
+            .select(Price::as_select())
+            .load(conn)
+    }
+
     /// The account's active, undeleted prices of active products.
     pub fn list_active_by_account(
         conn: &mut DbConnection,

@@ -6,6 +6,7 @@ mod audit_event;
 mod checkout;
 mod customer;
 mod erasure;
+pub mod idempotency;
 pub mod mirror;
 mod organizer;
 mod webhook_event;

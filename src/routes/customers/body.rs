@@ -136,7 +136,7 @@ pub struct CustomerListQuery {
     pub(super) cursor: Option<String>,
 }
 
-pub(super) fn optional<T>(
+pub(in crate::routes) fn optional<T>(
     raw: Option<&str>,
     field: &str,
     parse: impl Fn(&str) -> Result<T, String>,
@@ -147,6 +147,25 @@ pub(super) fn optional<T>(
             .map_err(|e| errors.push(FieldError::new(field, e)))
             .ok()
     })
+}
+
+/// Metadata within Stripe's limits; problems are reported as `metadata.<key>`.
+pub(in crate::routes) fn metadata(
+    raw: BTreeMap<String, String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Metadata> {
+    Metadata::parse(raw)
+        .map_err(|problems| {
+            errors.extend(problems.into_iter().map(|(key, message)| {
+                let field = if key.is_empty() {
+                    "metadata".to_string()
+                } else {
+                    format!("metadata.{key}")
+                };
+                FieldError::new(field, message)
+            }))
+        })
+        .ok()
 }
 
 /// A nullable PATCH field: absent leaves it, `null` clears it, a value must parse.
@@ -179,20 +198,7 @@ pub(super) fn parse_upsert(body: UpsertCustomer) -> Result<UpsertInput, ApiError
         &mut errors,
     );
     let phone = optional(body.phone.as_deref(), "phone", Phone::parse, &mut errors);
-    let metadata = body.metadata.and_then(|raw| {
-        Metadata::parse(raw)
-            .map_err(|problems| {
-                errors.extend(problems.into_iter().map(|(key, message)| {
-                    let field = if key.is_empty() {
-                        "metadata".to_string()
-                    } else {
-                        format!("metadata.{key}")
-                    };
-                    FieldError::new(field, message)
-                }))
-            })
-            .ok()
-    });
+    let metadata = body.metadata.and_then(|raw| metadata(raw, &mut errors));
     match email {
         Some(email) if errors.is_empty() => Ok(UpsertInput {
             email,

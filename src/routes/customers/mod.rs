@@ -1,6 +1,6 @@
 //! Customers of an organizer: upsert, list, get, update, delete.
 
-mod body;
+pub(super) mod body;
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 

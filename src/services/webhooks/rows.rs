@@ -81,7 +81,7 @@ pub(super) fn subscription_row(
     }
 }
 
-pub(super) fn checkout_row(
+pub(crate) fn checkout_row(
     account: &str,
     s: RemoteCheckoutSession,
     fetched_at: NaiveDateTime,
@@ -99,5 +99,6 @@ pub(super) fn checkout_row(
         metadata: json(&s.metadata.unwrap_or_default()),
         deleted: false,
         fetched_at,
+        url: s.url,
     }
 }

@@ -276,18 +276,6 @@ fn attempt_row(event_id: &str, started: NaiveDateTime, error: Option<String>) ->
     }
 }
 
-/// The database's time: PostgreSQL's clock (UTC) for instances that share it; the process's
-/// own for SQLite, which only one host opens.
 fn database_now(conn: &mut DbConnection) -> Result<NaiveDateTime, ProcessError> {
-    match conn {
-        DbConnection::Postgresql(pg) => {
-            use diesel::RunQueryDsl;
-            let at = diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamp>(
-                "date_trunc('microseconds', clock_timestamp() AT TIME ZONE 'UTC')",
-            ))
-            .get_result(pg)?;
-            Ok(at)
-        }
-        DbConnection::Sqlite(_) => Ok(now()),
-    }
+    Ok(crate::db::database_now(conn)?)
 }

@@ -66,3 +66,35 @@ pub async fn create_database(backend: Backend) -> (Arc<TestDatabase>, String) {
         .unwrap();
     (Arc::new(database), url)
 }
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl super::TestApp {
+    /// `SELECT COUNT(*) FROM {from_where}` on the gateway's database, behind its back: for
+    /// checks no API shows (a purge, say).
+    pub async fn count_rows(&self, from_where: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        let sql = format!("SELECT COUNT(*) AS n FROM {from_where}");
+        let (backend, url) = (self.backend, self.database_url().to_string());
+        tokio::task::spawn_blocking(move || {
+            let query = diesel::sql_query(sql);
+            let rows: Vec<Count> = match backend {
+                Backend::Postgres => query.load(&mut PgConnection::establish(&url).unwrap()),
+                Backend::Sqlite => {
+                    let path = url.trim_start_matches("sqlite://");
+                    let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                    conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
+                    query.load(&mut conn)
+                }
+            }
+            .unwrap_or_else(|e| panic!("count failed: {e}"));
+            rows[0].n
+        })
+        .await
+        .unwrap()
+    }
+}

@@ -37,6 +37,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The webhook signing secret of test gateways (the fake Stripe signs with it).
 pub const WEBHOOK_SECRET: &str = "whsec_test_gateway";
 
+/// The publishable key test gateways hand to frontends.
+pub const PUBLISHABLE_KEY: &str = "pk_test_gateway";
+
 /// The webhook body limit of test gateways.
 pub const WEBHOOK_MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -179,6 +182,9 @@ async fn start_instance(
             workers: Some(1),
             max_body_bytes: MAX_BODY_BYTES,
             create_wait_ms: 10_000,
+            idempotency_keep_secs: 86_400,
+            idempotency_lease_secs: 30,
+            idempotency_purge_secs: 600,
         },
         database: DatabaseSettings {
             database_url: DatabaseUrl::parse(&database_url).unwrap(),
@@ -241,6 +247,7 @@ pub const STALL: Duration = Duration::from_secs(60);
 pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
     StripeSettings {
         secret_key: SecretString::from("sk_test_gateway"),
+        publishable_key: Some(PUBLISHABLE_KEY.to_string()),
         api_base: base_url.to_string(),
         platform_account_id: Some(StripeAccountId::parse(PLATFORM_ACCOUNT).unwrap()),
         timeout: STRIPE_TIMEOUT,
@@ -356,6 +363,18 @@ impl TestApp {
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
         self.request(Method::POST, path, Some(token), Some(body))
             .await
+    }
+
+    /// A POST with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {

@@ -12,6 +12,11 @@ impl TestApp {
     /// two replicas behind a load balancer are. It calls Stripe with this app's timeout and
     /// retry settings.
     pub async fn spawn_process(&self) -> GatewayProcess {
+        self.spawn_process_with(&[]).await
+    }
+
+    /// [`TestApp::spawn_process`] with more environment variables (settings of its own).
+    pub async fn spawn_process_with(&self, env: &[(&str, &str)]) -> GatewayProcess {
         use secrecy::ExposeSecret;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
         command
@@ -39,6 +44,7 @@ impl TestApp {
             .env("JWT_SECRET", self.jwt_secret.expose_secret())
             .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
             .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         tokio::task::spawn_blocking(move || GatewayProcess::start(command, "gateway listening"))

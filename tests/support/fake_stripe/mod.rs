@@ -25,6 +25,7 @@ use super::form;
 pub mod billing;
 mod gate;
 mod objects;
+mod payments;
 
 use gate::Catch;
 pub use gate::{Gate, Hold};

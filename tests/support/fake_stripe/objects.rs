@@ -57,14 +57,16 @@ pub(super) fn route(
             }
             None => missing("customer", id),
         },
-        _ => super::billing::route(state, method, &segments, scope, params).unwrap_or_else(|| {
-            stripe_error(
-                404,
-                "invalid_request_error",
-                None,
-                &format!("Unrecognized request URL ({method}: {path})"),
-            )
-        }),
+        _ => super::payments::route(state, method, &segments, scope, params)
+            .or_else(|| super::billing::route(state, method, &segments, scope, params))
+            .unwrap_or_else(|| {
+                stripe_error(
+                    404,
+                    "invalid_request_error",
+                    None,
+                    &format!("Unrecognized request URL ({method}: {path})"),
+                )
+            }),
     }
 }
 

@@ -1,0 +1,211 @@
+//! Client idempotency keys: the first request with a key holds the key's lease while it runs,
+//! then leaves its answer for every retry with the same key and request to replay.
+//!
+//! Every step is one conditional statement, so racing requests on any number of instances need
+//! no transaction: one insert wins a new key, one update wins an expired lease or an expired
+//! row, and a holder whose lease was taken over can neither complete nor release the key.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::lease::{expiry, is_live};
+use crate::db::schema::idempotency_keys;
+use crate::db::{now, DbConnection};
+use crate::on_each_backend;
+
+/// A response kept for replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The headers a replay repeats, as (name, value).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The right to run the request that first came with a key, held until it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLease {
+    pub scope: String,
+    pub key: String,
+    owner: String,
+}
+
+/// What a request with a key does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Begun {
+    /// Run it: the key is new (or its earlier holder died), and this request holds its lease.
+    Run(KeyLease),
+    /// The first request answered this; send it again.
+    Replay(StoredResponse),
+    /// The first request with the key is still running.
+    InFlight,
+    /// The key was first used with another request.
+    Mismatch,
+}
+
+/// How long a key lives: the first request's lease, and how long its answer is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyTimes {
+    pub lease: Duration,
+    pub keep: Duration,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys)]
+struct KeyRow {
+    fingerprint: String,
+    lease_owner: Option<String>,
+    lease_until: Option<NaiveDateTime>,
+    response_status: Option<i32>,
+    response_headers: Option<String>,
+    response_body: Option<Vec<u8>>,
+    expires_at: NaiveDateTime,
+}
+
+/// Looks at a key for a request with `fingerprint`: claims it, or says what became of it.
+pub fn begin(
+    conn: &mut DbConnection,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    times: KeyTimes,
+) -> QueryResult<Begun> {
+    // A row deleted between the insert and the read (a 5xx answer, a purge) is looked at again.
+    loop {
+        let now = now();
+        let lease = KeyLease {
+            scope: scope.to_string(),
+            key: key.to_string(),
+            owner: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let lease_until = expiry(now, times.lease);
+        let expires_at = expiry(now, times.keep);
+        let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::scope.eq(scope),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::fingerprint.eq(fingerprint),
+                idempotency_keys::lease_owner.eq(&lease.owner),
+                idempotency_keys::lease_until.eq(lease_until),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(expires_at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if inserted == 1 {
+            return Ok(Begun::Run(lease));
+        }
+        let Some(row) = own_key(scope, key)
+            .select(KeyRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            continue;
+        };
+        if row.expires_at <= now {
+            // Kept past its time and not purged yet: the key is free again.
+            let taken = diesel::update(
+                own_key(scope, key).filter(idempotency_keys::expires_at.eq(row.expires_at)),
+            )
+            .set((
+                idempotency_keys::fingerprint.eq(fingerprint),
+                idempotency_keys::lease_owner.eq(&lease.owner),
+                idempotency_keys::lease_until.eq(lease_until),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(expires_at),
+                idempotency_keys::response_status.eq(None::<i32>),
+                idempotency_keys::response_headers.eq(None::<String>),
+                idempotency_keys::response_body.eq(None::<Vec<u8>>),
+            ))
+            .execute(conn)?;
+            if taken == 1 {
+                return Ok(Begun::Run(lease));
+            }
+            continue;
+        }
+        if row.fingerprint != fingerprint {
+            return Ok(Begun::Mismatch);
+        }
+        if let Some(status) = row.response_status {
+            return Ok(Begun::Replay(StoredResponse {
+                status: u16::try_from(status).unwrap_or(500),
+                headers: row
+                    .response_headers
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .unwrap_or_default(),
+                body: row.response_body.unwrap_or_default(),
+            }));
+        }
+        if row.lease_until.is_some_and(|until| is_live(until, now)) {
+            return Ok(Begun::InFlight);
+        }
+        // Its holder died (or lost its answer to a database failure): take the request over.
+        let taken = diesel::update(
+            own_key(scope, key)
+                .filter(idempotency_keys::lease_owner.eq(row.lease_owner))
+                .filter(idempotency_keys::response_status.is_null()),
+        )
+        .set((
+            idempotency_keys::lease_owner.eq(&lease.owner),
+            idempotency_keys::lease_until.eq(lease_until),
+        ))
+        .execute(conn)?;
+        if taken == 1 {
+            return Ok(Begun::Run(lease));
+        }
+    }
+}
+
+impl KeyLease {
+    /// Keeps `response` for replay; `false` when this request no longer held the key.
+    pub fn complete(
+        &self,
+        conn: &mut DbConnection,
+        response: &StoredResponse,
+    ) -> QueryResult<bool> {
+        let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
+        let written = diesel::update(self.held())
+            .set((
+                idempotency_keys::response_status.eq(i32::from(response.status)),
+                idempotency_keys::response_headers.eq(headers),
+                idempotency_keys::response_body.eq(&response.body),
+                idempotency_keys::lease_owner.eq(None::<String>),
+                idempotency_keys::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(written == 1)
+    }
+
+    /// Frees the key without an answer (a 5xx, or a request that stopped), so that a retry
+    /// runs the request again.
+    pub fn release(&self, conn: &mut DbConnection) -> QueryResult<bool> {
+        Ok(diesel::delete(self.held()).execute(conn)? == 1)
+    }
+
+    fn held(
+        &self,
+    ) -> diesel::dsl::Filter<OwnKey<'_>, diesel::dsl::Eq<idempotency_keys::lease_owner, &str>> {
+        own_key(&self.scope, &self.key)
+            .filter(idempotency_keys::lease_owner.eq(self.owner.as_str()))
+    }
+}
+
+/// Deletes keys kept past their time; returns how many.
+pub fn purge_expired(conn: &mut DbConnection) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.le(now())))
+        .execute(conn)
+}
+
+type OwnKey<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<idempotency_keys::table, diesel::dsl::Eq<idempotency_keys::scope, &'a str>>,
+    diesel::dsl::Eq<idempotency_keys::key, &'a str>,
+>;
+
+fn own_key<'a>(scope: &'a str, key: &'a str) -> OwnKey<'a> {
+    idempotency_keys::table
+        .filter(idempotency_keys::scope.eq(scope))
+        .filter(idempotency_keys::key.eq(key))
+}

@@ -1,0 +1,230 @@
+//! What a checkout or a payment asks for, checked against Stripe's published limits before any
+//! call, so that a bad amount, currency or URL is a field error and not a Stripe round trip.
+
+use std::str::FromStr;
+
+/// An amount in the currency's minor unit: at least 1, at most Stripe's eight digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// Stripe refuses larger amounts (`amount_too_large`) in every currency.
+    pub const MAX: i64 = 99_999_999;
+
+    pub fn parse(raw: i64) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&raw) {
+            Ok(Self(raw))
+        } else {
+            Err(format!(
+                "must be a whole number of minor units from 1 to {}",
+                Self::MAX
+            ))
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// An ISO 4217 code, lowercase, of a currency Stripe supports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let known = raw.len() == 3
+            && raw.bytes().all(|b| b.is_ascii_lowercase())
+            && !matches!(
+                stripe_types::Currency::from_str(raw),
+                Ok(stripe_types::Currency::Unknown(_)) | Err(_)
+            );
+        if known {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(
+                "must be a lowercase ISO 4217 code of a currency Stripe supports, e.g. `eur`"
+                    .into(),
+            )
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The SDK's value for it.
+    pub fn to_stripe(&self) -> stripe_types::Currency {
+        stripe_types::Currency::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+/// An absolute http(s) URL, as Stripe takes for redirects (at most 5,000 characters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    const MAX_CHARS: usize = 5000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let problem = "must be an absolute http:// or https:// URL of at most 5000 characters";
+        if raw.len() > Self::MAX_CHARS || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(problem.into());
+        }
+        let parsed = url::Url::parse(raw).map_err(|_| problem.to_string())?;
+        let web = matches!(parsed.scheme(), "http" | "https")
+            && parsed.host_str().is_some_and(|host| !host.is_empty());
+        if web {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(problem.into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A quantity of a line item: at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(u64);
+
+impl Quantity {
+    /// Far above any real order, low enough that quantity × amount cannot overflow.
+    pub const MAX: u64 = 1_000_000;
+
+    pub fn parse(raw: i64) -> Result<Self, String> {
+        match u64::try_from(raw) {
+            Ok(quantity) if (1..=Self::MAX).contains(&quantity) => Ok(Self(quantity)),
+            _ => Err(format!("must be a whole number from 1 to {}", Self::MAX)),
+        }
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckoutMode {
+    Payment,
+    Subscription,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "day" => Ok(Self::Day),
+            "week" => Ok(Self::Week),
+            "month" => Ok(Self::Month),
+            "year" => Ok(Self::Year),
+            _ => Err("must be `day`, `week`, `month` or `year`".into()),
+        }
+    }
+}
+
+/// How often a recurring line item bills: at most one year between charges, as Stripe allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recurring {
+    pub interval: Interval,
+    pub interval_count: u64,
+}
+
+impl Recurring {
+    pub fn parse(interval: Interval, count: Option<i64>) -> Result<Self, String> {
+        let most = match interval {
+            Interval::Day => 365,
+            Interval::Week => 52,
+            Interval::Month => 12,
+            Interval::Year => 1,
+        };
+        match count.unwrap_or(1) {
+            count @ 1.. if count <= most => Ok(Self {
+                interval,
+                interval_count: count as u64,
+            }),
+            _ => Err(format!(
+                "must be from 1 to {most} for this interval (at most one year between charges)"
+            )),
+        }
+    }
+}
+
+/// One line of a checkout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineItem {
+    /// A price of the organizer's catalog.
+    Price { price: String, quantity: Quantity },
+    /// An item priced here, with no catalog entry.
+    Custom {
+        name: String,
+        unit_amount: Amount,
+        currency: Currency,
+        quantity: Quantity,
+        recurring: Option<Recurring>,
+    },
+}
+
+impl LineItem {
+    /// Stripe's limit on line items in one Checkout Session.
+    pub const MAX: usize = 100;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_positive_and_within_eight_digits() {
+        assert!(Amount::parse(1).is_ok());
+        assert!(Amount::parse(99_999_999).is_ok());
+        assert!(Amount::parse(0).is_err());
+        assert!(Amount::parse(-5).is_err());
+        assert!(Amount::parse(100_000_000).is_err());
+    }
+
+    #[test]
+    fn currencies_are_lowercase_codes_stripe_knows() {
+        assert_eq!(Currency::parse("eur").unwrap().as_str(), "eur");
+        assert!(Currency::parse("EUR").is_err());
+        assert!(Currency::parse("zzz").is_err());
+        assert!(Currency::parse("eu").is_err());
+        assert!(Currency::parse("").is_err());
+    }
+
+    #[test]
+    fn urls_are_absolute_http() {
+        assert!(HttpUrl::parse("https://shop.example/thanks?id={CHECKOUT_SESSION_ID}").is_ok());
+        assert!(HttpUrl::parse("http://localhost:3000/done").is_ok());
+        assert!(HttpUrl::parse("/relative").is_err());
+        assert!(HttpUrl::parse("javascript:alert(1)").is_err());
+        assert!(HttpUrl::parse("ftp://example.com/x").is_err());
+        assert!(HttpUrl::parse("https://exa mple.com").is_err());
+        assert!(HttpUrl::parse(&format!("https://e.com/{}", "a".repeat(5000))).is_err());
+    }
+
+    #[test]
+    fn recurring_is_at_most_a_year() {
+        assert!(Recurring::parse(Interval::Month, Some(12)).is_ok());
+        assert!(Recurring::parse(Interval::Month, Some(13)).is_err());
+        assert!(Recurring::parse(Interval::Year, None).is_ok());
+        assert!(Recurring::parse(Interval::Week, Some(0)).is_err());
+    }
+
+    #[test]
+    fn quantities_start_at_one() {
+        assert!(Quantity::parse(1).is_ok());
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(-1).is_err());
+        assert!(Quantity::parse(1_000_001).is_err());
+    }
+}

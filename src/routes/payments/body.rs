@@ -1,0 +1,384 @@
+//! Request and response bodies of the payment routes, and their parsing into domain values:
+//! every problem is reported at once, per field (`line_items[2].quantity`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::payment::{
+    Amount, CheckoutMode, Currency, HttpUrl, Interval, LineItem, Quantity, Recurring,
+};
+use crate::domain::{CustomerId, Email, Metadata};
+use crate::error::{ApiError, FieldError};
+use crate::routes::customers::body::{metadata, optional};
+use crate::services::payments::{Buyer, CheckoutInput, PaymentIntentInput};
+
+/// Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` (found or
+/// created like `POST .../customers` does).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCheckoutSession {
+    /// A customer of this organizer; or send `email` instead.
+    customer_id: Option<String>,
+    /// The buyer's email: the organizer's customer with it is used, or created.
+    #[schema(format = "email", example = "ana@example.com")]
+    email: Option<String>,
+    /// `payment` (one-time items) or `subscription` (at least one recurring item).
+    #[schema(example = "payment", pattern = "^(payment|subscription)$")]
+    mode: String,
+    /// 1 to 100 items, all in one currency.
+    #[schema(min_items = 1, max_items = 100)]
+    line_items: Vec<LineItemBody>,
+    /// Where Stripe sends the buyer after paying: an absolute http(s) URL. Stripe replaces
+    /// `{CHECKOUT_SESSION_ID}` in it with the session's id.
+    #[schema(
+        example = "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}",
+        format = "uri"
+    )]
+    success_url: String,
+    /// Where Stripe sends a buyer who goes back: an absolute http(s) URL.
+    #[schema(example = "https://shop.example/cart", format = "uri")]
+    cancel_url: String,
+    /// Set on the session: keys of 1 to 40 characters (not starting with `gateway_`), values
+    /// of at most 500 characters, at most 48 keys.
+    #[schema(example = json!({"order_id": "1042"}))]
+    metadata: Option<BTreeMap<String, String>>,
+    /// Let the buyer enter promotion codes.
+    allow_promotion_codes: Option<bool>,
+}
+
+/// A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`,
+/// `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemBody {
+    /// A price of the organizer's Stripe account (`price_...`). An inactive price, or one of
+    /// another account, is refused when the catalog mirror knows it; Stripe judges the rest.
+    #[schema(example = "price_1PqRst")]
+    price: Option<String>,
+    #[schema(minimum = 1, maximum = 1_000_000, example = 2)]
+    quantity: i64,
+    /// The item's name, shown to the buyer (1 to 250 characters).
+    #[schema(example = "Festival pass", min_length = 1, max_length = 250)]
+    name: Option<String>,
+    /// In the currency's minor unit, 1 to 99,999,999.
+    #[schema(minimum = 1, maximum = 99_999_999, example = 4900)]
+    unit_amount: Option<i64>,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur", pattern = "^[a-z]{3}$")]
+    currency: Option<String>,
+    recurring: Option<RecurringBody>,
+}
+
+/// How often the item bills, at most one year apart.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringBody {
+    /// `day`, `week`, `month` or `year`.
+    #[schema(example = "month", pattern = "^(day|week|month|year)$")]
+    interval: String,
+    /// Intervals between charges (default 1).
+    #[schema(minimum = 1, maximum = 365)]
+    interval_count: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentIntent {
+    /// A customer of this organizer; or send `email` instead.
+    customer_id: Option<String>,
+    #[schema(format = "email", example = "ana@example.com")]
+    email: Option<String>,
+    /// In the currency's minor unit, 1 to 99,999,999.
+    #[schema(minimum = 1, maximum = 99_999_999, example = 4900)]
+    amount: i64,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur", pattern = "^[a-z]{3}$")]
+    currency: String,
+    /// Shown in the organizer's dashboard (at most 1000 characters).
+    #[schema(max_length = 1000)]
+    description: Option<String>,
+    #[schema(example = json!({"order_id": "1042"}))]
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePortalSession {
+    /// Where the portal's "back" link goes: an absolute http(s) URL.
+    #[schema(example = "https://shop.example/account", format = "uri")]
+    return_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutSessionCreated {
+    #[schema(example = "cs_test_a1B2c3")]
+    pub id: String,
+    /// Send the buyer here.
+    pub url: Option<String>,
+    /// The account the session lives on (a direct charge on the organizer's account).
+    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
+    pub stripe_account_id: String,
+    /// The gateway's customer who pays.
+    pub customer_id: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
+/// and confirm with `client_secret`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentIntentCreated {
+    #[schema(example = "pi_3PqRst")]
+    pub id: String,
+    /// For Stripe.js only; do not log or store it.
+    pub client_secret: Option<String>,
+    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
+    pub stripe_account_id: String,
+    /// The platform's publishable key (`STRIPE_PUBLISHABLE_KEY`); null when it is not set.
+    #[schema(example = "pk_test_51Abc")]
+    pub publishable_key: Option<String>,
+    pub customer_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortalSessionCreated {
+    /// Send the customer here; it works once, for a short time.
+    pub url: String,
+}
+
+const MAX_NAME_CHARS: usize = 250;
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+fn text(raw: &str, most: usize) -> Result<String, String> {
+    let count = raw.chars().count();
+    if count == 0 || count > most || raw.chars().any(char::is_control) || raw.trim().is_empty() {
+        return Err(format!(
+            "must be 1 to {most} characters, without control characters"
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+fn buyer(
+    customer_id: Option<&str>,
+    email: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Buyer> {
+    match (customer_id, email) {
+        (Some(_), Some(_)) | (None, None) => {
+            errors.push(FieldError::new(
+                "customer_id",
+                "send exactly one of `customer_id` and `email`",
+            ));
+            None
+        }
+        (Some(id), None) => optional(
+            Some(id),
+            "customer_id",
+            |raw| CustomerId::parse(raw).map_err(|_| "is not a customer id".to_string()),
+            errors,
+        )
+        .map(Buyer::Id),
+        (None, Some(email)) => {
+            optional(Some(email), "email", Email::parse, errors).map(Buyer::Email)
+        }
+    }
+}
+
+fn fields_or<T>(value: Option<T>, errors: Vec<FieldError>) -> Result<T, ApiError> {
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiError> {
+    let mut errors = Vec::new();
+    let buyer = buyer(
+        body.customer_id.as_deref(),
+        body.email.as_deref(),
+        &mut errors,
+    );
+    let mode = match body.mode.as_str() {
+        "payment" => Some(CheckoutMode::Payment),
+        "subscription" => Some(CheckoutMode::Subscription),
+        _ => {
+            errors.push(FieldError::new(
+                "mode",
+                "must be `payment` or `subscription`",
+            ));
+            None
+        }
+    };
+    if body.line_items.is_empty() || body.line_items.len() > LineItem::MAX {
+        errors.push(FieldError::new(
+            "line_items",
+            format!("must hold 1 to {} items", LineItem::MAX),
+        ));
+    }
+    let line_items: Vec<Option<LineItem>> = body
+        .line_items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| line_item(index, item, &mut errors))
+        .collect();
+    let success_url = optional(
+        Some(&body.success_url),
+        "success_url",
+        HttpUrl::parse,
+        &mut errors,
+    );
+    let cancel_url = optional(
+        Some(&body.cancel_url),
+        "cancel_url",
+        HttpUrl::parse,
+        &mut errors,
+    );
+    let metadata = match body.metadata {
+        None => Some(Metadata::default()),
+        Some(raw) => metadata(raw, &mut errors),
+    };
+    let parsed = (|| {
+        Some(CheckoutInput {
+            buyer: buyer?,
+            mode: mode?,
+            line_items: line_items.into_iter().collect::<Option<Vec<_>>>()?,
+            success_url: success_url?,
+            cancel_url: cancel_url?,
+            metadata: metadata?.into_inner(),
+            allow_promotion_codes: body.allow_promotion_codes,
+        })
+    })();
+    fields_or(parsed, errors)
+}
+
+fn line_item(index: usize, item: LineItemBody, errors: &mut Vec<FieldError>) -> Option<LineItem> {
+    let at = |field: &str| format!("line_items[{index}].{field}");
+    let quantity = Quantity::parse(item.quantity)
+        .map_err(|e| errors.push(FieldError::new(at("quantity"), e)))
+        .ok();
+    if let Some(price) = item.price {
+        let custom = [
+            ("name", item.name.is_some()),
+            ("unit_amount", item.unit_amount.is_some()),
+            ("currency", item.currency.is_some()),
+            ("recurring", item.recurring.is_some()),
+        ];
+        for (field, _) in custom.iter().filter(|(_, sent)| *sent) {
+            errors.push(FieldError::new(
+                at(field),
+                "not allowed with `price`; the price says it",
+            ));
+        }
+        let well_formed = (1..=255).contains(&price.len())
+            && price
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !well_formed {
+            errors.push(FieldError::new(at("price"), "is not a Stripe price id"));
+            return None;
+        }
+        return Some(LineItem::Price {
+            price,
+            quantity: quantity?,
+        });
+    }
+    let mut required = |value: Option<String>, field: &str| {
+        if value.is_none() {
+            errors.push(FieldError::new(at(field), "required without `price`"));
+        }
+        value
+    };
+    let name = required(item.name, "name");
+    let currency = required(item.currency, "currency");
+    if item.unit_amount.is_none() {
+        errors.push(FieldError::new(
+            at("unit_amount"),
+            "required without `price`",
+        ));
+    }
+    let name = optional(
+        name.as_deref(),
+        &at("name"),
+        |raw| text(raw, MAX_NAME_CHARS),
+        errors,
+    );
+    let currency = optional(
+        currency.as_deref(),
+        &at("currency"),
+        Currency::parse,
+        errors,
+    );
+    let unit_amount = item.unit_amount.and_then(|raw| {
+        Amount::parse(raw)
+            .map_err(|e| errors.push(FieldError::new(at("unit_amount"), e)))
+            .ok()
+    });
+    let recurring = match item.recurring {
+        None => Some(None),
+        Some(body) => Interval::parse(&body.interval)
+            .map_err(|e| errors.push(FieldError::new(at("recurring.interval"), e)))
+            .ok()
+            .and_then(|interval| {
+                Recurring::parse(interval, body.interval_count)
+                    .map_err(|e| errors.push(FieldError::new(at("recurring.interval_count"), e)))
+                    .ok()
+            })
+            .map(Some),
+    };
+    Some(LineItem::Custom {
+        name: name?,
+        unit_amount: unit_amount?,
+        currency: currency?,
+        quantity: quantity?,
+        recurring: recurring?,
+    })
+}
+
+pub fn parse_payment_intent(body: CreatePaymentIntent) -> Result<PaymentIntentInput, ApiError> {
+    let mut errors = Vec::new();
+    let buyer = buyer(
+        body.customer_id.as_deref(),
+        body.email.as_deref(),
+        &mut errors,
+    );
+    let amount = Amount::parse(body.amount)
+        .map_err(|e| errors.push(FieldError::new("amount", e)))
+        .ok();
+    let currency = optional(
+        Some(&body.currency),
+        "currency",
+        Currency::parse,
+        &mut errors,
+    );
+    let description = match body.description.as_deref() {
+        None => Some(None),
+        Some(raw) => optional(
+            Some(raw),
+            "description",
+            |raw| text(raw, MAX_DESCRIPTION_CHARS),
+            &mut errors,
+        )
+        .map(Some),
+    };
+    let metadata = match body.metadata {
+        None => Some(Metadata::default()),
+        Some(raw) => metadata(raw, &mut errors),
+    };
+    let parsed = (|| {
+        Some(PaymentIntentInput {
+            buyer: buyer?,
+            amount: amount?,
+            currency: currency?,
+            description: description?,
+            metadata: metadata?.into_inner(),
+        })
+    })();
+    fields_or(parsed, errors)
+}
+
+pub fn parse_portal(body: CreatePortalSession) -> Result<HttpUrl, ApiError> {
+    HttpUrl::parse(&body.return_url).map_err(|e| ApiError::validation("return_url", e))
+}

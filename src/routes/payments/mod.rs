@@ -1,0 +1,157 @@
+//! Checkout Sessions, PaymentIntents and billing portal sessions on the organizer's account.
+//! A client's `Idempotency-Key` makes each safe to retry (see `idempotency.rs`): the retry gets
+//! the first answer, and the Stripe object the first attempt created is never made twice.
+
+mod body;
+
+use actix_web::{post, web, HttpResponse};
+
+use super::customers::{organizer_scope, parse_customer_id};
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use crate::idempotency::ClientKey;
+use crate::services::payments;
+use crate::services::AppState;
+use body::{
+    parse_checkout, parse_payment_intent, parse_portal, CheckoutSessionCreated,
+    CreateCheckoutSession, CreatePaymentIntent, CreatePortalSession, PaymentIntentCreated,
+    PortalSessionCreated,
+};
+
+/// Start a Stripe Checkout for one of the organizer's customers.
+///
+/// The session is a direct charge on the organizer's Stripe account, with that account's
+/// customer (from `customer_id`, or found or created from `email`). When the organizer is a
+/// connected account with `application_fee_bps`, the platform's fee is added: a share of the
+/// total (rounded down) for `payment`, a percentage of each invoice for `subscription`. The
+/// session is recorded, so `GET .../checkout-sessions/{id}` reads it at once; webhooks keep it
+/// current.
+#[utoipa::path(
+    operation_id = "create_checkout_session",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    request_body = CreateCheckoutSession,
+    responses(
+        (status = 201, description = "Created; send the buyer to `url`", body = CheckoutSessionCreated),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`: also a price that is inactive, of another account, or recurring in `payment` mode), or Stripe refused the data (`stripe_invalid_request`, with Stripe's message)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
+#[post("/organizers/{org_id}/checkout-sessions")]
+pub async fn create_checkout_session(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+    key: Option<ClientKey>,
+    body: Result<Json<CreateCheckoutSession>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = organizer_scope(&principal, &org_id)?;
+    let input = parse_checkout(body?.0)?;
+    let created = payments::create_checkout_session(&state, &principal, org_id, input, key).await?;
+    let session = created.session;
+    Ok(HttpResponse::Created().json(CheckoutSessionCreated {
+        id: session.id,
+        url: session.url,
+        stripe_account_id: created.stripe_account_id,
+        customer_id: created.customer_id,
+        expires_at: session
+            .expires_at
+            .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
+    }))
+}
+
+/// Create a PaymentIntent for an embedded card form.
+///
+/// Created on the organizer's account with that account's customer; the answer holds all a
+/// frontend needs: `Stripe(publishable_key, { stripeAccount: stripe_account_id })`, then
+/// confirm with `client_secret`. The platform fee applies as for checkouts.
+#[utoipa::path(
+    operation_id = "create_payment_intent",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    request_body = CreatePaymentIntent,
+    responses(
+        (status = 201, description = "Created", body = PaymentIntentCreated),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
+#[post("/organizers/{org_id}/payment-intents")]
+pub async fn create_payment_intent(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+    key: Option<ClientKey>,
+    body: Result<Json<CreatePaymentIntent>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = organizer_scope(&principal, &org_id)?;
+    let input = parse_payment_intent(body?.0)?;
+    let created = payments::create_payment_intent(&state, &principal, org_id, input, key).await?;
+    Ok(HttpResponse::Created().json(PaymentIntentCreated {
+        id: created.intent.id,
+        client_secret: created.intent.client_secret,
+        stripe_account_id: created.stripe_account_id,
+        publishable_key: created.publishable_key,
+        customer_id: created.customer_id,
+    }))
+}
+
+/// Open Stripe's billing portal for one of the organizer's customers.
+#[utoipa::path(
+    operation_id = "create_portal_session",
+    tag = "payments",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "Organizer id"),
+        ("customer_id" = String, Path, description = "Customer id"),
+    ),
+    request_body = CreatePortalSession,
+    responses(
+        (status = 201, description = "Created; send the customer to `url`", body = PortalSessionCreated),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Invalid `return_url` (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, e.g. no portal configuration in the account)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
+#[post("/organizers/{org_id}/customers/{customer_id}/portal-sessions")]
+pub async fn create_portal_session(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    key: Option<ClientKey>,
+    body: Result<Json<CreatePortalSession>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let customer_id = parse_customer_id(&path.1)?;
+    let return_url = parse_portal(body?.0)?;
+    let url =
+        payments::create_portal_session(&state, &principal, org_id, customer_id, return_url, key)
+            .await?;
+    Ok(HttpResponse::Created().json(PortalSessionCreated { url }))
+}

@@ -1,0 +1,170 @@
+//! PaymentIntents for embedded card forms, and billing portal sessions, on the organizer's
+//! account with that account's customer.
+
+use std::collections::BTreeMap;
+
+use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
+use crate::auth::Principal;
+use crate::db::DbError;
+use crate::domain::payment::{Amount, Currency, HttpUrl};
+use crate::domain::{CustomerId, OrganizerId};
+use crate::idempotency::ClientKey;
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::customers::{self, ActiveCustomer};
+use crate::services::{organizers, AppState};
+use crate::stripe::customers::{CUSTOMER_ID_KEY, ORGANIZER_ID_KEY};
+use crate::stripe::payments::{self, Fee, NewPaymentIntent, RemotePaymentIntent};
+
+pub struct PaymentIntentInput {
+    pub buyer: Buyer,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub description: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Everything a card form needs: `Stripe(publishable_key, {stripeAccount})` and the secret.
+pub struct CreatedPaymentIntent {
+    pub intent: RemotePaymentIntent,
+    pub stripe_account_id: String,
+    pub customer_id: String,
+    pub publishable_key: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn create_payment_intent(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    input: PaymentIntentInput,
+    client_key: Option<ClientKey>,
+) -> Result<CreatedPaymentIntent, PaymentError> {
+    let buyer_id = match &input.buyer {
+        Buyer::Id(id) => Some(id.to_string()),
+        Buyer::Email(_) => None,
+    };
+    let (organizer, customer) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let customer = buyer_id
+                .map(|id| {
+                    customers::active_by_account_and_id(conn, &organizer.stripe_account_id, &id)
+                })
+                .transpose()?;
+            Ok::<_, PaymentError>((organizer, customer))
+        })
+        .await?;
+    let account = organizers::connected_account(&organizer)?;
+    let customer = match (customer, input.buyer) {
+        (Some(customer), _) => customer,
+        (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
+        (None, Buyer::Id(id)) => {
+            return Err(customers::CustomerError::NotFound(id.to_string()).into())
+        }
+    };
+    let fee = match fee_bps(state, &account, organizer.application_fee_bps) {
+        Some(bps) if fee_of(input.amount.get(), bps) > 0 => {
+            Fee::Amount(fee_of(input.amount.get(), bps))
+        }
+        _ => Fee::None,
+    };
+    let mut metadata = input.metadata;
+    metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
+    metadata.insert(CUSTOMER_ID_KEY.into(), customer.row.id.clone());
+    let new = NewPaymentIntent {
+        customer: &customer.stripe_customer_id,
+        amount: input.amount,
+        currency: &input.currency,
+        description: input.description.as_deref(),
+        metadata: &metadata,
+        fee,
+    };
+    let key = stripe_key("payment_intent.create", &account, client_key.as_ref());
+    let client = state.stripe.for_account(&account);
+    let intent = payments::create_payment_intent(&client, &new, key)
+        .await
+        .map_err(|err| PaymentError::stripe(&account, err))?;
+    let details = serde_json::json!({
+        "amount": input.amount.get(),
+        "currency": input.currency.as_str(),
+        "application_fee_amount": match fee { Fee::Amount(fee) => Some(fee), _ => None },
+    });
+    record(
+        state,
+        principal,
+        &organizer.id,
+        "payment_intent.created",
+        targets("payment_intent_id", &intent.id, &customer),
+        details,
+    )
+    .await?;
+    Ok(CreatedPaymentIntent {
+        intent,
+        stripe_account_id: account.to_string(),
+        customer_id: customer.row.id,
+        publishable_key: state.stripe.publishable_key().map(str::to_string),
+    })
+}
+
+/// A billing portal session for the organizer's customer: its URL, where the customer manages
+/// payment methods, invoices and subscriptions, and comes back to `return_url`.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn create_portal_session(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+    return_url: HttpUrl,
+    client_key: Option<ClientKey>,
+) -> Result<String, PaymentError> {
+    let id = customer_id.to_string();
+    let (organizer, customer): (_, ActiveCustomer) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let customer =
+                customers::active_by_account_and_id(conn, &organizer.stripe_account_id, &id)?;
+            Ok::<_, PaymentError>((organizer, customer))
+        })
+        .await?;
+    let account = organizers::connected_account(&organizer)?;
+    let key = stripe_key("portal_session.create", &account, client_key.as_ref());
+    let client = state.stripe.for_account(&account);
+    let session =
+        payments::create_portal_session(&client, &customer.stripe_customer_id, &return_url, key)
+            .await
+            .map_err(|err| PaymentError::stripe(&account, err))?;
+    let targets = targets("portal_session_id", &session.id, &customer);
+    record(
+        state,
+        principal,
+        &organizer.id,
+        "portal_session.created",
+        targets,
+        serde_json::Value::Null,
+    )
+    .await?;
+    Ok(session.url)
+}
+
+/// Writes the audit row of a created payment object.
+async fn record(
+    state: &AppState,
+    principal: &Principal,
+    organizer_id: &str,
+    action: &'static str,
+    targets: serde_json::Value,
+    details: serde_json::Value,
+) -> Result<(), PaymentError> {
+    let audit = AuditContext::new(principal);
+    let entry = AuditEntry {
+        action,
+        organizer_id: Some(organizer_id.to_string()),
+        targets,
+        outcome: Outcome::Succeeded,
+        subject_hash: None,
+        details,
+    };
+    state
+        .db
+        .run(move |conn| Ok::<_, DbError>(audit.record(conn, &entry)?))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Payments on an organizer's own account (direct charges): Checkout Sessions, PaymentIntents
+//! for embedded card forms, and billing portal sessions. Each is created in Stripe with the
+//! `Stripe-Account` of the organizer and that account's customer, so a buyer known to two
+//! organizers pays each through its own account; then it is recorded here.
+//!
+//! - [`checkout`]: line items checked against the catalog mirror, the platform fee, the session;
+//! - [`intents`]: PaymentIntents and portal sessions.
+//!
+//! A client's `Idempotency-Key` becomes the Stripe idempotency key of the create (with the
+//! caller's scope and the account), so a retry after a crash between Stripe's answer and the
+//! local write gets the object the first attempt created instead of a second one.
+
+mod checkout;
+mod intents;
+
+pub use checkout::{create_checkout_session, CheckoutInput, CreatedCheckout};
+pub use intents::{
+    create_payment_intent, create_portal_session, CreatedPaymentIntent, PaymentIntentInput,
+};
+
+use serde_json::json;
+
+use super::customers::{self, ActiveCustomer, CustomerError, UpsertInput, Upserted};
+use super::organizers::OrganizerError;
+use super::AppState;
+use crate::auth::Principal;
+use crate::db::DbError;
+use crate::domain::{CustomerId, Email, OrganizerId, StripeAccountId};
+use crate::idempotency::ClientKey;
+use crate::stripe::{idempotency_key, IdempotencyKey, StripeError};
+
+/// Who pays: a customer of the organizer, or an email that the customers upsert resolves.
+#[derive(Clone, Debug)]
+pub enum Buyer {
+    Id(CustomerId),
+    Email(Email),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    /// A field the request got wrong, found by looking at the catalog or at Stripe.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("a Stripe call for account {account} failed")]
+    Stripe {
+        account: String,
+        #[source]
+        source: StripeError,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl PaymentError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn stripe(account: &StripeAccountId, source: StripeError) -> Self {
+        Self::Stripe {
+            account: account.to_string(),
+            source,
+        }
+    }
+}
+
+impl From<OrganizerError> for PaymentError {
+    fn from(err: OrganizerError) -> Self {
+        Self::Customer(err.into())
+    }
+}
+
+impl From<diesel::result::Error> for PaymentError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Db(err.into())
+    }
+}
+
+impl crate::db::QueryFailure for PaymentError {
+    fn is_query_failure(&self) -> bool {
+        match self {
+            Self::Db(db) => db.is_query_failure(),
+            Self::Customer(err) => err.is_query_failure(),
+            _ => false,
+        }
+    }
+}
+
+/// The customer an email names, found or created through the customers upsert (with its
+/// races, healing and audit).
+async fn customer_by_email(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    email: Email,
+) -> Result<ActiveCustomer, PaymentError> {
+    let input = UpsertInput {
+        email,
+        name: None,
+        phone: None,
+        metadata: None,
+    };
+    Ok(
+        match customers::upsert(state, principal, org_id, input).await? {
+            Upserted::Created(customer) | Upserted::Existing(customer) => customer,
+        },
+    )
+}
+
+/// The Stripe idempotency key of a create: from the client's key when it sent one (a retry of
+/// the same request gets the first object), else one of its own (a request without a key is a
+/// new intent each time; the transport still keeps the key across its own retries).
+fn stripe_key(
+    intent: &str,
+    account: &StripeAccountId,
+    client: Option<&ClientKey>,
+) -> IdempotencyKey {
+    match client {
+        Some(client) => {
+            let [scope, key] = client.parts();
+            idempotency_key(intent, &[account.as_str(), scope, key])
+        }
+        None => idempotency_key(
+            intent,
+            &[account.as_str(), &uuid::Uuid::new_v4().to_string()],
+        ),
+    }
+}
+
+/// The organizer's fee in basis points, when one applies: never on the platform's own account.
+fn fee_bps(state: &AppState, account: &StripeAccountId, bps: Option<i32>) -> Option<i64> {
+    let bps = i64::from(bps?);
+    (bps > 0 && !state.stripe.is_platform_account(account.as_str())).then_some(bps)
+}
+
+/// `amount × bps / 10 000`, rounded down: the platform never takes more than its rate.
+fn fee_of(amount: i64, bps: i64) -> i64 {
+    (i128::from(amount) * i128::from(bps) / 10_000) as i64
+}
+
+/// Ids of what a payment object touched, for its audit row.
+fn targets(object: &str, id: &str, customer: &ActiveCustomer) -> serde_json::Value {
+    json!({
+        object: id,
+        "customer_id": customer.row.id,
+        "stripe_customer_id": customer.stripe_customer_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fee_of;
+
+    #[test]
+    fn fees_round_down() {
+        assert_eq!(fee_of(10_000, 250), 250);
+        assert_eq!(fee_of(999, 250), 24);
+        assert_eq!(fee_of(1, 9_999), 0);
+        assert_eq!(fee_of(99_999_999, 10_000), 99_999_999);
+    }
+}

@@ -1,0 +1,189 @@
+//! Payment objects created on an organizer's account: Checkout Sessions, PaymentIntents for
+//! embedded card forms, and billing portal sessions. The SDK's request types build every
+//! parameter, so each is valid under the API version the gateway pins; answers are read with
+//! serde into the few fields the gateway returns or mirrors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionLineItemsPriceDataRecurring,
+    CreateCheckoutSessionLineItemsPriceDataRecurringInterval,
+    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
+};
+use stripe_checkout::CheckoutSessionMode;
+use stripe_core::payment_intent::CreatePaymentIntent;
+
+use super::checkout::RemoteCheckoutSession;
+use super::{AccountClient, IdempotencyKey, StripeError};
+use crate::domain::payment::{Amount, CheckoutMode, Currency, HttpUrl, Interval, LineItem};
+
+/// The platform's cut of a direct charge on a connected account.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fee {
+    /// The platform's own account, or an organizer without a fee.
+    None,
+    /// `application_fee_amount`, in minor units (payments).
+    Amount(i64),
+    /// `application_fee_percent` (subscriptions), with at most two decimals.
+    Percent(f64),
+}
+
+pub struct NewCheckout<'a> {
+    pub mode: CheckoutMode,
+    /// The Stripe customer, of the same account.
+    pub customer: &'a str,
+    pub line_items: &'a [LineItem],
+    pub success_url: &'a HttpUrl,
+    pub cancel_url: &'a HttpUrl,
+    pub metadata: &'a BTreeMap<String, String>,
+    pub allow_promotion_codes: Option<bool>,
+    pub fee: Fee,
+}
+
+pub async fn create_checkout_session(
+    client: &AccountClient<'_>,
+    new: &NewCheckout<'_>,
+    key: IdempotencyKey,
+) -> Result<RemoteCheckoutSession, StripeError> {
+    let items: Vec<CreateCheckoutSessionLineItems> = new.line_items.iter().map(line_item).collect();
+    let mut request = CreateCheckoutSession::new()
+        .mode(match new.mode {
+            CheckoutMode::Payment => CheckoutSessionMode::Payment,
+            CheckoutMode::Subscription => CheckoutSessionMode::Subscription,
+        })
+        .customer(new.customer)
+        .line_items(items)
+        .success_url(new.success_url.as_str())
+        .cancel_url(new.cancel_url.as_str());
+    if !new.metadata.is_empty() {
+        request = request.metadata(hash_map(new.metadata));
+    }
+    if let Some(allow) = new.allow_promotion_codes {
+        request = request.allow_promotion_codes(allow);
+    }
+    match new.fee {
+        Fee::None => {}
+        Fee::Amount(amount) => {
+            let mut data = CreateCheckoutSessionPaymentIntentData::new();
+            data.application_fee_amount = Some(amount);
+            request = request.payment_intent_data(data);
+        }
+        Fee::Percent(percent) => {
+            let mut data = CreateCheckoutSessionSubscriptionData::new();
+            data.application_fee_percent = Some(percent);
+            request = request.subscription_data(data);
+        }
+    }
+    client.write_json(&request, key).await
+}
+
+fn line_item(item: &LineItem) -> CreateCheckoutSessionLineItems {
+    let mut line = CreateCheckoutSessionLineItems::new();
+    match item {
+        LineItem::Price { price, quantity } => {
+            line.price = Some(price.clone());
+            line.quantity = Some(quantity.get());
+        }
+        LineItem::Custom {
+            name,
+            unit_amount,
+            currency,
+            quantity,
+            recurring,
+        } => {
+            let mut data = CreateCheckoutSessionLineItemsPriceData::new(currency.to_stripe());
+            data.unit_amount = Some(unit_amount.get());
+            data.product_data = Some(ProductData::new(name.as_str()));
+            data.recurring = recurring.map(|recurring| {
+                let mut every = CreateCheckoutSessionLineItemsPriceDataRecurring::new(
+                    match recurring.interval {
+                        Interval::Day => {
+                            CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Day
+                        }
+                        Interval::Week => {
+                            CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Week
+                        }
+                        Interval::Month => {
+                            CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Month
+                        }
+                        Interval::Year => {
+                            CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Year
+                        }
+                    },
+                );
+                every.interval_count = Some(recurring.interval_count);
+                every
+            });
+            line.price_data = Some(data);
+            line.quantity = Some(quantity.get());
+        }
+    }
+    line
+}
+
+/// What an embedded card form needs of a PaymentIntent.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemotePaymentIntent {
+    pub id: String,
+    pub client_secret: Option<String>,
+    pub status: String,
+}
+
+pub struct NewPaymentIntent<'a> {
+    pub customer: &'a str,
+    pub amount: Amount,
+    pub currency: &'a Currency,
+    pub description: Option<&'a str>,
+    pub metadata: &'a BTreeMap<String, String>,
+    /// [`Fee::Amount`] or [`Fee::None`].
+    pub fee: Fee,
+}
+
+/// Creates a PaymentIntent; payment methods are the account's automatic ones (Stripe's
+/// default), so the form offers whatever the organizer enabled.
+pub async fn create_payment_intent(
+    client: &AccountClient<'_>,
+    new: &NewPaymentIntent<'_>,
+    key: IdempotencyKey,
+) -> Result<RemotePaymentIntent, StripeError> {
+    let mut request =
+        CreatePaymentIntent::new(new.amount.get(), new.currency.to_stripe()).customer(new.customer);
+    if let Some(description) = new.description {
+        request = request.description(description);
+    }
+    if !new.metadata.is_empty() {
+        request = request.metadata(hash_map(new.metadata));
+    }
+    if let Fee::Amount(amount) = new.fee {
+        request = request.application_fee_amount(amount);
+    }
+    client.write_json(&request, key).await
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemotePortalSession {
+    pub id: String,
+    pub url: String,
+}
+
+pub async fn create_portal_session(
+    client: &AccountClient<'_>,
+    customer: &str,
+    return_url: &HttpUrl,
+    key: IdempotencyKey,
+) -> Result<RemotePortalSession, StripeError> {
+    let request = CreateBillingPortalSession::new()
+        .customer(customer)
+        .return_url(return_url.as_str());
+    client.write_json(&request, key).await
+}
+
+fn hash_map(metadata: &BTreeMap<String, String>) -> HashMap<String, String> {
+    metadata
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}

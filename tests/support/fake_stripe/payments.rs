@@ -1,0 +1,191 @@
+//! The fake's payment objects: Checkout Sessions, PaymentIntents and billing portal sessions,
+//! created per account as Stripe does. It refuses what Stripe refuses and the gateway must never
+//! send: a customer or price of another account, and an application fee on the platform's own
+//! account (Stripe takes one only on a direct charge, with `Stripe-Account`).
+
+use serde_json::{json, Map, Value};
+
+use super::objects::find_customer;
+use super::{form, stripe_error, State};
+
+pub(super) fn route(
+    state: &mut State,
+    method: &str,
+    segments: &[&str],
+    scope: &str,
+    params: &[(String, String)],
+) -> Option<(u16, Value)> {
+    let nested = form::nest(params);
+    Some(match (method, segments) {
+        ("POST", ["v1", "checkout", "sessions"]) => checkout_session(state, scope, &nested),
+        ("POST", ["v1", "payment_intents"]) => payment_intent(state, scope, &nested),
+        ("POST", ["v1", "billing_portal", "sessions"]) => portal_session(state, scope, &nested),
+        _ => return None,
+    })
+}
+
+fn text<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    map.get(name).and_then(Value::as_str)
+}
+
+fn invalid(param: &str, message: &str) -> (u16, Value) {
+    let (status, mut body) = stripe_error(400, "invalid_request_error", None, message);
+    body["error"]["param"] = json!(param);
+    (status, body)
+}
+
+fn no_such(kind: &str, param: &str, id: &str) -> (u16, Value) {
+    let (status, mut body) = stripe_error(
+        400,
+        "invalid_request_error",
+        Some("resource_missing"),
+        &format!("No such {kind}: '{id}'"),
+    );
+    body["error"]["param"] = json!(param);
+    (status, body)
+}
+
+/// The customer must be a live one of this account.
+fn check_customer(
+    state: &mut State,
+    scope: &str,
+    nested: &Map<String, Value>,
+) -> Result<String, (u16, Value)> {
+    let Some(id) = text(nested, "customer") else {
+        return Err(invalid("customer", "Missing required param: customer."));
+    };
+    match find_customer(state, scope, id) {
+        Some(customer) if customer.get("deleted").is_none() => Ok(id.to_string()),
+        _ => Err(no_such("customer", "customer", id)),
+    }
+}
+
+fn fee_refused(scope: &str, param: &str) -> Option<(u16, Value)> {
+    (scope == "platform").then(|| {
+        invalid(
+            param,
+            "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment (using an OAuth key or Stripe-Account header) or destination payment.",
+        )
+    })
+}
+
+fn next_id(state: &mut State, prefix: &str) -> String {
+    state.next_id += 1;
+    format!("{prefix}_test_fake{:08}", state.next_id)
+}
+
+fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
+    let customer = match check_customer(state, scope, nested) {
+        Ok(customer) => customer,
+        Err(refusal) => return refusal,
+    };
+    let Some(mode) =
+        text(nested, "mode").filter(|m| ["payment", "subscription", "setup"].contains(m))
+    else {
+        return invalid("mode", "Missing required param: mode.");
+    };
+    if text(nested, "success_url").is_none() {
+        return invalid("success_url", "Missing required param: success_url.");
+    }
+    let fee_paths = [
+        ("payment_intent_data", "application_fee_amount"),
+        ("subscription_data", "application_fee_percent"),
+    ];
+    for (parent, field) in fee_paths {
+        let sent = nested.get(parent).and_then(|p| p.get(field)).is_some();
+        if let (true, Some(refusal)) = (sent, fee_refused(scope, &format!("{parent}[{field}]"))) {
+            return refusal;
+        }
+    }
+    let Some(Value::Object(items)) = nested.get("line_items") else {
+        return invalid("line_items", "Missing required param: line_items.");
+    };
+    let mut total = 0_i64;
+    let mut currency: Option<String> = None;
+    for (index, item) in items {
+        let quantity: i64 = item["quantity"]
+            .as_str()
+            .and_then(|q| q.parse().ok())
+            .unwrap_or(1);
+        let (amount, item_currency) = if let Some(price) = item["price"].as_str() {
+            match state.billing.get(&(scope.to_string(), price.to_string())) {
+                Some(object) if object["object"] == "price" => (
+                    object["unit_amount"].as_i64().unwrap_or(0),
+                    object["currency"].as_str().unwrap_or_default().to_string(),
+                ),
+                _ => return no_such("price", &format!("line_items[{index}][price]"), price),
+            }
+        } else {
+            let data = &item["price_data"];
+            let amount = data["unit_amount"].as_str().and_then(|a| a.parse().ok());
+            let Some(amount) = amount else {
+                return invalid(
+                    &format!("line_items[{index}]"),
+                    "You must specify either `price` or `price_data`.",
+                );
+            };
+            (
+                amount,
+                data["currency"].as_str().unwrap_or_default().to_string(),
+            )
+        };
+        total += amount * quantity;
+        currency.get_or_insert(item_currency);
+    }
+    let id = next_id(state, "cs");
+    let session = json!({
+        "id": id, "object": "checkout.session", "customer": customer, "mode": mode,
+        "status": "open", "payment_status": "unpaid", "amount_total": total,
+        "currency": currency, "expires_at": 1_900_000_000,
+        "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "livemode": false, "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+    });
+    state
+        .billing
+        .insert((scope.to_string(), id), session.clone());
+    (200, session)
+}
+
+fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
+    let customer = match check_customer(state, scope, nested) {
+        Ok(customer) => customer,
+        Err(refusal) => return refusal,
+    };
+    let Some(amount) = text(nested, "amount").and_then(|a| a.parse::<i64>().ok()) else {
+        return invalid("amount", "Missing required param: amount.");
+    };
+    if nested.contains_key("application_fee_amount") {
+        if let Some(refusal) = fee_refused(scope, "application_fee_amount") {
+            return refusal;
+        }
+    }
+    let id = next_id(state, "pi");
+    let intent = json!({
+        "id": id, "object": "payment_intent", "amount": amount,
+        "currency": text(nested, "currency"), "customer": customer,
+        "client_secret": format!("{id}_secret_fake"), "status": "requires_payment_method",
+        "application_fee_amount": text(nested, "application_fee_amount").and_then(|a| a.parse::<i64>().ok()),
+        "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "livemode": false,
+    });
+    state
+        .billing
+        .insert((scope.to_string(), id), intent.clone());
+    (200, intent)
+}
+
+fn portal_session(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
+    let customer = match check_customer(state, scope, nested) {
+        Ok(customer) => customer,
+        Err(refusal) => return refusal,
+    };
+    let id = next_id(state, "bps");
+    (
+        200,
+        json!({
+            "id": id, "object": "billing_portal.session", "customer": customer,
+            "return_url": text(nested, "return_url"), "livemode": false,
+            "url": format!("https://billing.stripe.com/p/session/{id}"),
+        }),
+    )
+}
