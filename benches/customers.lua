@@ -2,6 +2,10 @@
 --   `-- find`    GET  /v1/organizers/{org}/customers?email=user<n>@example.com
 --   `-- upsert`  POST /v1/organizers/{org}/customers {"email": "user<n>@example.com"}, an upsert
 --                of an existing customer with no changed field (200 from the database)
+--   `-- first`   the same upsert with an Idempotency-Key never sent before: the key is stored
+--                with its answer (a first request)
+--   `-- replay`  the same upsert with key `replay-<n>`, n in 1..100, sent once before the run
+--                (benches/customers.sh does): every answer is the kept one, replayed
 -- Environment: BENCH_ORG (organizer id), BENCH_TOKEN (bearer JWT), BENCH_CUSTOMERS (n is drawn
 -- from 1..BENCH_CUSTOMERS), BENCH_EMAILS (`random`, the default: a random n per request;
 -- `fixed`: always user1). Runnable by hand:
@@ -23,8 +27,11 @@ function setup(thread)
   thread:set("thread_no", #threads)
 end
 
-ok, unavailable, other = 0, 0, 0
-function response(status)
+ok, unavailable, other, replayed = 0, 0, 0, 0
+function response(status, headers)
+  if headers["Idempotent-Replayed"] == "true" or headers["idempotent-replayed"] == "true" then
+    replayed = replayed + 1
+  end
   if status == 200 then
     ok = ok + 1
   elseif status == 503 then
@@ -35,25 +42,46 @@ function response(status)
 end
 
 function done()
-  local counts = { ok = 0, unavailable = 0, other = 0 }
+  local counts = { ok = 0, unavailable = 0, other = 0, replayed = 0 }
   for _, thread in ipairs(threads) do
     for key in pairs(counts) do
       counts[key] = counts[key] + thread:get(key)
     end
   end
-  io.write(string.format("statuses: 200=%d 503=%d other=%d\n", counts.ok, counts.unavailable, counts.other))
+  io.write(string.format("statuses: 200=%d 503=%d other=%d replayed=%d\n", counts.ok, counts.unavailable, counts.other, counts.replayed))
 end
 
+local modes = { find = true, upsert = true, first = true, replay = true }
+local prefix, sent = "", 0
 function init(args)
   mode = args[1]
-  assert(mode == "find" or mode == "upsert", "pass `-- find` or `-- upsert` after the URL")
+  assert(modes[mode], "pass `-- find`, `-- upsert`, `-- first` or `-- replay` after the URL")
   math.randomseed(os.time() * 1000 + (thread_no or 0))
+  -- Keys of `first` are unique across threads and runs.
+  prefix = string.format("first-%d-%d-%d-", os.time(), thread_no or 0, math.random(1, 1000000000))
+end
+
+local function keyed(key, body)
+  local headers = {}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+  headers["Idempotency-Key"] = key
+  return wrk.format("POST", path, headers, body)
 end
 
 function request()
   local n = fixed and 1 or math.random(1, customers)
   if mode == "find" then
     return wrk.format("GET", path .. "?email=user" .. n .. "%40example.com")
+  elseif mode == "replay" then
+    n = math.random(1, 100)
+    return keyed("replay-" .. n, '{"email": "user' .. n .. '@example.com"}')
   end
-  return wrk.format("POST", path, nil, '{"email": "user' .. n .. '@example.com"}')
+  local body = '{"email": "user' .. n .. '@example.com"}'
+  if mode == "first" then
+    sent = sent + 1
+    return keyed(prefix .. sent, body)
+  end
+  return wrk.format("POST", path, nil, body)
 end

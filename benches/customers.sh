@@ -4,6 +4,8 @@
 #   hello-world             GET  /                                       (examples/hello.rs)
 #   find by email           GET  /v1/organizers/{org}/customers?email=   (rows, never Stripe)
 #   upsert, existing        POST /v1/organizers/{org}/customers {"email"} (200 from the database)
+#   the same, first key     ... with an Idempotency-Key never sent before (the key is kept)
+#   the same, replayed      ... with one of 100 keys sent once before the run (the kept answer)
 # The gateway runs with STRIPE_API_BASE=http://127.0.0.1:9, where nothing listens: a request that
 # called Stripe would fail (503 stripe_unavailable). Every target is checked to answer 200 before
 # it is loaded, and a run with any non-2xx answer under load fails.
@@ -187,8 +189,14 @@ expect_200 "GET customers?email=user$N" "cus_bench$N" \
 expect_200 "POST customers {email: user$N} (existing)" "cus_bench$N" \
     -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data "{\"email\": \"user$N@example.com\"}" "$CUSTOMERS_URL"
-# Both Lua scripts, once each through wrk, against the same checks (one request per connection).
-for mode in find upsert; do
+# The keys the replay target sends, each used once now: under load every answer is a replay.
+for n in $(seq 1 100); do
+    curl -sf -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: replay-$n" --data "{\"email\": \"user$n@example.com\"}" "$CUSTOMERS_URL" \
+        || die "seeding idempotency key replay-$n"
+done
+# Every Lua mode, once each through wrk, against the same checks (one request per connection).
+for mode in find upsert first replay; do
     wrk -t1 -c1 -d1s -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- "$mode" >"$WORK/probe.txt" 2>&1 \
         || { cat "$WORK/probe.txt" >&2; die "wrk with benches/customers.lua -- $mode"; }
     if grep -q 'Non-2xx\|Socket errors' "$WORK/probe.txt"; then
@@ -271,6 +279,15 @@ run() { # label server-pid wrk-args...
 run "hello-world GET / (ceiling)" "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
 run "GET customers?email= ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find
 run "POST customers, existing ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- upsert
+# The same upsert with Idempotency-Key: a first request (key stored with its answer), then
+# replays of kept answers. Every first must run, every replay must be one.
+replays_in_run() { awk -F'replayed=' '/^statuses:/ { print $2 }' "$WORK/run.txt"; }
+run "POST customers, existing, new key" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- first
+[[ "$(replays_in_run)" == 0 ]] || FAILED+=" first keys: $(replays_in_run) answers were replays;"
+run "POST customers, existing, replayed key" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- replay
+REPLAYS="$(replays_in_run)"
+REPLAY_TOTAL="$(awk -F'[ =]' '/^statuses:/ { print $3 + $5 + $7 }' "$WORK/run.txt")"
+[[ "$REPLAYS" == "$REPLAY_TOTAL" ]] || FAILED+=" replayed keys: $REPLAYS replays of $REPLAY_TOTAL answers;"
 
 # --- the database's ceiling --------------------------------------------------------------------
 # pgbench runs the statements a read by email ran before reads became one statement (organizer by

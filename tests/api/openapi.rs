@@ -138,3 +138,36 @@ fn operation_ids_are_unique() {
         }
     }
 }
+
+#[test]
+fn every_post_under_v1_takes_an_idempotency_key() {
+    let document = serde_json::to_value(gateway::openapi::document()).unwrap();
+    let mut posts = 0;
+    for (template, item) in document["paths"].as_object().unwrap() {
+        let Some(operation) = item.get("post").filter(|_| template.starts_with("/v1/")) else {
+            continue;
+        };
+        posts += 1;
+        let header = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .unwrap_or_else(|| panic!("POST {template} lacks Idempotency-Key"));
+        assert_eq!(header["in"], "header");
+        assert_eq!(header["required"], false);
+        let responses = operation["responses"].as_object().unwrap();
+        for (status, code) in [
+            ("400", "invalid_idempotency_key"),
+            ("409", "idempotency_key_in_flight"),
+            ("422", "idempotency_key_reused"),
+        ] {
+            let description = responses[status]["description"].as_str().unwrap();
+            assert!(description.contains(code), "POST {template} {status}: {description}");
+        }
+        assert!(responses["409"]["headers"].get("Retry-After").is_some(), "POST {template}");
+        let success = responses.iter().find(|(s, _)| s.starts_with('2')).unwrap().1;
+        assert!(success["headers"].get("Idempotent-Replayed").is_some(), "POST {template}");
+    }
+    assert!(posts >= 7, "{posts} POST operations");
+}
