@@ -5,8 +5,8 @@
 //! retry while the first is still running (409 `idempotency_key_in_flight`, `Retry-After`).
 //!
 //! Keys belong to the caller's scope (the organizer of an organizer token, or the admins), so
-//! two organizers' keys never meet. 5xx answers are not kept: a retry must be able to finish the
-//! work. Handlers read the key with [`ClientKey`] to derive the idempotency keys of their own
+//! two organizers' keys never meet. Only final answers are kept (see [`is_final`]): after a 5xx,
+//! or an answer that asks to be retried, the retry must be able to finish the work. Handlers read the key with [`ClientKey`] to derive the idempotency keys of their own
 //! Stripe writes from it, so a retry after a crash between Stripe and the database adopts what
 //! the first request created.
 
@@ -32,7 +32,7 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_CHARS: usize = 255;
 /// What a replay repeats besides status and body; the rest (`x-request-id`, `date`) is the
 /// replay's own.
-const KEPT_HEADERS: [&str; 3] = ["content-type", "location", "retry-after"];
+const KEPT_HEADERS: [&str; 2] = ["content-type", "location"];
 /// What `Retry-After` says while the first request with a key runs.
 const IN_FLIGHT_RETRY_SECS: u64 = 1;
 
@@ -211,7 +211,6 @@ pub async fn middleware(
     };
     let response = next.call(req).await?;
     let (request, response) = response.into_parts();
-    let status = response.status();
     let (head, body) = response.into_parts();
     let bytes = match body::to_bytes(body).await {
         Ok(bytes) => bytes,
@@ -221,13 +220,25 @@ pub async fn middleware(
             return Ok(ServiceResponse::new(request, err.error_response()));
         }
     };
-    if status.is_server_error() {
-        held.release().await;
-    } else {
+    if is_final(&head) {
         held.complete(stored(&head, &bytes)).await;
+    } else {
+        held.release().await;
     }
     let response = head.set_body(BoxBody::new(bytes));
     Ok(ServiceResponse::new(request, response))
+}
+
+/// Whether an answer is the request's outcome, to be replayed to its retries. Not so: a 5xx
+/// (the retry must be able to finish the work), an answer that asks to be retried (`Retry-After`,
+/// e.g. an erasure left `partial`, which the same request resumes), and a refusal of the caller's
+/// credentials or rights (401, 403), which can change while the request stays the same.
+fn is_final(head: &HttpResponse<()>) -> bool {
+    let status = head.status();
+    !status.is_server_error()
+        && status != StatusCode::UNAUTHORIZED
+        && status != StatusCode::FORBIDDEN
+        && !head.headers().contains_key(header::RETRY_AFTER)
 }
 
 /// A response as kept for replay.

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{backend_tests, error_body, error_fields, TestApp};
 use crate::support::fake_stripe::billing::price_json;
 use crate::support::fake_stripe::{RecordedRequest, PLATFORM_ACCOUNT};
 
@@ -312,12 +312,7 @@ async fn bad_input_is_refused_per_field_before_stripe(app: TestApp) {
         .post(&sessions_path(&org), &app.admin_token(), &body)
         .await;
     let error = error_body(response, 422, "validation_failed").await;
-    let fields: Vec<&str> = error["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&error);
     for expected in [
         "customer_id",
         "mode",

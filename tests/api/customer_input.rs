@@ -6,7 +6,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{json, Map, Value};
 
 use crate::customers::{customer_path, customers_path, find_by_email, stripe_path, upsert};
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{backend_tests, error_body, error_fields, TestApp};
 
 /// `n` metadata keys `prefix0..prefix{n-1}`.
 fn keys(prefix: &str, n: usize) -> Value {
@@ -203,12 +203,7 @@ async fn bad_input_is_refused_with_field_details(app: TestApp) {
             .post(&customers_path(&org), &app.admin_token(), &body)
             .await;
         let error = error_body(response, 422, "validation_failed").await;
-        let got: Vec<&str> = error["error"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
+        let got = error_fields(&error);
         assert_eq!(got, fields, "{body}");
     }
     error_body(

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{backend_tests, error_body, error_fields, TestApp};
 
 pub fn customers_path(org: &Value) -> String {
     format!("/v1/organizers/{}/customers", org["id"].as_str().unwrap())
@@ -226,12 +226,7 @@ async fn lists_page_in_creation_order_and_filter_by_email(app: TestApp) {
         )
         .await;
     let body = error_body(bad, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["email", "limit"]);
     error_body(
         app.get(&format!("{}?mail=x", customers_path(&org)), &token)

@@ -4,7 +4,7 @@
 use reqwest::Response;
 use serde_json::{json, Value};
 
-use crate::customers::customers_path;
+use crate::customers::{customers_path, stripe_path, upsert};
 use crate::helpers::{backend_tests, error_body, spawn_app_with, Backend, TestApp};
 use crate::support::fake_stripe::Fault;
 
@@ -17,6 +17,8 @@ backend_tests!(
     client_errors_are_kept_and_server_errors_are_not,
     expired_keys_are_purged,
     organizers_honour_the_key,
+    an_answer_that_asks_for_a_retry_is_not_kept,
+    a_refused_caller_is_not_kept,
 );
 
 fn replayed(response: &Response) -> bool {
@@ -200,4 +202,51 @@ async fn organizers_honour_the_key(app: TestApp) {
     // Without the key, the same request is a conflict: the key is what made it safe.
     let response = app.post("/v1/organizers", &app.admin_token(), &body).await;
     error_body(response, 409, "organizer_exists").await;
+}
+
+/// An erasure left `partial` says `Retry-After`, and the same request resumes it: with a key,
+/// the retry must resume it too, not replay the partial receipt.
+async fn an_answer_that_asks_for_a_retry_is_not_kept(app: TestApp) {
+    let ok = app.create_organizer("Ok", "acct_1KeysEraseOk0001").await;
+    let down = app.create_organizer("Down", "acct_1KeysEraseDown01").await;
+    upsert(&app, &ok, json!({ "email": "gdpr@example.com" })).await;
+    let (_, customer) = upsert(&app, &down, json!({ "email": "gdpr@example.com" })).await;
+    app.stripe
+        .fail_next_to("DELETE", &stripe_path(&customer), 3, Fault::Status(503));
+    let body = json!({ "email": "gdpr@example.com" });
+    let response = app
+        .post_keyed("/v1/erasures", &app.admin_token(), "erase-1", &body)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let receipt: Value = response.json().await.unwrap();
+    assert_eq!(receipt["status"], "partial", "{receipt}");
+    let (status, replay, resumed) = keyed(&app, "/v1/erasures", "erase-1", &body).await;
+    assert_eq!((status, replay), (200, false));
+    assert_eq!(resumed["status"], "completed", "{resumed}");
+    // The finished receipt is final: from now on it is replayed.
+    let (_, replay, again) = keyed(&app, "/v1/erasures", "erase-1", &body).await;
+    assert!(replay);
+    assert_eq!(again, resumed);
+}
+
+/// A disabled organizer's token is refused (403); once it is enabled again, the same request
+/// with the same key runs.
+async fn a_refused_caller_is_not_kept(app: TestApp) {
+    let org = app.create_organizer("Keys", "acct_1KeysRefused00001").await;
+    let org_path = format!("/v1/organizers/{}", org["id"].as_str().unwrap());
+    let token = app.organizer_token(org["id"].as_str().unwrap());
+    let body = json!({ "email": "ana@example.com" });
+    for status in ["disabled", "active"] {
+        let response = app
+            .patch(&org_path, &app.admin_token(), &json!({ "status": status }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let response = app
+            .post_keyed(&customers_path(&org), &token, "key-1", &body)
+            .await;
+        let expected = if status == "disabled" { 403 } else { 201 };
+        assert_eq!(response.status(), expected, "while {status}");
+        assert!(!replayed(&response));
+    }
 }

@@ -163,11 +163,24 @@ fn every_post_under_v1_takes_an_idempotency_key() {
             ("422", "idempotency_key_reused"),
         ] {
             let description = responses[status]["description"].as_str().unwrap();
-            assert!(description.contains(code), "POST {template} {status}: {description}");
+            assert!(
+                description.contains(code),
+                "POST {template} {status}: {description}"
+            );
         }
-        assert!(responses["409"]["headers"].get("Retry-After").is_some(), "POST {template}");
-        let success = responses.iter().find(|(s, _)| s.starts_with('2')).unwrap().1;
-        assert!(success["headers"].get("Idempotent-Replayed").is_some(), "POST {template}");
+        assert!(
+            responses["409"]["headers"].get("Retry-After").is_some(),
+            "POST {template}"
+        );
+        let success = responses
+            .iter()
+            .find(|(s, _)| s.starts_with('2'))
+            .unwrap()
+            .1;
+        assert!(
+            success["headers"].get("Idempotent-Replayed").is_some(),
+            "POST {template}"
+        );
     }
     assert!(posts >= 7, "{posts} POST operations");
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::checkout::organizer_with_fee;
-use crate::helpers::{backend_tests, error_body, TestApp, PUBLISHABLE_KEY};
+use crate::helpers::{backend_tests, error_body, error_fields, TestApp, PUBLISHABLE_KEY};
 use crate::support::fake_stripe::PLATFORM_ACCOUNT;
 
 backend_tests!(
@@ -124,12 +124,7 @@ async fn bad_payment_intents_are_refused_per_field(app: TestApp) {
         .post(&intents_path(&org), &app.admin_token(), &body)
         .await;
     let error = error_body(response, 422, "validation_failed").await;
-    let fields: Vec<&str> = error["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&error);
     assert_eq!(fields, ["customer_id", "amount", "currency", "description"]);
     let too_much = json!({ "email": "ana@example.com", "amount": 100_000_000, "currency": "eur" });
     let response = app

@@ -435,6 +435,16 @@ pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// The `field` of each entry of a `validation_failed` body's `fields`, in order.
+pub fn error_fields(body: &Value) -> Vec<&str> {
+    body["error"]["fields"]
+        .as_array()
+        .expect("an error with fields")
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs `held` until `gate` holds its Stripe request, then `overtaking` to its end, and only
 /// then releases the gate to let `held` finish: `overtaking` passes `held` at the gate. The
 /// order comes from what is awaited, never from a sleep.
