@@ -125,6 +125,10 @@ impl ApiError {
                     other => other.to_string(),
                 },
             },
+            StripeFailure::KeyReused => Self::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "Stripe saw this request's Idempotency-Key with other parameters (the organizer's fee or the customer changed since the first attempt); send the request with a new key".into(),
+            },
             StripeFailure::Unavailable => Self::StripeUnavailable(err.into()),
             StripeFailure::Rejected => Self::StripeRejected(err),
         }

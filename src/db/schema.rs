@@ -97,6 +97,7 @@ diesel::table! {
         response_status -> Nullable<Int4>,
         response_headers -> Nullable<Text>,
         response_body -> Nullable<Binary>,
+        customer_id -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }

@@ -41,6 +41,11 @@ pub enum StripeFailure {
     /// Stripe refused the request's data (a 400 about a parameter): the client's to fix, and
     /// nothing was created. `stripe_invalid_request`.
     InvalidRequest,
+    /// Stripe saw the request's idempotency key before with other parameters: the request
+    /// derived its key from a client's `Idempotency-Key`, and what the gateway sends for it
+    /// changed (the organizer's fee, a recreated customer). Only a new client key helps.
+    /// `idempotency_key_reused`.
+    KeyReused,
     /// Unreachable, rate-limiting or failing: retrying later can help. `stripe_unavailable`.
     Unavailable,
     /// Refused for a reason that is the gateway's (its key or permissions), or failed with
@@ -58,6 +63,7 @@ impl StripeFailure {
         match self {
             Self::AccountInaccessible => "stripe_account_inaccessible",
             Self::InvalidRequest => "stripe_invalid_request",
+            Self::KeyReused => "idempotency_key_reused",
             Self::Unavailable => "stripe_unavailable",
             Self::Rejected => "stripe_error",
         }
@@ -140,10 +146,17 @@ impl StripeError {
         matches!(self, Self::Api { code: Some(code), .. } if code == "account_invalid")
     }
 
+    /// Stripe's `idempotency_error`: the key came before with other parameters.
+    pub fn is_key_reused(&self) -> bool {
+        matches!(self, Self::Api { status: 400, kind, .. } if kind == "idempotency_error")
+    }
+
     /// What this failure means for the caller (see [`StripeFailure`]).
     pub fn failure(&self) -> StripeFailure {
         if self.is_account_inaccessible() {
             StripeFailure::AccountInaccessible
+        } else if self.is_key_reused() {
+            StripeFailure::KeyReused
         } else if self.is_invalid_request() {
             StripeFailure::InvalidRequest
         } else if self.is_transient() {
@@ -195,6 +208,10 @@ mod tests {
             (
                 api(429, "rate_limit_error", None, None),
                 StripeFailure::Unavailable,
+            ),
+            (
+                api(400, "idempotency_error", None, None),
+                StripeFailure::KeyReused,
             ),
             (
                 api(500, "api_error", None, Some(false)),

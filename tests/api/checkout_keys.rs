@@ -15,6 +15,8 @@ backend_tests!(
     a_retry_after_stripe_failed_finishes_without_a_duplicate,
     a_retry_after_a_crash_between_stripe_and_the_database_adopts_the_first_session,
     keys_are_scoped_and_replays_keep_status_and_body,
+    a_key_freed_by_a_failure_can_carry_another_request,
+    a_payment_intent_retried_with_its_key_is_the_same_intent,
 );
 
 async fn send(app: &TestApp, path: &str, key: &str, body: &Value) -> (u16, bool, Value) {
@@ -181,28 +183,68 @@ async fn a_retry_after_a_crash_between_stripe_and_the_database_adopts_the_first_
 }
 
 async fn keys_are_scoped_and_replays_keep_status_and_body(app: TestApp) {
-    let a = organizer_with_fee(&app, "acct_1KeysScopedA0001", None).await;
-    let b = organizer_with_fee(&app, "acct_1KeysScopedB0001", None).await;
+    let org = organizer_with_fee(&app, "acct_1KeysScopedA0001", None).await;
     let body = checkout_by_email("ana@example.com", json!([ticket(1)]));
+    // One key, one organizer, two callers (the admins and the organizer): two requests.
+    let org_token = app.organizer_token(org["id"].as_str().unwrap());
     let mut ids = Vec::new();
-    for org in [&a, &b] {
-        let token = app.organizer_token(org["id"].as_str().unwrap());
+    for token in [app.admin_token(), org_token] {
         let response = app
-            .post_keyed(&sessions_path(org), &token, "same-key", &body)
+            .post_keyed(&sessions_path(&org), &token, "same-key", &body)
             .await;
         assert_eq!(response.status(), 201);
+        assert!(response.headers().get("idempotent-replayed").is_none());
         ids.push(response.json::<Value>().await.unwrap()["id"].clone());
     }
     assert_ne!(ids[0], ids[1]);
     let creates = app.stripe.requests_to("POST", "/v1/checkout/sessions");
     assert_ne!(
         creates[0].idempotency_key, creates[1].idempotency_key,
-        "Stripe keys differ per organizer"
+        "Stripe keys differ per caller"
     );
     // A refused request is kept too: the same key gets the same 422 without a look at Stripe.
     let bad = checkout_by_email("ana@example.com", json!([ticket(0)]));
-    let (status, _, first) = send(&app, &sessions_path(&a), "bad-key", &bad).await;
-    let (again_status, replayed, again) = send(&app, &sessions_path(&a), "bad-key", &bad).await;
+    let (status, _, first) = send(&app, &sessions_path(&org), "bad-key", &bad).await;
+    let (again_status, replayed, again) = send(&app, &sessions_path(&org), "bad-key", &bad).await;
     assert_eq!((status, again_status, replayed), (422, 422, true));
     assert_eq!(first, again);
+}
+
+/// After a 5xx freed the key, the client may send it with another body: that is another
+/// request, with another Stripe key, not Stripe's `idempotency_error`.
+async fn a_key_freed_by_a_failure_can_carry_another_request(app: TestApp) {
+    let org = organizer_with_fee(&app, "acct_1KeysChanged0001", None).await;
+    let path = sessions_path(&org);
+    app.stripe
+        .fail_next_to("POST", "/v1/checkout/sessions", 3, Fault::Status(500));
+    let first = checkout_by_email("ana@example.com", json!([ticket(1)]));
+    let (status, _, _) = send(&app, &path, "order-1", &first).await;
+    assert_eq!(status, 503);
+    let second = checkout_by_email("ana@example.com", json!([ticket(2)]));
+    let (status, replayed, created) = send(&app, &path, "order-1", &second).await;
+    assert_eq!((status, replayed), (201, false), "{created}");
+    let creates = app.stripe.requests_to("POST", "/v1/checkout/sessions");
+    assert_ne!(
+        creates[0].idempotency_key,
+        creates.last().unwrap().idempotency_key
+    );
+}
+
+/// A payment intent's replay hands the same client secret to the retrying frontend.
+async fn a_payment_intent_retried_with_its_key_is_the_same_intent(app: TestApp) {
+    let org = organizer_with_fee(&app, "acct_1KeysIntent00001", Some(100)).await;
+    let path = format!(
+        "/v1/organizers/{}/payment-intents",
+        org["id"].as_str().unwrap()
+    );
+    let body = json!({ "email": "ana@example.com", "amount": 2500, "currency": "eur" });
+    let (status, replayed, first) = send(&app, &path, "pay-1", &body).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let (status, replayed, again) = send(&app, &path, "pay-1", &body).await;
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again["client_secret"], first["client_secret"]);
+    assert_eq!(
+        app.stripe.requests_to("POST", "/v1/payment_intents").len(),
+        1
+    );
 }

@@ -19,6 +19,8 @@ backend_tests!(
     organizers_honour_the_key,
     an_answer_that_asks_for_a_retry_is_not_kept,
     a_refused_caller_is_not_kept,
+    erasing_a_customer_forgets_the_answers_about_it,
+    an_expired_key_is_free_again_before_the_purge,
 );
 
 fn replayed(response: &Response) -> bool {
@@ -169,7 +171,9 @@ async fn client_errors_are_kept_and_server_errors_are_not(app: TestApp) {
 
 async fn expired_keys_are_purged(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
+        // A key is kept at least as long as its lease, so both are short here.
         s.server.idempotency_keep_secs = 1;
+        s.server.idempotency_lease_secs = 1;
         s.server.idempotency_purge_secs = 1;
     })
     .await;
@@ -202,6 +206,11 @@ async fn organizers_honour_the_key(app: TestApp) {
     // Without the key, the same request is a conflict: the key is what made it safe.
     let response = app.post("/v1/organizers", &app.admin_token(), &body).await;
     error_body(response, 409, "organizer_exists").await;
+    // A conflict says how things stood at that moment: it is not kept for the key.
+    for _ in 0..2 {
+        let (status, replay, _) = keyed(&app, "/v1/organizers", "org-2", &body).await;
+        assert_eq!((status, replay), (409, false));
+    }
 }
 
 /// An erasure left `partial` says `Retry-After`, and the same request resumes it: with a key,
@@ -249,4 +258,73 @@ async fn a_refused_caller_is_not_kept(app: TestApp) {
         assert_eq!(response.status(), expected, "while {status}");
         assert!(!replayed(&response));
     }
+    // Disabled again: its kept answer is not replayed to it either.
+    let response = app
+        .patch(
+            &org_path,
+            &app.admin_token(),
+            &json!({ "status": "disabled" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = app
+        .post_keyed(&customers_path(&org), &token, "key-1", &body)
+        .await;
+    error_body(response, 403, "forbidden").await;
+}
+
+/// An answer about a customer may hold the person's details: erasing the customer forgets it.
+async fn erasing_a_customer_forgets_the_answers_about_it(app: TestApp) {
+    let org = app.create_organizer("Keys", "acct_1KeysForget00001").await;
+    let body = json!({ "email": "ana@example.com", "name": "Ana Lima" });
+    let (status, _, customer) = keyed(&app, &customers_path(&org), "key-1", &body).await;
+    assert_eq!(status, 201);
+    let id = customer["id"].as_str().unwrap();
+    let about = format!("idempotency_keys WHERE customer_id = '{id}'");
+    assert_eq!(app.count_rows(&about).await, 1);
+    let response = app
+        .delete(
+            &format!("{}/{id}", customers_path(&org)),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.count_rows("idempotency_keys").await, 0);
+    // The same request again runs anew: a new customer, not the erased one's answer.
+    let (status, replay, again) = keyed(&app, &customers_path(&org), "key-1", &body).await;
+    assert_eq!((status, replay), (201, false));
+    assert_ne!(again["id"], customer["id"]);
+}
+
+async fn an_expired_key_is_free_again_before_the_purge(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.server.idempotency_keep_secs = 1;
+        s.server.idempotency_lease_secs = 1;
+    })
+    .await;
+    let org = app.create_organizer("Keys", "acct_1KeysExpired0001").await;
+    let path = customers_path(&org);
+    let (status, _, _) = keyed(&app, &path, "key-1", &json!({ "email": "a@example.com" })).await;
+    assert_eq!(status, 201);
+    // Until the key expires, another body with it is refused; then it is a new request.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, replay, body) =
+            keyed(&app, &path, "key-1", &json!({ "email": "b@example.com" })).await;
+        if status != 422 {
+            assert_eq!((status, replay), (201, false), "{body}");
+            break;
+        }
+        assert_eq!(body["error"]["code"], "idempotency_key_reused");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the key never expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count_rows("idempotency_keys").await,
+        1,
+        "taken over in place"
+    );
 }

@@ -15,11 +15,14 @@ CREATE TABLE idempotency_keys (
     -- JSON array of [name, value] pairs: the headers a replay repeats.
     response_headers TEXT,
     response_body    BLOB,
+    -- The customer the answer is about: erasing the customer forgets the answer.
+    customer_id      TEXT,
     created_at       TIMESTAMP NOT NULL,
     expires_at       TIMESTAMP NOT NULL,
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
+CREATE INDEX idempotency_keys_customer_idx ON idempotency_keys (customer_id);
 
 -- The hosted page a checkout session sends the buyer to (null once the session is over).
 ALTER TABLE checkout_sessions ADD COLUMN url TEXT;

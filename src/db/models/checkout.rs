@@ -44,6 +44,17 @@ pub struct Entitlements {
 mirror_row!(CheckoutSession, checkout_sessions);
 
 impl CheckoutSession {
+    /// Records a session as its create answered, unless the mirror has it already: a create
+    /// retried with the same idempotency key gets Stripe's first answer again, which may be
+    /// older than what a webhook's fetch stored meanwhile.
+    pub fn insert_if_absent(conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<bool> {
+        on_each_backend!(conn, |c| diesel::insert_into(checkout_sessions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))
+        .map(|written| written > 0)
+    }
+
     pub fn find_by_account_and_id(
         conn: &mut DbConnection,
         account: &str,

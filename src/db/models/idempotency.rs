@@ -81,7 +81,8 @@ pub fn begin(
             owner: uuid::Uuid::new_v4().simple().to_string(),
         };
         let lease_until = expiry(now, times.lease);
-        let expires_at = expiry(now, times.keep);
+        // Never before the lease ends: a row in flight is not purged from under its request.
+        let expires_at = expiry(now, times.keep.max(times.lease));
         let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
             .values((
                 idempotency_keys::scope.eq(scope),
@@ -104,7 +105,9 @@ pub fn begin(
         else {
             continue;
         };
-        if row.expires_at <= now {
+        let running = row.response_status.is_none()
+            && row.lease_until.is_some_and(|until| is_live(until, now));
+        if row.expires_at <= now && !running {
             // Kept past its time and not purged yet: the key is free again.
             let taken = diesel::update(
                 own_key(scope, key).filter(idempotency_keys::expires_at.eq(row.expires_at)),
@@ -118,6 +121,7 @@ pub fn begin(
                 idempotency_keys::response_status.eq(None::<i32>),
                 idempotency_keys::response_headers.eq(None::<String>),
                 idempotency_keys::response_body.eq(None::<Vec<u8>>),
+                idempotency_keys::customer_id.eq(None::<String>),
             ))
             .execute(conn)?;
             if taken == 1 {
@@ -139,20 +143,25 @@ pub fn begin(
                 body: row.response_body.unwrap_or_default(),
             }));
         }
-        if row.lease_until.is_some_and(|until| is_live(until, now)) {
+        if running {
             return Ok(Begun::InFlight);
         }
         // Its holder died (or lost its answer to a database failure): take the request over.
-        let taken = diesel::update(
-            own_key(scope, key)
-                .filter(idempotency_keys::lease_owner.eq(row.lease_owner))
-                .filter(idempotency_keys::response_status.is_null()),
-        )
-        .set((
+        let unanswered = own_key(scope, key).filter(idempotency_keys::response_status.is_null());
+        let set = (
             idempotency_keys::lease_owner.eq(&lease.owner),
             idempotency_keys::lease_until.eq(lease_until),
-        ))
-        .execute(conn)?;
+        );
+        let taken = match &row.lease_owner {
+            Some(owner) => {
+                diesel::update(unanswered.filter(idempotency_keys::lease_owner.eq(owner)))
+                    .set(set)
+                    .execute(conn)?
+            }
+            None => diesel::update(unanswered.filter(idempotency_keys::lease_owner.is_null()))
+                .set(set)
+                .execute(conn)?,
+        };
         if taken == 1 {
             return Ok(Begun::Run(lease));
         }
@@ -161,10 +170,13 @@ pub fn begin(
 
 impl KeyLease {
     /// Keeps `response` for replay; `false` when this request no longer held the key.
+    /// `customer_id`: the customer the answer is about, so that erasing the customer also
+    /// forgets the answer (it may hold the person's details).
     pub fn complete(
         &self,
         conn: &mut DbConnection,
         response: &StoredResponse,
+        customer_id: Option<&str>,
     ) -> QueryResult<bool> {
         let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
         let written = diesel::update(self.held())
@@ -172,11 +184,21 @@ impl KeyLease {
                 idempotency_keys::response_status.eq(i32::from(response.status)),
                 idempotency_keys::response_headers.eq(headers),
                 idempotency_keys::response_body.eq(&response.body),
+                idempotency_keys::customer_id.eq(customer_id),
                 idempotency_keys::lease_owner.eq(None::<String>),
                 idempotency_keys::lease_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)?;
         Ok(written == 1)
+    }
+
+    /// Extends the lease by `ttl` from now while the request still runs; `false` when it was
+    /// taken over.
+    pub fn renew(&self, conn: &mut DbConnection, ttl: Duration) -> QueryResult<bool> {
+        let renewed = diesel::update(self.held())
+            .set(idempotency_keys::lease_until.eq(expiry(now(), ttl)))
+            .execute(conn)?;
+        Ok(renewed == 1)
     }
 
     /// Frees the key without an answer (a 5xx, or a request that stopped), so that a retry
@@ -193,9 +215,24 @@ impl KeyLease {
     }
 }
 
-/// Deletes keys kept past their time; returns how many.
+/// Deletes keys kept past their time, except one whose request still runs; returns how many.
 pub fn purge_expired(conn: &mut DbConnection) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.le(now())))
+    let now = now();
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::expires_at.le(now))
+            .filter(
+                idempotency_keys::lease_until
+                    .is_null()
+                    .or(idempotency_keys::lease_until.le(now)),
+            ),
+    )
+    .execute(conn)
+}
+
+/// Forgets every kept answer about an erased customer: it may hold the person's details.
+pub fn forget_customer(conn: &mut DbConnection, customer_id: &str) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::customer_id.eq(customer_id)))
         .execute(conn)
 }
 

@@ -9,6 +9,7 @@ use crate::auth::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::idempotency::AnswerAbout;
 use crate::services::customers::{self, CustomerError, Upserted};
 use crate::services::AppState;
 use body::{
@@ -66,16 +67,15 @@ pub async fn upsert(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = organizer_scope(&principal, &org_id)?;
     let input = parse_upsert(body?.0)?;
-    Ok(
+    let (mut response, customer) =
         match customers::upsert(&state, &principal, org_id, input).await? {
-            Upserted::Created(customer) => {
-                HttpResponse::Created().json(CustomerResponse::from(customer))
-            }
-            Upserted::Existing(customer) => {
-                HttpResponse::Ok().json(CustomerResponse::from(customer))
-            }
-        },
-    )
+            Upserted::Created(customer) => (HttpResponse::Created(), customer),
+            Upserted::Existing(customer) => (HttpResponse::Ok(), customer),
+        };
+    let about = AnswerAbout(customer.row.id.clone());
+    let mut response = response.json(CustomerResponse::from(customer));
+    response.extensions_mut().insert(about);
+    Ok(response)
 }
 
 /// List the organizer's customers, oldest first; `email` finds one by email.

@@ -10,7 +10,7 @@ use super::customers::{organizer_scope, parse_customer_id};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::idempotency::ClientKey;
+use crate::idempotency::{AnswerAbout, ClientKey};
 use crate::services::payments;
 use crate::services::AppState;
 use body::{
@@ -59,7 +59,8 @@ pub async fn create_checkout_session(
     let input = parse_checkout(body?.0)?;
     let created = payments::create_checkout_session(&state, &principal, org_id, input, key).await?;
     let session = created.session;
-    Ok(HttpResponse::Created().json(CheckoutSessionCreated {
+    let about = AnswerAbout(created.customer_id.clone());
+    let response = HttpResponse::Created().json(CheckoutSessionCreated {
         id: session.id,
         url: session.url,
         stripe_account_id: created.stripe_account_id,
@@ -67,7 +68,8 @@ pub async fn create_checkout_session(
         expires_at: session
             .expires_at
             .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
-    }))
+    });
+    Ok(about_customer(response, about))
 }
 
 /// Create a PaymentIntent for an embedded card form.
@@ -106,13 +108,15 @@ pub async fn create_payment_intent(
     let org_id = organizer_scope(&principal, &org_id)?;
     let input = parse_payment_intent(body?.0)?;
     let created = payments::create_payment_intent(&state, &principal, org_id, input, key).await?;
-    Ok(HttpResponse::Created().json(PaymentIntentCreated {
+    let about = AnswerAbout(created.customer_id.clone());
+    let response = HttpResponse::Created().json(PaymentIntentCreated {
         id: created.intent.id,
         client_secret: created.intent.client_secret,
         stripe_account_id: created.stripe_account_id,
         publishable_key: created.publishable_key,
         customer_id: created.customer_id,
-    }))
+    });
+    Ok(about_customer(response, about))
 }
 
 /// Open Stripe's billing portal for one of the organizer's customers.
@@ -149,9 +153,18 @@ pub async fn create_portal_session(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
     let customer_id = parse_customer_id(&path.1)?;
+    let about = AnswerAbout(customer_id.to_string());
     let return_url = parse_portal(body?.0)?;
     let url =
         payments::create_portal_session(&state, &principal, org_id, customer_id, return_url, key)
             .await?;
-    Ok(HttpResponse::Created().json(PortalSessionCreated { url }))
+    let response = HttpResponse::Created().json(PortalSessionCreated { url });
+    Ok(about_customer(response, about))
+}
+
+/// Marks the answer as about `about`'s customer: a kept replay of it (the checkout URL, the
+/// client secret) is forgotten when the customer is erased.
+fn about_customer(mut response: HttpResponse, about: AnswerAbout) -> HttpResponse {
+    response.extensions_mut().insert(about);
+    response
 }

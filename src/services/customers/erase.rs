@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{targets, CustomerError};
 use crate::auth::Principal;
-use crate::db::models::{Customer, CustomerStatus, CREATE_LEASE};
+use crate::db::models::{idempotency, Customer, CustomerStatus, CREATE_LEASE};
 use crate::db::Lease;
 use crate::domain::{CustomerId, OrganizerId, StripeAccountId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
@@ -99,6 +99,8 @@ pub async fn erase_row(
                             &seen.id,
                         )?);
                     }
+                    // Answers kept for retries may hold the person's details.
+                    idempotency::forget_customer(conn, &seen.id)?;
                     audit.record(
                         conn,
                         &AuditEntry {

@@ -8,7 +8,7 @@ use diesel::Connection;
 
 use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, MirrorRow, Organizer, Price};
+use crate::db::models::{CheckoutSession, Organizer, Price};
 use crate::db::{database_now, DbError};
 use crate::domain::payment::{Amount, CheckoutMode, HttpUrl, LineItem};
 use crate::domain::{OrganizerId, StripeAccountId};
@@ -73,6 +73,9 @@ pub async fn create_checkout_session(
         .await?;
     let account = organizers::connected_account(&organizer)?;
     let known = check_prices(&input, &account, known)?;
+    // Everything that can refuse the request comes before the buyer is resolved: a refused
+    // checkout must not leave a new customer behind.
+    let fee = fee(state, &organizer, &account, &input, &known).await?;
     let customer = match (customer, input.buyer.clone()) {
         (Some(customer), _) => customer,
         (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
@@ -80,7 +83,6 @@ pub async fn create_checkout_session(
             return Err(customers::CustomerError::NotFound(id.to_string()).into())
         }
     };
-    let fee = fee(state, &organizer, &account, &input, &known).await?;
 
     let mut metadata = input.metadata.clone();
     metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
@@ -120,7 +122,7 @@ pub async fn create_checkout_session(
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                CheckoutSession::upsert(conn, &row)?;
+                CheckoutSession::insert_if_absent(conn, &row)?;
                 audit.record(conn, &entry)
             })
             .map_err(DbError::from)
@@ -213,6 +215,8 @@ async fn fee(
         return Ok(Fee::Percent(bps as f64 / 100.0));
     }
     let mut total: i64 = 0;
+    // Prices the mirror lacks, read from Stripe once each however many lines name them.
+    let mut fetched: HashMap<&str, Option<i64>> = HashMap::new();
     for (index, item) in input.line_items.iter().enumerate() {
         let (unit_amount, quantity) = match item {
             LineItem::Custom {
@@ -221,9 +225,14 @@ async fn fee(
                 ..
             } => (unit_amount.get(), quantity.get()),
             LineItem::Price { price, quantity } => {
-                let amount = match known.get(price) {
-                    Some(known) => known.unit_amount,
-                    None => remote_unit_amount(state, account, price, index).await?,
+                let amount = match (known.get(price), fetched.get(price.as_str())) {
+                    (Some(known), _) => known.unit_amount,
+                    (None, Some(amount)) => *amount,
+                    (None, None) => {
+                        let amount = remote_unit_amount(state, account, price, index).await?;
+                        fetched.insert(price, amount);
+                        amount
+                    }
                 };
                 let amount = amount.ok_or_else(|| {
                     PaymentError::invalid(

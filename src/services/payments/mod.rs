@@ -122,8 +122,8 @@ fn stripe_key(
 ) -> IdempotencyKey {
     match client {
         Some(client) => {
-            let [scope, key] = client.parts();
-            idempotency_key(intent, &[account.as_str(), scope, key])
+            let [scope, key, fingerprint] = client.parts();
+            idempotency_key(intent, &[account.as_str(), scope, key, fingerprint])
         }
         None => idempotency_key(
             intent,

@@ -1,0 +1,222 @@
+//! `Idempotency-Key` for every POST under `/v1` (the IETF "Idempotency-Key HTTP Header Field"
+//! draft, and Stripe's own behaviour): the first request with a key runs; a retry with the same
+//! key and request gets the first answer again (`Idempotent-Replayed: true`) without running;
+//! the same key with another request is refused (422 `idempotency_key_reused`), and so is a
+//! retry while the first is still running (409 `idempotency_key_in_flight`, `Retry-After`).
+//!
+//! Keys belong to the caller's scope (the organizer of an organizer token, or the admins), so
+//! two organizers' keys never meet. Only final answers are kept (see `answer::is_final`): after
+//! a 5xx, or an answer that asks to be retried, the retry must be able to finish the work. Handlers read the key with [`ClientKey`] to derive the idempotency keys of their own
+//! Stripe writes from it, so a retry after a crash between Stripe and the database adopts what
+//! the first request created.
+
+mod answer;
+mod held;
+
+use actix_web::body::{self, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
+
+pub use held::purge_forever;
+
+use crate::auth::{authenticate, Principal};
+use crate::db::models::idempotency::{self, Begun, KeyTimes};
+use crate::db::models::Organizer;
+use crate::db::DbError;
+use crate::domain::OrganizerStatus;
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::services::AppState;
+use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
+use held::Held;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// What `Retry-After` says while the first request with a key runs.
+const IN_FLIGHT_RETRY_SECS: u64 = 1;
+
+/// How long keys live, registered as app data.
+#[derive(Clone, Copy, Debug)]
+pub struct Idempotency(pub KeyTimes);
+
+/// The client's key of the request being run, for handlers that derive Stripe keys from it:
+/// with the caller's scope (equal keys of two organizers give different Stripe keys) and the
+/// request's fingerprint (the same key sent again with another body, after a 5xx freed it, gives
+/// another Stripe key rather than Stripe's `idempotency_error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientKey {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl ClientKey {
+    /// The parts a Stripe idempotency key is derived from.
+    pub fn parts(&self) -> [&str; 3] {
+        [&self.scope, &self.key, &self.fingerprint]
+    }
+}
+
+/// Extract it as `Option<ClientKey>`: a request sent without the header has none.
+impl FromRequest for ClientKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(req.extensions().get::<ClientKey>().cloned().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("the request has no Idempotency-Key"))
+        }))
+    }
+}
+
+/// Set by a handler on its response: the customer the answer is about. Erasing that customer
+/// forgets the kept answer, which may hold the person's details.
+#[derive(Clone, Debug)]
+pub struct AnswerAbout(pub String);
+
+/// What a keyed request does, decided in one trip to the database.
+enum Start {
+    Key(Begun),
+    /// The caller's organizer is disabled or gone: its handler refuses it, and no answer is
+    /// replayed to it or kept for it.
+    Unkeyed,
+}
+
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() != Method::POST || !req.path().starts_with("/v1/") {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let key = match parse_key(&req) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(err) => return Ok(req.error_response(err)),
+    };
+    // An unauthenticated request is refused by its handler the same way with or without a
+    // key; nothing is kept for it.
+    let Ok(principal) = authenticate(req.request()) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (Some(state), Some(settings)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<Idempotency>().copied(),
+    ) else {
+        return Ok(req.error_response(ApiError::internal(anyhow::anyhow!(
+            "idempotency is not configured"
+        ))));
+    };
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map_or(usize::MAX, |limit| limit.0);
+    let body = match req.extract::<web::Bytes>().await {
+        Ok(body) => body,
+        Err(err) if err.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Ok(req.error_response(ApiError::PayloadTooLarge { limit }));
+        }
+        Err(err) => {
+            return Ok(req.error_response(ApiError::MalformedJson(format!(
+                "the body could not be read: {err}"
+            ))))
+        }
+    };
+    let client_key = ClientKey {
+        scope: scope(&principal),
+        key,
+        fingerprint: fingerprint(&req, &body),
+    };
+    req.set_payload(Payload::from(body));
+
+    let start = {
+        let client_key = client_key.clone();
+        state
+            .db
+            .run(move |conn| {
+                if let Principal::Organizer { org, .. } = &principal {
+                    let enabled = Organizer::find_by_id(conn, &org.to_string())?
+                        .is_some_and(|o| o.status == OrganizerStatus::Active);
+                    if !enabled {
+                        return Ok(Start::Unkeyed);
+                    }
+                }
+                let ClientKey {
+                    scope,
+                    key,
+                    fingerprint,
+                } = &client_key;
+                Ok::<_, DbError>(Start::Key(idempotency::begin(
+                    conn,
+                    scope,
+                    key,
+                    fingerprint,
+                    settings.0,
+                )?))
+            })
+            .await
+    };
+    let lease = match start {
+        Ok(Start::Key(Begun::Run(lease))) => lease,
+        Ok(Start::Unkeyed) => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Ok(Start::Key(Begun::Replay(stored))) => return Ok(req.into_response(replay(stored))),
+        Ok(Start::Key(Begun::InFlight)) => {
+            let err = ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                message: "a request with this Idempotency-Key is still running; retry after it answers".into(),
+            };
+            let mut response = req.error_response(err);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(IN_FLIGHT_RETRY_SECS),
+            );
+            return Ok(response);
+        }
+        Ok(Start::Key(Begun::Mismatch)) => {
+            return Ok(req.error_response(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used with another request (method, path or body); use a new key for a new request".into(),
+            }))
+        }
+        Err(err) => return Ok(req.error_response(ApiError::from(err))),
+    };
+
+    req.extensions_mut().insert(client_key);
+    let mut held = Held {
+        db: state.db.clone(),
+        lease: Some(lease),
+    };
+    // The lease is renewed at a third of its length for as long as the request runs, so only
+    // a holder that died (or lost the database) is ever taken over.
+    let ttl = settings.0.lease;
+    let every = ttl / 3;
+    let run = next.call(req);
+    tokio::pin!(run);
+    let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let response = loop {
+        tokio::select! {
+            response = &mut run => break response?,
+            _ = renewals.tick() => held.renew(ttl).await,
+        }
+    };
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = match body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            held.release().await;
+            let err = ApiError::internal(anyhow::anyhow!("the response body could not be read"));
+            return Ok(ServiceResponse::new(request, err.error_response()));
+        }
+    };
+    if is_final(&head) {
+        let about = head.extensions().get::<AnswerAbout>().map(|a| a.0.clone());
+        held.complete(stored(&head, &bytes), about).await;
+    } else {
+        held.release().await;
+    }
+    let response = head.set_body(BoxBody::new(bytes));
+    Ok(ServiceResponse::new(request, response))
+}
