@@ -10,9 +10,11 @@ use secrecy::SecretString;
 
 use crate::db::DatabaseUrl;
 
+mod sync;
 mod workers;
 
 use crate::domain::{OrganizerId, StripeAccountId};
+pub use sync::SyncSettings;
 pub use workers::{WebhookSettings, WorkerArgs, WorkerProcessSettings, WorkerSettings};
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,27 @@ pub enum Command {
     Openapi,
     /// Run the webhook workers only (for separate worker processes; see RUN_WORKERS).
     Worker(WorkerArgs),
+    /// Reconcile one organizer's account with Stripe now, and print the drift report.
+    Sync(SyncArgs),
+    /// Reconcile every active organizer's account with Stripe now, and print each report.
+    Reconcile(SyncArgs),
+}
+
+/// Arguments of `sync` and `reconcile`.
+#[derive(Clone, Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    /// The organizer whose account to reconcile (`sync` only; required there).
+    #[arg(long, value_parser = OrganizerId::parse)]
+    pub org: Option<OrganizerId>,
+    /// Compare and report, write nothing.
+    #[arg(long, default_value_t = false)]
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -77,6 +100,8 @@ pub struct ServeArgs {
     pub webhooks: WebhookSettings,
     #[command(flatten)]
     pub worker: WorkerSettings,
+    #[command(flatten)]
+    pub sync: SyncSettings,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -244,6 +269,7 @@ pub struct Settings {
     pub audit_hash_key: SecretString,
     pub webhooks: WebhookSettings,
     pub worker: WorkerSettings,
+    pub sync: SyncSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -277,6 +303,7 @@ impl Settings {
             audit_hash_key: audit_hash_key(args.audit)?,
             webhooks: args.webhooks,
             worker: args.worker,
+            sync: args.sync,
         })
     }
 }

@@ -4,10 +4,12 @@ use anyhow::Context;
 use clap::Parser;
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{
-    Cli, Command, DatabaseSettings, Settings, TokenArgs, TokenRole, WorkerProcessSettings,
+    Cli, Command, DatabaseSettings, Settings, SyncArgs, TokenArgs, TokenRole, WorkerProcessSettings,
 };
+use gateway::db::models::sync::RunStatus;
 use gateway::db::Db;
-use gateway::startup::{migrate, Application};
+use gateway::domain::OrganizerId;
+use gateway::startup::{migrate, reconcile_now, Application};
 use gateway::telemetry;
 
 fn main() -> ExitCode {
@@ -25,6 +27,13 @@ fn main() -> ExitCode {
             .and_then(|settings| {
                 actix_web::rt::System::new().block_on(gateway::startup::run_workers(settings))
             }),
+        Command::Sync(args) => match args.org {
+            Some(org) => reconcile(args, Some(org)),
+            None => Err(anyhow::anyhow!(
+                "`sync` needs --org <organizer id>; `reconcile` runs every organizer"
+            )),
+        },
+        Command::Reconcile(args) => reconcile(args, None),
         Command::Token(args) => token(args),
         Command::Openapi => {
             print!("{}", gateway::openapi::document_yaml());
@@ -46,6 +55,25 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         application.run_until_stopped().await?;
         Ok(())
     })
+}
+
+/// Prints each run as the API shows it, one JSON object per organizer; fails when a run did.
+fn reconcile(args: SyncArgs, only: Option<OrganizerId>) -> anyhow::Result<()> {
+    let runs = actix_web::rt::System::new().block_on(reconcile_now(args, only))?;
+    let mut failed = 0;
+    for run in runs {
+        if run.status != RunStatus::Succeeded {
+            failed += 1;
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&gateway::routes::sync_run_json(run))?
+        );
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} run(s) did not succeed");
+    }
+    Ok(())
 }
 
 fn run_migrations(database: DatabaseSettings) -> anyhow::Result<()> {

@@ -26,6 +26,7 @@ use crate::routes;
         (name = "customers", description = "An organizer's customers, keyed by (email, the organizer's Stripe account)"),
         (name = "billing", description = "An organizer's products, prices and subscriptions, mirrored from Stripe"),
         (name = "payments", description = "Checkout Sessions, PaymentIntents and billing portal sessions on the organizer's own Stripe account"),
+        (name = "sync", description = "Reconciliation of an organizer's account with Stripe, with drift reports"),
         (name = "erasures", description = "GDPR erasure of a person across every organizer"),
         (name = "audit", description = "Who changed what"),
         (name = "webhooks", description = "Stripe's deliveries (signed by Stripe, no JWT) and their inbox"),

@@ -19,7 +19,7 @@ use crate::domain::SubjectHasher;
 use crate::idempotency::{self, Idempotency};
 use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
 use crate::services::webhooks::{worker, Ingest};
-use crate::services::AppState;
+use crate::services::{sync, AppState};
 use crate::stripe::Stripe;
 use crate::{extract, openapi, telemetry};
 
@@ -53,6 +53,7 @@ impl Application {
             stripe,
             subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
             create_wait: settings.server.create_wait(),
+            backfill_on_register: settings.sync.backfill_on_register,
         };
         let stored = Arc::new(Notify::new());
         let ingest = Ingest::new(
@@ -71,6 +72,13 @@ impl Application {
             state.db.clone(),
             settings.server.idempotency_purge_every(),
         )));
+        if let (true, Some(every)) = (settings.worker.run_workers, settings.sync.interval()) {
+            workers.push(tokio::spawn(sync::schedule::sweep_forever(
+                state.clone(),
+                every,
+                settings.sync.reconcile_on_start,
+            )));
+        }
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();
@@ -129,9 +137,17 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         stripe: Stripe::new(&settings.stripe)?,
         subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
         create_wait: std::time::Duration::ZERO,
+        backfill_on_register: false,
     };
     let concurrency = settings.worker.worker_concurrency;
-    let workers = worker::spawn(state, settings.worker, Arc::new(Notify::new()));
+    let mut workers = worker::spawn(state.clone(), settings.worker, Arc::new(Notify::new()));
+    if let Some(every) = settings.sync.interval() {
+        workers.push(tokio::spawn(sync::schedule::sweep_forever(
+            state,
+            every,
+            settings.sync.reconcile_on_start,
+        )));
+    }
     tracing::info!(concurrency, "webhook workers running");
     tokio::signal::ctrl_c().await?;
     for worker in workers {
@@ -204,4 +220,64 @@ fn run(
         server = server.workers(workers.max(1));
     }
     Ok(server.run())
+}
+
+/// The `sync` and `reconcile` subcommands: runs now, in this process, one per organizer (`org`,
+/// or every active, connected one), each under its account's lease like any run. Returns the
+/// finished runs. While a run goes, its progress is shown on stderr when that is a terminal.
+pub async fn reconcile_now(
+    args: crate::configuration::SyncArgs,
+    only: Option<crate::domain::OrganizerId>,
+) -> anyhow::Result<Vec<crate::db::models::sync::SyncRun>> {
+    use crate::db::models::sync::{RunTrigger, SyncRun};
+    use crate::db::models::Organizer;
+    use crate::db::DbError;
+    use crate::services::sync::{RunRequest, SyncKind};
+
+    let db = open_database(&args.database)?;
+    let state = AppState {
+        db,
+        stripe: Stripe::new(&crate::configuration::StripeSettings::from_args(
+            args.stripe,
+        )?)?,
+        subject_hasher: SubjectHasher::new(crate::configuration::audit_hash_key(args.audit)?),
+        create_wait: std::time::Duration::ZERO,
+        backfill_on_register: false,
+    };
+    let organizers = match only {
+        Some(id) => {
+            let key = id.to_string();
+            let organizer = state
+                .db
+                .run(move |conn| Ok::<_, DbError>(Organizer::find_by_id(conn, &key)?))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no organizer {id}"))?;
+            vec![organizer]
+        }
+        None => {
+            state
+                .db
+                .run(|conn| Ok::<_, DbError>(sync::schedule::all_connected(conn)?))
+                .await?
+        }
+    };
+    let request = RunRequest {
+        dry_run: args.dry_run,
+        kinds: SyncKind::ALL.to_vec(),
+        trigger: RunTrigger::Cli,
+    };
+    let mut finished = Vec::new();
+    for organizer in organizers {
+        let run = sync::new_run(&organizer.id, &organizer.stripe_account_id, &request);
+        let queued = run.clone();
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
+            .await?;
+        let progress = tokio::spawn(sync::show_progress(state.clone(), run.id.clone()));
+        let result = sync::execute(&state, run).await;
+        progress.abort();
+        finished.push(result?);
+    }
+    Ok(finished)
 }

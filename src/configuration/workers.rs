@@ -22,6 +22,8 @@ pub struct WorkerArgs {
     pub audit: AuditArgs,
     #[command(flatten)]
     pub worker: WorkerSettings,
+    #[command(flatten)]
+    pub sync: super::SyncSettings,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -77,6 +79,7 @@ pub struct WorkerProcessSettings {
     pub stripe: StripeSettings,
     pub audit_hash_key: SecretString,
     pub worker: WorkerSettings,
+    pub sync: super::SyncSettings,
 }
 
 impl WorkerProcessSettings {
@@ -86,6 +89,7 @@ impl WorkerProcessSettings {
             stripe: StripeSettings::from_args(args.stripe)?,
             audit_hash_key: audit_hash_key(args.audit)?,
             worker: args.worker,
+            sync: args.sync,
         })
     }
 }

@@ -173,6 +173,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_cursors (stripe_account_id, kind) {
+        stripe_account_id -> Text,
+        kind -> Text,
+        run_id -> Text,
+        starting_after -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_runs (id) {
+        id -> Text,
+        organizer_id -> Text,
+        stripe_account_id -> Text,
+        status -> Text,
+        dry_run -> Bool,
+        kinds -> Text,
+        trigger -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        report -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     webhook_event_attempts (id) {
         id -> Text,
         event_id -> Text,
@@ -220,6 +247,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     products,
     subscriptions,
+    sync_cursors,
+    sync_runs,
     webhook_event_attempts,
     webhook_events,
 );

@@ -5,6 +5,7 @@ use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
 use crate::services::payments::PaymentError;
+use crate::services::sync::SyncError;
 use crate::services::webhooks::admin::EventsError;
 use crate::services::webhooks::WebhookError;
 
@@ -110,6 +111,23 @@ impl From<CustomerError> for ApiError {
             }
             CustomerError::Db(db) => db.into(),
             CustomerError::Corrupt { .. } => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(err: SyncError) -> Self {
+        match err {
+            SyncError::Organizer(err) => err.into(),
+            SyncError::NotFound(_) => ApiError::NotFound {
+                code: "sync_run_not_found",
+                message: err.to_string(),
+            },
+            SyncError::Stripe { account, source } => {
+                ApiError::from_stripe(&account, source.failure(), source)
+            }
+            SyncError::Customer(err) => (*err).into(),
+            SyncError::Db(db) => db.into(),
         }
     }
 }

@@ -80,8 +80,8 @@ pub struct AnswerAbout(pub String);
 /// What a keyed request does, decided in one trip to the database.
 enum Start {
     Key(Begun),
-    /// The caller's organizer is disabled or gone: its handler refuses it, and no answer is
-    /// replayed to it or kept for it.
+    /// A kept answer exists, but the caller's organizer is disabled or gone: its handler
+    /// refuses the request, and nothing is replayed to it.
     Unkeyed,
 }
 
@@ -136,25 +136,23 @@ pub async fn middleware(
         state
             .db
             .run(move |conn| {
-                if let Principal::Organizer { org, .. } = &principal {
+                let ClientKey {
+                    scope,
+                    key,
+                    fingerprint,
+                } = &client_key;
+                let begun = idempotency::begin(conn, scope, key, fingerprint, settings.0)?;
+                // A kept answer goes only to a caller who may still act: a disabled
+                // organizer's token is refused by its handler instead. (A first request needs
+                // no such look: its handler refuses it, and a refusal is not kept.)
+                if let (Begun::Replay(_), Principal::Organizer { org, .. }) = (&begun, &principal) {
                     let enabled = Organizer::find_by_id(conn, &org.to_string())?
                         .is_some_and(|o| o.status == OrganizerStatus::Active);
                     if !enabled {
                         return Ok(Start::Unkeyed);
                     }
                 }
-                let ClientKey {
-                    scope,
-                    key,
-                    fingerprint,
-                } = &client_key;
-                Ok::<_, DbError>(Start::Key(idempotency::begin(
-                    conn,
-                    scope,
-                    key,
-                    fingerprint,
-                    settings.0,
-                )?))
+                Ok::<_, DbError>(Start::Key(begun))
             })
             .await
     };

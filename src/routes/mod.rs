@@ -11,6 +11,7 @@ mod erasures;
 mod health;
 mod organizers;
 mod payments;
+mod sync;
 mod webhook_events;
 mod webhooks;
 
@@ -23,6 +24,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use health::OpenApiDocument;
 pub use webhooks::WebhookBodyLimit;
+
+/// A sync run as the API shows it, for the CLI's output.
+pub fn sync_run_json(run: crate::db::models::sync::SyncRun) -> serde_json::Value {
+    serde_json::to_value(sync::SyncRunResponse::from(run)).unwrap_or_default()
+}
 
 use crate::error::ApiError;
 
@@ -50,6 +56,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::create_checkout_session)
                 .service(payments::create_payment_intent)
                 .service(payments::create_portal_session)
+                .service(sync::start)
+                .service(sync::list)
+                .service(sync::get)
                 .service(erasures::create)
                 .service(audit_events::list)
                 .service(audit_events::list_legacy)

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query};
 use crate::services::audit::AuditContext;
 use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
-use crate::services::AppState;
+use crate::services::{sync, AppState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +224,13 @@ pub async fn create(
     principal.require_admin()?;
     let input = parse_create(body?.0)?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
+    if state.backfill_on_register {
+        // The organizer exists either way; a backfill that could not be queued is made up by
+        // the next sweep.
+        if let Err(err) = sync::backfill(&state, &organizer).await {
+            tracing::warn!(organizer_id = %organizer.id, error = %err, "could not queue the backfill");
+        }
+    }
     Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)))
 }
 

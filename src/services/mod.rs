@@ -7,6 +7,7 @@ pub mod customers;
 pub mod erasures;
 pub mod organizers;
 pub mod payments;
+pub mod sync;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -24,4 +25,6 @@ pub struct AppState {
     /// How long a request waits for another request's Stripe create of the same customer
     /// before it answers "retry later".
     pub create_wait: Duration,
+    /// Whether a newly registered organizer's mirror is backfilled from Stripe.
+    pub backfill_on_register: bool,
 }

@@ -119,7 +119,7 @@ impl RemoteSubscription {
 }
 
 #[derive(Deserialize)]
-pub(super) struct Page<T> {
+pub(crate) struct Page<T> {
     pub(super) data: Vec<T>,
     pub(super) has_more: bool,
 }

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod customers;
 mod error;
 mod idempotency;
+pub mod lists;
 pub mod mirror;
 pub mod payments;
 mod signature;

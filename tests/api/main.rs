@@ -31,6 +31,7 @@ mod organizers;
 mod payment_intents;
 mod stored_data;
 mod stripe_client;
+mod sync;
 mod webhook_mirror;
 mod webhook_processing;
 mod webhook_workers;

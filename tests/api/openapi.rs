@@ -53,7 +53,8 @@ async fn every_documented_operation_is_served_and_no_other_method() {
             .replace("{org_id}", &id)
             .replace("{customer_id}", &id)
             .replace("{event_id}", "evt_unknown")
-            .replace("{session_id}", "cs_unknown");
+            .replace("{session_id}", "cs_unknown")
+            .replace("{run_id}", "run_unknown");
         assert!(
             !path.contains('{'),
             "a path parameter the test does not fill: {template}"

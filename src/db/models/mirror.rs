@@ -83,6 +83,9 @@ pub trait MirrorRow: Sized {
         id: &str,
         fetched_at: NaiveDateTime,
     ) -> QueryResult<bool>;
+
+    /// Every row of the account not marked deleted: what reconciliation compares with Stripe.
+    fn live_by_account(conn: &mut DbConnection, account: &str) -> QueryResult<Vec<Self>>;
 }
 
 /// Implements [`MirrorRow`] for a row type over its table.
@@ -100,6 +103,15 @@ macro_rules! mirror_row {
                 fetched_at: NaiveDateTime,
             ) -> QueryResult<bool> {
                 $crate::db::models::mirror::mark_deleted!(conn, $table, account, id, fetched_at)
+            }
+
+            fn live_by_account(conn: &mut DbConnection, account: &str) -> QueryResult<Vec<Self>> {
+                $table::table
+                    .filter($table::stripe_account_id.eq(account))
+                    .filter($table::deleted.eq(false))
+                    .order($table::id.asc())
+                    .select(<Self as diesel::SelectableHelper<_>>::as_select())
+                    .load(conn)
             }
         }
     };

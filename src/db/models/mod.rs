@@ -9,6 +9,7 @@ mod erasure;
 pub mod idempotency;
 pub mod mirror;
 mod organizer;
+pub mod sync;
 mod webhook_event;
 mod webhook_insert;
 

@@ -203,18 +203,30 @@ pub(super) async fn refresh(
 /// system). A Stripe customer no gateway row points at goes to [`super::adopt`].
 ///
 /// Returns whether Stripe still has the customer.
-///
-/// The row is read before each fetch and written only if unchanged since: a request that
-/// stored a newer Stripe answer meanwhile is never overwritten by this older fetch; the row is
-/// read and fetched again instead.
 pub async fn mirror_stripe_customer(
     state: &AppState,
     account: &StripeAccountId,
     stripe_customer_id: &str,
     event_id: &str,
 ) -> Result<bool, CustomerError> {
-    let client = state.stripe.for_account(account);
     let audit = AuditContext::system("webhook-worker", event_id);
+    apply_stripe_customer(state, account, stripe_customer_id, None, audit).await
+}
+
+/// [`mirror_stripe_customer`] with Stripe's state already in hand (`known`: a listing's
+/// customer, or `Some(None)` when Stripe no longer has it), as reconciliation has it.
+///
+/// The row is read before each fetch and written only if unchanged since: a request that
+/// stored a newer Stripe answer meanwhile is never overwritten by this older state; the row is
+/// read and fetched again instead.
+pub async fn apply_stripe_customer(
+    state: &AppState,
+    account: &StripeAccountId,
+    stripe_customer_id: &str,
+    mut known: Option<Option<RemoteCustomer>>,
+    audit: AuditContext,
+) -> Result<bool, CustomerError> {
+    let client = state.stripe.for_account(account);
     for _ in 0..3 {
         let (key, stripe_id) = (account.to_string(), stripe_customer_id.to_string());
         let row = state
@@ -224,9 +236,12 @@ pub async fn mirror_stripe_customer(
                     .map_err(CustomerError::from)
             })
             .await?;
-        let remote = remote::retrieve(&client, stripe_customer_id)
-            .await
-            .map_err(|err| CustomerError::stripe(account, err))?;
+        let remote = match known.take() {
+            Some(remote) => remote,
+            None => remote::retrieve(&client, stripe_customer_id)
+                .await
+                .map_err(|err| CustomerError::stripe(account, err))?,
+        };
         let (row, remote) = match (row, remote) {
             (None, Some(remote)) => {
                 super::adopt::adopt(state, account, remote, audit).await?;
@@ -252,6 +267,17 @@ pub async fn mirror_stripe_customer(
         }
     }
     Err(CustomerError::KeptChanging)
+}
+
+/// Whether a row holds something else than Stripe's customer: the profile the gateway mirrors.
+pub fn differs(row: &Customer, remote: &RemoteCustomer) -> bool {
+    remote
+        .email
+        .as_deref()
+        .is_some_and(|email| email != row.email.as_str())
+        || remote.name != row.name
+        || remote.phone != row.phone
+        || remote.metadata != row.metadata.0
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 pub use envelope::Envelope;
 pub use inbox::{Inbox, Stored};
-pub(crate) use rows::checkout_row;
+pub(crate) use rows::{checkout_row, price_row, product_row, subscription_row};
 
 use crate::configuration::WebhookSettings;
 use crate::db::models::{EventStatus, NewWebhookEvent};

@@ -16,7 +16,7 @@ pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("maps and lists of strings serialize")
 }
 
-pub(super) fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDateTime) -> Product {
+pub(crate) fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDateTime) -> Product {
     Product {
         stripe_account_id: account.to_string(),
         id: p.id,
@@ -29,7 +29,7 @@ pub(super) fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDate
     }
 }
 
-pub(super) fn price_row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime) -> Price {
+pub(crate) fn price_row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime) -> Price {
     Price {
         stripe_account_id: account.to_string(),
         product_id: p
@@ -51,7 +51,7 @@ pub(super) fn price_row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime
     }
 }
 
-pub(super) fn subscription_row(
+pub(crate) fn subscription_row(
     account: &str,
     s: RemoteSubscription,
     fetched_at: NaiveDateTime,

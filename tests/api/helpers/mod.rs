@@ -10,8 +10,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{
-    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings, WebhookSettings,
-    WorkerSettings,
+    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings, SyncSettings,
+    WebhookSettings, WorkerSettings,
 };
 use gateway::db::DatabaseUrl;
 use gateway::domain::StripeAccountId;
@@ -208,6 +208,12 @@ async fn start_instance(
             webhook_committers: 2,
         },
         worker: test_worker_settings(),
+        // Reconciliation runs only when a test asks for it.
+        sync: SyncSettings {
+            reconcile_interval_secs: 0,
+            reconcile_on_start: false,
+            backfill_on_register: false,
+        },
     };
     customize(&mut settings);
     let stripe_settings = settings.stripe.clone();

@@ -44,6 +44,8 @@ impl TestApp {
             .env("JWT_SECRET", self.jwt_secret.expose_secret())
             .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
             .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
+            .env("RECONCILE_INTERVAL_SECS", "0")
+            .env("BACKFILL_ON_REGISTER", "false")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -73,6 +75,7 @@ impl TestApp {
             .env("WORKER_CONCURRENCY", "1")
             .env("WORKER_LEASE_SECS", lease_secs.to_string())
             .env("WORKER_POLL_MS", "50")
+            .env("RECONCILE_INTERVAL_SECS", "0")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         tokio::task::spawn_blocking(move || {

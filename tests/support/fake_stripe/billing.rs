@@ -22,6 +22,16 @@ pub(super) fn route(
 ) -> Option<(u16, Value)> {
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
+        ("GET", ["v1", collection @ ("products" | "prices")]) => {
+            let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
+            Some(list_kind(
+                state,
+                scope,
+                kind,
+                params,
+                &format!("/v1/{collection}"),
+            ))
+        }
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             Some(list_entitlements(state, scope, params))
         }
@@ -57,6 +67,25 @@ fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     (200, page(all, &query, "/v1/subscriptions"))
+}
+
+/// Every object of `kind` in the account, by id, paged by `starting_after`.
+fn list_kind(
+    state: &State,
+    scope: &str,
+    kind: &str,
+    params: &[(String, String)],
+    url: &str,
+) -> (u16, Value) {
+    let query: Map<String, Value> = form::nest(params);
+    let mut all: Vec<&Value> = state
+        .billing
+        .iter()
+        .filter(|((s, _), object)| s == scope && object["object"] == kind)
+        .map(|(_, object)| object)
+        .collect();
+    all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    (200, page(all, &query, url))
 }
 
 /// A customer's active entitlements, paged by `starting_after`.

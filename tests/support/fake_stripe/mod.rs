@@ -81,8 +81,9 @@ struct State {
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
-    /// Faults for requests of one method to paths with a prefix: (method, prefix, left, fault).
-    targeted_faults: Vec<(String, String, usize, Fault)>,
+    /// Faults for requests of one method to paths with a prefix, and a query or body holding a
+    /// given text when one is set: (method, prefix, text, left, fault).
+    targeted_faults: Vec<(String, String, Option<String>, usize, Fault)>,
     /// Gates that still catch requests, oldest first.
     gates: Vec<Catch>,
     log: Vec<RecordedRequest>,
@@ -150,9 +151,32 @@ impl FakeStripe {
     /// The next `n` requests with this method to paths starting with `path_prefix` suffer
     /// `fault`; other requests go through untouched.
     pub fn fail_next_to(&self, method: &str, path_prefix: &str, n: usize, fault: Fault) {
-        self.state()
-            .targeted_faults
-            .push((method.to_string(), path_prefix.to_string(), n, fault));
+        self.state().targeted_faults.push((
+            method.to_string(),
+            path_prefix.to_string(),
+            None,
+            n,
+            fault,
+        ));
+    }
+
+    /// Like [`FakeStripe::fail_next_to`], only for requests whose query (or form body) holds
+    /// `text`, e.g. `starting_after=` for every page of a listing but the first.
+    pub fn fail_next_with(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        text: &str,
+        n: usize,
+        fault: Fault,
+    ) {
+        self.state().targeted_faults.push((
+            method.to_string(),
+            path_prefix.to_string(),
+            Some(text.to_string()),
+            n,
+            fault,
+        ));
     }
 
     /// Holds the next request with this method to a path starting with `path_prefix` before
@@ -346,10 +370,15 @@ async fn handle(
         let targeted = state
             .targeted_faults
             .iter_mut()
-            .find(|(m, prefix, left, _)| {
-                *left > 0 && *m == method && path.starts_with(prefix.as_str())
+            .find(|(m, prefix, text, left, _)| {
+                *left > 0
+                    && *m == method
+                    && path.starts_with(prefix.as_str())
+                    && text
+                        .as_ref()
+                        .is_none_or(|text| raw_params.contains(text.as_str()))
             })
-            .map(|(_, _, left, fault)| {
+            .map(|(_, _, _, left, fault)| {
                 *left -= 1;
                 fault.clone()
             });

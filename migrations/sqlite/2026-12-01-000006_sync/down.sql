@@ -1,0 +1,2 @@
+DROP TABLE sync_cursors;
+DROP TABLE sync_runs;

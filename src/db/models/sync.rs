@@ -1,0 +1,202 @@
+//! Reconciliation runs and the cursors that let a stopped run be resumed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{sync_cursors, sync_runs};
+use crate::db::{now, DbConnection};
+use crate::on_each_backend;
+
+crate::text_enum! {
+    /// Where a reconciliation run stands.
+    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RunStatus {
+        /// Accepted; waiting for the account's lease.
+        Queued = "queued",
+        Running = "running",
+        /// Every kind was listed to the end and compared (and repaired, unless a dry run).
+        Succeeded = "succeeded",
+        /// Stopped by an error (Stripe failing after retries, a database failure): see `error`.
+        /// The next run resumes the listing where this one stopped.
+        Failed = "failed",
+        /// Its instance stopped while it ran; a later run of the account took over.
+        Interrupted = "interrupted",
+        /// Another run of the account was in progress; nothing was done.
+        Skipped = "skipped",
+    }
+}
+
+crate::text_enum! {
+    /// What started a run.
+    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RunTrigger {
+        Api = "api",
+        Cli = "cli",
+        Schedule = "schedule",
+        Registration = "registration",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sync_runs)]
+pub struct SyncRun {
+    pub id: String,
+    pub organizer_id: String,
+    pub stripe_account_id: String,
+    pub status: RunStatus,
+    pub dry_run: bool,
+    /// JSON array of kind names.
+    pub kinds: String,
+    pub trigger: RunTrigger,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    /// JSON drift report.
+    pub report: Option<String>,
+    pub error: Option<String>,
+}
+
+impl SyncRun {
+    pub fn insert(conn: &mut DbConnection, run: &SyncRun) -> QueryResult<()> {
+        diesel::insert_into(sync_runs::table)
+            .values(run)
+            .execute(conn)
+            .map(drop)
+    }
+
+    pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SyncRun>> {
+        sync_runs::table
+            .filter(sync_runs::id.eq(id))
+            .select(SyncRun::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_account_and_id(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+    ) -> QueryResult<Option<SyncRun>> {
+        sync_runs::table
+            .filter(sync_runs::stripe_account_id.eq(account))
+            .filter(sync_runs::id.eq(id))
+            .select(SyncRun::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The account's runs, newest first; ids are UUIDv7, so they sort by creation.
+    pub fn list_by_account_before(
+        conn: &mut DbConnection,
+        account: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<SyncRun>> {
+        let mut query = sync_runs::table
+            .filter(sync_runs::stripe_account_id.eq(account))
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(sync_runs::id.lt(before));
+        }
+        query
+            .order(sync_runs::id.desc())
+            .limit(limit)
+            .select(SyncRun::as_select())
+            .load(conn)
+    }
+
+    /// The run starts: `running`, and any other run of the account still marked running (its
+    /// instance stopped; this run holds the account's lease now) is `interrupted`.
+    pub fn start(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<()> {
+        let at = now();
+        diesel::update(
+            sync_runs::table
+                .filter(sync_runs::stripe_account_id.eq(account))
+                .filter(sync_runs::status.eq(RunStatus::Running))
+                .filter(sync_runs::id.ne(id)),
+        )
+        .set((
+            sync_runs::status.eq(RunStatus::Interrupted),
+            sync_runs::finished_at.eq(at),
+        ))
+        .execute(conn)?;
+        diesel::update(sync_runs::table.filter(sync_runs::id.eq(id)))
+            .set((
+                sync_runs::status.eq(RunStatus::Running),
+                sync_runs::started_at.eq(at),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
+    /// Stores the report so far (and, when `status` ends the run, how it ended).
+    pub fn record(
+        conn: &mut DbConnection,
+        id: &str,
+        status: RunStatus,
+        report: &str,
+        error: Option<&str>,
+    ) -> QueryResult<()> {
+        let finished = !matches!(status, RunStatus::Running | RunStatus::Queued);
+        diesel::update(sync_runs::table.filter(sync_runs::id.eq(id)))
+            .set((
+                sync_runs::status.eq(status),
+                sync_runs::report.eq(report),
+                sync_runs::error.eq(error),
+                sync_runs::finished_at.eq(finished.then(now)),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+}
+
+/// The id after which the account's listing of `kind` resumes, if a run stopped halfway.
+pub fn cursor(conn: &mut DbConnection, account: &str, kind: &str) -> QueryResult<Option<String>> {
+    sync_cursors::table
+        .filter(sync_cursors::stripe_account_id.eq(account))
+        .filter(sync_cursors::kind.eq(kind))
+        .select(sync_cursors::starting_after)
+        .first(conn)
+        .optional()
+}
+
+/// Records that the listing of `kind` has been applied up to `starting_after`.
+pub fn save_cursor(
+    conn: &mut DbConnection,
+    account: &str,
+    kind: &str,
+    run_id: &str,
+    starting_after: &str,
+) -> QueryResult<()> {
+    let values = (
+        sync_cursors::stripe_account_id.eq(account),
+        sync_cursors::kind.eq(kind),
+        sync_cursors::run_id.eq(run_id),
+        sync_cursors::starting_after.eq(starting_after),
+        sync_cursors::updated_at.eq(now()),
+    );
+    on_each_backend!(conn, |c| diesel::insert_into(sync_cursors::table)
+        .values(values)
+        .on_conflict((sync_cursors::stripe_account_id, sync_cursors::kind))
+        .do_update()
+        .set((
+            sync_cursors::run_id.eq(run_id),
+            sync_cursors::starting_after.eq(starting_after),
+            sync_cursors::updated_at.eq(now()),
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+/// The listing of `kind` reached its end: the next run starts from the first page.
+pub fn clear_cursor(conn: &mut DbConnection, account: &str, kind: &str) -> QueryResult<()> {
+    diesel::delete(
+        sync_cursors::table
+            .filter(sync_cursors::stripe_account_id.eq(account))
+            .filter(sync_cursors::kind.eq(kind)),
+    )
+    .execute(conn)
+    .map(drop)
+}

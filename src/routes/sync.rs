@@ -1,0 +1,205 @@
+//! Reconciliation runs of an organizer's account: start one, list them, read one's drift report.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::customers::organizer_scope;
+use super::organizers::PageQuery;
+use crate::auth::Principal;
+use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Query};
+use crate::services::sync::{self, DriftReport, RunRequest, SyncKind};
+use crate::services::AppState;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartSync {
+    /// Compare and report, write nothing (default false).
+    dry_run: Option<bool>,
+    /// What to compare (default all): `customers`, `products`, `prices`, `subscriptions`.
+    #[schema(min_items = 1)]
+    kinds: Option<Vec<SyncKind>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStarted {
+    /// Read its report at `GET .../sync-runs/{run_id}`.
+    run_id: String,
+    status: RunStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunResponse {
+    id: String,
+    organizer_id: String,
+    stripe_account_id: String,
+    status: RunStatus,
+    dry_run: bool,
+    kinds: Vec<SyncKind>,
+    trigger: RunTrigger,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    /// What the run found and repaired so far (while `running`) or in all.
+    report: Option<DriftReport>,
+    /// What stopped a `failed` or `skipped` run.
+    error: Option<String>,
+}
+
+impl From<SyncRun> for SyncRunResponse {
+    fn from(run: SyncRun) -> Self {
+        Self {
+            kinds: serde_json::from_str(&run.kinds).unwrap_or_default(),
+            report: run
+                .report
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok()),
+            id: run.id,
+            organizer_id: run.organizer_id,
+            stripe_account_id: run.stripe_account_id,
+            status: run.status,
+            dry_run: run.dry_run,
+            trigger: run.trigger,
+            created_at: run.created_at.and_utc(),
+            started_at: run.started_at.map(|t| t.and_utc()),
+            finished_at: run.finished_at.map(|t| t.and_utc()),
+            error: run.error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunPage {
+    data: Vec<SyncRunResponse>,
+    /// Pass as `cursor` for older runs; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SyncRunQuery {
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// Reconcile the organizer's account with Stripe now.
+///
+/// Lists the account's objects from Stripe, compares them with the gateway's mirror and repairs
+/// what is missing, different or deleted in Stripe (unless `dry_run`), in the background; the
+/// run's drift report grows as it goes. One run per account at a time, across instances: a run
+/// requested while another is in progress ends `skipped`.
+#[utoipa::path(
+    operation_id = "start_sync",
+    tag = "sync",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id")),
+    request_body = StartSync,
+    responses(
+        (status = 202, description = "Queued", body = SyncStarted),
+        (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Unknown fields or kinds, or an empty `kinds` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[post("/organizers/{org_id}/sync")]
+pub async fn start(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+    body: Result<Json<StartSync>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = organizer_scope(&principal, &org_id)?;
+    let body = body?.0;
+    let kinds = match body.kinds {
+        None => SyncKind::ALL.to_vec(),
+        Some(kinds) if kinds.is_empty() => {
+            return Err(ApiError::validation("kinds", "must name at least one kind"))
+        }
+        Some(kinds) => kinds,
+    };
+    let request = RunRequest {
+        dry_run: body.dry_run.unwrap_or(false),
+        kinds,
+        trigger: RunTrigger::Api,
+    };
+    let run = sync::request_run(&state, &principal, org_id, request).await?;
+    Ok(HttpResponse::Accepted().json(SyncStarted {
+        run_id: run.id,
+        status: run.status,
+    }))
+}
+
+/// The organizer's reconciliation runs, newest first.
+#[utoipa::path(
+    operation_id = "list_sync_runs",
+    tag = "sync",
+    security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "Organizer id"), SyncRunQuery),
+    responses(
+        (status = 200, description = "One page of runs", body = SyncRunPage),
+        (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+        (status = 422, description = "Invalid `limit` or `cursor` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/sync-runs")]
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    org_id: web::Path<String>,
+    query: Query<SyncRunQuery>,
+) -> Result<web::Json<SyncRunPage>, ApiError> {
+    let org_id = organizer_scope(&principal, &org_id)?;
+    let query = query.0;
+    let (limit, cursor) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let (runs, next) = sync::list_runs(&state, &principal, org_id, cursor, limit).await?;
+    Ok(web::Json(SyncRunPage {
+        data: runs.into_iter().map(Into::into).collect(),
+        next_cursor: next.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// One reconciliation run with its drift report.
+#[utoipa::path(
+    operation_id = "get_sync_run",
+    tag = "sync",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "Organizer id"),
+        ("run_id" = String, Path, description = "Run id"),
+    ),
+    responses(
+        (status = 200, description = "The run", body = SyncRunResponse),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or run (`organizer_not_found`, `sync_run_not_found`)", body = ErrorBody),
+    )
+)]
+#[get("/organizers/{org_id}/sync-runs/{run_id}")]
+pub async fn get(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<SyncRunResponse>, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let run = sync::get_run(&state, &principal, org_id, path.1.clone()).await?;
+    Ok(web::Json(run.into()))
+}

@@ -1,0 +1,245 @@
+//! Products, prices and subscriptions: listed from Stripe, compared with the mirror's rows, and
+//! written through the mirror's own upsert (a fetch that began later always wins), so a run
+//! racing a webhook worker cannot leave the older state.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use chrono::NaiveDateTime;
+
+use super::run::RunContext;
+use super::{KindDrift, SyncError, SyncKind};
+use crate::db::models::sync as cursors;
+use crate::db::models::{MirrorRow, Price, Product, Subscription};
+use crate::db::{database_now, DbConnection, DbError};
+use crate::services::webhooks::{price_row, product_row, subscription_row};
+use crate::stripe::lists::{self, Listed};
+use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
+use crate::stripe::{AccountClient, StripeError};
+
+/// A kind the mirror keeps as rows keyed by (account, Stripe id).
+pub(super) trait Catalog {
+    const KIND: SyncKind;
+    type Remote: Send + 'static;
+    type Row: MirrorRow + Clone + PartialEq + Send + 'static;
+
+    fn page<'a>(
+        client: &'a AccountClient<'a>,
+        after: Option<&'a str>,
+    ) -> impl Future<Output = Result<Listed<Self::Remote>, StripeError>> + 'a;
+    fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> impl Future<Output = Result<Fetched<Self::Remote>, StripeError>> + 'a;
+    fn remote_id(remote: &Self::Remote) -> &str;
+    fn row(account: &str, remote: Self::Remote, fetched_at: NaiveDateTime) -> Self::Row;
+    fn row_id(row: &Self::Row) -> &str;
+    /// Whether two rows hold the same content, whenever they were fetched.
+    fn same(stored: &Self::Row, listed: &Self::Row) -> bool;
+}
+
+macro_rules! catalog {
+    ($kind:ident, $variant:ident, $remote:ty, $row:ty, $list:path, $fetch:path, $to_row:path) => {
+        pub(super) struct $kind;
+
+        impl Catalog for $kind {
+            const KIND: SyncKind = SyncKind::$variant;
+            type Remote = $remote;
+            type Row = $row;
+
+            fn page<'a>(
+                client: &'a AccountClient<'a>,
+                after: Option<&'a str>,
+            ) -> impl Future<Output = Result<Listed<$remote>, StripeError>> + 'a {
+                $list(client, after)
+            }
+
+            fn fetch<'a>(
+                client: &'a AccountClient<'a>,
+                id: &'a str,
+            ) -> impl Future<Output = Result<Fetched<$remote>, StripeError>> + 'a {
+                $fetch(client, id)
+            }
+
+            fn remote_id(remote: &$remote) -> &str {
+                &remote.id
+            }
+
+            fn row(account: &str, remote: $remote, fetched_at: NaiveDateTime) -> $row {
+                $to_row(account, remote, fetched_at)
+            }
+
+            fn row_id(row: &$row) -> &str {
+                &row.id
+            }
+
+            fn same(stored: &$row, listed: &$row) -> bool {
+                let mut listed = listed.clone();
+                listed.fetched_at = stored.fetched_at;
+                *stored == listed
+            }
+        }
+    };
+}
+
+catalog!(
+    Products,
+    Products,
+    RemoteProduct,
+    Product,
+    lists::products,
+    mirror::product,
+    product_row
+);
+catalog!(
+    Prices,
+    Prices,
+    RemotePrice,
+    Price,
+    lists::prices,
+    mirror::price,
+    price_row
+);
+catalog!(
+    Subscriptions,
+    Subscriptions,
+    RemoteSubscription,
+    Subscription,
+    lists::subscriptions,
+    mirror::subscription,
+    subscription_row
+);
+
+/// Lists every object of kind `C` in the account (after the cursor a stopped run left), compares
+/// each with its row, writes what is missing or different, then confirms with a fetch each row
+/// the listing lacked and marks deleted what Stripe no longer has.
+pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<(), SyncError> {
+    let kind = C::KIND.as_str();
+    let account = run.account.to_string();
+    let dry_run = run.dry_run;
+    let (key, resume) = (account.clone(), !dry_run);
+    let (stored, mut after) = run
+        .state
+        .db
+        .run(move |conn| {
+            let stored: HashMap<String, C::Row> = C::Row::live_by_account(conn, &key)?
+                .into_iter()
+                .map(|row| (C::row_id(&row).to_string(), row))
+                .collect();
+            let after = if resume {
+                cursors::cursor(conn, &key, kind)?
+            } else {
+                None
+            };
+            Ok::<_, DbError>((stored, after))
+        })
+        .await?;
+    let mut drift = KindDrift {
+        resumed_after: after.clone(),
+        ..KindDrift::default()
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let state = run.state;
+    let client = state.stripe.for_account(&run.account);
+    loop {
+        let fetched_at = state
+            .db
+            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+            .await?;
+        let page = run.called(C::page(&client, after.as_deref()).await)?;
+        let mut writes = Vec::new();
+        for remote in page.data {
+            let id = C::remote_id(&remote).to_string();
+            let row = C::row(&account, remote, fetched_at);
+            drift.checked += 1;
+            match stored.get(&id) {
+                None => drift.missing(&id),
+                Some(existing) if !C::same(existing, &row) => drift.different(&id),
+                Some(_) => {}
+            }
+            if !stored
+                .get(&id)
+                .is_some_and(|existing| C::same(existing, &row))
+            {
+                writes.push(row);
+            }
+            after = Some(id.clone());
+            seen.insert(id);
+        }
+        if !dry_run {
+            let (key, run_id, last) = (account.clone(), run.run_id.clone(), after.clone());
+            drift.repaired += state
+                .db
+                .run(move |conn| {
+                    write_page::<C>(conn, &key, &run_id, kind, &writes, last.as_deref())
+                })
+                .await?;
+        }
+        if !page.has_more || after.is_none() {
+            break;
+        }
+        run.checkpoint(C::KIND, &drift).await?;
+    }
+    for (id, _) in stored.iter().filter(|(id, _)| !seen.contains(*id)) {
+        let fetched_at = state
+            .db
+            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+            .await?;
+        match run.called(C::fetch(&client, id).await)? {
+            Fetched::Gone => {
+                drift.deleted(id);
+                if !dry_run {
+                    let (key, id) = (account.clone(), id.clone());
+                    let marked = state
+                        .db
+                        .run(move |conn| {
+                            Ok::<_, DbError>(C::Row::mark_deleted(conn, &key, &id, fetched_at)?)
+                        })
+                        .await?;
+                    drift.repaired += u64::from(marked);
+                }
+            }
+            // Listed before this run's cursor, or created while it listed: Stripe has it.
+            Fetched::Found(remote) if !dry_run => {
+                let row = C::row(&account, remote, fetched_at);
+                state
+                    .db
+                    .run(move |conn| Ok::<_, DbError>(C::Row::upsert(conn, &row)?))
+                    .await?;
+            }
+            Fetched::Found(_) => {}
+        }
+    }
+    drift.complete = true;
+    if !dry_run {
+        let key = account.clone();
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind)?))
+            .await?;
+    }
+    run.checkpoint(C::KIND, &drift).await
+}
+
+/// One page's writes and the cursor after it, in one transaction: a run that stops resumes
+/// after the last page whose rows are stored. Returns how many rows were written.
+fn write_page<C: Catalog>(
+    conn: &mut DbConnection,
+    account: &str,
+    run_id: &str,
+    kind: &str,
+    rows: &[C::Row],
+    last: Option<&str>,
+) -> Result<u64, DbError> {
+    use diesel::Connection;
+    Ok(conn.transaction(|conn| {
+        let mut written = 0;
+        for row in rows {
+            written += u64::from(C::Row::upsert(conn, row)?);
+        }
+        if let Some(last) = last {
+            cursors::save_cursor(conn, account, kind, run_id, last)?;
+        }
+        Ok::<_, diesel::result::Error>(written)
+    })?)
+}

@@ -1,0 +1,130 @@
+//! Customers: listed from Stripe and compared with the gateway's rows by Stripe id. What
+//! differs or is missing goes through the webhook worker's own write
+//! (`customers::apply_stripe_customer`): a changed profile is stored, a customer created in
+//! Stripe is adopted, one Stripe no longer has is erased as `DELETE` erases it.
+
+use std::collections::{HashMap, HashSet};
+
+use super::run::RunContext;
+use super::{KindDrift, SyncError, SyncKind};
+use crate::db::models::sync as cursors;
+use crate::db::models::Customer;
+use crate::db::DbError;
+use crate::services::customers::{apply_stripe_customer, differs};
+use crate::stripe::customers as remote;
+use crate::stripe::lists;
+
+const KIND: SyncKind = SyncKind::Customers;
+
+pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError> {
+    let kind = KIND.as_str();
+    let account = run.account.to_string();
+    let dry_run = run.dry_run;
+    let (key, resume) = (account.clone(), !dry_run);
+    let (stored, mut after) = run
+        .state
+        .db
+        .run(move |conn| {
+            let stored = active_by_stripe_id(conn, &key)?;
+            let after = if resume {
+                cursors::cursor(conn, &key, kind)?
+            } else {
+                None
+            };
+            Ok::<_, DbError>((stored, after))
+        })
+        .await?;
+    let mut drift = KindDrift {
+        resumed_after: after.clone(),
+        ..KindDrift::default()
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let state = run.state;
+    let client = state.stripe.for_account(&run.account);
+    loop {
+        let page = run.called(lists::customers(&client, after.as_deref()).await)?;
+        for customer in page.data {
+            drift.checked += 1;
+            let id = customer.id.clone();
+            after = Some(id.clone());
+            seen.insert(id.clone());
+            let repair = match stored.get(&id) {
+                // A customer without an email has no key here: it is not mirrored.
+                None if customer.email.is_none() => false,
+                None => {
+                    drift.missing(&id);
+                    true
+                }
+                Some(row) if differs(row, &customer) => {
+                    drift.different(&id);
+                    true
+                }
+                Some(_) => false,
+            };
+            if repair && !dry_run {
+                let audit = run.audit.clone();
+                apply_stripe_customer(state, &run.account, &id, Some(Some(customer)), audit)
+                    .await?;
+                drift.repaired += 1;
+            }
+        }
+        if !dry_run {
+            if let Some(last) = after.clone() {
+                let (key, run_id) = (account.clone(), run.run_id.clone());
+                state
+                    .db
+                    .run(move |conn| {
+                        Ok::<_, DbError>(cursors::save_cursor(conn, &key, kind, &run_id, &last)?)
+                    })
+                    .await?;
+            }
+        }
+        if !page.has_more || after.is_none() {
+            break;
+        }
+        run.checkpoint(KIND, &drift).await?;
+    }
+    for id in stored.keys().filter(|id| !seen.contains(*id)) {
+        // Listed before this run's cursor, or gone from Stripe: a fetch tells which.
+        let found = run.called(remote::retrieve(&client, id).await)?;
+        if found.is_none() {
+            drift.deleted(id);
+            if !dry_run {
+                let audit = run.audit.clone();
+                apply_stripe_customer(state, &run.account, id, Some(None), audit).await?;
+                drift.repaired += 1;
+            }
+        }
+    }
+    drift.complete = true;
+    if !dry_run {
+        let key = account.clone();
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind)?))
+            .await?;
+    }
+    run.checkpoint(KIND, &drift).await
+}
+
+/// The account's active customers by their Stripe id.
+fn active_by_stripe_id(
+    conn: &mut crate::db::DbConnection,
+    account: &str,
+) -> Result<HashMap<String, Customer>, DbError> {
+    let mut all = HashMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let rows = Customer::list_active_by_account_after(conn, account, after.as_deref(), 1000)?;
+        let more = rows.len() == 1000;
+        after = rows.last().map(|row| row.id.clone());
+        for row in rows {
+            if let Some(stripe_id) = row.stripe_customer_id.clone() {
+                all.insert(stripe_id, row);
+            }
+        }
+        if !more {
+            return Ok(all);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! One run of one account: queued, then run under the account's lease (two instances never
+//! reconcile one account at once), kind after kind, its report written after every page.
+
+use std::time::{Duration, Instant};
+
+use super::{catalog, customers, DriftReport, KindDrift, SyncError, SyncKind};
+use crate::auth::Principal;
+use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
+use crate::db::models::Organizer;
+use crate::db::{now, DbError, Lease};
+use crate::domain::{OrganizerId, StripeAccountId};
+use crate::services::audit::AuditContext;
+use crate::services::{organizers, AppState};
+use crate::stripe::StripeError;
+
+/// The lease that makes one run at a time per account, across instances.
+const LEASE_KIND: &str = "sync.account";
+/// How long a run holds its account without renewing; renewed after every page.
+const LEASE_TTL: Duration = Duration::from_secs(120);
+
+pub struct RunRequest {
+    pub dry_run: bool,
+    pub kinds: Vec<SyncKind>,
+    pub trigger: RunTrigger,
+}
+
+/// Queues a run of the organizer's account and starts it in the background; returns the run.
+pub async fn request_run(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    request: RunRequest,
+) -> Result<SyncRun, SyncError> {
+    let run = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        organizers::connected_account(&organizer)?;
+        let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
+        SyncRun::insert(conn, &run)?;
+        Ok::<_, SyncError>(run)
+    })
+    .await?;
+    spawn(state, run.clone());
+    Ok(run)
+}
+
+/// Backfills a newly registered organizer's mirror in the background (`BACKFILL_ON_REGISTER`).
+pub async fn backfill(state: &AppState, organizer: &Organizer) -> Result<SyncRun, SyncError> {
+    let request = RunRequest {
+        dry_run: false,
+        kinds: SyncKind::ALL.to_vec(),
+        trigger: RunTrigger::Registration,
+    };
+    let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
+    let queued = run.clone();
+    state
+        .db
+        .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
+        .await?;
+    spawn(state, run.clone());
+    Ok(run)
+}
+
+fn spawn(state: &AppState, run: SyncRun) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = execute(&state, run).await {
+            tracing::error!(error = %err, "a sync run failed to record its end");
+        }
+    });
+}
+
+pub fn new_run(organizer_id: &str, account: &str, request: &RunRequest) -> SyncRun {
+    let mut kinds = request.kinds.clone();
+    kinds.sort();
+    kinds.dedup();
+    SyncRun {
+        id: uuid::Uuid::now_v7().to_string(),
+        organizer_id: organizer_id.to_string(),
+        stripe_account_id: account.to_string(),
+        status: RunStatus::Queued,
+        dry_run: request.dry_run,
+        kinds: serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into()),
+        trigger: request.trigger,
+        created_at: now(),
+        started_at: None,
+        finished_at: None,
+        report: None,
+        error: None,
+    }
+}
+
+/// What a run carries from kind to kind and page to page.
+pub(super) struct RunContext<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) account: StripeAccountId,
+    pub(super) run_id: String,
+    pub(super) dry_run: bool,
+    pub(super) audit: AuditContext,
+    pub(super) report: DriftReport,
+    lease: Lease,
+    started: Instant,
+}
+
+impl RunContext<'_> {
+    /// Counts a Stripe call and passes its result on; a 429 that outlasted the transport's
+    /// retries is counted as such, and fails the run like any other error.
+    pub(super) fn called<T>(&mut self, result: Result<T, StripeError>) -> Result<T, SyncError> {
+        self.report.stripe_calls += 1;
+        result.map_err(|err| {
+            if matches!(err, StripeError::Api { status: 429, .. }) {
+                self.report.rate_limited += 1;
+            }
+            SyncError::Stripe {
+                account: self.account.to_string(),
+                source: err,
+            }
+        })
+    }
+
+    /// After each page: the report so far is stored and the account's lease renewed.
+    pub(super) async fn checkpoint(
+        &mut self,
+        kind: SyncKind,
+        drift: &KindDrift,
+    ) -> Result<(), SyncError> {
+        self.report
+            .kinds
+            .insert(kind.as_str().to_string(), drift.clone());
+        self.report.duration_ms = self.started.elapsed().as_millis() as u64;
+        let report = serde_json::to_string(&self.report).unwrap_or_default();
+        let (id, mut lease) = (self.run_id.clone(), self.lease.clone());
+        let renewed = self
+            .state
+            .db
+            .run(move |conn| {
+                SyncRun::record(conn, &id, RunStatus::Running, &report, None)?;
+                Ok::<_, DbError>(lease.renew(conn, LEASE_TTL)?.then_some(lease))
+            })
+            .await?;
+        match renewed {
+            Some(lease) => {
+                self.lease = lease;
+                Ok(())
+            }
+            None => Err(SyncError::Db(DbError::Task(
+                "the account's sync lease was taken over; this run stops".into(),
+            ))),
+        }
+    }
+}
+
+/// Runs a queued run to its end and records how it ended.
+pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncError> {
+    let (account_key, run_id) = (run.stripe_account_id.clone(), run.id.clone());
+    let lease = state
+        .db
+        .run(move |conn| {
+            let lease = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)?;
+            if lease.is_some() {
+                SyncRun::start(conn, &account_key, &run_id)?;
+            }
+            Ok::<_, DbError>(lease)
+        })
+        .await?;
+    let Some(lease) = lease else {
+        return finish(
+            state,
+            &run.id,
+            RunStatus::Skipped,
+            &DriftReport::default(),
+            Some("another run of this account was in progress".into()),
+        )
+        .await;
+    };
+    let account = StripeAccountId::parse(&run.stripe_account_id)
+        .map_err(|e| SyncError::Db(DbError::Task(format!("stored account id: {e}"))))?;
+    let kinds: Vec<SyncKind> =
+        serde_json::from_str(&run.kinds).unwrap_or_else(|_| SyncKind::ALL.to_vec());
+    let mut context = RunContext {
+        state,
+        account,
+        run_id: run.id.clone(),
+        dry_run: run.dry_run,
+        audit: AuditContext::system("reconciler", &run.id),
+        report: DriftReport::default(),
+        lease,
+        started: Instant::now(),
+    };
+    let mut outcome = Ok(());
+    for kind in kinds {
+        outcome = match kind {
+            SyncKind::Customers => customers::reconcile(&mut context).await,
+            SyncKind::Products => catalog::reconcile::<catalog::Products>(&mut context).await,
+            SyncKind::Prices => catalog::reconcile::<catalog::Prices>(&mut context).await,
+            SyncKind::Subscriptions => {
+                catalog::reconcile::<catalog::Subscriptions>(&mut context).await
+            }
+        };
+        if outcome.is_err() {
+            break;
+        }
+    }
+    context.report.duration_ms = context.started.elapsed().as_millis() as u64;
+    let (status, error) = match outcome {
+        Ok(()) => (RunStatus::Succeeded, None),
+        Err(err) => {
+            let message = error_chain(&err);
+            tracing::warn!(run_id = %run.id, error = %message, "sync run failed");
+            context.report.errors.push(message.clone());
+            (RunStatus::Failed, Some(message))
+        }
+    };
+    let lease = context.lease.clone();
+    let _ = state
+        .db
+        .run(move |conn| Ok::<_, DbError>(lease.release(conn)?))
+        .await;
+    finish(state, &run.id, status, &context.report, error).await
+}
+
+async fn finish(
+    state: &AppState,
+    id: &str,
+    status: RunStatus,
+    report: &DriftReport,
+    error: Option<String>,
+) -> Result<SyncRun, SyncError> {
+    let (id, report) = (
+        id.to_string(),
+        serde_json::to_string(report).unwrap_or_default(),
+    );
+    state
+        .db
+        .run(move |conn| {
+            SyncRun::record(conn, &id, status, &report, error.as_deref())?;
+            let run = SyncRun::find_by_id(conn, &id)?;
+            run.ok_or(SyncError::NotFound(id))
+        })
+        .await
+}
+
+/// An error with its causes, for the report.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Shows a run's progress on stderr while it goes, when stderr is a terminal (the CLI's).
+pub async fn show_progress(state: AppState, run_id: String) {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let id = run_id.clone();
+        let Ok(Some(run)) = state
+            .db
+            .run(move |conn| Ok::<_, DbError>(SyncRun::find_by_id(conn, &id)?))
+            .await
+        else {
+            continue;
+        };
+        let report: DriftReport = run
+            .report
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        let line: Vec<String> = report
+            .kinds
+            .iter()
+            .map(|(kind, drift)| {
+                format!(
+                    "{kind} {}{}",
+                    drift.checked,
+                    if drift.complete { " ✓" } else { "…" }
+                )
+            })
+            .collect();
+        eprint!(
+            "\r\x1b[2K{}: {} ({} Stripe calls)",
+            run.stripe_account_id,
+            line.join(", "),
+            report.stripe_calls
+        );
+        let _ = std::io::stderr().flush();
+    }
+}

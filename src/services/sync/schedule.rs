@@ -1,0 +1,83 @@
+//! The periodic sweep: every `RECONCILE_INTERVAL_SECS`, one instance (whichever takes the
+//! sweep's lease) reconciles every active, connected organizer's account in turn, each under
+//! its own account lease like any run.
+
+use std::time::Duration;
+
+use super::run::{execute, new_run, RunRequest};
+use super::SyncKind;
+use crate::db::models::sync::{RunTrigger, SyncRun};
+use crate::db::models::Organizer;
+use crate::db::{DbError, Lease};
+use crate::domain::OrganizerStatus;
+use crate::services::AppState;
+
+const LEASE_KIND: &str = "sync.schedule";
+
+/// Sweeps every `every` for as long as the gateway runs; the first sweep at once when
+/// `at_start`, else after one interval.
+pub async fn sweep_forever(state: AppState, every: Duration, at_start: bool) {
+    if !at_start {
+        tokio::time::sleep(every).await;
+    }
+    loop {
+        match sweep(&state, every).await {
+            Ok(0) => {}
+            Ok(runs) => tracing::info!(runs, "reconciliation sweep finished"),
+            Err(err) => tracing::warn!(error = %err, "reconciliation sweep failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// One sweep, if no other instance made one within `every`: returns the runs made.
+pub async fn sweep(state: &AppState, every: Duration) -> Result<usize, super::SyncError> {
+    // The lease is not released: it says "swept" until the interval is over.
+    let claimed = state
+        .db
+        .run(move |conn| Ok::<_, DbError>(Lease::claim(conn, LEASE_KIND, "all", every)?))
+        .await?;
+    if claimed.is_none() {
+        return Ok(0);
+    }
+    let organizers = state
+        .db
+        .run(|conn| Ok::<_, DbError>(all_connected(conn)?))
+        .await?;
+    let request = RunRequest {
+        dry_run: false,
+        kinds: SyncKind::ALL.to_vec(),
+        trigger: RunTrigger::Schedule,
+    };
+    let mut runs = 0;
+    for organizer in organizers {
+        let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
+        let queued = run.clone();
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
+            .await?;
+        let finished = execute(state, run).await?;
+        tracing::info!(run_id = %finished.id, account = %finished.stripe_account_id, status = finished.status.as_str(), "scheduled reconciliation");
+        runs += 1;
+    }
+    Ok(runs)
+}
+
+/// Every organizer whose account the gateway may call: active, not disconnected.
+pub fn all_connected(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<Vec<Organizer>> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = Organizer::list_after(conn, after.as_deref(), 500)?;
+        let more = page.len() == 500;
+        after = page.last().map(|o| o.id.clone());
+        all.extend(
+            page.into_iter()
+                .filter(|o| o.status == OrganizerStatus::Active && o.disconnected_at.is_none()),
+        );
+        if !more {
+            return Ok(all);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Listings of an account's objects, one page of 100 at a time, for reconciliation and
+//! backfill: the SDK builds each request, serde reads the fields the mirror keeps.
+
+use stripe_billing::subscription::{ListSubscription, ListSubscriptionStatus};
+use stripe_core::customer::ListCustomer;
+use stripe_product::price::ListPrice;
+use stripe_product::product::ListProduct;
+
+use super::customers::RemoteCustomer;
+use super::mirror::{Page, RemotePrice, RemoteProduct, RemoteSubscription};
+use super::{AccountClient, StripeError};
+
+/// Stripe's largest page.
+pub const PAGE_SIZE: i64 = 100;
+
+/// One page of a listing, oldest or newest first as Stripe lists the kind; the next page starts
+/// after the last item's id.
+pub struct Listed<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> From<Page<T>> for Listed<T> {
+    fn from(page: Page<T>) -> Self {
+        Self {
+            data: page.data,
+            has_more: page.has_more,
+        }
+    }
+}
+
+pub async fn products(
+    client: &AccountClient<'_>,
+    after: Option<&str>,
+) -> Result<Listed<RemoteProduct>, StripeError> {
+    let mut request = ListProduct::new().limit(PAGE_SIZE);
+    if let Some(after) = after {
+        request = request.starting_after(after);
+    }
+    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+}
+
+/// Active and inactive prices alike (Stripe lists both when `active` is not given).
+pub async fn prices(
+    client: &AccountClient<'_>,
+    after: Option<&str>,
+) -> Result<Listed<RemotePrice>, StripeError> {
+    let mut request = ListPrice::new().limit(PAGE_SIZE);
+    if let Some(after) = after {
+        request = request.starting_after(after);
+    }
+    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+}
+
+/// Subscriptions in every status: canceled ones included, which Stripe leaves out by default.
+pub async fn subscriptions(
+    client: &AccountClient<'_>,
+    after: Option<&str>,
+) -> Result<Listed<RemoteSubscription>, StripeError> {
+    let mut request = ListSubscription::new()
+        .status(ListSubscriptionStatus::All)
+        .limit(PAGE_SIZE);
+    if let Some(after) = after {
+        request = request.starting_after(after);
+    }
+    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+}
+
+pub async fn customers(
+    client: &AccountClient<'_>,
+    after: Option<&str>,
+) -> Result<Listed<RemoteCustomer>, StripeError> {
+    let mut request = ListCustomer::new().limit(PAGE_SIZE);
+    if let Some(after) = after {
+        request = request.starting_after(after);
+    }
+    let page = client.read(&request).await?;
+    Ok(Listed {
+        data: page.data.into_iter().map(RemoteCustomer::from).collect(),
+        has_more: page.has_more,
+    })
+}

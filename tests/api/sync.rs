@@ -1,0 +1,404 @@
+//! Reconciliation through HTTP: objects Stripe has and the mirror lacks, differences, deletions
+//! no webhook announced, dry runs, resuming a stopped listing, one run per account, the CLI.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::customers::{customers_path, find_by_email, upsert};
+use crate::helpers::{backend_tests, error_body, TestApp, AUDIT_HASH_KEY};
+use crate::support::fake_stripe::billing::{price_json, product_json, subscription_json};
+use crate::support::fake_stripe::{Fault, PLATFORM_ACCOUNT};
+
+backend_tests!(
+    objects_created_while_webhooks_were_down_appear_after_one_run,
+    a_deletion_no_webhook_announced_is_found_and_marked,
+    a_dry_run_reports_the_same_drift_and_writes_nothing,
+    a_stopped_listing_resumes_after_its_last_page,
+    customers_created_changed_or_deleted_in_stripe_are_reconciled,
+    one_run_per_account_at_a_time,
+    runs_belong_to_their_organizer,
+    the_cli_reconciles_and_prints_the_report,
+);
+
+fn sync_path(org: &Value) -> String {
+    format!("/v1/organizers/{}/sync", org["id"].as_str().unwrap())
+}
+
+fn runs_path(org: &Value) -> String {
+    format!("/v1/organizers/{}/sync-runs", org["id"].as_str().unwrap())
+}
+
+/// Starts a run and returns its id.
+async fn start(app: &TestApp, org: &Value, body: Value) -> String {
+    let response = app.post(&sync_path(org), &app.admin_token(), &body).await;
+    assert_eq!(response.status(), 202);
+    let started: Value = response.json().await.unwrap();
+    started["run_id"].as_str().unwrap().to_string()
+}
+
+/// Waits until the run has ended and returns it.
+async fn finished(app: &TestApp, org: &Value, run_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = app
+            .get_json(&format!("{}/{run_id}", runs_path(org)), &app.admin_token())
+            .await;
+        if !["queued", "running"].contains(&run["status"].as_str().unwrap_or("")) {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {run_id} never ended: {run}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn run_once(app: &TestApp, org: &Value, body: Value) -> Value {
+    let id = start(app, org, body).await;
+    finished(app, org, &id).await
+}
+
+fn drift<'a>(run: &'a Value, kind: &str) -> &'a Value {
+    &run["report"]["kinds"][kind]
+}
+
+/// How many of the account's products the mirror holds, not deleted.
+async fn live_products(app: &TestApp, account: &str) -> i64 {
+    app.count_rows(&format!(
+        "products WHERE stripe_account_id = '{account}' AND NOT deleted"
+    ))
+    .await
+}
+
+/// Whether the mirror holds the product, not deleted.
+async fn has_product(app: &TestApp, account: &str, id: &str) -> bool {
+    app.count_rows(&format!(
+        "products WHERE stripe_account_id = '{account}' AND id = '{id}' AND NOT deleted"
+    ))
+    .await
+        == 1
+}
+
+async fn objects_created_while_webhooks_were_down_appear_after_one_run(app: TestApp) {
+    let account = "acct_1SyncMissing0001";
+    let org = app.create_organizer("Sync", account).await;
+    app.stripe
+        .put_object(Some(account), product_json("prod_a", "Pass", true));
+    app.stripe
+        .put_object(Some(account), price_json("price_a", "prod_a", 4900, None));
+    let (_, customer) = upsert(&app, &org, json!({ "email": "ana@example.com" })).await;
+    let stripe_customer = customer["stripe_customer_id"].as_str().unwrap();
+    app.stripe.put_object(
+        Some(account),
+        subscription_json("sub_a", stripe_customer, "price_a", "active"),
+    );
+    assert_eq!(live_products(&app, account).await, 0);
+
+    let run = run_once(&app, &org, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "api");
+    for kind in ["products", "prices", "subscriptions"] {
+        assert_eq!(drift(&run, kind)["missing"], 1, "{kind}: {run}");
+        assert_eq!(drift(&run, kind)["repaired"], 1, "{kind}: {run}");
+        assert_eq!(drift(&run, kind)["complete"], true);
+    }
+    assert_eq!(
+        drift(&run, "products")["examples"]["missing"],
+        json!(["prod_a"])
+    );
+    assert_eq!(drift(&run, "customers")["checked"], 1);
+    assert_eq!(drift(&run, "customers")["missing"], 0);
+    assert!(
+        run["report"]["stripe_calls"].as_u64().unwrap() >= 4,
+        "{run}"
+    );
+    // The catalog read shows it: a product with an active price.
+    let catalog = app
+        .get_json(
+            &format!("/v1/organizers/{}/products", org["id"].as_str().unwrap()),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(catalog["data"][0]["id"], "prod_a", "{catalog}");
+    let entitlements = app
+        .get_json(
+            &format!(
+                "{}/{}/entitlements",
+                customers_path(&org),
+                customer["id"].as_str().unwrap()
+            ),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(entitlements["active"], true, "{entitlements}");
+    // Every list went with the account's header.
+    let lists: Vec<_> = app
+        .stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && !r.path.starts_with("/v1/accounts"))
+        .collect();
+    assert!(
+        lists
+            .iter()
+            .all(|r| r.stripe_account.as_deref() == Some(account)),
+        "{lists:?}"
+    );
+
+    // Nothing drifts any more: a second run finds it all in place.
+    let again = run_once(&app, &org, json!({})).await;
+    for kind in ["customers", "products", "prices", "subscriptions"] {
+        let d = drift(&again, kind);
+        assert_eq!(
+            (
+                d["missing"].as_u64(),
+                d["different"].as_u64(),
+                d["repaired"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "{kind}: {again}"
+        );
+    }
+}
+
+async fn a_deletion_no_webhook_announced_is_found_and_marked(app: TestApp) {
+    let account = "acct_1SyncDeleted0001";
+    let org = app.create_organizer("Sync", account).await;
+    for id in ["prod_keep", "prod_gone"] {
+        app.stripe
+            .put_object(Some(account), product_json(id, id, true));
+    }
+    let first = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(drift(&first, "products")["missing"], 2);
+    app.stripe.remove_object(Some(account), "prod_gone");
+    let mut renamed = product_json("prod_keep", "Renamed", true);
+    renamed["description"] = json!("now with a description");
+    app.stripe.put_object(Some(account), renamed);
+
+    let second = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let d = drift(&second, "products");
+    assert_eq!(d["deleted_in_stripe"], 1, "{second}");
+    assert_eq!(d["examples"]["deleted_in_stripe"], json!(["prod_gone"]));
+    assert_eq!(d["different"], 1);
+    assert_eq!(d["repaired"], 2);
+    assert_eq!(second["kinds"], json!(["products"]));
+    assert!(second["report"]["kinds"].get("customers").is_none());
+    assert!(has_product(&app, account, "prod_keep").await);
+    assert!(!has_product(&app, account, "prod_gone").await);
+}
+
+async fn a_dry_run_reports_the_same_drift_and_writes_nothing(app: TestApp) {
+    let account = "acct_1SyncDryRun00001";
+    let org = app.create_organizer("Sync", account).await;
+    for id in ["prod_1", "prod_2", "prod_3"] {
+        app.stripe
+            .put_object(Some(account), product_json(id, id, true));
+    }
+    let dry = run_once(
+        &app,
+        &org,
+        json!({ "dry_run": true, "kinds": ["products"] }),
+    )
+    .await;
+    assert_eq!(
+        (dry["status"].as_str(), dry["dry_run"].as_bool()),
+        (Some("succeeded"), Some(true))
+    );
+    assert_eq!(drift(&dry, "products")["missing"], 3);
+    assert_eq!(drift(&dry, "products")["repaired"], 0);
+    assert_eq!(live_products(&app, account).await, 0, "a dry run wrote");
+    assert_eq!(app.count_rows("sync_cursors").await, 0);
+    let real = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    let (dry_drift, real_drift) = (drift(&dry, "products"), drift(&real, "products"));
+    assert_eq!(dry_drift["missing"], real_drift["missing"]);
+    assert_eq!(dry_drift["examples"], real_drift["examples"]);
+    assert_eq!(real_drift["repaired"], 3);
+    assert_eq!(live_products(&app, account).await, 3);
+}
+
+async fn a_stopped_listing_resumes_after_its_last_page(app: TestApp) {
+    let account = "acct_1SyncResume00001";
+    let org = app.create_organizer("Sync", account).await;
+    for n in 0..150 {
+        let id = format!("prod_{n:03}");
+        app.stripe
+            .put_object(Some(account), product_json(&id, &id, true));
+    }
+    // Stripe fails every attempt at the second page: the run stops after the first.
+    app.stripe.fail_next_with(
+        "GET",
+        "/v1/products",
+        "starting_after=",
+        3,
+        Fault::Status(500),
+    );
+    let failed = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("Stripe"),
+        "{failed}"
+    );
+    assert_eq!(drift(&failed, "products")["checked"], 100);
+    assert_eq!(drift(&failed, "products")["complete"], false);
+    assert_eq!(
+        live_products(&app, account).await,
+        100,
+        "the first page is stored"
+    );
+
+    let resumed = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(resumed["status"], "succeeded", "{resumed}");
+    let d = drift(&resumed, "products");
+    assert_eq!(d["resumed_after"], "prod_099", "{resumed}");
+    assert_eq!(
+        d["checked"], 50,
+        "only the pages after the cursor were listed"
+    );
+    assert_eq!(d["missing"], 50);
+    assert_eq!(live_products(&app, account).await, 150);
+    assert_eq!(
+        app.count_rows("sync_cursors").await,
+        0,
+        "a finished listing leaves no cursor"
+    );
+}
+
+async fn customers_created_changed_or_deleted_in_stripe_are_reconciled(app: TestApp) {
+    let account = "acct_1SyncCustomer001";
+    let org = app.create_organizer("Sync", account).await;
+    let (_, changed) = upsert(
+        &app,
+        &org,
+        json!({ "email": "changed@example.com", "name": "Old" }),
+    )
+    .await;
+    let (_, gone) = upsert(&app, &org, json!({ "email": "gone@example.com" })).await;
+    let adopted = app
+        .stripe
+        .add_customer(Some(account), "dashboard@example.com", "From Dashboard");
+    app.stripe.edit_customer(
+        Some(account),
+        changed["stripe_customer_id"].as_str().unwrap(),
+        json!({ "name": "New" }),
+    );
+    app.stripe
+        .delete_customer(Some(account), gone["stripe_customer_id"].as_str().unwrap());
+
+    let run = run_once(&app, &org, json!({ "kinds": ["customers"] })).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let d = drift(&run, "customers");
+    assert_eq!(
+        (
+            d["missing"].as_u64(),
+            d["different"].as_u64(),
+            d["deleted_in_stripe"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{run}"
+    );
+    assert_eq!(d["examples"]["missing"], json!([adopted]));
+    assert_eq!(d["repaired"], 3);
+    let found = find_by_email(&app, &org, "dashboard@example.com").await;
+    assert_eq!(found[0]["stripe_customer_id"], adopted.as_str());
+    assert_eq!(
+        find_by_email(&app, &org, "changed@example.com").await[0]["name"],
+        "New"
+    );
+    assert!(find_by_email(&app, &org, "gone@example.com")
+        .await
+        .is_empty());
+    let audit = app
+        .get_json(
+            "/v1/admin/audit-log?action=customer.deleted",
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(audit["data"][0]["actor"], "reconciler", "{audit}");
+}
+
+async fn one_run_per_account_at_a_time(app: TestApp) {
+    let account = "acct_1SyncLease000001";
+    let org = app.create_organizer("Sync", account).await;
+    app.stripe
+        .put_object(Some(account), product_json("prod_a", "A", true));
+    // The first run holds the account while its listing is held in Stripe.
+    let gate = app.stripe.hold_next("GET", "/v1/products");
+    let first = start(&app, &org, json!({ "kinds": ["products"] })).await;
+    gate.arrived().await;
+    let second = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(second["status"], "skipped", "{second}");
+    assert!(second["error"].as_str().unwrap().contains("in progress"));
+    gate.release();
+    let first = finished(&app, &org, &first).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let list = app.get_json(&runs_path(&org), &app.admin_token()).await;
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            second["id"].as_str().unwrap(),
+            first["id"].as_str().unwrap()
+        ],
+        "newest first"
+    );
+}
+
+async fn runs_belong_to_their_organizer(app: TestApp) {
+    let a = app.create_organizer("A", "acct_1SyncTenantA0001").await;
+    let b = app.create_organizer("B", "acct_1SyncTenantB0001").await;
+    let id = start(&app, &a, json!({ "kinds": ["products"] })).await;
+    let token_b = app.organizer_token(b["id"].as_str().unwrap());
+    let response = app.post(&sync_path(&a), &token_b, &json!({})).await;
+    error_body(response, 403, "forbidden").await;
+    let response = app.get(&format!("{}/{id}", runs_path(&b)), &token_b).await;
+    error_body(response, 404, "sync_run_not_found").await;
+    let response = app
+        .post(&sync_path(&a), &app.admin_token(), &json!({ "kinds": [] }))
+        .await;
+    error_body(response, 422, "validation_failed").await;
+    let response = app
+        .post(
+            &sync_path(&a),
+            &app.admin_token(),
+            &json!({ "kinds": ["invoices"] }),
+        )
+        .await;
+    error_body(response, 422, "validation_failed").await;
+    finished(&app, &a, &id).await;
+}
+
+async fn the_cli_reconciles_and_prints_the_report(app: TestApp) {
+    let account = "acct_1SyncCli0000001";
+    let org = app.create_organizer("Sync", account).await;
+    app.stripe
+        .put_object(Some(account), product_json("prod_cli", "CLI", true));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
+        .args(["sync", "--org", org["id"].as_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", app.database_url())
+        .env("STRIPE_SECRET_KEY", "sk_test_gateway")
+        .env("STRIPE_API_BASE", &app.stripe.base_url)
+        .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
+        .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(printed["status"], "succeeded");
+    assert_eq!(printed["trigger"], "cli");
+    assert_eq!(printed["report"]["kinds"]["products"]["missing"], 1);
+    assert!(has_product(&app, account, "prod_cli").await);
+}
