@@ -19,7 +19,8 @@ use crate::services::AppState;
 pub struct StartSync {
     /// Compare and report, write nothing (default false).
     dry_run: Option<bool>,
-    /// What to compare (default all): `customers`, `products`, `prices`, `subscriptions`.
+    /// What to compare (default all): `customers`, `products`, `prices`, `subscriptions`,
+    /// `entitlements`.
     #[schema(min_items = 1)]
     kinds: Option<Vec<SyncKind>>,
 }

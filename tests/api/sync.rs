@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use crate::customers::{customers_path, find_by_email, upsert};
 use crate::helpers::{backend_tests, error_body, TestApp, AUDIT_HASH_KEY};
-use crate::support::fake_stripe::billing::{price_json, product_json, subscription_json};
+use crate::support::fake_stripe::billing::{
+    entitlement_json, price_json, product_json, subscription_json,
+};
 use crate::support::fake_stripe::{Fault, PLATFORM_ACCOUNT};
 
 backend_tests!(
@@ -91,6 +93,11 @@ async fn objects_created_while_webhooks_were_down_appear_after_one_run(app: Test
         Some(account),
         subscription_json("sub_a", stripe_customer, "price_a", "active"),
     );
+    app.stripe.set_entitlements(
+        Some(account),
+        stripe_customer,
+        vec![entitlement_json(1, "pro")],
+    );
     assert_eq!(live_products(&app, account).await, 0);
 
     let run = run_once(&app, &org, json!({})).await;
@@ -130,6 +137,8 @@ async fn objects_created_while_webhooks_were_down_appear_after_one_run(app: Test
         )
         .await;
     assert_eq!(entitlements["active"], true, "{entitlements}");
+    assert_eq!(entitlements["features"], json!(["pro"]), "{entitlements}");
+    assert_eq!(drift(&run, "entitlements")["missing"], 1, "{run}");
     // Every list went with the account's header.
     let lists: Vec<_> = app
         .stripe
@@ -146,7 +155,13 @@ async fn objects_created_while_webhooks_were_down_appear_after_one_run(app: Test
 
     // Nothing drifts any more: a second run finds it all in place.
     let again = run_once(&app, &org, json!({})).await;
-    for kind in ["customers", "products", "prices", "subscriptions"] {
+    for kind in [
+        "customers",
+        "products",
+        "prices",
+        "subscriptions",
+        "entitlements",
+    ] {
         let d = drift(&again, kind);
         assert_eq!(
             (

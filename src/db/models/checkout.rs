@@ -87,6 +87,18 @@ impl Entitlements {
         .map(|written| written > 0)
     }
 
+    /// Every customer of the account the mirror holds entitlements for.
+    pub fn list_by_account(
+        conn: &mut DbConnection,
+        account: &str,
+    ) -> QueryResult<Vec<Entitlements>> {
+        entitlements::table
+            .filter(entitlements::stripe_account_id.eq(account))
+            .order(entitlements::stripe_customer_id.asc())
+            .select(Entitlements::as_select())
+            .load(conn)
+    }
+
     pub fn find_by_account_and_customer(
         conn: &mut DbConnection,
         account: &str,

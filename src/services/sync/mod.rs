@@ -7,10 +7,12 @@
 //!   stopped run be resumed after the last page it applied;
 //! - [`catalog`]: products, prices and subscriptions, through the mirror's own writes;
 //! - [`customers`]: customers, through the same writes as the webhook worker's;
+//! - [`entitlements`]: the active entitlements of customers with access;
 //! - [`schedule`]: the periodic sweep of every account.
 
 mod catalog;
 mod customers;
+mod entitlements;
 mod run;
 pub mod schedule;
 
@@ -38,14 +40,17 @@ pub enum SyncKind {
     Products,
     Prices,
     Subscriptions,
+    /// The active entitlements of customers with access; compared after `subscriptions`.
+    Entitlements,
 }
 
 impl SyncKind {
-    pub const ALL: [SyncKind; 4] = [
+    pub const ALL: [SyncKind; 5] = [
         Self::Customers,
         Self::Products,
         Self::Prices,
         Self::Subscriptions,
+        Self::Entitlements,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +59,7 @@ impl SyncKind {
             Self::Products => "products",
             Self::Prices => "prices",
             Self::Subscriptions => "subscriptions",
+            Self::Entitlements => "entitlements",
         }
     }
 }
