@@ -88,6 +88,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_cursors (stripe_account_id) {
+        stripe_account_id -> Text,
+        since -> Int8,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (scope, key) {
         scope -> Text,
         key -> Text,
@@ -241,6 +249,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     entitlements,
     erasure_accounts,
     erasures,
+    event_cursors,
     idempotency_keys,
     leases,
     organizers,

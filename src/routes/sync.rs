@@ -20,7 +20,7 @@ pub struct StartSync {
     /// Compare and report, write nothing (default false).
     dry_run: Option<bool>,
     /// What to compare (default all): `customers`, `products`, `prices`, `subscriptions`,
-    /// `entitlements`.
+    /// `entitlements`, and `events` (those Stripe's Events API has and the inbox lacks).
     #[schema(min_items = 1)]
     kinds: Option<Vec<SyncKind>>,
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::customers::{customers_path, find_by_email, upsert};
+use crate::helpers::webhooks::event;
 use crate::helpers::{backend_tests, error_body, TestApp, AUDIT_HASH_KEY};
 use crate::support::fake_stripe::billing::{
     entitlement_json, price_json, product_json, subscription_json,
@@ -21,6 +22,7 @@ backend_tests!(
     one_run_per_account_at_a_time,
     runs_belong_to_their_organizer,
     the_cli_reconciles_and_prints_the_report,
+    missed_events_are_recovered_through_the_events_api,
 );
 
 fn sync_path(org: &Value) -> String {
@@ -416,4 +418,52 @@ async fn the_cli_reconciles_and_prints_the_report(app: TestApp) {
     assert_eq!(printed["trigger"], "cli");
     assert_eq!(printed["report"]["kinds"]["products"]["missing"], 1);
     assert!(has_product(&app, account, "prod_cli").await);
+}
+
+/// An event Stripe never delivered (the endpoint was down) is found through the Events API, with
+/// the account's header, stored in the inbox and processed by the workers like a delivery.
+async fn missed_events_are_recovered_through_the_events_api(app: TestApp) {
+    let account = "acct_1SyncEvents00001";
+    let org = app.create_organizer("Sync", account).await;
+    let product = product_json("prod_evt", "From an event", true);
+    app.stripe.put_object(Some(account), product.clone());
+    let missed = event("product.created", Some(account), &product);
+    let delivered = event("product.updated", Some(account), &product);
+    app.stripe.add_event(Some(account), missed.clone());
+    app.stripe.add_event(Some(account), delivered.clone());
+    app.deliver(&delivered).await;
+
+    let dry = run_once(&app, &org, json!({ "kinds": ["events"], "dry_run": true })).await;
+    assert_eq!(drift(&dry, "events")["missing"], 1, "{dry}");
+    let missed_id = missed["id"].as_str().unwrap();
+    let lookup = app
+        .get(
+            &format!("/v1/admin/webhook-events/{missed_id}"),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(lookup.status(), 404, "a dry run stored nothing");
+
+    let run = run_once(&app, &org, json!({ "kinds": ["events"] })).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let d = drift(&run, "events");
+    assert_eq!(
+        (d["checked"].as_u64(), d["missing"].as_u64()),
+        (Some(2), Some(1)),
+        "{run}"
+    );
+    assert_eq!(d["examples"]["missing"], json!([missed_id]));
+    let settled = app.settled(missed_id).await;
+    assert_eq!(settled["status"], "processed", "{settled}");
+    assert!(has_product(&app, account, "prod_evt").await);
+    let lists = app.stripe.requests_to("GET", "/v1/events");
+    assert!(
+        lists
+            .iter()
+            .all(|r| r.stripe_account.as_deref() == Some(account)),
+        "{lists:?}"
+    );
+    // The next run starts from the cursor and finds nothing new.
+    let again = run_once(&app, &org, json!({ "kinds": ["events"] })).await;
+    assert_eq!(drift(&again, "events")["missing"], 0, "{again}");
 }

@@ -31,3 +31,11 @@ CREATE TABLE sync_cursors (
     updated_at        TIMESTAMP NOT NULL,
     PRIMARY KEY (stripe_account_id, kind)
 );
+
+-- Where an account's catch-up through Stripe's Events API stands: events created at or after
+-- `since` (unix seconds) are listed by the next run, and stored in the inbox if it lacks them.
+CREATE TABLE event_cursors (
+    stripe_account_id TEXT PRIMARY KEY,
+    since             BIGINT NOT NULL,
+    updated_at        TIMESTAMP NOT NULL
+);

@@ -1,2 +1,3 @@
+DROP TABLE event_cursors;
 DROP TABLE sync_cursors;
 DROP TABLE sync_runs;

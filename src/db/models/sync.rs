@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{sync_cursors, sync_runs};
+use crate::db::schema::{event_cursors, sync_cursors, sync_runs};
 use crate::db::{now, DbConnection};
 use crate::on_each_backend;
 
@@ -198,5 +198,32 @@ pub fn clear_cursor(conn: &mut DbConnection, account: &str, kind: &str) -> Query
             .filter(sync_cursors::kind.eq(kind)),
     )
     .execute(conn)
+    .map(drop)
+}
+
+/// Where the account's Events API catch-up stands: the creation time (unix seconds) from which
+/// the next run lists events; `None` before its first run.
+pub fn events_since(conn: &mut DbConnection, account: &str) -> QueryResult<Option<i64>> {
+    event_cursors::table
+        .filter(event_cursors::stripe_account_id.eq(account))
+        .select(event_cursors::since)
+        .first(conn)
+        .optional()
+}
+
+pub fn save_events_since(conn: &mut DbConnection, account: &str, since: i64) -> QueryResult<()> {
+    on_each_backend!(conn, |c| diesel::insert_into(event_cursors::table)
+        .values((
+            event_cursors::stripe_account_id.eq(account),
+            event_cursors::since.eq(since),
+            event_cursors::updated_at.eq(now()),
+        ))
+        .on_conflict(event_cursors::stripe_account_id)
+        .do_update()
+        .set((
+            event_cursors::since.eq(since),
+            event_cursors::updated_at.eq(now()),
+        ))
+        .execute(c))
     .map(drop)
 }

@@ -8,11 +8,13 @@
 //! - [`catalog`]: products, prices and subscriptions, through the mirror's own writes;
 //! - [`customers`]: customers, through the same writes as the webhook worker's;
 //! - [`entitlements`]: the active entitlements of customers with access;
+//! - [`events`]: missed-event recovery through Stripe's Events API;
 //! - [`schedule`]: the periodic sweep of every account.
 
 mod catalog;
 mod customers;
 mod entitlements;
+mod events;
 mod run;
 pub mod schedule;
 
@@ -42,15 +44,18 @@ pub enum SyncKind {
     Subscriptions,
     /// The active entitlements of customers with access; compared after `subscriptions`.
     Entitlements,
+    /// The account's events since its cursor (Stripe's Events API) that the inbox lacks.
+    Events,
 }
 
 impl SyncKind {
-    pub const ALL: [SyncKind; 5] = [
+    pub const ALL: [SyncKind; 6] = [
         Self::Customers,
         Self::Products,
         Self::Prices,
         Self::Subscriptions,
         Self::Entitlements,
+        Self::Events,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +65,7 @@ impl SyncKind {
             Self::Prices => "prices",
             Self::Subscriptions => "subscriptions",
             Self::Entitlements => "entitlements",
+            Self::Events => "events",
         }
     }
 }
@@ -78,6 +84,9 @@ pub struct DriftReport {
     pub rate_limited: u64,
     /// What stopped the run, if anything.
     pub errors: Vec<String>,
+    /// What an operator should know though the run went on (an events cursor close to the
+    /// end of Stripe's 30-day window).
+    pub warnings: Vec<String>,
     pub duration_ms: u64,
 }
 

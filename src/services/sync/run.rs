@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{catalog, customers, entitlements, DriftReport, KindDrift, SyncError, SyncKind};
+use super::{
+    catalog, customers, entitlements, events, DriftReport, KindDrift, SyncError, SyncKind,
+};
 use crate::auth::Principal;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
@@ -195,6 +197,7 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
                 catalog::reconcile::<catalog::Subscriptions>(&mut context).await
             }
             SyncKind::Entitlements => entitlements::reconcile(&mut context).await,
+            SyncKind::Events => events::reconcile(&mut context).await,
         };
         if outcome.is_err() {
             break;

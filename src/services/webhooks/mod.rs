@@ -128,26 +128,36 @@ impl Ingest {
     }
 
     fn row(&self, envelope: Envelope, payload: String) -> NewWebhookEvent {
-        let received_at = now();
-        let status = if process::handles(&envelope.event_type, &envelope.object_type) {
-            EventStatus::Pending
-        } else {
-            EventStatus::Ignored
-        };
-        NewWebhookEvent {
-            stripe_account_id: envelope
-                .account
-                .or_else(|| self.platform_account.as_ref().map(ToString::to_string)),
-            id: envelope.id,
-            event_type: envelope.event_type,
-            object_type: envelope.object_type,
-            object_id: envelope.object_id,
-            livemode: envelope.livemode,
-            created_at: envelope.created,
-            received_at,
-            status,
-            next_attempt_at: received_at,
-            payload,
-        }
+        inbox_row(envelope, payload, self.platform_account.as_ref())
+    }
+}
+
+/// The inbox row of an event: pending when the workers process its type, else ignored; an
+/// event without `account` belongs to the platform's own account.
+pub(crate) fn inbox_row(
+    envelope: Envelope,
+    payload: String,
+    platform_account: Option<&StripeAccountId>,
+) -> NewWebhookEvent {
+    let received_at = now();
+    let status = if process::handles(&envelope.event_type, &envelope.object_type) {
+        EventStatus::Pending
+    } else {
+        EventStatus::Ignored
+    };
+    NewWebhookEvent {
+        stripe_account_id: envelope
+            .account
+            .or_else(|| platform_account.map(ToString::to_string)),
+        id: envelope.id,
+        event_type: envelope.event_type,
+        object_type: envelope.object_type,
+        object_id: envelope.object_id,
+        livemode: envelope.livemode,
+        created_at: envelope.created,
+        received_at,
+        status,
+        next_attempt_at: received_at,
+        payload,
     }
 }

@@ -22,6 +22,7 @@ pub(super) fn route(
 ) -> Option<(u16, Value)> {
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
+        ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
         ("GET", ["v1", collection @ ("products" | "prices")]) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(
@@ -86,6 +87,32 @@ fn list_kind(
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     (200, page(all, &query, url))
+}
+
+/// The account's events created at or after `created[gte]`, newest first, paged by
+/// `starting_after`.
+fn list_events(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
+    let query: Map<String, Value> = form::nest(params);
+    let since = query
+        .get("created")
+        .and_then(|c| c.get("gte"))
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(0);
+    let mut all: Vec<&Value> = state
+        .events
+        .get(scope)
+        .map(|events| {
+            events
+                .iter()
+                .filter(|e| e["created"].as_i64().unwrap_or(0) >= since)
+                .collect()
+        })
+        .unwrap_or_default();
+    all.sort_by(|a, b| {
+        (b["created"].as_i64(), b["id"].as_str()).cmp(&(a["created"].as_i64(), a["id"].as_str()))
+    });
+    (200, page(all, &query, "/v1/events"))
 }
 
 /// A customer's active entitlements, paged by `starting_after`.

@@ -78,6 +78,8 @@ struct State {
     billing: HashMap<(String, String), Value>,
     /// (account, customer) -> active entitlements.
     entitlements: HashMap<(String, String), Vec<Value>>,
+    /// Per account: the events the Events API lists.
+    events: HashMap<String, Vec<Value>>,
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
@@ -245,6 +247,16 @@ impl FakeStripe {
         ];
         let (_, customer) = objects::create_customer(&mut state, account_key(account), &params);
         customer["id"].as_str().unwrap().to_string()
+    }
+
+    /// Records an event of the account for the Events API (`GET /v1/events`), as Stripe keeps
+    /// every event whether or not a webhook delivered it.
+    pub fn add_event(&self, account: Option<&str>, event: Value) {
+        self.state()
+            .events
+            .entry(account_key(account).to_string())
+            .or_default()
+            .push(event);
     }
 
     /// Removes an object as a hard delete would: reading it answers 404 `resource_missing`.

@@ -1,0 +1,118 @@
+//! Missed-event recovery: the account's events since its cursor, listed from Stripe's Events API
+//! with the account's `Stripe-Account`, and each one the inbox lacks stored as if delivered, so
+//! the webhook workers process it the normal way (by fetching its object). Stripe keeps events
+//! for 30 days: a cursor older than 25 days is reported, and only a full reconciliation (which
+//! the same run makes of every other kind) covers what fell out of the window.
+
+use chrono::Utc;
+
+use super::run::RunContext;
+use super::{KindDrift, SyncError, SyncKind};
+use crate::db::models::sync as cursors;
+use crate::db::models::{Organizer, WebhookEvent};
+use crate::db::DbError;
+use crate::services::webhooks::{inbox_row, Envelope};
+use crate::stripe::lists;
+
+const KIND: SyncKind = SyncKind::Events;
+/// How long Stripe keeps events.
+const WINDOW_SECS: i64 = 30 * 86_400;
+/// A cursor older than this is close to losing events: warned about.
+const STALE_SECS: i64 = 25 * 86_400;
+/// Listed again at the next run: events stored in the same second as the newest one seen may
+/// not have been listed yet. The inbox drops what it already has.
+const OVERLAP_SECS: i64 = 60;
+
+pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError> {
+    let key = run.account.to_string();
+    let (since, registered) = run
+        .state
+        .db
+        .run(move |conn| {
+            let since = cursors::events_since(conn, &key)?;
+            let registered = Organizer::find_by_stripe_account_id(conn, &key)?
+                .map(|o| o.created_at.and_utc().timestamp());
+            Ok::<_, DbError>((since, registered))
+        })
+        .await?;
+    let now = Utc::now().timestamp();
+    // Before its first run: the events since the organizer was registered (the backfill covers
+    // the state before), within Stripe's window.
+    let since = since.or(registered).unwrap_or(now).max(now - WINDOW_SECS);
+    if now - since > STALE_SECS {
+        let warning = format!(
+            "the events cursor is {} days old; Stripe keeps events for 30 days, so only this run's full reconciliation covers what is older",
+            (now - since) / 86_400
+        );
+        tracing::warn!(account = %run.account, "{warning}");
+        run.report.warnings.push(warning);
+    }
+    let mut drift = KindDrift {
+        resumed_after: Some(since.to_string()),
+        ..KindDrift::default()
+    };
+    let state = run.state;
+    let client = state.stripe.for_account(&run.account);
+    let mut after: Option<String> = None;
+    let mut newest = since;
+    loop {
+        let page = run.called(lists::events(&client, since, after.as_deref()).await)?;
+        let mut rows = Vec::new();
+        for event in page.data {
+            drift.checked += 1;
+            let body = event.to_string();
+            let Ok(envelope) = Envelope::parse(body.as_bytes()) else {
+                continue;
+            };
+            after = Some(envelope.id.clone());
+            newest = newest.max(envelope.created.and_utc().timestamp());
+            let mut row = inbox_row(envelope, body, None);
+            // Listed with the account's header: the account is the run's, whatever the
+            // payload says.
+            row.stripe_account_id = Some(run.account.to_string());
+            rows.push(row);
+        }
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let stored = if run.dry_run {
+            let ids = ids.clone();
+            state
+                .db
+                .run(move |conn| {
+                    let mut missing = Vec::new();
+                    for id in ids {
+                        if WebhookEvent::find(conn, &id)?.is_none() {
+                            missing.push(id);
+                        }
+                    }
+                    Ok::<_, DbError>(missing)
+                })
+                .await?
+        } else {
+            state
+                .db
+                .run(move |conn| Ok::<_, DbError>(WebhookEvent::insert_batch(conn, &mut rows)?))
+                .await?
+        };
+        for id in &stored {
+            drift.missing(id);
+        }
+        if !run.dry_run {
+            drift.repaired += stored.len() as u64;
+        }
+        if !page.has_more || after.is_none() {
+            break;
+        }
+        run.checkpoint(KIND, &drift).await?;
+    }
+    drift.complete = true;
+    if !run.dry_run {
+        // Only once every page is listed: Stripe lists newest first, so a run that stops
+        // halfway has not seen the oldest ones yet.
+        let (key, next) = (run.account.to_string(), (newest - OVERLAP_SECS).max(since));
+        state
+            .db
+            .run(move |conn| Ok::<_, DbError>(cursors::save_events_since(conn, &key, next)?))
+            .await?;
+    }
+    run.checkpoint(KIND, &drift).await
+}
