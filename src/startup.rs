@@ -54,6 +54,7 @@ impl Application {
             subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
             create_wait: settings.server.create_wait(),
             backfill_on_register: settings.sync.backfill_on_register,
+            reconcile_every: settings.sync.interval(),
         };
         let stored = Arc::new(Notify::new());
         let ingest = Ingest::new(
@@ -138,6 +139,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
         create_wait: std::time::Duration::ZERO,
         backfill_on_register: false,
+        reconcile_every: settings.sync.interval(),
     };
     let concurrency = settings.worker.worker_concurrency;
     let mut workers = worker::spawn(state.clone(), settings.worker, Arc::new(Notify::new()));
@@ -243,6 +245,7 @@ pub async fn reconcile_now(
         subject_hasher: SubjectHasher::new(crate::configuration::audit_hash_key(args.audit)?),
         create_wait: std::time::Duration::ZERO,
         backfill_on_register: false,
+        reconcile_every: None,
     };
     let organizers = match only {
         Some(id) => {

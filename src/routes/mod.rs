@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)
+                .service(sync::health)
                 .service(erasures::create)
                 .service(audit_events::list)
                 .service(audit_events::list_legacy)

@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
+use crate::services::sync::health::AccountHealth;
 use crate::services::sync::{self, DriftReport, RunRequest, SyncKind};
 use crate::services::AppState;
 
@@ -203,4 +204,50 @@ pub async fn get(
     let org_id = organizer_scope(&principal, &path.0)?;
     let run = sync::get_run(&state, &principal, org_id, path.1.clone()).await?;
     Ok(web::Json(run.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncHealthPage {
+    data: Vec<AccountHealth>,
+    /// Pass as `cursor` for the next organizers; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Whether each organizer's mirror can be trusted now (admin).
+///
+/// Per organizer, oldest first: its last reconciliation and last successful one with the drift
+/// found, the age of its events cursor, its inbox backlog and dead letters, its disconnection,
+/// and `concerns`, empty when nothing needs an operator.
+#[utoipa::path(
+    operation_id = "sync_health",
+    tag = "sync",
+    security(("bearer" = [])),
+    params(SyncRunQuery),
+    responses(
+        (status = 200, description = "One page of organizers' health", body = SyncHealthPage),
+        (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Invalid `limit` or `cursor` (`validation_failed`)", body = ErrorBody),
+    )
+)]
+#[get("/admin/sync-health")]
+pub async fn health(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: Result<Query<SyncRunQuery>, ApiError>,
+) -> Result<web::Json<SyncHealthPage>, ApiError> {
+    // The role before the input: a non-admin gets 403 whatever it sent.
+    principal.require_admin()?;
+    let query = query?.0;
+    let (limit, cursor) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let (data, next) = sync::health::health(&state, cursor, limit, state.reconcile_every).await?;
+    Ok(web::Json(SyncHealthPage {
+        data,
+        next_cursor: next.map(|cursor| cursor.encode()),
+    }))
 }

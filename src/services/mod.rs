@@ -27,4 +27,7 @@ pub struct AppState {
     pub create_wait: Duration,
     /// Whether a newly registered organizer's mirror is backfilled from Stripe.
     pub backfill_on_register: bool,
+    /// How often every account is reconciled, when the sweep is on (the health report's
+    /// yardstick for an overdue reconciliation).
+    pub reconcile_every: Option<Duration>,
 }

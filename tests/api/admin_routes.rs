@@ -124,6 +124,7 @@ fn bad_inputs(org_id: &str) -> Vec<BadInput> {
         "/v1/admin/audit-log",
         "/v1/audit-events",
         "/v1/admin/webhook-events",
+        "/v1/admin/sync-health",
     ] {
         cases.push(BadInput::query(template, "foo=1", 400, "invalid_query"));
         cases.push(BadInput::query(template, "limit=abc", 400, "invalid_query"));
@@ -233,6 +234,7 @@ async fn admin_routes_refuse_an_organizer_token_before_reading_the_input(app: Te
         ("GET", "/v1/admin/webhook-events"),
         ("GET", "/v1/admin/webhook-events/{event_id}"),
         ("POST", "/v1/admin/webhook-events/{event_id}/replay"),
+        ("GET", "/v1/admin/sync-health"),
     ]
     .into_iter()
     .map(|(m, t)| (m.to_string(), t.to_string()))

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::customers::{customers_path, find_by_email, upsert};
 use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, error_body, TestApp, AUDIT_HASH_KEY};
+use crate::helpers::{backend_tests, error_body, spawn_app_with, Backend, TestApp, AUDIT_HASH_KEY};
 use crate::support::fake_stripe::billing::{
     entitlement_json, price_json, product_json, subscription_json,
 };
@@ -23,6 +23,8 @@ backend_tests!(
     runs_belong_to_their_organizer,
     the_cli_reconciles_and_prints_the_report,
     missed_events_are_recovered_through_the_events_api,
+    sync_health_says_which_mirrors_need_attention,
+    a_new_organizer_is_backfilled_and_every_account_swept,
 );
 
 fn sync_path(org: &Value) -> String {
@@ -466,4 +468,99 @@ async fn missed_events_are_recovered_through_the_events_api(app: TestApp) {
     // The next run starts from the cursor and finds nothing new.
     let again = run_once(&app, &org, json!({ "kinds": ["events"] })).await;
     assert_eq!(drift(&again, "events")["missing"], 0, "{again}");
+}
+
+async fn sync_health_says_which_mirrors_need_attention(app: TestApp) {
+    let synced = app
+        .create_organizer("Synced", "acct_1SyncHealthy0001")
+        .await;
+    let never = app.create_organizer("Never", "acct_1SyncNever000001").await;
+    let run = run_once(&app, &synced, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let health = app
+        .get_json("/v1/admin/sync-health", &app.admin_token())
+        .await;
+    let of = |org: &Value| {
+        health["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["organizer_id"] == org["id"])
+            .cloned()
+            .expect("listed")
+    };
+    let healthy = of(&synced);
+    assert_eq!(healthy["concerns"], json!([]), "{healthy}");
+    assert_eq!(healthy["last_success"]["id"], run["id"]);
+    assert_eq!(healthy["last_success"]["drift"], 0);
+    assert_eq!(
+        (
+            healthy["inbox_pending"].as_i64(),
+            healthy["dead_lettered"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert!(
+        healthy["events_cursor_age_secs"].as_i64().is_some(),
+        "{healthy}"
+    );
+    let unknown = of(&never);
+    assert_eq!(unknown["last_run"], Value::Null);
+    assert_eq!(
+        unknown["concerns"],
+        json!(["no reconciliation has succeeded yet"]),
+        "{unknown}"
+    );
+    let token = app.organizer_token(synced["id"].as_str().unwrap());
+    let response = app.get("/v1/admin/sync-health", &token).await;
+    error_body(response, 403, "forbidden").await;
+}
+
+/// Waits for a run of `org` started by `trigger` to succeed; returns it.
+async fn run_by(app: &TestApp, org: &Value, trigger: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = app.get_json(&runs_path(org), &app.admin_token()).await;
+        let found = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == trigger && r["status"] == "succeeded")
+            .cloned();
+        if let Some(run) = found {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {trigger} run succeeded: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_new_organizer_is_backfilled_and_every_account_swept(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.sync.backfill_on_register = true;
+        s.sync.reconcile_interval_secs = 1;
+    })
+    .await;
+    let account = "acct_1SyncBackfill001";
+    app.stripe
+        .put_object(Some(account), product_json("prod_old", "Before", true));
+    let org = app.create_organizer("Backfilled", account).await;
+    let backfill = run_by(&app, &org, "registration").await;
+    assert_eq!(drift(&backfill, "products")["missing"], 1, "{backfill}");
+    assert!(has_product(&app, account, "prod_old").await);
+    // A product created later, with no webhook: the next sweep finds it.
+    app.stripe
+        .put_object(Some(account), product_json("prod_new", "After", true));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !has_product(&app, account, "prod_new").await {
+        assert!(
+            Instant::now() < deadline,
+            "no sweep mirrored the new product"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run_by(&app, &org, "schedule").await;
 }

@@ -107,6 +107,25 @@ impl SyncRun {
             .load(conn)
     }
 
+    /// The account's latest run, or latest with `status`.
+    pub fn latest_by_account(
+        conn: &mut DbConnection,
+        account: &str,
+        status: Option<RunStatus>,
+    ) -> QueryResult<Option<SyncRun>> {
+        let mut query = sync_runs::table
+            .filter(sync_runs::stripe_account_id.eq(account))
+            .into_boxed();
+        if let Some(status) = status {
+            query = query.filter(sync_runs::status.eq(status));
+        }
+        query
+            .order(sync_runs::id.desc())
+            .select(SyncRun::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// The run starts: `running`, and any other run of the account still marked running (its
     /// instance stopped; this run holds the account's lease now) is `interrupted`.
     pub fn start(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<()> {

@@ -358,6 +358,25 @@ impl WebhookEvent {
         }
         query.load(conn).map(Some)
     }
+
+    /// The account's inbox at a glance: events waiting, when the oldest of them arrived, and
+    /// events dead-lettered.
+    pub fn backlog_by_account(
+        conn: &mut DbConnection,
+        account: &str,
+    ) -> QueryResult<(i64, Option<NaiveDateTime>, i64)> {
+        let (pending, oldest) = e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
+            .filter(e::status.eq(EventStatus::Pending))
+            .select((diesel::dsl::count_star(), diesel::dsl::min(e::received_at)))
+            .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+        let dead = e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
+            .filter(e::status.eq(EventStatus::Dead))
+            .count()
+            .get_result(conn)?;
+        Ok((pending, oldest, dead))
+    }
 }
 
 impl EventAttempt {

@@ -15,6 +15,7 @@ mod catalog;
 mod customers;
 mod entitlements;
 mod events;
+pub mod health;
 mod run;
 pub mod schedule;
 
