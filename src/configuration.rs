@@ -200,6 +200,14 @@ pub struct StripeArgs {
     /// can start Stripe.js; `publishable_key` is null when it is not set.
     #[arg(long, env = "STRIPE_PUBLISHABLE_KEY")]
     pub stripe_publishable_key: Option<String>,
+    /// Calls per second to Stripe, all instances on one database together. Default: 20 for a
+    /// test-mode key (Stripe allows 25), 80 otherwise (Stripe allows 100 in live mode).
+    #[arg(long, env = "STRIPE_RATE_LIMIT")]
+    pub stripe_rate_limit: Option<u32>,
+    /// The percentage of the rate budget background work (webhook workers, reconciliation) may
+    /// use; the rest is kept for interactive calls (checkouts, upserts).
+    #[arg(long, env = "STRIPE_BACKGROUND_PERCENT", default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub stripe_background_percent: u8,
     /// Per-attempt timeout for Stripe calls, in milliseconds.
     #[arg(long, env = "STRIPE_TIMEOUT_MS", default_value_t = 10_000)]
     pub stripe_timeout_ms: u64,
@@ -276,6 +284,7 @@ pub struct Settings {
 pub struct StripeSettings {
     pub secret_key: SecretString,
     pub publishable_key: Option<String>,
+    pub budget: crate::stripe::limiter::RateBudget,
     pub api_base: String,
     pub platform_account_id: Option<StripeAccountId>,
     pub timeout: Duration,
@@ -337,9 +346,27 @@ impl StripeSettings {
                 "STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_live_... or pk_test_...), never a secret one".into(),
             ));
         }
+        let test_mode = {
+            use secrecy::ExposeSecret;
+            let key = secret_key.expose_secret();
+            key.starts_with("sk_test_") || key.starts_with("rk_test_")
+        };
+        let per_second = args
+            .stripe_rate_limit
+            .unwrap_or(if test_mode { 20 } else { 80 });
+        if per_second == 0 {
+            return Err(ConfigError(
+                "STRIPE_RATE_LIMIT must be at least 1 call per second".into(),
+            ));
+        }
+        let budget = crate::stripe::limiter::RateBudget {
+            per_second,
+            background_share: f64::from(args.stripe_background_percent) / 100.0,
+        };
         Ok(Self {
             secret_key,
             publishable_key,
+            budget,
             api_base,
             platform_account_id: args.stripe_platform_account_id,
             timeout: Duration::from_millis(args.stripe_timeout_ms.max(1)),

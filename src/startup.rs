@@ -19,7 +19,7 @@ use crate::domain::SubjectHasher;
 use crate::idempotency::{self, Idempotency};
 use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
 use crate::services::webhooks::{worker, Ingest};
-use crate::services::{sync, AppState};
+use crate::services::{shares, sync, AppState};
 use crate::stripe::Stripe;
 use crate::{extract, openapi, telemetry};
 
@@ -65,10 +65,14 @@ impl Application {
             stored.clone(),
         );
         let mut workers = if settings.worker.run_workers {
-            worker::spawn(state.clone(), settings.worker.clone(), stored)
+            worker::spawn(state.background(), settings.worker.clone(), stored)
         } else {
             Vec::new()
         };
+        workers.push(tokio::spawn(shares::keep_share(
+            state.db.clone(),
+            state.stripe.limiter().clone(),
+        )));
         workers.push(tokio::spawn(idempotency::purge_forever(
             state.db.clone(),
             settings.server.idempotency_purge_every(),
@@ -142,7 +146,11 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         reconcile_every: settings.sync.interval(),
     };
     let concurrency = settings.worker.worker_concurrency;
-    let mut workers = worker::spawn(state.clone(), settings.worker, Arc::new(Notify::new()));
+    let mut workers = worker::spawn(state.background(), settings.worker, Arc::new(Notify::new()));
+    workers.push(tokio::spawn(shares::keep_share(
+        state.db.clone(),
+        state.stripe.limiter().clone(),
+    )));
     if let Some(every) = settings.sync.interval() {
         workers.push(tokio::spawn(sync::schedule::sweep_forever(
             state,

@@ -165,6 +165,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    stripe_instances (id) {
+        id -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     subscriptions (stripe_account_id, id) {
         stripe_account_id -> Text,
         id -> Text,
@@ -255,6 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizers,
     prices,
     products,
+    stripe_instances,
     subscriptions,
     sync_cursors,
     sync_runs,

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod erasures;
 pub mod organizers;
 pub mod payments;
+pub mod shares;
 pub mod sync;
 pub mod webhooks;
 
@@ -30,4 +31,15 @@ pub struct AppState {
     /// How often every account is reconciled, when the sweep is on (the health report's
     /// yardstick for an overdue reconciliation).
     pub reconcile_every: Option<Duration>,
+}
+
+impl AppState {
+    /// The same state for background work: its Stripe calls use only the background share of
+    /// the rate budget.
+    pub fn background(&self) -> AppState {
+        AppState {
+            stripe: self.stripe.background(),
+            ..self.clone()
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod customers;
 mod error;
 mod idempotency;
+pub mod limiter;
 pub mod lists;
 pub mod mirror;
 pub mod payments;
@@ -61,6 +62,20 @@ impl Stripe {
             transport: &self.transport,
             account_header: header,
         }
+    }
+
+    /// The same client for background work (webhook workers, reconciliation): its calls use
+    /// only the background share of the rate budget.
+    pub fn background(&self) -> Stripe {
+        Stripe {
+            transport: self.transport.with_priority(limiter::Priority::Background),
+            ..self.clone()
+        }
+    }
+
+    /// The rate budget all of this process's clients share.
+    pub fn limiter(&self) -> &std::sync::Arc<limiter::Limiter> {
+        self.transport.limiter()
     }
 
     /// See [`StripeTransport::worst_case_call`].

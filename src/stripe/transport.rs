@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -7,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use stripe_client_core::{CustomizedStripeRequest, StripeClient, StripeMethod};
 
 use super::error::StripeError;
+use super::limiter::{Limiter, Priority};
 use crate::configuration::StripeSettings;
 
 /// When to try again after a transient failure.
@@ -57,6 +59,9 @@ pub struct StripeTransport {
     authorization: HeaderValue,
     retry: RetryPolicy,
     timeout: Duration,
+    /// The rate budget every attempt waits on, shared by all clones.
+    limiter: Arc<Limiter>,
+    priority: Priority,
 }
 
 impl StripeTransport {
@@ -79,7 +84,21 @@ impl StripeTransport {
                 max_delay: Self::MAX_DELAY,
             },
             timeout: settings.timeout,
+            limiter: Arc::new(Limiter::new(settings.budget)),
+            priority: Priority::Interactive,
         })
+    }
+
+    /// The same transport, whose calls wait as `priority`.
+    pub fn with_priority(&self, priority: Priority) -> Self {
+        Self {
+            priority,
+            ..self.clone()
+        }
+    }
+
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.limiter
     }
 }
 
@@ -123,6 +142,7 @@ impl StripeClient for StripeTransport {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            self.limiter.acquire(self.priority).await;
             let mut builder = self
                 .http
                 .request(method.clone(), &url)

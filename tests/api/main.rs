@@ -29,6 +29,7 @@ mod openapi;
 mod organizer_registration;
 mod organizers;
 mod payment_intents;
+mod rate_budget;
 mod stored_data;
 mod stripe_client;
 mod sync;

@@ -407,6 +407,7 @@ async fn the_cli_reconciles_and_prints_the_report(app: TestApp) {
         .env("STRIPE_API_BASE", &app.stripe.base_url)
         .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
         .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+        .env("STRIPE_RATE_LIMIT", "10000")
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -39,3 +39,10 @@ CREATE TABLE event_cursors (
     since             BIGINT NOT NULL,
     updated_at        TIMESTAMP NOT NULL
 );
+
+-- The instances calling Stripe: each takes an equal share of the rate budget. A row not seen
+-- for 15 seconds is an instance that stopped.
+CREATE TABLE stripe_instances (
+    id      TEXT PRIMARY KEY,
+    seen_at TIMESTAMP NOT NULL
+);

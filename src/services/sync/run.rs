@@ -152,6 +152,8 @@ impl RunContext<'_> {
 
 /// Runs a queued run to its end and records how it ended.
 pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncError> {
+    // Background work: its Stripe calls leave the interactive share of the budget alone.
+    let state = &state.background();
     let (account_key, run_id) = (run.stripe_account_id.clone(), run.id.clone());
     let lease = state
         .db

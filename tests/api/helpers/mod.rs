@@ -254,6 +254,11 @@ pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
     StripeSettings {
         secret_key: SecretString::from("sk_test_gateway"),
         publishable_key: Some(PUBLISHABLE_KEY.to_string()),
+        // Far above what any test sends, except the tests about the budget.
+        budget: gateway::stripe::limiter::RateBudget {
+            per_second: 10_000,
+            background_share: 0.7,
+        },
         api_base: base_url.to_string(),
         platform_account_id: Some(StripeAccountId::parse(PLATFORM_ACCOUNT).unwrap()),
         timeout: STRIPE_TIMEOUT,

@@ -46,6 +46,7 @@ impl TestApp {
             .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
             .env("RECONCILE_INTERVAL_SECS", "0")
             .env("BACKFILL_ON_REGISTER", "false")
+            .env("STRIPE_RATE_LIMIT", "10000")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -76,6 +77,7 @@ impl TestApp {
             .env("WORKER_LEASE_SECS", lease_secs.to_string())
             .env("WORKER_POLL_MS", "50")
             .env("RECONCILE_INTERVAL_SECS", "0")
+            .env("STRIPE_RATE_LIMIT", "10000")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
         tokio::task::spawn_blocking(move || {

@@ -63,6 +63,8 @@ pub struct RecordedRequest {
     pub stripe_version: Option<String>,
     pub params: Vec<(String, String)>,
     pub fault: Option<Fault>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
     /// The gate hold the request waited at, if a gate caught it.
     pub held: Option<Hold>,
     pub replayed: bool,
@@ -409,6 +411,7 @@ async fn handle(
             stripe_version: header(&req, "stripe-version"),
             params: params.clone(),
             fault: fault.clone(),
+            at: std::time::Instant::now(),
             held: ticket.as_ref().map(|ticket| ticket.hold),
             replayed: false,
         });

@@ -1,0 +1,134 @@
+//! The gateway's Stripe rate budget: every call waits for a permit before it is sent (retries
+//! included). Interactive calls (a checkout, an upsert) may use all of it; background work
+//! (webhook workers, reconciliation) only its share, so a large backfill cannot slow another
+//! organizer's checkout. The budget is shared by the instances on one database: each takes
+//! `budget / live instances` (see [`shares`](crate::db::models::shares)).
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Who is waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// A client waits for the answer.
+    Interactive,
+    /// Webhook workers and reconciliation.
+    Background,
+}
+
+/// The budget across every instance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateBudget {
+    /// Calls per second to Stripe, all instances together.
+    pub per_second: u32,
+    /// The share background work may use, from 0 to 1; the rest is kept for interactive calls.
+    pub background_share: f64,
+}
+
+struct Limits {
+    all: DefaultDirectRateLimiter,
+    background: DefaultDirectRateLimiter,
+    instances: u32,
+}
+
+pub struct Limiter {
+    budget: RateBudget,
+    limits: RwLock<Arc<Limits>>,
+}
+
+/// `per_second` calls a second, evenly spaced: no burst above the rate in any second.
+fn quota(per_second: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / per_second.max(0.1));
+    Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::MIN)
+}
+
+impl Limits {
+    fn new(budget: RateBudget, instances: u32) -> Self {
+        let mine = f64::from(budget.per_second) / f64::from(instances.max(1));
+        Self {
+            all: RateLimiter::direct(quota(mine)),
+            background: RateLimiter::direct(quota(mine * budget.background_share.clamp(0.0, 1.0))),
+            instances,
+        }
+    }
+}
+
+impl Limiter {
+    pub fn new(budget: RateBudget) -> Self {
+        Self {
+            budget,
+            limits: RwLock::new(Arc::new(Limits::new(budget, 1))),
+        }
+    }
+
+    /// Waits until a call of this priority may go.
+    pub async fn acquire(&self, priority: Priority) {
+        let limits = self
+            .limits
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        if priority == Priority::Background {
+            limits.background.until_ready().await;
+        }
+        limits.all.until_ready().await;
+    }
+
+    /// Takes `budget / instances` from now on, when the number of live instances changed.
+    pub fn set_instances(&self, instances: u32) {
+        let instances = instances.max(1);
+        let mut limits = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if limits.instances != instances {
+            tracing::info!(
+                instances,
+                per_second = self.budget.per_second,
+                "the Stripe rate budget is shared anew"
+            );
+            *limits = Arc::new(Limits::new(self.budget, instances));
+        }
+    }
+
+    pub fn instances(&self) -> u32 {
+        self.limits.read().map(|l| l.instances).unwrap_or(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_are_spaced_to_the_budget() {
+        let limiter = Limiter::new(RateBudget {
+            per_second: 50,
+            background_share: 0.5,
+        });
+        let started = std::time::Instant::now();
+        for _ in 0..11 {
+            limiter.acquire(Priority::Interactive).await;
+        }
+        // Ten intervals of 20 ms after the first call.
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn each_instance_takes_its_share() {
+        let limiter = Limiter::new(RateBudget {
+            per_second: 100,
+            background_share: 0.7,
+        });
+        limiter.set_instances(4);
+        assert_eq!(limiter.instances(), 4);
+        limiter.set_instances(0);
+        assert_eq!(limiter.instances(), 1);
+    }
+}
