@@ -63,6 +63,9 @@ pub struct SyncArgs {
     /// Compare and report, write nothing.
     #[arg(long, default_value_t = false)]
     pub dry_run: bool,
+    /// Accounts reconciled at once (`reconcile`).
+    #[arg(long, env = "SYNC_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

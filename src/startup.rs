@@ -82,6 +82,7 @@ impl Application {
                 state.clone(),
                 every,
                 settings.sync.reconcile_on_start,
+                settings.sync.sync_concurrency,
             )));
         }
         let listener = TcpListener::bind(settings.server.bind_address)
@@ -156,6 +157,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
             state,
             every,
             settings.sync.reconcile_on_start,
+            settings.sync.sync_concurrency,
         )));
     }
     tracing::info!(concurrency, "webhook workers running");
@@ -239,10 +241,9 @@ pub async fn reconcile_now(
     args: crate::configuration::SyncArgs,
     only: Option<crate::domain::OrganizerId>,
 ) -> anyhow::Result<Vec<crate::db::models::sync::SyncRun>> {
-    use crate::db::models::sync::{RunTrigger, SyncRun};
+    use crate::db::models::sync::RunTrigger;
     use crate::db::models::Organizer;
     use crate::db::DbError;
-    use crate::services::sync::{RunRequest, SyncKind};
 
     let db = open_database(&args.database)?;
     let state = AppState {
@@ -272,23 +273,24 @@ pub async fn reconcile_now(
                 .await?
         }
     };
-    let request = RunRequest {
-        dry_run: args.dry_run,
-        kinds: SyncKind::ALL.to_vec(),
-        trigger: RunTrigger::Cli,
+    let progress = match &organizers[..] {
+        [only] => Some(tokio::spawn(sync::show_progress(
+            state.clone(),
+            only.stripe_account_id.clone(),
+        ))),
+        _ => None,
     };
-    let mut finished = Vec::new();
-    for organizer in organizers {
-        let run = sync::new_run(&organizer.id, &organizer.stripe_account_id, &request);
-        let queued = run.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
-            .await?;
-        let progress = tokio::spawn(sync::show_progress(state.clone(), run.id.clone()));
-        let result = sync::execute(&state, run).await;
+    let finished = sync::schedule::run_all(
+        &state,
+        organizers,
+        RunTrigger::Cli,
+        args.dry_run,
+        args.concurrency,
+    )
+    .await;
+    if let Some(progress) = progress {
         progress.abort();
-        finished.push(result?);
     }
+    let finished = finished?;
     Ok(finished)
 }

@@ -17,6 +17,10 @@ pub struct SyncSettings {
     /// subscriptions) from Stripe in the background.
     #[arg(long, env = "BACKFILL_ON_REGISTER", default_value_t = true, action = clap::ArgAction::Set)]
     pub backfill_on_register: bool,
+    /// Accounts a sweep reconciles at once (each one call at a time, all within the rate
+    /// budget's background share).
+    #[arg(long, env = "SYNC_CONCURRENCY", default_value_t = 4)]
+    pub sync_concurrency: usize,
 }
 
 impl SyncSettings {

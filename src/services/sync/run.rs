@@ -256,18 +256,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     message
 }
 
-/// Shows a run's progress on stderr while it goes, when stderr is a terminal (the CLI's).
-pub async fn show_progress(state: AppState, run_id: String) {
+/// Shows the progress of the account's latest run on stderr while it goes, when stderr is a
+/// terminal (the CLI's).
+pub async fn show_progress(state: AppState, account: String) {
     use std::io::{IsTerminal, Write};
     if !std::io::stderr().is_terminal() {
         return;
     }
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let id = run_id.clone();
+        let key = account.clone();
         let Ok(Some(run)) = state
             .db
-            .run(move |conn| Ok::<_, DbError>(SyncRun::find_by_id(conn, &id)?))
+            .run(move |conn| Ok::<_, DbError>(SyncRun::latest_by_account(conn, &key, None)?))
             .await
         else {
             continue;

@@ -16,12 +16,12 @@ const LEASE_KIND: &str = "sync.schedule";
 
 /// Sweeps every `every` for as long as the gateway runs; the first sweep at once when
 /// `at_start`, else after one interval.
-pub async fn sweep_forever(state: AppState, every: Duration, at_start: bool) {
+pub async fn sweep_forever(state: AppState, every: Duration, at_start: bool, concurrency: usize) {
     if !at_start {
         tokio::time::sleep(every).await;
     }
     loop {
-        match sweep(&state, every).await {
+        match sweep(&state, every, concurrency).await {
             Ok(0) => {}
             Ok(runs) => tracing::info!(runs, "reconciliation sweep finished"),
             Err(err) => tracing::warn!(error = %err, "reconciliation sweep failed"),
@@ -31,7 +31,11 @@ pub async fn sweep_forever(state: AppState, every: Duration, at_start: bool) {
 }
 
 /// One sweep, if no other instance made one within `every`: returns the runs made.
-pub async fn sweep(state: &AppState, every: Duration) -> Result<usize, super::SyncError> {
+pub async fn sweep(
+    state: &AppState,
+    every: Duration,
+    concurrency: usize,
+) -> Result<usize, super::SyncError> {
     // The lease is not released: it says "swept" until the interval is over.
     let claimed = state
         .db
@@ -44,12 +48,25 @@ pub async fn sweep(state: &AppState, every: Duration) -> Result<usize, super::Sy
         .db
         .run(|conn| Ok::<_, DbError>(all_connected(conn)?))
         .await?;
+    let runs = run_all(state, organizers, RunTrigger::Schedule, false, concurrency).await?;
+    Ok(runs.len())
+}
+
+/// Runs every organizer's account, `concurrency` at a time; returns the finished runs.
+pub async fn run_all(
+    state: &AppState,
+    organizers: Vec<Organizer>,
+    trigger: RunTrigger,
+    dry_run: bool,
+    concurrency: usize,
+) -> Result<Vec<SyncRun>, super::SyncError> {
     let request = RunRequest {
-        dry_run: false,
+        dry_run,
         kinds: SyncKind::ALL.to_vec(),
-        trigger: RunTrigger::Schedule,
+        trigger,
     };
-    let mut runs = 0;
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
     for organizer in organizers {
         let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
         let queued = run.clone();
@@ -57,11 +74,26 @@ pub async fn sweep(state: &AppState, every: Duration) -> Result<usize, super::Sy
             .db
             .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
             .await?;
-        let finished = execute(state, run).await?;
-        tracing::info!(run_id = %finished.id, account = %finished.stripe_account_id, status = finished.status.as_str(), "scheduled reconciliation");
-        runs += 1;
+        let (state, limit) = (state.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            execute(&state, run).await
+        });
     }
-    Ok(runs)
+    let mut finished = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(run)) => {
+                tracing::info!(run_id = %run.id, account = %run.stripe_account_id, status = run.status.as_str(), "reconciliation run ended");
+                finished.push(run);
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "a reconciliation run could not record its end")
+            }
+            Err(err) => tracing::error!(error = %err, "a reconciliation run panicked"),
+        }
+    }
+    Ok(finished)
 }
 
 /// Every organizer whose account the gateway may call: active, not disconnected.

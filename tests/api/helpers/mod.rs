@@ -213,6 +213,7 @@ async fn start_instance(
             reconcile_interval_secs: 0,
             reconcile_on_start: false,
             backfill_on_register: false,
+            sync_concurrency: 2,
         },
     };
     customize(&mut settings);
