@@ -209,7 +209,7 @@ pub struct StripeArgs {
     pub stripe_rate_limit: Option<u32>,
     /// The percentage of the rate budget background work (webhook workers, reconciliation) may
     /// use; the rest is kept for interactive calls (checkouts, upserts).
-    #[arg(long, env = "STRIPE_BACKGROUND_PERCENT", default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=100))]
+    #[arg(long, env = "STRIPE_BACKGROUND_PERCENT", default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=99))]
     pub stripe_background_percent: u8,
     /// Per-attempt timeout for Stripe calls, in milliseconds.
     #[arg(long, env = "STRIPE_TIMEOUT_MS", default_value_t = 10_000)]

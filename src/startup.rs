@@ -273,6 +273,11 @@ pub async fn reconcile_now(
                 .await?
         }
     };
+    // This process calls Stripe too: it takes its share of the budget like any instance.
+    let share = tokio::spawn(shares::keep_share(
+        state.db.clone(),
+        state.stripe.limiter().clone(),
+    ));
     let progress = match &organizers[..] {
         [only] => Some(tokio::spawn(sync::show_progress(
             state.clone(),
@@ -291,6 +296,7 @@ pub async fn reconcile_now(
     if let Some(progress) = progress {
         progress.abort();
     }
+    share.abort();
     let finished = finished?;
     Ok(finished)
 }

@@ -123,6 +123,10 @@ impl From<SyncError> for ApiError {
                 code: "sync_run_not_found",
                 message: err.to_string(),
             },
+            SyncError::InProgress(_) => ApiError::Conflict {
+                code: "sync_in_progress",
+                message: err.to_string(),
+            },
             SyncError::Stripe { account, source } => {
                 ApiError::from_stripe(&account, source.failure(), source)
             }

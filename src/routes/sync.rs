@@ -95,8 +95,8 @@ pub struct SyncRunQuery {
 ///
 /// Lists the account's objects from Stripe, compares them with the gateway's mirror and repairs
 /// what is missing, different or deleted in Stripe (unless `dry_run`), in the background; the
-/// run's drift report grows as it goes. One run per account at a time, across instances: a run
-/// requested while another is in progress ends `skipped`.
+/// run's drift report grows as it goes. One run per account at a time, across instances: while
+/// one is queued or running, another is refused with `sync_in_progress`.
 #[utoipa::path(
     operation_id = "start_sync",
     tag = "sync",
@@ -109,7 +109,7 @@ pub struct SyncRunQuery {
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 409, description = "A run of the account is queued or running (`sync_in_progress`, naming it), or the account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Unknown fields or kinds, or an empty `kinds` (`validation_failed`)", body = ErrorBody),

@@ -41,9 +41,9 @@ pub struct Limiter {
 
 /// `per_second` calls a second, evenly spaced: no burst above the rate in any second.
 fn quota(per_second: f64) -> Quota {
-    let period = Duration::from_secs_f64(1.0 / per_second.max(0.1));
+    let period = Duration::from_secs_f64(1.0 / per_second.max(0.1)).max(Duration::from_micros(1));
     Quota::with_period(period)
-        .expect("a positive period")
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
         .allow_burst(NonZeroU32::MIN)
 }
 

@@ -20,6 +20,7 @@ backend_tests!(
     a_stopped_listing_resumes_after_its_last_page,
     customers_created_changed_or_deleted_in_stripe_are_reconciled,
     one_run_per_account_at_a_time,
+    a_cursor_whose_object_is_gone_starts_the_listing_over,
     runs_belong_to_their_organizer,
     the_cli_reconciles_and_prints_the_report,
     missed_events_are_recovered_through_the_events_api,
@@ -270,6 +271,10 @@ async fn a_stopped_listing_resumes_after_its_last_page(app: TestApp) {
     let d = drift(&resumed, "products");
     assert_eq!(d["resumed_after"], "prod_099", "{resumed}");
     assert_eq!(
+        d["complete"], false,
+        "a resumed listing has not seen what came before it"
+    );
+    assert_eq!(
         d["checked"], 50,
         "only the pages after the cursor were listed"
     );
@@ -344,12 +349,26 @@ async fn one_run_per_account_at_a_time(app: TestApp) {
     let gate = app.stripe.hold_next("GET", "/v1/products");
     let first = start(&app, &org, json!({ "kinds": ["products"] })).await;
     gate.arrived().await;
-    let second = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
-    assert_eq!(second["status"], "skipped", "{second}");
-    assert!(second["error"].as_str().unwrap().contains("in progress"));
+    let response = app
+        .post(
+            &sync_path(&org),
+            &app.admin_token(),
+            &json!({ "kinds": ["products"] }),
+        )
+        .await;
+    let refused = error_body(response, 409, "sync_in_progress").await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&first),
+        "{refused}"
+    );
     gate.release();
     let first = finished(&app, &org, &first).await;
     assert_eq!(first["status"], "succeeded", "{first}");
+    let second = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
     let list = app.get_json(&runs_path(&org), &app.admin_token()).await;
     let ids: Vec<&str> = list["data"]
         .as_array()
@@ -365,6 +384,38 @@ async fn one_run_per_account_at_a_time(app: TestApp) {
         ],
         "newest first"
     );
+}
+
+/// The stored cursor names an object deleted since: Stripe refuses to list after it, and the
+/// listing starts over rather than failing on every run.
+async fn a_cursor_whose_object_is_gone_starts_the_listing_over(app: TestApp) {
+    let account = "acct_1SyncStaleCur001";
+    let org = app.create_organizer("Sync", account).await;
+    for n in 0..150 {
+        let id = format!("prod_{n:03}");
+        app.stripe
+            .put_object(Some(account), product_json(&id, &id, true));
+    }
+    app.stripe.fail_next_with(
+        "GET",
+        "/v1/products",
+        "starting_after=",
+        3,
+        Fault::Status(500),
+    );
+    let failed = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    app.stripe.remove_object(Some(account), "prod_099");
+    let run = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let d = drift(&run, "products");
+    assert_eq!(d["resumed_after"], Value::Null, "{run}");
+    assert_eq!(
+        (d["checked"].as_u64(), d["complete"].as_bool()),
+        (Some(149), Some(true))
+    );
+    assert_eq!(d["deleted_in_stripe"], 1);
+    assert_eq!(live_products(&app, account).await, 149);
 }
 
 async fn runs_belong_to_their_organizer(app: TestApp) {
@@ -549,19 +600,29 @@ async fn a_new_organizer_is_backfilled_and_every_account_swept(backend: Backend)
     app.stripe
         .put_object(Some(account), product_json("prod_old", "Before", true));
     let org = app.create_organizer("Backfilled", account).await;
-    let backfill = run_by(&app, &org, "registration").await;
-    assert_eq!(drift(&backfill, "products")["missing"], 1, "{backfill}");
-    assert!(has_product(&app, account, "prod_old").await);
-    // A product created later, with no webhook: the next sweep finds it.
+    // The registration's backfill mirrors it (or, if a sweep took the account first and the
+    // backfill was skipped, that sweep does).
+    wait_for_product(&app, account, "prod_old").await;
+    let list = app.get_json(&runs_path(&org), &app.admin_token()).await;
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["trigger"] == "registration"),
+        "{list}"
+    );
+    // A product created later, with no webhook: a sweep finds it.
     app.stripe
         .put_object(Some(account), product_json("prod_new", "After", true));
+    wait_for_product(&app, account, "prod_new").await;
+    run_by(&app, &org, "schedule").await;
+}
+
+async fn wait_for_product(app: &TestApp, account: &str, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !has_product(&app, account, "prod_new").await {
-        assert!(
-            Instant::now() < deadline,
-            "no sweep mirrored the new product"
-        );
+    while !has_product(app, account, id).await {
+        assert!(Instant::now() < deadline, "{id} was never mirrored");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    run_by(&app, &org, "schedule").await;
 }

@@ -18,7 +18,7 @@ CREATE TABLE sync_runs (
     report            TEXT,
     error             TEXT
 );
-CREATE INDEX sync_runs_account_idx ON sync_runs (stripe_account_id, created_at);
+CREATE INDEX sync_runs_account_idx ON sync_runs (stripe_account_id, id);
 
 -- Where an account's listing of one kind stands: a run that stops (a crash, a deploy) is
 -- resumed by the next one after the last page it applied, not from the first page.

@@ -126,6 +126,28 @@ impl SyncRun {
             .optional()
     }
 
+    /// The account's latest successful full repair: not a dry run, every kind.
+    pub fn latest_repair_by_account(
+        conn: &mut DbConnection,
+        account: &str,
+    ) -> QueryResult<Option<SyncRun>> {
+        let recent = sync_runs::table
+            .filter(sync_runs::stripe_account_id.eq(account))
+            .filter(sync_runs::status.eq(RunStatus::Succeeded))
+            .filter(sync_runs::dry_run.eq(false))
+            .order(sync_runs::id.desc())
+            .limit(50)
+            .select(SyncRun::as_select())
+            .load(conn)?;
+        let full = |run: &SyncRun| {
+            let kinds: Vec<String> = serde_json::from_str(&run.kinds).unwrap_or_default();
+            crate::services::sync::SyncKind::ALL
+                .iter()
+                .all(|kind| kinds.iter().any(|k| k == kind.as_str()))
+        };
+        Ok(recent.into_iter().find(full))
+    }
+
     /// The run starts: `running`, and any other run of the account still marked running (its
     /// instance stopped; this run holds the account's lease now) is `interrupted`.
     pub fn start(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<()> {
@@ -148,6 +170,58 @@ impl SyncRun {
             ))
             .execute(conn)
             .map(drop)
+    }
+
+    /// Stores the report so far of a run still `running` (not one another run marked
+    /// `interrupted` meanwhile).
+    pub fn record_progress(conn: &mut DbConnection, id: &str, report: &str) -> QueryResult<()> {
+        diesel::update(
+            sync_runs::table
+                .filter(sync_runs::id.eq(id))
+                .filter(sync_runs::status.eq(RunStatus::Running)),
+        )
+        .set(sync_runs::report.eq(report))
+        .execute(conn)
+        .map(drop)
+    }
+
+    /// Marks runs whose instance stopped: `running` ones whose account no run holds, and
+    /// `queued` ones older than `queued_before` (their instance died before starting them).
+    pub fn abandon_stale(
+        conn: &mut DbConnection,
+        lease_kind: &str,
+        queued_before: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        let running: Vec<(String, String)> = sync_runs::table
+            .filter(sync_runs::status.eq(RunStatus::Running))
+            .select((sync_runs::id, sync_runs::stripe_account_id))
+            .load(conn)?;
+        let mut marked = 0;
+        for (id, account) in running {
+            if crate::db::Lease::live_until(conn, lease_kind, &account)?.is_none() {
+                marked += diesel::update(
+                    sync_runs::table
+                        .filter(sync_runs::id.eq(&id))
+                        .filter(sync_runs::status.eq(RunStatus::Running)),
+                )
+                .set((
+                    sync_runs::status.eq(RunStatus::Interrupted),
+                    sync_runs::finished_at.eq(now()),
+                ))
+                .execute(conn)?;
+            }
+        }
+        marked += diesel::update(
+            sync_runs::table
+                .filter(sync_runs::status.eq(RunStatus::Queued))
+                .filter(sync_runs::created_at.lt(queued_before)),
+        )
+        .set((
+            sync_runs::status.eq(RunStatus::Interrupted),
+            sync_runs::finished_at.eq(now()),
+        ))
+        .execute(conn)?;
+        Ok(marked)
     }
 
     /// Stores the report so far (and, when `status` ends the run, how it ended).

@@ -146,7 +146,16 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
             .db
             .run(|conn| Ok::<_, DbError>(database_now(conn)?))
             .await?;
-        let page = run.called(C::page(&client, after.as_deref()).await)?;
+        let listed = C::page(&client, after.as_deref()).await;
+        if stale_cursor(&listed, &drift, seen.is_empty()) {
+            // The object the stored cursor names is gone from Stripe, which then refuses to
+            // list after it: this listing starts over from the first page.
+            run.report.stripe_calls += 1;
+            after = None;
+            drift.resumed_after = None;
+            continue;
+        }
+        let page = run.called(listed)?;
         let mut writes = Vec::new();
         for remote in page.data {
             let id = C::remote_id(&remote).to_string();
@@ -181,6 +190,7 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
         run.checkpoint(C::KIND, &drift).await?;
     }
     for (id, _) in stored.iter().filter(|(id, _)| !seen.contains(*id)) {
+        run.pace(C::KIND, &drift).await?;
         let fetched_at = state
             .db
             .run(|conn| Ok::<_, DbError>(database_now(conn)?))
@@ -210,7 +220,9 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
             Fetched::Found(_) => {}
         }
     }
-    drift.complete = true;
+    // Stripe lists newest first: a listing resumed from a cursor has not seen what was created
+    // after the first attempt began; the next run, from the first page, will.
+    drift.complete = drift.resumed_after.is_none();
     if !dry_run {
         let key = account.clone();
         state
@@ -242,4 +254,18 @@ fn write_page<C: Catalog>(
         }
         Ok::<_, diesel::result::Error>(written)
     })?)
+}
+
+/// Whether a listing failed because its resumed cursor names an object Stripe no longer has (400
+/// `resource_missing` about `starting_after`), before this run listed anything.
+pub(super) fn stale_cursor<T>(
+    listed: &Result<T, StripeError>,
+    drift: &KindDrift,
+    nothing_listed: bool,
+) -> bool {
+    let missing = matches!(
+        listed,
+        Err(StripeError::Api { status: 400, code: Some(code), .. }) if code == "resource_missing"
+    );
+    missing && drift.resumed_after.is_some() && nothing_listed
 }

@@ -42,7 +42,14 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     loop {
-        let page = run.called(lists::customers(&client, after.as_deref()).await)?;
+        let listed = lists::customers(&client, after.as_deref()).await;
+        if super::catalog::stale_cursor(&listed, &drift, seen.is_empty()) {
+            run.report.stripe_calls += 1;
+            after = None;
+            drift.resumed_after = None;
+            continue;
+        }
+        let page = run.called(listed)?;
         for customer in page.data {
             drift.checked += 1;
             let id = customer.id.clone();
@@ -62,9 +69,12 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
                 Some(_) => false,
             };
             if repair && !dry_run {
+                // A customer the gateway has is fetched again before it is written: a webhook
+                // may have stored a newer state since this page was listed. One it lacks is
+                // adopted from the listing.
+                let known = (!stored.contains_key(&id)).then_some(Some(customer));
                 let audit = run.audit.clone();
-                apply_stripe_customer(state, &run.account, &id, Some(Some(customer)), audit)
-                    .await?;
+                apply_stripe_customer(state, &run.account, &id, known, audit).await?;
                 drift.repaired += 1;
             }
         }
@@ -85,6 +95,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         run.checkpoint(KIND, &drift).await?;
     }
     for id in stored.keys().filter(|id| !seen.contains(*id)) {
+        run.pace(KIND, &drift).await?;
         // Listed before this run's cursor, or gone from Stripe: a fetch tells which.
         let found = run.called(remote::retrieve(&client, id).await)?;
         if found.is_none() {
@@ -96,7 +107,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             }
         }
     }
-    drift.complete = true;
+    drift.complete = drift.resumed_after.is_none();
     if !dry_run {
         let key = account.clone();
         state

@@ -41,6 +41,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     for customer in customers {
+        run.pace(KIND, &drift).await?;
         let fetched_at = state
             .db
             .run(|conn| Ok::<_, DbError>(database_now(conn)?))

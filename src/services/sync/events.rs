@@ -19,7 +19,7 @@ const KIND: SyncKind = SyncKind::Events;
 const WINDOW_SECS: i64 = 30 * 86_400;
 /// A cursor older than this is close to losing events: warned about.
 const STALE_SECS: i64 = 25 * 86_400;
-/// Listed again at the next run: events stored in the same second as the newest one seen may
+/// Listed again at the next run: events Stripe stored just before the listing began may
 /// not have been listed yet. The inbox drops what it already has.
 const OVERLAP_SECS: i64 = 60;
 
@@ -54,18 +54,21 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     let mut after: Option<String> = None;
-    let mut newest = since;
+    // Every event created before the listing began is in it; the next run starts a minute
+    // before that, so a quiet account's cursor moves on too.
+    let listing_began = Utc::now().timestamp();
     loop {
         let page = run.called(lists::events(&client, since, after.as_deref()).await)?;
         let mut rows = Vec::new();
         for event in page.data {
             drift.checked += 1;
+            if let Some(id) = event["id"].as_str() {
+                after = Some(id.to_string());
+            }
             let body = event.to_string();
             let Ok(envelope) = Envelope::parse(body.as_bytes()) else {
                 continue;
             };
-            after = Some(envelope.id.clone());
-            newest = newest.max(envelope.created.and_utc().timestamp());
             let mut row = inbox_row(envelope, body, None);
             // Listed with the account's header: the account is the run's, whatever the
             // payload says.
@@ -108,7 +111,10 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     if !run.dry_run {
         // Only once every page is listed: Stripe lists newest first, so a run that stops
         // halfway has not seen the oldest ones yet.
-        let (key, next) = (run.account.to_string(), (newest - OVERLAP_SECS).max(since));
+        let (key, next) = (
+            run.account.to_string(),
+            (listing_began - OVERLAP_SECS).max(since),
+        );
         state
             .db
             .run(move |conn| Ok::<_, DbError>(cursors::save_events_since(conn, &key, next)?))

@@ -26,7 +26,8 @@ pub struct AccountHealth {
     /// When the account revoked the platform's access; its mirror no longer changes.
     pub disconnected_at: Option<chrono::DateTime<Utc>>,
     pub last_run: Option<RunSummary>,
-    /// The last run that listed every kind it was asked to and repaired what differed.
+    /// The last run, not a dry one, of every kind, that succeeded: it listed everything and
+    /// repaired what differed.
     pub last_success: Option<RunSummary>,
     /// Seconds since the time the next events catch-up starts from; null before the first.
     pub events_cursor_age_secs: Option<i64>,
@@ -109,7 +110,7 @@ fn account_health(
 ) -> Result<AccountHealth, DbError> {
     let account = organizer.stripe_account_id.clone();
     let last_run = SyncRun::latest_by_account(conn, &account, None)?;
-    let last_success = SyncRun::latest_by_account(conn, &account, Some(RunStatus::Succeeded))?;
+    let last_success = SyncRun::latest_repair_by_account(conn, &account)?;
     let since = runs::events_since(conn, &account)?;
     let (pending, oldest, dead) = WebhookEvent::backlog_by_account(conn, &account)?;
     let age = |t: NaiveDateTime| (at - t).num_seconds().max(0);

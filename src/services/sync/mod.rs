@@ -147,6 +147,8 @@ pub enum SyncError {
     Organizer(#[from] OrganizerError),
     #[error("this organizer has no sync run {0}")]
     NotFound(String),
+    #[error("run {0} of this account is in progress; read it at .../sync-runs/{0}")]
+    InProgress(String),
     #[error("a Stripe call for account {account} failed")]
     Stripe {
         account: String,

@@ -16,7 +16,7 @@ use crate::services::{organizers, AppState};
 use crate::stripe::StripeError;
 
 /// The lease that makes one run at a time per account, across instances.
-const LEASE_KIND: &str = "sync.account";
+pub(super) const LEASE_KIND: &str = "sync.account";
 /// How long a run holds its account without renewing; renewed after every page.
 const LEASE_TTL: Duration = Duration::from_secs(120);
 
@@ -35,7 +35,21 @@ pub async fn request_run(
 ) -> Result<SyncRun, SyncError> {
     let run = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         organizers::connected_account(&organizer)?;
-        let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
+        let account = &organizer.stripe_account_id;
+        // One run of an account at a time: another request meanwhile is told which one runs.
+        // A run left behind by an instance that stopped does not count.
+        if let Some(current) = SyncRun::latest_by_account(conn, account, None)? {
+            let stale = match current.status {
+                RunStatus::Running => Lease::live_until(conn, LEASE_KIND, account)?.is_none(),
+                RunStatus::Queued => current.created_at < now() - chrono::Duration::minutes(10),
+                _ => true,
+            };
+            if !stale {
+                return Err(SyncError::InProgress(current.id));
+            }
+            SyncRun::abandon_stale(conn, LEASE_KIND, now() - chrono::Duration::minutes(10))?;
+        }
+        let run = new_run(&organizer.id, account, &request);
         SyncRun::insert(conn, &run)?;
         Ok::<_, SyncError>(run)
     })
@@ -100,6 +114,7 @@ pub(super) struct RunContext<'a> {
     pub(super) report: DriftReport,
     lease: Lease,
     started: Instant,
+    last_checkpoint: Instant,
 }
 
 impl RunContext<'_> {
@@ -118,7 +133,9 @@ impl RunContext<'_> {
         })
     }
 
-    /// After each page: the report so far is stored and the account's lease renewed.
+    /// After each page: the account's lease is renewed, then the report so far is stored. A run
+    /// whose lease was taken over (it could not renew in time) stops, and leaves the run row to
+    /// the run that holds the account now.
     pub(super) async fn checkpoint(
         &mut self,
         kind: SyncKind,
@@ -128,14 +145,18 @@ impl RunContext<'_> {
             .kinds
             .insert(kind.as_str().to_string(), drift.clone());
         self.report.duration_ms = self.started.elapsed().as_millis() as u64;
+        self.last_checkpoint = Instant::now();
         let report = serde_json::to_string(&self.report).unwrap_or_default();
         let (id, mut lease) = (self.run_id.clone(), self.lease.clone());
         let renewed = self
             .state
             .db
             .run(move |conn| {
-                SyncRun::record(conn, &id, RunStatus::Running, &report, None)?;
-                Ok::<_, DbError>(lease.renew(conn, LEASE_TTL)?.then_some(lease))
+                if !lease.renew(conn, LEASE_TTL)? {
+                    return Ok::<_, DbError>(None);
+                }
+                SyncRun::record_progress(conn, &id, &report)?;
+                Ok(Some(lease))
             })
             .await?;
         match renewed {
@@ -148,14 +169,28 @@ impl RunContext<'_> {
             ))),
         }
     }
+
+    /// In loops of one call per object (deletions, entitlements): a checkpoint every so often,
+    /// so the lease never runs out while the run is alive.
+    pub(super) async fn pace(
+        &mut self,
+        kind: SyncKind,
+        drift: &KindDrift,
+    ) -> Result<(), SyncError> {
+        if self.last_checkpoint.elapsed() >= LEASE_TTL / 4 {
+            self.checkpoint(kind, drift).await?;
+        }
+        Ok(())
+    }
 }
 
-/// Runs a queued run to its end and records how it ended.
+/// Runs a queued run to its end and records how it ended: whatever fails on the way, the run
+/// is left `succeeded`, `failed` or `skipped`, never `queued` or `running`.
 pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncError> {
     // Background work: its Stripe calls leave the interactive share of the budget alone.
     let state = &state.background();
     let (account_key, run_id) = (run.stripe_account_id.clone(), run.id.clone());
-    let lease = state
+    let claimed = state
         .db
         .run(move |conn| {
             let lease = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)?;
@@ -164,63 +199,95 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
             }
             Ok::<_, DbError>(lease)
         })
-        .await?;
-    let Some(lease) = lease else {
-        return finish(
-            state,
-            &run.id,
-            RunStatus::Skipped,
-            &DriftReport::default(),
-            Some("another run of this account was in progress".into()),
-        )
         .await;
-    };
-    let account = StripeAccountId::parse(&run.stripe_account_id)
-        .map_err(|e| SyncError::Db(DbError::Task(format!("stored account id: {e}"))))?;
-    let kinds: Vec<SyncKind> =
-        serde_json::from_str(&run.kinds).unwrap_or_else(|_| SyncKind::ALL.to_vec());
-    let mut context = RunContext {
-        state,
-        account,
-        run_id: run.id.clone(),
-        dry_run: run.dry_run,
-        audit: AuditContext::system("reconciler", &run.id),
-        report: DriftReport::default(),
-        lease,
-        started: Instant::now(),
-    };
-    let mut outcome = Ok(());
-    for kind in kinds {
-        outcome = match kind {
-            SyncKind::Customers => customers::reconcile(&mut context).await,
-            SyncKind::Products => catalog::reconcile::<catalog::Products>(&mut context).await,
-            SyncKind::Prices => catalog::reconcile::<catalog::Prices>(&mut context).await,
-            SyncKind::Subscriptions => {
-                catalog::reconcile::<catalog::Subscriptions>(&mut context).await
-            }
-            SyncKind::Entitlements => entitlements::reconcile(&mut context).await,
-            SyncKind::Events => events::reconcile(&mut context).await,
-        };
-        if outcome.is_err() {
-            break;
+    let lease = match claimed {
+        Ok(Some(lease)) => lease,
+        Ok(None) => {
+            let reason = "another run of this account was in progress";
+            return finish(
+                state,
+                &run.id,
+                RunStatus::Skipped,
+                &DriftReport::default(),
+                Some(reason.into()),
+            )
+            .await;
         }
-    }
-    context.report.duration_ms = context.started.elapsed().as_millis() as u64;
-    let (status, error) = match outcome {
-        Ok(()) => (RunStatus::Succeeded, None),
         Err(err) => {
             let message = error_chain(&err);
+            return finish(
+                state,
+                &run.id,
+                RunStatus::Failed,
+                &DriftReport::default(),
+                Some(message),
+            )
+            .await;
+        }
+    };
+    let mut report = DriftReport::default();
+    let outcome = match StripeAccountId::parse(&run.stripe_account_id) {
+        Ok(account) => {
+            let mut context = RunContext {
+                state,
+                account,
+                run_id: run.id.clone(),
+                dry_run: run.dry_run,
+                audit: AuditContext::system("reconciler", &run.id),
+                report: DriftReport::default(),
+                lease: lease.clone(),
+                started: Instant::now(),
+                last_checkpoint: Instant::now(),
+            };
+            let kinds: Vec<SyncKind> =
+                serde_json::from_str(&run.kinds).unwrap_or_else(|_| SyncKind::ALL.to_vec());
+            let mut errors = Vec::new();
+            // Each kind on its own: a failure in one (a stuck listing, Stripe failing) does not
+            // keep the others, missed events included, from being reconciled.
+            for kind in kinds {
+                let result = match kind {
+                    SyncKind::Customers => customers::reconcile(&mut context).await,
+                    SyncKind::Products => {
+                        catalog::reconcile::<catalog::Products>(&mut context).await
+                    }
+                    SyncKind::Prices => catalog::reconcile::<catalog::Prices>(&mut context).await,
+                    SyncKind::Subscriptions => {
+                        catalog::reconcile::<catalog::Subscriptions>(&mut context).await
+                    }
+                    SyncKind::Entitlements => entitlements::reconcile(&mut context).await,
+                    SyncKind::Events => events::reconcile(&mut context).await,
+                };
+                if let Err(err) = result {
+                    let lost_lease = matches!(&err, SyncError::Db(DbError::Task(_)));
+                    errors.push(format!("{}: {}", kind.as_str(), error_chain(&err)));
+                    if lost_lease {
+                        break;
+                    }
+                }
+            }
+            context.report.duration_ms = context.started.elapsed().as_millis() as u64;
+            context.report.errors.extend(errors.iter().cloned());
+            report = context.report;
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(errors.join("; "))
+            }
+        }
+        Err(err) => Err(format!("stored account id: {err}")),
+    };
+    let (status, error) = match outcome {
+        Ok(()) => (RunStatus::Succeeded, None),
+        Err(message) => {
             tracing::warn!(run_id = %run.id, error = %message, "sync run failed");
-            context.report.errors.push(message.clone());
             (RunStatus::Failed, Some(message))
         }
     };
-    let lease = context.lease.clone();
     let _ = state
         .db
         .run(move |conn| Ok::<_, DbError>(lease.release(conn)?))
         .await;
-    finish(state, &run.id, status, &context.report, error).await
+    finish(state, &run.id, status, &report, error).await
 }
 
 async fn finish(

@@ -8,9 +8,10 @@ use super::run::{execute, new_run, RunRequest};
 use super::SyncKind;
 use crate::db::models::sync::{RunTrigger, SyncRun};
 use crate::db::models::Organizer;
-use crate::db::{DbError, Lease};
+use crate::db::{now, DbError, Lease};
 use crate::domain::OrganizerStatus;
 use crate::services::AppState;
+use chrono::Duration as Span;
 
 const LEASE_KIND: &str = "sync.schedule";
 
@@ -46,7 +47,11 @@ pub async fn sweep(
     }
     let organizers = state
         .db
-        .run(|conn| Ok::<_, DbError>(all_connected(conn)?))
+        .run(|conn| {
+            // Runs whose instance stopped are marked before new ones start.
+            SyncRun::abandon_stale(conn, super::run::LEASE_KIND, now() - Span::minutes(10))?;
+            Ok::<_, DbError>(all_connected(conn)?)
+        })
         .await?;
     let runs = run_all(state, organizers, RunTrigger::Schedule, false, concurrency).await?;
     Ok(runs.len())
@@ -65,15 +70,24 @@ pub async fn run_all(
         kinds: SyncKind::ALL.to_vec(),
         trigger,
     };
+    // Every run is recorded before any starts: an error here leaves no run behind half-done.
+    let runs: Vec<SyncRun> = organizers
+        .iter()
+        .map(|o| new_run(&o.id, &o.stripe_account_id, &request))
+        .collect();
+    let queued = runs.clone();
+    state
+        .db
+        .run(move |conn| {
+            for run in &queued {
+                SyncRun::insert(conn, run)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for organizer in organizers {
-        let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
-        let queued = run.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
-            .await?;
+    for run in runs {
         let (state, limit) = (state.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;

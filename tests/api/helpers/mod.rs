@@ -136,6 +136,8 @@ pub struct TestApp {
     /// What [`TestApp::spawn_process`] passes on, so both gateways call Stripe alike.
     stripe_settings: StripeSettings,
     handle: ServerHandle,
+    /// The instance's Stripe rate budget, for tests about sharing it.
+    pub limiter: Arc<gateway::stripe::limiter::Limiter>,
     /// Shared by instances started on one database; it is removed after the last one stops.
     _database: Arc<TestDatabase>,
 }
@@ -223,6 +225,7 @@ async fn start_instance(
         .expect("the gateway starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
+    let limiter = application.state().stripe.limiter().clone();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
@@ -233,6 +236,7 @@ async fn start_instance(
         jwt_secret,
         stripe_settings,
         handle,
+        limiter,
         _database: database,
     }
 }

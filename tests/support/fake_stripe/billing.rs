@@ -67,7 +67,7 @@ fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -
         .filter(|s| customer.as_deref().is_none_or(|c| s["customer"] == c))
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    (200, page(all, &query, "/v1/subscriptions"))
+    page(all, &query, "/v1/subscriptions")
 }
 
 /// Every object of `kind` in the account, by id, paged by `starting_after`.
@@ -86,7 +86,7 @@ fn list_kind(
         .map(|(_, object)| object)
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    (200, page(all, &query, url))
+    page(all, &query, url)
 }
 
 /// The account's events created at or after `created[gte]`, newest first, paged by
@@ -112,7 +112,7 @@ fn list_events(state: &State, scope: &str, params: &[(String, String)]) -> (u16,
     all.sort_by(|a, b| {
         (b["created"].as_i64(), b["id"].as_str()).cmp(&(a["created"].as_i64(), a["id"].as_str()))
     });
-    (200, page(all, &query, "/v1/events"))
+    page(all, &query, "/v1/events")
 }
 
 /// A customer's active entitlements, paged by `starting_after`.
@@ -131,10 +131,7 @@ fn list_entitlements(state: &State, scope: &str, params: &[(String, String)]) ->
         .get(&(scope.to_string(), customer))
         .map(|list| list.iter().collect())
         .unwrap_or_default();
-    (
-        200,
-        page(all, &query, "/v1/entitlements/active_entitlements"),
-    )
+    page(all, &query, "/v1/entitlements/active_entitlements")
 }
 
 fn text(query: &Map<String, Value>, name: &str) -> Option<String> {
@@ -142,20 +139,36 @@ fn text(query: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 /// One page of `all` as Stripe lists it: after `starting_after`, at most `limit` (1 to 100,
-/// default 10) items, and whether more follow.
-fn page(mut all: Vec<&Value>, query: &Map<String, Value>, url: &str) -> Value {
+/// default 10) items, and whether more follow. A `starting_after` naming no item is refused as
+/// Stripe refuses it (400 `resource_missing`).
+fn page(mut all: Vec<&Value>, query: &Map<String, Value>, url: &str) -> (u16, Value) {
     let limit = text(query, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(10)
         .clamp(1, 100);
     if let Some(after) = text(query, "starting_after") {
-        if let Some(index) = all.iter().position(|item| item["id"] == after.as_str()) {
-            all.drain(..=index);
+        match all.iter().position(|item| item["id"] == after.as_str()) {
+            Some(index) => {
+                all.drain(..=index);
+            }
+            None => {
+                let (status, mut body) = super::stripe_error(
+                    400,
+                    "invalid_request_error",
+                    Some("resource_missing"),
+                    &format!("No such object: '{after}'"),
+                );
+                body["error"]["param"] = json!("starting_after");
+                return (status, body);
+            }
         }
     }
     let has_more = all.len() > limit;
     all.truncate(limit);
-    json!({ "object": "list", "url": url, "has_more": has_more, "data": all })
+    (
+        200,
+        json!({ "object": "list", "url": url, "has_more": has_more, "data": all }),
+    )
 }
 
 /// An active entitlement as Stripe returns it.
