@@ -173,7 +173,7 @@ impl StripeClient for StripeTransport {
                         timed_out: err.is_timeout(),
                         // Without the URL: its query can carry an email (a list by email),
                         // and this message is logged.
-                        message: error_chain(&err.without_url()),
+                        message: crate::error::chain(&err.without_url()),
                         attempts,
                     },
                     true,
@@ -201,18 +201,6 @@ async fn send(
         .and_then(|value| value.parse().ok());
     let body = response.bytes().await?;
     Ok((status, should_retry, body))
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -236,15 +236,14 @@ async fn a_dry_run_reports_the_same_drift_and_writes_nothing(app: TestApp) {
     assert_eq!(live_products(&app, account).await, 3);
 }
 
-async fn a_stopped_listing_resumes_after_its_last_page(app: TestApp) {
-    let account = "acct_1SyncResume00001";
-    let org = app.create_organizer("Sync", account).await;
+/// 150 products in Stripe, and a products run that stops after the first page: Stripe fails
+/// every attempt at the second. Returns the failed run.
+async fn stopped_after_the_first_page(app: &TestApp, org: &Value, account: &str) -> Value {
     for n in 0..150 {
         let id = format!("prod_{n:03}");
         app.stripe
             .put_object(Some(account), product_json(&id, &id, true));
     }
-    // Stripe fails every attempt at the second page: the run stops after the first.
     app.stripe.fail_next_with(
         "GET",
         "/v1/products",
@@ -252,8 +251,15 @@ async fn a_stopped_listing_resumes_after_its_last_page(app: TestApp) {
         3,
         Fault::Status(500),
     );
-    let failed = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    let failed = run_once(app, org, json!({ "kinds": ["products"] })).await;
     assert_eq!(failed["status"], "failed", "{failed}");
+    failed
+}
+
+async fn a_stopped_listing_resumes_after_its_last_page(app: TestApp) {
+    let account = "acct_1SyncResume00001";
+    let org = app.create_organizer("Sync", account).await;
+    let failed = stopped_after_the_first_page(&app, &org, account).await;
     assert!(
         failed["error"].as_str().unwrap().contains("Stripe"),
         "{failed}"
@@ -391,20 +397,7 @@ async fn one_run_per_account_at_a_time(app: TestApp) {
 async fn a_cursor_whose_object_is_gone_starts_the_listing_over(app: TestApp) {
     let account = "acct_1SyncStaleCur001";
     let org = app.create_organizer("Sync", account).await;
-    for n in 0..150 {
-        let id = format!("prod_{n:03}");
-        app.stripe
-            .put_object(Some(account), product_json(&id, &id, true));
-    }
-    app.stripe.fail_next_with(
-        "GET",
-        "/v1/products",
-        "starting_after=",
-        3,
-        Fault::Status(500),
-    );
-    let failed = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
+    stopped_after_the_first_page(&app, &org, account).await;
     app.stripe.remove_object(Some(account), "prod_099");
     let run = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
     assert_eq!(run["status"], "succeeded", "{run}");

@@ -214,7 +214,7 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
             .await;
         }
         Err(err) => {
-            let message = error_chain(&err);
+            let message = crate::error::chain(&err);
             return finish(
                 state,
                 &run.id,
@@ -259,7 +259,7 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
                 };
                 if let Err(err) = result {
                     let lost_lease = matches!(&err, SyncError::Db(DbError::Task(_)));
-                    errors.push(format!("{}: {}", kind.as_str(), error_chain(&err)));
+                    errors.push(format!("{}: {}", kind.as_str(), crate::error::chain(&err)));
                     if lost_lease {
                         break;
                     }
@@ -309,18 +309,6 @@ async fn finish(
             run.ok_or(SyncError::NotFound(id))
         })
         .await
-}
-
-/// An error with its causes, for the report.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Shows the progress of the account's latest run on stderr while it goes, when stderr is a
