@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""A Stripe stand-in for the backfill benchmark: ACCOUNTS connected accounts (acct_bench0000...),
+each with CUSTOMERS customers, PRODUCTS products and PRICES prices, generated on the fly and
+listed 100 per page by `starting_after` (ids in ascending order); no subscriptions, no events.
+Every call takes DELAY seconds, as a real Stripe round trip would. `POST /v1/customers` creates a
+customer (the interactive upserts of the benchmark). `GET /stats` gives the calls served and the
+most in any one second (neither counted).
+
+    python3 benches/accounts_stripe.py --port 12113 --accounts 100 --customers 1000
+"""
+
+import argparse
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+lock = threading.Lock()
+calls = 0
+per_second = Counter()
+created = 0
+CONFIG = {"accounts": 100, "customers": 1000, "products": 50, "prices": 100, "delay": 0.05}
+
+
+def customer(account, n):
+    return {
+        "id": f"cus_{account[-4:]}{n:06d}", "object": "customer", "created": 1700000000,
+        "livemode": False, "email": f"user{n}@example.com", "name": f"User {n}", "phone": None,
+        "description": None, "address": None, "balance": 0, "delinquent": False,
+        "metadata": {}, "preferred_locales": [],
+    }
+
+
+def product(account, n):
+    return {
+        "id": f"prod_{account[-4:]}{n:04d}", "object": "product", "active": True,
+        "name": f"Product {n}", "description": None, "metadata": {}, "livemode": False,
+    }
+
+
+def price(account, n):
+    return {
+        "id": f"price_{account[-4:]}{n:04d}", "object": "price", "active": True,
+        "currency": "eur", "product": f"prod_{account[-4:]}{n % max(CONFIG['products'], 1):04d}",
+        "unit_amount": 100 + n, "recurring": None, "lookup_key": None, "nickname": None,
+        "metadata": {}, "type": "one_time", "livemode": False,
+    }
+
+
+KINDS = {"customers": customer, "products": product, "prices": price}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def count(self):
+        global calls
+        with lock:
+            calls += 1
+            per_second[int(time.time())] += 1
+        time.sleep(CONFIG["delay"])
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path == "/stats":
+            busiest = max(per_second.values()) if per_second else 0
+            return self.answer(200, {"calls": calls, "busiest_second": busiest, "created": created})
+        self.count()
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        account = self.headers.get("Stripe-Account") or "platform"
+        parts = url.path.strip("/").split("/")
+        if len(parts) == 2 and parts[1] in KINDS:
+            total = CONFIG[parts[1]] if account.startswith("acct_bench") else 0
+            make = KINDS[parts[1]]
+            start = 0
+            if "starting_after" in query:
+                start = int(query["starting_after"][-6 if parts[1] == "customers" else -4:]) + 1
+            limit = int(query.get("limit", 10))
+            data = [make(account, n) for n in range(start, min(start + limit, total))]
+            return self.answer(200, {"object": "list", "url": url.path, "data": data,
+                                     "has_more": start + limit < total})
+        if len(parts) == 2 and parts[1] in ("subscriptions", "events"):
+            return self.answer(200, {"object": "list", "url": url.path, "data": [], "has_more": False})
+        if len(parts) == 3 and parts[1] == "accounts":
+            return self.answer(200, {"id": parts[2], "object": "account", "charges_enabled": True,
+                                     "payouts_enabled": True, "details_submitted": True,
+                                     "country": "US", "default_currency": "usd", "metadata": {}})
+        self.answer(404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                    "message": f"No such object: {url.path}"}})
+
+    def do_POST(self):
+        global created
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        self.count()
+        if urlparse(self.path).path == "/v1/customers":
+            with lock:
+                created += 1
+                n = 10_000_000 + created
+            body = customer(self.headers.get("Stripe-Account") or "platform", n)
+            body["email"] = form.get("email")
+            body["metadata"] = {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
+            return self.answer(200, body)
+        self.answer(404, {"error": {"type": "invalid_request_error", "message": "unknown"}})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=12113)
+    for name in ("accounts", "customers", "products", "prices"):
+        parser.add_argument(f"--{name}", type=int, default=CONFIG[name])
+    parser.add_argument("--delay", type=float, default=CONFIG["delay"])
+    args = parser.parse_args()
+    for name in CONFIG:
+        CONFIG[name] = getattr(args, name)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
