@@ -14,8 +14,10 @@ import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+import slow_stripe  # beside this file
 
 lock = threading.Lock()
 calls = 0
@@ -52,20 +54,8 @@ def price(account, n):
 KINDS = {"customers": customer, "products": product, "prices": price}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(slow_stripe.Handler):
+    """The slow stand-in's HTTP plumbing (answers, no Nagle delay), with these routes."""
 
     def count(self):
         global calls

@@ -131,6 +131,7 @@ impl From<SyncError> for ApiError {
                 ApiError::from_stripe(&account, source.failure(), source)
             }
             SyncError::Customer(err) => (*err).into(),
+            SyncError::LeaseLost => ApiError::internal(err),
             SyncError::Db(db) => db.into(),
         }
     }

@@ -102,6 +102,8 @@ pub async fn middleware(
     let Ok(principal) = authenticate(req.request()) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    // The handler's `Principal` extractor takes it from here rather than verifying again.
+    req.extensions_mut().insert(principal.clone());
     let (Some(state), Some(settings)) = (
         req.app_data::<web::Data<AppState>>().cloned(),
         req.app_data::<Idempotency>().copied(),

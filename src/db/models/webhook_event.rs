@@ -306,6 +306,15 @@ impl WebhookEvent {
         Self::find(conn, id)
     }
 
+    /// Which of `ids` the inbox holds, in one query.
+    pub fn known_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashSet<String>> {
+        e::webhook_events
+            .filter(e::id.eq_any(ids))
+            .select(e::id)
+            .load::<String>(conn)
+            .map(|found| found.into_iter().collect())
+    }
+
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WebhookEvent>> {
         e::webhook_events
             .filter(e::id.eq(id))

@@ -11,7 +11,7 @@ use super::run::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::{MirrorRow, Price, Product, Subscription};
-use crate::db::{database_now, DbConnection, DbError};
+use crate::db::{DbConnection, DbError};
 use crate::services::webhooks::{price_row, product_row, subscription_row};
 use crate::stripe::lists::{self, Listed};
 use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
@@ -117,42 +117,24 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
     let kind = C::KIND.as_str();
     let account = run.account.to_string();
     let dry_run = run.dry_run;
-    let (key, resume) = (account.clone(), !dry_run);
-    let (stored, mut after) = run
+    let key = account.clone();
+    let stored: HashMap<String, C::Row> = run
         .state
         .db
-        .run(move |conn| {
-            let stored: HashMap<String, C::Row> = C::Row::live_by_account(conn, &key)?
-                .into_iter()
-                .map(|row| (C::row_id(&row).to_string(), row))
-                .collect();
-            let after = if resume {
-                cursors::cursor(conn, &key, kind)?
-            } else {
-                None
-            };
-            Ok::<_, DbError>((stored, after))
-        })
-        .await?;
-    let mut drift = KindDrift {
-        resumed_after: after.clone(),
-        ..KindDrift::default()
-    };
+        .run(move |conn| Ok::<_, DbError>(C::Row::live_by_account(conn, &key)?))
+        .await?
+        .into_iter()
+        .map(|row| (C::row_id(&row).to_string(), row))
+        .collect();
+    let mut drift = KindDrift::default();
+    let mut after = run.resume_point(C::KIND, &mut drift).await?;
     let mut seen: HashSet<String> = HashSet::new();
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     loop {
-        let fetched_at = state
-            .db
-            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-            .await?;
+        let fetched_at = run.fetch_time().await?;
         let listed = C::page(&client, after.as_deref()).await;
-        if stale_cursor(&listed, &drift, seen.is_empty()) {
-            // The object the stored cursor names is gone from Stripe, which then refuses to
-            // list after it: this listing starts over from the first page.
-            run.report.stripe_calls += 1;
-            after = None;
-            drift.resumed_after = None;
+        if run.restart_on_stale_cursor(&listed, &mut drift, seen.is_empty(), &mut after) {
             continue;
         }
         let page = run.called(listed)?;
@@ -161,15 +143,18 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
             let id = C::remote_id(&remote).to_string();
             let row = C::row(&account, remote, fetched_at);
             drift.checked += 1;
-            match stored.get(&id) {
-                None => drift.missing(&id),
-                Some(existing) if !C::same(existing, &row) => drift.different(&id),
-                Some(_) => {}
-            }
-            if !stored
-                .get(&id)
-                .is_some_and(|existing| C::same(existing, &row))
-            {
+            let drifted = match stored.get(&id) {
+                None => {
+                    drift.missing(&id);
+                    true
+                }
+                Some(existing) if !C::same(existing, &row) => {
+                    drift.different(&id);
+                    true
+                }
+                Some(_) => false,
+            };
+            if drifted {
                 writes.push(row);
             }
             after = Some(id.clone());
@@ -191,10 +176,7 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
     }
     for (id, _) in stored.iter().filter(|(id, _)| !seen.contains(*id)) {
         run.pace(C::KIND, &drift).await?;
-        let fetched_at = state
-            .db
-            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-            .await?;
+        let fetched_at = run.fetch_time().await?;
         match run.called(C::fetch(&client, id).await)? {
             Fetched::Gone => {
                 drift.deleted(id);
@@ -220,17 +202,7 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
             Fetched::Found(_) => {}
         }
     }
-    // Stripe lists newest first: a listing resumed from a cursor has not seen what was created
-    // after the first attempt began; the next run, from the first page, will.
-    drift.complete = drift.resumed_after.is_none();
-    if !dry_run {
-        let key = account.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind)?))
-            .await?;
-    }
-    run.checkpoint(C::KIND, &drift).await
+    run.end_listing(C::KIND, drift).await
 }
 
 /// One page's writes and the cursor after it, in one transaction: a run that stops resumes
@@ -254,18 +226,4 @@ fn write_page<C: Catalog>(
         }
         Ok::<_, diesel::result::Error>(written)
     })?)
-}
-
-/// Whether a listing failed because its resumed cursor names an object Stripe no longer has (400
-/// `resource_missing` about `starting_after`), before this run listed anything.
-pub(super) fn stale_cursor<T>(
-    listed: &Result<T, StripeError>,
-    drift: &KindDrift,
-    nothing_listed: bool,
-) -> bool {
-    let missing = matches!(
-        listed,
-        Err(StripeError::Api { status: 400, code: Some(code), .. }) if code == "resource_missing"
-    );
-    missing && drift.resumed_after.is_some() && nothing_listed
 }

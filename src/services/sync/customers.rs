@@ -20,33 +20,20 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let kind = KIND.as_str();
     let account = run.account.to_string();
     let dry_run = run.dry_run;
-    let (key, resume) = (account.clone(), !dry_run);
-    let (stored, mut after) = run
+    let key = account.clone();
+    let stored = run
         .state
         .db
-        .run(move |conn| {
-            let stored = active_by_stripe_id(conn, &key)?;
-            let after = if resume {
-                cursors::cursor(conn, &key, kind)?
-            } else {
-                None
-            };
-            Ok::<_, DbError>((stored, after))
-        })
+        .run(move |conn| active_by_stripe_id(conn, &key))
         .await?;
-    let mut drift = KindDrift {
-        resumed_after: after.clone(),
-        ..KindDrift::default()
-    };
+    let mut drift = KindDrift::default();
+    let mut after = run.resume_point(KIND, &mut drift).await?;
     let mut seen: HashSet<String> = HashSet::new();
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     loop {
         let listed = lists::customers(&client, after.as_deref()).await;
-        if super::catalog::stale_cursor(&listed, &drift, seen.is_empty()) {
-            run.report.stripe_calls += 1;
-            after = None;
-            drift.resumed_after = None;
+        if run.restart_on_stale_cursor(&listed, &mut drift, seen.is_empty(), &mut after) {
             continue;
         }
         let page = run.called(listed)?;
@@ -107,15 +94,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             }
         }
     }
-    drift.complete = drift.resumed_after.is_none();
-    if !dry_run {
-        let key = account.clone();
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind)?))
-            .await?;
-    }
-    run.checkpoint(KIND, &drift).await
+    run.end_listing(KIND, drift).await
 }
 
 /// The account's active customers by their Stripe id.

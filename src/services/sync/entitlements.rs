@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::run::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::{Entitlements, MirrorRow, Subscription};
-use crate::db::{database_now, DbError};
+use crate::db::DbError;
 use crate::stripe::checkout;
 
 const KIND: SyncKind = SyncKind::Entitlements;
@@ -42,10 +42,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let client = state.stripe.for_account(&run.account);
     for customer in customers {
         run.pace(KIND, &drift).await?;
-        let fetched_at = state
-            .db
-            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-            .await?;
+        let fetched_at = run.fetch_time().await?;
         let active = run.called(checkout::active_entitlements(&client, &customer).await)?;
         let features: Vec<String> = active.into_iter().map(|e| e.lookup_key).collect();
         drift.checked += 1;

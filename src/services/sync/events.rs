@@ -75,19 +75,13 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             row.stripe_account_id = Some(run.account.to_string());
             rows.push(row);
         }
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let stored = if run.dry_run {
-            let ids = ids.clone();
+            let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
             state
                 .db
                 .run(move |conn| {
-                    let mut missing = Vec::new();
-                    for id in ids {
-                        if WebhookEvent::find(conn, &id)?.is_none() {
-                            missing.push(id);
-                        }
-                    }
-                    Ok::<_, DbError>(missing)
+                    let known = WebhookEvent::known_ids(conn, &ids)?;
+                    Ok::<_, DbError>(ids.into_iter().filter(|id| !known.contains(id)).collect())
                 })
                 .await?
         } else {

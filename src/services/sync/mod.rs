@@ -149,6 +149,9 @@ pub enum SyncError {
     NotFound(String),
     #[error("run {0} of this account is in progress; read it at .../sync-runs/{0}")]
     InProgress(String),
+    /// The run could not renew the account's lease in time, and another run took the account.
+    #[error("the account's sync lease was taken over; this run stops")]
+    LeaseLost,
     #[error("a Stripe call for account {account} failed")]
     Stripe {
         account: String,

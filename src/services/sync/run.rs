@@ -7,9 +7,10 @@ use super::{
     catalog, customers, entitlements, events, DriftReport, KindDrift, SyncError, SyncKind,
 };
 use crate::auth::Principal;
+use crate::db::models::sync as cursors;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
-use crate::db::{now, DbError, Lease};
+use crate::db::{database_now, now, DbError, Lease};
 use crate::domain::{OrganizerId, StripeAccountId};
 use crate::services::audit::AuditContext;
 use crate::services::{organizers, AppState};
@@ -164,10 +165,82 @@ impl RunContext<'_> {
                 self.lease = lease;
                 Ok(())
             }
-            None => Err(SyncError::Db(DbError::Task(
-                "the account's sync lease was taken over; this run stops".into(),
-            ))),
+            None => Err(SyncError::LeaseLost),
         }
+    }
+
+    /// Where the listing of `kind` starts: after the cursor a stopped run left, unless this is
+    /// a dry run (which neither reads nor writes cursors). Sets `drift.resumed_after`.
+    pub(super) async fn resume_point(
+        &self,
+        kind: SyncKind,
+        drift: &mut KindDrift,
+    ) -> Result<Option<String>, SyncError> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        let key = self.account.to_string();
+        let after = self
+            .state
+            .db
+            .run(move |conn| Ok::<_, DbError>(cursors::cursor(conn, &key, kind.as_str())?))
+            .await?;
+        drift.resumed_after = after.clone();
+        Ok(after)
+    }
+
+    /// Whether `listed` failed only because the resumed cursor names an object Stripe no longer
+    /// has (400 `resource_missing` about `starting_after`, before anything was listed); then the
+    /// listing starts over from the first page: `after` and `drift.resumed_after` are cleared.
+    pub(super) fn restart_on_stale_cursor<T>(
+        &mut self,
+        listed: &Result<T, StripeError>,
+        drift: &mut KindDrift,
+        nothing_listed: bool,
+        after: &mut Option<String>,
+    ) -> bool {
+        let missing = matches!(
+            listed,
+            Err(StripeError::Api { status: 400, code: Some(code), .. }) if code == "resource_missing"
+        );
+        if !(missing && nothing_listed && drift.resumed_after.is_some()) {
+            return false;
+        }
+        self.report.stripe_calls += 1;
+        *after = None;
+        drift.resumed_after = None;
+        true
+    }
+
+    /// The listing of `kind` is over: the cursor is cleared (the next run starts from the first
+    /// page) and the kind's drift stored. A listing resumed from a cursor is not complete: Stripe
+    /// lists newest first, so what was created after the first attempt began is left to the next
+    /// full listing.
+    pub(super) async fn end_listing(
+        &mut self,
+        kind: SyncKind,
+        mut drift: KindDrift,
+    ) -> Result<(), SyncError> {
+        drift.complete = drift.resumed_after.is_none();
+        if !self.dry_run {
+            let key = self.account.to_string();
+            self.state
+                .db
+                .run(move |conn| {
+                    Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind.as_str())?)
+                })
+                .await?;
+        }
+        self.checkpoint(kind, &drift).await
+    }
+
+    /// The database's clock, which stamps what a fetch from Stripe is about to read.
+    pub(super) async fn fetch_time(&self) -> Result<chrono::NaiveDateTime, SyncError> {
+        Ok(self
+            .state
+            .db
+            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+            .await?)
     }
 
     /// In loops of one call per object (deletions, entitlements): a checkpoint every so often,
@@ -258,7 +331,7 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
                     SyncKind::Events => events::reconcile(&mut context).await,
                 };
                 if let Err(err) = result {
-                    let lost_lease = matches!(&err, SyncError::Db(DbError::Task(_)));
+                    let lost_lease = matches!(err, SyncError::LeaseLost);
                     errors.push(format!("{}: {}", kind.as_str(), crate::error::chain(&err)));
                     if lost_lease {
                         break;
