@@ -54,23 +54,40 @@ impl AuditContext {
     /// Writes one audit row. Call it inside the transaction of the change it records, so that
     /// a change and its audit row exist together or not at all.
     pub fn record(&self, conn: &mut DbConnection, entry: &AuditEntry) -> QueryResult<()> {
-        let id = Uuid::now_v7().to_string();
-        AuditEvent::insert(
-            conn,
-            &NewAuditEvent {
-                id: &id,
-                occurred_at: crate::db::now(),
+        self.record_all(conn, std::slice::from_ref(entry))
+    }
+
+    /// Writes several audit rows in one statement, as [`AuditContext::record`].
+    pub fn record_all(&self, conn: &mut DbConnection, entries: &[AuditEntry]) -> QueryResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let occurred_at = crate::db::now();
+        let texts: Vec<(String, String, String)> = entries
+            .iter()
+            .map(|entry| {
+                let id = Uuid::now_v7().to_string();
+                (id, entry.details.to_string(), entry.targets.to_string())
+            })
+            .collect();
+        let rows: Vec<NewAuditEvent<'_>> = entries
+            .iter()
+            .zip(&texts)
+            .map(|(entry, (id, details, targets))| NewAuditEvent {
+                id,
+                occurred_at,
                 actor: &self.actor,
                 actor_role: self.actor_role,
                 action: entry.action,
                 organizer_id: entry.organizer_id.as_deref(),
                 request_id: &self.request_id,
-                details: &entry.details.to_string(),
-                target_ids: &entry.targets.to_string(),
+                details,
+                target_ids: targets,
                 outcome: entry.outcome,
                 subject_hash: entry.subject_hash.as_deref(),
-            },
-        )
+            })
+            .collect();
+        AuditEvent::insert_all(conn, &rows)
     }
 
     /// Records an attempt that failed after reaching Stripe. Best effort: the failure being

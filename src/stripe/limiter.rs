@@ -1,7 +1,8 @@
 //! The gateway's Stripe rate budget: every call waits for a permit before it is sent (retries
 //! included). Interactive calls (a checkout, an upsert) may use all of it; background work
 //! (webhook workers, reconciliation) only its share, so a large backfill cannot slow another
-//! organizer's checkout. The budget is shared by the instances on one database: each takes
+//! organizer's checkout, and accounts take the background share in turns
+//! ([`fair`](super::fair)). The budget is shared by the instances on one database: each takes
 //! `budget / live instances` (see [`shares`](crate::db::models::shares)).
 
 use std::num::NonZeroU32;
@@ -9,6 +10,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::fair::FairTurns;
 
 /// Who is waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,7 @@ struct Limits {
 pub struct Limiter {
     budget: RateBudget,
     limits: RwLock<Arc<Limits>>,
+    turns: FairTurns,
 }
 
 /// `per_second` calls a second, evenly spaced: no burst above the rate in any second.
@@ -63,18 +67,22 @@ impl Limiter {
         Self {
             budget,
             limits: RwLock::new(Arc::new(Limits::new(budget, 1))),
+            turns: FairTurns::default(),
         }
     }
 
-    /// Waits until a call of this priority may go.
-    pub async fn acquire(&self, priority: Priority) {
+    /// Waits until a call of this priority, for `account` ("" for the platform's own), may
+    /// go. Background calls take the background share in turns between accounts.
+    pub async fn acquire(&self, priority: Priority, account: &str) {
         let limits = self
             .limits
             .read()
             .map(|l| l.clone())
             .unwrap_or_else(|e| e.into_inner().clone());
         if priority == Priority::Background {
-            limits.background.until_ready().await;
+            self.turns
+                .take_turn(account, limits.background.until_ready())
+                .await;
         }
         limits.all.until_ready().await;
     }
@@ -110,7 +118,7 @@ mod tests {
         });
         let started = std::time::Instant::now();
         for _ in 0..11 {
-            limiter.acquire(Priority::Interactive).await;
+            limiter.acquire(Priority::Interactive, "").await;
         }
         // Ten intervals of 20 ms after the first call.
         assert!(

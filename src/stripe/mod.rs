@@ -5,6 +5,7 @@
 pub mod checkout;
 pub mod customers;
 mod error;
+mod fair;
 mod idempotency;
 pub mod limiter;
 pub mod lists;

@@ -142,7 +142,8 @@ impl StripeClient for StripeTransport {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            self.limiter.acquire(self.priority).await;
+            let account = config.account_id.as_ref().map_or("", |a| a.as_str());
+            self.limiter.acquire(self.priority, account).await;
             let mut builder = self
                 .http
                 .request(method.clone(), &url)

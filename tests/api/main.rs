@@ -33,6 +33,7 @@ mod rate_budget;
 mod stored_data;
 mod stripe_client;
 mod sync;
+mod sync_adoption;
 mod webhook_mirror;
 mod webhook_processing;
 mod webhook_workers;

@@ -59,12 +59,12 @@ async fn finished(app: &TestApp, org: &Value, run_id: &str) -> Value {
     }
 }
 
-async fn run_once(app: &TestApp, org: &Value, body: Value) -> Value {
+pub async fn run_once(app: &TestApp, org: &Value, body: Value) -> Value {
     let id = start(app, org, body).await;
     finished(app, org, &id).await
 }
 
-fn drift<'a>(run: &'a Value, kind: &str) -> &'a Value {
+pub fn drift<'a>(run: &'a Value, kind: &str) -> &'a Value {
     &run["report"]["kinds"][kind]
 }
 

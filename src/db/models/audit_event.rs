@@ -59,12 +59,23 @@ pub struct AuditFilter {
 }
 
 impl AuditEvent {
-    /// Audit rows are written in the transaction of the change they describe.
-    pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
-        diesel::insert_into(audit_events::table)
-            .values(new)
-            .execute(conn)
-            .map(drop)
+    /// Audit rows are written in the transaction of the change they describe; several rows
+    /// in one statement.
+    pub fn insert_all(conn: &mut DbConnection, rows: &[NewAuditEvent<'_>]) -> QueryResult<()> {
+        if let [row] = rows {
+            // One row: a statement diesel prepares once and caches.
+            return diesel::insert_into(audit_events::table)
+                .values(row)
+                .execute(conn)
+                .map(drop);
+        }
+        // Batch inserts are the backends' own (diesel writes SQLite's row by row).
+        let insert = diesel::insert_into(audit_events::table).values(rows);
+        match conn {
+            DbConnection::Postgresql(pg) => insert.execute(pg),
+            DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
+        }
+        .map(drop)
     }
 
     /// The newest first.

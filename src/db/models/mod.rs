@@ -2,6 +2,7 @@
 //! Stripe account as a parameter and says so in its name (`find_by_account_and_id`); the few
 //! that cross tenants on purpose say that instead (`find_all_by_email_across_accounts`).
 
+pub mod adoption;
 mod audit_event;
 mod checkout;
 mod customer;

@@ -22,6 +22,7 @@ mod upsert;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
+pub use adopt::adopt_page;
 pub use erase::{delete, erase_row};
 pub use read::{active_by_account_and_id, get, list};
 pub use sync::{apply_stripe_customer, differs, mirror_stripe_customer};

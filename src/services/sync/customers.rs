@@ -10,7 +10,7 @@ use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::Customer;
 use crate::db::DbError;
-use crate::services::customers::{apply_stripe_customer, differs};
+use crate::services::customers::{adopt_page, apply_stripe_customer, differs};
 use crate::stripe::customers as remote;
 use crate::stripe::lists;
 
@@ -37,33 +37,37 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             continue;
         }
         let page = run.called(listed)?;
+        let mut missing = Vec::new();
         for customer in page.data {
             drift.checked += 1;
             let id = customer.id.clone();
             after = Some(id.clone());
             seen.insert(id.clone());
-            let repair = match stored.get(&id) {
+            match stored.get(&id) {
                 // A customer without an email has no key here: it is not mirrored.
-                None if customer.email.is_none() => false,
+                None if customer.email.is_none() => {}
                 None => {
                     drift.missing(&id);
-                    true
+                    missing.push(customer);
                 }
                 Some(row) if differs(row, &customer) => {
                     drift.different(&id);
-                    true
+                    if !dry_run {
+                        // Fetched again before it is written: a webhook may have stored a
+                        // newer state since this page was listed.
+                        let audit = run.audit.clone();
+                        apply_stripe_customer(state, &run.account, &id, None, audit).await?;
+                        drift.repaired += 1;
+                    }
                 }
-                Some(_) => false,
-            };
-            if repair && !dry_run {
-                // A customer the gateway has is fetched again before it is written: a webhook
-                // may have stored a newer state since this page was listed. One it lacks is
-                // adopted from the listing.
-                let known = (!stored.contains_key(&id)).then_some(Some(customer));
-                let audit = run.audit.clone();
-                apply_stripe_customer(state, &run.account, &id, known, audit).await?;
-                drift.repaired += 1;
+                Some(_) => {}
             }
+        }
+        if !dry_run && !missing.is_empty() {
+            // The customers the gateway lacks are adopted from the listing, a page at once.
+            let adopted = missing.len() as u64;
+            adopt_page(state, &run.account, missing, run.audit.clone()).await?;
+            drift.repaired += adopted;
         }
         if !dry_run {
             if let Some(last) = after.clone() {

@@ -1,0 +1,60 @@
+//! The set-based look-ups and inserts of adopting a page of Stripe customers in one
+//! transaction (`services::customers::adopt_page`); their audit rows go in with
+//! `AuditContext::record_all`.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+
+use super::NewCustomer;
+use crate::db::schema::customers;
+use crate::db::DbConnection;
+
+/// Which of `stripe_ids` rows of the account already point at (any status).
+pub fn taken_stripe_ids(
+    conn: &mut DbConnection,
+    stripe_account_id: &str,
+    stripe_ids: &[&str],
+) -> QueryResult<HashSet<String>> {
+    let found: Vec<Option<String>> = customers::table
+        .filter(customers::stripe_account_id.eq(stripe_account_id))
+        .filter(customers::stripe_customer_id.eq_any(stripe_ids))
+        .select(customers::stripe_customer_id)
+        .load(conn)?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The rows of the account holding any of `emails` (normalized), by email: the row's id and
+/// its Stripe customer.
+pub fn holders_of_emails(
+    conn: &mut DbConnection,
+    stripe_account_id: &str,
+    emails: &[&str],
+) -> QueryResult<HashMap<String, (String, Option<String>)>> {
+    let found: Vec<(String, String, Option<String>)> = customers::table
+        .filter(customers::stripe_account_id.eq(stripe_account_id))
+        .filter(customers::email_normalized.eq_any(emails))
+        .select((
+            customers::email_normalized,
+            customers::id,
+            customers::stripe_customer_id,
+        ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(email, id, stripe_id)| (email, (id, stripe_id)))
+        .collect())
+}
+
+/// Inserts the customers in one statement (on SQLite, diesel writes a batch row by row).
+pub fn insert_customers(conn: &mut DbConnection, rows: &[NewCustomer<'_>]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let insert = diesel::insert_into(customers::table).values(rows);
+    match conn {
+        DbConnection::Postgresql(pg) => insert.execute(pg),
+        DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
+    }
+    .map(drop)
+}
