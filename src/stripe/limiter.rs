@@ -1,15 +1,18 @@
 //! The gateway's Stripe rate budget: every call waits for a permit before it is sent (retries
-//! included). Interactive calls (a checkout, an upsert) may use all of it; background work
-//! (webhook workers, reconciliation) only its share, so a large backfill cannot slow another
-//! organizer's checkout, and accounts take the background share in turns
-//! ([`fair`](super::fair)). The budget is shared by the instances on one database: each takes
+//! included). Interactive calls (a checkout, an upsert) may use all of it and go first; background
+//! work (webhook workers, reconciliation) only its share, and only when no interactive call
+//! waits, so a large backfill cannot slow another organizer's checkout. Accounts take the
+//! background share in turns ([`fair`](super::fair)). The budget is shared by the instances on one database: each takes
 //! `budget / live instances` (see [`shares`](crate::db::models::shares)).
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
 
 use super::fair::FairTurns;
 
@@ -41,6 +44,28 @@ pub struct Limiter {
     budget: RateBudget,
     limits: RwLock<Arc<Limits>>,
     turns: FairTurns,
+    /// Interactive calls waiting for a permit; background calls wait while there are any.
+    interactive_waiting: AtomicUsize,
+    /// Told when the last waiting interactive call got its permit.
+    interactive_done: Notify,
+}
+
+/// Counts an interactive call as waiting while it lives.
+struct Waiting<'a>(&'a Limiter);
+
+impl<'a> Waiting<'a> {
+    fn new(limiter: &'a Limiter) -> Self {
+        limiter.interactive_waiting.fetch_add(1, Ordering::AcqRel);
+        Self(limiter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.0.interactive_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.interactive_done.notify_waiters();
+        }
+    }
 }
 
 /// `per_second` calls a second, evenly spaced: no burst above the rate in any second.
@@ -68,6 +93,8 @@ impl Limiter {
             budget,
             limits: RwLock::new(Arc::new(Limits::new(budget, 1))),
             turns: FairTurns::default(),
+            interactive_waiting: AtomicUsize::new(0),
+            interactive_done: Notify::new(),
         }
     }
 
@@ -79,12 +106,37 @@ impl Limiter {
             .read()
             .map(|l| l.clone())
             .unwrap_or_else(|e| e.into_inner().clone());
-        if priority == Priority::Background {
-            self.turns
-                .take_turn(account, limits.background.until_ready())
-                .await;
+        match priority {
+            Priority::Interactive => {
+                let _waiting = Waiting::new(self);
+                limits.all.until_ready().await;
+            }
+            Priority::Background => {
+                let permit = async {
+                    limits.background.until_ready().await;
+                    self.after_interactive(&limits.all).await;
+                };
+                self.turns.take_turn(account, permit).await;
+            }
         }
-        limits.all.until_ready().await;
+    }
+
+    /// Takes a permit of the whole budget when no interactive call is waiting for one.
+    async fn after_interactive(&self, all: &DefaultDirectRateLimiter) {
+        let clock = DefaultClock::default();
+        loop {
+            // Created before the check: the last interactive call leaving between the two
+            // still wakes it.
+            let done = self.interactive_done.notified();
+            if self.interactive_waiting.load(Ordering::Acquire) > 0 {
+                done.await;
+                continue;
+            }
+            match all.check() {
+                Ok(()) => return,
+                Err(not_until) => tokio::time::sleep(not_until.wait_time_from(clock.now())).await,
+            }
+        }
     }
 
     /// Takes `budget / instances` from now on, when the number of live instances changed.
@@ -108,6 +160,8 @@ impl Limiter {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     #[tokio::test(flavor = "current_thread")]
@@ -126,6 +180,34 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn background_calls_wait_while_an_interactive_call_waits() {
+        let limiter = Limiter::new(RateBudget {
+            per_second: 10,
+            background_share: 0.9,
+        });
+        // The budget's one permit is spent: the next call waits about 100 ms.
+        limiter.acquire(Priority::Interactive, "").await;
+        let mut interactive = Box::pin(limiter.acquire(Priority::Interactive, "acct_checkout"));
+        let ready = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(interactive.as_mut().poll(cx).is_ready())
+        })
+        .await;
+        assert!(!ready);
+        // Permits come free every 100 ms, but while the interactive call waits (it is never
+        // polled again) none goes to background work.
+        let background = limiter.acquire(Priority::Background, "acct_backfilled");
+        let waited = tokio::time::timeout(Duration::from_millis(350), background).await;
+        assert!(waited.is_err(), "a background call went first");
+        drop(interactive);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            limiter.acquire(Priority::Background, "acct_backfilled"),
+        )
+        .await
+        .expect("background calls go once no interactive call waits");
     }
 
     #[test]
