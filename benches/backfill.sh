@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Backfill of many accounts at once against a Stripe stand-in that takes DELAY per call
-# (benches/accounts_stripe.py), within the rate budget, with interactive upserts (each one Stripe
-# create) measured idle and during the backfill, on PostgreSQL. Prints objects/s against the
-# budget's ceiling (STRIPE_RATE_LIMIT x 100 objects per page), calls/s, the gateway's peak RSS,
-# and the interactive p50/p99 idle and during.
+# (benches/accounts_stripe.py), within the rate budget, on PostgreSQL; then a reconciliation of
+# the same accounts with interactive upserts (each one Stripe create) running meanwhile. Prints
+# the backfill's objects/s against the budget's ceiling (STRIPE_RATE_LIMIT x 100 objects per
+# page) and against what its fewest calls allow, calls/s, the gateway's peak RSS, and the
+# interactive p50/p99 idle and during the reconciliation.
 #
 # Usage (from the repository root): bash benches/backfill.sh
 # Settings (environment; defaults in brackets):
@@ -80,32 +81,53 @@ interactive() { # label -> "p50 p99 requests"
     grep -q 'Non-2xx' "$WORK/$1.txt" && { cat "$WORK/$1.txt" >&2; die "interactive $1: non-2xx answers"; }
     awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} / requests in / {n=$1} END {print p50, p99, n}' "$WORK/$1.txt"
 }
+STATS_URL="http://127.0.0.1:$STANDIN_PORT/stats"
+stat() { curl -sf "$STATS_URL" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# One run per account, all started at once; waits until every one has ended and prints
+# "span_secs succeeded not_succeeded calls": span from the first start to the last finish, and
+# the calls the stand-in served meanwhile.
+sync_all() {
+    local ids=() calls_before left
+    calls_before="$(stat calls)"
+    for org in "${ORGS[@]}"; do
+        ids+=("$(curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+            -d '{"kinds": ["customers", "products", "prices", "subscriptions", "entitlements", "events"]}' \
+            "$URL/v1/organizers/$org/sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')") \
+            || die "starting a run"
+    done
+    local list; list="$(IFS=,; echo "${ids[*]}")"
+    local where="id = ANY(string_to_array('$list', ','))"
+    while :; do
+        left="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM sync_runs WHERE $where AND status IN ('queued', 'running')")"
+        [[ "$left" == 0 ]] && break
+        sleep 0.2
+    done
+    echo "$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)), count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'succeeded') FROM sync_runs WHERE $where") $(( $(stat calls) - calls_before ))"
+}
+
 say "interactive upserts, idle"
 read -r IDLE_P50 IDLE_P99 IDLE_N <<<"$(interactive idle)"
 
-say "backfill of $ACCOUNTS accounts (POST .../sync each), interactive upserts meanwhile"
-CALLS_BEFORE="$(curl -sf "http://127.0.0.1:$STANDIN_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"])')"
-STARTED=$(date +%s.%N)
-for org in "${ORGS[@]}"; do
-    curl -sf -o /dev/null -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-        -d '{"kinds": ["customers", "products", "prices", "subscriptions", "entitlements", "events"]}' \
-        "$URL/v1/organizers/$org/sync" || die "starting a run"
-done
-read -r BUSY_P50 BUSY_P99 BUSY_N <<<"$(interactive busy)"
-while :; do
-    left="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM sync_runs WHERE status IN ('queued', 'running')")"
-    [[ "$left" == 0 ]] && break
-    sleep 0.5
-done
-ENDED=$(date +%s.%N)
-read -r SUCCEEDED FAILED_RUNS <<<"$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'succeeded') FROM sync_runs")"
-read -r SPAN <<<"$(psql "$DB_URL" -qXtA -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM sync_runs")"
+say "backfill of $ACCOUNTS accounts (POST .../sync each, empty mirror), nothing else"
+read -r SPAN SUCCEEDED FAILED_RUNS CALLS <<<"$(sync_all)"
+BUSIEST="$(stat busiest_second)"
 read -r OBJECTS <<<"$(psql "$DB_URL" -qXtA -c "SELECT (SELECT count(*) FROM customers WHERE stripe_account_id LIKE 'acct_bench%') + (SELECT count(*) FROM products) + (SELECT count(*) FROM prices)")"
-STATS="$(curl -sf "http://127.0.0.1:$STANDIN_PORT/stats")"
-CALLS=$(( $(echo "$STATS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"])') - CALLS_BEFORE ))
-BUSIEST="$(echo "$STATS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["busiest_second"])')"
-RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
 EXPECTED=$(( ACCOUNTS * (CUSTOMERS + PRODUCTS + PRICES) ))
+# The fewest calls a backfill can make: full pages of 100, one listing of subscriptions and one
+# of events per account (empty here; the entitlements of customers without a subscription
+# take none).
+pages() { echo $(( ($1 + 99) / 100 > 0 ? ($1 + 99) / 100 : 1 )); }
+MIN_CALLS=$(( ACCOUNTS * ($(pages "$CUSTOMERS") + $(pages "$PRODUCTS") + $(pages "$PRICES") + 2) ))
+
+say "reconciliation of the same $ACCOUNTS accounts (mirror complete), interactive upserts meanwhile"
+sync_all >"$WORK/reconcile.txt" &
+RECONCILE_PID=$!
+read -r BUSY_P50 BUSY_P99 BUSY_N <<<"$(interactive busy)"
+wait "$RECONCILE_PID"
+read -r R_SPAN R_SUCCEEDED R_FAILED R_CALLS <"$WORK/reconcile.txt"
+RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
+rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", n / s}'; }
+BG_BUDGET=$(( RATE * BACKGROUND / 100 ))
 
 cat <<REPORT
 
@@ -113,14 +135,19 @@ cat <<REPORT
 date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD)
 machine:  nproc=$(nproc), $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), PostgreSQL $(psql "$PG_ADMIN_URL" -qXtAc 'SHOW server_version')
 stand-in: $ACCOUNTS accounts x ($CUSTOMERS customers + $PRODUCTS products + $PRICES prices), ${DELAY}s per call
-gateway:  STRIPE_RATE_LIMIT=$RATE, STRIPE_BACKGROUND_PERCENT=$BACKGROUND, one run per account started at once
-runs:     $SUCCEEDED succeeded, $FAILED_RUNS not; first start to last finish ${SPAN}s (wall $(awk -v a="$STARTED" -v b="$ENDED" 'BEGIN {printf "%.1f", b - a}')s)
-objects:  $OBJECTS mirrored of $EXPECTED; $(awk -v o="$OBJECTS" -v s="$SPAN" 'BEGIN {printf "%.0f", o / s}') objects/s = $(awk -v o="$OBJECTS" -v s="$SPAN" -v r="$RATE" 'BEGIN {printf "%.1f%%", 100 * o / s / (r * 100)}') of the ceiling ($RATE req/s x 100 objects per page)
-calls:    $CALLS to the stand-in, $(awk -v c="$CALLS" -v s="$SPAN" 'BEGIN {printf "%.1f", c / s}')/s on average, busiest second $BUSIEST (budget $RATE)
+gateway:  STRIPE_RATE_LIMIT=$RATE, STRIPE_BACKGROUND_PERCENT=$BACKGROUND (background share $BG_BUDGET calls/s), one run per account started at once
+backfill (empty mirror, no other traffic):
+  runs:     $SUCCEEDED succeeded, $FAILED_RUNS not; first start to last finish ${SPAN}s
+  objects:  $OBJECTS mirrored of $EXPECTED; $(awk -v o="$OBJECTS" -v s="$SPAN" 'BEGIN {printf "%.0f", o / s}') objects/s = $(awk -v o="$OBJECTS" -v s="$SPAN" -v r="$RATE" 'BEGIN {printf "%.1f%%", 100 * o / s / (r * 100)}') of the budget's ceiling ($RATE req/s x 100 objects per page)
+  calls:    $CALLS ($MIN_CALLS at the fewest: $(awk -v o="$EXPECTED" -v m="$MIN_CALLS" 'BEGIN {printf "%.1f", o / m}') objects per call at best), $(rate "$CALLS" "$SPAN")/s on average = $(awk -v c="$CALLS" -v s="$SPAN" -v b="$BG_BUDGET" 'BEGIN {printf "%.1f%%", 100 * c / s / b}') of the background share; busiest second (since the stand-in started) $BUSIEST
+  at best:  the background share x objects per call = $(awk -v o="$EXPECTED" -v m="$MIN_CALLS" -v b="$BG_BUDGET" -v r="$RATE" 'BEGIN {printf "%.0f objects/s = %.1f%%", b * o / m, 100 * b * o / m / (r * 100)}') of the budget's ceiling
+reconciliation (mirror complete) with interactive upserts:
+  runs:     $R_SUCCEEDED succeeded, $R_FAILED not; ${R_SPAN}s, $R_CALLS calls ($(rate "$R_CALLS" "$R_SPAN")/s, interactive ones included)
 memory:   gateway peak RSS $RSS
 interactive upserts (one Stripe create each, wrk -c$INTERACTIVE_CONNS -d$WINDOW):
           idle    p50 $IDLE_P50  p99 $IDLE_P99  ($IDLE_N requests)
           during  p50 $BUSY_P50  p99 $BUSY_P99  ($BUSY_N requests)
 ====================================================================================
 REPORT
+[[ "$R_FAILED" == 0 ]] || die "$R_FAILED reconciliation runs did not succeed"
 [[ "$FAILED_RUNS" == 0 ]] || die "$FAILED_RUNS runs did not succeed"

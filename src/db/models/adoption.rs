@@ -1,14 +1,32 @@
-//! The set-based look-ups and inserts of adopting a page of Stripe customers in one
-//! transaction (`services::customers::adopt_page`); their audit rows go in with
-//! `AuditContext::record_all`.
+//! Set-based look-ups for a listing page of Stripe customers: comparing it with the account's
+//! rows (reconciliation), and adopting it in one transaction (`services::customers::adopt_page`,
+//! whose audit rows go in with `AuditContext::record_all`).
 
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use super::NewCustomer;
+use super::{Customer, CustomerStatus, NewCustomer};
 use crate::db::schema::customers;
 use crate::db::DbConnection;
+
+/// The account's active rows pointing at any of `stripe_ids`, by Stripe id.
+pub fn active_by_stripe_ids(
+    conn: &mut DbConnection,
+    stripe_account_id: &str,
+    stripe_ids: &[&str],
+) -> QueryResult<HashMap<String, Customer>> {
+    let rows: Vec<Customer> = customers::table
+        .filter(customers::stripe_account_id.eq(stripe_account_id))
+        .filter(customers::stripe_customer_id.eq_any(stripe_ids))
+        .filter(customers::status.eq(CustomerStatus::Active))
+        .select(Customer::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| Some((row.stripe_customer_id.clone()?, row)))
+        .collect())
+}
 
 /// Which of `stripe_ids` rows of the account already point at (any status).
 pub fn taken_stripe_ids(

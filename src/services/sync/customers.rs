@@ -3,12 +3,12 @@
 //! (`customers::apply_stripe_customer`): a changed profile is stored, a customer created in
 //! Stripe is adopted, one Stripe no longer has is erased as `DELETE` erases it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::run::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
-use crate::db::models::Customer;
+use crate::db::models::{adoption, Customer};
 use crate::db::DbError;
 use crate::services::customers::{adopt_page, apply_stripe_customer, differs};
 use crate::stripe::customers as remote;
@@ -20,12 +20,6 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     let kind = KIND.as_str();
     let account = run.account.to_string();
     let dry_run = run.dry_run;
-    let key = account.clone();
-    let stored = run
-        .state
-        .db
-        .run(move |conn| active_by_stripe_id(conn, &key))
-        .await?;
     let mut drift = KindDrift::default();
     let mut after = run.resume_point(KIND, &mut drift).await?;
     let mut seen: HashSet<String> = HashSet::new();
@@ -37,6 +31,19 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             continue;
         }
         let page = run.called(listed)?;
+        // The page's rows, looked up by the page's ids: memory stays one page whatever the
+        // account's size.
+        let (key, ids) = (
+            account.clone(),
+            page.data.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        );
+        let stored = state
+            .db
+            .run(move |conn| {
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                Ok::<_, DbError>(adoption::active_by_stripe_ids(conn, &key, &ids)?)
+            })
+            .await?;
         let mut missing = Vec::new();
         for customer in page.data {
             drift.checked += 1;
@@ -85,7 +92,12 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         }
         run.checkpoint(KIND, &drift).await?;
     }
-    for id in stored.keys().filter(|id| !seen.contains(*id)) {
+    let key = account.clone();
+    let unseen = state
+        .db
+        .run(move |conn| unseen_stripe_ids(conn, &key, &seen))
+        .await?;
+    for id in &unseen {
         run.pace(KIND, &drift).await?;
         // Listed before this run's cursor, or gone from Stripe: a fetch tells which.
         let found = run.called(remote::retrieve(&client, id).await)?;
@@ -101,24 +113,26 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
     run.end_listing(KIND, drift).await
 }
 
-/// The account's active customers by their Stripe id.
-fn active_by_stripe_id(
+/// The Stripe ids of the account's active customers that `seen` lacks, read 1,000 rows at a
+/// time: the candidates for "deleted in Stripe".
+fn unseen_stripe_ids(
     conn: &mut crate::db::DbConnection,
     account: &str,
-) -> Result<HashMap<String, Customer>, DbError> {
-    let mut all = HashMap::new();
+    seen: &HashSet<String>,
+) -> Result<Vec<String>, DbError> {
+    let mut unseen = Vec::new();
     let mut after: Option<String> = None;
     loop {
         let rows = Customer::list_active_by_account_after(conn, account, after.as_deref(), 1000)?;
         let more = rows.len() == 1000;
         after = rows.last().map(|row| row.id.clone());
-        for row in rows {
-            if let Some(stripe_id) = row.stripe_customer_id.clone() {
-                all.insert(stripe_id, row);
-            }
-        }
+        unseen.extend(
+            rows.into_iter()
+                .filter_map(|row| row.stripe_customer_id)
+                .filter(|id| !seen.contains(id)),
+        );
         if !more {
-            return Ok(all);
+            return Ok(unseen);
         }
     }
 }
