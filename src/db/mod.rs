@@ -46,8 +46,10 @@ pub fn database_now(conn: &mut DbConnection) -> diesel::QueryResult<NaiveDateTim
 }
 
 /// Runs the same diesel code on the inner connection of whichever backend `conn` is, for the
-/// statements the multi-backend connection cannot express (`ON CONFLICT`): the body is
-/// type-checked once per backend.
+/// statements the multi-backend connection cannot express (`ON CONFLICT`, batch inserts), and
+/// for the hot reads: through the multi-backend connection diesel builds a query's SQL text on
+/// every execution to find its prepared statement, on the inner one it finds it by the query's
+/// type. The body is type-checked once per backend.
 #[macro_export]
 macro_rules! on_each_backend {
     ($conn:expr, |$inner:ident| $body:expr) => {

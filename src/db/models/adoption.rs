@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use super::{Customer, CustomerStatus, NewCustomer};
 use crate::db::schema::customers;
 use crate::db::DbConnection;
+use crate::on_each_backend;
 
 /// The account's active rows pointing at any of `stripe_ids`, by Stripe id.
 pub fn active_by_stripe_ids(
@@ -70,9 +71,5 @@ pub fn insert_customers(conn: &mut DbConnection, rows: &[NewCustomer<'_>]) -> Qu
         return Ok(());
     }
     let insert = diesel::insert_into(customers::table).values(rows);
-    match conn {
-        DbConnection::Postgresql(pg) => insert.execute(pg),
-        DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
-    }
-    .map(drop)
+    on_each_backend!(conn, |c| insert.execute(c)).map(drop)
 }

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use crate::db::columns::JsonObject;
 use crate::db::schema::audit_events;
 use crate::db::DbConnection;
+use crate::on_each_backend;
 
 crate::text_enum! {
     /// Whether an audited action took effect.
@@ -71,11 +72,7 @@ impl AuditEvent {
         }
         // Batch inserts are the backends' own (diesel writes SQLite's row by row).
         let insert = diesel::insert_into(audit_events::table).values(rows);
-        match conn {
-            DbConnection::Postgresql(pg) => insert.execute(pg),
-            DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
-        }
-        .map(drop)
+        on_each_backend!(conn, |c| insert.execute(c)).map(drop)
     }
 
     /// The newest first.

@@ -6,6 +6,7 @@ use crate::db::models::Organizer;
 use crate::db::schema::{customers, organizers};
 use crate::db::DbConnection;
 use crate::domain::Email;
+use crate::on_each_backend;
 
 crate::text_enum! {
     /// Where a customer row stands with respect to its Stripe customer.
@@ -183,7 +184,7 @@ impl Customer {
         organizer_id: &str,
         email_normalized: &str,
     ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
-        organizers::table
+        on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
                     .eq(organizers::stripe_account_id)
@@ -191,8 +192,8 @@ impl Customer {
             )
             .filter(organizers::id.eq(organizer_id))
             .select((Organizer::as_select(), Option::<Customer>::as_select()))
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// The organizer `organizer_id` and its customer `customer_id` (any status), in one
@@ -202,7 +203,7 @@ impl Customer {
         organizer_id: &str,
         customer_id: &str,
     ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
-        organizers::table
+        on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
                     .eq(organizers::stripe_account_id)
@@ -210,8 +211,8 @@ impl Customer {
             )
             .filter(organizers::id.eq(organizer_id))
             .select((Organizer::as_select(), Option::<Customer>::as_select()))
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Active customers of one account in id (= creation) order, starting after `after_id`.
