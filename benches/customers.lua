@@ -1,5 +1,7 @@
 -- wrk script for the customer requests of benches/customers.sh, one per call of request():
 --   `-- find`    GET  /v1/organizers/{org}/customers?email=user<n>@example.com
+--   `-- entitlements`  GET /v1/organizers/{org}/customers/{id}/entitlements of customer n (the
+--                benchmark seeds ids 00000000-0000-7000-8000-<n, 12 digits>)
 --   `-- upsert`  POST /v1/organizers/{org}/customers {"email": "user<n>@example.com"}, an upsert
 --                of an existing customer with no changed field (200 from the database)
 --   `-- first`   the same upsert with an Idempotency-Key never sent before: the key is stored
@@ -51,11 +53,11 @@ function done()
   io.write(string.format("statuses: 200=%d 503=%d other=%d replayed=%d\n", counts.ok, counts.unavailable, counts.other, counts.replayed))
 end
 
-local modes = { find = true, upsert = true, first = true, replay = true }
+local modes = { find = true, entitlements = true, upsert = true, first = true, replay = true }
 local prefix, sent = "", 0
 function init(args)
   mode = args[1]
-  assert(modes[mode], "pass `-- find`, `-- upsert`, `-- first` or `-- replay` after the URL")
+  assert(modes[mode], "pass `-- find`, `-- entitlements`, `-- upsert`, `-- first` or `-- replay` after the URL")
   math.randomseed(os.time() * 1000 + (thread_no or 0))
   -- Keys of `first` are unique across threads and runs.
   prefix = string.format("first-%d-%d-%d-", os.time(), thread_no or 0, math.random(1, 1000000000))
@@ -74,6 +76,8 @@ function request()
   local n = fixed and 1 or math.random(1, customers)
   if mode == "find" then
     return wrk.format("GET", path .. "?email=user" .. n .. "%40example.com")
+  elseif mode == "entitlements" then
+    return wrk.format("GET", path .. string.format("/00000000-0000-7000-8000-%012d/entitlements", n))
   elseif mode == "replay" then
     n = math.random(1, 100)
     return keyed("replay-" .. n, '{"email": "user' .. n .. '@example.com"}')

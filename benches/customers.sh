@@ -3,6 +3,7 @@
 # actix-web hello-world measured in the same run as the ceiling:
 #   hello-world             GET  /                                       (examples/hello.rs)
 #   find by email           GET  /v1/organizers/{org}/customers?email=   (rows, never Stripe)
+#   entitlements            GET  /v1/organizers/{org}/customers/{id}/entitlements (rows)
 #   upsert, existing        POST /v1/organizers/{org}/customers {"email"} (200 from the database)
 #   the same, first key     ... with an Idempotency-Key never sent before (the key is kept)
 #   the same, replayed      ... with one of 100 keys sent once before the run (the kept answer)
@@ -131,10 +132,21 @@ VALUES ('$ORG', 'Bench Events', '$ACCOUNT', NULL, 'active',
 INSERT INTO customers (id, organizer_id, stripe_account_id, email, email_normalized, name, phone,
                        metadata, stripe_customer_id, status, create_attempt,
                        last_failure_at, version, created_at, updated_at, ever_active)
-SELECT gen_random_uuid()::text, '$ORG', '$ACCOUNT',
+SELECT '00000000-0000-7000-8000-' || lpad(n::text, 12, '0'), '$ORG', '$ACCOUNT',
        'user' || n || '@example.com', 'user' || n || '@example.com', NULL, NULL,
        '{}', 'cus_bench' || n, 'active', 0, NULL, 1,
        now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', TRUE
+FROM generate_series(1, $CUSTOMERS) AS n;
+-- Each customer subscribed, with one feature: what the entitlements read returns.
+INSERT INTO subscriptions (stripe_account_id, id, stripe_customer_id, status, items,
+                           current_period_end, cancel_at_period_end, trial_end, metadata,
+                           deleted, fetched_at)
+SELECT '$ACCOUNT', 'sub_bench' || n, 'cus_bench' || n, 'active',
+       '[{"id": "si_bench' || n || '", "price": "price_bench", "quantity": 1}]',
+       NULL, FALSE, NULL, '{}', FALSE, now() AT TIME ZONE 'UTC'
+FROM generate_series(1, $CUSTOMERS) AS n;
+INSERT INTO entitlements (stripe_account_id, stripe_customer_id, features, fetched_at)
+SELECT '$ACCOUNT', 'cus_bench' || n, '["pro"]', now() AT TIME ZONE 'UTC'
 FROM generate_series(1, $CUSTOMERS) AS n;
 COMMIT;
 ANALYZE;
@@ -186,6 +198,8 @@ CUSTOMERS_URL="http://127.0.0.1:$GATEWAY_PORT/v1/organizers/$ORG/customers"
 expect_200 "hello" "hello" "http://127.0.0.1:$HELLO_PORT/"
 expect_200 "GET customers?email=user$N" "cus_bench$N" \
     -H "Authorization: Bearer $TOKEN" "$CUSTOMERS_URL?email=user$N%40example.com"
+expect_200 "GET customers/{id}/entitlements (user$N)" "sub_bench$N" \
+    -H "Authorization: Bearer $TOKEN" "$CUSTOMERS_URL/$(printf '00000000-0000-7000-8000-%012d' "$N")/entitlements"
 expect_200 "POST customers {email: user$N} (existing)" "cus_bench$N" \
     -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data "{\"email\": \"user$N@example.com\"}" "$CUSTOMERS_URL"
@@ -196,7 +210,7 @@ for n in $(seq 1 100); do
         || die "seeding idempotency key replay-$n"
 done
 # Every Lua mode, once each through wrk, against the same checks (one request per connection).
-for mode in find upsert first replay; do
+for mode in find entitlements upsert first replay; do
     wrk -t1 -c1 -d1s -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- "$mode" >"$WORK/probe.txt" 2>&1 \
         || { cat "$WORK/probe.txt" >&2; die "wrk with benches/customers.lua -- $mode"; }
     if grep -q 'Non-2xx\|Socket errors' "$WORK/probe.txt"; then
@@ -278,6 +292,7 @@ run() { # label server-pid wrk-args...
 }
 run "hello-world GET / (ceiling)" "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/"
 run "GET customers?email= ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- find
+run "GET .../entitlements ($EMAILS customer)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- entitlements
 run "POST customers, existing ($EMAILS email)" "$GATEWAY_PID" -s benches/customers.lua "http://127.0.0.1:$GATEWAY_PORT" -- upsert
 # The same upsert with Idempotency-Key: a first request (key stored with its answer), then
 # replays of kept answers. Every first must run, every replay must be one.
@@ -289,21 +304,28 @@ REPLAYS="$(replays_in_run)"
 REPLAY_TOTAL="$(awk -F'[ =]' '/^statuses:/ { print $3 + $5 + $7 }' "$WORK/run.txt")"
 [[ "$REPLAYS" == "$REPLAY_TOTAL" ]] || FAILED+=" replayed keys: $REPLAYS replays of $REPLAY_TOTAL answers;"
 
-# --- the database's ceiling --------------------------------------------------------------------
-# pgbench runs the statements a read by email ran before reads became one statement (organizer by
-# id, then customer by account and email: benches/read_ceiling.sql), prepared, with as many
-# clients as wrk has connections, over the same rows. The gateway's rate over this one says how
-# close it comes to what PostgreSQL alone serves for that work.
-PGBENCH=(pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -f benches/read_ceiling.sql
-    -D "org=$ORG" -D "account=$ACCOUNT" -D "customers=$CUSTOMERS")
-"${PGBENCH[@]}" -T "$(seconds "$WARMUP")" "$DB_URL" >/dev/null 2>&1 || true
-CMDS+=("${PGBENCH[*]} -T $(seconds "$DURATION") $DB_URL")
-say "measuring the ceiling: ${CMDS[-1]}"
-"${PGBENCH[@]}" -T "$(seconds "$DURATION")" "$DB_URL" >"$WORK/pgbench.txt" 2>&1 \
-    || { cat "$WORK/pgbench.txt" >&2; die "pgbench failed"; }
-sed 's/^/    /' "$WORK/pgbench.txt" >&2
-CEILING_TPS="$(awk '/^tps = / {print $3; exit}' "$WORK/pgbench.txt")"
-[[ -n "$CEILING_TPS" ]] || die "pgbench printed no tps"
+# --- the database's ceilings --------------------------------------------------------------------
+# pgbench runs the statements a read ran before this read path was reworked, prepared, with as
+# many clients as wrk has connections, over the same rows: for a read by email, the organizer by
+# id then the customer by account and email (benches/read_ceiling.sql); for entitlements, the
+# organizer, the customer by account and id, its subscriptions and its features
+# (benches/entitlements_ceiling.sql). The gateway's rate over one says how close it comes to what
+# PostgreSQL alone serves for that work.
+ceiling() { # script -> tx/s
+    local cmd=(pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -f "$1"
+        -D "org=$ORG" -D "account=$ACCOUNT" -D "customers=$CUSTOMERS")
+    "${cmd[@]}" -T "$(seconds "$WARMUP")" "$DB_URL" >/dev/null 2>&1 || true
+    CMDS+=("${cmd[*]} -T $(seconds "$DURATION") $DB_URL")
+    say "measuring the ceiling: ${CMDS[-1]}"
+    "${cmd[@]}" -T "$(seconds "$DURATION")" "$DB_URL" >"$WORK/pgbench.txt" 2>&1 \
+        || { cat "$WORK/pgbench.txt" >&2; die "pgbench failed"; }
+    sed 's/^/    /' "$WORK/pgbench.txt" >&2
+    local tps; tps="$(awk '/^tps = / {print $3; exit}' "$WORK/pgbench.txt")"
+    [[ -n "$tps" ]] || die "pgbench printed no tps"
+    echo "$tps"
+}
+CEILING_TPS="$(ceiling benches/read_ceiling.sql)"
+ENTITLEMENTS_CEILING_TPS="$(ceiling benches/entitlements_ceiling.sql)"
 GATEWAY_RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
 
 # --- nothing was written -------------------------------------------------------------------------
@@ -342,9 +364,11 @@ printf '%-40s %11s %9s %9s %9s %8s  %s\n' target "requests/s" p50 p99 "of hello"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo
 printf 'ceiling:   pgbench, the 2 statements a read by email ran before (benches/read_ceiling.sql): %s tx/s\n' "$CEILING_TPS"
-printf 'of ceiling: GET customers?email= %sx, POST customers (existing) %sx\n' \
-    "$(awk -v r="${RPS[1]}" -v c="$CEILING_TPS" 'BEGIN { printf "%.2f", r / c }')" \
-    "$(awk -v r="${RPS[2]}" -v c="$CEILING_TPS" 'BEGIN { printf "%.2f", r / c }')"
+printf '           pgbench, the 4 statements an entitlements read ran before (benches/entitlements_ceiling.sql): %s tx/s\n' "$ENTITLEMENTS_CEILING_TPS"
+ratio() { awk -v r="$1" -v c="$2" 'BEGIN { printf "%.2f", r / c }'; }
+printf 'of ceiling: GET customers?email= %sx, GET .../entitlements %sx, POST customers (existing) %sx (of the first)\n' \
+    "$(ratio "${RPS[1]}" "$CEILING_TPS")" "$(ratio "${RPS[2]}" "$ENTITLEMENTS_CEILING_TPS")" \
+    "$(ratio "${RPS[3]}" "$CEILING_TPS")"
 echo "gateway:   peak RSS $GATEWAY_RSS"
 echo "====================================================================================="
 if [[ -n "$PROFILED" ]]; then

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::customers::{self, CustomerError};
+use super::customers::{ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Entitlements, Price, Product, Subscription};
+use crate::db::models::{CheckoutSession, Customer, Entitlements, Price, Product, Subscription};
+use crate::db::DbConnection;
 use crate::domain::{CustomerId, OrganizerId};
 
 /// An active product with its active prices.
@@ -49,16 +50,17 @@ pub async fn subscriptions(
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<Vec<Subscription>, CustomerError> {
-    let id = customer_id.to_string();
-    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
-        let customer = customers::active_by_account_and_id(conn, account, &id)?;
-        Ok(Subscription::list_by_account_and_customer(
-            conn,
-            account,
-            &customer.stripe_customer_id,
-        )?)
-    })
+    with_active_customer(
+        state,
+        principal,
+        org_id,
+        customer_id,
+        |conn, account, stripe_id| {
+            Ok(Subscription::list_by_account_and_customer(
+                conn, account, stripe_id,
+            )?)
+        },
+    )
     .await
 }
 
@@ -79,23 +81,59 @@ pub async fn entitlements(
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<EntitlementView, CustomerError> {
-    let id = customer_id.to_string();
-    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
-        let customer = customers::active_by_account_and_id(conn, account, &id)?;
-        let stripe_id = &customer.stripe_customer_id;
-        let subscriptions = Subscription::list_by_account_and_customer(conn, account, stripe_id)?
-            .into_iter()
-            .filter(|s| ACCESS.contains(&s.status.as_str()))
-            .collect();
-        let features = Entitlements::find_by_account_and_customer(conn, account, stripe_id)?
-            .map(|row| row.features);
-        Ok(EntitlementView {
-            subscriptions,
-            features,
-        })
-    })
+    with_active_customer(
+        state,
+        principal,
+        org_id,
+        customer_id,
+        |conn, account, stripe_id| {
+            let subscriptions =
+                Subscription::list_by_account_and_customer(conn, account, stripe_id)?
+                    .into_iter()
+                    .filter(|s| ACCESS.contains(&s.status.as_str()))
+                    .collect();
+            let features = Entitlements::find_by_account_and_customer(conn, account, stripe_id)?
+                .map(|row| row.features);
+            Ok(EntitlementView {
+                subscriptions,
+                features,
+            })
+        },
+    )
     .await
+}
+
+/// Runs `read` with the account and the Stripe id of the organizer's active customer
+/// `customer_id`: the organizer and the customer come in one statement, and a customer the
+/// organizer does not have (or not active) is `NotFound` once the caller may see the organizer.
+async fn with_active_customer<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+    read: F,
+) -> Result<T, CustomerError>
+where
+    F: FnOnce(&mut DbConnection, &str, &str) -> Result<T, CustomerError> + Send + 'static,
+    T: Send + 'static,
+{
+    let id = customer_id.to_string();
+    let load = move |conn: &mut DbConnection, org: &str| -> Result<_, CustomerError> {
+        let Some((organizer, row)) = Customer::find_with_organizer_by_id(conn, org, &id)? else {
+            return Ok(None);
+        };
+        let found = match ActiveCustomer::of_found(row)? {
+            Some(customer) => Some(read(
+                conn,
+                &organizer.stripe_account_id,
+                &customer.stripe_customer_id,
+            )?),
+            None => None,
+        };
+        Ok(Some((organizer, found)))
+    };
+    let (_, found) = organizers::load_with_organizer(state, principal, org_id, load).await?;
+    found.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
 /// The organizer's checkout session `id`, as the mirror has it; `None` when it has none.
