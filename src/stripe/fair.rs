@@ -34,13 +34,16 @@ impl Queues {
     }
 
     /// Removes the ticket; when it held the turn, the account goes to the back of the
-    /// rotation (or leaves it, with no waiters left).
+    /// rotation. An account with no waiters left leaves it.
     fn remove(&mut self, account: &str, ticket: u64) {
         let Some(queue) = self.waiting.get_mut(account) else {
             return;
         };
+        // Only the head ticket of the account at the head of the rotation holds the turn: a
+        // waiter behind it that gives up leaves the rotation as it is.
+        let had_turn = queue.front() == Some(&ticket)
+            && self.rotation.front().is_some_and(|head| head == account);
         queue.retain(|&t| t != ticket);
-        let had_turn = self.rotation.front().is_some_and(|head| head == account);
         if queue.is_empty() {
             self.waiting.remove(account);
             self.rotation.retain(|a| a != account);
@@ -161,6 +164,31 @@ mod tests {
         .await
         .expect("the dropped waiter's turn was handed on");
         assert!(turns.lock().rotation.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiter_giving_up_behind_the_turn_leaves_the_rotation_alone() {
+        let turns = FairTurns::default();
+        // acct_a holds the turn (its permit never comes), a second acct_a waiter queues
+        // behind it, then acct_b.
+        let mut holder = Box::pin(turns.take_turn("acct_a", std::future::pending::<()>()));
+        let mut behind = Box::pin(turns.take_turn("acct_a", async {}));
+        let mut other = Box::pin(turns.take_turn("acct_b", async {}));
+        assert!(!poll_once(holder.as_mut()).await);
+        assert!(!poll_once(behind.as_mut()).await);
+        assert!(!poll_once(other.as_mut()).await);
+        // The waiter behind the holder gives up: the turn stays with acct_a's holder.
+        drop(behind);
+        assert!(
+            !poll_once(other.as_mut()).await,
+            "acct_b went while acct_a held the turn"
+        );
+        assert_eq!(
+            turns.lock().rotation.front().map(String::as_str),
+            Some("acct_a")
+        );
+        drop(holder);
+        assert!(poll_once(other.as_mut()).await);
     }
 
     /// Polls a future once; true when it finished.

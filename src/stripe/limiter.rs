@@ -101,24 +101,29 @@ impl Limiter {
     /// Waits until a call of this priority, for `account` ("" for the platform's own), may
     /// go. Background calls take the background share in turns between accounts.
     pub async fn acquire(&self, priority: Priority, account: &str) {
-        let limits = self
-            .limits
-            .read()
-            .map(|l| l.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
         match priority {
             Priority::Interactive => {
                 let _waiting = Waiting::new(self);
-                limits.all.until_ready().await;
+                self.limits().all.until_ready().await;
             }
             Priority::Background => {
+                // The limits are read once the turn is won: a waiter queued before the
+                // instances changed takes from the limits in force, not from replaced ones.
                 let permit = async {
+                    let limits = self.limits();
                     limits.background.until_ready().await;
                     self.after_interactive(&limits.all).await;
                 };
                 self.turns.take_turn(account, permit).await;
             }
         }
+    }
+
+    fn limits(&self) -> Arc<Limits> {
+        self.limits
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Takes a permit of the whole budget when no interactive call is waiting for one.
@@ -210,14 +215,24 @@ mod tests {
         .expect("background calls go once no interactive call waits");
     }
 
-    #[test]
-    fn each_instance_takes_its_share() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_instance_takes_its_share() {
         let limiter = Limiter::new(RateBudget {
             per_second: 100,
             background_share: 0.7,
         });
         limiter.set_instances(4);
         assert_eq!(limiter.instances(), 4);
+        // 100 a second over 4 instances: 25 a second here, ten intervals of 40 ms.
+        let started = std::time::Instant::now();
+        for _ in 0..11 {
+            limiter.acquire(Priority::Interactive, "").await;
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(390),
+            "{:?}",
+            started.elapsed()
+        );
         limiter.set_instances(0);
         assert_eq!(limiter.instances(), 1);
     }
