@@ -60,6 +60,41 @@ macro_rules! on_each_backend {
     };
 }
 
+/// A transaction that reads and then writes. On SQLite it begins `IMMEDIATE`, taking the write
+/// lock before the first read: a deferred transaction that has read fails at its first write
+/// (SQLITE_BUSY, without waiting on `busy_timeout`) when another connection committed in
+/// between, as WAL mode requires. On PostgreSQL, an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Postgresql(_) => conn.transaction(work),
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            let result = work(conn);
+            let DbConnection::Sqlite(sqlite) = conn else {
+                unreachable!("the connection's backend does not change");
+            };
+            match result {
+                Ok(value) => match AnsiTransactionManager::commit_transaction(sqlite) {
+                    Ok(()) => Ok(value),
+                    Err(err) => {
+                        let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                        Err(err.into())
+                    }
+                },
+                Err(err) => {
+                    AnsiTransactionManager::rollback_transaction(sqlite)?;
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
 /// A connection to whichever backend the gateway was configured with.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

@@ -15,14 +15,13 @@
 //! transaction per customer.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde_json::json;
 
 use super::CustomerError;
 use crate::db::columns::Json;
 use crate::db::models::adoption;
 use crate::db::models::{CustomerStatus, NewCustomer, Organizer};
-use crate::db::{now, DbConnection, DbError};
+use crate::db::{now, write_transaction, DbConnection, DbError};
 use crate::domain::{Email, StripeAccountId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
@@ -75,7 +74,7 @@ pub async fn adopt_page(
             // A concurrent upsert may take an email between the look and the insert: then
             // the unique key refuses the insert, and the next look records a duplicate.
             for _ in 0..3 {
-                match conn.transaction(|conn| adopt_in(conn, &key, &candidates, &audit)) {
+                match write_transaction(conn, |conn| adopt_in(conn, &key, &candidates, &audit)) {
                     Err(CustomerError::Db(DbError::Query(DieselError::DatabaseError(
                         DatabaseErrorKind::UniqueViolation,
                         _,
