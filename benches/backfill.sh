@@ -76,10 +76,12 @@ ORGS=($(psql "$DB_URL" -qXtA -c "SELECT id FROM organizers WHERE stripe_account_
 BENCH_ORG="$(psql "$DB_URL" -qXtA -c "SELECT id FROM organizers WHERE stripe_account_id = 'acct_interactive1'")"
 export BENCH_ORG BENCH_TOKEN="$ADMIN"
 URL="http://127.0.0.1:$GATEWAY_PORT"
-interactive() { # label -> "p50 p99 requests"
-    wrk -t1 -c"$INTERACTIVE_CONNS" -d"$WINDOW" --latency -s benches/new_customers.lua "$URL" >"$WORK/$1.txt" 2>&1
-    grep -q 'Non-2xx' "$WORK/$1.txt" && { cat "$WORK/$1.txt" >&2; die "interactive $1: non-2xx answers"; }
-    awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} / requests in / {n=$1} END {print p50, p99, n}' "$WORK/$1.txt"
+# Run in this shell, not in $(...), so that die stops the benchmark.
+interactive() { # label -> "p50 p99 requests" in $WORK/label.latency
+    wrk -t1 -c"$INTERACTIVE_CONNS" -d"$WINDOW" --latency -s benches/new_customers.lua "$URL" >"$WORK/$1.txt" 2>&1 \
+        || { cat "$WORK/$1.txt" >&2; die "interactive $1: wrk failed"; }
+    if grep -q 'Non-2xx\|Socket errors' "$WORK/$1.txt"; then cat "$WORK/$1.txt" >&2; die "interactive $1: errors"; fi
+    awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} / requests in / {n=$1} END {print p50, p99, n}' "$WORK/$1.txt" >"$WORK/$1.latency"
 }
 STATS_URL="http://127.0.0.1:$STANDIN_PORT/stats"
 stat() { curl -sf "$STATS_URL" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
@@ -97,7 +99,9 @@ sync_all() {
     done
     local list; list="$(IFS=,; echo "${ids[*]}")"
     local where="id = ANY(string_to_array('$list', ','))"
+    local deadline=$((SECONDS + 900))
     while :; do
+        (( SECONDS < deadline )) || die "runs still going after 900 s"
         left="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM sync_runs WHERE $where AND status IN ('queued', 'running')")"
         [[ "$left" == 0 ]] && break
         sleep 0.2
@@ -106,10 +110,12 @@ sync_all() {
 }
 
 say "interactive upserts, idle"
-read -r IDLE_P50 IDLE_P99 IDLE_N <<<"$(interactive idle)"
+interactive idle
+read -r IDLE_P50 IDLE_P99 IDLE_N <"$WORK/idle.latency"
 
 say "backfill of $ACCOUNTS accounts (POST .../sync each, empty mirror), nothing else"
-read -r SPAN SUCCEEDED FAILED_RUNS CALLS <<<"$(sync_all)"
+sync_all >"$WORK/backfill.txt"
+read -r SPAN SUCCEEDED FAILED_RUNS CALLS <"$WORK/backfill.txt"
 BUSIEST="$(stat busiest_second)"
 read -r OBJECTS <<<"$(psql "$DB_URL" -qXtA -c "SELECT (SELECT count(*) FROM customers WHERE stripe_account_id LIKE 'acct_bench%') + (SELECT count(*) FROM products) + (SELECT count(*) FROM prices)")"
 EXPECTED=$(( ACCOUNTS * (CUSTOMERS + PRODUCTS + PRICES) ))
@@ -122,7 +128,8 @@ MIN_CALLS=$(( ACCOUNTS * ($(pages "$CUSTOMERS") + $(pages "$PRODUCTS") + $(pages
 say "reconciliation of the same $ACCOUNTS accounts (mirror complete), interactive upserts meanwhile"
 sync_all >"$WORK/reconcile.txt" &
 RECONCILE_PID=$!
-read -r BUSY_P50 BUSY_P99 BUSY_N <<<"$(interactive busy)"
+interactive busy
+read -r BUSY_P50 BUSY_P99 BUSY_N <"$WORK/busy.latency"
 wait "$RECONCILE_PID"
 read -r R_SPAN R_SUCCEEDED R_FAILED R_CALLS <"$WORK/reconcile.txt"
 RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
@@ -151,3 +158,5 @@ interactive upserts (one Stripe create each, wrk -c$INTERACTIVE_CONNS -d$WINDOW)
 REPORT
 [[ "$R_FAILED" == 0 ]] || die "$R_FAILED reconciliation runs did not succeed"
 [[ "$FAILED_RUNS" == 0 ]] || die "$FAILED_RUNS runs did not succeed"
+[[ "$OBJECTS" == "$EXPECTED" ]] || die "the backfill mirrored $OBJECTS objects of $EXPECTED"
+(( BUSIEST <= RATE + 1 )) || die "the stand-in served $BUSIEST calls in one second, over the budget of $RATE"
