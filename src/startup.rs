@@ -269,7 +269,7 @@ pub async fn reconcile_now(
         None => {
             state
                 .db
-                .run(|conn| Ok::<_, DbError>(sync::schedule::all_connected(conn)?))
+                .run(|conn| Ok::<_, DbError>(crate::db::models::Organizer::list_connected(conn)?))
                 .await?
         }
     };

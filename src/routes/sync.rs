@@ -3,7 +3,7 @@
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::customers::organizer_scope;
 use super::organizers::PageQuery;
@@ -80,17 +80,6 @@ pub struct SyncRunPage {
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SyncRunQuery {
-    /// Items per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
-}
-
 /// Reconcile the organizer's account with Stripe now.
 ///
 /// Lists the account's objects from Stripe, compares them with the gateway's mirror and repairs
@@ -148,7 +137,7 @@ pub async fn start(
     operation_id = "list_sync_runs",
     tag = "sync",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id"), SyncRunQuery),
+    params(("org_id" = String, Path, description = "Organizer id"), PageQuery),
     responses(
         (status = 200, description = "One page of runs", body = SyncRunPage),
         (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
@@ -163,15 +152,10 @@ pub async fn list(
     principal: Principal,
     state: web::Data<AppState>,
     org_id: web::Path<String>,
-    query: Query<SyncRunQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<SyncRunPage>, ApiError> {
     let org_id = organizer_scope(&principal, &org_id)?;
-    let query = query.0;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
+    let (limit, cursor) = query.0.parse()?;
     let (runs, next) = sync::list_runs(&state, &principal, org_id, cursor, limit).await?;
     Ok(web::Json(SyncRunPage {
         data: runs.into_iter().map(Into::into).collect(),
@@ -222,7 +206,7 @@ pub struct SyncHealthPage {
     operation_id = "sync_health",
     tag = "sync",
     security(("bearer" = [])),
-    params(SyncRunQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "One page of organizers' health", body = SyncHealthPage),
         (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
@@ -235,16 +219,11 @@ pub struct SyncHealthPage {
 pub async fn health(
     principal: Principal,
     state: web::Data<AppState>,
-    query: Result<Query<SyncRunQuery>, ApiError>,
+    query: Result<Query<PageQuery>, ApiError>,
 ) -> Result<web::Json<SyncHealthPage>, ApiError> {
     // The role before the input: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let query = query?.0;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
+    let (limit, cursor) = query?.0.parse()?;
     let (data, next) = sync::health::health(&state, cursor, limit, state.reconcile_every).await?;
     Ok(web::Json(SyncHealthPage {
         data,

@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::customers::{ActiveCustomer, CustomerError};
+use super::customers::{with_active_customer, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Customer, Entitlements, Price, Product, Subscription};
-use crate::db::DbConnection;
+use crate::db::models::{CheckoutSession, Entitlements, Price, Product, Subscription};
 use crate::domain::{CustomerId, OrganizerId};
 
 /// An active product with its active prices.
@@ -55,7 +54,8 @@ pub async fn subscriptions(
         principal,
         org_id,
         customer_id,
-        |conn, account, stripe_id| {
+        |conn, account, customer| {
+            let stripe_id = &customer.stripe_customer_id;
             Ok(Subscription::list_by_account_and_customer(
                 conn, account, stripe_id,
             )?)
@@ -86,7 +86,8 @@ pub async fn entitlements(
         principal,
         org_id,
         customer_id,
-        |conn, account, stripe_id| {
+        |conn, account, customer| {
+            let stripe_id = &customer.stripe_customer_id;
             let subscriptions =
                 Subscription::list_by_account_and_customer(conn, account, stripe_id)?
                     .into_iter()
@@ -101,39 +102,6 @@ pub async fn entitlements(
         },
     )
     .await
-}
-
-/// Runs `read` with the account and the Stripe id of the organizer's active customer
-/// `customer_id`: the organizer and the customer come in one statement, and a customer the
-/// organizer does not have (or not active) is `NotFound` once the caller may see the organizer.
-async fn with_active_customer<T, F>(
-    state: &AppState,
-    principal: &Principal,
-    org_id: OrganizerId,
-    customer_id: CustomerId,
-    read: F,
-) -> Result<T, CustomerError>
-where
-    F: FnOnce(&mut DbConnection, &str, &str) -> Result<T, CustomerError> + Send + 'static,
-    T: Send + 'static,
-{
-    let id = customer_id.to_string();
-    let load = move |conn: &mut DbConnection, org: &str| -> Result<_, CustomerError> {
-        let Some((organizer, row)) = Customer::find_with_organizer_by_id(conn, org, &id)? else {
-            return Ok(None);
-        };
-        let found = match ActiveCustomer::of_found(row)? {
-            Some(customer) => Some(read(
-                conn,
-                &organizer.stripe_account_id,
-                &customer.stripe_customer_id,
-            )?),
-            None => None,
-        };
-        Ok(Some((organizer, found)))
-    };
-    let (_, found) = organizers::load_with_organizer(state, principal, org_id, load).await?;
-    found.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
 /// The organizer's checkout session `id`, as the mirror has it; `None` when it has none.

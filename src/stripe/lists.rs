@@ -7,75 +7,60 @@ use stripe_product::price::ListPrice;
 use stripe_product::product::ListProduct;
 
 use super::customers::RemoteCustomer;
-use super::mirror::{Page, RemotePrice, RemoteProduct, RemoteSubscription};
+pub use super::mirror::Page;
+use super::mirror::{RemotePrice, RemoteProduct, RemoteSubscription};
 use super::{AccountClient, StripeError};
 
 /// Stripe's largest page.
 pub const PAGE_SIZE: i64 = 100;
 
-/// One page of a listing, oldest or newest first as Stripe lists the kind; the next page starts
-/// after the last item's id.
-pub struct Listed<T> {
-    pub data: Vec<T>,
-    pub has_more: bool,
-}
-
-impl<T> From<Page<T>> for Listed<T> {
-    fn from(page: Page<T>) -> Self {
-        Self {
-            data: page.data,
-            has_more: page.has_more,
-        }
-    }
-}
-
 pub async fn products(
     client: &AccountClient<'_>,
     after: Option<&str>,
-) -> Result<Listed<RemoteProduct>, StripeError> {
+) -> Result<Page<RemoteProduct>, StripeError> {
     let mut request = ListProduct::new().limit(PAGE_SIZE);
     if let Some(after) = after {
         request = request.starting_after(after);
     }
-    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+    client.read_json::<_, Page<_>>(&request).await
 }
 
 /// Active and inactive prices alike (Stripe lists both when `active` is not given).
 pub async fn prices(
     client: &AccountClient<'_>,
     after: Option<&str>,
-) -> Result<Listed<RemotePrice>, StripeError> {
+) -> Result<Page<RemotePrice>, StripeError> {
     let mut request = ListPrice::new().limit(PAGE_SIZE);
     if let Some(after) = after {
         request = request.starting_after(after);
     }
-    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+    client.read_json::<_, Page<_>>(&request).await
 }
 
 /// Subscriptions in every status: canceled ones included, which Stripe leaves out by default.
 pub async fn subscriptions(
     client: &AccountClient<'_>,
     after: Option<&str>,
-) -> Result<Listed<RemoteSubscription>, StripeError> {
+) -> Result<Page<RemoteSubscription>, StripeError> {
     let mut request = ListSubscription::new()
         .status(ListSubscriptionStatus::All)
         .limit(PAGE_SIZE);
     if let Some(after) = after {
         request = request.starting_after(after);
     }
-    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+    client.read_json::<_, Page<_>>(&request).await
 }
 
 pub async fn customers(
     client: &AccountClient<'_>,
     after: Option<&str>,
-) -> Result<Listed<RemoteCustomer>, StripeError> {
+) -> Result<Page<RemoteCustomer>, StripeError> {
     let mut request = ListCustomer::new().limit(PAGE_SIZE);
     if let Some(after) = after {
         request = request.starting_after(after);
     }
     let page = client.read(&request).await?;
-    Ok(Listed {
+    Ok(Page {
         data: page.data.into_iter().map(RemoteCustomer::from).collect(),
         has_more: page.has_more,
     })
@@ -117,10 +102,10 @@ pub async fn events(
     client: &AccountClient<'_>,
     created_gte: i64,
     after: Option<&str>,
-) -> Result<Listed<serde_json::Value>, StripeError> {
+) -> Result<Page<serde_json::Value>, StripeError> {
     let request = ListEvents {
         created_gte,
         starting_after: after,
     };
-    Ok(client.read_json::<_, Page<_>>(&request).await?.into())
+    client.read_json::<_, Page<_>>(&request).await
 }

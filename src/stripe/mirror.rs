@@ -118,10 +118,12 @@ impl RemoteSubscription {
     }
 }
 
+/// One page of a listing, oldest or newest first as Stripe lists the kind; the next page
+/// starts after the last item's id.
 #[derive(Deserialize)]
-pub(crate) struct Page<T> {
-    pub(super) data: Vec<T>,
-    pub(super) has_more: bool,
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
 }
 
 /// Whether Stripe's error says the object does not exist (in this account).
@@ -182,7 +184,7 @@ pub async fn customer_subscriptions(
         let mut request = ListSubscription::new()
             .customer(customer)
             .status(ListSubscriptionStatus::All)
-            .limit(100);
+            .limit(super::lists::PAGE_SIZE);
         if let Some(last) = &after {
             request = request.starting_after(last.as_str());
         }

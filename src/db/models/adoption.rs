@@ -67,8 +67,14 @@ pub fn holders_of_emails(
 
 /// Inserts the customers in one statement (on SQLite, diesel writes a batch row by row).
 pub fn insert_customers(conn: &mut DbConnection, rows: &[NewCustomer<'_>]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
+    match rows {
+        [] => return Ok(()),
+        // One row (an adoption from a webhook): a statement diesel prepares once and caches.
+        [row] => {
+            let insert = diesel::insert_into(customers::table).values(row);
+            return on_each_backend!(conn, |c| insert.execute(c)).map(drop);
+        }
+        _ => {}
     }
     let insert = diesel::insert_into(customers::table).values(rows);
     on_each_backend!(conn, |c| insert.execute(c)).map(drop)

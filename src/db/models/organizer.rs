@@ -77,6 +77,17 @@ impl Organizer {
             .optional()
     }
 
+    /// Every organizer whose account the gateway may call (active, not disconnected), in id
+    /// order.
+    pub fn list_connected(conn: &mut DbConnection) -> QueryResult<Vec<Organizer>> {
+        organizers::table
+            .filter(organizers::status.eq(OrganizerStatus::Active))
+            .filter(organizers::disconnected_at.is_null())
+            .select(Organizer::as_select())
+            .order(organizers::id.asc())
+            .load(conn)
+    }
+
     /// One page in id (= creation) order, starting after `after_id`. Fetches one row more than
     /// asked so the caller knows whether another page exists.
     pub fn list_after(

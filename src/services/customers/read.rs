@@ -13,12 +13,39 @@ pub async fn get(
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<ActiveCustomer, CustomerError> {
-    let id = customer_id.to_string();
-    let (_, row) = organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
-        Ok::<_, CustomerError>(Customer::find_with_organizer_by_id(conn, org, &id)?)
+    with_active_customer(state, principal, org_id, customer_id, |_, _, customer| {
+        Ok(customer)
     })
-    .await?;
-    ActiveCustomer::of_found(row)?.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
+    .await
+}
+
+/// Runs `read` with the account and the organizer's active customer `customer_id`: the
+/// organizer and the customer come in one statement, and a customer the organizer does not
+/// have (or not active) is `NotFound` once the caller may see the organizer.
+pub async fn with_active_customer<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+    read: F,
+) -> Result<T, CustomerError>
+where
+    F: FnOnce(&mut DbConnection, &str, ActiveCustomer) -> Result<T, CustomerError> + Send + 'static,
+    T: Send + 'static,
+{
+    let id = customer_id.to_string();
+    let load = move |conn: &mut DbConnection, org: &str| -> Result<_, CustomerError> {
+        let Some((organizer, row)) = Customer::find_with_organizer_by_id(conn, org, &id)? else {
+            return Ok(None);
+        };
+        let found = match ActiveCustomer::of_found(row)? {
+            Some(customer) => Some(read(conn, &organizer.stripe_account_id, customer)?),
+            None => None,
+        };
+        Ok(Some((organizer, found)))
+    };
+    let (_, found) = organizers::load_with_organizer(state, principal, org_id, load).await?;
+    found.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
 /// The account's customer `id`, if clients can see it.

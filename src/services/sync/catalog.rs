@@ -13,7 +13,7 @@ use crate::db::models::sync as cursors;
 use crate::db::models::{MirrorRow, Price, Product, Subscription};
 use crate::db::{DbConnection, DbError};
 use crate::services::webhooks::{price_row, product_row, subscription_row};
-use crate::stripe::lists::{self, Listed};
+use crate::stripe::lists::{self, Page};
 use crate::stripe::mirror::{self, Fetched, RemotePrice, RemoteProduct, RemoteSubscription};
 use crate::stripe::{AccountClient, StripeError};
 
@@ -26,7 +26,7 @@ pub(super) trait Catalog {
     fn page<'a>(
         client: &'a AccountClient<'a>,
         after: Option<&'a str>,
-    ) -> impl Future<Output = Result<Listed<Self::Remote>, StripeError>> + 'a;
+    ) -> impl Future<Output = Result<Page<Self::Remote>, StripeError>> + 'a;
     fn fetch<'a>(
         client: &'a AccountClient<'a>,
         id: &'a str,
@@ -50,7 +50,7 @@ macro_rules! catalog {
             fn page<'a>(
                 client: &'a AccountClient<'a>,
                 after: Option<&'a str>,
-            ) -> impl Future<Output = Result<Listed<$remote>, StripeError>> + 'a {
+            ) -> impl Future<Output = Result<Page<$remote>, StripeError>> + 'a {
                 $list(client, after)
             }
 

@@ -9,6 +9,7 @@ use super::run::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::{Entitlements, MirrorRow, Subscription};
 use crate::db::DbError;
+use crate::services::webhooks::entitlements_row;
 use crate::stripe::checkout;
 
 const KIND: SyncKind = SyncKind::Entitlements;
@@ -56,12 +57,7 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             Some(_) => continue,
         }
         if !run.dry_run {
-            let row = Entitlements {
-                stripe_account_id: run.account.to_string(),
-                stripe_customer_id: customer,
-                features: serde_json::to_string(&features).unwrap_or_else(|_| "[]".into()),
-                fetched_at,
-            };
+            let row = entitlements_row(run.account.as_str(), &customer, &features, fetched_at);
             let written = state
                 .db
                 .run(move |conn| Ok::<_, DbError>(Entitlements::upsert(conn, &row)?))

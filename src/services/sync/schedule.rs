@@ -9,7 +9,6 @@ use super::SyncKind;
 use crate::db::models::sync::{RunTrigger, SyncRun};
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
-use crate::domain::OrganizerStatus;
 use crate::services::AppState;
 use chrono::Duration as Span;
 
@@ -50,7 +49,7 @@ pub async fn sweep(
         .run(|conn| {
             // Runs whose instance stopped are marked before new ones start.
             SyncRun::abandon_stale(conn, super::run::LEASE_KIND, now() - Span::minutes(10))?;
-            Ok::<_, DbError>(all_connected(conn)?)
+            Ok::<_, DbError>(Organizer::list_connected(conn)?)
         })
         .await?;
     let runs = run_all(state, organizers, RunTrigger::Schedule, false, concurrency).await?;
@@ -108,22 +107,4 @@ pub async fn run_all(
         }
     }
     Ok(finished)
-}
-
-/// Every organizer whose account the gateway may call: active, not disconnected.
-pub fn all_connected(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<Vec<Organizer>> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = Organizer::list_after(conn, after.as_deref(), 500)?;
-        let more = page.len() == 500;
-        after = page.last().map(|o| o.id.clone());
-        all.extend(
-            page.into_iter()
-                .filter(|o| o.status == OrganizerStatus::Active && o.disconnected_at.is_none()),
-        );
-        if !more {
-            return Ok(all);
-        }
-    }
 }

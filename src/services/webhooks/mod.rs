@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 pub use envelope::Envelope;
 pub use inbox::{Inbox, Stored};
-pub(crate) use rows::{checkout_row, price_row, product_row, subscription_row};
+pub(crate) use rows::{checkout_row, entitlements_row, price_row, product_row, subscription_row};
 
 use crate::configuration::WebhookSettings;
 use crate::db::models::{EventStatus, NewWebhookEvent};
@@ -119,16 +119,12 @@ impl Ingest {
         let id = envelope.id.clone();
         let payload = String::from_utf8(body.to_vec())
             .map_err(|_| WebhookError::Envelope("the body is not UTF-8".into()))?;
-        let row = self.row(envelope, payload);
+        let row = inbox_row(envelope, payload, self.platform_account.as_ref());
         let stored = self.inbox.store(row).await.map_err(WebhookError::Store)?;
         Ok(Receipt {
             id,
             duplicate: stored == Stored::Duplicate,
         })
-    }
-
-    fn row(&self, envelope: Envelope, payload: String) -> NewWebhookEvent {
-        inbox_row(envelope, payload, self.platform_account.as_ref())
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::rows::{checkout_row, json, price_row, product_row, subscription_row};
+use super::rows::{checkout_row, entitlements_row, price_row, product_row, subscription_row};
 use crate::db::models::{Entitlements, MirrorRow, Organizer, Subscription};
 use crate::db::{DbError, QueryFailure};
 use crate::domain::StripeAccountId;
@@ -164,12 +164,7 @@ pub async fn apply(
         Target::Entitlements => {
             let active = checkout::active_entitlements(&client, event.object_id).await?;
             let features: Vec<String> = active.into_iter().map(|e| e.lookup_key).collect();
-            let row = Entitlements {
-                stripe_account_id: account,
-                stripe_customer_id: event.object_id.to_string(),
-                features: json(&features),
-                fetched_at,
-            };
+            let row = entitlements_row(&account, event.object_id, &features, fetched_at);
             state
                 .db
                 .run(move |conn| {

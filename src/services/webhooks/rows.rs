@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, NaiveDateTime};
 
-use crate::db::models::{CheckoutSession, Price, Product, Subscription, SubscriptionItem};
+use crate::db::models::{
+    CheckoutSession, Entitlements, Price, Product, Subscription, SubscriptionItem,
+};
 use crate::stripe::checkout::RemoteCheckoutSession;
 use crate::stripe::mirror::{RemotePrice, RemoteProduct, RemoteSubscription};
 
@@ -14,6 +16,21 @@ pub(super) fn timestamp(seconds: Option<i64>) -> Option<NaiveDateTime> {
 
 pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("maps and lists of strings serialize")
+}
+
+/// The customer's active features (their lookup keys), as fetched at `fetched_at`.
+pub(crate) fn entitlements_row(
+    account: &str,
+    stripe_customer_id: &str,
+    features: &[String],
+    fetched_at: NaiveDateTime,
+) -> Entitlements {
+    Entitlements {
+        stripe_account_id: account.to_string(),
+        stripe_customer_id: stripe_customer_id.to_string(),
+        features: json(&features),
+        fetched_at,
+    }
 }
 
 pub(crate) fn product_row(account: &str, p: RemoteProduct, fetched_at: NaiveDateTime) -> Product {
