@@ -20,6 +20,7 @@ mod customer_waits;
 mod customers;
 mod erasures;
 mod errors;
+mod fake_stripe_control;
 mod fake_stripe_gates;
 mod health;
 mod idempotency;

@@ -4,27 +4,15 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Response;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{TestApp, WEBHOOK_SECRET};
+use crate::support::fake_stripe::control::event_json;
 
 /// A snapshot event about `object`, for `account` (`None`: the platform's own).
 pub fn event(event_type: &str, account: Option<&str>, object: &Value) -> Value {
-    let mut event = json!({
-        "id": format!("evt_test{}", uuid::Uuid::new_v4().simple()),
-        "object": "event",
-        "api_version": "2026-09-30.endive",
-        "created": chrono::Utc::now().timestamp(),
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": null},
-        "type": event_type,
-        "data": {"object": object},
-    });
-    if let Some(account) = account {
-        event["account"] = json!(account);
-    }
-    event
+    let id = format!("evt_test{}", uuid::Uuid::new_v4().simple());
+    event_json(&id, event_type, account, object)
 }
 
 /// `Stripe-Signature` for `body`, signed now with each secret.

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use super::form;
 
 pub mod billing;
+pub mod control;
 mod gate;
 mod objects;
 mod payments;
@@ -85,13 +86,28 @@ struct State {
     /// (account, key) -> (fingerprint, status, body).
     idempotency: HashMap<(String, String), (String, u16, Value)>,
     faults: VecDeque<Fault>,
-    /// Faults for requests of one method to paths with a prefix, and a query or body holding a
-    /// given text when one is set: (method, prefix, text, left, fault).
+    /// Faults for requests of one method (any when empty) to paths with a prefix, and a query
+    /// or body holding a given text when one is set: (method, prefix, text, left, fault).
     targeted_faults: Vec<(String, String, Option<String>, usize, Fault)>,
     /// Gates that still catch requests, oldest first.
     gates: Vec<Catch>,
     log: Vec<RecordedRequest>,
     next_id: u64,
+    /// Where `POST /_fake/trigger` delivers events, and the secret it signs them with.
+    webhook: Option<(String, String)>,
+    /// Every `acct_...` is a connected account (the runnable fake), not only those added.
+    any_account: bool,
+}
+
+/// How [`FakeStripe::start_with`] starts the fake.
+#[derive(Default)]
+pub struct Options {
+    /// Where to listen; a free loopback port when `None`.
+    pub listener: Option<TcpListener>,
+    /// Treat every `acct_...` as a connected account of the platform.
+    pub any_account: bool,
+    /// The webhook endpoint `POST /_fake/trigger` delivers to, and its signing secret.
+    pub webhook: Option<(String, String)>,
 }
 
 pub struct FakeStripe {
@@ -102,14 +118,26 @@ pub struct FakeStripe {
 
 impl FakeStripe {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Stripe");
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let listener = options
+            .listener
+            .unwrap_or_else(|| TcpListener::bind("127.0.0.1:0").expect("bind the fake Stripe"));
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            webhook: options.webhook,
+            any_account: options.any_account,
+            ..State::default()
+        }));
         let shared = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
                 .app_data(web::PayloadConfig::new(1 << 20))
+                .route("/_fake/trigger", web::post().to(control::trigger))
+                .route("/_fake/fail-next", web::post().to(control::fail_next))
                 .default_service(web::to(handle))
         })
         .workers(1)
@@ -127,6 +155,11 @@ impl FakeStripe {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
+    }
+
+    /// Makes `POST /_fake/trigger` deliver its events to `url`, signed with `secret`.
+    pub fn deliver_webhooks_to(&self, url: &str, secret: &str) {
+        self.state().webhook = Some((url.to_string(), secret.to_string()));
     }
 
     /// Makes `GET /v1/accounts/{id}` find a connected account.
@@ -386,7 +419,7 @@ async fn handle(
             .iter_mut()
             .find(|(m, prefix, text, left, _)| {
                 *left > 0
-                    && *m == method
+                    && (m.is_empty() || *m == method)
                     && path.starts_with(prefix.as_str())
                     && text
                         .as_ref()
