@@ -16,13 +16,21 @@ STACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gateway-stack.XXXXXX")"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Stops both and removes their directory; after a failure (a non-zero status, as the EXIT trap
+# passes) it prints the end of the gateway's log first.
 stop_stack() {
+    local status=${1:-0}
     [ -n "${STACK_GATEWAY_PID:-}" ] && kill "$STACK_GATEWAY_PID" 2>/dev/null && wait "$STACK_GATEWAY_PID" 2>/dev/null
     [ -n "${STACK_FAKE_PID:-}" ] && kill "$STACK_FAKE_PID" 2>/dev/null && wait "$STACK_FAKE_PID" 2>/dev/null
     STACK_GATEWAY_PID= STACK_FAKE_PID=
+    if [ "$status" != 0 ] && [ -f "$STACK_DIR/gateway.log" ]; then
+        echo "--- the last 40 lines of the gateway's log ---" >&2
+        tail -n 40 "$STACK_DIR/gateway.log" >&2
+    fi
+    rm -rf "$STACK_DIR"
     return 0
 }
-trap stop_stack EXIT
+trap 'stop_stack $?' EXIT
 
 # Waits until `url` answers 200, or fails naming the log of the process that should serve it.
 wait_for() {

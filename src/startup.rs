@@ -226,6 +226,7 @@ fn run(
             .configure(routes::configure)
             .default_service(web::to(routes::fallback))
             .into_app()
+            .configure(routes::console::configure)
     })
     .listen(listener)?;
     if let Some(workers) = settings.workers {

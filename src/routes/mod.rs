@@ -6,6 +6,7 @@
 #[allow(deprecated)]
 mod audit_events;
 mod billing;
+pub mod console;
 mod customers;
 mod erasures;
 mod health;

@@ -88,7 +88,9 @@ async fn a_triggered_subscription_reaches_the_entitlements_read(app: TestApp) {
         types,
         [
             "customer.subscription.created",
-            "entitlements.active_entitlement_summary.updated"
+            "entitlements.active_entitlement_summary.updated",
+            "product.created",
+            "price.created",
         ]
     );
 
@@ -98,6 +100,18 @@ async fn a_triggered_subscription_reaches_the_entitlements_read(app: TestApp) {
     assert_eq!(
         entitlements["subscriptions"][0]["id"], triggered["object_id"],
         "{entitlements}"
+    );
+    // The plan it subscribes to is in the catalog, ready for a checkout.
+    let products = app
+        .get_json(
+            &format!("/v1/organizers/{org}/products"),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(
+        products["data"][0]["prices"][0]["id"],
+        entitlements["subscriptions"][0]["items"][0]["price"],
+        "{products}"
     );
 }
 

@@ -79,6 +79,7 @@ pub(super) async fn trigger(
     state: web::Data<Mutex<State>>,
 ) -> HttpResponse {
     let request = request.into_inner();
+    // The named event first; then the others Stripe sends with it.
     let (events, target) = {
         let mut state = state.lock().unwrap();
         let announced = match apply(&mut state, &request) {
@@ -150,7 +151,7 @@ fn apply(state: &mut State, request: &Trigger) -> Result<Vec<(&'static str, Valu
                 let id = object["id"].as_str().unwrap().to_string();
                 state.billing.insert((scope.clone(), id), object.clone());
             }
-            Ok(vec![("product.created", product)])
+            Ok(vec![("product.created", product), ("price.created", price)])
         }
         "customer.updated" => {
             let customer = find_customer(state, &scope, customer_id(request)?)
@@ -167,13 +168,11 @@ fn apply(state: &mut State, request: &Trigger) -> Result<Vec<(&'static str, Valu
             let (product, price) = (format!("prod_fake{n:014}"), format!("price_fake{n:014}"));
             let subscription =
                 subscription_json(&format!("sub_fake{n:014}"), &customer, &price, "active");
-            for object in [
-                product_json(&product, "Fake plan", true),
-                price_json(&price, &product, 1500, Some("month")),
-                subscription.clone(),
-            ] {
+            let product = product_json(&product, "Fake plan", true);
+            let price = price_json(&price, product["id"].as_str().unwrap(), 1500, Some("month"));
+            for object in [&product, &price, &subscription] {
                 let id = object["id"].as_str().unwrap().to_string();
-                state.billing.insert((scope.clone(), id), object);
+                state.billing.insert((scope.clone(), id), object.clone());
             }
             let lookup_key = request.lookup_key.as_deref().unwrap_or("premium");
             let active = state
@@ -190,6 +189,8 @@ fn apply(state: &mut State, request: &Trigger) -> Result<Vec<(&'static str, Valu
             Ok(vec![
                 ("customer.subscription.created", subscription),
                 ("entitlements.active_entitlement_summary.updated", summary),
+                ("product.created", product),
+                ("price.created", price),
             ])
         }
         other => Err(format!(

@@ -1,0 +1,271 @@
+// Headless-browser test of the admin console served at GET /admin.
+//
+// Needs a running gateway and fake Stripe (see .ci/console.sh): GATEWAY_URL, ADMIN_TOKEN and
+// FAKE_STRIPE_URL. The gateway must run with WEBHOOK_MAX_ATTEMPTS=1 and STRIPE_MAX_RETRIES=0 so
+// one failed re-fetch dead-letters an event.
+//
+// Screenshots of each state go to target/console/ at the repository root.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} must be set (the gateway stack exports it)`);
+  return value.replace(/\/+$/, '');
+};
+
+const GATEWAY_URL = env('GATEWAY_URL');
+const FAKE_STRIPE_URL = env('FAKE_STRIPE_URL');
+const ADMIN_TOKEN = process.env.ADMIN_TOKEN?.trim();
+if (!ADMIN_TOKEN) throw new Error('ADMIN_TOKEN must be set (the gateway stack exports it)');
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHOTS = path.join(REPO_ROOT, 'target', 'console');
+
+// Deadlines: every wait below is bounded by one of these, never a fixed sleep.
+const API_DEADLINE_MS = 30_000;
+const UI_DEADLINE_MS = 20_000;
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const randomAlnum = (n) => Array.from({ length: n }, () => ALNUM[randomInt(ALNUM.length)]).join('');
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers
+
+async function call(base, method, pathname, { body, token } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`${base}${pathname}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(API_DEADLINE_MS),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, json, text };
+}
+
+const gateway = (method, pathname, body) => call(GATEWAY_URL, method, pathname, { body, token: ADMIN_TOKEN });
+const fake = (method, pathname, body) => call(FAKE_STRIPE_URL, method, pathname, { body });
+
+function expectStatus(res, status, what) {
+  assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status}: ${res.text.slice(0, 500)}`);
+  return res.json;
+}
+
+/** Calls `probe` until it returns a value other than undefined, or fails at the deadline. */
+async function poll(what, probe, { timeout = API_DEADLINE_MS, interval = 250 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last?.done) return last.value;
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last seen: ${JSON.stringify(last?.seen ?? last)}`);
+    }
+    await new Promise((resolve) => { setTimeout(resolve, interval); });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures made through the API
+
+async function createOrganizer() {
+  const suffix = randomAlnum(6);
+  const account = `acct_${randomAlnum(16)}`;
+  const org = expectStatus(
+    await gateway('POST', '/v1/organizers', { name: `Console Test Events ${suffix}`, stripe_account_id: account }),
+    201,
+    'POST /v1/organizers',
+  );
+  assert.equal(org.stripe_account_id, account);
+  return org;
+}
+
+/** A reconciliation run of the organizer, so the console has a drift report to show. */
+async function startSync(orgId) {
+  const started = expectStatus(await gateway('POST', `/v1/organizers/${orgId}/sync`, {}), 202, 'POST sync');
+  assert.ok(started.run_id, 'the sync answer names its run');
+  return started.run_id;
+}
+
+/** Runs (a registration backfill, the sync above) make Stripe GETs that would take the fault. */
+async function waitForRunsToSettle(orgId) {
+  await poll(`the sync runs of ${orgId} to settle`, async () => {
+    const page = expectStatus(await gateway('GET', `/v1/organizers/${orgId}/sync-runs?limit=100`), 200, 'GET sync-runs');
+    const busy = page.data.filter((run) => run.status === 'queued' || run.status === 'running');
+    return { done: busy.length === 0, seen: page.data.map((r) => r.status) };
+  }, { timeout: 60_000 });
+}
+
+/** One dead-lettered product.created event of `account`. */
+async function deadLetterAnEvent(account) {
+  // The fault takes the next fetch of one product (a listing's path is `/v1/products`, without
+  // the slash): the worker's re-fetch of the new product, once the runs above have settled.
+  const fault = await fake('POST', '/_fake/fail-next', {
+    count: 1, status: 500, method: 'GET', path_prefix: '/v1/products/',
+  });
+  assert.equal(fault.status, 204, `POST /_fake/fail-next: ${fault.status} ${fault.text}`);
+  const trigger = await fake('POST', '/_fake/trigger', { type: 'product.created', account });
+  assert.equal(trigger.status, 200, `POST /_fake/trigger: ${trigger.status} ${trigger.text}`);
+  const { event_id: eventId } = trigger.json;
+  assert.match(eventId, /^evt_/, `the trigger's answer names the event: ${trigger.text}`);
+  const final = await poll(`event ${eventId} to leave pending`, async () => {
+    const res = await gateway('GET', `/v1/admin/webhook-events/${eventId}`);
+    if (res.status === 404) return { done: false, seen: 'not stored yet' };
+    const ev = expectStatus(res, 200, 'GET webhook event');
+    return { done: ev.status !== 'pending', value: ev, seen: { status: ev.status, attempts: ev.attempts } };
+  });
+  assert.equal(final.status, 'dead', `the injected 500 dead-letters the event: ${JSON.stringify(final)}`);
+  return final;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+
+test('admin console: organizers, dead letters and a replay', { timeout: 240_000 }, async (t) => {
+  await mkdir(SHOTS, { recursive: true });
+
+  const org = await createOrganizer();
+  const runId = await startSync(org.id);
+  await waitForRunsToSettle(org.id);
+  const dead = await deadLetterAnEvent(org.stripe_account_id);
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_DEADLINE_MS);
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    // Answers with an error status (the bad token's 401, a missing favicon) are logged by the
+    // browser itself; anything else logged as an error is the page's own.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${msg.text()}`);
+  });
+
+  // Each step leaves a screenshot behind when it fails.
+  const step = (name, fn) => t.test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      const file = path.join(SHOTS, `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      throw err;
+    }
+  });
+
+  const byTestId = (id) => page.locator(`[data-testid="${id}"]`);
+
+  await step('the page loads from the gateway', async () => {
+    const response = await page.goto(`${GATEWAY_URL}/admin`);
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-type'] ?? '', /text\/html/);
+    await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' });
+    await byTestId('token-input').waitFor();
+  });
+
+  await step('a bad token is refused and the error is shown plainly', async () => {
+    await byTestId('token-input').fill('not-a-jwt');
+    await byTestId('token-submit').click();
+    const banner = byTestId('global-error');
+    await banner.waitFor();
+    const text = await banner.innerText();
+    assert.match(text, /401/);
+    assert.match(text, /unauthenticated/);
+    assert.equal(await page.locator('#console').isVisible(), false, 'nothing is shown without a good token');
+  });
+
+  await step('the admin token shows the organizers', async () => {
+    await byTestId('token-input').fill(ADMIN_TOKEN);
+    await byTestId('token-submit').click();
+    await byTestId('session').waitFor();
+    await byTestId('global-error').waitFor({ state: 'hidden' });
+
+    // Organizers are oldest first: follow "Load more" until ours is there.
+    const row = page.locator(`[data-testid="organizer-row"][data-org-id="${org.id}"]`);
+    await poll('the organizer row', async () => {
+      if (await row.count()) return { done: true };
+      const more = byTestId('organizers-more');
+      if (await more.isVisible()) await more.click();
+      return { done: false, seen: await page.locator('[data-testid="organizer-row"]').count() };
+    }, { timeout: UI_DEADLINE_MS });
+    await row.waitFor();
+    assert.equal(await row.getByTestId('organizer-name').innerText(), org.name);
+    assert.equal(await row.getByTestId('organizer-status').innerText(), 'active');
+    assert.match(await row.innerText(), new RegExp(org.stripe_account_id));
+
+    // The token is in memory only.
+    assert.equal(await byTestId('token-input').inputValue(), '');
+    const stored = await page.evaluate(() => ({
+      local: localStorage.length, session: sessionStorage.length, cookie: document.cookie,
+    }));
+    assert.deepEqual(stored, { local: 0, session: 0, cookie: '' });
+    assert.deepEqual(await context.cookies(), []);
+
+    // Sync health lists the account.
+    await page.locator(`[data-testid="sync-health-row"][data-org-id="${org.id}"]`).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, '1-organizers.png') });
+  });
+
+  const deadRow = page.locator(`[data-testid="dead-letter-row"][data-event-id="${dead.id}"]`);
+
+  await step('the dead-lettered event is listed with its attempts', async () => {
+    await deadRow.waitFor();
+    assert.match(await deadRow.getByTestId('event-type').innerText(), /product\.created/);
+    assert.equal(await deadRow.getByTestId('event-status').innerText(), 'dead');
+    await deadRow.getByTestId('last-error').waitFor();
+    await deadRow.locator('summary').click();
+    await deadRow.getByTestId('attempt').first().waitFor();
+    assert.ok((await deadRow.getByTestId('attempt-error').count()) >= 1, 'the failed attempt shows its error');
+
+    // Selecting the organizer shows its sync runs, each with its drift report.
+    await page.locator(`[data-testid="organizer-row"][data-org-id="${org.id}"]`).getByTestId('organizer-name').click();
+    await page.locator('[data-testid="sync-runs-section"]:not([aria-busy])').waitFor();
+    assert.match(await byTestId('sync-runs-for').innerText(), new RegExp(org.name));
+    const runRow = page.locator(`[data-testid="sync-run-row"][data-run-id="${runId}"]`);
+    await runRow.waitFor();
+    assert.match(await runRow.getByTestId('sync-run-status').innerText(), /succeeded|failed|interrupted|skipped/);
+    await runRow.getByTestId('sync-run-toggle').click();
+    await page.locator(`[data-testid="sync-run-report"][data-run-id="${runId}"]`).waitFor();
+    await page.locator('[data-testid="audit-section"]:not([aria-busy])').waitFor();
+    await page.locator(`[data-testid="audit-row"]`).first().waitFor();
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, '2-dead-letter.png') });
+    await page.screenshot({ path: path.join(SHOTS, 'full-page.png'), fullPage: true });
+  });
+
+  await step('replaying the event takes it out of the dead letters', async () => {
+    await deadRow.getByTestId('replay-button').click();
+    await deadRow.waitFor({ state: 'detached' });
+    const replayed = page.locator(`[data-testid="replayed-row"][data-event-id="${dead.id}"]`);
+    await replayed.waitFor();
+    await page.locator(`[data-testid="replayed-row"][data-event-id="${dead.id}"][data-status="processed"]`)
+      .waitFor({ timeout: API_DEADLINE_MS });
+    assert.equal(await replayed.getByTestId('replayed-status').innerText(), 'processed');
+    assert.equal(await deadRow.count(), 0);
+
+    const ev = expectStatus(await gateway('GET', `/v1/admin/webhook-events/${dead.id}`), 200, 'GET webhook event');
+    assert.equal(ev.status, 'processed');
+
+    await byTestId('dead-letter-section').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SHOTS, '3-replayed.png') });
+  });
+
+  assert.deepEqual(pageErrors, [], 'the page raised no errors');
+});
