@@ -142,6 +142,10 @@ pub struct ServerSettings {
     /// How often expired idempotency keys are purged, in seconds.
     #[arg(long, env = "IDEMPOTENCY_PURGE_SECS", default_value_t = 600)]
     pub idempotency_purge_secs: u64,
+    /// Serve `GET /metrics` on this address instead of the main listener (e.g. a port only
+    /// Prometheus can reach).
+    #[arg(long = "metrics-bind", env = "METRICS_BIND_ADDRESS")]
+    pub metrics_bind_address: Option<SocketAddr>,
 }
 
 impl ServerSettings {

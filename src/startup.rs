@@ -26,6 +26,8 @@ use crate::{extract, openapi, telemetry};
 pub struct Application {
     port: u16,
     server: Server,
+    /// `GET /metrics` on its own listener (`METRICS_BIND_ADDRESS`), and its port.
+    metrics: Option<(Server, u16)>,
     state: AppState,
     workers: Vec<JoinHandle<()>>,
 }
@@ -40,6 +42,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Configuration that can be wrong is checked before anything is created on disk.
         let verifier = JwtVerifier::from_settings(&settings.auth)?;
+        telemetry::metrics::recorder();
         let stripe = Stripe::new(&settings.stripe)?;
         let db = open_database(&settings.database)?;
         if settings.database.auto_migrate {
@@ -73,6 +76,7 @@ impl Application {
             state.db.clone(),
             state.stripe.limiter().clone(),
         )));
+        workers.push(tokio::spawn(telemetry::metrics::upkeep_forever()));
         workers.push(tokio::spawn(idempotency::purge_forever(
             state.db.clone(),
             settings.server.idempotency_purge_every(),
@@ -104,9 +108,14 @@ impl Application {
             database = state.db.backend().as_str(),
             "gateway listening"
         );
+        let metrics = match settings.server.metrics_bind_address {
+            Some(address) => Some(serve_metrics(address, state.clone())?),
+            None => None,
+        };
         Ok(Self {
             port,
             server,
+            metrics,
             state,
             workers,
         })
@@ -114,6 +123,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `METRICS_BIND_ADDRESS` gave it one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn state(&self) -> &AppState {
@@ -126,7 +140,15 @@ impl Application {
 
     /// Serves until stopped; the webhook workers stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         for worker in self.workers {
             worker.abort();
         }
@@ -192,6 +214,24 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
     .await?
 }
 
+/// `GET /metrics` alone on `address`, one worker: Prometheus scrapes it every few seconds.
+fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} (METRICS_BIND_ADDRESS)"))?;
+    let port = listener.local_addr()?.port();
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(telemetry::metrics::configure)
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    tracing::info!(%address, "metrics listening");
+    Ok((server, port))
+}
+
 fn run(
     listener: TcpListener,
     state: AppState,
@@ -206,6 +246,7 @@ fn run(
     let document = web::Data::new(OpenApiDocument(openapi::document_yaml().into()));
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency(settings.idempotency_times());
+    let metrics_here = settings.metrics_bind_address.is_none();
     let mut server = HttpServer::new(move || {
         let (payload_config, body_limit) = extract::body_limit(max_body_bytes);
         App::new()
@@ -227,6 +268,11 @@ fn run(
             .default_service(web::to(routes::fallback))
             .into_app()
             .configure(routes::console::configure)
+            .configure(|cfg| {
+                if metrics_here {
+                    telemetry::metrics::configure(cfg);
+                }
+            })
     })
     .listen(listener)?;
     if let Some(workers) = settings.workers {

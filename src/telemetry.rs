@@ -1,6 +1,7 @@
 //! Logging and request context: the tracing subscriber, and a middleware that gives every
 //! request an id (taken from a well-formed incoming `x-request-id`, else a new UUIDv7), a span
-//! carrying it, an access log line, and the id in the response header and error bodies.
+//! carrying it, an access log line, the id in the response header and error bodies, and the
+//! request's metrics.
 
 use std::time::Instant;
 
@@ -13,6 +14,8 @@ use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogSettings};
+
+pub mod metrics;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -77,7 +80,15 @@ pub async fn request_context(
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             let status = response.status().as_u16();
-            let latency_us = started.elapsed().as_micros() as u64;
+            let took = started.elapsed();
+            let request = response.request();
+            metrics::http_request(
+                request.match_pattern(),
+                request.method().as_str(),
+                status,
+                took,
+            );
+            let latency_us = took.as_micros() as u64;
             // Probes arrive every few seconds; they stay out of the info log unless they fail.
             let probe = matches!(response.request().path(), "/healthz" | "/readyz");
             match (status, probe) {

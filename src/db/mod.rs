@@ -231,6 +231,13 @@ impl ConnectionManager {
     }
 }
 
+/// How many pooled connections are idle and in use, of at most `max`.
+pub struct PoolState {
+    pub idle: f64,
+    pub in_use: f64,
+    pub max: f64,
+}
+
 /// The pool, and the one way handlers reach it: [`Db::run`].
 #[derive(Clone)]
 pub struct Db {
@@ -271,6 +278,16 @@ impl Db {
         self.backend
     }
 
+    /// The pool's connections now, for the metrics.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            idle: f64::from(state.idle_connections),
+            in_use: f64::from(state.connections - state.idle_connections),
+            max: f64::from(self.pool.max_size()),
+        }
+    }
+
     /// A connection for synchronous callers (the CLI).
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
         Ok(self.pool.get()?)
@@ -285,11 +302,13 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + QueryFailure + Send + 'static,
     {
+        let waiting = std::time::Instant::now();
         let permit =
-            tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| E::from(DbError::Busy(self.connect_timeout)))?
-                .map_err(|e| E::from(DbError::Task(e.to_string())))?;
+            tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned()).await;
+        crate::telemetry::metrics::db_pool_wait(waiting.elapsed(), permit.is_err());
+        let permit = permit
+            .map_err(|_| E::from(DbError::Busy(self.connect_timeout)))?
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?;
         let pool = self.pool.clone();
         let span = Span::current();
         tokio::task::spawn_blocking(move || {

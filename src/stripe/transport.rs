@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -10,6 +10,7 @@ use stripe_client_core::{CustomizedStripeRequest, StripeClient, StripeMethod};
 use super::error::StripeError;
 use super::limiter::{Limiter, Priority};
 use crate::configuration::StripeSettings;
+use crate::telemetry::metrics;
 
 /// When to try again after a transient failure.
 #[derive(Clone, Copy, Debug)]
@@ -138,12 +139,16 @@ impl StripeClient for StripeTransport {
             None => format!("{}/v1{}", self.api_base, request.path),
         };
         let timeout = config.timeout.unwrap_or(self.timeout);
+        let operation = metrics::stripe_operation(method.as_str(), &request.path);
 
         let mut attempts = 0;
         loop {
             attempts += 1;
             let account = config.account_id.as_ref().map_or("", |a| a.as_str());
+            let waiting = Instant::now();
             self.limiter.acquire(self.priority, account).await;
+            metrics::limiter_wait(self.priority, waiting.elapsed());
+            let sent = Instant::now();
             let mut builder = self
                 .http
                 .request(method.clone(), &url)
@@ -162,7 +167,13 @@ impl StripeClient for StripeTransport {
                     .body(body.clone());
             }
 
-            let (error, retryable) = match send(builder).await {
+            let answer = send(builder).await;
+            let (status, timed_out) = match &answer {
+                Ok((status, _, _)) => (Some(*status), false),
+                Err(err) => (None, err.is_timeout()),
+            };
+            metrics::stripe_attempt(&operation, status, timed_out, sent.elapsed());
+            let (error, retryable) = match answer {
                 Ok((status, _, body)) if (200..300).contains(&status) => return Ok(body),
                 Ok((status, should_retry, body)) => {
                     let error = StripeError::from_response(status, should_retry, &body, attempts);
@@ -183,6 +194,7 @@ impl StripeClient for StripeTransport {
             if !(retryable && may_retry) || attempts > self.retry.max_retries {
                 return Err(error);
             }
+            metrics::stripe_retry(&operation);
             let delay = self.retry.delay(attempts - 1);
             tracing::warn!(attempt = attempts, delay_ms = delay.as_millis() as u64, %error, "retrying Stripe request");
             tokio::time::sleep(delay).await;

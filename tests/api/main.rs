@@ -26,6 +26,7 @@ mod health;
 mod idempotency;
 mod instances;
 mod leases;
+mod metrics;
 mod openapi;
 mod organizer_registration;
 mod organizers;

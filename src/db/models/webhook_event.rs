@@ -368,19 +368,24 @@ impl WebhookEvent {
         query.load(conn).map(Some)
     }
 
-    /// The account's inbox at a glance: events waiting, when the oldest of them arrived, and
-    /// events dead-lettered.
-    pub fn backlog_by_account(
+    /// The inbox at a glance, of one account or of all: events waiting, when the oldest of
+    /// them arrived, and events dead-lettered.
+    pub fn backlog(
         conn: &mut DbConnection,
-        account: &str,
+        account: Option<&str>,
     ) -> QueryResult<(i64, Option<NaiveDateTime>, i64)> {
-        let (pending, oldest) = e::webhook_events
-            .filter(e::stripe_account_id.eq(account))
+        let of_account = || {
+            let mut query = e::webhook_events.into_boxed();
+            if let Some(account) = account {
+                query = query.filter(e::stripe_account_id.eq(account.to_string()));
+            }
+            query
+        };
+        let (pending, oldest) = of_account()
             .filter(e::status.eq(EventStatus::Pending))
             .select((diesel::dsl::count_star(), diesel::dsl::min(e::received_at)))
             .first::<(i64, Option<NaiveDateTime>)>(conn)?;
-        let dead = e::webhook_events
-            .filter(e::stripe_account_id.eq(account))
+        let dead = of_account()
             .filter(e::status.eq(EventStatus::Dead))
             .count()
             .get_result(conn)?;

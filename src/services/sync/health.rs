@@ -112,7 +112,7 @@ fn account_health(
     let last_run = SyncRun::latest_by_account(conn, &account, None)?;
     let last_success = SyncRun::latest_repair_by_account(conn, &account)?;
     let since = runs::events_since(conn, &account)?;
-    let (pending, oldest, dead) = WebhookEvent::backlog_by_account(conn, &account)?;
+    let (pending, oldest, dead) = WebhookEvent::backlog(conn, Some(&account))?;
     let age = |t: NaiveDateTime| (at - t).num_seconds().max(0);
     let cursor_age = since.map(|since| (at.and_utc().timestamp() - since).max(0));
     let oldest_pending = oldest.map(age);

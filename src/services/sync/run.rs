@@ -360,6 +360,7 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
         .db
         .run(move |conn| Ok::<_, DbError>(lease.release(conn)?))
         .await;
+    crate::telemetry::metrics::sync_run(status.as_str(), &report);
     finish(state, &run.id, status, &report, error).await
 }
 

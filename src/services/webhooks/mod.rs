@@ -103,6 +103,20 @@ impl Ingest {
         signature: Option<&str>,
         body: Bytes,
     ) -> Result<Receipt, WebhookError> {
+        let received = self.verify_and_store(signature, body).await;
+        crate::telemetry::metrics::webhook_delivery(match &received {
+            Ok(receipt) if receipt.duplicate => "duplicate",
+            Ok(_) => "accepted",
+            Err(error) => error.code(),
+        });
+        received
+    }
+
+    async fn verify_and_store(
+        &self,
+        signature: Option<&str>,
+        body: Bytes,
+    ) -> Result<Receipt, WebhookError> {
         if !self.verifier.has_secrets() {
             return Err(WebhookError::NotConfigured);
         }

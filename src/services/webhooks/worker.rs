@@ -19,6 +19,7 @@ use crate::db::models::{EventAttempt, WebhookEvent};
 use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::StripeAccountId;
 use crate::services::AppState;
+use crate::telemetry::metrics;
 
 /// The lease that keeps one object's fetch to one worker at a time.
 pub const OBJECT_LEASE: &str = "webhook.object";
@@ -106,12 +107,15 @@ impl Worker {
         };
         match outcome {
             Outcome::Settled(count) => {
+                metrics::webhook_event("processed");
                 tracing::info!(event_id = %event.id, event_type = %event.event_type, settled = count, "webhook event processed")
             }
             Outcome::Failed { error, dead } => {
                 if dead {
+                    metrics::webhook_event("dead");
                     tracing::error!(event_id = %event.id, attempts = event.attempts, %error, "webhook event dead-lettered");
                 } else {
+                    metrics::webhook_event("failed");
                     tracing::warn!(event_id = %event.id, attempts = event.attempts, %error, "webhook event failed; it will be retried");
                 }
             }

@@ -128,6 +128,8 @@ pub fn postgres_configured() -> bool {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's, when the settings gave it one of its own.
+    pub metrics_address: Option<String>,
     pub backend: Backend,
     pub stripe: FakeStripe,
     pub client: reqwest::Client,
@@ -187,6 +189,7 @@ async fn start_instance(
             idempotency_keep_secs: 86_400,
             idempotency_lease_secs: 30,
             idempotency_purge_secs: 600,
+            metrics_bind_address: None,
         },
         database: DatabaseSettings {
             database_url: DatabaseUrl::parse(&database_url).unwrap(),
@@ -224,11 +227,15 @@ async fn start_instance(
         .await
         .expect("the gateway starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
     let limiter = application.state().stripe.limiter().clone();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         backend,
         stripe,
         client: reqwest::Client::new(),

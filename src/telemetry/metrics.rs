@@ -1,0 +1,281 @@
+//! Prometheus metrics. Code records through the `metrics` facade where things happen; the
+//! exporter's recorder keeps them and `GET /metrics` renders them in Prometheus' text format,
+//! with the gauges read from the database and the pool at scrape time.
+//!
+//! Label values come from small fixed sets (route templates, Stripe operations with ids
+//! replaced by `{id}`, outcomes, kinds): never a customer, an event or an account. Per-account
+//! detail is in `GET /v1/admin/sync-health`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use actix_web::{get, web, HttpResponse};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::db::models::WebhookEvent;
+use crate::db::{now, DbError};
+use crate::services::AppState;
+use crate::stripe::limiter::Priority;
+
+/// Histogram buckets (seconds) for every `*_seconds` metric: from a fast read to a slow
+/// Stripe call with retries.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use: every gateway a process builds (tests
+/// build many) records into it.
+pub fn recorder() -> &'static PrometheusHandle {
+    RECORDER.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .expect("the buckets are not empty")
+            .install_recorder()
+            .expect("the gateway installs the only metrics recorder");
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(
+        "gateway_http_requests_total",
+        "HTTP requests answered, by route template, method and status class"
+    );
+    describe_histogram!(
+        "gateway_http_request_duration_seconds",
+        "Time to answer an HTTP request"
+    );
+    describe_counter!(
+        "gateway_stripe_requests_total",
+        "Attempts of Stripe calls, by operation and outcome (ok, 4xx, 429, 5xx, timeout, error)"
+    );
+    describe_histogram!(
+        "gateway_stripe_request_duration_seconds",
+        "Time of one attempt of a Stripe call"
+    );
+    describe_counter!(
+        "gateway_stripe_retries_total",
+        "Stripe calls attempted again after a transient failure"
+    );
+    describe_histogram!(
+        "gateway_stripe_limiter_wait_seconds",
+        "Time a Stripe call waited for a permit of the rate budget, by priority"
+    );
+    describe_counter!(
+        "gateway_webhook_deliveries_total",
+        "Webhook deliveries: accepted, duplicate, or the error code they were refused with"
+    );
+    describe_gauge!(
+        "gateway_webhook_inbox_pending",
+        "Inbox events waiting to be processed (at scrape time)"
+    );
+    describe_gauge!(
+        "gateway_webhook_inbox_oldest_pending_seconds",
+        "Age of the oldest event waiting (0 when none)"
+    );
+    describe_gauge!("gateway_webhook_inbox_dead", "Dead-lettered inbox events");
+    describe_counter!(
+        "gateway_webhook_events_total",
+        "Inbox events handled by this process's workers: processed, failed (to be retried), dead"
+    );
+    describe_counter!(
+        "gateway_sync_runs_total",
+        "Reconciliation runs finished, by status"
+    );
+    describe_counter!(
+        "gateway_sync_drift_total",
+        "Drift found by reconciliation runs, by object kind and finding"
+    );
+    describe_gauge!(
+        "gateway_db_pool_connections",
+        "Pooled database connections, by state (idle, in_use)"
+    );
+    describe_gauge!("gateway_db_pool_max", "Most pooled database connections");
+    describe_histogram!(
+        "gateway_db_pool_wait_seconds",
+        "Time database work waited for a pooled connection"
+    );
+    describe_counter!(
+        "gateway_db_pool_timeouts_total",
+        "Database work that found no connection in time (503 database_unavailable)"
+    );
+}
+
+/// Drains the histograms' recent samples now and then, so memory stays flat between scrapes.
+pub async fn upkeep_forever() {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        recorder().run_upkeep();
+    }
+}
+
+/// `2xx`, `4xx`, ...: the status class label.
+fn class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// One answered HTTP request; `route` is the matched template (`None`: no route matched).
+pub fn http_request(route: Option<String>, method: &str, status: u16, took: Duration) {
+    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    let labels = [
+        ("route", route),
+        ("method", method.to_string()),
+        ("status", class(status).to_string()),
+    ];
+    counter!("gateway_http_requests_total", &labels).increment(1);
+    histogram!("gateway_http_request_duration_seconds", &labels).record(took);
+}
+
+/// The label of a Stripe call: its method and path with object ids as `{id}`
+/// (`GET /v1/customers/{id}`), so that every call of one kind counts together.
+pub fn stripe_operation(method: &str, path: &str) -> String {
+    let mut operation = format!("{method} /v1");
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        // Stripe ids are a prefix, `_` and random letters and digits (`cus_Q3x9`); path words
+        // (`active_entitlements`) are lowercase letters only.
+        let id = segment.contains('_')
+            && segment
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        operation.push('/');
+        operation.push_str(if id { "{id}" } else { segment });
+    }
+    operation
+}
+
+/// One attempt of a Stripe call: `status` is Stripe's answer, `None` when none came.
+pub fn stripe_attempt(operation: &str, status: Option<u16>, timed_out: bool, took: Duration) {
+    let outcome = match status {
+        Some(200..=299) => "ok",
+        Some(429) => "429",
+        Some(500..) => "5xx",
+        Some(_) => "4xx",
+        None if timed_out => "timeout",
+        None => "error",
+    };
+    let labels = [
+        ("operation", operation.to_string()),
+        ("outcome", outcome.to_string()),
+    ];
+    counter!("gateway_stripe_requests_total", &labels).increment(1);
+    histogram!("gateway_stripe_request_duration_seconds", &labels).record(took);
+}
+
+pub fn stripe_retry(operation: &str) {
+    counter!("gateway_stripe_retries_total", "operation" => operation.to_string()).increment(1);
+}
+
+pub fn limiter_wait(priority: Priority, waited: Duration) {
+    let priority = match priority {
+        Priority::Interactive => "interactive",
+        Priority::Background => "background",
+    };
+    histogram!("gateway_stripe_limiter_wait_seconds", "priority" => priority).record(waited);
+}
+
+/// A webhook delivery: `accepted`, `duplicate`, or the code of the error that refused it.
+pub fn webhook_delivery(outcome: &'static str) {
+    counter!("gateway_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// An inbox event handled by a worker: `processed`, `failed` or `dead`.
+pub fn webhook_event(outcome: &'static str) {
+    counter!("gateway_webhook_events_total", "outcome" => outcome).increment(1);
+}
+
+/// A finished reconciliation run and the drift it found per kind.
+pub fn sync_run(status: &str, drift: &crate::services::sync::DriftReport) {
+    counter!("gateway_sync_runs_total", "status" => status.to_string()).increment(1);
+    for (kind, found) in &drift.kinds {
+        for (finding, count) in [
+            ("missing", found.missing),
+            ("different", found.different),
+            ("deleted_in_stripe", found.deleted_in_stripe),
+        ] {
+            counter!("gateway_sync_drift_total", "kind" => kind.clone(), "finding" => finding)
+                .increment(count);
+        }
+    }
+}
+
+pub fn db_pool_wait(waited: Duration, timed_out: bool) {
+    histogram!("gateway_db_pool_wait_seconds").record(waited);
+    if timed_out {
+        counter!("gateway_db_pool_timeouts_total").increment(1);
+    }
+}
+
+/// `GET /metrics`: Prometheus' text format. Carries no tenant data and no secrets.
+#[get("/metrics")]
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.db.pool_state();
+    gauge!("gateway_db_pool_connections", "state" => "idle").set(pool.idle);
+    gauge!("gateway_db_pool_connections", "state" => "in_use").set(pool.in_use);
+    gauge!("gateway_db_pool_max").set(pool.max);
+    let inbox = state
+        .db
+        .run(|conn| Ok::<_, DbError>(WebhookEvent::backlog(conn, None)?))
+        .await;
+    match inbox {
+        Ok((pending, oldest, dead)) => {
+            let age = oldest.map_or(0.0, |at| (now() - at).as_seconds_f64().max(0.0));
+            gauge!("gateway_webhook_inbox_pending").set(pending as f64);
+            gauge!("gateway_webhook_inbox_oldest_pending_seconds").set(age);
+            gauge!("gateway_webhook_inbox_dead").set(dead as f64);
+        }
+        // The other metrics still say what they know; the inbox gauges keep their last value.
+        Err(error) => tracing::warn!(%error, "metrics: the inbox could not be read"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(recorder().render())
+}
+
+/// The metrics route, outside the documented API (like the probes' scrapers, Prometheus reads
+/// text, not JSON).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(scrape);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_name_ids_as_placeholders_and_keep_path_words() {
+        assert_eq!(
+            stripe_operation("GET", "/customers/cus_Q3x9aB"),
+            "GET /v1/customers/{id}"
+        );
+        assert_eq!(
+            stripe_operation("GET", "/entitlements/active_entitlements"),
+            "GET /v1/entitlements/active_entitlements"
+        );
+        assert_eq!(
+            stripe_operation("POST", "/checkout/sessions"),
+            "POST /v1/checkout/sessions"
+        );
+        assert_eq!(
+            stripe_operation("GET", "/accounts/acct_1PlatformFake0001"),
+            "GET /v1/accounts/{id}"
+        );
+    }
+
+    #[test]
+    fn statuses_fall_in_their_class() {
+        assert_eq!(class(204), "2xx");
+        assert_eq!(class(429), "4xx");
+        assert_eq!(class(503), "5xx");
+    }
+}
