@@ -169,7 +169,20 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         reconcile_every: settings.sync.interval(),
     };
     let concurrency = settings.worker.worker_concurrency;
+    let metrics = match settings.metrics_bind_address {
+        Some(address) => {
+            telemetry::metrics::recorder();
+            let (server, _) = serve_metrics(address, state.clone())?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
     let mut workers = worker::spawn(state.background(), settings.worker, Arc::new(Notify::new()));
+    if metrics.is_some() {
+        workers.push(tokio::spawn(telemetry::metrics::upkeep_forever()));
+    }
     workers.push(tokio::spawn(shares::keep_share(
         state.db.clone(),
         state.stripe.limiter().clone(),
@@ -187,6 +200,9 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
     for worker in workers {
         worker.abort();
     }
+    if let Some(metrics) = metrics {
+        metrics.stop(true).await;
+    }
     Ok(())
 }
 
@@ -201,7 +217,12 @@ fn open_database(settings: &DatabaseSettings) -> anyhow::Result<Db> {
 }
 
 fn listener_address(server: &ServerSettings, port: u16) -> String {
-    format!("{}:{port}", server.bind_address.ip())
+    listener_address_of(server.bind_address, port)
+}
+
+/// The address a listener bound to `address` took (its port, when `address` asked for any).
+fn listener_address_of(address: std::net::SocketAddr, port: u16) -> String {
+    format!("{}:{port}", address.ip())
 }
 
 /// Applies pending migrations off the async threads; returns the versions applied.
@@ -228,7 +249,7 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     .workers(1)
     .listen(listener)?
     .run();
-    tracing::info!(%address, "metrics listening");
+    tracing::info!(address = %listener_address_of(address, port), "metrics listening");
     Ok((server, port))
 }
 

@@ -24,6 +24,9 @@ pub struct WorkerArgs {
     pub worker: WorkerSettings,
     #[command(flatten)]
     pub sync: super::SyncSettings,
+    /// Serve `GET /metrics` on this address (a worker process has no other listener).
+    #[arg(long = "metrics-bind", env = "METRICS_BIND_ADDRESS")]
+    pub metrics_bind_address: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -80,6 +83,7 @@ pub struct WorkerProcessSettings {
     pub audit_hash_key: SecretString,
     pub worker: WorkerSettings,
     pub sync: super::SyncSettings,
+    pub metrics_bind_address: Option<std::net::SocketAddr>,
 }
 
 impl WorkerProcessSettings {
@@ -90,6 +94,7 @@ impl WorkerProcessSettings {
             audit_hash_key: audit_hash_key(args.audit)?,
             worker: args.worker,
             sync: args.sync,
+            metrics_bind_address: args.metrics_bind_address,
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::sync::run_once;
 backend_tests!(
     requests_move_the_counters_and_labels_stay_bounded,
     metrics_can_move_to_their_own_listener,
+    a_worker_process_serves_its_own_metrics,
 );
 
 const ACCOUNT: &str = "acct_1MetricsMoved01";
@@ -233,4 +234,41 @@ async fn metrics_can_move_to_their_own_listener(backend: Backend) {
         .any(|series| series.starts_with("gateway_http_requests_total")));
     let other: Value = app.get_json("/v1/organizers", &app.admin_token()).await;
     assert!(other["data"].is_array());
+}
+
+async fn a_worker_process_serves_its_own_metrics(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.worker.run_workers = false).await;
+    app.create_organizer("Worker metrics", ACCOUNT).await;
+    let product = product_json("prod_1WorkerCounted", "Counted", true);
+    app.stripe.put_object(Some(ACCOUNT), product.clone());
+    let worker = app
+        .spawn_worker_process_with(
+            60,
+            &[("METRICS_BIND_ADDRESS", "127.0.0.1:0")],
+            "metrics listening",
+        )
+        .await;
+    let sent = event("product.created", Some(ACCOUNT), &product);
+    app.deliver(&sent).await;
+    assert_eq!(
+        app.settled(sent["id"].as_str().unwrap()).await["status"],
+        "processed"
+    );
+
+    // Its own process: the counts are exactly its work. It counts the event just after the
+    // inbox says it is settled.
+    let processed = r#"gateway_webhook_events_total{outcome="processed"}"#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let samples = loop {
+        let (samples, _) = scrape(&app, &worker.address).await;
+        if value(&samples, processed) >= 1.0 {
+            break samples;
+        }
+        assert!(Instant::now() < deadline, "{processed} never moved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(value(&samples, processed), 1.0);
+    let fetched =
+        r#"gateway_stripe_requests_total{operation="GET /v1/products/{id}",outcome="ok"}"#;
+    assert_eq!(value(&samples, fetched), 1.0);
 }

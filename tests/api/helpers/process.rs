@@ -58,6 +58,18 @@ impl TestApp {
     /// Starts `stripe-gateway worker` on this app's database and fake Stripe: webhook workers
     /// in a process of their own, whose claims last `lease_secs`. Returns once they run.
     pub async fn spawn_worker_process(&self, lease_secs: u64) -> GatewayProcess {
+        self.spawn_worker_process_with(lease_secs, &[], "webhook workers running")
+            .await
+    }
+
+    /// [`TestApp::spawn_worker_process`] with more environment variables, returning once the
+    /// process logs `ready` (with the address of that line, if it has one).
+    pub async fn spawn_worker_process_with(
+        &self,
+        lease_secs: u64,
+        env: &[(&str, &str)],
+        ready: &'static str,
+    ) -> GatewayProcess {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"));
         command
             .env_clear()
@@ -78,13 +90,12 @@ impl TestApp {
             .env("WORKER_POLL_MS", "50")
             .env("RECONCILE_INTERVAL_SECS", "0")
             .env("STRIPE_RATE_LIMIT", "10000")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
-        tokio::task::spawn_blocking(move || {
-            GatewayProcess::start(command, "webhook workers running")
-        })
-        .await
-        .unwrap()
+        tokio::task::spawn_blocking(move || GatewayProcess::start(command, ready))
+            .await
+            .unwrap()
     }
 }
 
