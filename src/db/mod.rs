@@ -63,15 +63,26 @@ macro_rules! on_each_backend {
 /// A transaction that reads and then writes. On SQLite it begins `IMMEDIATE`, taking the write
 /// lock before the first read: a deferred transaction that has read fails at its first write
 /// (SQLITE_BUSY, without waiting on `busy_timeout`) when another connection committed in
-/// between, as WAL mode requires. On PostgreSQL, an ordinary transaction.
+/// between, as WAL mode requires. Nested in another transaction, a savepoint. On PostgreSQL, an
+/// ordinary transaction.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let nested = match conn {
+        DbConnection::Sqlite(sqlite) => !matches!(
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+            Ok(None)
+        ),
+        DbConnection::Postgresql(_) => false,
+    };
     match conn {
+        // On PostgreSQL, and inside a caller's transaction (whose begin took the write lock): an
+        // ordinary transaction, or a savepoint.
         DbConnection::Postgresql(_) => conn.transaction(work),
+        DbConnection::Sqlite(_) if nested => conn.transaction(work),
         DbConnection::Sqlite(sqlite) => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
             let result = work(conn);

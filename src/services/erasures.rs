@@ -3,7 +3,6 @@
 //! one account leaves the request `partial`, and the same request again resumes it, leaving
 //! what succeeded done.
 
-use diesel::Connection;
 use serde_json::json;
 
 use crate::auth::{Forbidden, Principal};
@@ -188,7 +187,7 @@ pub async fn erase(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 // Writing first takes SQLite's write lock at the start: a transaction that
                 // read first could not take it once another connection had committed.
                 let updated_at = now();

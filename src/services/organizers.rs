@@ -1,7 +1,6 @@
 //! Registering and managing organizers (tenants).
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde_json::json;
 use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
@@ -159,7 +158,7 @@ pub async fn register(
                 created_at,
                 updated_at: created_at,
             };
-            let result = conn.transaction(|conn| {
+            let result = crate::db::write_transaction(conn, |conn| {
                 let organizer = Organizer::insert(conn, &new)?;
                 audit.record(
                     conn,
@@ -406,7 +405,7 @@ pub async fn update(
                 status: patch.status,
                 updated_at: now(),
             };
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let Some(organizer) = Organizer::update_by_id(conn, &key, &changes)? else {
                     return Err(OrganizerError::NotFound(key));
                 };

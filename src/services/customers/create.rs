@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde_json::json;
 
 use super::sync::profile;
@@ -89,7 +88,7 @@ pub(super) async fn reserve(
                 updated_at: created_at,
                 ever_active: false,
             };
-            let reserved = conn.transaction(|conn| {
+            let reserved = crate::db::write_transaction(conn, |conn| {
                 let row = Customer::insert(conn, &new)?;
                 let lease = Lease::claim(conn, CREATE_LEASE, &row.id, ttl)?
                     .ok_or(DieselError::RollbackTransaction)?;
@@ -120,7 +119,7 @@ pub(super) async fn claim(
             let mut failed_meanwhile = false;
             // The lease first, then the row: every transaction that takes both locks them in
             // that order, so none deadlocks another on PostgreSQL.
-            let claimed = conn.transaction(|conn| {
+            let claimed = crate::db::write_transaction(conn, |conn| {
                 let Some(lease) = Lease::claim(conn, CREATE_LEASE, &row.id, ttl)? else {
                     return Ok(None);
                 };
@@ -298,7 +297,7 @@ async fn complete(
         .run(move |conn| {
             let metadata = Json(&remote.metadata).to_json();
             // The lease first, then the row (see `claim`).
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 lease.release(conn)?;
                 let done = Customer::complete_create(
                     conn,
@@ -354,7 +353,7 @@ async fn abandon(state: &AppState, row: &Customer, lease: &Lease, next: Abandon)
     let result = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 if !lease.release(conn)? {
                     // Taken over: the new holder decides.
                     return Ok(());

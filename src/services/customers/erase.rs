@@ -1,7 +1,6 @@
 //! Deleting a customer: in Stripe first, then the row and with it the person's data (DELETE,
 //! and each account of a GDPR erasure).
 
-use diesel::Connection;
 use serde_json::json;
 
 use super::{targets, CustomerError};
@@ -91,7 +90,7 @@ pub async fn erase_row(
         let moved_on = state
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     if !Customer::delete_if_unchanged(conn, &seen)? {
                         return Ok(Customer::find_by_account_and_id(
                             conn,

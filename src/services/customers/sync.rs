@@ -3,7 +3,6 @@
 //! The webhook worker will refresh rows through here too.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde_json::json;
 
 use super::{targets, ActiveCustomer, CustomerError};
@@ -72,7 +71,7 @@ pub(super) fn store_profile(
     let asked = requested.unwrap_or(&row.email);
     let mirrored = mirrored_email(remote.email.as_deref(), asked);
     let write = |conn: &mut DbConnection, email: &Email| {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             Customer::update_profile(
                 conn,
                 &row.stripe_account_id,
@@ -106,7 +105,7 @@ pub(super) async fn mark_stripe_deleted(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 if Customer::mark_stripe_deleted(conn, &row.stripe_account_id, &row.id, &stripe_id)?
                 {
                     tracing::warn!(customer_id = %row.id, "the Stripe customer was deleted in Stripe");

@@ -2,7 +2,6 @@
 //! existing customer with new details).
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 use serde_json::json;
 
 use super::read::active_by_account_and_id;
@@ -143,7 +142,7 @@ pub(super) async fn apply_change(
         .db
         .run(move |conn| {
             let row = owned;
-            let result = conn.transaction(|conn| {
+            let result = crate::db::write_transaction(conn, |conn| {
                 let updated = sync::store_profile(conn, &row, &remote, requested.as_ref())?;
                 if let Some((updated, stored)) = &updated {
                     let subject = hasher.hash(stored);

@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use diesel::Connection;
-
 use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
 use crate::auth::Principal;
 use crate::db::models::{CheckoutSession, Organizer, Price};
@@ -121,7 +119,7 @@ pub async fn create_checkout_session(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 CheckoutSession::insert_if_absent(conn, &row)?;
                 audit.record(conn, &entry)
             })

@@ -215,8 +215,7 @@ fn write_page<C: Catalog>(
     rows: &[C::Row],
     last: Option<&str>,
 ) -> Result<u64, DbError> {
-    use diesel::Connection;
-    Ok(conn.transaction(|conn| {
+    Ok(crate::db::write_transaction(conn, |conn| {
         let mut written = 0;
         for row in rows {
             written += u64::from(C::Row::upsert(conn, row)?);

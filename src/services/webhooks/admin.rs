@@ -2,7 +2,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use diesel::Connection;
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -132,7 +131,7 @@ pub async fn replay(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let event = WebhookEvent::replay(conn, &id, now())?
                     .ok_or_else(|| EventsError::NotFound(id.clone()))?;
                 audit.record(

@@ -2,8 +2,6 @@
 //! The organizer becomes `disconnected`: its reads keep working, its writes answer 409, and the
 //! gateway makes no further Stripe call for it.
 
-use diesel::Connection;
-
 use crate::db::models::Organizer;
 use crate::db::now;
 use crate::domain::StripeAccountId;
@@ -32,7 +30,7 @@ pub async fn disconnect_if_revoked(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let Some(organizer) = Organizer::disconnect_by_account(conn, &key, now())? else {
                     return Ok(false);
                 };

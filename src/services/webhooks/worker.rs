@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -147,7 +146,7 @@ impl Worker {
             .db
             .run(move |conn| {
                 // One transaction: if a read fails, the object's lease is not left behind.
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let Some(lease) = Lease::claim(conn, OBJECT_LEASE, &key, ttl)? else {
                         WebhookEvent::give_back(
                             conn,
@@ -228,7 +227,7 @@ impl Worker {
             .state
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     EventAttempt::record(conn, &attempt)?;
                     WebhookEvent::settle(conn, &ids, &settled_by, now())
                 })
@@ -255,7 +254,7 @@ impl Worker {
             .state
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     EventAttempt::record(conn, &attempt)?;
                     WebhookEvent::fail(conn, &id, &owner, &others, retry_at, dead)
                 })
