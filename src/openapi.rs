@@ -70,6 +70,7 @@ fn with_idempotency_keys(mut document: utoipa::openapi::OpenApi) -> utoipa::open
         .required(Required::False)
         .description(Some(
             "Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). \
+A structured-field string (`\"...\"`) counts without its quotes. \
 A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, \
 without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. \
 5xx answers are not kept, so a retry after one finishes the work.",
@@ -77,8 +78,11 @@ without acting twice. Keys are scoped to the caller (the organizer, or the admin
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(255))
+                // 1 to 255 printable ASCII characters (HTTP drops spaces at either end), or
+                // those in double quotes; `""` is empty.
+                .pattern(Some(
+                    r#"^(?:"[ -~]{1,255}"|"(?:[ -~]{0,253}[!#-~])?|[!#-~](?:[ -~]{0,253}[!-~])?)$"#,
+                ))
                 .examples([serde_json::json!("8e03978e-40d5-43e8-bc93-6894a57f9324")]),
         ))
         .build();

@@ -17,12 +17,12 @@ pub struct Email {
 
 impl Email {
     /// RFC 5321's limit on a forward path (Stripe's own limit is higher).
-    const MAX_LEN: usize = 254;
-    const MAX_LOCAL_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 254;
+    pub(crate) const MAX_LOCAL_LEN: usize = 64;
     /// What RFC 5322 allows in a dot-atom besides letters, digits and dots. Quoted local parts
     /// and address literals are refused: no mail provider hands them out, and they are where
     /// two spellings of one mailbox hide.
-    const LOCAL_SPECIALS: &'static str = "!#$%&'*+/=?^_`{|}~-";
+    pub(crate) const LOCAL_SPECIALS: &'static str = "!#$%&'*+/=?^_`{|}~-";
 
     /// An address of the form `local@domain`, ASCII only: a Unicode domain is given in its
     /// `xn--` form, so that look-alike and invisible characters can never make a second key for
@@ -115,9 +115,18 @@ impl fmt::Debug for Email {
 /// at the edges of words, and the bidirectional overrides that make a name read differently
 /// from how it is stored. (The zero-width non-joiner and joiner stay allowed: several scripts
 /// spell names with them.)
+pub(crate) const INVISIBLE: &[(char, char)] = &[
+    ('\u{061C}', '\u{061C}'),
+    ('\u{200B}', '\u{200B}'),
+    ('\u{200E}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{2069}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+];
+
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    INVISIBLE.iter().any(|&(from, to)| (from..=to).contains(&c))
 }
 
 /// Parses an optional free-text field: trimmed, no control or invisible formatting characters,
@@ -147,8 +156,10 @@ fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
 pub struct CustomerName(String);
 
 impl CustomerName {
+    pub(crate) const MAX_CHARS: usize = 256;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        bounded_text(raw, 256).map(Self)
+        bounded_text(raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,8 +172,10 @@ impl CustomerName {
 pub struct Phone(String);
 
 impl Phone {
+    pub(crate) const MAX_CHARS: usize = 20;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let phone = bounded_text(raw, 20)?;
+        let phone = bounded_text(raw, Self::MAX_CHARS)?;
         if !phone
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().x".contains(c))
@@ -187,8 +200,8 @@ impl Metadata {
     pub const RESERVED_PREFIX: &'static str = "gateway_";
     /// Stripe keeps at most 50 keys on an object; the gateway's own take 2.
     pub const MAX_KEYS: usize = 48;
-    const MAX_KEY_CHARS: usize = 40;
-    const MAX_VALUE_CHARS: usize = 500;
+    pub(crate) const MAX_KEY_CHARS: usize = 40;
+    pub(crate) const MAX_VALUE_CHARS: usize = 500;
 
     /// Checks every pair; the errors name the key, for `metadata.<key>` field errors.
     pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, Vec<(String, String)>> {

@@ -5,6 +5,7 @@ mod id;
 mod organizer;
 mod page;
 pub mod payment;
+pub mod schema;
 mod stripe_account_id;
 mod subject_hash;
 

@@ -11,7 +11,7 @@ super::id::uuid_id! {
 pub struct OrganizerName(String);
 
 impl OrganizerName {
-    const MAX_CHARS: usize = 200;
+    pub(crate) const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();

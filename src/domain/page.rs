@@ -44,7 +44,7 @@ impl PageLimit {
 pub struct Cursor(String);
 
 impl Cursor {
-    const VERSION: &'static str = "v1:";
+    pub(crate) const VERSION: &'static str = "v1:";
 
     pub fn after(key: &str) -> Self {
         Self(key.to_string())

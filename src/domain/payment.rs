@@ -53,24 +53,41 @@ impl Currency {
         &self.0
     }
 
+    /// Every code `parse` takes, in order: the three-letter codes the SDK knows.
+    pub fn all() -> Vec<String> {
+        let letters = || b'a'..=b'z';
+        letters()
+            .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| [a, b, c])))
+            .filter_map(|code| Self::parse(std::str::from_utf8(&code).ok()?).ok())
+            .map(|currency| currency.0)
+            .collect()
+    }
+
     /// The SDK's value for it.
     pub fn to_stripe(&self) -> stripe_types::Currency {
         stripe_types::Currency::from_str(&self.0).unwrap_or_default()
     }
 }
 
-/// An absolute http(s) URL, as Stripe takes for redirects (at most 5,000 characters).
+/// An absolute http(s) URL, as Stripe takes for redirects (at most 5,000 characters), in the
+/// shape the OpenAPI document states exactly: `http://` or `https://` (any case), a domain name
+/// whose last label starts with a letter, or a dotted IPv4 address, an optional port up to
+/// 65535, then an optional path, query or fragment of printable ASCII. Other characters go
+/// percent-encoded; user info, IPv6 literals and bare numbers as hosts are refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl(String);
 
 impl HttpUrl {
-    const MAX_CHARS: usize = 5000;
+    pub(crate) const MAX_CHARS: usize = 5000;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let problem = "must be an absolute http:// or https:// URL of at most 5000 characters";
-        if raw.len() > Self::MAX_CHARS || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let problem = "must be an absolute http:// or https:// URL of at most 5000 characters: a \
+domain name or IPv4 address, an optional port, then printable ASCII (percent-encode the rest)";
+        if raw.len() > Self::MAX_CHARS || !Self::shaped(raw) {
             return Err(problem.into());
         }
+        // The shape is a subset of what browsers (and Stripe) parse; the parser has the last
+        // word, e.g. on an `xn--` label that is not valid punycode.
         let parsed = url::Url::parse(raw).map_err(|_| problem.to_string())?;
         let web = matches!(parsed.scheme(), "http" | "https")
             && parsed.host_str().is_some_and(|host| !host.is_empty());
@@ -79,6 +96,63 @@ impl HttpUrl {
         } else {
             Err(problem.into())
         }
+    }
+
+    fn shaped(raw: &str) -> bool {
+        let Some((scheme, rest)) = raw.split_once("://") else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return false;
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if !tail.bytes().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let port_ok = port.is_none_or(|port| {
+            (1..=5).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|port| port <= 65_535)
+        });
+        port_ok && (Self::ipv4(host) || Self::domain(host))
+    }
+
+    /// Four decimal octets, without leading zeros (which URL parsers read as octal).
+    fn ipv4(host: &str) -> bool {
+        let octets: Vec<&str> = host.split('.').collect();
+        octets.len() == 4
+            && octets.iter().all(|octet| {
+                (1..=3).contains(&octet.len())
+                    && octet.bytes().all(|b| b.is_ascii_digit())
+                    && (octet.len() == 1 || !octet.starts_with('0'))
+                    && octet.parse::<u16>().is_ok_and(|n| n <= 255)
+            })
+    }
+
+    /// Labels of letters, digits and inner hyphens, the last starting with a letter (a last
+    /// label of digits makes parsers read the host as an IPv4 address), and an optional
+    /// trailing dot.
+    fn domain(host: &str) -> bool {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let labels: Vec<&str> = host.split('.').collect();
+        let label_ok = |label: &&str| {
+            let bytes = label.as_bytes();
+            !bytes.is_empty()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+        };
+        labels.iter().all(label_ok)
+            && labels
+                .last()
+                .is_some_and(|last| last.as_bytes()[0].is_ascii_alphabetic())
     }
 
     pub fn as_str(&self) -> &str {
@@ -140,13 +214,18 @@ pub struct Recurring {
 }
 
 impl Recurring {
-    pub fn parse(interval: Interval, count: Option<i64>) -> Result<Self, String> {
-        let most = match interval {
+    /// The most intervals between charges: one year.
+    pub fn most(interval: Interval) -> u64 {
+        match interval {
             Interval::Day => 365,
             Interval::Week => 52,
             Interval::Month => 12,
             Interval::Year => 1,
-        };
+        }
+    }
+
+    pub fn parse(interval: Interval, count: Option<i64>) -> Result<Self, String> {
+        let most = Self::most(interval) as i64;
         match count.unwrap_or(1) {
             count @ 1.. if count <= most => Ok(Self {
                 interval,
@@ -210,6 +289,22 @@ mod tests {
         assert!(HttpUrl::parse("ftp://example.com/x").is_err());
         assert!(HttpUrl::parse("https://exa mple.com").is_err());
         assert!(HttpUrl::parse(&format!("https://e.com/{}", "a".repeat(5000))).is_err());
+        assert!(HttpUrl::parse("http://127.0.0.1:8080/callback").is_ok());
+        assert!(HttpUrl::parse("HTTPS://Shop.Example./x?y#z").is_ok());
+        // Outside the documented shape: user info, IPv6, numeric or odd hosts, other text.
+        for refused in [
+            "https://user@shop.example/",
+            "http://[::1]/",
+            "http://1.2.3/",
+            "http://010.0.0.1/",
+            "https://shop.example:65536/",
+            "https://shop.example:/",
+            "https://shop_example.com/",
+            "https://shop.example/caf\u{e9}",
+            "https://-shop.example/",
+        ] {
+            assert!(HttpUrl::parse(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::fmt;
 pub struct StripeAccountId(String);
 
 impl StripeAccountId {
-    const PREFIX: &'static str = "acct_";
+    pub(crate) const PREFIX: &'static str = "acct_";
     /// Stripe ids are far shorter; the bound keeps garbage out of headers and indexes.
-    const MAX_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let suffix = raw

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::organizers::{parse_organizer_id, PageQuery};
 use crate::auth::Principal;
 use crate::db::models::{AuditEvent, Outcome};
+use crate::domain::schema::PageCursor;
 use crate::domain::Email;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
@@ -17,16 +18,21 @@ use crate::services::AppState;
 #[into_params(parameter_in = Query)]
 pub struct AuditLogQuery {
     /// Only events about this organizer.
+    #[param(value_type = Option<uuid::Uuid>)]
     org_id: Option<String>,
-    /// Only this action, e.g. `customer.erased`.
+    /// Only this action, e.g. `customer.erased`: 1 to 64 lowercase letters, dots and
+    /// underscores.
+    #[param(pattern = "^[a-z._]{1,64}$", example = "customer.erased")]
     action: Option<String>,
     /// Only events about this person: the gateway hashes the email with its audit key and
     /// matches `subject_hash`, which is how an erasure is proven.
+    #[param(value_type = Option<Email>)]
     email: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` from the previous page.
+    #[param(value_type = Option<PageCursor>)]
     cursor: Option<String>,
 }
 
@@ -35,11 +41,13 @@ pub struct AuditLogQuery {
 #[into_params(parameter_in = Query)]
 pub struct LegacyAuditQuery {
     /// Only events about this organizer.
+    #[param(value_type = Option<uuid::Uuid>)]
     organizer_id: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` from the previous page.
+    #[param(value_type = Option<PageCursor>)]
     cursor: Option<String>,
 }
 
@@ -102,6 +110,7 @@ impl From<AuditEvent> for AuditEventResponse {
 pub struct AuditEventPage {
     data: Vec<AuditEventResponse>,
     /// Pass as `cursor` to get the next (older) page; null on the last page.
+    #[schema(value_type = Option<PageCursor>)]
     next_cursor: Option<String>,
 }
 

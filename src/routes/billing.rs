@@ -113,7 +113,7 @@ fn subscription(row: Subscription) -> Result<SubscriptionResponse, ApiError> {
 #[utoipa::path(
     tag = "billing",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     responses(
         (status = 200, description = "Active products that have an active price, by name", body = ProductList),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
@@ -139,8 +139,8 @@ pub async fn products(
     tag = "billing",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     responses(
         (status = 200, description = "The customer's subscriptions", body = SubscriptionList),
@@ -183,8 +183,8 @@ pub struct EntitlementResponse {
     tag = "billing",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     responses(
         (status = 200, description = "The customer's access", body = EntitlementResponse),
@@ -247,7 +247,7 @@ pub struct CheckoutSessionResponse {
     tag = "billing",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
         ("session_id" = String, Path, description = "Stripe's checkout session id (`cs_...`)"),
     ),
     responses(

@@ -17,12 +17,7 @@ use crate::services::AppState;
 pub struct CreateErasure {
     /// The person's email; every organizer's customer with it (compared trimmed and
     /// lowercased) is erased.
-    #[schema(
-        example = "ana.lima@example.com",
-        format = "email",
-        min_length = 1,
-        max_length = 254
-    )]
+    #[schema(value_type = crate::domain::Email, example = "ana.lima@example.com")]
     email: String,
 }
 

@@ -68,7 +68,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, 
 pub struct OpenApiDocument(pub web::Bytes);
 
 /// This API's OpenAPI 3.1 description.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI document", content_type = "application/yaml", body = String)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI document (a YAML mapping)", content_type = "application/yaml", body = Object)))]
 #[get("/openapi.yaml")]
 pub async fn openapi_yaml(document: web::Data<OpenApiDocument>) -> HttpResponse {
     HttpResponse::Ok()

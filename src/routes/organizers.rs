@@ -6,12 +6,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::present;
 use crate::auth::Principal;
 use crate::db::models::Organizer;
+use crate::domain::schema::PageCursor;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
 };
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Query, Whole};
 use crate::services::audit::AuditContext;
 use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
 use crate::services::{sync, AppState};
@@ -20,26 +21,26 @@ use crate::services::{sync, AppState};
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizer {
     /// Display name, 1 to 200 characters.
-    #[schema(example = "Acme Events")]
+    #[schema(value_type = OrganizerName, example = "Acme Events")]
     name: String,
     /// The organizer's Stripe account: a connected account, or the platform's own.
-    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
+    #[schema(value_type = StripeAccountId, example = "acct_1Nv0FGQ9RKHgCVdK")]
     stripe_account_id: String,
     /// Platform fee in basis points (0 to 10000) taken from the organizer's charges.
-    #[schema(example = 250, minimum = 0, maximum = 10000)]
-    application_fee_bps: Option<i64>,
+    #[schema(value_type = Option<i64>, example = 250, minimum = 0, maximum = 10000)]
+    application_fee_bps: Option<Whole>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, example = "Acme Events Ltd")]
+    #[schema(value_type = OrganizerName, required = false, example = "Acme Events Ltd")]
     name: Option<Option<String>>,
     /// `null` removes the fee.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
-    application_fee_bps: Option<Option<i64>>,
+    application_fee_bps: Option<Option<Whole>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrganizerStatus, required = false)]
     status: Option<Option<OrganizerStatus>>,
@@ -99,6 +100,7 @@ impl OrganizerResponse {
 pub struct OrganizerPage {
     data: Vec<OrganizerResponse>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(value_type = Option<PageCursor>)]
     next_cursor: Option<String>,
 }
 
@@ -110,6 +112,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` from the previous page.
+    #[param(value_type = Option<PageCursor>)]
     pub cursor: Option<String>,
 }
 
@@ -148,7 +151,7 @@ fn parse_create(body: CreateOrganizer) -> Result<NewOrganizerInput, ApiError> {
         .map_err(|e| errors.push(FieldError::new("stripe_account_id", e)));
     let fee = body
         .application_fee_bps
-        .map(ApplicationFeeBps::parse)
+        .map(|fee| ApplicationFeeBps::parse(fee.0))
         .transpose()
         .map_err(|e| errors.push(FieldError::new("application_fee_bps", e)));
     match (name, account, fee) {
@@ -175,7 +178,7 @@ fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
     match body.application_fee_bps {
         None => {}
         Some(None) => patch.application_fee_bps = Some(None),
-        Some(Some(fee)) => match ApplicationFeeBps::parse(fee) {
+        Some(Some(fee)) => match ApplicationFeeBps::parse(fee.0) {
             Ok(fee) => patch.application_fee_bps = Some(Some(fee)),
             Err(e) => errors.push(FieldError::new("application_fee_bps", e)),
         },
@@ -272,7 +275,7 @@ pub async fn list(
     operation_id = "get_organizer",
     tag = "organizers",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     responses(
         (status = 200, description = "The organizer", body = OrganizerResponse),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
@@ -298,7 +301,7 @@ pub async fn get(
     operation_id = "update_organizer",
     tag = "organizers",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = UpdateOrganizer,
     responses(
         (status = 200, description = "The updated organizer", body = OrganizerResponse),

@@ -9,6 +9,7 @@ use super::customers::organizer_scope;
 use super::organizers::PageQuery;
 use crate::auth::Principal;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
+use crate::domain::schema::PageCursor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::services::sync::health::AccountHealth;
@@ -77,6 +78,7 @@ impl From<SyncRun> for SyncRunResponse {
 pub struct SyncRunPage {
     data: Vec<SyncRunResponse>,
     /// Pass as `cursor` for older runs; null on the last page.
+    #[schema(value_type = Option<PageCursor>)]
     next_cursor: Option<String>,
 }
 
@@ -90,7 +92,7 @@ pub struct SyncRunPage {
     operation_id = "start_sync",
     tag = "sync",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = StartSync,
     responses(
         (status = 202, description = "Queued", body = SyncStarted),
@@ -137,7 +139,7 @@ pub async fn start(
     operation_id = "list_sync_runs",
     tag = "sync",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id"), PageQuery),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id"), PageQuery),
     responses(
         (status = 200, description = "One page of runs", body = SyncRunPage),
         (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
@@ -169,8 +171,8 @@ pub async fn list(
     tag = "sync",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("run_id" = String, Path, description = "Run id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("run_id" = uuid::Uuid, Path, description = "Run id"),
     ),
     responses(
         (status = 200, description = "The run", body = SyncRunResponse),
@@ -194,6 +196,7 @@ pub async fn get(
 pub struct SyncHealthPage {
     data: Vec<AccountHealth>,
     /// Pass as `cursor` for the next organizers; null on the last page.
+    #[schema(value_type = Option<PageCursor>)]
     next_cursor: Option<String>,
 }
 

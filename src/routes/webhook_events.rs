@@ -8,8 +8,28 @@ use crate::db::models::{EventAttempt, EventStatus, WebhookEvent};
 use crate::domain::PageLimit;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
-use crate::services::webhooks::admin::{self, EventCursor, EventQuery};
+use crate::services::webhooks::admin::{self, EventCursor, EventQuery, EventsError};
 use crate::services::AppState;
+
+/// The inbox's cursors as `EventCursor::encode` writes them: base64url (unpadded) of `e1:` and
+/// the id of the last event returned, 1 to 255 letters, digits, `_` and `-`.
+pub struct WebhookEventCursor;
+
+impl utoipa::PartialSchema for WebhookEventCursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        const ID: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(crate::domain::schema::base64url_of_run("e1:", ID, 255)))
+            .description(Some(
+                "An opaque position in the inbox: pass back the `next_cursor` of the previous page; \
+do not build one. (The pattern is the exact set of cursors the API writes.)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for WebhookEventCursor {}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -17,16 +37,29 @@ use crate::services::AppState;
 pub struct WebhookEventQuery {
     /// Only events in this state.
     status: Option<EventStatus>,
-    /// Only this event type, e.g. `customer.updated`.
+    /// Only this event type, e.g. `customer.updated` (1 to 255 characters, no control
+    /// characters).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(
+        rename = "type",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     event_type: Option<String>,
-    /// Only events of this Stripe account (`acct_...`).
+    /// Only events of this Stripe account (`acct_...`; 1 to 255 characters, no control
+    /// characters).
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     account: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` from the previous page.
+    #[param(value_type = Option<WebhookEventCursor>)]
     cursor: Option<String>,
 }
 
@@ -81,6 +114,7 @@ impl From<WebhookEvent> for WebhookEventResponse {
 pub struct WebhookEventPage {
     data: Vec<WebhookEventResponse>,
     /// Pass as `cursor` to get the next (older) page; null on the last page.
+    #[schema(value_type = Option<WebhookEventCursor>)]
     next_cursor: Option<String>,
 }
 
@@ -115,10 +149,18 @@ impl From<EventAttempt> for AttemptResponse {
     }
 }
 
+/// A filter's text: 1 to 255 characters (as the document counts them), none a control
+/// character (Stripe's event types and account ids have none, and PostgreSQL refuses a NUL in
+/// text).
 fn check_text(field: &str, value: &Option<String>) -> Result<(), ApiError> {
     match value {
-        Some(text) if text.is_empty() || text.len() > 255 => {
-            Err(ApiError::validation(field, "must be 1 to 255 characters"))
+        Some(text)
+            if !(1..=255).contains(&text.chars().count()) || text.chars().any(char::is_control) =>
+        {
+            Err(ApiError::validation(
+                field,
+                "must be 1 to 255 characters, without control characters",
+            ))
         }
         _ => Ok(()),
     }
@@ -134,6 +176,7 @@ fn check_text(field: &str, value: &Option<String>) -> Result<(), ApiError> {
         (status = 400, description = "Unknown or malformed query parameters, e.g. an unknown `status` (`invalid_query`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "The event `cursor` names is no longer in the inbox (`webhook_event_not_found`)", body = ErrorBody),
         (status = 422, description = "Invalid `limit`, `cursor`, `type` or `account` (`validation_failed`)", body = ErrorBody),
     )
 )]
@@ -159,7 +202,17 @@ pub async fn list(
         event_type: query.event_type,
         account: query.account,
     };
-    let page = admin::list(&state, filter, limit, cursor).await?;
+    // The cursor decoded, so a refused one names an event the inbox does not have: the
+    // position it stands for is gone, as a path naming that event would be.
+    let page = admin::list(&state, filter, limit, cursor)
+        .await
+        .map_err(|err| match err {
+            EventsError::BadCursor => ApiError::NotFound {
+                code: "webhook_event_not_found",
+                message: "the event `cursor` names is not in the inbox; list from the start".into(),
+            },
+            other => other.into(),
+        })?;
     Ok(web::Json(WebhookEventPage {
         data: page.events.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
@@ -216,4 +269,21 @@ pub async fn replay(
     principal.require_admin()?;
     let event = admin::replay(&state, &principal, path.into_inner()).await?;
     Ok(actix_web::HttpResponse::Accepted().json(WebhookEventResponse::from(event)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_text;
+
+    #[test]
+    fn filters_are_counted_in_characters_without_control_characters() {
+        let ok = |text: &str| check_text("type", &Some(text.to_string())).is_ok();
+        assert!(ok("customer.updated"));
+        assert!(ok(&"é".repeat(255)));
+        assert!(!ok(&"e".repeat(256)));
+        assert!(!ok(""));
+        assert!(!ok("customer\u{0}"));
+        assert!(!ok("a\u{85}b"));
+        assert!(check_text("type", &None).is_ok());
+    }
 }

@@ -3,10 +3,13 @@
 //! `#[utoipa::path]`; these tests check the rest: the committed file is current, the served
 //! document is that file, every documented operation is served, and no other method is.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::webhooks::event;
+use crate::helpers::{error_body, spawn_app, Backend};
 
 fn committed() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
@@ -184,4 +187,56 @@ fn every_post_under_v1_takes_an_idempotency_key() {
         );
     }
     assert!(posts >= 7, "{posts} POST operations");
+}
+
+/// The inbox's cursor is documented by its exact shape, so a well-shaped cursor naming an event
+/// the inbox does not have is a position that is gone (404, as a path naming the event would
+/// be), not malformed input (422).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_cursor_naming_an_unknown_event_is_not_found() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.admin_token();
+    for n in 0..2 {
+        let sent = event(
+            "product.created",
+            None,
+            &json!({"id": format!("prod_{n}"), "object": "product"}),
+        );
+        app.deliver(&sent).await;
+    }
+    let page: Value = app
+        .get_json("/v1/admin/webhook-events?limit=1", &token)
+        .await;
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let next = app
+        .get(
+            &format!("/v1/admin/webhook-events?limit=1&cursor={cursor}"),
+            &token,
+        )
+        .await;
+    assert_eq!(next.status(), 200);
+
+    let unknown = URL_SAFE_NO_PAD.encode("e1:evt_neverDelivered");
+    error_body(
+        app.get(
+            &format!("/v1/admin/webhook-events?cursor={unknown}"),
+            &token,
+        )
+        .await,
+        404,
+        "webhook_event_not_found",
+    )
+    .await;
+    for malformed in ["garbage!", &URL_SAFE_NO_PAD.encode("e1:evt.1"), ""] {
+        error_body(
+            app.get(
+                &format!("/v1/admin/webhook-events?cursor={malformed}"),
+                &token,
+            )
+            .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+    }
 }

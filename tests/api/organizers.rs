@@ -26,6 +26,7 @@ backend_tests!(
     an_empty_patch_changes_nothing,
     patch_rejects_bad_fields_and_applies_nothing,
     ids_are_unique_across_many_organizers,
+    fees_written_as_whole_floats_are_whole_numbers,
 );
 
 async fn invalid_fields_are_all_reported_at_once(app: TestApp) {
@@ -273,5 +274,40 @@ async fn ids_are_unique_across_many_organizers(app: TestApp) {
             .create_organizer("Same name", &format!("acct_1Unique{i}"))
             .await;
         assert!(ids.insert(organizer["id"].as_str().unwrap().to_string()));
+    }
+}
+
+/// JSON Schema's `integer` takes `250.0` (a number whose fraction is zero), so a client that
+/// validates against the document, or encodes integers from floating point, may send it.
+async fn fees_written_as_whole_floats_are_whole_numbers(app: TestApp) {
+    let token = app.admin_token();
+    app.stripe.add_connected_account("acct_1Floats");
+    let response = app
+        .post(
+            "/v1/organizers",
+            &token,
+            &json!({ "name": "Floats", "stripe_account_id": "acct_1Floats", "application_fee_bps": 250.0 }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let organizer: Value = response.json().await.unwrap();
+    assert_eq!(organizer["application_fee_bps"], 250);
+    let path = format!("/v1/organizers/{}", organizer["id"].as_str().unwrap());
+    let patched: Value = app
+        .patch(&path, &token, &json!({ "application_fee_bps": 1.25e2 }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["application_fee_bps"], 125);
+    for fee in [json!(12.5), json!(1e300), json!("125")] {
+        let body = error_body(
+            app.patch(&path, &token, &json!({ "application_fee_bps": fee }))
+                .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(field_names(&body), ["application_fee_bps"], "{fee}");
     }
 }

@@ -561,8 +561,7 @@ export interface components {
         };
         AuditEventPage: {
             data: components["schemas"]["AuditEventResponse"][];
-            /** @description Pass as `cursor` to get the next (older) page; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         AuditEventResponse: {
             /**
@@ -638,59 +637,64 @@ export interface components {
             url?: string | null;
         };
         /**
-         * @description Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` (found or
-         *     created like `POST .../customers` does).
+         * @description Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` (found or created like `POST .../customers` does).
+         * @example {
+         *       "cancel_url": "https://shop.example/cart",
+         *       "email": "ana@example.com",
+         *       "line_items": [
+         *         {
+         *           "currency": "eur",
+         *           "name": "Festival pass",
+         *           "quantity": 2,
+         *           "unit_amount": 4900
+         *         }
+         *       ],
+         *       "metadata": {
+         *         "order_id": "1042"
+         *       },
+         *       "mode": "payment",
+         *       "success_url": "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"
+         *     }
          */
         CreateCheckoutSession: {
             /** @description Let the buyer enter promotion codes. */
             allow_promotion_codes?: boolean | null;
-            /**
-             * Format: uri
-             * @description Where Stripe sends a buyer who goes back: an absolute http(s) URL.
-             * @example https://shop.example/cart
-             */
-            cancel_url: string;
-            /** @description A customer of this organizer; or send `email` instead. */
+            /** @description Where Stripe sends a buyer who goes back. */
+            cancel_url: components["schemas"]["HttpUrl"];
             customer_id?: string | null;
-            /**
-             * Format: email
-             * @description The buyer's email: the organizer's customer with it is used, or created.
-             * @example ana@example.com
-             */
-            email?: string | null;
+            email?: components["schemas"]["Email"] | null;
             /** @description 1 to 100 items, all in one currency. */
             line_items: components["schemas"]["LineItemBody"][];
-            /**
-             * @description Set on the session: keys of 1 to 40 characters (not starting with `gateway_`), values
-             *     of at most 500 characters, at most 48 keys.
-             * @example {
-             *       "order_id": "1042"
-             *     }
-             */
-            metadata?: {
-                [key: string]: string;
-            } | null;
+            metadata?: components["schemas"]["Metadata"] | null;
             /**
              * @description `payment` (one-time items) or `subscription` (at least one recurring item).
-             * @example payment
+             * @enum {string}
              */
-            mode: string;
-            /**
-             * Format: uri
-             * @description Where Stripe sends the buyer after paying: an absolute http(s) URL. Stripe replaces
-             *     `{CHECKOUT_SESSION_ID}` in it with the session's id.
-             * @example https://shop.example/thanks?session={CHECKOUT_SESSION_ID}
-             */
-            success_url: string;
-        };
+            mode: "payment" | "subscription";
+            /** @description Where Stripe sends the buyer after paying. Stripe replaces `{CHECKOUT_SESSION_ID}` in it with the session's id. */
+            success_url: components["schemas"]["HttpUrl"];
+        } & ({
+            customer_id: string;
+            email?: null;
+        } | {
+            customer_id?: null;
+            email: string;
+        }) & ({
+            /** @enum {string} */
+            mode?: "subscription";
+        } | {
+            line_items?: {
+                recurring?: null;
+            }[];
+            /** @enum {string} */
+            mode?: "payment";
+        });
         CreateErasure: {
             /**
-             * Format: email
              * @description The person's email; every organizer's customer with it (compared trimmed and
              *     lowercased) is erased.
-             * @example ana.lima@example.com
              */
-            email: string;
+            email: components["schemas"]["Email"];
         };
         CreateOrganizer: {
             /**
@@ -699,59 +703,57 @@ export interface components {
              * @example 250
              */
             application_fee_bps?: number | null;
-            /**
-             * @description Display name, 1 to 200 characters.
-             * @example Acme Events
-             */
-            name: string;
-            /**
-             * @description The organizer's Stripe account: a connected account, or the platform's own.
-             * @example acct_1Nv0FGQ9RKHgCVdK
-             */
-            stripe_account_id: string;
+            /** @description Display name, 1 to 200 characters. */
+            name: components["schemas"]["OrganizerName"];
+            /** @description The organizer's Stripe account: a connected account, or the platform's own. */
+            stripe_account_id: components["schemas"]["StripeAccountId"];
         };
+        /**
+         * @example {
+         *       "amount": 4900,
+         *       "currency": "eur",
+         *       "email": "ana@example.com",
+         *       "metadata": {
+         *         "order_id": "1042"
+         *       }
+         *     }
+         */
         CreatePaymentIntent: {
             /**
-             * Format: int64
              * @description In the currency's minor unit, 1 to 99,999,999.
              * @example 4900
              */
             amount: number;
-            /**
-             * @description ISO 4217, lowercase.
-             * @example eur
-             */
-            currency: string;
-            /** @description A customer of this organizer; or send `email` instead. */
+            currency: components["schemas"]["Currency"];
             customer_id?: string | null;
-            /** @description Shown in the organizer's dashboard (at most 1000 characters). */
             description?: string | null;
-            /**
-             * Format: email
-             * @example ana@example.com
-             */
-            email?: string | null;
-            /**
-             * @example {
-             *       "order_id": "1042"
-             *     }
-             */
-            metadata?: {
-                [key: string]: string;
-            } | null;
-        };
+            email?: components["schemas"]["Email"] | null;
+            metadata?: components["schemas"]["Metadata"] | null;
+        } & ({
+            customer_id: string;
+            email?: null;
+        } | {
+            customer_id?: null;
+            email: string;
+        });
         CreatePortalSession: {
-            /**
-             * Format: uri
-             * @description Where the portal's "back" link goes: an absolute http(s) URL.
-             * @example https://shop.example/account
-             */
-            return_url: string;
+            /** @description Where the portal's "back" link goes: an absolute http(s) URL. */
+            return_url: components["schemas"]["HttpUrl"];
         };
+        /**
+         * @description A lowercase ISO 4217 code of a currency Stripe supports.
+         * @example eur
+         * @enum {string}
+         */
+        Currency: "aed" | "afn" | "all" | "amd" | "ang" | "aoa" | "ars" | "aud" | "awg" | "azn" | "bam" | "bbd" | "bdt" | "bgn" | "bif" | "bmd" | "bnd" | "bob" | "brl" | "bsd" | "bwp" | "byn" | "bzd" | "cad" | "cdf" | "chf" | "clp" | "cny" | "cop" | "crc" | "cve" | "czk" | "djf" | "dkk" | "dop" | "dzd" | "eek" | "egp" | "etb" | "eur" | "fjd" | "fkp" | "gbp" | "gel" | "gip" | "gmd" | "gnf" | "gtq" | "gyd" | "hkd" | "hnl" | "hrk" | "htg" | "huf" | "idr" | "ils" | "inr" | "isk" | "jmd" | "jpy" | "kes" | "kgs" | "khr" | "kmf" | "krw" | "kyd" | "kzt" | "lak" | "lbp" | "lkr" | "lrd" | "lsl" | "ltl" | "lvl" | "mad" | "mdl" | "mga" | "mkd" | "mmk" | "mnt" | "mop" | "mro" | "mur" | "mvr" | "mwk" | "mxn" | "myr" | "mzn" | "nad" | "ngn" | "nio" | "nok" | "npr" | "nzd" | "pab" | "pen" | "pgk" | "php" | "pkr" | "pln" | "pyg" | "qar" | "ron" | "rsd" | "rub" | "rwf" | "sar" | "sbd" | "scr" | "sek" | "sgd" | "shp" | "sll" | "sos" | "srd" | "std" | "svc" | "szl" | "thb" | "tjs" | "top" | "try" | "ttd" | "twd" | "tzs" | "uah" | "ugx" | "usd" | "uyu" | "uzs" | "vef" | "vnd" | "vuv" | "wst" | "xaf" | "xcd" | "xof" | "xpf" | "yer" | "zar" | "zmw";
+        /**
+         * @description A full name or business name: 1 to 256 characters once the whitespace around it is trimmed, without control characters or invisible formatting characters (zero-width spaces, direction overrides).
+         * @example Ana Lima
+         */
+        CustomerName: string;
         CustomerPage: {
             data: components["schemas"]["CustomerResponse"][];
-            /** @description Pass as `cursor` to get the next page; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         CustomerResponse: {
             /** Format: date-time */
@@ -810,6 +812,11 @@ export interface components {
              */
             warnings: string[];
         };
+        /**
+         * @description An email address: ASCII (a Unicode domain in its `xn--` form), a dot-atom of 1 to 64 characters before the `@` (letters, digits and !#$%&'*+/=?^_`{|}~-), a domain of at least two labels of 1 to 63 letters, digits and inner hyphens, the last holding a letter, at most 254 characters in all. Whitespace around it is trimmed. Compared lowercased.
+         * @example Ana.Lima@example.com
+         */
+        Email: string;
         EntitlementResponse: {
             /**
              * @description True when the customer has a subscription that is `active` or `trialing`, or any active
@@ -903,6 +910,11 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        /**
+         * @description An absolute http:// or https:// URL of at most 5000 characters: a domain name (labels of letters, digits and inner hyphens, the last starting with a letter; an `xn--` label must be valid punycode) or a dotted IPv4 address, an optional port up to 65535, then an optional path, query or fragment of printable ASCII (percent-encode other characters).
+         * @example https://shop.example/account
+         */
+        HttpUrl: string;
         KindDrift: {
             /**
              * Format: int64
@@ -936,44 +948,59 @@ export interface components {
             /** @description The listing continued after this id, where an earlier run had stopped. */
             resumed_after?: string | null;
         };
-        /**
-         * @description A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`,
-         *     `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription).
-         */
+        /** @description A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`, `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription). */
         LineItemBody: {
+            currency?: null;
+            name?: null;
             /**
-             * @description ISO 4217, lowercase.
-             * @example eur
-             */
-            currency?: string | null;
-            /**
-             * @description The item's name, shown to the buyer (1 to 250 characters).
-             * @example Festival pass
-             */
-            name?: string | null;
-            /**
-             * @description A price of the organizer's Stripe account (`price_...`). An inactive price, or one of
-             *     another account, is refused when the catalog mirror knows it; Stripe judges the rest.
+             * @description A price of the organizer's Stripe account (`price_...`). An inactive price, or one of another account, is refused when the catalog mirror knows it; Stripe judges the rest.
              * @example price_1PqRst
              */
-            price?: string | null;
+            price: string;
             /**
-             * Format: int64
+             * @description How many, 1 to 1,000,000.
+             * @example 2
+             */
+            quantity: number;
+            recurring?: null;
+            unit_amount?: null;
+        } | {
+            currency: components["schemas"]["Currency"];
+            /**
+             * @description The item's name, shown to the buyer: 1 to 250 characters, no control characters.
+             * @example Festival pass
+             */
+            name: string;
+            price?: null;
+            /**
+             * @description How many, 1 to 1,000,000.
              * @example 2
              */
             quantity: number;
             recurring?: components["schemas"]["RecurringBody"] | null;
             /**
-             * Format: int64
              * @description In the currency's minor unit, 1 to 99,999,999.
              * @example 4900
              */
-            unit_amount?: number | null;
+            unit_amount: number;
         };
+        /**
+         * @description Key-value pairs, as Stripe keeps them: at most 48 keys of 1 to 40 characters without brackets or control characters, not starting with `gateway_` (the gateway's own), and values of at most 500 characters.
+         * @example {
+         *       "crm_id": "c-1042"
+         *     }
+         */
+        Metadata: {
+            [key: string]: string;
+        };
+        /**
+         * @description A display name: 1 to 200 characters without control characters once the whitespace around it is trimmed (the pattern counts them).
+         * @example Acme Events
+         */
+        OrganizerName: string;
         OrganizerPage: {
             data: components["schemas"]["OrganizerResponse"][];
-            /** @description Pass as `cursor` to get the next page; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         OrganizerResponse: {
             account_kind: components["schemas"]["AccountKind"];
@@ -1002,6 +1029,11 @@ export interface components {
          */
         OrganizerStatus: "active" | "disabled";
         /**
+         * @description An opaque position in a list: pass back the `next_cursor` of the previous page; do not build one. (The pattern is the exact set of cursors the API writes.)
+         * @example djE6MDE5M2E3YzAtNWIxZS03YzNhLTlmMTAtMmQ0ZTZmOGEwYjFj
+         */
+        PageCursor: string;
+        /**
          * @description Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
          *     and confirm with `client_secret`.
          */
@@ -1019,6 +1051,11 @@ export interface components {
             /** @example acct_1Nv0FGQ9RKHgCVdK */
             stripe_account_id: string;
         };
+        /**
+         * @description A phone number as free text: 1 to 20 digits, spaces and `+ - ( ) . x` once the whitespace around it is trimmed.
+         * @example +55 11 91234-5678
+         */
+        Phone: string;
         PortalSessionCreated: {
             /** @description Send the customer here; it works once, for a short time. */
             url: string;
@@ -1066,17 +1103,22 @@ export interface components {
             /** @example ready */
             status: string;
         };
-        /** @description How often the item bills, at most one year apart. */
+        /** @description How often the item bills: `interval`, and `interval_count` intervals between charges (default 1), at most one year apart: up to 365 days, 52 weeks, 12 months or 1 year. */
         RecurringBody: {
-            /**
-             * @description `day`, `week`, `month` or `year`.
-             * @example month
-             */
-            interval: string;
-            /**
-             * Format: int64
-             * @description Intervals between charges (default 1).
-             */
+            /** @enum {string} */
+            interval: "day";
+            interval_count?: number | null;
+        } | {
+            /** @enum {string} */
+            interval: "week";
+            interval_count?: number | null;
+        } | {
+            /** @enum {string} */
+            interval: "month";
+            interval_count?: number | null;
+        } | {
+            /** @enum {string} */
+            interval: "year";
             interval_count?: number | null;
         };
         /**
@@ -1110,6 +1152,11 @@ export interface components {
              */
             kinds?: components["schemas"]["SyncKind"][] | null;
         };
+        /**
+         * @description A Stripe account id: `acct_` and 1 to 59 letters or digits.
+         * @example acct_1Nv0FGQ9RKHgCVdK
+         */
+        StripeAccountId: string;
         /** @description One item of a subscription as the mirror keeps it. */
         SubscriptionItem: {
             /** @description Stripe's subscription item id (`si_...`). */
@@ -1142,8 +1189,7 @@ export interface components {
         };
         SyncHealthPage: {
             data: components["schemas"]["AccountHealth"][];
-            /** @description Pass as `cursor` for the next organizers; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         /**
          * @description What a run compares.
@@ -1152,8 +1198,7 @@ export interface components {
         SyncKind: "customers" | "products" | "prices" | "subscriptions" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
-            /** @description Pass as `cursor` for older runs; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         SyncRunResponse: {
             /** Format: date-time */
@@ -1180,16 +1225,12 @@ export interface components {
         };
         UpdateCustomer: {
             /**
-             * Format: email
              * @description A new email moves the customer's key; `customer_exists` if another customer of the
              *     organizer has it.
-             * @example ana@example.org
              */
-            email?: string;
-            /** @description Up to 256 characters; `null` clears it. */
-            name?: string | null;
-            /** @description Up to 20 characters: digits, spaces and `+ - ( ) . x`; `null` clears it. */
-            phone?: string | null;
+            email?: components["schemas"]["Email"];
+            name?: components["schemas"]["CustomerName"] | null;
+            phone?: components["schemas"]["Phone"] | null;
         };
         UpdateOrganizer: {
             /**
@@ -1197,43 +1238,22 @@ export interface components {
              * @description `null` removes the fee.
              */
             application_fee_bps?: number | null;
-            /** @example Acme Events Ltd */
-            name?: string;
+            name?: components["schemas"]["OrganizerName"];
             status?: components["schemas"]["OrganizerStatus"];
         };
         UpsertCustomer: {
             /**
-             * Format: email
              * @description The customer's email. With the organizer's Stripe account it is the customer's key:
              *     compared trimmed and lowercased, shown as first spelled. ASCII only (a Unicode domain in
              *     its `xn--` form), a dot-atom before the `@`.
-             * @example Ana.Lima@example.com
              */
-            email: string;
-            /**
-             * @description Merged into the Stripe customer's metadata: keys of 1 to 40 characters (no brackets,
-             *     not starting with `gateway_`), values of at most 500 characters; an empty value removes
-             *     its key. The customer may hold at most 48 keys in all (`validation_failed` on `metadata`
-             *     otherwise).
-             * @example {
-             *       "crm_id": "c-1042"
-             *     }
-             */
-            metadata?: {
-                [key: string]: string;
-            } | null;
-            /**
-             * @description Full name or business name, up to 256 characters, without control characters or
-             *     invisible direction overrides.
-             * @example Ana Lima
-             */
-            name?: string | null;
-            /**
-             * @description Up to 20 characters: digits, spaces and `+ - ( ) . x`.
-             * @example +55 11 91234-5678
-             */
-            phone?: string | null;
+            email: components["schemas"]["Email"];
+            metadata?: components["schemas"]["Metadata"] | null;
+            name?: components["schemas"]["CustomerName"] | null;
+            phone?: components["schemas"]["Phone"] | null;
         };
+        /** @description An opaque position in the inbox: pass back the `next_cursor` of the previous page; do not build one. (The pattern is the exact set of cursors the API writes.) */
+        WebhookEventCursor: string;
         WebhookEventDetail: components["schemas"]["WebhookEventResponse"] & {
             /** @description Every attempt, oldest first. */
             attempts_log: components["schemas"]["AttemptResponse"][];
@@ -1244,8 +1264,7 @@ export interface components {
         };
         WebhookEventPage: {
             data: components["schemas"]["WebhookEventResponse"][];
-            /** @description Pass as `cursor` to get the next (older) page; null on the last page. */
-            next_cursor?: string | null;
+            next_cursor?: components["schemas"]["WebhookEventCursor"] | null;
         };
         WebhookEventResponse: {
             /**
@@ -1333,13 +1352,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OpenAPI document */
+            /** @description OpenAPI document (a YAML mapping) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": Record<string, never>;
                 };
             };
         };
@@ -1378,17 +1397,21 @@ export interface operations {
             query?: {
                 /** @description Only events about this organizer. */
                 org_id?: string;
-                /** @description Only this action, e.g. `customer.erased`. */
+                /**
+                 * @description Only this action, e.g. `customer.erased`: 1 to 64 lowercase letters, dots and
+                 *     underscores.
+                 * @example customer.erased
+                 */
                 action?: string;
                 /**
                  * @description Only events about this person: the gateway hashes the email with its audit key and
                  *     matches `subject_hash`, which is how an erasure is proven.
                  */
-                email?: string;
+                email?: components["schemas"]["Email"];
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path?: never;
@@ -1458,7 +1481,7 @@ export interface operations {
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path?: never;
@@ -1518,14 +1541,20 @@ export interface operations {
             query?: {
                 /** @description Only events in this state. */
                 status?: components["schemas"]["EventStatus"];
-                /** @description Only this event type, e.g. `customer.updated`. */
+                /**
+                 * @description Only this event type, e.g. `customer.updated` (1 to 255 characters, no control
+                 *     characters).
+                 */
                 type?: string;
-                /** @description Only events of this Stripe account (`acct_...`). */
+                /**
+                 * @description Only events of this Stripe account (`acct_...`; 1 to 255 characters, no control
+                 *     characters).
+                 */
                 account?: string;
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["WebhookEventCursor"];
             };
             header?: never;
             path?: never;
@@ -1562,6 +1591,15 @@ export interface operations {
             };
             /** @description Not an admin token (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The event `cursor` names is no longer in the inbox (`webhook_event_not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1634,7 +1672,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1722,7 +1760,7 @@ export interface operations {
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path?: never;
@@ -1790,7 +1828,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1888,7 +1926,7 @@ export interface operations {
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path?: never;
@@ -1947,7 +1985,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2199,7 +2237,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2377,11 +2415,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only the customer with this email (compared trimmed and lowercased). */
-                email?: string;
+                email?: components["schemas"]["Email"];
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path: {
@@ -2452,7 +2490,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2893,7 +2931,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3073,7 +3111,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3249,7 +3287,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3357,7 +3395,7 @@ export interface operations {
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
-                cursor?: string;
+                cursor?: components["schemas"]["PageCursor"];
             };
             header?: never;
             path: {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::schema::PageCursor;
 use crate::domain::{CustomerName, Email, Metadata, Phone};
 use crate::error::{ApiError, FieldError};
 use crate::routes::present;
@@ -17,30 +18,20 @@ pub struct UpsertCustomer {
     /// The customer's email. With the organizer's Stripe account it is the customer's key:
     /// compared trimmed and lowercased, shown as first spelled. ASCII only (a Unicode domain in
     /// its `xn--` form), a dot-atom before the `@`.
-    #[schema(
-        example = "Ana.Lima@example.com",
-        format = "email",
-        min_length = 1,
-        max_length = 254
-    )]
+    #[schema(value_type = Email, example = "Ana.Lima@example.com")]
     email: String,
     /// Full name or business name, up to 256 characters, without control characters or
     /// invisible direction overrides.
-    #[schema(example = "Ana Lima", min_length = 1, max_length = 256)]
+    #[schema(value_type = Option<CustomerName>, example = "Ana Lima")]
     name: Option<String>,
     /// Up to 20 characters: digits, spaces and `+ - ( ) . x`.
-    #[schema(
-        example = "+55 11 91234-5678",
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[0-9 +\-().x]+$"
-    )]
+    #[schema(value_type = Option<Phone>, example = "+55 11 91234-5678")]
     phone: Option<String>,
     /// Merged into the Stripe customer's metadata: keys of 1 to 40 characters (no brackets,
     /// not starting with `gateway_`), values of at most 500 characters; an empty value removes
     /// its key. The customer may hold at most 48 keys in all (`validation_failed` on `metadata`
     /// otherwise).
-    #[schema(example = json!({"crm_id": "c-1042"}))]
+    #[schema(value_type = Option<Metadata>, example = json!({"crm_id": "c-1042"}))]
     metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -50,15 +41,15 @@ pub struct UpdateCustomer {
     /// A new email moves the customer's key; `customer_exists` if another customer of the
     /// organizer has it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, example = "ana@example.org", format = "email", min_length = 1, max_length = 254)]
+    #[schema(value_type = Email, required = false, example = "ana@example.org")]
     email: Option<Option<String>>,
     /// Up to 256 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, required = false, nullable, min_length = 1, max_length = 256)]
+    #[schema(value_type = Option<CustomerName>, required = false)]
     name: Option<Option<String>>,
     /// Up to 20 characters: digits, spaces and `+ - ( ) . x`; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, required = false, nullable, min_length = 1, max_length = 20, pattern = r"^[0-9 +\-().x]+$")]
+    #[schema(value_type = Option<Phone>, required = false)]
     phone: Option<Option<String>>,
 }
 
@@ -107,6 +98,7 @@ impl From<ActiveCustomer> for CustomerResponse {
 pub struct CustomerPage {
     data: Vec<CustomerResponse>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(value_type = Option<PageCursor>)]
     next_cursor: Option<String>,
 }
 
@@ -128,11 +120,13 @@ impl From<customers::CustomerPage> for CustomerPage {
 #[into_params(parameter_in = Query)]
 pub struct CustomerListQuery {
     /// Only the customer with this email (compared trimmed and lowercased).
+    #[param(value_type = Option<Email>)]
     pub(super) email: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub(super) limit: Option<i64>,
     /// `next_cursor` from the previous page.
+    #[param(value_type = Option<PageCursor>)]
     pub(super) cursor: Option<String>,
 }
 

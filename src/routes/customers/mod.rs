@@ -41,7 +41,7 @@ pub(super) fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     operation_id = "upsert_customer",
     tag = "customers",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = UpsertCustomer,
     responses(
         (status = 200, description = "The customer existed (details updated if they differed)", body = CustomerResponse),
@@ -85,7 +85,7 @@ pub async fn upsert(
     operation_id = "list_customers",
     tag = "customers",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id"), CustomerListQuery),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id"), CustomerListQuery),
     responses(
         (status = 200, description = "One page of customers", body = CustomerPage),
         (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
@@ -130,8 +130,8 @@ pub async fn list(
     tag = "customers",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     responses(
         (status = 200, description = "The customer", body = CustomerResponse),
@@ -161,8 +161,8 @@ pub async fn get(
     tag = "customers",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     request_body = UpdateCustomer,
     responses(
@@ -201,8 +201,8 @@ pub async fn update(
     tag = "customers",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -12,95 +12,54 @@ use crate::domain::payment::{
 };
 use crate::domain::{CustomerId, Email, Metadata};
 use crate::error::{ApiError, FieldError};
+use crate::extract::Whole;
 use crate::routes::customers::body::{metadata, optional};
 use crate::services::payments::{Buyer, CheckoutInput, PaymentIntentInput};
 
 /// Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` (found or
 /// created like `POST .../customers` does).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCheckoutSession {
-    /// A customer of this organizer; or send `email` instead.
     customer_id: Option<String>,
-    /// The buyer's email: the organizer's customer with it is used, or created.
-    #[schema(format = "email", example = "ana@example.com")]
     email: Option<String>,
-    /// `payment` (one-time items) or `subscription` (at least one recurring item).
-    #[schema(example = "payment", pattern = "^(payment|subscription)$")]
     mode: String,
-    /// 1 to 100 items, all in one currency.
-    #[schema(min_items = 1, max_items = 100)]
     line_items: Vec<LineItemBody>,
-    /// Where Stripe sends the buyer after paying: an absolute http(s) URL. Stripe replaces
-    /// `{CHECKOUT_SESSION_ID}` in it with the session's id.
-    #[schema(
-        example = "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}",
-        format = "uri"
-    )]
     success_url: String,
-    /// Where Stripe sends a buyer who goes back: an absolute http(s) URL.
-    #[schema(example = "https://shop.example/cart", format = "uri")]
     cancel_url: String,
-    /// Set on the session: keys of 1 to 40 characters (not starting with `gateway_`), values
-    /// of at most 500 characters, at most 48 keys.
-    #[schema(example = json!({"order_id": "1042"}))]
     metadata: Option<BTreeMap<String, String>>,
-    /// Let the buyer enter promotion codes.
     allow_promotion_codes: Option<bool>,
 }
 
 /// A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`,
 /// `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemBody {
-    /// A price of the organizer's Stripe account (`price_...`). An inactive price, or one of
-    /// another account, is refused when the catalog mirror knows it; Stripe judges the rest.
-    #[schema(example = "price_1PqRst")]
     price: Option<String>,
-    #[schema(minimum = 1, maximum = 1_000_000, example = 2)]
-    quantity: i64,
-    /// The item's name, shown to the buyer (1 to 250 characters).
-    #[schema(example = "Festival pass", min_length = 1, max_length = 250)]
+    quantity: Whole,
     name: Option<String>,
-    /// In the currency's minor unit, 1 to 99,999,999.
-    #[schema(minimum = 1, maximum = 99_999_999, example = 4900)]
-    unit_amount: Option<i64>,
-    /// ISO 4217, lowercase.
-    #[schema(example = "eur", pattern = "^[a-z]{3}$")]
+    unit_amount: Option<Whole>,
     currency: Option<String>,
     recurring: Option<RecurringBody>,
 }
 
 /// How often the item bills, at most one year apart.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecurringBody {
-    /// `day`, `week`, `month` or `year`.
-    #[schema(example = "month", pattern = "^(day|week|month|year)$")]
     interval: String,
-    /// Intervals between charges (default 1).
-    #[schema(minimum = 1, maximum = 365)]
-    interval_count: Option<i64>,
+    interval_count: Option<Whole>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentIntent {
-    /// A customer of this organizer; or send `email` instead.
     customer_id: Option<String>,
-    #[schema(format = "email", example = "ana@example.com")]
     email: Option<String>,
-    /// In the currency's minor unit, 1 to 99,999,999.
-    #[schema(minimum = 1, maximum = 99_999_999, example = 4900)]
-    amount: i64,
-    /// ISO 4217, lowercase.
-    #[schema(example = "eur", pattern = "^[a-z]{3}$")]
+    amount: Whole,
     currency: String,
-    /// Shown in the organizer's dashboard (at most 1000 characters).
-    #[schema(max_length = 1000)]
     description: Option<String>,
-    #[schema(example = json!({"order_id": "1042"}))]
     metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -108,9 +67,13 @@ pub struct CreatePaymentIntent {
 #[serde(deny_unknown_fields)]
 pub struct CreatePortalSession {
     /// Where the portal's "back" link goes: an absolute http(s) URL.
-    #[schema(example = "https://shop.example/account", format = "uri")]
+    #[schema(value_type = HttpUrl, example = "https://shop.example/account")]
     return_url: String,
 }
+
+// The request bodies' schemas are written out: their rules span fields (exactly one buyer; a
+// catalog price or an item priced here; recurring items only in `subscription` mode; the most
+// intervals per unit), which the derive cannot state.
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckoutSessionCreated {
@@ -148,8 +111,10 @@ pub struct PortalSessionCreated {
     pub url: String,
 }
 
-const MAX_NAME_CHARS: usize = 250;
-const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub(super) const MAX_NAME_CHARS: usize = 250;
+pub(super) const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// Longest price id sent to Stripe (its own are far shorter).
+pub(super) const MAX_PRICE_ID: usize = 255;
 
 fn text(raw: &str, most: usize) -> Result<String, String> {
     let count = raw.chars().count();
@@ -256,7 +221,7 @@ pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiE
 
 fn line_item(index: usize, item: LineItemBody, errors: &mut Vec<FieldError>) -> Option<LineItem> {
     let at = |field: &str| format!("line_items[{index}].{field}");
-    let quantity = Quantity::parse(item.quantity)
+    let quantity = Quantity::parse(item.quantity.0)
         .map_err(|e| errors.push(FieldError::new(at("quantity"), e)))
         .ok();
     if let Some(price) = item.price {
@@ -272,7 +237,7 @@ fn line_item(index: usize, item: LineItemBody, errors: &mut Vec<FieldError>) -> 
                 "not allowed with `price`; the price says it",
             ));
         }
-        let well_formed = (1..=255).contains(&price.len())
+        let well_formed = (1..=MAX_PRICE_ID).contains(&price.len())
             && price
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -312,7 +277,7 @@ fn line_item(index: usize, item: LineItemBody, errors: &mut Vec<FieldError>) -> 
         errors,
     );
     let unit_amount = item.unit_amount.and_then(|raw| {
-        Amount::parse(raw)
+        Amount::parse(raw.0)
             .map_err(|e| errors.push(FieldError::new(at("unit_amount"), e)))
             .ok()
     });
@@ -322,7 +287,7 @@ fn line_item(index: usize, item: LineItemBody, errors: &mut Vec<FieldError>) -> 
             .map_err(|e| errors.push(FieldError::new(at("recurring.interval"), e)))
             .ok()
             .and_then(|interval| {
-                Recurring::parse(interval, body.interval_count)
+                Recurring::parse(interval, body.interval_count.map(|count| count.0))
                     .map_err(|e| errors.push(FieldError::new(at("recurring.interval_count"), e)))
                     .ok()
             })
@@ -344,7 +309,7 @@ pub fn parse_payment_intent(body: CreatePaymentIntent) -> Result<PaymentIntentIn
         body.email.as_deref(),
         &mut errors,
     );
-    let amount = Amount::parse(body.amount)
+    let amount = Amount::parse(body.amount.0)
         .map_err(|e| errors.push(FieldError::new("amount", e)))
         .ok();
     let currency = optional(

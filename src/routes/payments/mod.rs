@@ -3,6 +3,7 @@
 //! the first answer, and the Stripe object the first attempt created is never made twice.
 
 mod body;
+mod schema;
 
 use actix_web::{post, web, HttpResponse};
 
@@ -31,7 +32,7 @@ use body::{
     operation_id = "create_checkout_session",
     tag = "payments",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = CreateCheckoutSession,
     responses(
         (status = 201, description = "Created; send the buyer to `url`", body = CheckoutSessionCreated),
@@ -81,7 +82,7 @@ pub async fn create_checkout_session(
     operation_id = "create_payment_intent",
     tag = "payments",
     security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "Organizer id")),
+    params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = CreatePaymentIntent,
     responses(
         (status = 201, description = "Created", body = PaymentIntentCreated),
@@ -125,8 +126,8 @@ pub async fn create_payment_intent(
     tag = "payments",
     security(("bearer" = [])),
     params(
-        ("org_id" = String, Path, description = "Organizer id"),
-        ("customer_id" = String, Path, description = "Customer id"),
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
     ),
     request_body = CreatePortalSession,
     responses(

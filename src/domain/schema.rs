@@ -1,0 +1,464 @@
+//! The domain's input rules as JSON Schema, for the OpenAPI document. Each type that parses
+//! client input states here exactly what its `parse` accepts, built from the same constants, so
+//! that a client generated from the document (or a fuzzer) sends what the server takes, and
+//! what the document refuses the server refuses too. The tests check each pattern against its
+//! parser, with the small matcher below standing in for a client's regex engine.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+use super::customer::INVISIBLE;
+use super::payment::{Currency, HttpUrl};
+use super::{Cursor, CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId};
+
+/// `char::is_whitespace` (Unicode White_Space): what `str::trim` removes.
+pub const WHITESPACE: &[(char, char)] = &[
+    ('\u{9}', '\u{D}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{A0}', '\u{A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// `char::is_control` (Unicode Cc).
+pub const CONTROL: &[(char, char)] = &[('\u{0}', '\u{1F}'), ('\u{7F}', '\u{9F}')];
+
+/// A regex character class of the characters in `sets` (or, `negated`, of all others).
+/// Printable ASCII stands as itself, but for the characters a class gives a meaning to (`\ [ ]
+/// ^ -`); every other character is written `\uXXXX`, which ECMA-262 (JSON Schema's dialect),
+/// Python and Rust read alike. Lengths in these patterns count code points, as `maxLength`
+/// does (an ECMA-262 engine without the `u` flag counts a character outside the basic plane
+/// twice).
+pub fn class(sets: &[&[(char, char)]], negated: bool) -> String {
+    let mut ranges: Vec<(char, char)> = sets.iter().flat_map(|set| set.iter().copied()).collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(char, char)> = Vec::new();
+    for (from, to) in ranges {
+        match merged.last_mut() {
+            Some((_, end)) if u32::from(from) <= u32::from(*end) + 1 => *end = (*end).max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    let one = |c: char| {
+        assert!(u32::from(c) <= 0xFFFF, "classes stay in the basic plane");
+        if c.is_ascii_graphic() && !"\\[]^-".contains(c) {
+            c.to_string()
+        } else {
+            format!("\\u{:04X}", u32::from(c))
+        }
+    };
+    let body: String = merged
+        .iter()
+        .map(|&(from, to)| match u32::from(to) - u32::from(from) {
+            0 => one(from),
+            1 => format!("{}{}", one(from), one(to)),
+            _ => format!("{}-{}", one(from), one(to)),
+        })
+        .collect();
+    format!("[{}{body}]", if negated { "^" } else { "" })
+}
+
+/// Free text that is trimmed before it is checked: optional whitespace around 1 to `max`
+/// characters that start and end with a character of `edge` and hold characters of `inner`.
+fn trimmed(edge: &str, inner: &str, max: usize) -> String {
+    let ws = class(&[WHITESPACE], false);
+    format!("^{ws}*{edge}(?:{inner}{{0,{}}}{edge})?{ws}*$", max - 2)
+}
+
+/// A string schema: `pattern`, the lengths when given, and an example.
+fn text(
+    pattern: String,
+    (min, max): (Option<usize>, Option<usize>),
+    description: &str,
+    example: &str,
+) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .min_length(min)
+        .max_length(max)
+        .description(Some(description))
+        .examples([example])
+        .into()
+}
+
+macro_rules! named_schema {
+    ($type:ty, $name:literal, $schema:expr) => {
+        impl PartialSchema for $type {
+            fn schema() -> RefOr<Schema> {
+                RefOr::T($schema)
+            }
+        }
+
+        impl ToSchema for $type {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+named_schema!(
+    OrganizerName,
+    "OrganizerName",
+    text(
+        trimmed(
+            &class(&[WHITESPACE, CONTROL], true),
+            &class(&[CONTROL], true),
+            OrganizerName::MAX_CHARS,
+        ),
+        (Some(1), None),
+        "A display name: 1 to 200 characters without control characters once the whitespace \
+around it is trimmed (the pattern counts them).",
+        "Acme Events",
+    )
+);
+
+named_schema!(
+    CustomerName,
+    "CustomerName",
+    text(
+        trimmed(
+            &class(&[WHITESPACE, CONTROL, INVISIBLE], true),
+            &class(&[CONTROL, INVISIBLE], true),
+            CustomerName::MAX_CHARS,
+        ),
+        (Some(1), None),
+        "A full name or business name: 1 to 256 characters once the whitespace around it is \
+trimmed, without control characters or invisible formatting characters (zero-width spaces, \
+direction overrides).",
+        "Ana Lima",
+    )
+);
+
+named_schema!(
+    Phone,
+    "Phone",
+    text(
+        trimmed("[0-9+().x-]", "[0-9 +().x-]", Phone::MAX_CHARS),
+        (Some(1), None),
+        "A phone number as free text: 1 to 20 digits, spaces and `+ - ( ) . x` once the \
+whitespace around it is trimmed.",
+        "+55 11 91234-5678",
+    )
+);
+
+named_schema!(
+    StripeAccountId,
+    "StripeAccountId",
+    text(
+        format!(
+            "^{}[A-Za-z0-9]{{1,{}}}$",
+            StripeAccountId::PREFIX,
+            StripeAccountId::MAX_LEN - StripeAccountId::PREFIX.len()
+        ),
+        (None, Some(StripeAccountId::MAX_LEN)),
+        "A Stripe account id: `acct_` and 1 to 59 letters or digits.",
+        "acct_1Nv0FGQ9RKHgCVdK",
+    )
+);
+
+/// JSON Schema's `not`, which utoipa's builders lack: written through the extensions map, which
+/// is serialized flat into the schema object.
+fn not(schema: serde_json::Value) -> Option<Extensions> {
+    Some(Extensions::from_iter([("not", schema)]))
+}
+
+/// An email as `Email::parse` takes it: one pattern for the shape, and the lengths a pattern
+/// cannot bound without a lookahead (the part before `@`, the last label, the whole) as
+/// patterns it must not match. Generators draw from the one pattern and filter by the others
+/// (several positive patterns would each drive, and those of mere lengths rarely yield an email).
+fn email_schema() -> Schema {
+    let ws = class(&[WHITESPACE], false);
+    let specials: Vec<(char, char)> = Email::LOCAL_SPECIALS.chars().map(|c| (c, c)).collect();
+    let local = class(&[&[('A', 'Z'), ('a', 'z'), ('0', '9')], &specials], false);
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    // The last label: letters, digits and inner hyphens, at least one a letter.
+    let top = "(?:[A-Za-z]|[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z]\
+|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9])";
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "An email address: ASCII (a Unicode domain in its `xn--` form), a dot-atom of 1 to 64 \
+characters before the `@` (letters, digits and !#$%&'*+/=?^_`{|}~-), a domain of at least two \
+labels of 1 to 63 letters, digits and inner hyphens, the last holding a letter, at most 254 \
+characters in all. Whitespace around it is trimmed. Compared lowercased.",
+        ))
+        .examples([serde_json::json!("Ana.Lima@example.com")])
+        .pattern(Some(format!(
+            "^{ws}*{local}+(?:\\.{local}+)*@(?:{label}\\.)+{top}{ws}*$"
+        )))
+        .extensions(not(serde_json::json!({"anyOf": [
+            // More than 64 characters before `@`.
+            {"pattern": format!("^{ws}*[!-?A-~]{{{}}}", Email::MAX_LOCAL_LEN + 1)},
+            // A last label of more than 63.
+            {"pattern": format!("[A-Za-z0-9-]{{64}}{ws}*$")},
+            // More than 254 in all.
+            {"pattern": format!("[!-~]{{{}}}", Email::MAX_LEN + 1)},
+        ]})))
+        .into()
+}
+
+named_schema!(Email, "Email", email_schema());
+
+fn metadata_schema() -> Schema {
+    let brackets: &[(char, char)] = &[('[', '['), (']', ']')];
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Key-value pairs, as Stripe keeps them: at most 48 keys of 1 to 40 characters without \
+brackets or control characters, not starting with `gateway_` (the gateway's own), and values \
+of at most 500 characters.",
+        ))
+        .max_properties(Some(Metadata::MAX_KEYS))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(Metadata::MAX_KEY_CHARS))
+                .pattern(Some(format!("^{}*$", class(&[CONTROL, brackets], true))))
+                .extensions(not(serde_json::json!({
+                    "pattern": format!("^{}", Metadata::RESERVED_PREFIX)
+                }))),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(Metadata::MAX_VALUE_CHARS)),
+        ))
+        .examples([serde_json::json!({"crm_id": "c-1042"})])
+        .into()
+}
+
+named_schema!(Metadata, "Metadata", metadata_schema());
+
+/// A regex class of the base64url digits with these 6-bit values.
+fn digits(values: impl IntoIterator<Item = u8>) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut chars: Vec<u8> = values
+        .into_iter()
+        .map(|v| ALPHABET[usize::from(v)])
+        .collect();
+    chars.sort_unstable();
+    chars.dedup();
+    if let [only] = chars[..] {
+        return char::from(only).to_string();
+    }
+    let mut body = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j + 1 < chars.len() && chars[j + 1] == chars[j] + 1 {
+            j += 1;
+        }
+        // `-` sorts first, where a class reads it literally.
+        if j - i >= 2 {
+            body.push_str(&format!(
+                "{}-{}",
+                char::from(chars[i]),
+                char::from(chars[j])
+            ));
+        } else {
+            body.extend(chars[i..=j].iter().map(|&b| char::from(b)));
+        }
+        i = j + 1;
+    }
+    format!("[{body}]")
+}
+
+fn alternatives(branches: Vec<String>) -> String {
+    match &branches[..] {
+        [only] => only.clone(),
+        _ => format!("(?:{})", branches.join("|")),
+    }
+}
+
+fn distinct(values: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    let mut values: Vec<u8> = values.into_iter().collect();
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+/// The first two digits of a group whose first byte is of `first` and whose second byte's high
+/// nibble is `high`: per value of the first byte's top six bits, the low two bits it allows.
+fn leading(first: &[u8], high: u8) -> String {
+    let mut by_lows: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for top in distinct(first.iter().map(|b| b >> 2)) {
+        let lows = distinct(first.iter().filter(|b| *b >> 2 == top).map(|b| b & 3));
+        by_lows.entry(lows).or_default().push(top);
+    }
+    alternatives(
+        by_lows
+            .into_iter()
+            .map(|(lows, tops)| {
+                format!(
+                    "{}{}",
+                    digits(tops),
+                    digits(lows.into_iter().map(|low| (low << 4) | high))
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The base64url digits of 1 to 3 bytes, each drawn from its set; fewer than 3 bytes end
+/// with the zero bits the unpadded encoding requires.
+fn group(sets: &[&[u8]]) -> String {
+    match sets {
+        // One byte: two digits, the second holding its low two bits and four zero bits.
+        [first] => leading(first, 0),
+        [first, second] => alternatives(
+            distinct(second.iter().map(|b| b >> 4))
+                .into_iter()
+                .map(|high| {
+                    let lows = second
+                        .iter()
+                        .filter(|b| *b >> 4 == high)
+                        .map(|b| (b & 15) << 2);
+                    format!("{}{}", leading(first, high), digits(lows))
+                })
+                .collect(),
+        ),
+        [first, second, third] => alternatives(
+            distinct(second.iter().map(|b| b >> 4))
+                .into_iter()
+                .map(|high| {
+                    let rest = distinct(third.iter().map(|b| b >> 6))
+                        .into_iter()
+                        .map(|top| {
+                            let thirds = second
+                                .iter()
+                                .filter(|b| *b >> 4 == high)
+                                .map(|b| ((b & 15) << 2) | top);
+                            let fourths = third.iter().filter(|b| *b >> 6 == top).map(|b| b & 63);
+                            format!("{}{}", digits(thirds), digits(fourths))
+                        })
+                        .collect();
+                    format!("{}{}", leading(first, high), alternatives(rest))
+                })
+                .collect(),
+        ),
+        _ => unreachable!("a group is 1 to 3 bytes"),
+    }
+}
+
+/// The base64url encoding (unpadded) of `prefix` (a multiple of 3 bytes) followed by bytes
+/// drawn position by position from `positions`: exactly the strings that decode to such text.
+pub fn base64url_of(prefix: &str, positions: &[&[u8]]) -> String {
+    assert_eq!(prefix.len() % 3, 0, "the prefix encodes to whole digits");
+    let mut pattern = format!("^{}", URL_SAFE_NO_PAD.encode(prefix));
+    let groups: Vec<String> = positions.chunks(3).map(group).collect();
+    let mut i = 0;
+    while i < groups.len() {
+        let mut n = 1;
+        while i + n < groups.len() && groups[i + n] == groups[i] {
+            n += 1;
+        }
+        if n == 1 {
+            pattern.push_str(&groups[i]);
+        } else {
+            pattern.push_str(&format!("(?:{}){{{n}}}", groups[i]));
+        }
+        i += n;
+    }
+    pattern.push('$');
+    pattern
+}
+
+/// As [`base64url_of`], for `prefix` followed by 1 to `max` bytes (a multiple of 3) of `set`.
+pub fn base64url_of_run(prefix: &str, set: &[u8], max: usize) -> String {
+    assert_eq!(prefix.len() % 3, 0, "the prefix encodes to whole digits");
+    assert_eq!(max % 3, 0, "whole groups, then one of 1 to 3 bytes");
+    let full = group(&[set, set, set]);
+    format!(
+        "^{}(?:{full}){{0,{}}}(?:{full}|{}|{})$",
+        URL_SAFE_NO_PAD.encode(prefix),
+        max / 3 - 1,
+        group(&[set, set]),
+        group(&[set]),
+    )
+}
+
+/// The page cursors `Cursor::encode` writes (and `decode` takes back).
+pub struct PageCursor;
+
+impl PageCursor {
+    pub fn pattern() -> String {
+        const HEX: &[u8] = b"0123456789abcdef";
+        let positions: Vec<&[u8]> = (0..36)
+            .map(|i| match i {
+                8 | 13 | 18 | 23 => &b"-"[..],
+                _ => HEX,
+            })
+            .collect();
+        base64url_of(Cursor::VERSION, &positions)
+    }
+}
+
+named_schema!(
+    PageCursor,
+    "PageCursor",
+    text(
+        PageCursor::pattern(),
+        (None, None),
+        "An opaque position in a list: pass back the `next_cursor` of the previous page; do not \
+build one. (The pattern is the exact set of cursors the API writes.)",
+        "djE6MDE5M2E3YzAtNWIxZS03YzNhLTlmMTAtMmQ0ZTZmOGEwYjFj",
+    )
+);
+
+named_schema!(
+    Currency,
+    "Currency",
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Currency::all()))
+        .description(Some(
+            "A lowercase ISO 4217 code of a currency Stripe supports."
+        ))
+        .examples([serde_json::json!("eur")])
+        .into()
+);
+
+/// An HTTP port, 0 to 65535, in at most five digits.
+const PORT: &str =
+    "(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+/// A decimal octet without leading zeros.
+const OCTET: &str = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+
+named_schema!(
+    HttpUrl,
+    "HttpUrl",
+    text(
+        format!(
+            "^[Hh][Tt][Tt][Pp][Ss]?://(?:{OCTET}(?:\\.{OCTET}){{3}}\
+|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.?)\
+(?::{PORT})?(?:[/?#][!-~]*)?$"
+        ),
+        (None, Some(HttpUrl::MAX_CHARS)),
+        "An absolute http:// or https:// URL of at most 5000 characters: a domain name (labels \
+of letters, digits and inner hyphens, the last starting with a letter; an `xn--` label must be \
+valid punycode) or a dotted IPv4 address, an optional port up to 65535, then an optional path, \
+query or fragment of printable ASCII (percent-encode other characters).",
+        "https://shop.example/account",
+    )
+);
+
+#[cfg(test)]
+pub(crate) mod regex;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! The payment bodies' JSON Schemas, written by hand: the rules that span fields (exactly one
+//! payer, a catalog price or an item priced here, an interval's count) are stated as the parser
+//! in [`super::body`] applies them.
+
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
+};
+use utoipa::openapi::{Ref, RefOr, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::body::{
+    CreateCheckoutSession, CreatePaymentIntent, LineItemBody, RecurringBody, MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS, MAX_PRICE_ID,
+};
+use crate::domain::payment::{Amount, Currency, HttpUrl, Interval, LineItem, Quantity, Recurring};
+use crate::domain::schema::{class, CONTROL, WHITESPACE};
+use crate::domain::{Email, Metadata};
+
+fn component<T: ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+fn null() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::Null).into()
+}
+
+fn nullable(schema: impl Into<RefOr<Schema>>) -> RefOr<Schema> {
+    OneOfBuilder::new().item(schema).item(null()).into()
+}
+
+fn integer(min: i64, max: i64, description: &str, example: i64) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(min))
+        .maximum(Some(max))
+        .description(Some(description))
+        .examples([example])
+}
+
+/// Text as [`text`] takes it: 1 to `most` characters, none a control character, not only
+/// whitespace.
+fn text_schema(most: usize, description: &str) -> ObjectBuilder {
+    let any = class(&[CONTROL], true);
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(most))
+        .pattern(Some(format!(
+            "^{any}*{}{any}*$",
+            class(&[CONTROL, WHITESPACE], true)
+        )))
+        .description(Some(description))
+}
+
+fn quantity() -> ObjectBuilder {
+    integer(1, Quantity::MAX as i64, "How many, 1 to 1,000,000.", 2)
+}
+
+/// Exactly one of `customer_id` and `email`, the other absent or null.
+fn one_buyer() -> RefOr<Schema> {
+    let buyer = |given: &str, other: &str| {
+        ObjectBuilder::new()
+            .required(given)
+            .property(given, ObjectBuilder::new().schema_type(Type::String))
+            .property(other, null())
+    };
+    OneOfBuilder::new()
+        .description(Some(
+            "Exactly one of `customer_id` and `email` (the other absent or null).",
+        ))
+        .item(buyer("customer_id", "email"))
+        .item(buyer("email", "customer_id"))
+        .into()
+}
+
+fn customer_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Uuid,
+        )))
+        .description(Some(
+            "A customer of this organizer; or send `email` instead.",
+        ))
+}
+
+impl PartialSchema for RecurringBody {
+    fn schema() -> RefOr<Schema> {
+        let variants = [
+            (Interval::Day, "day"),
+            (Interval::Week, "week"),
+            (Interval::Month, "month"),
+            (Interval::Year, "year"),
+        ];
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "How often the item bills: `interval`, and `interval_count` intervals between \
+charges (default 1), at most one year apart: up to 365 days, 52 weeks, 12 months or 1 year.",
+        ));
+        for (interval, name) in variants {
+            let most = Recurring::most(interval) as i64;
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                    .required("interval")
+                    .property(
+                        "interval",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some([name])),
+                    )
+                    .property(
+                        "interval_count",
+                        nullable(integer(
+                            1,
+                            most,
+                            "Intervals between charges (default 1).",
+                            1,
+                        )),
+                    ),
+            );
+        }
+        one_of.into()
+    }
+}
+
+impl ToSchema for RecurringBody {}
+
+impl PartialSchema for LineItemBody {
+    fn schema() -> RefOr<Schema> {
+        let catalog = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some("A price of the organizer's catalog"))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .required("price")
+            .required("quantity")
+            .property(
+                "price",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(format!("^[A-Za-z0-9_-]{{1,{MAX_PRICE_ID}}}$")))
+                    .description(Some(
+                        "A price of the organizer's Stripe account (`price_...`). An inactive \
+price, or one of another account, is refused when the catalog mirror knows it; Stripe judges the \
+rest.",
+                    ))
+                    .examples(["price_1PqRst"]),
+            )
+            .property("quantity", quantity())
+            .property("name", null())
+            .property("unit_amount", null())
+            .property("currency", null())
+            .property("recurring", null());
+        let custom = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some("An item priced here"))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .required("name")
+            .required("unit_amount")
+            .required("currency")
+            .required("quantity")
+            .property("price", null())
+            .property(
+                "name",
+                text_schema(
+                    MAX_NAME_CHARS,
+                    "The item's name, shown to the buyer: 1 to 250 characters, no control \
+characters.",
+                )
+                .examples(["Festival pass"]),
+            )
+            .property(
+                "unit_amount",
+                integer(
+                    1,
+                    Amount::MAX,
+                    "In the currency's minor unit, 1 to 99,999,999.",
+                    4900,
+                ),
+            )
+            .property("currency", component::<Currency>())
+            .property("quantity", quantity())
+            .property("recurring", nullable(component::<RecurringBody>()));
+        OneOfBuilder::new()
+            .description(Some(
+                "A price of the organizer's catalog (`price`, `quantity`), or an item priced \
+here (`name`, `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription).",
+            ))
+            .item(catalog)
+            .item(custom)
+            .into()
+    }
+}
+
+impl ToSchema for LineItemBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Currency::name().into(), Currency::schema()));
+        schemas.push((RecurringBody::name().into(), RecurringBody::schema()));
+    }
+}
+
+impl PartialSchema for CreateCheckoutSession {
+    fn schema() -> RefOr<Schema> {
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .required("mode")
+            .required("line_items")
+            .required("success_url")
+            .required("cancel_url")
+            .property("customer_id", nullable(customer_id()))
+            .property(
+                "email",
+                nullable(
+                    AllOfBuilder::new()
+                        .item(component::<Email>())
+                        .description(Some(
+                            "The buyer's email: the organizer's customer with it is used, or \
+created.",
+                        )),
+                ),
+            )
+            .property(
+                "mode",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["payment", "subscription"]))
+                    .description(Some(
+                        "`payment` (one-time items) or `subscription` (at least one recurring \
+item).",
+                    )),
+            )
+            .property(
+                "line_items",
+                ArrayBuilder::new()
+                    .items(component::<LineItemBody>())
+                    .min_items(Some(1))
+                    .max_items(Some(LineItem::MAX))
+                    .description(Some("1 to 100 items, all in one currency.")),
+            )
+            .property(
+                "success_url",
+                AllOfBuilder::new()
+                    .item(component::<HttpUrl>())
+                    .description(Some(
+                        "Where Stripe sends the buyer after paying. Stripe replaces \
+`{CHECKOUT_SESSION_ID}` in it with the session's id.",
+                    )),
+            )
+            .property(
+                "cancel_url",
+                AllOfBuilder::new()
+                    .item(component::<HttpUrl>())
+                    .description(Some("Where Stripe sends a buyer who goes back.")),
+            )
+            .property(
+                "metadata",
+                nullable(
+                    AllOfBuilder::new()
+                        .item(component::<Metadata>())
+                        .description(Some("Set on the session.")),
+                ),
+            )
+            .property(
+                "allow_promotion_codes",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::Boolean,
+                        Type::Null,
+                    ]))
+                    .description(Some("Let the buyer enter promotion codes.")),
+            );
+        // A `payment` checkout has no recurring item priced here.
+        let mode = OneOfBuilder::new()
+            .description(Some(
+                "Items priced here with `recurring` need `mode: subscription`.",
+            ))
+            .item(
+                ObjectBuilder::new().property(
+                    "mode",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["subscription"])),
+                ),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "mode",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(["payment"])),
+                    )
+                    .property(
+                        "line_items",
+                        ArrayBuilder::new()
+                            .items(ObjectBuilder::new().property("recurring", null())),
+                    ),
+            );
+        AllOfBuilder::new()
+            .description(Some(
+                "Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` \
+(found or created like `POST .../customers` does).",
+            ))
+            .item(fields)
+            .item(one_buyer())
+            .item(mode)
+            .examples([serde_json::json!({
+                "email": "ana@example.com",
+                "mode": "payment",
+                "line_items": [{"name": "Festival pass", "unit_amount": 4900, "currency": "eur", "quantity": 2}],
+                "success_url": "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}",
+                "cancel_url": "https://shop.example/cart",
+                "metadata": {"order_id": "1042"}
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for CreateCheckoutSession {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (Email::name(), Email::schema()),
+            (HttpUrl::name(), HttpUrl::schema()),
+            (Metadata::name(), Metadata::schema()),
+            (LineItemBody::name(), LineItemBody::schema()),
+        ] {
+            schemas.push((name.into(), schema));
+        }
+        LineItemBody::schemas(schemas);
+    }
+}
+
+impl PartialSchema for CreatePaymentIntent {
+    fn schema() -> RefOr<Schema> {
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .required("amount")
+            .required("currency")
+            .property("customer_id", nullable(customer_id()))
+            .property("email", nullable(component::<Email>()))
+            .property(
+                "amount",
+                integer(
+                    1,
+                    Amount::MAX,
+                    "In the currency's minor unit, 1 to 99,999,999.",
+                    4900,
+                ),
+            )
+            .property("currency", component::<Currency>())
+            .property(
+                "description",
+                nullable(text_schema(
+                    MAX_DESCRIPTION_CHARS,
+                    "Shown in the organizer's dashboard: 1 to 1000 characters, no control \
+characters.",
+                )),
+            )
+            .property("metadata", nullable(component::<Metadata>()));
+        AllOfBuilder::new()
+            .item(fields)
+            .item(one_buyer())
+            .examples([serde_json::json!({
+                "email": "ana@example.com", "amount": 4900, "currency": "eur",
+                "metadata": {"order_id": "1042"}
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for CreatePaymentIntent {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (Email::name(), Email::schema()),
+            (Currency::name(), Currency::schema()),
+            (Metadata::name(), Metadata::schema()),
+        ] {
+            schemas.push((name.into(), schema));
+        }
+    }
+}
