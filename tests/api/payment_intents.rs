@@ -182,6 +182,14 @@ async fn a_portal_session_opens_on_the_organizers_account(app: TestApp) {
         param(&app, "/v1/billing_portal/sessions", 0, "return_url").as_deref(),
         Some("https://shop.example/account")
     );
+    // Audited with an object of details, as every action is: the audit log reads it back.
+    let log = app
+        .get_json(
+            "/v1/admin/audit-log?action=portal_session.created",
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(log["data"][0]["details"], json!({}), "{log}");
 
     let response = app
         .post(

@@ -10,6 +10,7 @@ use crate::helpers::{backend_tests, error_body, TestApp};
 backend_tests!(
     corrupt_stored_metadata_fails_loudly_and_sends_nothing_to_stripe,
     an_unreadable_customer_fails_its_own_account_of_an_erasure_and_no_other,
+    portal_sessions_audited_with_null_details_read_back_after_the_migration,
 );
 
 async fn corrupt_stored_metadata_fails_loudly_and_sends_nothing_to_stripe(app: TestApp) {
@@ -81,4 +82,33 @@ async fn an_unreadable_customer_fails_its_own_account_of_an_erasure_and_no_other
         1,
         "the unreadable one is left alone"
     );
+}
+
+/// Portal sessions were once audited with `null` details, which the audit log cannot read;
+/// migration 000007 rewrites them as `{}`.
+async fn portal_sessions_audited_with_null_details_read_back_after_the_migration(app: TestApp) {
+    let token = app.admin_token();
+    let org = app.create_organizer("Audited", "acct_1AuditNull").await;
+    app.execute_sql(
+        "UPDATE audit_events SET details = 'null'",
+        "UPDATE audit_events SET details = 'null'",
+    )
+    .await;
+    let broken = app.get("/v1/admin/audit-log", &token).await;
+    assert_eq!(
+        broken.status(),
+        500,
+        "null details do not read as an object"
+    );
+
+    let migration = "UPDATE audit_events SET details = '{}' WHERE details = 'null'";
+    let up = include_str!("../../migrations/postgres/2026-12-01-000007_audit_details/up.sql");
+    assert!(
+        up.contains(migration),
+        "the migration is the statement run here"
+    );
+    app.execute_sql(migration, migration).await;
+    let log = app.get_json("/v1/admin/audit-log", &token).await;
+    assert_eq!(log["data"][0]["organizer_id"], org["id"], "{log}");
+    assert_eq!(log["data"][0]["details"], json!({}));
 }

@@ -138,7 +138,7 @@ pub async fn create_portal_session(
         &organizer.id,
         "portal_session.created",
         targets,
-        serde_json::Value::Null,
+        serde_json::json!({}),
     )
     .await?;
     Ok(session.url)

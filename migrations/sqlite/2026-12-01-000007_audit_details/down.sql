@@ -1,0 +1,2 @@
+-- Nothing to undo: `{}` is what those rows meant.
+SELECT 1;
