@@ -113,6 +113,10 @@ async fn a_triggered_subscription_reaches_the_entitlements_read(app: TestApp) {
         entitlements["subscriptions"][0]["items"][0]["price"],
         "{products}"
     );
+    // Each delivered event names its object.
+    let price = &triggered["events"][3];
+    assert_eq!(price["type"], "price.created");
+    assert_eq!(products["data"][0]["prices"][0]["id"], price["object_id"]);
 }
 
 async fn a_triggered_customer_update_reaches_the_gateway(app: TestApp) {

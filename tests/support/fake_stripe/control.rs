@@ -4,7 +4,8 @@
 //! - `POST /_fake/trigger` `{type, account?, customer?, lookup_key?, name?}` changes an object
 //!   as the dashboard or a payment would, records the events that announce it for the Events API
 //!   and delivers them, signed, to the webhook target: `{event_id, object_id, delivery_status,
-//!   events}` (the first event's, then every event delivered, in order).
+//!   events: [{id, type, object_id, delivery_status}]}` (the first event's, then every event
+//!   delivered, in order).
 //! - `POST /_fake/fail-next` `{count, status, method?, path_prefix?}`: the next `count` matching
 //!   API requests answer `status` without being processed.
 //!
@@ -118,6 +119,7 @@ pub(super) async fn trigger(
         match response {
             Ok(response) => delivered.push(json!({
                 "id": event["id"], "type": event["type"],
+                "object_id": event["data"]["object"]["id"],
                 "delivery_status": response.status().as_u16(),
             })),
             Err(error) => return refused(502, &format!("delivering to {url} failed: {error}")),
