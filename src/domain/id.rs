@@ -33,3 +33,24 @@ macro_rules! uuid_id {
 }
 
 pub(crate) use uuid_id;
+
+/// Whether `id` could name a Stripe object (`evt_...`, `cs_...`): 1 to 255 printable ASCII
+/// characters. Other text names nothing, so a lookup answers "not found" without asking the
+/// database, which may refuse it outright (PostgreSQL takes no NUL in text).
+pub fn could_be_stripe_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::could_be_stripe_id;
+
+    #[test]
+    fn stripe_ids_are_printable_ascii_without_spaces() {
+        assert!(could_be_stripe_id("evt_1NfA2b3C4d5E6f"));
+        assert!(could_be_stripe_id("cs_test_a1B2"));
+        for impossible in ["", "evt_\0x", "evt 1", "évt_1", &"e".repeat(256)] {
+            assert!(!could_be_stripe_id(impossible), "{impossible:?}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ mod stripe_account_id;
 mod subject_hash;
 
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
+pub use id::could_be_stripe_id;
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
 pub use page::{Cursor, PageLimit};
 pub use stripe_account_id::StripeAccountId;

@@ -112,6 +112,9 @@ pub async fn checkout_session(
     id: String,
 ) -> Result<Option<CheckoutSession>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        if !crate::domain::could_be_stripe_id(&id) {
+            return Ok(None);
+        }
         Ok(
             CheckoutSession::find_by_account_and_id(conn, &organizer.stripe_account_id, &id)?
                 .filter(|session| !session.deleted),

@@ -13,6 +13,7 @@ backend_tests!(
     unknown_routes_are_a_json_404,
     a_known_route_with_another_method_is_a_405,
     a_server_error_body_stays_opaque,
+    ids_no_stripe_object_can_have_are_not_found,
 );
 
 async fn malformed_json_is_a_400(app: TestApp) {
@@ -126,4 +127,26 @@ async fn a_server_error_body_stays_opaque(app: TestApp) {
 async fn break_database(app: &crate::helpers::TestApp) {
     let statement = "ALTER TABLE organizers RENAME TO organizers_gone";
     app.execute_sql(statement, statement).await;
+}
+
+/// A NUL or a space in a Stripe id names nothing: 404, never a database error (PostgreSQL
+/// refuses a NUL in text).
+async fn ids_no_stripe_object_can_have_are_not_found(app: TestApp) {
+    let org = app.create_organizer("Ids", "acct_1Ids").await;
+    let token = app.admin_token();
+    for id in ["evt_%00x", "evt%20x", "%C3%A9vt"] {
+        let path = format!("/v1/admin/webhook-events/{id}");
+        let response = app.get(&path, &token).await;
+        error_body(response, 404, "webhook_event_not_found").await;
+        let response = app
+            .post(&format!("{path}/replay"), &token, &json!({}))
+            .await;
+        error_body(response, 404, "webhook_event_not_found").await;
+        let path = format!(
+            "/v1/organizers/{}/checkout-sessions/cs_{id}",
+            org["id"].as_str().unwrap()
+        );
+        let response = app.get(&path, &token).await;
+        error_body(response, 404, "checkout_session_not_found").await;
+    }
 }

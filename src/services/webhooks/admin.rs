@@ -108,6 +108,9 @@ pub async fn get(
     state: &AppState,
     id: String,
 ) -> Result<(WebhookEvent, Vec<EventAttempt>, String), EventsError> {
+    if !crate::domain::could_be_stripe_id(&id) {
+        return Err(EventsError::NotFound(id));
+    }
     state
         .db
         .run(move |conn| {
@@ -127,6 +130,9 @@ pub async fn replay(
     principal: &Principal,
     id: String,
 ) -> Result<WebhookEvent, EventsError> {
+    if !crate::domain::could_be_stripe_id(&id) {
+        return Err(EventsError::NotFound(id));
+    }
     let audit = AuditContext::new(principal);
     state
         .db
