@@ -1,5 +1,11 @@
 use super::regex::Regex;
 use super::*;
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::domain::Cursor;
 
 /// What a string schema's `pattern` and `not: {pattern}` / `not: {anyOf: [{pattern}]}` say
 /// of `text`.
