@@ -18,6 +18,7 @@ use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
 use crate::idempotency::{self, Idempotency};
 use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
+use crate::services::customers::GroupedReads;
 use crate::services::webhooks::{worker, Ingest};
 use crate::services::{shares, sync, AppState};
 use crate::stripe::Stripe;
@@ -51,6 +52,7 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
+        let reads = GroupedReads::start(db.clone());
         let state = AppState {
             db,
             stripe,
@@ -58,6 +60,7 @@ impl Application {
             create_wait: settings.server.create_wait(),
             backfill_on_register: settings.sync.backfill_on_register,
             reconcile_every: settings.sync.interval(),
+            reads,
         };
         let stored = Arc::new(Notify::new());
         let ingest = Ingest::new(
@@ -160,6 +163,7 @@ impl Application {
 /// be migrated already (by `serve` or `migrate`).
 pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
     let db = open_database(&settings.database)?;
+    let reads = GroupedReads::start(db.clone());
     let state = AppState {
         db,
         stripe: Stripe::new(&settings.stripe)?,
@@ -167,6 +171,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         create_wait: std::time::Duration::ZERO,
         backfill_on_register: false,
         reconcile_every: settings.sync.interval(),
+        reads,
     };
     let concurrency = settings.worker.worker_concurrency;
     let metrics = match settings.metrics_bind_address {
@@ -314,6 +319,7 @@ pub async fn reconcile_now(
     use crate::db::DbError;
 
     let db = open_database(&args.database)?;
+    let reads = GroupedReads::start(db.clone());
     let state = AppState {
         db,
         stripe: Stripe::new(&crate::configuration::StripeSettings::from_args(
@@ -323,6 +329,7 @@ pub async fn reconcile_now(
         create_wait: std::time::Duration::ZERO,
         backfill_on_register: false,
         reconcile_every: None,
+        reads,
     };
     let organizers = match only {
         Some(id) => {

@@ -2,6 +2,7 @@
 //! an r2d2 pool that picks the backend from the URL scheme, and embedded migrations per backend.
 
 pub mod columns;
+pub mod group;
 pub mod lease;
 mod migrations;
 pub mod models;
@@ -137,6 +138,9 @@ pub enum DbError {
     /// pool has dropped it.
     #[error("the database connection was lost")]
     ConnectionLost,
+    /// The error of a batch of grouped requests ([`group`]), which each of them answers with.
+    #[error(transparent)]
+    Shared(Arc<DbError>),
 }
 
 /// Errors of database work that tell whether a query itself failed (the database, or the
@@ -156,7 +160,11 @@ impl DbError {
     /// The database could not be reached (no connection within the timeout, or one lost under
     /// a query): retrying later can help, and it is no bug of the gateway's.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Pool(_) | Self::Busy(_) | Self::ConnectionLost)
+        match self {
+            Self::Pool(_) | Self::Busy(_) | Self::ConnectionLost => true,
+            Self::Shared(inner) => inner.is_unavailable(),
+            _ => false,
+        }
     }
 }
 

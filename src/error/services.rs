@@ -27,10 +27,7 @@ impl From<WebhookError> for ApiError {
         let code = err.code();
         match err {
             WebhookError::NotConfigured => ApiError::NotReady(err.to_string()),
-            WebhookError::Store(db) if db.is_unavailable() => {
-                ApiError::DatabaseUnavailable(crate::db::DbError::Task(db.to_string()))
-            }
-            WebhookError::Store(db) => ApiError::internal(anyhow::anyhow!(db.to_string())),
+            WebhookError::Store(db) => db.into(),
             WebhookError::Signature(_)
             | WebhookError::Envelope(_)
             | WebhookError::LivemodeMismatch { .. } => ApiError::Refused {

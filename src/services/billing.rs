@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::customers::{with_active_customer, CustomerError};
+use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Entitlements, Price, Product, Subscription};
+use crate::db::models::{CheckoutSession, Customer, Price, Product, Subscription};
 use crate::domain::{CustomerId, OrganizerId};
 
 /// An active product with its active prices.
@@ -72,36 +72,27 @@ pub struct EntitlementView {
     pub features: Option<String>,
 }
 
-/// Statuses in which a subscription grants access.
-const ACCESS: [&str; 2] = ["active", "trialing"];
-
+/// The organizer, the customer, its features and its subscriptions that grant access (`active`
+/// or `trialing`) come in one statement.
 pub async fn entitlements(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<EntitlementView, CustomerError> {
-    with_active_customer(
-        state,
-        principal,
-        org_id,
-        customer_id,
-        |conn, account, customer| {
-            let stripe_id = &customer.stripe_customer_id;
-            let subscriptions =
-                Subscription::list_by_account_and_customer(conn, account, stripe_id)?
-                    .into_iter()
-                    .filter(|s| ACCESS.contains(&s.status.as_str()))
-                    .collect();
-            let features = Entitlements::find_by_account_and_customer(conn, account, stripe_id)?
-                .map(|row| row.features);
-            Ok(EntitlementView {
-                subscriptions,
-                features,
-            })
-        },
-    )
-    .await
+    let id = customer_id.to_string();
+    let (_, access) =
+        organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
+            Ok::<_, CustomerError>(Customer::find_access_with_organizer_by_id(conn, org, &id)?)
+        })
+        .await?;
+    let not_found = || CustomerError::NotFound(customer_id.to_string());
+    let access = access.ok_or_else(not_found)?;
+    ActiveCustomer::of_found(Some(access.customer))?.ok_or_else(not_found)?;
+    Ok(EntitlementView {
+        subscriptions: access.subscriptions,
+        features: access.entitlements.map(|row| row.features),
+    })
 }
 
 /// The organizer's checkout session `id`, as the mirror has it; `None` when it has none.

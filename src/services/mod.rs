@@ -31,6 +31,8 @@ pub struct AppState {
     /// How often every account is reconciled, when the sweep is on (the health report's
     /// yardstick for an overdue reconciliation).
     pub reconcile_every: Option<Duration>,
+    /// The hot reads, grouped into shared statements.
+    pub reads: customers::GroupedReads,
 }
 
 impl AppState {

@@ -23,6 +23,7 @@ mod errors;
 mod fake_stripe_control;
 mod fake_stripe_gates;
 mod health;
+mod hot_reads;
 mod idempotency;
 mod instances;
 mod leases;

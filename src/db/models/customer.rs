@@ -2,11 +2,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::columns::JsonMap;
-use crate::db::models::Organizer;
-use crate::db::schema::{customers, organizers};
+use crate::db::schema::customers;
 use crate::db::DbConnection;
 use crate::domain::Email;
-use crate::on_each_backend;
 
 crate::text_enum! {
     /// Where a customer row stands with respect to its Stripe customer.
@@ -174,45 +172,6 @@ impl Customer {
             .select(Customer::as_select())
             .first(conn)
             .optional()
-    }
-
-    /// The organizer `organizer_id` and its customer with this normalized email (any status),
-    /// in one statement: the customer is looked up by the organizer's own account. `None` when
-    /// there is no such organizer; `Some((organizer, None))` when it has no such customer.
-    pub fn find_with_organizer_by_email(
-        conn: &mut DbConnection,
-        organizer_id: &str,
-        email_normalized: &str,
-    ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
-        on_each_backend!(conn, |c| organizers::table
-            .left_join(
-                customers::table.on(customers::stripe_account_id
-                    .eq(organizers::stripe_account_id)
-                    .and(customers::email_normalized.eq(email_normalized))),
-            )
-            .filter(organizers::id.eq(organizer_id))
-            .select((Organizer::as_select(), Option::<Customer>::as_select()))
-            .first(c)
-            .optional())
-    }
-
-    /// The organizer `organizer_id` and its customer `customer_id` (any status), in one
-    /// statement, as [`Customer::find_with_organizer_by_email`].
-    pub fn find_with_organizer_by_id(
-        conn: &mut DbConnection,
-        organizer_id: &str,
-        customer_id: &str,
-    ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
-        on_each_backend!(conn, |c| organizers::table
-            .left_join(
-                customers::table.on(customers::stripe_account_id
-                    .eq(organizers::stripe_account_id)
-                    .and(customers::id.eq(customer_id))),
-            )
-            .filter(organizers::id.eq(organizer_id))
-            .select((Organizer::as_select(), Option::<Customer>::as_select()))
-            .first(c)
-            .optional())
     }
 
     /// Active customers of one account in id (= creation) order, starting after `after_id`.

@@ -6,6 +6,7 @@ pub mod adoption;
 mod audit_event;
 mod checkout;
 mod customer;
+mod customer_reads;
 mod erasure;
 pub mod idempotency;
 pub mod mirror;
@@ -19,6 +20,7 @@ pub use checkout::{CheckoutSession, Entitlements};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
+pub use customer_reads::{CustomerAccess, EmailKey, FoundByEmail};
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
 pub use mirror::{MirrorRow, Price, Product, Subscription, SubscriptionItem};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};

@@ -24,7 +24,7 @@ use serde_json::json;
 
 pub use adopt::adopt_page;
 pub use erase::{delete, erase_row};
-pub use read::{active_by_account_and_id, get, list, with_active_customer};
+pub use read::{active_by_account_and_id, get, list, with_active_customer, GroupedReads};
 pub use sync::{apply_stripe_customer, differs, mirror_stripe_customer};
 pub use update::update;
 pub use upsert::upsert;

@@ -40,7 +40,7 @@ pub enum WebhookError {
         gateway: &'static str,
     },
     #[error("the event could not be stored: {0}")]
-    Store(Arc<DbError>),
+    Store(DbError),
 }
 
 impl WebhookError {

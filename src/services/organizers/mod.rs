@@ -4,9 +4,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
 
-use crate::auth::{Forbidden, Principal};
+use crate::auth::Forbidden;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
-use crate::db::{now, DbConnection, DbError, QueryFailure};
+use crate::db::{now, DbError, QueryFailure};
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
@@ -14,6 +14,12 @@ use crate::domain::{
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::{StripeError, StripeFailure};
+
+mod access;
+
+pub use access::{
+    authorize_loaded, connected_account, get_for, load_with_organizer, with_organizer,
+};
 
 /// What can go wrong with organizers, and with reaching an organizer's data.
 #[derive(Debug, thiserror::Error)]
@@ -241,115 +247,6 @@ pub(crate) async fn verify_account_access(
             source,
         }),
     }
-}
-
-/// The organizer `id`, for a caller allowed to see it: an admin, or that organizer's own token
-/// while the organizer is active.
-pub async fn get_for(
-    state: &AppState,
-    principal: &Principal,
-    id: OrganizerId,
-) -> Result<Organizer, OrganizerError> {
-    with_organizer(state, principal, id, |_, organizer| Ok(organizer)).await
-}
-
-/// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
-/// on the same connection: a use case checks the tenant and reads its data in one trip to the
-/// database.
-pub async fn with_organizer<T, E, F>(
-    state: &AppState,
-    principal: &Principal,
-    id: OrganizerId,
-    read: F,
-) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection, Organizer) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
-{
-    for_organizer(state, principal, id, move |conn, principal, key| {
-        let organizer = authorize(conn, principal, key).map_err(E::from)?;
-        read(conn, organizer)
-    })
-    .await
-}
-
-/// Like [`with_organizer`], for reads that load the organizer and their data in one statement:
-/// `load` gets the organizer id and returns `None` when there is no such organizer. The access
-/// check is the same, on the organizer as loaded with the data.
-pub async fn load_with_organizer<T, E, F>(
-    state: &AppState,
-    principal: &Principal,
-    id: OrganizerId,
-    load: F,
-) -> Result<(Organizer, T), E>
-where
-    F: FnOnce(&mut DbConnection, &str) -> Result<Option<(Organizer, T)>, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
-{
-    for_organizer(state, principal, id, move |conn, principal, key| {
-        let Some((organizer, data)) = load(conn, &key)? else {
-            return Err(E::from(OrganizerError::NotFound(key)));
-        };
-        check_access(principal, &organizer).map_err(E::from)?;
-        Ok((organizer, data))
-    })
-    .await
-}
-
-/// Runs `work` with the organizer's id on a pooled connection, for a caller whose token may
-/// reach that organizer at all: another organizer's token is refused without a connection.
-async fn for_organizer<T, E, F>(
-    state: &AppState,
-    principal: &Principal,
-    id: OrganizerId,
-    work: F,
-) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection, &Principal, String) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
-{
-    principal
-        .require_organizer(id)
-        .map_err(|e| E::from(OrganizerError::from(e)))?;
-    let principal = principal.clone();
-    state
-        .db
-        .run(move |conn| work(conn, &principal, id.to_string()))
-        .await
-}
-
-/// The account of an organizer the gateway may write to Stripe for: not one whose account
-/// revoked the platform's access.
-pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, OrganizerError> {
-    if organizer.disconnected_at.is_some() {
-        return Err(OrganizerError::Disconnected);
-    }
-    Ok(organizer.account()?)
-}
-
-/// [`get_for`] on a connection the caller holds.
-fn authorize(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    key: String,
-) -> Result<Organizer, OrganizerError> {
-    let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
-    check_access(principal, &organizer)?;
-    Ok(organizer)
-}
-
-/// Whether `principal` may act for `organizer` as it stands: an organizer's own token only
-/// while it is active.
-fn check_access(principal: &Principal, organizer: &Organizer) -> Result<(), OrganizerError> {
-    if matches!(principal, Principal::Organizer { .. })
-        && organizer.status != OrganizerStatus::Active
-    {
-        return Err(OrganizerError::Disabled);
-    }
-    Ok(())
 }
 
 async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, OrganizerError> {

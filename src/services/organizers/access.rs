@@ -1,0 +1,128 @@
+//! Tenant access: whether a caller may act for an organizer, checked on the organizer as read
+//! in the same trip to the database as the caller's data.
+
+use super::OrganizerError;
+use crate::auth::Principal;
+use crate::db::models::Organizer;
+use crate::db::{DbConnection, DbError, QueryFailure};
+use crate::domain::{OrganizerId, OrganizerStatus, StripeAccountId};
+use crate::services::AppState;
+
+/// The organizer `id`, for a caller allowed to see it: an admin, or that organizer's own token
+/// while the organizer is active.
+pub async fn get_for(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+) -> Result<Organizer, OrganizerError> {
+    with_organizer(state, principal, id, |_, organizer| Ok(organizer)).await
+}
+
+/// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
+/// on the same connection: a use case checks the tenant and reads its data in one trip to the
+/// database.
+pub async fn with_organizer<T, E, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    read: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection, Organizer) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
+{
+    for_organizer(state, principal, id, move |conn, principal, key| {
+        let organizer = authorize(conn, principal, key).map_err(E::from)?;
+        read(conn, organizer)
+    })
+    .await
+}
+
+/// Like [`with_organizer`], for reads that load the organizer and their data in one statement:
+/// `load` gets the organizer id and returns `None` when there is no such organizer. The access
+/// check is the same, on the organizer as loaded with the data.
+pub async fn load_with_organizer<T, E, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    load: F,
+) -> Result<(Organizer, T), E>
+where
+    F: FnOnce(&mut DbConnection, &str) -> Result<Option<(Organizer, T)>, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
+{
+    for_organizer(state, principal, id, move |conn, principal, key| {
+        let found = load(conn, &key)?;
+        Ok(authorize_loaded(principal, id, found)?)
+    })
+    .await
+}
+
+/// The access check of [`load_with_organizer`], for an organizer loaded with its data by other
+/// means (a grouped read): `found` is `None` when there is no such organizer. The caller has
+/// checked [`Principal::require_organizer`] before reading.
+pub fn authorize_loaded<T>(
+    principal: &Principal,
+    id: OrganizerId,
+    found: Option<(Organizer, T)>,
+) -> Result<(Organizer, T), OrganizerError> {
+    let (organizer, data) = found.ok_or_else(|| OrganizerError::NotFound(id.to_string()))?;
+    check_access(principal, &organizer)?;
+    Ok((organizer, data))
+}
+
+/// Runs `work` with the organizer's id on a pooled connection, for a caller whose token may
+/// reach that organizer at all: another organizer's token is refused without a connection.
+async fn for_organizer<T, E, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: OrganizerId,
+    work: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection, &Principal, String) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
+{
+    principal
+        .require_organizer(id)
+        .map_err(|e| E::from(OrganizerError::from(e)))?;
+    let principal = principal.clone();
+    state
+        .db
+        .run(move |conn| work(conn, &principal, id.to_string()))
+        .await
+}
+
+/// The account of an organizer the gateway may write to Stripe for: not one whose account
+/// revoked the platform's access.
+pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, OrganizerError> {
+    if organizer.disconnected_at.is_some() {
+        return Err(OrganizerError::Disconnected);
+    }
+    Ok(organizer.account()?)
+}
+
+/// [`get_for`] on a connection the caller holds.
+fn authorize(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    key: String,
+) -> Result<Organizer, OrganizerError> {
+    let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
+    check_access(principal, &organizer)?;
+    Ok(organizer)
+}
+
+/// Whether `principal` may act for `organizer` as it stands: an organizer's own token only
+/// while it is active.
+fn check_access(principal: &Principal, organizer: &Organizer) -> Result<(), OrganizerError> {
+    if matches!(principal, Principal::Organizer { .. })
+        && organizer.status != OrganizerStatus::Active
+    {
+        return Err(OrganizerError::Disabled);
+    }
+    Ok(())
+}
