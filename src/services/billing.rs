@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Customer, Price, Product, Subscription};
+use crate::db::models::{CheckoutSession, Price, Product, Subscription};
 use crate::domain::{CustomerId, OrganizerId};
 
 /// An active product with its active prices.
@@ -73,19 +73,14 @@ pub struct EntitlementView {
 }
 
 /// The organizer, the customer, its features and its subscriptions that grant access (`active`
-/// or `trialing`) come in one statement.
+/// or `trialing`) come in one statement, grouped with concurrent entitlements reads.
 pub async fn entitlements(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
     customer_id: CustomerId,
 ) -> Result<EntitlementView, CustomerError> {
-    let id = customer_id.to_string();
-    let (_, access) =
-        organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
-            Ok::<_, CustomerError>(Customer::find_access_with_organizer_by_id(conn, org, &id)?)
-        })
-        .await?;
+    let access = state.reads.access(principal, org_id, customer_id).await?;
     let not_found = || CustomerError::NotFound(customer_id.to_string());
     let access = access.ok_or_else(not_found)?;
     ActiveCustomer::of_found(Some(access.customer))?.ok_or_else(not_found)?;

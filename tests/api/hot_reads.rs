@@ -213,46 +213,73 @@ async fn an_entitlements_read_shows_the_subscriptions_that_grant_access(app: Tes
             customer["id"].as_str().unwrap()
         )
     };
-    let token = app.organizer_token(org_id);
-    let access = app.get_json(&path(&buyer), &token).await;
-    let shown: Vec<&str> = access["subscriptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(shown, ["sub_hot_a", "sub_hot_c"], "{access}");
-    assert_eq!(access["active"], true);
-    assert_eq!(access["features"], json!(["seats", "exports"]));
-    let theirs = app.get_json(&path(&other), &token).await;
-    assert_eq!(theirs["subscriptions"][0]["id"], "sub_hot_e", "{theirs}");
-    assert_eq!(theirs["subscriptions"].as_array().unwrap().len(), 1);
-    assert_eq!(theirs["features"], json!([]));
-
-    // Another tenant's customer id is not found, and an unknown organizer is told apart.
     let elsewhere = app
         .create_organizer("Elsewhere", "acct_1HotElsewhere")
         .await;
-    let foreign = format!(
-        "/v1/organizers/{}/customers/{}/entitlements",
-        elsewhere["id"].as_str().unwrap(),
-        buyer["id"].as_str().unwrap()
-    );
+    let in_org = |org: &str, customer: &Value| {
+        format!(
+            "/v1/organizers/{org}/customers/{}/entitlements",
+            customer["id"].as_str().unwrap()
+        )
+    };
+    // Asked many times at once, so that reads of both customers, of another tenant's customer
+    // and of an unknown organizer share statements.
+    let admin = app.admin_token();
+    let paths = [
+        path(&buyer),
+        path(&other),
+        in_org(elsewhere["id"].as_str().unwrap(), &buyer),
+        in_org(&uuid::Uuid::now_v7().to_string(), &buyer),
+    ];
+    let app = &app;
+    let reads = (0..10)
+        .flat_map(|_| paths.iter().enumerate())
+        .map(|(i, path)| {
+            let admin = &admin;
+            async move {
+                let response = app.get(path, admin).await;
+                (
+                    i,
+                    response.status().as_u16(),
+                    response.json::<Value>().await.unwrap(),
+                )
+            }
+        });
+    for (i, status, body) in join_all(reads).await {
+        match i {
+            0 => {
+                assert_eq!(status, 200, "{body}");
+                let shown: Vec<&str> = body["subscriptions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(shown, ["sub_hot_a", "sub_hot_c"], "{body}");
+                assert_eq!(body["active"], true);
+                assert_eq!(body["features"], json!(["seats", "exports"]));
+            }
+            1 => {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["subscriptions"][0]["id"], "sub_hot_e", "{body}");
+                assert_eq!(body["subscriptions"].as_array().unwrap().len(), 1);
+                assert_eq!(body["features"], json!([]));
+            }
+            // Another tenant's customer id is not found; an unknown organizer is told apart.
+            2 => assert_eq!(body["error"]["code"], "customer_not_found", "{body}"),
+            _ => assert_eq!(body["error"]["code"], "organizer_not_found", "{body}"),
+        }
+    }
+    // The organizer's own token sees the same; another organizer's is refused.
+    let own = app
+        .get_json(&path(&buyer), &app.organizer_token(org_id))
+        .await;
+    assert_eq!(own["subscriptions"].as_array().unwrap().len(), 2, "{own}");
+    let foreign_token = app.organizer_token(elsewhere["id"].as_str().unwrap());
     error_body(
-        app.get(&foreign, &app.admin_token()).await,
-        404,
-        "customer_not_found",
-    )
-    .await;
-    let unknown = format!(
-        "/v1/organizers/{}/customers/{}/entitlements",
-        uuid::Uuid::now_v7(),
-        buyer["id"].as_str().unwrap()
-    );
-    error_body(
-        app.get(&unknown, &app.admin_token()).await,
-        404,
-        "organizer_not_found",
+        app.get(&path(&buyer), &foreign_token).await,
+        403,
+        "forbidden",
     )
     .await;
 }

@@ -11,8 +11,16 @@ use crate::db::schema::{customers, entitlements, organizers, subscriptions};
 use crate::db::DbConnection;
 use crate::on_each_backend;
 
+/// One read of a batch: an organizer's id and a customer's id.
+pub type IdKey = (String, String);
+
+/// What one entitlements read finds: `None` without such an organizer, else the organizer and
+/// its customer with that id, if any, with what the read shows of it.
+pub type FoundAccess = Option<(Organizer, Option<CustomerAccess>)>;
+
 /// A customer with what an entitlements read shows of it: its features row, if Stripe sent
 /// one, and its subscriptions that grant access now (`active` or `trialing`), by id.
+#[derive(Clone)]
 pub struct CustomerAccess {
     pub customer: Customer,
     pub entitlements: Option<Entitlements>,
@@ -111,27 +119,33 @@ impl Customer {
             .collect())
     }
 
-    /// The organizer `organizer_id` and its customer `customer_id` (any status) with the
-    /// customer's features and its subscriptions that grant access, in one statement: one row
-    /// per such subscription (at least one row), the organizer, customer and features repeated.
-    pub fn find_access_with_organizer_by_id(
+    /// For each (organizer id, customer id) key: the organizer and its customer with that id
+    /// (any status), with the customer's features and its subscriptions that grant access, by
+    /// id; for the whole batch in one statement, answered in the keys' order. The statement
+    /// returns one row per such subscription (at least one per organizer and per customer),
+    /// the organizer, customer and features repeated.
+    pub fn find_access_with_organizers_by_ids(
         conn: &mut DbConnection,
-        organizer_id: &str,
-        customer_id: &str,
-    ) -> QueryResult<Option<(Organizer, Option<CustomerAccess>)>> {
+        keys: &[IdKey],
+    ) -> QueryResult<Vec<FoundAccess>> {
         type Row = (
             Organizer,
             Option<Customer>,
             Option<Entitlements>,
             Option<Subscription>,
         );
+        let mut organizer_ids: Vec<&str> = keys.iter().map(|(org, _)| org.as_str()).collect();
+        organizer_ids.sort_unstable();
+        organizer_ids.dedup();
         // Owned: diesel requires a bind in a nested join's `ON` to be `'static`.
-        let customer_id = customer_id.to_owned();
+        let mut customer_ids: Vec<String> = keys.iter().map(|(_, id)| id.clone()).collect();
+        customer_ids.sort_unstable();
+        customer_ids.dedup();
         let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
                     .eq(organizers::stripe_account_id)
-                    .and(customers::id.eq(customer_id))),
+                    .and(customers::id.eq_any(customer_ids))),
             )
             .left_join(
                 entitlements::table.on(entitlements::stripe_account_id
@@ -139,7 +153,7 @@ impl Customer {
                     .and(
                         entitlements::stripe_customer_id
                             .nullable()
-                            .eq(customers::stripe_customer_id)
+                            .eq(customers::stripe_customer_id),
                     )),
             )
             .left_join(
@@ -148,7 +162,7 @@ impl Customer {
                     .and(
                         subscriptions::stripe_customer_id
                             .nullable()
-                            .eq(customers::stripe_customer_id)
+                            .eq(customers::stripe_customer_id),
                     )
                     .and(subscriptions::deleted.eq(false))
                     .and(
@@ -157,7 +171,7 @@ impl Customer {
                             .or(subscriptions::status.eq("trialing")),
                     )),
             )
-            .filter(organizers::id.eq(organizer_id))
+            .filter(organizers::id.eq_any(&organizer_ids))
             .order(subscriptions::id.asc())
             .select((
                 Organizer::as_select(),
@@ -166,18 +180,29 @@ impl Customer {
                 Option::<Subscription>::as_select(),
             ))
             .load(c))?;
-        let mut rows = rows.into_iter();
-        let Some((organizer, customer, entitlements, first)) = rows.next() else {
-            return Ok(None);
-        };
-        let access = customer.map(|customer| CustomerAccess {
-            customer,
-            entitlements,
-            subscriptions: first
-                .into_iter()
-                .chain(rows.filter_map(|(_, _, _, subscription)| subscription))
-                .collect(),
-        });
-        Ok(Some((organizer, access)))
+        let mut found: HashMap<String, Organizer> = HashMap::new();
+        let mut access: HashMap<String, CustomerAccess> = HashMap::new();
+        for (organizer, customer, entitlements, subscription) in rows {
+            found.entry(organizer.id.clone()).or_insert(organizer);
+            let Some(customer) = customer else { continue };
+            let entry = access
+                .entry(customer.id.clone())
+                .or_insert_with(|| CustomerAccess {
+                    customer,
+                    entitlements,
+                    subscriptions: Vec::new(),
+                });
+            entry.subscriptions.extend(subscription);
+        }
+        Ok(keys
+            .iter()
+            .map(|(org, id)| {
+                let organizer = found.get(org)?;
+                let access = access
+                    .get(id)
+                    .filter(|a| a.customer.stripe_account_id == organizer.stripe_account_id);
+                Some((organizer.clone(), access.cloned()))
+            })
+            .collect())
     }
 }

@@ -20,7 +20,7 @@ pub use checkout::{CheckoutSession, Entitlements};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
-pub use customer_reads::{CustomerAccess, EmailKey, FoundByEmail};
+pub use customer_reads::{CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey};
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
 pub use mirror::{MirrorRow, Price, Product, Subscription, SubscriptionItem};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};

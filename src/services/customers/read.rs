@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{ActiveCustomer, CustomerError, CustomerPage};
 use crate::auth::Principal;
 use crate::db::group::Group;
-use crate::db::models::{Customer, EmailKey, FoundByEmail};
+use crate::db::models::{Customer, CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey};
 use crate::db::{Db, DbConnection};
 use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit};
 use crate::services::organizers::{self, OrganizerError};
@@ -22,6 +22,7 @@ const GROUP_RUNNERS: usize = 2;
 #[derive(Clone)]
 pub struct GroupedReads {
     by_email: Group<EmailKey, FoundByEmail>,
+    access_by_id: Group<IdKey, FoundAccess>,
 }
 
 impl GroupedReads {
@@ -30,9 +31,30 @@ impl GroupedReads {
         let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
             Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
         };
+        let access_by_id = |conn: &mut DbConnection, keys: Vec<IdKey>| {
+            Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
+        };
         Self {
-            by_email: Group::start(db, GROUP_MAX, GROUP_RUNNERS, Arc::new(by_email)),
+            by_email: Group::start(db.clone(), GROUP_MAX, GROUP_RUNNERS, Arc::new(by_email)),
+            access_by_id: Group::start(db, GROUP_MAX, GROUP_RUNNERS, Arc::new(access_by_id)),
         }
+    }
+
+    /// The organizer `org_id` and its customer `customer_id` with its features and the
+    /// subscriptions that grant access, for `principal`: refused as
+    /// [`organizers::load_with_organizer`] refuses.
+    pub async fn access(
+        &self,
+        principal: &Principal,
+        org_id: OrganizerId,
+        customer_id: CustomerId,
+    ) -> Result<Option<CustomerAccess>, CustomerError> {
+        principal
+            .require_organizer(org_id)
+            .map_err(OrganizerError::from)?;
+        let key = (org_id.to_string(), customer_id.to_string());
+        let found = self.access_by_id.run(key).await?;
+        Ok(organizers::authorize_loaded(principal, org_id, found)?.1)
     }
 }
 
