@@ -176,6 +176,11 @@ pub struct DatabaseSettings {
     /// How long a request waits for a pooled connection, in seconds.
     #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_SECS", default_value_t = 5)]
     pub database_connect_timeout_secs: u64,
+    /// Grouped statements each hot read (a customer by email, entitlements) runs at once:
+    /// reads arriving meanwhile wait and share the next one. 1 suits PostgreSQL on few cores;
+    /// on its own many-core machine, across a network, 2-4 keep it busier.
+    #[arg(long, env = "DATABASE_READ_RUNNERS", default_value_t = 1)]
+    pub database_read_runners: usize,
     /// Apply pending migrations when `serve` starts.
     #[arg(long, env = "AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,

@@ -52,7 +52,7 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
-        let reads = GroupedReads::start(db.clone());
+        let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners);
         let state = AppState {
             db,
             stripe,
@@ -163,7 +163,7 @@ impl Application {
 /// be migrated already (by `serve` or `migrate`).
 pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
     let db = open_database(&settings.database)?;
-    let reads = GroupedReads::start(db.clone());
+    let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners);
     let state = AppState {
         db,
         stripe: Stripe::new(&settings.stripe)?,
@@ -319,7 +319,7 @@ pub async fn reconcile_now(
     use crate::db::DbError;
 
     let db = open_database(&args.database)?;
-    let reads = GroupedReads::start(db.clone());
+    let reads = GroupedReads::start(db.clone(), args.database.database_read_runners);
     let state = AppState {
         db,
         stripe: Stripe::new(&crate::configuration::StripeSettings::from_args(

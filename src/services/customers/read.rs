@@ -13,8 +13,6 @@ use crate::services::AppState;
 
 /// Most reads one grouped statement serves.
 const GROUP_MAX: usize = 64;
-/// Grouped statements running at once: while one waits for the database, another gathers.
-const GROUP_RUNNERS: usize = 2;
 
 /// The reads frontends make on every page, served by group execution ([`Group`]): reads that
 /// arrive while others are being served share the next statement, so under load the
@@ -26,8 +24,9 @@ pub struct GroupedReads {
 }
 
 impl GroupedReads {
-    /// Starts the runners; must be called inside a tokio runtime.
-    pub fn start(db: Db) -> Self {
+    /// Starts `runners` runners per kind of read (`DATABASE_READ_RUNNERS`); must be called
+    /// inside a tokio runtime.
+    pub fn start(db: Db, runners: usize) -> Self {
         let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
             Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
         };
@@ -35,8 +34,8 @@ impl GroupedReads {
             Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
         };
         Self {
-            by_email: Group::start(db.clone(), GROUP_MAX, GROUP_RUNNERS, Arc::new(by_email)),
-            access_by_id: Group::start(db, GROUP_MAX, GROUP_RUNNERS, Arc::new(access_by_id)),
+            by_email: Group::start(db.clone(), GROUP_MAX, runners, Arc::new(by_email)),
+            access_by_id: Group::start(db, GROUP_MAX, runners, Arc::new(access_by_id)),
         }
     }
 

@@ -195,6 +195,7 @@ async fn start_instance(
             database_url: DatabaseUrl::parse(&database_url).unwrap(),
             database_pool_size: 4,
             database_connect_timeout_secs: 5,
+            database_read_runners: 1,
             auto_migrate: true,
         },
         stripe: test_stripe_settings(&stripe.base_url),
