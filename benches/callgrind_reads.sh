@@ -9,7 +9,8 @@
 # Per binary: a fresh PostgreSQL database with 1 organizer and 1,000 customers, the gateway under
 # `valgrind --tool=callgrind` (1 HTTP worker, pool of 2), 200 warm-up reads, counters zeroed,
 # REQUESTS reads by email over one keep-alive connection, counters dumped: instructions per read.
-# Needs valgrind (callgrind_control), curl, psql; PostgreSQL at PG_ADMIN_URL.
+# Needs valgrind (callgrind_control), curl, psql; PostgreSQL at PG_ADMIN_URL. With TOP=N, also
+# lists the N functions with the most instructions of their own (callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +86,12 @@ SQL
     total=$(awk '/^summary:|^totals:/ {print $2; exit}' "$dump")
     printf '%s: %s instructions for %s reads = %s per read\n' \
         "$binary" "$total" "$REQUESTS" "$((total / REQUESTS))"
+    if [ "${TOP:-0}" -gt 0 ]; then
+        callgrind_annotate --inclusive=no --threshold=100 "$dump" 2>/dev/null |
+            awk '/^Ir/ {on=1; next} on && NF' | head -n "$((TOP + 1))" | tail -n "$TOP" |
+            awk -v r="$REQUESTS" '{n=$1; gsub(",", "", n); $1=""; printf "    %8d per read %s\n", n / r, $0}' |
+            cut -c1-150
+    fi
     kill "$pid"; wait "$pid" 2>/dev/null || true
     pid=
     rm -f "$WORK"/cg.out*
