@@ -14,8 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::{AuthArgs, ConfigError};
+
+mod verified;
+
 use crate::domain::OrganizerId;
 use crate::error::ApiError;
+use verified::{Known, VerifiedTokens};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +101,8 @@ pub struct Forbidden(pub &'static str);
 #[derive(Debug, Deserialize)]
 struct VerifiedClaims {
     sub: String,
+    /// Required, and a whole number of seconds once `jsonwebtoken` has accepted the token.
+    exp: u64,
     role: Role,
     #[serde(default)]
     org: Option<String>,
@@ -106,6 +112,7 @@ struct VerifiedClaims {
 /// one validation per accepted algorithm: a token is checked only against its own algorithm's key.
 pub struct JwtVerifier {
     accepted: Vec<(Algorithm, DecodingKey, Validation)>,
+    verified: VerifiedTokens,
 }
 
 impl JwtVerifier {
@@ -147,10 +154,35 @@ impl JwtVerifier {
             .into_iter()
             .map(|(algorithm, key)| (algorithm, key, validation(algorithm, auth)))
             .collect();
-        Ok(Self { accepted })
+        Ok(Self {
+            accepted,
+            verified: VerifiedTokens::default(),
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// [`JwtVerifier::verify`] at `now`: a token verified before is only checked for expiry.
+    fn verify_at(&self, token: &str, now: u64) -> Result<Principal, ApiError> {
+        match self.verified.lookup(token, now) {
+            Known::Valid(principal) => return Ok(principal),
+            Known::Expired => {
+                return Err(ApiError::Unauthenticated(rejection_reason(
+                    &ErrorKind::ExpiredSignature,
+                )))
+            }
+            Known::Unknown => {}
+        }
+        let (principal, exp) = self.verify_signed(token)?;
+        self.verified
+            .remember(token, &principal, exp.saturating_add(Self::LEEWAY_SECS));
+        Ok(principal)
+    }
+
+    /// Verifies the signature and every claim; returns who the token names and its `exp`.
+    fn verify_signed(&self, token: &str) -> Result<(Principal, u64), ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::Unauthenticated("the bearer token is malformed"))?;
         let (_, key, validation) = self
@@ -163,7 +195,8 @@ impl JwtVerifier {
         let claims = jsonwebtoken::decode::<VerifiedClaims>(token, key, validation)
             .map_err(|err| ApiError::Unauthenticated(rejection_reason(err.kind())))?
             .claims;
-        match (claims.role, claims.org) {
+        let exp = claims.exp;
+        let principal = match (claims.role, claims.org) {
             (Role::Admin, _) => Ok(Principal::Admin { sub: claims.sub }),
             (Role::Organizer, Some(org)) => OrganizerId::parse(&org)
                 .map(|org| Principal::Organizer {
@@ -176,7 +209,8 @@ impl JwtVerifier {
             (Role::Organizer, None) => Err(ApiError::Unauthenticated(
                 "an organizer token needs an `org` claim",
             )),
-        }
+        }?;
+        Ok((principal, exp))
     }
 }
 
@@ -268,4 +302,57 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier(secret: &SecretString) -> JwtVerifier {
+        JwtVerifier::from_settings(&AuthArgs {
+            jwt_secret: Some(secret.clone()),
+            jwt_public_key_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+        })
+        .unwrap()
+    }
+
+    fn admin_token(secret: &SecretString, exp: u64) -> String {
+        let claims = Claims {
+            sub: "ops".into(),
+            exp,
+            iat: None,
+            role: Role::Admin,
+            org: None,
+            iss: None,
+            aud: None,
+        };
+        mint_hs256(secret, &claims).unwrap()
+    }
+
+    #[test]
+    fn a_token_verified_before_is_refused_once_expired() {
+        let secret = SecretString::from("unit-secret");
+        let verifier = verifier(&secret);
+        let now = unix_now();
+        let token = admin_token(&secret, now + 60);
+        let admin = Principal::Admin { sub: "ops".into() };
+        assert_eq!(verifier.verify_at(&token, now).unwrap(), admin);
+        let last = now + 60 + JwtVerifier::LEEWAY_SECS;
+        assert_eq!(verifier.verify_at(&token, last).unwrap(), admin);
+        let refused = verifier.verify_at(&token, last + 1).unwrap_err();
+        assert!(refused.to_string().contains("expired"), "{refused}");
+    }
+
+    #[test]
+    fn a_token_that_failed_is_not_remembered() {
+        let secret = SecretString::from("unit-secret");
+        let verifier = verifier(&secret);
+        let forged = admin_token(&SecretString::from("another"), unix_now() + 60);
+        for _ in 0..2 {
+            let refused = verifier.verify(&forged).unwrap_err();
+            assert!(refused.to_string().contains("signature"), "{refused}");
+        }
+    }
 }
