@@ -82,12 +82,8 @@ impl Customer {
         conn: &mut DbConnection,
         keys: &[EmailKey],
     ) -> QueryResult<Vec<FoundByEmail>> {
-        let mut organizer_ids: Vec<&str> = keys.iter().map(|(org, _)| org.as_str()).collect();
-        organizer_ids.sort_unstable();
-        organizer_ids.dedup();
-        let mut emails: Vec<&str> = keys.iter().map(|(_, email)| email.as_str()).collect();
-        emails.sort_unstable();
-        emails.dedup();
+        let organizer_ids = distinct(keys.iter().map(|(org, _)| org.as_str()));
+        let emails = distinct(keys.iter().map(|(_, email)| email.as_str()));
         let rows: Vec<(Organizer, Option<Customer>)> =
             on_each_backend!(conn, |c| organizers::table
                 .left_join(
@@ -134,13 +130,12 @@ impl Customer {
             Option<Entitlements>,
             Option<Subscription>,
         );
-        let mut organizer_ids: Vec<&str> = keys.iter().map(|(org, _)| org.as_str()).collect();
-        organizer_ids.sort_unstable();
-        organizer_ids.dedup();
+        let organizer_ids = distinct(keys.iter().map(|(org, _)| org.as_str()));
         // Owned: diesel requires a bind in a nested join's `ON` to be `'static`.
-        let mut customer_ids: Vec<String> = keys.iter().map(|(_, id)| id.clone()).collect();
-        customer_ids.sort_unstable();
-        customer_ids.dedup();
+        let customer_ids: Vec<String> = distinct(keys.iter().map(|(_, id)| id.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
@@ -205,4 +200,12 @@ impl Customer {
             })
             .collect())
     }
+}
+
+/// The values once each, for a statement's `= ANY` list.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut values: Vec<&str> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    values
 }

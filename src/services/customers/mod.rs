@@ -14,6 +14,7 @@
 mod adopt;
 mod create;
 mod erase;
+mod grouped;
 mod read;
 mod sync;
 mod update;
@@ -24,7 +25,8 @@ use serde_json::json;
 
 pub use adopt::adopt_page;
 pub use erase::{delete, erase_row};
-pub use read::{active_by_account_and_id, get, list, with_active_customer, GroupedReads};
+pub use grouped::GroupedReads;
+pub use read::{active_by_account_and_id, get, list, with_active_customer};
 pub use sync::{apply_stripe_customer, differs, mirror_stripe_customer};
 pub use update::update;
 pub use upsert::upsert;

@@ -1,61 +1,11 @@
 //! Reads: served from rows only, never from Stripe.
 
-use std::sync::Arc;
-
 use super::{ActiveCustomer, CustomerError, CustomerPage};
 use crate::auth::Principal;
-use crate::db::group::Group;
-use crate::db::models::{Customer, CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey};
-use crate::db::{Db, DbConnection};
+use crate::db::models::Customer;
+use crate::db::DbConnection;
 use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit};
-use crate::services::organizers::{self, OrganizerError};
-use crate::services::AppState;
-
-/// Most reads one grouped statement serves.
-const GROUP_MAX: usize = 64;
-
-/// The reads frontends make on every page, served by group execution ([`Group`]): reads that
-/// arrive while others are being served share the next statement, so under load the
-/// database's per-statement cost is paid once per batch, and a lone read runs at once.
-#[derive(Clone)]
-pub struct GroupedReads {
-    by_email: Group<EmailKey, FoundByEmail>,
-    access_by_id: Group<IdKey, FoundAccess>,
-}
-
-impl GroupedReads {
-    /// Starts `runners` runners per kind of read (`DATABASE_READ_RUNNERS`); must be called
-    /// inside a tokio runtime.
-    pub fn start(db: Db, runners: usize) -> Self {
-        let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
-            Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
-        };
-        let access_by_id = |conn: &mut DbConnection, keys: Vec<IdKey>| {
-            Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
-        };
-        Self {
-            by_email: Group::start(db.clone(), GROUP_MAX, runners, Arc::new(by_email)),
-            access_by_id: Group::start(db, GROUP_MAX, runners, Arc::new(access_by_id)),
-        }
-    }
-
-    /// The organizer `org_id` and its customer `customer_id` with its features and the
-    /// subscriptions that grant access, for `principal`: refused as
-    /// [`organizers::load_with_organizer`] refuses.
-    pub async fn access(
-        &self,
-        principal: &Principal,
-        org_id: OrganizerId,
-        customer_id: CustomerId,
-    ) -> Result<Option<CustomerAccess>, CustomerError> {
-        principal
-            .require_organizer(org_id)
-            .map_err(OrganizerError::from)?;
-        let key = (org_id.to_string(), customer_id.to_string());
-        let found = self.access_by_id.run(key).await?;
-        Ok(organizers::authorize_loaded(principal, org_id, found)?.1)
-    }
-}
+use crate::services::{organizers, AppState};
 
 pub async fn get(
     state: &AppState,
@@ -117,14 +67,9 @@ pub async fn list(
     cursor: Option<Cursor>,
 ) -> Result<CustomerPage, CustomerError> {
     if let Some(email) = email {
-        // The email is the key: at most one customer, found in one statement. A cursor can
-        // only point at or past it (pages hold one customer at most).
-        principal
-            .require_organizer(org_id)
-            .map_err(OrganizerError::from)?;
-        let key = (org_id.to_string(), email.normalized().to_string());
-        let found = state.reads.by_email.run(key).await?;
-        let (_, row) = organizers::authorize_loaded(principal, org_id, found)?;
+        // The email is the key: at most one customer, found in one (grouped) statement. A
+        // cursor can only point at or past it (pages hold one customer at most).
+        let row = state.reads.by_email(principal, org_id, &email).await?;
         let after = cursor.as_ref().map(Cursor::key);
         let customer = ActiveCustomer::of_found(row)?
             .filter(|customer| after.is_none_or(|after| customer.row.id.as_str() > after));

@@ -1,0 +1,80 @@
+//! The reads frontends make on every page, served by group execution ([`Group`]): reads that
+//! arrive while others are being served share the next statement, so under load the
+//! database's per-statement cost is paid once per batch, and a lone read runs at once.
+
+use std::sync::Arc;
+
+use super::CustomerError;
+use crate::auth::Principal;
+use crate::db::group::Group;
+use crate::db::models::{
+    Customer, CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey, Organizer,
+};
+use crate::db::{Db, DbConnection};
+use crate::domain::{CustomerId, Email, OrganizerId};
+use crate::services::organizers::{self, OrganizerError};
+
+/// Most reads one grouped statement serves.
+const GROUP_MAX: usize = 64;
+
+#[derive(Clone)]
+pub struct GroupedReads {
+    by_email: Group<EmailKey, FoundByEmail>,
+    access_by_id: Group<IdKey, FoundAccess>,
+}
+
+impl GroupedReads {
+    /// Starts `runners` runners per kind of read (`DATABASE_READ_RUNNERS`); must be called
+    /// inside a tokio runtime.
+    pub fn start(db: Db, runners: usize) -> Self {
+        let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
+            Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
+        };
+        let access_by_id = |conn: &mut DbConnection, keys: Vec<IdKey>| {
+            Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
+        };
+        Self {
+            by_email: Group::start(db.clone(), GROUP_MAX, runners, Arc::new(by_email)),
+            access_by_id: Group::start(db, GROUP_MAX, runners, Arc::new(access_by_id)),
+        }
+    }
+
+    /// The organizer's customer with this email (any status), for `principal`.
+    pub async fn by_email(
+        &self,
+        principal: &Principal,
+        org_id: OrganizerId,
+        email: &Email,
+    ) -> Result<Option<Customer>, CustomerError> {
+        let key = (org_id.to_string(), email.normalized().to_string());
+        authorized(&self.by_email, principal, org_id, key).await
+    }
+
+    /// The organizer's customer `customer_id` (any status) with its features and the
+    /// subscriptions that grant access, for `principal`.
+    pub async fn access(
+        &self,
+        principal: &Principal,
+        org_id: OrganizerId,
+        customer_id: CustomerId,
+    ) -> Result<Option<CustomerAccess>, CustomerError> {
+        let key = (org_id.to_string(), customer_id.to_string());
+        authorized(&self.access_by_id, principal, org_id, key).await
+    }
+}
+
+/// Runs one grouped read of organizer `org_id`'s data, refused as
+/// [`organizers::load_with_organizer`] refuses: another organizer's token before the read, a
+/// missing or (for its own token) disabled organizer as loaded with the batch.
+async fn authorized<T: Send + 'static>(
+    group: &Group<(String, String), Option<(Organizer, T)>>,
+    principal: &Principal,
+    org_id: OrganizerId,
+    key: (String, String),
+) -> Result<T, CustomerError> {
+    principal
+        .require_organizer(org_id)
+        .map_err(OrganizerError::from)?;
+    let found = group.run(key).await?;
+    Ok(organizers::authorize_loaded(principal, org_id, found)?.1)
+}
