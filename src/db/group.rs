@@ -128,3 +128,99 @@ async fn run_batch<Q: Send + 'static, R: Send + 'static>(
         }
     }
 }
+
+#[cfg(test)]
+impl<Q, R> Group<Q, R> {
+    /// Requests queued and not yet taken by a runner.
+    fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as sync_mpsc;
+    use std::sync::Mutex as SyncMutex;
+
+    use super::*;
+    use crate::db::DatabaseUrl;
+
+    fn sqlite(dir: &tempfile::TempDir) -> Db {
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        Db::connect(
+            &DatabaseUrl::parse(&url).unwrap(),
+            2,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    /// A batch holds what queued while the previous one ran, answered in order; a lone request
+    /// ran at once, by itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_queued_during_a_batch_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = Arc::new(SyncMutex::new(Vec::new()));
+        let (entered, first_entered) = sync_mpsc::channel::<()>();
+        let (release, held) = sync_mpsc::channel::<()>();
+        let held = SyncMutex::new(held);
+        let seen = sizes.clone();
+        let work = move |_: &mut DbConnection, inputs: Vec<u32>| {
+            let first = {
+                let mut sizes = seen.lock().unwrap();
+                sizes.push(inputs.len());
+                sizes.len() == 1
+            };
+            if first {
+                entered.send(()).unwrap();
+                held.lock().unwrap().recv().unwrap();
+            }
+            Ok(inputs.into_iter().map(|n| n * 10).collect())
+        };
+        let group: Group<u32, u32> = Group::start(sqlite(&dir), 64, 1, Arc::new(work));
+        let lone = tokio::spawn({
+            let group = group.clone();
+            async move { group.run(1).await.unwrap() }
+        });
+        tokio::task::spawn_blocking(move || first_entered.recv().unwrap())
+            .await
+            .unwrap();
+        let waiting: Vec<_> = (2..=5)
+            .map(|n| {
+                let group = group.clone();
+                tokio::spawn(async move { group.run(n).await.unwrap() })
+            })
+            .collect();
+        while group.queued() < 4 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        assert_eq!(lone.await.unwrap(), 10);
+        let mut answers = Vec::new();
+        for request in waiting {
+            answers.push(request.await.unwrap());
+        }
+        assert_eq!(answers, [20, 30, 40, 50]);
+        assert_eq!(*sizes.lock().unwrap(), [1, 4]);
+    }
+
+    /// Each request of a failed batch gets the batch's error, and whether the database was
+    /// unavailable is kept; a batch answering the wrong number of requests fails them all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_fails_each_of_its_requests_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let unavailable = |_: &mut DbConnection, _: Vec<u32>| -> Result<Vec<u32>, DbError> {
+            Err(DbError::ConnectionLost)
+        };
+        let group = Group::start(sqlite(&dir), 64, 1, Arc::new(unavailable));
+        let err = group.run(1).await.unwrap_err();
+        assert!(matches!(err, DbError::Shared(_)), "{err:?}");
+        assert!(err.is_unavailable());
+
+        let short = |_: &mut DbConnection, _: Vec<u32>| Ok(Vec::<u32>::new());
+        let group = Group::start(sqlite(&dir), 64, 1, Arc::new(short));
+        let err = group.run(1).await.unwrap_err();
+        assert!(!err.is_unavailable(), "{err:?}");
+        assert!(err.to_string().contains("got 0 answers"), "{err}");
+    }
+}

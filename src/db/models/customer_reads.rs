@@ -42,7 +42,7 @@ impl Customer {
         conn: &mut DbConnection,
         organizer_id: &str,
         email_normalized: &str,
-    ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
+    ) -> QueryResult<FoundByEmail> {
         on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
