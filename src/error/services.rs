@@ -12,7 +12,7 @@ use crate::services::webhooks::WebhookError;
 impl From<EventsError> for ApiError {
     fn from(err: EventsError) -> Self {
         match err {
-            EventsError::NotFound(_) => ApiError::NotFound {
+            EventsError::NotFound(_) | EventsError::CursorGone => ApiError::NotFound {
                 code: "webhook_event_not_found",
                 message: err.to_string(),
             },

@@ -8,7 +8,7 @@ use crate::db::models::{EventAttempt, EventStatus, WebhookEvent};
 use crate::domain::PageLimit;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
-use crate::services::webhooks::admin::{self, EventCursor, EventQuery, EventsError};
+use crate::services::webhooks::admin::{self, EventCursor, EventQuery};
 use crate::services::AppState;
 
 /// The inbox's cursors as `EventCursor::encode` writes them: base64url (unpadded) of `e1:` and
@@ -202,17 +202,7 @@ pub async fn list(
         event_type: query.event_type,
         account: query.account,
     };
-    // The cursor decoded, so a refused one names an event the inbox does not have: the
-    // position it stands for is gone, as a path naming that event would be.
-    let page = admin::list(&state, filter, limit, cursor)
-        .await
-        .map_err(|err| match err {
-            EventsError::BadCursor => ApiError::NotFound {
-                code: "webhook_event_not_found",
-                message: "the event `cursor` names is not in the inbox; list from the start".into(),
-            },
-            other => other.into(),
-        })?;
+    let page = admin::list(&state, filter, limit, cursor).await?;
     Ok(web::Json(WebhookEventPage {
         data: page.events.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,

@@ -17,6 +17,10 @@ pub enum EventsError {
     NotFound(String),
     #[error("`cursor` is not a cursor this API returned")]
     BadCursor,
+    /// The cursor decoded, but names an event the inbox no longer has: the position it stands
+    /// for is gone, as a path naming that event would be.
+    #[error("the event `cursor` names is not in the inbox; list from the start")]
+    CursorGone,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -92,7 +96,7 @@ pub async fn list(
         .db
         .run(move |conn| WebhookEvent::list(conn, &filter, fetch).map_err(EventsError::from))
         .await?
-        .ok_or(EventsError::BadCursor)?;
+        .ok_or(EventsError::CursorGone)?;
     let next_cursor = (events.len() > limit.get()).then(|| {
         events.truncate(limit.get());
         EventCursor::encode(&events[limit.get() - 1].id)
