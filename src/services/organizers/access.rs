@@ -33,7 +33,10 @@ where
     E: From<OrganizerError> + From<DbError> + QueryFailure + Send + 'static,
 {
     for_organizer(state, principal, id, move |conn, principal, key| {
-        let organizer = authorize(conn, principal, key).map_err(E::from)?;
+        let found = Organizer::find_by_id(conn, &key)
+            .map_err(DbError::from)?
+            .map(|organizer| (organizer, ()));
+        let (organizer, ()) = authorize_loaded(principal, id, found)?;
         read(conn, organizer)
     })
     .await
@@ -103,17 +106,6 @@ pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, Organ
         return Err(OrganizerError::Disconnected);
     }
     Ok(organizer.account()?)
-}
-
-/// [`get_for`] on a connection the caller holds.
-fn authorize(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    key: String,
-) -> Result<Organizer, OrganizerError> {
-    let organizer = Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
-    check_access(principal, &organizer)?;
-    Ok(organizer)
 }
 
 /// Whether `principal` may act for `organizer` as it stands: an organizer's own token only
