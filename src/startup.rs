@@ -67,7 +67,7 @@ impl Application {
             &settings.webhooks,
             settings.stripe.livemode(),
             settings.stripe.platform_account_id.clone(),
-            state.db.clone(),
+            &state.db,
             stored.clone(),
         );
         let mut workers = if settings.worker.run_workers {

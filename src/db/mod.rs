@@ -180,6 +180,9 @@ impl From<r2d2::PoolError> for DbError {
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// PostgreSQL settings run on every new connection of a pool kept for one kind of work
+    /// ([`Db::dedicated`]).
+    session: Option<&'static str>,
 }
 
 /// A pooled connection, and whether it was found dead. The pool does not ping a connection on
@@ -228,9 +231,15 @@ impl ManageConnection for ConnectionManager {
 impl ConnectionManager {
     fn establish(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url.backend {
-            Backend::Postgres => PgConnection::establish(self.url.connect_str())
-                .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(self.url.connect_str())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                if let Some(session) = self.session {
+                    diesel::connection::SimpleConnection::batch_execute(&mut conn, session)
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConnection::Postgresql(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.connect_str())
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -267,6 +276,7 @@ pub struct Db {
     permits: Arc<Semaphore>,
     connect_timeout: Duration,
     backend: Backend,
+    url: DatabaseUrl,
 }
 
 impl Db {
@@ -284,13 +294,43 @@ impl Db {
             // No ping per checkout: a dead connection is found when its query fails (`run`).
             .test_on_check_out(false)
             .connection_timeout(connect_timeout)
-            .build(ConnectionManager { url: url.clone() })?;
+            .build(ConnectionManager {
+                url: url.clone(),
+                session: None,
+            })?;
         Ok(Self {
             pool,
             permits: Arc::new(Semaphore::new(max_size as usize)),
             connect_timeout,
             backend: url.backend,
+            url: url.clone(),
         })
+    }
+
+    /// A pool of its own, of at most `max_size` connections, for one kind of work that must
+    /// neither wait for nor hold the shared pool's connections; on PostgreSQL `session` runs on
+    /// each of its connections when opened. Connections open on first use. SQLite has one
+    /// writer whatever the pool, so there it is this pool.
+    pub fn dedicated(&self, max_size: u32, session: &'static str) -> Self {
+        if self.backend == Backend::Sqlite {
+            return self.clone();
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(self.connect_timeout)
+            .build_unchecked(ConnectionManager {
+                url: self.url.clone(),
+                session: Some(session),
+            });
+        Self {
+            pool,
+            permits: Arc::new(Semaphore::new(max_size as usize)),
+            connect_timeout: self.connect_timeout,
+            backend: self.backend,
+            url: self.url.clone(),
+        }
     }
 
     pub fn backend(&self) -> Backend {

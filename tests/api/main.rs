@@ -37,6 +37,7 @@ mod stored_data;
 mod stripe_client;
 mod sync;
 mod sync_adoption;
+mod webhook_inbox;
 mod webhook_mirror;
 mod webhook_processing;
 mod webhook_workers;

@@ -13,6 +13,13 @@ use crate::db::group::Group;
 use crate::db::models::{NewWebhookEvent, WebhookEvent};
 use crate::db::{Db, DbConnection, DbError};
 
+/// The committers' connections run only the batch insert. Its batch size changes with every
+/// commit, so PostgreSQL's plan cache would keep planning it again for the exact size (about a
+/// quarter of its time per commit under load); the generic plan serves every size the same.
+/// Other statements keep the default: several rely on custom plans (partial indexes on a
+/// status), which is why the committers do not share the pool's connections.
+pub const COMMITTER_SESSION: &str = "SET plan_cache_mode = force_generic_plan";
+
 /// Whether a delivery was new or a redelivery of a stored event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -27,9 +34,12 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Starts the committers. `stored` is notified after every commit that stored new events,
-    /// so workers in this process start on them without polling.
-    pub fn start(db: Db, batch_max: usize, committers: usize, stored: Arc<Notify>) -> Self {
+    /// Starts the committers, each with a connection of its own (see [`COMMITTER_SESSION`]).
+    /// `stored` is notified after every commit that stored new events, so workers in this
+    /// process start on them without polling.
+    pub fn start(db: &Db, batch_max: usize, committers: usize, stored: Arc<Notify>) -> Self {
+        let committers = committers.max(1);
+        let db = db.dedicated(committers as u32, COMMITTER_SESSION);
         let work = move |conn: &mut DbConnection, rows: Vec<NewWebhookEvent>| {
             let count = rows.len();
             store_batch(conn, rows, &stored).inspect_err(|err| {

@@ -77,7 +77,7 @@ impl Ingest {
         settings: &WebhookSettings,
         livemode: Option<bool>,
         platform_account: Option<StripeAccountId>,
-        db: Db,
+        db: &Db,
         stored: Arc<Notify>,
     ) -> Self {
         Self {
