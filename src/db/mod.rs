@@ -266,6 +266,15 @@ pub struct PoolState {
     pub max: f64,
 }
 
+/// What every pool shares: at most `max_size` connections, waited for up to `connect_timeout`,
+/// and no ping per checkout (a dead connection is found when its query fails, in [`Db::run`]).
+fn pool_builder(max_size: u32, connect_timeout: Duration) -> r2d2::Builder<ConnectionManager> {
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .test_on_check_out(false)
+        .connection_timeout(connect_timeout)
+}
+
 /// The pool, and the one way handlers reach it: [`Db::run`].
 #[derive(Clone)]
 pub struct Db {
@@ -275,7 +284,6 @@ pub struct Db {
     /// would only queue on the pool's lock and switch threads; on 2 cores that was the tail).
     permits: Arc<Semaphore>,
     connect_timeout: Duration,
-    backend: Backend,
     url: DatabaseUrl,
 }
 
@@ -288,23 +296,26 @@ impl Db {
         connect_timeout: Duration,
     ) -> Result<Self, DbError> {
         url.prepare().map_err(DbError::Location)?;
-        let pool = r2d2::Pool::builder()
-            .max_size(max_size)
+        let pool = pool_builder(max_size, connect_timeout)
             .min_idle(Some(1))
-            // No ping per checkout: a dead connection is found when its query fails (`run`).
-            .test_on_check_out(false)
-            .connection_timeout(connect_timeout)
             .build(ConnectionManager {
                 url: url.clone(),
                 session: None,
             })?;
-        Ok(Self {
+        Ok(Self::with_pool(pool, connect_timeout, url))
+    }
+
+    fn with_pool(
+        pool: r2d2::Pool<ConnectionManager>,
+        connect_timeout: Duration,
+        url: &DatabaseUrl,
+    ) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(pool.max_size() as usize)),
             pool,
-            permits: Arc::new(Semaphore::new(max_size as usize)),
             connect_timeout,
-            backend: url.backend,
             url: url.clone(),
-        })
+        }
     }
 
     /// A pool of its own, of at most `max_size` connections, for one kind of work that must
@@ -312,29 +323,20 @@ impl Db {
     /// each of its connections when opened. Connections open on first use. SQLite has one
     /// writer whatever the pool, so there it is this pool.
     pub fn dedicated(&self, max_size: u32, session: &'static str) -> Self {
-        if self.backend == Backend::Sqlite {
+        if self.backend() == Backend::Sqlite {
             return self.clone();
         }
-        let pool = r2d2::Pool::builder()
-            .max_size(max_size)
+        let pool = pool_builder(max_size, self.connect_timeout)
             .min_idle(Some(0))
-            .test_on_check_out(false)
-            .connection_timeout(self.connect_timeout)
             .build_unchecked(ConnectionManager {
                 url: self.url.clone(),
                 session: Some(session),
             });
-        Self {
-            pool,
-            permits: Arc::new(Semaphore::new(max_size as usize)),
-            connect_timeout: self.connect_timeout,
-            backend: self.backend,
-            url: self.url.clone(),
-        }
+        Self::with_pool(pool, self.connect_timeout, &self.url)
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.url.backend
     }
 
     /// The pool's connections now, for the metrics.
