@@ -52,7 +52,8 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
-        let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners);
+        let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners)
+            .context("cannot start the read runners")?;
         let state = AppState {
             db,
             stripe,
@@ -69,7 +70,8 @@ impl Application {
             settings.stripe.platform_account_id.clone(),
             &state.db,
             stored.clone(),
-        );
+        )
+        .context("cannot start the inbox's committers")?;
         let mut workers = if settings.worker.run_workers {
             worker::spawn(state.background(), settings.worker.clone(), stored)
         } else {
@@ -163,7 +165,8 @@ impl Application {
 /// be migrated already (by `serve` or `migrate`).
 pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
     let db = open_database(&settings.database)?;
-    let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners);
+    let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners)
+        .context("cannot start the read runners")?;
     let state = AppState {
         db,
         stripe: Stripe::new(&settings.stripe)?,
@@ -319,7 +322,8 @@ pub async fn reconcile_now(
     use crate::db::DbError;
 
     let db = open_database(&args.database)?;
-    let reads = GroupedReads::start(db.clone(), args.database.database_read_runners);
+    let reads = GroupedReads::start(db.clone(), args.database.database_read_runners)
+        .context("cannot start the read runners")?;
     let state = AppState {
         db,
         stripe: Stripe::new(&crate::configuration::StripeSettings::from_args(

@@ -6,10 +6,16 @@
 //! the database's per-statement cost is shared; with no load, a lone request runs at once,
 //! without waiting for company. Several runners alternate, so one gathers the next batch while
 //! another waits for the database. The inbox's group commit and the hot reads use it.
+//!
+//! Each runner is a thread of its own that blocks on the queue and on its connection. A
+//! request then wakes one thread and is answered from it: an async runner handing each batch
+//! to the blocking pool took two more thread wake-ups per batch, which under load were most of
+//! the gateway's own CPU (context switches and eventfd writes) and a share of its latency.
 
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, DbConnection, DbError};
 
@@ -21,6 +27,8 @@ struct Request<Q, R> {
     input: Q,
     done: oneshot::Sender<Result<R, Arc<DbError>>>,
 }
+
+type Queue<Q, R> = Mutex<mpsc::Receiver<Request<Q, R>>>;
 
 /// The sending side: cheap to clone.
 pub struct Group<Q, R> {
@@ -36,22 +44,26 @@ impl<Q, R> Clone for Group<Q, R> {
 }
 
 impl<Q: Send + 'static, R: Send + 'static> Group<Q, R> {
-    /// Starts `runners` runners (at least one) that serve batches of at most `batch_max`
-    /// requests with `work`, each on a connection of `db` ([`Db::run`]). Must be called inside
-    /// a tokio runtime; the runners stop when every [`Group`] handle is dropped.
-    pub fn start(db: Db, batch_max: usize, runners: usize, work: Arc<BatchWork<Q, R>>) -> Self {
+    /// Starts `runners` runner threads named `name` (at least one) that serve batches of at
+    /// most `batch_max` requests with `work`, each on a connection of `db`
+    /// ([`Db::run_blocking`]). The runners stop when every [`Group`] handle is dropped.
+    pub fn start(
+        name: &str,
+        db: Db,
+        batch_max: usize,
+        runners: usize,
+        work: Arc<BatchWork<Q, R>>,
+    ) -> std::io::Result<Self> {
         let batch_max = batch_max.max(1);
         let (queue, receiver) = mpsc::channel(batch_max * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let receiver: Arc<Queue<Q, R>> = Arc::new(Mutex::new(receiver));
         for _ in 0..runners.max(1) {
-            tokio::spawn(run_forever(
-                db.clone(),
-                receiver.clone(),
-                batch_max,
-                work.clone(),
-            ));
+            let (db, receiver, work) = (db.clone(), receiver.clone(), work.clone());
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || run_forever(&db, &receiver, batch_max, &*work))?;
         }
-        Self { queue }
+        Ok(Self { queue })
     }
 
     /// Queues `input` and returns its answer once the batch that holds it has run. A batch
@@ -69,63 +81,53 @@ impl<Q: Send + 'static, R: Send + 'static> Group<Q, R> {
     }
 }
 
-async fn run_forever<Q: Send + 'static, R: Send + 'static>(
-    db: Db,
-    receiver: Arc<Mutex<mpsc::Receiver<Request<Q, R>>>>,
-    batch_max: usize,
-    work: Arc<BatchWork<Q, R>>,
-) {
+fn run_forever<Q, R>(db: &Db, queue: &Queue<Q, R>, batch_max: usize, work: &BatchWork<Q, R>) {
     loop {
         let batch = {
-            let mut receiver = receiver.lock().await;
+            let mut receiver = queue.lock().unwrap_or_else(PoisonError::into_inner);
             let mut batch = Vec::new();
-            if receiver.recv_many(&mut batch, batch_max).await == 0 {
+            if receiver.blocking_recv_many(&mut batch, batch_max) == 0 {
                 return;
             }
             batch
         };
-        run_batch(&db, batch, work.clone()).await;
+        run_batch(db, batch, work);
     }
 }
 
-async fn run_batch<Q: Send + 'static, R: Send + 'static>(
-    db: &Db,
-    batch: Vec<Request<Q, R>>,
-    work: Arc<BatchWork<Q, R>>,
-) {
+fn run_batch<Q, R>(db: &Db, batch: Vec<Request<Q, R>>, work: &BatchWork<Q, R>) {
     let (inputs, waiting): (Vec<Q>, Vec<_>) = batch
         .into_iter()
         .map(|request| (request.input, request.done))
         .unzip();
     let count = inputs.len();
     let started = std::time::Instant::now();
-    let result = db.run(move |conn| work(conn, inputs)).await;
+    // A panic in the work fails its batch, not the runner: the next batch is served.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        db.run_blocking(|conn| work(conn, inputs))
+    }))
+    .unwrap_or_else(|_| Err(DbError::Task("a batch's work panicked".into())));
     tracing::trace!(
         requests = count,
         elapsed_us = started.elapsed().as_micros() as u64,
         "batch ran"
     );
-    match result {
+    let failure = match result {
         Ok(answers) if answers.len() == count => {
             for (done, answer) in waiting.into_iter().zip(answers) {
                 let _ = done.send(Ok(answer));
             }
+            return;
         }
-        Ok(answers) => {
-            let err = Arc::new(DbError::Task(format!(
-                "a batch of {count} requests got {} answers",
-                answers.len()
-            )));
-            for done in waiting {
-                let _ = done.send(Err(err.clone()));
-            }
-        }
-        Err(err) => {
-            let err = Arc::new(err);
-            for done in waiting {
-                let _ = done.send(Err(err.clone()));
-            }
-        }
+        Ok(answers) => DbError::Task(format!(
+            "a batch of {count} requests got {} answers",
+            answers.len()
+        )),
+        Err(err) => err,
+    };
+    let err = Arc::new(failure);
+    for done in waiting {
+        let _ = done.send(Err(err.clone()));
     }
 }
 
@@ -177,7 +179,8 @@ mod tests {
             }
             Ok(inputs.into_iter().map(|n| n * 10).collect())
         };
-        let group: Group<u32, u32> = Group::start(sqlite(&dir), 64, 1, Arc::new(work));
+        let group: Group<u32, u32> =
+            Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
         let lone = tokio::spawn({
             let group = group.clone();
             async move { group.run(1).await.unwrap() }
@@ -212,15 +215,29 @@ mod tests {
         let unavailable = |_: &mut DbConnection, _: Vec<u32>| -> Result<Vec<u32>, DbError> {
             Err(DbError::ConnectionLost)
         };
-        let group = Group::start(sqlite(&dir), 64, 1, Arc::new(unavailable));
+        let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(unavailable)).unwrap();
         let err = group.run(1).await.unwrap_err();
         assert!(matches!(err, DbError::Shared(_)), "{err:?}");
         assert!(err.is_unavailable());
 
         let short = |_: &mut DbConnection, _: Vec<u32>| Ok(Vec::<u32>::new());
-        let group = Group::start(sqlite(&dir), 64, 1, Arc::new(short));
+        let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(short)).unwrap();
         let err = group.run(1).await.unwrap_err();
         assert!(!err.is_unavailable(), "{err:?}");
         assert!(err.to_string().contains("got 0 answers"), "{err}");
+    }
+
+    /// A batch whose work panics fails its requests; the runner lives on and serves the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_batch_fails_its_requests_and_the_runner_serves_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = |_: &mut DbConnection, inputs: Vec<u32>| {
+            assert!(inputs != [0], "zero is refused by panicking");
+            Ok(inputs)
+        };
+        let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
+        let err = group.run(0).await.unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        assert_eq!(group.run(7).await.unwrap(), 7);
     }
 }

@@ -374,22 +374,21 @@ impl Db {
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(|| {
-                let mut conn = pool.get().map_err(DbError::from)?;
-                let result = f(&mut conn);
-                let failed = result.as_ref().err().is_some_and(E::is_query_failure);
-                if failed && conn.conn.ping().is_err() {
-                    // Whatever the work's own error, the cause is the connection: drop it, and
-                    // say so, so that the caller answers "unavailable" rather than a bug.
-                    conn.broken = true;
-                    tracing::warn!("a database connection was lost; the pool drops it");
-                    return Err(E::from(DbError::ConnectionLost));
-                }
-                result
-            })
+            span.in_scope(|| with_connection(&pool, f))
         })
         .await
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// Runs diesel work on the calling thread, which waits for a connection if none is free:
+    /// for threads that exist to do database work (the group runners, [`group`]); async code
+    /// calls [`Db::run`].
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<DbError> + QueryFailure,
+    {
+        with_connection(&self.pool, f)
     }
 
     /// True when a query goes through; used by the readiness probe.
@@ -397,4 +396,24 @@ impl Db {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
     }
+}
+
+/// Runs `f` on a connection of `pool`. A connection whose query failed and that no longer
+/// answers is dropped from the pool, and the error says the connection was lost.
+fn with_connection<T, E, F>(pool: &r2d2::Pool<ConnectionManager>, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError> + QueryFailure,
+{
+    let mut conn = pool.get().map_err(DbError::from)?;
+    let result = f(&mut conn);
+    let failed = result.as_ref().err().is_some_and(E::is_query_failure);
+    if failed && conn.conn.ping().is_err() {
+        // Whatever the work's own error, the cause is the connection: drop it, and say so, so
+        // that the caller answers "unavailable" rather than a bug.
+        conn.broken = true;
+        tracing::warn!("a database connection was lost; the pool drops it");
+        return Err(E::from(DbError::ConnectionLost));
+    }
+    result
 }

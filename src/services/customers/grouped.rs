@@ -24,19 +24,30 @@ pub struct GroupedReads {
 }
 
 impl GroupedReads {
-    /// Starts `runners` runners per kind of read (`DATABASE_READ_RUNNERS`); must be called
-    /// inside a tokio runtime.
-    pub fn start(db: Db, runners: usize) -> Self {
+    /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`).
+    pub fn start(db: Db, runners: usize) -> std::io::Result<Self> {
         let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
             Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
         };
         let access_by_id = |conn: &mut DbConnection, keys: Vec<IdKey>| {
             Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
         };
-        Self {
-            by_email: Group::start(db.clone(), GROUP_MAX, runners, Arc::new(by_email)),
-            access_by_id: Group::start(db, GROUP_MAX, runners, Arc::new(access_by_id)),
-        }
+        Ok(Self {
+            by_email: Group::start(
+                "read-by-email",
+                db.clone(),
+                GROUP_MAX,
+                runners,
+                Arc::new(by_email),
+            )?,
+            access_by_id: Group::start(
+                "read-access",
+                db,
+                GROUP_MAX,
+                runners,
+                Arc::new(access_by_id),
+            )?,
+        })
     }
 
     /// The organizer's customer with this email (any status), for `principal`.

@@ -34,10 +34,15 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Starts the committers, each with a connection of its own (see [`COMMITTER_SESSION`]).
-    /// `stored` is notified after every commit that stored new events, so workers in this
-    /// process start on them without polling.
-    pub fn start(db: &Db, batch_max: usize, committers: usize, stored: Arc<Notify>) -> Self {
+    /// Starts the committers, each a thread with a connection of its own (see
+    /// [`COMMITTER_SESSION`]). `stored` is notified after every commit that stored new events,
+    /// so workers in this process start on them without polling.
+    pub fn start(
+        db: &Db,
+        batch_max: usize,
+        committers: usize,
+        stored: Arc<Notify>,
+    ) -> std::io::Result<Self> {
         let committers = committers.max(1);
         let db = db.dedicated(committers as u32, COMMITTER_SESSION);
         let work = move |conn: &mut DbConnection, rows: Vec<NewWebhookEvent>| {
@@ -46,9 +51,9 @@ impl Inbox {
                 tracing::error!(error = %err, events = count, "could not store webhook events; they are refused and Stripe will redeliver them");
             })
         };
-        Self {
-            group: Group::start(db, batch_max, committers, Arc::new(work)),
-        }
+        Ok(Self {
+            group: Group::start("inbox-commit", db, batch_max, committers, Arc::new(work))?,
+        })
     }
 
     /// Stores one delivery; returns once the commit holding it is done.

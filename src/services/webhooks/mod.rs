@@ -79,8 +79,8 @@ impl Ingest {
         platform_account: Option<StripeAccountId>,
         db: &Db,
         stored: Arc<Notify>,
-    ) -> Self {
-        Self {
+    ) -> std::io::Result<Self> {
+        Ok(Self {
             verifier: SignatureVerifier::new(
                 settings.secrets.clone(),
                 settings.webhook_tolerance_secs,
@@ -92,8 +92,8 @@ impl Ingest {
                 settings.webhook_batch_max,
                 settings.webhook_committers,
                 stored,
-            ),
-        }
+            )?,
+        })
     }
 
     /// Verifies `body` against its `Stripe-Signature` header and stores it; returns once it is
