@@ -7,6 +7,9 @@
 #   CONNS="8 32" DURATION=20 TOOL=asyncio bash benches/webhooks.sh
 #   CEILING=0 bash benches/webhooks.sh       # the gateway only
 #
+# With the ceiling comes its latency tail: pgbench's per-transaction log at TAIL_CLIENTS (8)
+# clients, the p99 one commit has on this disk, to read the gateway's 8-connection p99 against.
+#
 # The gateway runs from a release build with RUN_WORKERS=false (ingestion alone) against the
 # harness's throwaway cluster on 127.0.0.1:5544. Everything is written under $BENCH_WORK
 # (default /tmp/bench-peers); results land in $BENCH_WORK/results. Stored rows are compared
@@ -23,6 +26,7 @@ TOOL="${TOOL:-wrk}"
 CEILING="${CEILING:-1}"
 PORT="${PORT:-18090}"
 POOL="${POOL:-10}"
+TAIL_CLIENTS="${TAIL_CLIENTS:-8}"
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -73,4 +77,20 @@ trap - EXIT
 if [ "$CEILING" = 1 ]; then
     log "PostgreSQL single-insert ceiling, same cluster, same sitting"
     "$PEERS/pg_ceiling.sh" --clients "2 8 32" --duration "$DURATION" --payload text
+
+    # The ceiling's latency tail: pg_ceiling.sh reports the mean only, and the gateway's p99 at
+    # 8 connections can be no better than one commit's own tail on this disk. Same script,
+    # same table (left by pg_ceiling.sh), with pgbench's per-transaction log.
+    log "single-insert latency at $TAIL_CLIENTS clients (pgbench per-transaction log)"
+    tail_dir="$BENCH_WORK/results/pgbench_tail_$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$tail_dir"
+    payload="$(python3 "$PEERS/make_events.py" --sample --sample-type customer)"
+    $psql_cmd -qc 'truncate webhook_inbox' -c 'checkpoint'
+    (cd "$tail_dir" && "${PGBIN:-$(pg_config --bindir)}/pgbench" -n -M prepared \
+        -c "$TAIL_CLIENTS" -j "$(( TAIL_CLIENTS < 2 ? TAIL_CLIENTS : 2 ))" -T "$DURATION" -l -f "$PEERS/pgbench_inbox.sql" \
+        -D payload="$payload" "$database_url" | grep -E '^(tps|latency average)')
+    cat "$tail_dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n | awk '
+        { ms[NR] = $1 }
+        END { printf "single insert, %d transactions: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
+              NR, ms[int(NR * .5)], ms[int(NR * .9)], ms[int(NR * .99)], ms[int(NR * .999)], ms[NR] }'
 fi
