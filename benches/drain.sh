@@ -6,6 +6,12 @@
 #
 #   bash benches/drain.sh
 #   EVENTS=10000 OBJECTS=1000 DELAY=0.05 CONCURRENCY="4 16" bash benches/drain.sh
+#   RATE=20 bash benches/drain.sh            # under a test-mode key's default Stripe budget
+#
+# The stand-in is not Stripe, so by default the rate budget (STRIPE_RATE_LIMIT=RATE, of which
+# STRIPE_BACKGROUND_PERCENT=BACKGROUND may go to the workers) is set high enough not to bind
+# and the workers are what is measured; with a real budget the drain takes at least
+# calls / (RATE x BACKGROUND / 100) seconds.
 #
 # Uses PostgreSQL at $DRAIN_DATABASE_URL (default: a fresh database `gateway_drain` on the
 # local cluster at 127.0.0.1:5432).
@@ -16,6 +22,8 @@ EVENTS="${EVENTS:-10000}"
 OBJECTS="${OBJECTS:-1000}"
 DELAY="${DELAY:-0.05}"
 CONCURRENCY="${CONCURRENCY:-4 16}"
+RATE="${RATE:-1000}"
+BACKGROUND="${BACKGROUND:-70}"
 ADMIN_URL="${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DATABASE_URL="${DRAIN_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gateway_drain}"
 SECRET=whsec_drain_bench
@@ -34,8 +42,9 @@ pids+=($!)
 
 common_env=(PATH="$PATH" DATABASE_URL="$DATABASE_URL" STRIPE_SECRET_KEY=sk_test_bench
     STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT" AUDIT_HASH_KEY=bench LOG_FORMAT=json
-    RUST_LOG=warn STRIPE_MAX_RETRIES=0)
+    RUST_LOG=warn STRIPE_MAX_RETRIES=0 STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT="$BACKGROUND")
 
+echo "Stripe stand-in: $DELAY s per call; budget $RATE calls/s, $BACKGROUND % for the workers"
 printf '%-12s %-10s %-10s %-12s %-14s %-12s\n' concurrency events objects "drain (s)" "events/s" "calls/event"
 for concurrency in $CONCURRENCY; do
     psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS gateway_drain" -c "CREATE DATABASE gateway_drain" >/dev/null
