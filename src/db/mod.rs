@@ -285,6 +285,9 @@ pub struct Db {
     permits: Arc<Semaphore>,
     connect_timeout: Duration,
     url: DatabaseUrl,
+    /// The `pool` label of this pool's wait metrics: `shared`, or the name of the work a
+    /// dedicated pool is kept for.
+    label: &'static str,
 }
 
 impl Db {
@@ -302,29 +305,35 @@ impl Db {
                 url: url.clone(),
                 session: None,
             })?;
-        Ok(Self::with_pool(pool, connect_timeout, url))
+        Ok(Self::with_pool(pool, connect_timeout, url, "shared"))
     }
 
     fn with_pool(
         pool: r2d2::Pool<ConnectionManager>,
         connect_timeout: Duration,
         url: &DatabaseUrl,
+        label: &'static str,
     ) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(pool.max_size() as usize)),
             pool,
             connect_timeout,
             url: url.clone(),
+            label,
         }
     }
 
     /// A pool of its own, of at most `max_size` connections, for one kind of work that must
     /// neither wait for nor hold the shared pool's connections; on PostgreSQL `session` runs on
-    /// each of its connections when opened. Connections open on first use. SQLite has one
-    /// writer whatever the pool, so there it is this pool.
-    pub fn dedicated(&self, max_size: u32, session: &'static str) -> Self {
+    /// each of its connections when opened; `label` names it in the pool metrics. Connections
+    /// open on first use. SQLite has one writer whatever the pool, so there it is this pool,
+    /// under its own label.
+    pub fn dedicated(&self, max_size: u32, session: &'static str, label: &'static str) -> Self {
         if self.backend() == Backend::Sqlite {
-            return self.clone();
+            return Self {
+                label,
+                ..self.clone()
+            };
         }
         let pool = pool_builder(max_size, self.connect_timeout)
             .min_idle(Some(0))
@@ -332,7 +341,7 @@ impl Db {
                 url: self.url.clone(),
                 session: Some(session),
             });
-        Self::with_pool(pool, self.connect_timeout, &self.url)
+        Self::with_pool(pool, self.connect_timeout, &self.url, label)
     }
 
     pub fn backend(&self) -> Backend {
@@ -366,7 +375,7 @@ impl Db {
         let waiting = std::time::Instant::now();
         let permit =
             tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned()).await;
-        crate::telemetry::metrics::db_pool_wait(waiting.elapsed(), permit.is_err());
+        crate::telemetry::metrics::db_pool_wait(self.label, waiting.elapsed(), permit.is_err());
         let permit = permit
             .map_err(|_| E::from(DbError::Busy(self.connect_timeout)))?
             .map_err(|e| E::from(DbError::Task(e.to_string())))?;
@@ -374,7 +383,10 @@ impl Db {
         let span = Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(|| with_connection(&pool, f))
+            span.in_scope(|| {
+                let mut conn = pool.get().map_err(DbError::from)?;
+                with_connection(&mut conn, f)
+            })
         })
         .await
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
@@ -382,13 +394,17 @@ impl Db {
 
     /// Runs diesel work on the calling thread, which waits for a connection if none is free:
     /// for threads that exist to do database work (the group runners, [`group`]); async code
-    /// calls [`Db::run`].
-    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    /// calls [`Db::run`]. The wait is recorded like [`Db::run`]'s.
+    fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<DbError> + QueryFailure,
     {
-        with_connection(&self.pool, f)
+        let waiting = std::time::Instant::now();
+        let conn = self.pool.get();
+        crate::telemetry::metrics::db_pool_wait(self.label, waiting.elapsed(), conn.is_err());
+        let mut conn = conn.map_err(DbError::from)?;
+        with_connection(&mut conn, f)
     }
 
     /// True when a query goes through; used by the readiness probe.
@@ -398,15 +414,14 @@ impl Db {
     }
 }
 
-/// Runs `f` on a connection of `pool`. A connection whose query failed and that no longer
-/// answers is dropped from the pool, and the error says the connection was lost.
-fn with_connection<T, E, F>(pool: &r2d2::Pool<ConnectionManager>, f: F) -> Result<T, E>
+/// Runs `f` on a pooled connection. A connection whose query failed and that no longer answers
+/// is marked broken, so the pool drops it, and the error says the connection was lost.
+fn with_connection<T, E, F>(conn: &mut PoolConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<DbError> + QueryFailure,
 {
-    let mut conn = pool.get().map_err(DbError::from)?;
-    let result = f(&mut conn);
+    let result = f(conn);
     let failed = result.as_ref().err().is_some_and(E::is_query_failure);
     if failed && conn.conn.ping().is_err() {
         // Whatever the work's own error, the cause is the connection: drop it, and say so, so

@@ -225,10 +225,11 @@ pub fn sync_run(status: &str, drift: &crate::services::sync::DriftReport) {
     }
 }
 
-pub fn db_pool_wait(waited: Duration, timed_out: bool) {
-    histogram!("gateway_db_pool_wait_seconds").record(waited);
+/// `pool`: `shared`, or the dedicated pool's label ([`crate::db::Db::dedicated`]).
+pub fn db_pool_wait(pool: &'static str, waited: Duration, timed_out: bool) {
+    histogram!("gateway_db_pool_wait_seconds", "pool" => pool).record(waited);
     if timed_out {
-        counter!("gateway_db_pool_timeouts_total").increment(1);
+        counter!("gateway_db_pool_timeouts_total", "pool" => pool).increment(1);
     }
 }
 

@@ -44,7 +44,7 @@ impl Inbox {
         stored: Arc<Notify>,
     ) -> std::io::Result<Self> {
         let committers = committers.max(1);
-        let db = db.dedicated(committers as u32, COMMITTER_SESSION);
+        let db = db.dedicated(committers as u32, COMMITTER_SESSION, "committers");
         let work = move |conn: &mut DbConnection, rows: Vec<NewWebhookEvent>| {
             let count = rows.len();
             store_batch(conn, rows, &stored).inspect_err(|err| {
