@@ -240,4 +240,25 @@ mod tests {
         assert!(err.to_string().contains("panicked"), "{err}");
         assert_eq!(group.run(7).await.unwrap(), 7);
     }
+
+    /// Dropping the last handle ends every runner thread: the work they share (and whatever it
+    /// holds, such as the inbox's pool) is released, so nothing outlives its application.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runner_threads_end_when_the_last_handle_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (held, released) = sync_mpsc::channel::<()>();
+        let work = move |_: &mut DbConnection, inputs: Vec<u32>| {
+            let _held = &held;
+            Ok(inputs)
+        };
+        let group = Group::start("test", sqlite(&dir), 64, 2, Arc::new(work)).unwrap();
+        assert_eq!(group.clone().run(3).await.unwrap(), 3);
+        drop(group);
+        let ended = tokio::task::spawn_blocking(move || {
+            released.recv_timeout(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        assert_eq!(ended, Err(sync_mpsc::RecvTimeoutError::Disconnected));
+    }
 }

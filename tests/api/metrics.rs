@@ -195,7 +195,8 @@ async fn requests_move_the_counters_and_labels_stay_bounded(app: TestApp) {
         r#"gateway_db_pool_wait_seconds_count{pool="shared"}"#,
         5.0,
     );
-    // The accepted delivery went through a committer, which waited (briefly) for its own pool.
+    // The accepted delivery went through a committer, whose wait is labelled apart (its own
+    // connections on PostgreSQL, the shared ones on SQLite).
     moved(
         &before,
         &after,
