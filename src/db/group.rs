@@ -19,9 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, DbConnection, DbError};
 
-/// The work of one batch: the answers, one per input and in the inputs' order.
-pub type BatchWork<Q, R> =
-    dyn Fn(&mut DbConnection, Vec<Q>) -> Result<Vec<R>, DbError> + Send + Sync;
+/// The work of one batch: the answers, one per input and in the inputs' order. It may run more
+/// than once for one batch (see [`run_batch`]), so it must be safe to repeat: a read, or a
+/// write whose second run finds the first one's rows.
+pub type BatchWork<Q, R> = dyn Fn(&mut DbConnection, &[Q]) -> Result<Vec<R>, DbError> + Send + Sync;
 
 struct Request<Q, R> {
     input: Q,
@@ -102,11 +103,28 @@ fn run_batch<Q, R>(db: &Db, batch: Vec<Request<Q, R>>, work: &BatchWork<Q, R>) {
         .unzip();
     let count = inputs.len();
     let started = std::time::Instant::now();
-    // A panic in the work fails its batch, not the runner: the next batch is served.
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        db.run_blocking(|conn| work(conn, inputs))
-    }))
-    .unwrap_or_else(|_| Err(DbError::Task("a batch's work panicked".into())));
+    // A connection found dead under the batch is dropped, and the batch runs again on another:
+    // after a database restart each idle connection fails once, and a request must not fail
+    // with it. Each dead one is dropped, so the attempts are bounded by the pool's size.
+    let attempts = db.max_connections() + 1;
+    let mut attempt = 1;
+    let result = loop {
+        // A panic in the work fails its batch, not the runner: the next batch is served.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            db.run_blocking(|conn| work(conn, &inputs))
+        }))
+        .unwrap_or_else(|_| Err(DbError::Task("a batch's work panicked".into())));
+        match result {
+            Err(DbError::ConnectionLost) if attempt < attempts => {
+                tracing::warn!(
+                    attempt,
+                    "a batch's connection was lost; it runs again on another"
+                );
+                attempt += 1;
+            }
+            result => break result,
+        }
+    };
     tracing::trace!(
         requests = count,
         elapsed_us = started.elapsed().as_micros() as u64,
@@ -167,7 +185,7 @@ mod tests {
         let (release, held) = sync_mpsc::channel::<()>();
         let held = SyncMutex::new(held);
         let seen = sizes.clone();
-        let work = move |_: &mut DbConnection, inputs: Vec<u32>| {
+        let work = move |_: &mut DbConnection, inputs: &[u32]| {
             let first = {
                 let mut sizes = seen.lock().unwrap();
                 sizes.push(inputs.len());
@@ -177,7 +195,7 @@ mod tests {
                 entered.send(()).unwrap();
                 held.lock().unwrap().recv().unwrap();
             }
-            Ok(inputs.into_iter().map(|n| n * 10).collect())
+            Ok(inputs.iter().map(|n| n * 10).collect())
         };
         let group: Group<u32, u32> =
             Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
@@ -212,7 +230,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_fails_each_of_its_requests_with_its_error() {
         let dir = tempfile::tempdir().unwrap();
-        let unavailable = |_: &mut DbConnection, _: Vec<u32>| -> Result<Vec<u32>, DbError> {
+        let unavailable = |_: &mut DbConnection, _: &[u32]| -> Result<Vec<u32>, DbError> {
             Err(DbError::ConnectionLost)
         };
         let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(unavailable)).unwrap();
@@ -220,20 +238,39 @@ mod tests {
         assert!(matches!(err, DbError::Shared(_)), "{err:?}");
         assert!(err.is_unavailable());
 
-        let short = |_: &mut DbConnection, _: Vec<u32>| Ok(Vec::<u32>::new());
+        let short = |_: &mut DbConnection, _: &[u32]| Ok(Vec::<u32>::new());
         let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(short)).unwrap();
         let err = group.run(1).await.unwrap_err();
         assert!(!err.is_unavailable(), "{err:?}");
         assert!(err.to_string().contains("got 0 answers"), "{err}");
     }
 
+    /// A batch whose connection was lost runs again on another connection, and its requests
+    /// get the second run's answers: after a database restart, no request fails because the
+    /// connection it was given had died.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_whose_connection_was_lost_runs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let work = move |_: &mut DbConnection, inputs: &[u32]| {
+            if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return Err(DbError::ConnectionLost);
+            }
+            Ok(inputs.iter().map(|n| n + 1).collect())
+        };
+        let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
+        assert_eq!(group.run(41).await.unwrap(), 42);
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     /// A batch whose work panics fails its requests; the runner lives on and serves the next.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_batch_fails_its_requests_and_the_runner_serves_the_next() {
         let dir = tempfile::tempdir().unwrap();
-        let work = |_: &mut DbConnection, inputs: Vec<u32>| {
+        let work = |_: &mut DbConnection, inputs: &[u32]| {
             assert!(inputs != [0], "zero is refused by panicking");
-            Ok(inputs)
+            Ok(inputs.to_vec())
         };
         let group = Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
         let err = group.run(0).await.unwrap_err();
@@ -247,9 +284,9 @@ mod tests {
     async fn runner_threads_end_when_the_last_handle_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let (held, released) = sync_mpsc::channel::<()>();
-        let work = move |_: &mut DbConnection, inputs: Vec<u32>| {
+        let work = move |_: &mut DbConnection, inputs: &[u32]| {
             let _held = &held;
-            Ok(inputs)
+            Ok(inputs.to_vec())
         };
         let group = Group::start("test", sqlite(&dir), 64, 2, Arc::new(work)).unwrap();
         assert_eq!(group.clone().run(3).await.unwrap(), 3);

@@ -6,6 +6,7 @@ pub mod group;
 pub mod lease;
 mod migrations;
 pub mod models;
+mod pool;
 pub mod schema;
 mod url;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use tokio::sync::Semaphore;
@@ -23,6 +24,8 @@ use tracing::Span;
 
 pub use lease::Lease;
 pub use migrations::{has_pending_migrations, run_pending_migrations};
+use pool::{checkout, pool_builder, with_connection};
+pub use pool::{ConnectionManager, PoolConnection, PoolState, IDLE_CHECK};
 pub use url::{Backend, DatabaseUrl};
 
 /// The current time as stored: UTC, to the microsecond on both backends, so that what is
@@ -174,107 +177,6 @@ impl From<r2d2::PoolError> for DbError {
     }
 }
 
-/// Opens connections for the pool. Unlike diesel's derived `establish`, which tries each
-/// backend in turn and hides why the right one failed, it connects to the backend the URL
-/// names and reports that backend's error.
-#[derive(Debug)]
-pub struct ConnectionManager {
-    url: DatabaseUrl,
-    /// PostgreSQL settings run on every new connection of a pool kept for one kind of work
-    /// ([`Db::dedicated`]).
-    session: Option<&'static str>,
-}
-
-/// A pooled connection, and whether it was found dead. The pool does not ping a connection on
-/// every checkout (that is a round trip per request); instead a connection whose query failed
-/// (not work that found nothing, see [`QueryFailure`]) is pinged then, and one that does not answer is marked broken, so the pool drops it instead of
-/// handing it out again.
-pub struct PoolConnection {
-    conn: DbConnection,
-    broken: bool,
-}
-
-impl std::ops::Deref for PoolConnection {
-    type Target = DbConnection;
-
-    fn deref(&self) -> &DbConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for PoolConnection {
-    fn deref_mut(&mut self) -> &mut DbConnection {
-        &mut self.conn
-    }
-}
-
-impl ManageConnection for ConnectionManager {
-    type Connection = PoolConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<PoolConnection, r2d2::Error> {
-        self.establish().map(|conn| PoolConnection {
-            conn,
-            broken: false,
-        })
-    }
-
-    fn is_valid(&self, conn: &mut PoolConnection) -> Result<(), r2d2::Error> {
-        conn.conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut PoolConnection) -> bool {
-        conn.broken || conn.conn.is_broken()
-    }
-}
-
-impl ConnectionManager {
-    fn establish(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.url.backend {
-            Backend::Postgres => {
-                let mut conn = PgConnection::establish(self.url.connect_str())
-                    .map_err(r2d2::Error::ConnectionError)?;
-                if let Some(session) = self.session {
-                    diesel::connection::SimpleConnection::batch_execute(&mut conn, session)
-                        .map_err(r2d2::Error::QueryError)?;
-                }
-                Ok(DbConnection::Postgresql(conn))
-            }
-            Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(self.url.connect_str())
-                    .map_err(r2d2::Error::ConnectionError)?;
-                // busy_timeout first: pool connections open in parallel, and switching to WAL
-                // takes a lock that the others must wait for rather than fail on.
-                diesel::connection::SimpleConnection::batch_execute(
-                    &mut conn,
-                    "PRAGMA busy_timeout = 5000;
-                     PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-}
-
-/// How many pooled connections are idle and in use, of at most `max`.
-pub struct PoolState {
-    pub idle: f64,
-    pub in_use: f64,
-    pub max: f64,
-}
-
-/// What every pool shares: at most `max_size` connections, waited for up to `connect_timeout`,
-/// and no ping per checkout (a dead connection is found when its query fails, in [`Db::run`]).
-fn pool_builder(max_size: u32, connect_timeout: Duration) -> r2d2::Builder<ConnectionManager> {
-    r2d2::Pool::builder()
-        .max_size(max_size)
-        .test_on_check_out(false)
-        .connection_timeout(connect_timeout)
-}
-
 /// The pool, and the one way handlers reach it: [`Db::run`].
 #[derive(Clone)]
 pub struct Db {
@@ -358,9 +260,14 @@ impl Db {
         }
     }
 
+    /// The most connections the pool holds.
+    pub fn max_connections(&self) -> usize {
+        self.pool.max_size() as usize
+    }
+
     /// A connection for synchronous callers (the CLI).
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        Ok(self.pool.get()?)
+        checkout(&self.pool)
     }
 
     /// Runs blocking diesel work on the blocking thread pool, with the caller's tracing span.
@@ -384,7 +291,7 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             span.in_scope(|| {
-                let mut conn = pool.get().map_err(DbError::from)?;
+                let mut conn = checkout(&pool)?;
                 with_connection(&mut conn, f)
             })
         })
@@ -401,10 +308,9 @@ impl Db {
         E: From<DbError> + QueryFailure,
     {
         let waiting = std::time::Instant::now();
-        let conn = self.pool.get();
+        let conn = checkout(&self.pool);
         crate::telemetry::metrics::db_pool_wait(self.label, waiting.elapsed(), conn.is_err());
-        let mut conn = conn.map_err(DbError::from)?;
-        with_connection(&mut conn, f)
+        with_connection(&mut *conn?, f)
     }
 
     /// True when a query goes through; used by the readiness probe.
@@ -412,23 +318,4 @@ impl Db {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
     }
-}
-
-/// Runs `f` on a pooled connection. A connection whose query failed and that no longer answers
-/// is marked broken, so the pool drops it, and the error says the connection was lost.
-fn with_connection<T, E, F>(conn: &mut PoolConnection, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<DbError> + QueryFailure,
-{
-    let result = f(conn);
-    let failed = result.as_ref().err().is_some_and(E::is_query_failure);
-    if failed && conn.conn.ping().is_err() {
-        // Whatever the work's own error, the cause is the connection: drop it, and say so, so
-        // that the caller answers "unavailable" rather than a bug.
-        conn.broken = true;
-        tracing::warn!("a database connection was lost; the pool drops it");
-        return Err(E::from(DbError::ConnectionLost));
-    }
-    result
 }

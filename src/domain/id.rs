@@ -34,23 +34,101 @@ macro_rules! uuid_id {
 
 pub(crate) use uuid_id;
 
-/// Whether `id` could name a Stripe object (`evt_...`, `cs_...`): 1 to 255 printable ASCII
-/// characters. Other text names nothing, so a lookup answers "not found" without asking the
-/// database, which may refuse it outright (PostgreSQL takes no NUL in text).
-pub fn could_be_stripe_id(id: &str) -> bool {
-    (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+/// The id of a Stripe object (`evt_...`, `cus_...`, `cs_...`): 1 to 255 of the characters of
+/// [`STRIPE_ID_CHARS`]. The one definition of what can name a Stripe object, for every path
+/// that takes one (webhook envelopes, the admin API, lookups): text that is not one names
+/// nothing, and never reaches the database, which may refuse it outright (PostgreSQL takes no
+/// NUL in text).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StripeId(String);
+
+impl StripeId {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if is_stripe_token(raw) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(format!(
+                "must be 1 to {} ASCII letters, digits or any of `{}`",
+                Self::MAX_LEN,
+                PUNCTUATION
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for StripeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The punctuation a Stripe id may hold besides letters and digits: what a URL's path segment
+/// carries as itself (RFC 3986's unreserved characters, sub-delimiters, `:` and `@`), so that
+/// every id can be named in a path without escaping. Stripe's own ids use `_`; ids a user
+/// chooses (a product's, a coupon's) may use more.
+pub const PUNCTUATION: &str = "-._~!$&'()*+,;=:@";
+
+/// Every character a Stripe id may hold.
+pub const STRIPE_ID_CHARS: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@";
+
+/// Whether `text` has the shape of Stripe's identifiers and names (ids, event types such as
+/// `customer.subscription.updated`, object types): 1 to [`StripeId::MAX_LEN`] characters of
+/// [`STRIPE_ID_CHARS`].
+fn is_stripe_token(text: &str) -> bool {
+    (1..=StripeId::MAX_LEN).contains(&text.len())
+        && text.bytes().all(|b| STRIPE_ID_CHARS.contains(&b))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::could_be_stripe_id;
+    use super::{StripeId, PUNCTUATION, STRIPE_ID_CHARS};
+
+    #[test]
+    fn the_characters_are_letters_digits_and_the_punctuation() {
+        let expected: Vec<u8> = (b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .chain(PUNCTUATION.bytes())
+            .collect();
+        assert_eq!(STRIPE_ID_CHARS, expected);
+    }
 
     #[test]
     fn stripe_ids_are_printable_ascii_without_spaces() {
-        assert!(could_be_stripe_id("evt_1NfA2b3C4d5E6f"));
-        assert!(could_be_stripe_id("cs_test_a1B2"));
-        for impossible in ["", "evt_\0x", "evt 1", "évt_1", &"e".repeat(256)] {
-            assert!(!could_be_stripe_id(impossible), "{impossible:?}");
+        for id in [
+            "evt_1NfA2b3C4d5E6f",
+            "cs_test_a1B2",
+            "prod_x.y-z~1",
+            &"e".repeat(255),
+        ] {
+            assert_eq!(StripeId::parse(id).unwrap().as_str(), id);
+        }
+        for impossible in [
+            "",
+            "evt_\0x",
+            "evt 1",
+            "évt_1",
+            "evt_\"1\"",
+            "evt/1",
+            "evt_1?x",
+            "evt_1#x",
+            "evt_%41",
+            "evt_1\n",
+            "evt_\u{202E}1",
+            &"e".repeat(256),
+        ] {
+            assert!(StripeId::parse(impossible).is_err(), "{impossible:?}");
         }
     }
 }

@@ -10,7 +10,7 @@ mod stripe_account_id;
 mod subject_hash;
 
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
-pub use id::could_be_stripe_id;
+pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
 pub use page::{Cursor, PageLimit};
 pub use stripe_account_id::StripeAccountId;

@@ -4,6 +4,7 @@ use utoipa::ToSchema;
 
 use crate::db::{has_pending_migrations, Db};
 use crate::error::{ApiError, ErrorBody};
+use crate::services::webhooks::Ingest;
 use crate::services::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -27,7 +28,8 @@ pub struct Readiness {
     database: &'static str,
 }
 
-/// Ready: the database answers and every migration is applied.
+/// Ready: the database answers, on the shared pool and on the webhook committers' own
+/// connections, and every migration is applied.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -36,7 +38,10 @@ pub struct Readiness {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
+pub async fn readyz(
+    state: web::Data<AppState>,
+    ingest: web::Data<Ingest>,
+) -> Result<web::Json<Readiness>, ApiError> {
     let backend = state.db.backend();
     let pending = state
         .db
@@ -45,6 +50,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, 
             has_pending_migrations(conn)
         })
         .await;
+    let pending = match (pending, ingest.check().await) {
+        (Ok(pending), Ok(())) => Ok(pending),
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
     match pending {
         Ok(false) => {}
         Ok(true) => {

@@ -227,7 +227,7 @@ async fn an_inbox_cursor_naming_an_unknown_event_is_not_found() {
         "webhook_event_not_found",
     )
     .await;
-    for malformed in ["garbage!", &URL_SAFE_NO_PAD.encode("e1:evt.1"), ""] {
+    for malformed in ["garbage!", &URL_SAFE_NO_PAD.encode("e1:evt 1"), ""] {
         error_body(
             app.get(
                 &format!("/v1/admin/webhook-events?cursor={malformed}"),

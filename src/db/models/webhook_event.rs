@@ -93,7 +93,7 @@ impl WebhookEvent {
     /// arrays), atomic on its own: one round trip and one commit.
     pub fn insert_batch(
         conn: &mut DbConnection,
-        rows: &mut [NewWebhookEvent],
+        rows: &[&NewWebhookEvent],
     ) -> QueryResult<Vec<String>> {
         match conn {
             DbConnection::Postgresql(pg) => super::webhook_insert::insert_batch_pg(pg, rows),
@@ -113,20 +113,20 @@ impl WebhookEvent {
                     .into_iter()
                     .collect();
                 let mut inserted = Vec::with_capacity(rows.len());
-                for row in rows.iter_mut() {
+                for &row in rows {
                     let known = row
                         .stripe_account_id
                         .as_ref()
                         .is_some_and(|a| known.contains(a));
-                    if row.status == EventStatus::Pending && !known {
-                        row.status = EventStatus::UnknownAccount;
-                    }
-                    let id = diesel::insert_into(webhook_events::table)
-                        .values(&*row)
-                        .on_conflict_do_nothing()
-                        .returning(e::id)
-                        .get_result::<String>(sqlite)
-                        .optional()?;
+                    let id = if row.status == EventStatus::Pending && !known {
+                        let row = NewWebhookEvent {
+                            status: EventStatus::UnknownAccount,
+                            ..row.clone()
+                        };
+                        insert_one_sqlite(sqlite, &row)?
+                    } else {
+                        insert_one_sqlite(sqlite, row)?
+                    };
                     inserted.extend(id);
                 }
                 Ok(inserted)
@@ -408,4 +408,17 @@ impl EventAttempt {
             .select(EventAttempt::as_select())
             .load(conn)
     }
+}
+
+/// Inserts one row unless its id is stored; returns its id when it was new.
+fn insert_one_sqlite(
+    sqlite: &mut diesel::SqliteConnection,
+    row: &NewWebhookEvent,
+) -> QueryResult<Option<String>> {
+    diesel::insert_into(webhook_events::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .returning(e::id)
+        .get_result::<String>(sqlite)
+        .optional()
 }

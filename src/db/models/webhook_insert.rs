@@ -37,10 +37,11 @@ struct InsertBatch<'a> {
 }
 
 impl<'a> InsertBatch<'a> {
-    fn new(rows: &'a [NewWebhookEvent]) -> Self {
-        let text = |f: fn(&NewWebhookEvent) -> &str| rows.iter().map(f).collect();
-        let optional = |f: fn(&NewWebhookEvent) -> Option<&str>| rows.iter().map(f).collect();
-        let time = |f: fn(&NewWebhookEvent) -> NaiveDateTime| rows.iter().map(f).collect();
+    fn new(rows: &[&'a NewWebhookEvent]) -> Self {
+        let text = |f: fn(&NewWebhookEvent) -> &str| rows.iter().map(|r| f(r)).collect();
+        let optional =
+            |f: fn(&NewWebhookEvent) -> Option<&str>| rows.iter().map(|r| f(r)).collect();
+        let time = |f: fn(&NewWebhookEvent) -> NaiveDateTime| rows.iter().map(|r| f(r)).collect();
         Self {
             ids: text(|r| &r.id),
             accounts: optional(|r| r.stripe_account_id.as_deref()),
@@ -115,7 +116,7 @@ impl QueryFragment<Pg> for InsertBatch<'_> {
 /// Inserts the batch; returns the ids it stored (not those already there).
 pub(super) fn insert_batch_pg(
     pg: &mut PgConnection,
-    rows: &[NewWebhookEvent],
+    rows: &[&NewWebhookEvent],
 ) -> QueryResult<Vec<String>> {
     InsertBatch::new(rows)
         .load::<InsertedId>(pg)

@@ -26,11 +26,11 @@ pub struct GroupedReads {
 impl GroupedReads {
     /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`).
     pub fn start(db: Db, runners: usize) -> std::io::Result<Self> {
-        let by_email = |conn: &mut DbConnection, keys: Vec<EmailKey>| {
-            Ok(Customer::find_with_organizers_by_emails(conn, &keys)?)
+        let by_email = |conn: &mut DbConnection, keys: &[EmailKey]| {
+            Ok(Customer::find_with_organizers_by_emails(conn, keys)?)
         };
-        let access_by_id = |conn: &mut DbConnection, keys: Vec<IdKey>| {
-            Ok(Customer::find_access_with_organizers_by_ids(conn, &keys)?)
+        let access_by_id = |conn: &mut DbConnection, keys: &[IdKey]| {
+            Ok(Customer::find_access_with_organizers_by_ids(conn, keys)?)
         };
         Ok(Self {
             by_email: Group::start(

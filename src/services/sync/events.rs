@@ -87,7 +87,10 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         } else {
             state
                 .db
-                .run(move |conn| Ok::<_, DbError>(WebhookEvent::insert_batch(conn, &mut rows)?))
+                .run(move |conn| {
+                    let rows: Vec<_> = rows.iter().collect();
+                    Ok::<_, DbError>(WebhookEvent::insert_batch(conn, &rows)?)
+                })
                 .await?
         };
         for id in &stored {

@@ -213,6 +213,11 @@ pub async fn get_run(
     run_id: String,
 ) -> Result<SyncRun, SyncError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        // Run ids are UUIDs: other text names no run, and is not sent to the database (which
+        // may refuse it outright: PostgreSQL takes no NUL in text).
+        if uuid::Uuid::try_parse(&run_id).is_err() {
+            return Err(SyncError::NotFound(run_id));
+        }
         SyncRun::find_by_account_and_id(conn, &organizer.stripe_account_id, &run_id)?
             .ok_or(SyncError::NotFound(run_id))
     })

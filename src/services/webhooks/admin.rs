@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::auth::Principal;
 use crate::db::models::{EventAttempt, EventFilter, EventStatus, WebhookEvent};
 use crate::db::{now, DbError, QueryFailure};
-use crate::domain::PageLimit;
+use crate::domain::{PageLimit, StripeId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 
@@ -52,15 +52,8 @@ impl EventCursor {
         let id = text
             .strip_prefix(Self::VERSION)
             .ok_or(EventsError::BadCursor)?;
-        let plain = !id.is_empty()
-            && id.len() <= 255
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !plain {
-            return Err(EventsError::BadCursor);
-        }
-        Ok(Self(id.to_string()))
+        let id = StripeId::parse(id).map_err(|_| EventsError::BadCursor)?;
+        Ok(Self(id.into_string()))
     }
 
     pub fn encode(id: &str) -> String {
@@ -112,9 +105,9 @@ pub async fn get(
     state: &AppState,
     id: String,
 ) -> Result<(WebhookEvent, Vec<EventAttempt>, String), EventsError> {
-    if !crate::domain::could_be_stripe_id(&id) {
+    let Ok(id) = StripeId::parse(&id).map(StripeId::into_string) else {
         return Err(EventsError::NotFound(id));
-    }
+    };
     state
         .db
         .run(move |conn| {
@@ -134,9 +127,9 @@ pub async fn replay(
     principal: &Principal,
     id: String,
 ) -> Result<WebhookEvent, EventsError> {
-    if !crate::domain::could_be_stripe_id(&id) {
+    let Ok(id) = StripeId::parse(&id).map(StripeId::into_string) else {
         return Err(EventsError::NotFound(id));
-    }
+    };
     let audit = AuditContext::new(principal);
     state
         .db

@@ -5,19 +5,23 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
-/// What an event says about itself.
+use crate::domain::{StripeAccountId, StripeId};
+
+/// What an event says about itself. Its ids are parsed into the domain's Stripe id types, so
+/// what is stored can always be looked up and replayed by the same rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
-    pub id: String,
+    pub id: StripeId,
+    /// `customer.updated`, `v1.product.updated`: checked as an id is ([`StripeId`]).
     pub event_type: String,
     /// The connected account the event is about; `None` for the platform's own account.
-    pub account: Option<String>,
+    pub account: Option<StripeAccountId>,
     pub created: NaiveDateTime,
     pub livemode: bool,
     pub api_version: Option<String>,
     pub object_type: String,
     /// Absent for the few objects that have no id (e.g. `balance`).
-    pub object_id: Option<String>,
+    pub object_id: Option<StripeId>,
 }
 
 #[derive(Deserialize)]
@@ -62,9 +66,6 @@ struct RawObject {
     kind: Option<String>,
 }
 
-/// Longest id or type accepted: Stripe's are far shorter, and the inbox indexes them.
-const MAX_FIELD: usize = 255;
-
 impl Envelope {
     /// Reads the envelope of a delivery; the message says what is missing or wrong.
     pub fn parse(body: &[u8]) -> Result<Self, String> {
@@ -90,43 +91,41 @@ impl Envelope {
         }
         .ok_or("`created` is not a valid time")?
         .naive_utc();
-        let envelope = Self {
-            id: raw.id,
-            event_type: raw.event_type,
-            account: raw.account.or(raw.context).filter(|a| !a.is_empty()),
+        let object_id = object
+            .id
+            .or_else(|| {
+                (object_type == "entitlements.active_entitlement_summary")
+                    .then(|| object.customer?.as_str().map(str::to_string))
+                    .flatten()
+            })
+            .filter(|id| !id.is_empty());
+        Ok(Self {
+            id: StripeId::parse(&raw.id).map_err(|e| format!("`id` {e}"))?,
+            event_type: token("type", raw.event_type)?,
+            account: raw
+                .account
+                .or(raw.context)
+                .filter(|a| !a.is_empty())
+                .map(|account| StripeAccountId::parse(&account))
+                .transpose()
+                .map_err(|e| format!("`account` {e}"))?,
             created,
             livemode: raw.livemode,
             api_version: raw.api_version,
-            object_id: object
-                .id
-                .or_else(|| {
-                    (object_type == "entitlements.active_entitlement_summary")
-                        .then(|| object.customer?.as_str().map(str::to_string))
-                        .flatten()
-                })
-                .filter(|id| !id.is_empty()),
-            object_type,
-        };
-        envelope.check()?;
-        Ok(envelope)
+            object_id: object_id
+                .map(|id| StripeId::parse(&id))
+                .transpose()
+                .map_err(|e| format!("`data.object.id` {e}"))?,
+            object_type: token("data.object.object", object_type)?,
+        })
     }
+}
 
-    fn check(&self) -> Result<(), String> {
-        let fields = [
-            ("id", Some(&self.id)),
-            ("type", Some(&self.event_type)),
-            ("account", self.account.as_ref()),
-            ("data.object.object", Some(&self.object_type)),
-            ("data.object.id", self.object_id.as_ref()),
-        ];
-        for (name, value) in fields {
-            if let Some(value) = value {
-                if value.is_empty() || value.len() > MAX_FIELD {
-                    return Err(format!("`{name}` must be 1 to {MAX_FIELD} characters"));
-                }
-            }
-        }
-        Ok(())
+/// A type name of Stripe's, checked as its ids are ([`StripeId`]).
+fn token(field: &str, text: String) -> Result<String, String> {
+    match StripeId::parse(&text) {
+        Ok(_) => Ok(text),
+        Err(rule) => Err(format!("`{field}` {rule}")),
     }
 }
 
@@ -147,16 +146,16 @@ mod tests {
         assert_eq!(
             envelope,
             Envelope {
-                id: "evt_1".into(),
+                id: StripeId::parse("evt_1").unwrap(),
                 event_type: "customer.updated".into(),
-                account: Some("acct_1Connected".into()),
+                account: Some(StripeAccountId::parse("acct_1Connected").unwrap()),
                 created: DateTime::from_timestamp(1_700_000_000, 0)
                     .unwrap()
                     .naive_utc(),
                 livemode: false,
                 api_version: Some("2017-08-15".into()),
                 object_type: "customer".into(),
-                object_id: Some("cus_1".into()),
+                object_id: Some(StripeId::parse("cus_1").unwrap()),
             }
         );
     }
@@ -167,9 +166,9 @@ mod tests {
             "created": "2026-11-30T10:00:00.000Z", "livemode": true, "context": "acct_9",
             "related_object": {"id": "prod_1", "type": "product", "url": "/v1/products/prod_1"}}"#;
         let envelope = Envelope::parse(body).unwrap();
-        assert_eq!(envelope.account.as_deref(), Some("acct_9"));
+        assert_eq!(envelope.account.unwrap().as_str(), "acct_9");
         assert_eq!(envelope.object_type, "product");
-        assert_eq!(envelope.object_id.as_deref(), Some("prod_1"));
+        assert_eq!(envelope.object_id.unwrap().as_str(), "prod_1");
         assert!(envelope.livemode);
     }
 
@@ -180,7 +179,7 @@ mod tests {
             "data":{"object":{"object":"entitlements.active_entitlement_summary","customer":"cus_9",
                               "entitlements":{"data":[]}}}}"#;
         let envelope = Envelope::parse(body).unwrap();
-        assert_eq!(envelope.object_id.as_deref(), Some("cus_9"));
+        assert_eq!(envelope.object_id.unwrap().as_str(), "cus_9");
     }
 
     #[test]
@@ -201,6 +200,49 @@ mod tests {
             br#"{"id":"","type":"x","created":1,"livemode":false,"data":{"object":{"object":"x"}}}"#,
         ] {
             assert!(Envelope::parse(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// An id, account, type or object id that no Stripe object could have (a NUL, which
+    /// PostgreSQL refuses in text; spaces, unicode, over 255 characters) names the field.
+    #[test]
+    fn ids_that_no_stripe_object_has_are_refused_naming_the_field() {
+        let long = "x".repeat(256);
+        for (field, id, account, event_type, object_id) in [
+            ("`id`", "evt_\\u0000", "acct_1", "customer.updated", "cus_1"),
+            ("`id`", "evt 1", "acct_1", "customer.updated", "cus_1"),
+            ("`id`", "\\u00e9vt_1", "acct_1", "customer.updated", "cus_1"),
+            ("`id`", &long, "acct_1", "customer.updated", "cus_1"),
+            (
+                "`account`",
+                "evt_1",
+                "acct_1\\u0000",
+                "customer.updated",
+                "cus_1",
+            ),
+            ("`account`", "evt_1", "cus_1", "customer.updated", "cus_1"),
+            ("`type`", "evt_1", "acct_1", "customer.\\u0000", "cus_1"),
+            (
+                "`data.object.id`",
+                "evt_1",
+                "acct_1",
+                "customer.updated",
+                "cus_\\u0000",
+            ),
+            (
+                "`data.object.id`",
+                "evt_1",
+                "acct_1",
+                "customer.updated",
+                "cus\\n1",
+            ),
+        ] {
+            let body = format!(
+                r#"{{"id":"{id}","type":"{event_type}","created":1,"livemode":false,"account":"{account}",
+                    "data":{{"object":{{"id":"{object_id}","object":"customer"}}}}}}"#
+            );
+            let err = Envelope::parse(body.as_bytes()).unwrap_err();
+            assert!(err.starts_with(field), "{body}: {err}");
         }
     }
 }

@@ -4,9 +4,10 @@
 //! Built on [`Group`]: under load one fsync stores many events, so throughput is no longer
 //! bounded by one commit per event; with no load, a lone delivery commits at once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use diesel::QueryResult;
 use tokio::sync::Notify;
 
 use crate::db::group::Group;
@@ -27,10 +28,19 @@ pub enum Stored {
     Duplicate,
 }
 
+/// What one delivery's row came to: stored or found, or the error that refused it alone.
+pub type RowOutcome = Result<Stored, DbError>;
+
+/// How a batch of rows is inserted: [`WebhookEvent::insert_batch`] (tests put a refusing one in
+/// its place).
+pub type InsertFn = fn(&mut DbConnection, &[&NewWebhookEvent]) -> QueryResult<Vec<String>>;
+
 /// The sending side: cheap to clone, one per process.
 #[derive(Clone)]
 pub struct Inbox {
-    group: Group<NewWebhookEvent, Stored>,
+    group: Group<NewWebhookEvent, RowOutcome>,
+    /// The committers' pool, for the readiness probe.
+    db: Db,
 }
 
 impl Inbox {
@@ -45,57 +55,101 @@ impl Inbox {
     ) -> std::io::Result<Self> {
         let committers = committers.max(1);
         let db = db.dedicated(committers as u32, COMMITTER_SESSION, "committers");
-        let work = move |conn: &mut DbConnection, rows: Vec<NewWebhookEvent>| {
-            let count = rows.len();
-            store_batch(conn, rows, &stored).inspect_err(|err| {
-                tracing::error!(error = %err, events = count, "could not store webhook events; they are refused and Stripe will redeliver them");
+        let work = move |conn: &mut DbConnection, rows: &[NewWebhookEvent]| {
+            store_batch(conn, rows, &stored, WebhookEvent::insert_batch).inspect_err(|err| {
+                tracing::error!(error = %err, events = rows.len(), "could not store webhook events; they are refused and Stripe will redeliver them");
             })
         };
         Ok(Self {
-            group: Group::start("inbox-commit", db, batch_max, committers, Arc::new(work))?,
+            group: Group::start(
+                "inbox-commit",
+                db.clone(),
+                batch_max,
+                committers,
+                Arc::new(work),
+            )?,
+            db,
         })
     }
 
     /// Stores one delivery; returns once the commit holding it is done.
     pub async fn store(&self, row: NewWebhookEvent) -> Result<Stored, DbError> {
-        self.group.run(row).await
+        self.group.run(row).await.and_then(|outcome| outcome)
+    }
+
+    /// Whether a committer connection answers (the readiness probe): one found dead is
+    /// replaced, so this also heals the committers after a database restart.
+    pub async fn check(&self) -> Result<(), DbError> {
+        self.db.run(Db::ping).await
     }
 }
 
-/// Stores a batch of deliveries in one statement; answers each in the deliveries' order.
-fn store_batch(
+/// Stores a batch of deliveries in one statement, as a committer does; answers each in the
+/// deliveries' order. When the database refuses the statement for what one row holds, the rows
+/// are stored one by one, so the row it refuses fails alone and its neighbours are stored and
+/// acknowledged.
+pub fn store_batch(
     conn: &mut DbConnection,
-    deliveries: Vec<NewWebhookEvent>,
+    deliveries: &[NewWebhookEvent],
     stored: &Notify,
-) -> Result<Vec<Stored>, DbError> {
+    insert: InsertFn,
+) -> Result<Vec<RowOutcome>, DbError> {
     // A redelivery can race its first delivery into one batch: the first of an id is stored,
-    // the others are duplicates. Rows move out of the deliveries (bodies are not copied).
-    let mut rows: Vec<NewWebhookEvent> = Vec::with_capacity(deliveries.len());
-    let mut order = Vec::with_capacity(deliveries.len());
+    // the others are duplicates.
     let mut ids = HashSet::with_capacity(deliveries.len());
-    for row in deliveries {
-        order.push(row.id.clone());
-        if ids.insert(row.id.clone()) {
-            rows.push(row);
-        }
-    }
+    let mut rows: Vec<&NewWebhookEvent> = deliveries
+        .iter()
+        .filter(|row| ids.insert(row.id.as_str()))
+        .collect();
     // One order for every batch: two batches inserting the same ids (a redelivery during a
     // stall) then wait on each other instead of deadlocking.
     rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let inserted = WebhookEvent::insert_batch(conn, &mut rows)?;
+    let mut refused: HashMap<&str, Arc<DbError>> = HashMap::new();
+    let inserted = match insert(conn, &rows) {
+        Ok(inserted) => inserted,
+        Err(err) if rows.len() > 1 && is_refusal(&err) && Db::ping(conn).is_ok() => {
+            tracing::warn!(error = %err, events = rows.len(), "the database refused a batch of webhook events; they are stored one by one");
+            let mut inserted = Vec::with_capacity(rows.len());
+            for row in rows {
+                match insert(conn, &[row]) {
+                    Ok(ids) => inserted.extend(ids),
+                    Err(err) if is_refusal(&err) => {
+                        tracing::warn!(event_id = %row.id.escape_debug(), error = %err, "the database refused a webhook event; it alone is refused");
+                        refused.insert(row.id.as_str(), Arc::new(err.into()));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            inserted
+        }
+        Err(err) => return Err(err.into()),
+    };
     if !inserted.is_empty() {
         stored.notify_waiters();
     }
     // Removed when answered, so only the first delivery of an id is new.
     let mut inserted: HashSet<String> = inserted.into_iter().collect();
-    Ok(order
-        .into_iter()
-        .map(|id| {
-            if inserted.remove(&id) {
-                Stored::New
+    Ok(deliveries
+        .iter()
+        .map(|row| {
+            if let Some(err) = refused.get(row.id.as_str()) {
+                Err(DbError::Shared(err.clone()))
+            } else if inserted.remove(&row.id) {
+                Ok(Stored::New)
             } else {
-                Stored::Duplicate
+                Ok(Stored::Duplicate)
             }
         })
         .collect())
+}
+
+/// Whether the database refused the statement itself (what it holds), with the connection
+/// fine: not a lost connection, which no row is to blame for.
+fn is_refusal(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        err,
+        Error::DatabaseError(kind, _)
+            if !matches!(kind, DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand)
+    )
 }

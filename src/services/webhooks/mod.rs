@@ -17,13 +17,13 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 pub use envelope::Envelope;
-pub use inbox::{Inbox, Stored};
+pub use inbox::{store_batch, Inbox, InsertFn, RowOutcome, Stored};
 pub(crate) use rows::{checkout_row, entitlements_row, price_row, product_row, subscription_row};
 
 use crate::configuration::WebhookSettings;
 use crate::db::models::{EventStatus, NewWebhookEvent};
 use crate::db::{now, Db, DbError};
-use crate::domain::StripeAccountId;
+use crate::domain::{StripeAccountId, StripeId};
 use crate::stripe::{SignatureError, SignatureVerifier};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,8 @@ impl WebhookError {
             Self::Signature(_) => "invalid_signature",
             Self::Envelope(_) => "invalid_event",
             Self::LivemodeMismatch { .. } => "livemode_mismatch",
-            Self::Store(_) => "database_unavailable",
+            Self::Store(err) if err.is_unavailable() => "database_unavailable",
+            Self::Store(_) => "internal_error",
         }
     }
 }
@@ -96,6 +97,11 @@ impl Ingest {
         })
     }
 
+    /// Whether the inbox can store deliveries now (the readiness probe).
+    pub async fn check(&self) -> Result<(), DbError> {
+        self.inbox.check().await
+    }
+
     /// Verifies `body` against its `Stripe-Signature` header and stores it; returns once it is
     /// committed. Nothing is stored unless the signature and the envelope are good.
     pub async fn receive(
@@ -130,7 +136,7 @@ impl Ingest {
                 gateway: mode(gateway),
             });
         }
-        let id = envelope.id.clone();
+        let id = envelope.id.to_string();
         let payload = String::from_utf8(body.to_vec())
             .map_err(|_| WebhookError::Envelope("the body is not UTF-8".into()))?;
         let row = inbox_row(envelope, payload, self.platform_account.as_ref());
@@ -158,11 +164,13 @@ pub(crate) fn inbox_row(
     NewWebhookEvent {
         stripe_account_id: envelope
             .account
-            .or_else(|| platform_account.map(ToString::to_string)),
-        id: envelope.id,
+            .as_ref()
+            .or(platform_account)
+            .map(ToString::to_string),
+        id: envelope.id.into_string(),
         event_type: envelope.event_type,
         object_type: envelope.object_type,
-        object_id: envelope.object_id,
+        object_id: envelope.object_id.map(StripeId::into_string),
         livemode: envelope.livemode,
         created_at: envelope.created,
         received_at,
