@@ -229,6 +229,11 @@ pub struct StripeArgs {
     /// First backoff delay in milliseconds; it doubles per retry (with jitter), capped at 8 s.
     #[arg(long, env = "STRIPE_RETRY_BASE_MS", default_value_t = 250)]
     pub stripe_retry_base_ms: u64,
+    /// The largest platform fee an organizer may be given, in basis points of each charge
+    /// (0 to 10000): registering or updating an organizer above it is refused (422), and so is
+    /// a payment for an organizer whose stored fee is above it (after the cap was lowered).
+    #[arg(long, env = "MAX_APPLICATION_FEE_BPS", default_value_t = 3000, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    pub max_application_fee_bps: u16,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -302,6 +307,8 @@ pub struct StripeSettings {
     pub timeout: Duration,
     pub max_retries: u32,
     pub retry_base: Duration,
+    /// `MAX_APPLICATION_FEE_BPS`.
+    pub max_application_fee_bps: u16,
 }
 
 /// A setting that stops start-up, phrased as the one thing to fix.
@@ -384,6 +391,7 @@ impl StripeSettings {
             timeout: Duration::from_millis(args.stripe_timeout_ms.max(1)),
             max_retries: args.stripe_max_retries,
             retry_base: Duration::from_millis(args.stripe_retry_base_ms),
+            max_application_fee_bps: args.max_application_fee_bps,
         })
     }
 

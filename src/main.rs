@@ -65,10 +65,9 @@ fn reconcile(args: SyncArgs, only: Option<OrganizerId>) -> anyhow::Result<()> {
         if run.status != RunStatus::Succeeded {
             failed += 1;
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&gateway::routes::sync_run_json(run))?
-        );
+        let json = gateway::routes::sync_run_json(run)
+            .map_err(|err| anyhow::anyhow!("a run could not be shown: {err}"))?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
     }
     if failed > 0 {
         anyhow::bail!("{failed} run(s) did not succeed");

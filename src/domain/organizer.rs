@@ -48,6 +48,17 @@ impl ApplicationFeeBps {
     pub fn get(self) -> u16 {
         self.0
     }
+
+    /// The fee, when it is within the platform's cap (`MAX_APPLICATION_FEE_BPS`).
+    pub fn within(self, cap: u16) -> Result<Self, String> {
+        if self.0 <= cap {
+            Ok(self)
+        } else {
+            Err(format!(
+                "must be at most {cap} basis points, the platform's cap (MAX_APPLICATION_FEE_BPS)"
+            ))
+        }
+    }
 }
 
 crate::text_enum! {

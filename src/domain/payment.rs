@@ -256,6 +256,76 @@ pub enum LineItem {
 impl LineItem {
     /// Stripe's limit on line items in one Checkout Session.
     pub const MAX: usize = 100;
+    /// In `subscription` mode, Stripe takes at most 20 items with recurring prices and 20 with
+    /// one-time prices.
+    pub const MAX_PER_KIND_IN_SUBSCRIPTION: usize = 20;
+}
+
+/// Whether Checkout saves what the buyer enters onto the Stripe customer: one of
+/// `customer_update`'s fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Save {
+    Auto,
+    Never,
+}
+
+impl Save {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "auto" => Ok(Self::Auto),
+            "never" => Ok(Self::Never),
+            _ => Err("must be `auto` or `never`".into()),
+        }
+    }
+}
+
+/// Checkout's `customer_update`: what it saves onto the customer (Stripe's default: nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CustomerUpdate {
+    pub address: Option<Save>,
+    pub name: Option<Save>,
+    pub shipping: Option<Save>,
+}
+
+/// Checkout's `billing_address_collection`: only what payment needs (`auto`, Stripe's
+/// default) or always a full address (`required`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressCollection {
+    Auto,
+    Required,
+}
+
+impl AddressCollection {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "auto" => Ok(Self::Auto),
+            "required" => Ok(Self::Required),
+            _ => Err("must be `auto` or `required`".into()),
+        }
+    }
+}
+
+/// A billing portal configuration of the organizer's account (`bpc_...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortalConfiguration(String);
+
+impl PortalConfiguration {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = raw.strip_prefix("bpc_").is_some_and(|rest| {
+            !rest.is_empty()
+                && raw.len() <= 255
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("must be a billing portal configuration id: `bpc_` and letters, digits or `_`, at most 255 characters".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ impl From<PaymentError> for ApiError {
             PaymentError::Stripe { account, source } => {
                 ApiError::from_stripe(&account, source.failure(), source)
             }
+            PaymentError::FeeAboveCap { .. } => ApiError::Conflict {
+                code: "organizer_fee_above_cap",
+                message: err.to_string(),
+            },
             PaymentError::Db(db) => db.into(),
         }
     }

@@ -26,7 +26,8 @@ pub struct CreateOrganizer {
     /// The organizer's Stripe account: a connected account, or the platform's own.
     #[schema(value_type = StripeAccountId, example = "acct_1Nv0FGQ9RKHgCVdK")]
     stripe_account_id: String,
-    /// Platform fee in basis points (0 to 10000) taken from the organizer's charges.
+    /// Platform fee in basis points taken from the organizer's charges: 0 to the platform's
+    /// cap, `MAX_APPLICATION_FEE_BPS` (default 3000, at most 10000).
     #[schema(value_type = Option<i64>, example = 250, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Whole>,
 }
@@ -37,7 +38,7 @@ pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrganizerName, required = false, example = "Acme Events Ltd")]
     name: Option<Option<String>>,
-    /// `null` removes the fee.
+    /// `null` removes the fee; at most `MAX_APPLICATION_FEE_BPS` (default 3000).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Option<Whole>>,
@@ -143,7 +144,7 @@ pub fn parse_organizer_id(raw: &str) -> Result<OrganizerId, ApiError> {
 }
 
 /// Collects every field problem at once, so a client fixes its request in one round.
-fn parse_create(body: CreateOrganizer) -> Result<NewOrganizerInput, ApiError> {
+fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput, ApiError> {
     let mut errors = Vec::new();
     let name =
         OrganizerName::parse(&body.name).map_err(|e| errors.push(FieldError::new("name", e)));
@@ -151,7 +152,7 @@ fn parse_create(body: CreateOrganizer) -> Result<NewOrganizerInput, ApiError> {
         .map_err(|e| errors.push(FieldError::new("stripe_account_id", e)));
     let fee = body
         .application_fee_bps
-        .map(|fee| ApplicationFeeBps::parse(fee.0))
+        .map(|fee| ApplicationFeeBps::parse(fee.0).and_then(|fee| fee.within(fee_cap)))
         .transpose()
         .map_err(|e| errors.push(FieldError::new("application_fee_bps", e)));
     match (name, account, fee) {
@@ -164,7 +165,7 @@ fn parse_create(body: CreateOrganizer) -> Result<NewOrganizerInput, ApiError> {
     }
 }
 
-fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
+fn parse_update(body: UpdateOrganizer, fee_cap: u16) -> Result<OrganizerPatch, ApiError> {
     let mut errors = Vec::new();
     let mut patch = OrganizerPatch::default();
     match body.name {
@@ -178,10 +179,12 @@ fn parse_update(body: UpdateOrganizer) -> Result<OrganizerPatch, ApiError> {
     match body.application_fee_bps {
         None => {}
         Some(None) => patch.application_fee_bps = Some(None),
-        Some(Some(fee)) => match ApplicationFeeBps::parse(fee.0) {
-            Ok(fee) => patch.application_fee_bps = Some(Some(fee)),
-            Err(e) => errors.push(FieldError::new("application_fee_bps", e)),
-        },
+        Some(Some(fee)) => {
+            match ApplicationFeeBps::parse(fee.0).and_then(|fee| fee.within(fee_cap)) {
+                Ok(fee) => patch.application_fee_bps = Some(Some(fee)),
+                Err(e) => errors.push(FieldError::new("application_fee_bps", e)),
+            }
+        }
     }
     match body.status {
         None => {}
@@ -225,7 +228,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     // The role before the input: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let input = parse_create(body?.0)?;
+    let input = parse_create(body?.0, state.stripe.max_fee_bps())?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
     if state.backfill_on_register {
         // The organizer exists either way; a backfill that could not be queued is made up by
@@ -323,7 +326,7 @@ pub async fn update(
 ) -> Result<web::Json<OrganizerResponse>, ApiError> {
     principal.require_admin()?;
     let id = parse_organizer_id(&org_id)?;
-    let patch = parse_update(body?.0)?;
+    let patch = parse_update(body?.0, state.stripe.max_fee_bps())?;
     let organizer = organizers::update(&state, AuditContext::new(&principal), id, patch).await?;
     Ok(web::Json(OrganizerResponse::new(organizer, &state)))
 }

@@ -52,14 +52,14 @@ pub struct SyncRunResponse {
     error: Option<String>,
 }
 
-impl From<SyncRun> for SyncRunResponse {
-    fn from(run: SyncRun) -> Self {
-        Self {
-            kinds: serde_json::from_str(&run.kinds).unwrap_or_default(),
-            report: run
-                .report
-                .as_deref()
-                .and_then(|r| serde_json::from_str(r).ok()),
+impl TryFrom<SyncRun> for SyncRunResponse {
+    type Error = ApiError;
+
+    /// A stored run whose kinds or report do not read is an error, never an empty answer.
+    fn try_from(run: SyncRun) -> Result<Self, ApiError> {
+        Ok(Self {
+            kinds: sync::run_kinds(&run)?,
+            report: sync::run_report(&run)?,
             id: run.id,
             organizer_id: run.organizer_id,
             stripe_account_id: run.stripe_account_id,
@@ -70,7 +70,7 @@ impl From<SyncRun> for SyncRunResponse {
             started_at: run.started_at.map(|t| t.and_utc()),
             finished_at: run.finished_at.map(|t| t.and_utc()),
             error: run.error,
-        }
+        })
     }
 }
 
@@ -86,8 +86,11 @@ pub struct SyncRunPage {
 ///
 /// Lists the account's objects from Stripe, compares them with the gateway's mirror and repairs
 /// what is missing, different or deleted in Stripe (unless `dry_run`), in the background; the
-/// run's drift report grows as it goes. One run per account at a time, across instances: while
-/// one is queued or running, another is refused with `sync_in_progress`.
+/// run's drift report grows as it goes. One run per account at a time, across instances: a
+/// request while one runs gets `202` with a run `queued` to start when that one ends, so what
+/// was changed in Stripe before asking is in it. At most one run waits per account: a later
+/// request of the same run (`kinds`, `dry_run`) joins it and gets its id; one of another run
+/// is refused with `sync_in_progress`, naming the waiting run.
 #[utoipa::path(
     operation_id = "start_sync",
     tag = "sync",
@@ -95,12 +98,12 @@ pub struct SyncRunPage {
     params(("org_id" = uuid::Uuid, Path, description = "Organizer id")),
     request_body = StartSync,
     responses(
-        (status = 202, description = "Queued", body = SyncStarted),
+        (status = 202, description = "Queued: it starts now, or when the run in progress ends (a request joining the waiting run gets that run)", body = SyncStarted),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
-        (status = 409, description = "A run of the account is queued or running (`sync_in_progress`, naming it), or the account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 409, description = "Another kind of run is already waiting for the account (`sync_in_progress`, naming it), or the account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Unknown fields or kinds, or an empty `kinds` (`validation_failed`)", body = ErrorBody),
@@ -160,7 +163,10 @@ pub async fn list(
     let (limit, cursor) = query.0.parse()?;
     let (runs, next) = sync::list_runs(&state, &principal, org_id, cursor, limit).await?;
     Ok(web::Json(SyncRunPage {
-        data: runs.into_iter().map(Into::into).collect(),
+        data: runs
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?,
         next_cursor: next.map(|cursor| cursor.encode()),
     }))
 }
@@ -189,7 +195,7 @@ pub async fn get(
 ) -> Result<web::Json<SyncRunResponse>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
     let run = sync::get_run(&state, &principal, org_id, path.1.clone()).await?;
-    Ok(web::Json(run.into()))
+    Ok(web::Json(run.try_into()?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

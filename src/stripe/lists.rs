@@ -26,11 +26,14 @@ pub async fn products(
 }
 
 /// Active and inactive prices alike (Stripe lists both when `active` is not given).
+/// The account's prices that are `active`, or not: Stripe lists only the active ones unless
+/// asked for the inactive ones, so a full listing takes both.
 pub async fn prices(
     client: &AccountClient<'_>,
+    active: bool,
     after: Option<&str>,
 ) -> Result<Page<RemotePrice>, StripeError> {
-    let mut request = ListPrice::new().limit(PAGE_SIZE);
+    let mut request = ListPrice::new().active(active).limit(PAGE_SIZE);
     if let Some(after) = after {
         request = request.starting_after(after);
     }

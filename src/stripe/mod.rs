@@ -31,6 +31,7 @@ pub struct Stripe {
     transport: StripeTransport,
     platform_account: Option<StripeAccountId>,
     publishable_key: Option<String>,
+    max_fee_bps: u16,
 }
 
 impl Stripe {
@@ -39,7 +40,13 @@ impl Stripe {
             transport: StripeTransport::new(settings)?,
             platform_account: settings.platform_account_id.clone(),
             publishable_key: settings.publishable_key.clone(),
+            max_fee_bps: settings.max_application_fee_bps,
         })
+    }
+
+    /// The largest platform fee an organizer may have (`MAX_APPLICATION_FEE_BPS`).
+    pub fn max_fee_bps(&self) -> u16 {
+        self.max_fee_bps
     }
 
     /// The platform's publishable key, for frontends that start Stripe.js; `None` when unset.

@@ -8,17 +8,22 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionLineItemsPriceDataRecurring,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionCustomerUpdate,
+    CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionCustomerUpdateName,
+    CreateCheckoutSessionCustomerUpdateShipping, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataRecurring,
     CreateCheckoutSessionLineItemsPriceDataRecurringInterval,
     CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
 };
-use stripe_checkout::CheckoutSessionMode;
+use stripe_checkout::{CheckoutSessionBillingAddressCollection, CheckoutSessionMode};
 use stripe_core::payment_intent::CreatePaymentIntent;
 
 use super::checkout::RemoteCheckoutSession;
 use super::{AccountClient, IdempotencyKey, StripeError};
-use crate::domain::payment::{Amount, CheckoutMode, Currency, HttpUrl, Interval, LineItem};
+use crate::domain::payment::{
+    AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, Interval, LineItem,
+    PortalConfiguration, Save,
+};
 
 /// The platform's cut of a direct charge on a connected account.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -35,11 +40,18 @@ pub struct NewCheckout<'a> {
     pub mode: CheckoutMode,
     /// The Stripe customer, of the same account.
     pub customer: &'a str,
+    /// The gateway's customer id: Stripe's `client_reference_id`.
+    pub reference: &'a str,
     pub line_items: &'a [LineItem],
     pub success_url: &'a HttpUrl,
     pub cancel_url: &'a HttpUrl,
+    /// Set on the session and on the PaymentIntent or Subscription it creates, so each of
+    /// them leads back to the gateway's customer and organizer.
     pub metadata: &'a BTreeMap<String, String>,
     pub allow_promotion_codes: Option<bool>,
+    pub customer_update: CustomerUpdate,
+    pub automatic_tax: bool,
+    pub billing_address_collection: Option<AddressCollection>,
     pub fee: Fee,
 }
 
@@ -58,26 +70,70 @@ pub async fn create_checkout_session(
         .line_items(items)
         .success_url(new.success_url.as_str())
         .cancel_url(new.cancel_url.as_str());
-    if !new.metadata.is_empty() {
-        request = request.metadata(hash_map(new.metadata));
-    }
+    request = request
+        .client_reference_id(new.reference)
+        .metadata(hash_map(new.metadata));
     if let Some(allow) = new.allow_promotion_codes {
         request = request.allow_promotion_codes(allow);
     }
-    match new.fee {
-        Fee::None => {}
-        Fee::Amount(amount) => {
-            let mut data = CreateCheckoutSessionPaymentIntentData::new();
-            data.application_fee_amount = Some(amount);
-            request = request.payment_intent_data(data);
-        }
-        Fee::Percent(percent) => {
-            let mut data = CreateCheckoutSessionSubscriptionData::new();
-            data.application_fee_percent = Some(percent);
-            request = request.subscription_data(data);
-        }
+    if new.customer_update != CustomerUpdate::default() {
+        request = request.customer_update(customer_update(new.customer_update));
     }
+    if new.automatic_tax {
+        request = request.automatic_tax(CreateCheckoutSessionAutomaticTax::new(true));
+    }
+    if let Some(collection) = new.billing_address_collection {
+        request = request.billing_address_collection(match collection {
+            AddressCollection::Auto => CheckoutSessionBillingAddressCollection::Auto,
+            AddressCollection::Required => CheckoutSessionBillingAddressCollection::Required,
+        });
+    }
+    request = match new.mode {
+        CheckoutMode::Payment => {
+            let mut data = CreateCheckoutSessionPaymentIntentData::new();
+            data.metadata = Some(hash_map(new.metadata));
+            if let Fee::Amount(amount) = new.fee {
+                data.application_fee_amount = Some(amount);
+            }
+            request.payment_intent_data(data)
+        }
+        CheckoutMode::Subscription => {
+            let mut data = CreateCheckoutSessionSubscriptionData::new();
+            data.metadata = Some(hash_map(new.metadata));
+            if let Fee::Percent(percent) = new.fee {
+                data.application_fee_percent = Some(percent);
+            }
+            request.subscription_data(data)
+        }
+    };
     client.write_json(&request, key).await
+}
+
+fn customer_update(update: CustomerUpdate) -> CreateCheckoutSessionCustomerUpdate {
+    let mut sent = CreateCheckoutSessionCustomerUpdate::new();
+    let auto = |save: Save| save == Save::Auto;
+    sent.address = update.address.map(|save| {
+        if auto(save) {
+            CreateCheckoutSessionCustomerUpdateAddress::Auto
+        } else {
+            CreateCheckoutSessionCustomerUpdateAddress::Never
+        }
+    });
+    sent.name = update.name.map(|save| {
+        if auto(save) {
+            CreateCheckoutSessionCustomerUpdateName::Auto
+        } else {
+            CreateCheckoutSessionCustomerUpdateName::Never
+        }
+    });
+    sent.shipping = update.shipping.map(|save| {
+        if auto(save) {
+            CreateCheckoutSessionCustomerUpdateShipping::Auto
+        } else {
+            CreateCheckoutSessionCustomerUpdateShipping::Never
+        }
+    });
+    sent
 }
 
 fn line_item(item: &LineItem) -> CreateCheckoutSessionLineItems {
@@ -173,11 +229,15 @@ pub async fn create_portal_session(
     client: &AccountClient<'_>,
     customer: &str,
     return_url: &HttpUrl,
+    configuration: Option<&PortalConfiguration>,
     key: IdempotencyKey,
 ) -> Result<RemotePortalSession, StripeError> {
-    let request = CreateBillingPortalSession::new()
+    let mut request = CreateBillingPortalSession::new()
         .customer(customer)
         .return_url(return_url.as_str());
+    if let Some(configuration) = configuration {
+        request = request.configuration(configuration.as_str());
+    }
     client.write_json(&request, key).await
 }
 

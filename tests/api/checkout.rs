@@ -270,7 +270,8 @@ async fn prices_the_mirror_knows_are_checked_before_stripe(app: TestApp) {
         );
         assert!(field["message"].as_str().unwrap().contains(says), "{error}");
     }
-    // A price nobody has heard of goes to Stripe, which judges it.
+    // A price the mirror lacks is read from Stripe first: one that Stripe lacks too is refused
+    // like the others, and no session is asked for.
     let body = checkout_by_email(
         "ana@example.com",
         json!([{ "price": "price_unknown", "quantity": 1 }]),
@@ -278,20 +279,25 @@ async fn prices_the_mirror_knows_are_checked_before_stripe(app: TestApp) {
     let response = app
         .post(&sessions_path(&org), &app.admin_token(), &body)
         .await;
-    let error = error_body(response, 422, "stripe_invalid_request").await;
+    let error = error_body(response, 422, "validation_failed").await;
+    assert_eq!(error["error"]["fields"][0]["field"], "line_items[0].price");
     assert!(
-        error["error"]["message"]
+        error["error"]["fields"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("No such price"),
+            .contains("has no price price_unknown"),
         "{error}"
     );
     assert_eq!(
         app.stripe
-            .requests_to("POST", "/v1/checkout/sessions")
+            .requests_to("GET", "/v1/prices/price_unknown")
             .len(),
         1
     );
+    assert!(app
+        .stripe
+        .requests_to("POST", "/v1/checkout/sessions")
+        .is_empty());
 }
 
 async fn bad_input_is_refused_per_field_before_stripe(app: TestApp) {

@@ -19,7 +19,7 @@ backend_tests!(
     a_dry_run_reports_the_same_drift_and_writes_nothing,
     a_stopped_listing_resumes_after_its_last_page,
     customers_created_changed_or_deleted_in_stripe_are_reconciled,
-    one_run_per_account_at_a_time,
+    a_request_during_a_run_gets_one_that_starts_after_it,
     a_cursor_whose_object_is_gone_starts_the_listing_over,
     runs_belong_to_their_organizer,
     the_cli_reconciles_and_prints_the_report,
@@ -346,7 +346,10 @@ async fn customers_created_changed_or_deleted_in_stripe_are_reconciled(app: Test
     assert_eq!(audit["data"][0]["actor"], "reconciler", "{audit}");
 }
 
-async fn one_run_per_account_at_a_time(app: TestApp) {
+/// One run per account at a time. A request while one runs gets a run queued to start when
+/// that one ends (so what the caller changed in Stripe before asking is in it); a later
+/// request of the same run joins it, one of another run is refused naming it.
+async fn a_request_during_a_run_gets_one_that_starts_after_it(app: TestApp) {
     let account = "acct_1SyncLease000001";
     let org = app.create_organizer("Sync", account).await;
     app.stripe
@@ -362,19 +365,47 @@ async fn one_run_per_account_at_a_time(app: TestApp) {
             &json!({ "kinds": ["products"] }),
         )
         .await;
+    assert_eq!(response.status(), 202);
+    let queued: Value = response.json().await.unwrap();
+    assert_eq!(queued["status"], "queued", "{queued}");
+    let second = queued["run_id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let joined = start(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(
+        joined, second,
+        "a later request of the same run joins the queued one"
+    );
+    let response = app
+        .post(
+            &sync_path(&org),
+            &app.admin_token(),
+            &json!({ "kinds": ["products"], "dry_run": true }),
+        )
+        .await;
     let refused = error_body(response, 409, "sync_in_progress").await;
     assert!(
         refused["error"]["message"]
             .as_str()
             .unwrap()
-            .contains(&first),
+            .contains(&second),
         "{refused}"
     );
+    // Queued while the first runs, it has not started.
+    let waiting = app
+        .get_json(&format!("{}/{second}", runs_path(&org)), &app.admin_token())
+        .await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
     gate.release();
     let first = finished(&app, &org, &first).await;
     assert_eq!(first["status"], "succeeded", "{first}");
-    let second = run_once(&app, &org, json!({ "kinds": ["products"] })).await;
+    let second = finished(&app, &org, &second).await;
     assert_eq!(second["status"], "succeeded", "{second}");
+    let (ended, began) = (
+        first["finished_at"].as_str().unwrap(),
+        second["started_at"].as_str().unwrap(),
+    );
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    assert!(time(began) >= time(ended), "{began} before {ended}");
     let list = app.get_json(&runs_path(&org), &app.admin_token()).await;
     let ids: Vec<&str> = list["data"]
         .as_array()

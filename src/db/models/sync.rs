@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::columns::{Json, JsonObject};
 use crate::db::schema::{event_cursors, sync_cursors, sync_runs};
 use crate::db::{now, DbConnection};
 use crate::on_each_backend;
@@ -39,7 +40,9 @@ crate::text_enum! {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
+/// A run as stored. Its JSON columns are read typed ([`Json`]): a row whose `kinds` or `report`
+/// does not parse fails the query instead of reading as empty.
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = sync_runs)]
 pub struct SyncRun {
     pub id: String,
@@ -47,21 +50,53 @@ pub struct SyncRun {
     pub stripe_account_id: String,
     pub status: RunStatus,
     pub dry_run: bool,
-    /// JSON array of kind names.
-    pub kinds: String,
+    /// The kinds' names.
+    pub kinds: Json<Vec<String>>,
     pub trigger: RunTrigger,
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
-    /// JSON drift report.
-    pub report: Option<String>,
+    /// The drift report, a JSON object.
+    pub report: Option<JsonObject>,
     pub error: Option<String>,
+}
+
+/// A run as written: its JSON columns as text.
+#[derive(Insertable)]
+#[diesel(table_name = sync_runs)]
+struct NewSyncRun<'a> {
+    id: &'a str,
+    organizer_id: &'a str,
+    stripe_account_id: &'a str,
+    status: RunStatus,
+    dry_run: bool,
+    kinds: String,
+    trigger: RunTrigger,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    report: Option<String>,
+    error: Option<&'a str>,
 }
 
 impl SyncRun {
     pub fn insert(conn: &mut DbConnection, run: &SyncRun) -> QueryResult<()> {
+        let new = NewSyncRun {
+            id: &run.id,
+            organizer_id: &run.organizer_id,
+            stripe_account_id: &run.stripe_account_id,
+            status: run.status,
+            dry_run: run.dry_run,
+            kinds: run.kinds.to_json(),
+            trigger: run.trigger,
+            created_at: run.created_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            report: run.report.as_ref().map(Json::to_json),
+            error: run.error.as_deref(),
+        };
         diesel::insert_into(sync_runs::table)
-            .values(run)
+            .values(&new)
             .execute(conn)
             .map(drop)
     }
@@ -140,10 +175,9 @@ impl SyncRun {
             .select(SyncRun::as_select())
             .load(conn)?;
         let full = |run: &SyncRun| {
-            let kinds: Vec<String> = serde_json::from_str(&run.kinds).unwrap_or_default();
             crate::services::sync::SyncKind::ALL
                 .iter()
-                .all(|kind| kinds.iter().any(|k| k == kind.as_str()))
+                .all(|kind| run.kinds.iter().any(|k| k == kind.as_str()))
         };
         Ok(recent.into_iter().find(full))
     }

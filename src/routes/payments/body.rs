@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::payment::{
-    Amount, CheckoutMode, Currency, HttpUrl, Interval, LineItem, Quantity, Recurring,
+    AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, Interval, LineItem,
+    PortalConfiguration, Quantity, Recurring, Save,
 };
 use crate::domain::{CustomerId, Email, Metadata};
 use crate::error::{ApiError, FieldError};
@@ -29,6 +30,24 @@ pub struct CreateCheckoutSession {
     cancel_url: String,
     metadata: Option<BTreeMap<String, String>>,
     allow_promotion_codes: Option<bool>,
+    customer_update: Option<CustomerUpdateBody>,
+    automatic_tax: Option<AutomaticTaxBody>,
+    billing_address_collection: Option<String>,
+}
+
+/// What Checkout saves onto the customer: each `auto` or `never` (Stripe's default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpdateBody {
+    address: Option<String>,
+    name: Option<String>,
+    shipping: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomaticTaxBody {
+    enabled: bool,
 }
 
 /// A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`,
@@ -69,6 +88,14 @@ pub struct CreatePortalSession {
     /// Where the portal's "back" link goes: an absolute http(s) URL.
     #[schema(value_type = HttpUrl, example = "https://shop.example/account")]
     return_url: String,
+    /// A portal configuration of the organizer's account (`bpc_...`); the account's default
+    /// configuration when absent.
+    #[schema(
+        nullable,
+        pattern = "^bpc_[A-Za-z0-9_]{1,251}$",
+        example = "bpc_1PqRst"
+    )]
+    configuration: Option<String>,
 }
 
 // The request bodies' schemas are written out: their rules span fields (exactly one buyer; a
@@ -205,6 +232,29 @@ pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiE
         None => Some(Metadata::default()),
         Some(raw) => metadata(raw, &mut errors),
     };
+    let customer_update = body
+        .customer_update
+        .map_or_else(CustomerUpdate::default, |update| {
+            let mut save = |raw: Option<&str>, field: &str| {
+                optional(
+                    raw,
+                    &format!("customer_update.{field}"),
+                    Save::parse,
+                    &mut errors,
+                )
+            };
+            CustomerUpdate {
+                address: save(update.address.as_deref(), "address"),
+                name: save(update.name.as_deref(), "name"),
+                shipping: save(update.shipping.as_deref(), "shipping"),
+            }
+        });
+    let billing_address_collection = optional(
+        body.billing_address_collection.as_deref(),
+        "billing_address_collection",
+        AddressCollection::parse,
+        &mut errors,
+    );
     let parsed = (|| {
         Some(CheckoutInput {
             buyer: buyer?,
@@ -214,6 +264,9 @@ pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiE
             cancel_url: cancel_url?,
             metadata: metadata?.into_inner(),
             allow_promotion_codes: body.allow_promotion_codes,
+            customer_update,
+            automatic_tax: body.automatic_tax.is_some_and(|tax| tax.enabled),
+            billing_address_collection,
         })
     })();
     fields_or(parsed, errors)
@@ -344,6 +397,21 @@ pub fn parse_payment_intent(body: CreatePaymentIntent) -> Result<PaymentIntentIn
     fields_or(parsed, errors)
 }
 
-pub fn parse_portal(body: CreatePortalSession) -> Result<HttpUrl, ApiError> {
-    HttpUrl::parse(&body.return_url).map_err(|e| ApiError::validation("return_url", e))
+pub fn parse_portal(
+    body: CreatePortalSession,
+) -> Result<(HttpUrl, Option<PortalConfiguration>), ApiError> {
+    let mut errors = Vec::new();
+    let return_url = optional(
+        Some(&body.return_url),
+        "return_url",
+        HttpUrl::parse,
+        &mut errors,
+    );
+    let configuration = optional(
+        body.configuration.as_deref(),
+        "configuration",
+        PortalConfiguration::parse,
+        &mut errors,
+    );
+    fields_or(return_url.map(|url| (url, configuration)), errors)
 }

@@ -40,10 +40,10 @@ use body::{
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`validation_failed`: also a price that is inactive, of another account, or recurring in `payment` mode), or Stripe refused the data (`stripe_invalid_request`, with Stripe's message)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`): also a price that is inactive, unknown to the account or of another account; items that do not fit the mode (a recurring item in `payment` mode; in `subscription` mode none recurring, or more than 20 recurring or 20 one-time); a total over 99,999,999 minor units; `allow_promotion_codes` with a payment's platform fee. Or Stripe refused the data (`stripe_invalid_request`, with Stripe's message)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
         (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
@@ -90,7 +90,7 @@ pub async fn create_checkout_session(
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`)", body = ErrorBody),
@@ -139,7 +139,7 @@ pub async fn create_payment_intent(
         (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid `return_url` (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, e.g. no portal configuration in the account)", body = ErrorBody),
+        (status = 422, description = "Invalid `return_url` or `configuration` (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, e.g. no portal configuration in the account, or no such configuration)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
         (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
@@ -155,10 +155,17 @@ pub async fn create_portal_session(
     let org_id = organizer_scope(&principal, &path.0)?;
     let customer_id = parse_customer_id(&path.1)?;
     let about = AnswerAbout(customer_id.to_string());
-    let return_url = parse_portal(body?.0)?;
-    let url =
-        payments::create_portal_session(&state, &principal, org_id, customer_id, return_url, key)
-            .await?;
+    let (return_url, configuration) = parse_portal(body?.0)?;
+    let url = payments::create_portal_session(
+        &state,
+        &principal,
+        org_id,
+        customer_id,
+        return_url,
+        configuration,
+        key,
+    )
+    .await?;
     let response = HttpResponse::Created().json(PortalSessionCreated { url });
     Ok(about_customer(response, about))
 }

@@ -73,6 +73,27 @@ fn one_buyer() -> RefOr<Schema> {
         .into()
 }
 
+/// Checkout's `customer_update`: each field `auto` or `never` (Stripe's default).
+fn customer_update() -> ObjectBuilder {
+    let save = |what: &str| {
+        nullable(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["auto", "never"]))
+                .description(Some(format!(
+                    "`auto` saves the {what} the buyer enters onto the Stripe customer."
+                ))),
+        )
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .property("address", save("billing address"))
+        .property("name", save("name"))
+        .property("shipping", save("shipping details"))
+        .description(Some("What Checkout saves onto the customer."))
+}
+
 fn customer_id() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -227,7 +248,7 @@ created.",
                     .enum_values(Some(["payment", "subscription"]))
                     .description(Some(
                         "`payment` (one-time items) or `subscription` (at least one recurring \
-item).",
+item; at most 20 recurring and 20 one-time items).",
                     )),
             )
             .property(
@@ -236,7 +257,10 @@ item).",
                     .items(component::<LineItemBody>())
                     .min_items(Some(1))
                     .max_items(Some(LineItem::MAX))
-                    .description(Some("1 to 100 items, all in one currency.")),
+                    .description(Some(
+                        "1 to 100 items, all in one currency, totalling at most 99,999,999 \
+minor units.",
+                    )),
             )
             .property(
                 "success_url",
@@ -258,7 +282,11 @@ item).",
                 nullable(
                     AllOfBuilder::new()
                         .item(component::<Metadata>())
-                        .description(Some("Set on the session.")),
+                        .description(Some(
+                            "Set on the session, and on the PaymentIntent or Subscription it \
+creates, beside the gateway's own `gateway_customer_id` and `gateway_organizer_id` (which is why \
+48 keys, not Stripe's 50). The session's `client_reference_id` is the gateway's customer id.",
+                        )),
                 ),
             )
             .property(
@@ -268,7 +296,40 @@ item).",
                         Type::Boolean,
                         Type::Null,
                     ]))
-                    .description(Some("Let the buyer enter promotion codes.")),
+                    .description(Some(
+                        "Let the buyer enter promotion codes. Refused (`true`) for a `payment` \
+with a platform fee: that fee is a fixed amount on the undiscounted total, which a discount could \
+exceed. A subscription's fee is a percentage Stripe takes after discounts.",
+                    )),
+            )
+            .property("customer_update", nullable(customer_update()))
+            .property(
+                "automatic_tax",
+                nullable(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                        .required("enabled")
+                        .property("enabled", ObjectBuilder::new().schema_type(Type::Boolean))
+                        .description(Some(
+                            "Stripe Tax computes the tax from the buyer's location (the \
+organizer's account must have Stripe Tax set up). Unless `customer_update.address` is given, the \
+address Checkout collects is then saved onto the customer (`auto`), as Stripe requires of a \
+customer without one.",
+                        )),
+                ),
+            )
+            .property(
+                "billing_address_collection",
+                nullable(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["auto", "required"]))
+                        .description(Some(
+                            "`auto` (Stripe's default): only what the payment needs; \
+`required`: always a full billing address.",
+                        )),
+                ),
             );
         // A `payment` checkout has no recurring item priced here.
         let mode = OneOfBuilder::new()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
 use crate::auth::Principal;
 use crate::db::DbError;
-use crate::domain::payment::{Amount, Currency, HttpUrl};
+use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
 use crate::domain::{CustomerId, OrganizerId};
 use crate::idempotency::ClientKey;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
@@ -54,6 +54,8 @@ pub async fn create_payment_intent(
         })
         .await?;
     let account = organizers::connected_account(&organizer)?;
+    // Before the buyer is resolved: a refused payment must not leave a new customer behind.
+    let bps = fee_bps(state, &account, organizer.application_fee_bps)?;
     let customer = match (customer, input.buyer) {
         (Some(customer), _) => customer,
         (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
@@ -61,7 +63,7 @@ pub async fn create_payment_intent(
             return Err(customers::CustomerError::NotFound(id.to_string()).into())
         }
     };
-    let fee = match fee_bps(state, &account, organizer.application_fee_bps) {
+    let fee = match bps {
         Some(bps) if fee_of(input.amount.get(), bps) > 0 => {
             Fee::Amount(fee_of(input.amount.get(), bps))
         }
@@ -114,6 +116,7 @@ pub async fn create_portal_session(
     org_id: OrganizerId,
     customer_id: CustomerId,
     return_url: HttpUrl,
+    configuration: Option<PortalConfiguration>,
     client_key: Option<ClientKey>,
 ) -> Result<String, PaymentError> {
     let id = customer_id.to_string();
@@ -127,10 +130,15 @@ pub async fn create_portal_session(
     let account = organizers::connected_account(&organizer)?;
     let key = stripe_key("portal_session.create", &account, client_key.as_ref());
     let client = state.stripe.for_account(&account);
-    let session =
-        payments::create_portal_session(&client, &customer.stripe_customer_id, &return_url, key)
-            .await
-            .map_err(|err| PaymentError::stripe(&account, err))?;
+    let session = payments::create_portal_session(
+        &client,
+        &customer.stripe_customer_id,
+        &return_url,
+        configuration.as_ref(),
+        key,
+    )
+    .await
+    .map_err(|err| PaymentError::stripe(&account, err))?;
     let targets = targets("portal_session_id", &session.id, &customer);
     record(
         state,

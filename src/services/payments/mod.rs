@@ -12,6 +12,7 @@
 
 mod checkout;
 mod intents;
+mod lines;
 
 pub use checkout::{create_checkout_session, CheckoutInput, CreatedCheckout};
 pub use intents::{
@@ -49,6 +50,10 @@ pub enum PaymentError {
         #[source]
         source: StripeError,
     },
+    /// The organizer's stored fee is above `MAX_APPLICATION_FEE_BPS` (the cap was lowered
+    /// after it was set): no payment is taken at a fee the platform no longer allows.
+    #[error("the organizer's application fee of {bps} basis points is above the platform's cap of {cap} (MAX_APPLICATION_FEE_BPS); update the organizer's fee")]
+    FeeAboveCap { bps: i64, cap: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -132,10 +137,24 @@ fn stripe_key(
     }
 }
 
-/// The organizer's fee in basis points, when one applies: never on the platform's own account.
-fn fee_bps(state: &AppState, account: &StripeAccountId, bps: Option<i32>) -> Option<i64> {
-    let bps = i64::from(bps?);
-    (bps > 0 && !state.stripe.is_platform_account(account.as_str())).then_some(bps)
+/// The organizer's fee in basis points, when one applies: never on the platform's own account,
+/// and never above the platform's cap.
+fn fee_bps(
+    state: &AppState,
+    account: &StripeAccountId,
+    bps: Option<i32>,
+) -> Result<Option<i64>, PaymentError> {
+    let Some(bps) = bps.map(i64::from).filter(|bps| *bps > 0) else {
+        return Ok(None);
+    };
+    if state.stripe.is_platform_account(account.as_str()) {
+        return Ok(None);
+    }
+    let cap = i64::from(state.stripe.max_fee_bps());
+    if bps > cap {
+        return Err(PaymentError::FeeAboveCap { bps, cap });
+    }
+    Ok(Some(bps))
 }
 
 /// `amount × bps / 10 000`, rounded down: the platform never takes more than its rate.

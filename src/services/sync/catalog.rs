@@ -22,9 +22,14 @@ pub(super) trait Catalog {
     const KIND: SyncKind;
     type Remote: Send + 'static;
     type Row: MirrorRow + Clone + PartialEq + Send + 'static;
+    /// How many listings together hold every object of the kind: prices take two, since
+    /// Stripe lists only the active ones unless asked for the inactive ones.
+    const LISTINGS: usize;
 
+    /// A page of listing `listing` (0 to `LISTINGS - 1`) after the object `after`.
     fn page<'a>(
         client: &'a AccountClient<'a>,
+        listing: usize,
         after: Option<&'a str>,
     ) -> impl Future<Output = Result<Page<Self::Remote>, StripeError>> + 'a;
     fn fetch<'a>(
@@ -39,19 +44,22 @@ pub(super) trait Catalog {
 }
 
 macro_rules! catalog {
-    ($kind:ident, $variant:ident, $remote:ty, $row:ty, $list:path, $fetch:path, $to_row:path) => {
+    ($kind:ident, $variant:ident, $remote:ty, $row:ty, $listings:expr, $list:expr, $fetch:path, $to_row:path) => {
         pub(super) struct $kind;
 
         impl Catalog for $kind {
             const KIND: SyncKind = SyncKind::$variant;
             type Remote = $remote;
             type Row = $row;
+            const LISTINGS: usize = $listings;
 
             fn page<'a>(
                 client: &'a AccountClient<'a>,
+                listing: usize,
                 after: Option<&'a str>,
             ) -> impl Future<Output = Result<Page<$remote>, StripeError>> + 'a {
-                $list(client, after)
+                let list = $list;
+                list(client, listing, after)
             }
 
             fn fetch<'a>(
@@ -87,7 +95,8 @@ catalog!(
     Products,
     RemoteProduct,
     Product,
-    lists::products,
+    1,
+    |client, _, after| lists::products(client, after),
     mirror::product,
     product_row
 );
@@ -96,7 +105,8 @@ catalog!(
     Prices,
     RemotePrice,
     Price,
-    lists::prices,
+    2,
+    |client, listing, after| lists::prices(client, listing == 0, after),
     mirror::price,
     price_row
 );
@@ -105,7 +115,8 @@ catalog!(
     Subscriptions,
     RemoteSubscription,
     Subscription,
-    lists::subscriptions,
+    1,
+    |client, _, after| lists::subscriptions(client, after),
     mirror::subscription,
     subscription_row
 );
@@ -127,14 +138,16 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
         .map(|row| (C::row_id(&row).to_string(), row))
         .collect();
     let mut drift = KindDrift::default();
-    let mut after = run.resume_point(C::KIND, &mut drift).await?;
+    let resumed = run.resume_point(C::KIND, &mut drift).await?;
+    let (mut listing, mut after) = position(resumed.as_deref());
     let mut seen: HashSet<String> = HashSet::new();
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
     loop {
         let fetched_at = run.fetch_time().await?;
-        let listed = C::page(&client, after.as_deref()).await;
+        let listed = C::page(&client, listing, after.as_deref()).await;
         if run.restart_on_stale_cursor(&listed, &mut drift, seen.is_empty(), &mut after) {
+            listing = 0;
             continue;
         }
         let page = run.called(listed)?;
@@ -161,7 +174,8 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
             seen.insert(id);
         }
         if !dry_run {
-            let (key, run_id, last) = (account.clone(), run.run_id.clone(), after.clone());
+            let last = after.as_deref().map(|after| cursor(listing, after));
+            let (key, run_id) = (account.clone(), run.run_id.clone());
             drift.repaired += state
                 .db
                 .run(move |conn| {
@@ -170,7 +184,11 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
                 .await?;
         }
         if !page.has_more || after.is_none() {
-            break;
+            if listing + 1 == C::LISTINGS {
+                break;
+            }
+            listing += 1;
+            after = None;
         }
         run.checkpoint(C::KIND, &drift).await?;
     }
@@ -203,6 +221,31 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
         }
     }
     run.end_listing(C::KIND, drift).await
+}
+
+/// A stored listing position: the last id listed, prefixed with `{listing}:` after the first
+/// listing (Stripe's generated ids hold no `:`; a cursor stored before there were several
+/// listings is the first's).
+fn cursor(listing: usize, after: &str) -> String {
+    if listing == 0 {
+        after.to_string()
+    } else {
+        format!("{listing}:{after}")
+    }
+}
+
+/// The listing and the id after which to go on, from a stored [`cursor`].
+fn position(stored: Option<&str>) -> (usize, Option<String>) {
+    let Some(stored) = stored else {
+        return (0, None);
+    };
+    match stored.split_once(':') {
+        Some((listing, after)) if listing.bytes().all(|b| b.is_ascii_digit()) => (
+            listing.parse().unwrap_or(0),
+            Some(after.to_string()).filter(|after| !after.is_empty()),
+        ),
+        _ => (0, Some(stored.to_string())),
+    }
 }
 
 /// One page's writes and the cursor after it, in one transaction: a run that stops resumes

@@ -22,13 +22,20 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         .state
         .db
         .run(move |conn| {
+            // Stored features that do not read are corrupt data: the run fails on them
+            // rather than taking them for none and "repairing" the row.
             let stored: HashMap<String, Vec<String>> = Entitlements::list_by_account(conn, &key)?
                 .into_iter()
                 .map(|row| {
-                    let features = serde_json::from_str(&row.features).unwrap_or_default();
-                    (row.stripe_customer_id, features)
+                    let features = serde_json::from_str(&row.features).map_err(|e| {
+                        DbError::Corrupt(format!(
+                            "the stored entitlements of {} do not read: {e}",
+                            row.stripe_customer_id
+                        ))
+                    })?;
+                    Ok((row.stripe_customer_id, features))
                 })
-                .collect();
+                .collect::<Result<_, DbError>>()?;
             let mut customers: BTreeSet<String> = Subscription::live_by_account(conn, &key)?
                 .into_iter()
                 .filter(|s| ACCESS.contains(&s.status.as_str()))

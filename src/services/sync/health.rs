@@ -50,14 +50,12 @@ pub struct RunSummary {
     pub drift: u64,
 }
 
-impl From<SyncRun> for RunSummary {
-    fn from(run: SyncRun) -> Self {
-        let report: DriftReport = run
-            .report
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or_default();
-        Self {
+impl TryFrom<SyncRun> for RunSummary {
+    type Error = DbError;
+
+    fn try_from(run: SyncRun) -> Result<Self, DbError> {
+        let report: DriftReport = super::run_report(&run)?.unwrap_or_default();
+        Ok(Self {
             drift: report
                 .kinds
                 .values()
@@ -67,7 +65,7 @@ impl From<SyncRun> for RunSummary {
             status: run.status,
             dry_run: run.dry_run,
             finished_at: run.finished_at.map(|t| t.and_utc()),
-        }
+        })
     }
 }
 
@@ -155,8 +153,8 @@ fn account_health(
         stripe_account_id: account,
         organizer_status: organizer.status.as_str().to_string(),
         disconnected_at: organizer.disconnected_at.map(|t| t.and_utc()),
-        last_run: last_run.map(Into::into),
-        last_success: last_success.map(Into::into),
+        last_run: last_run.map(TryInto::try_into).transpose()?,
+        last_success: last_success.map(TryInto::try_into).transpose()?,
         events_cursor_age_secs: cursor_age,
         inbox_pending: pending,
         inbox_oldest_pending_secs: oldest_pending,

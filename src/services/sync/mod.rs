@@ -141,6 +141,33 @@ impl KindDrift {
     }
 }
 
+/// The kinds `run` compares, as stored; a name no kind has is corrupt data, not a default.
+pub fn run_kinds(run: &SyncRun) -> Result<Vec<SyncKind>, DbError> {
+    run.kinds
+        .iter()
+        .map(|name| {
+            SyncKind::ALL
+                .into_iter()
+                .find(|kind| kind.as_str() == name)
+                .ok_or_else(|| {
+                    DbError::Corrupt(format!("sync run {} names no kind `{name}`", run.id))
+                })
+        })
+        .collect()
+}
+
+/// `run`'s drift report, as stored; one that does not read as a report is corrupt data.
+pub fn run_report(run: &SyncRun) -> Result<Option<DriftReport>, DbError> {
+    run.report
+        .as_ref()
+        .map(|report| {
+            serde_json::from_value(serde_json::Value::Object(report.0.clone())).map_err(|e| {
+                DbError::Corrupt(format!("sync run {}'s report does not read: {e}", run.id))
+            })
+        })
+        .transpose()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]

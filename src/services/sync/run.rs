@@ -7,6 +7,7 @@ use super::{
     catalog, customers, entitlements, events, DriftReport, KindDrift, SyncError, SyncKind,
 };
 use crate::auth::Principal;
+use crate::db::columns::Json;
 use crate::db::models::sync as cursors;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
@@ -28,34 +29,58 @@ pub struct RunRequest {
 }
 
 /// Queues a run of the organizer's account and starts it in the background; returns the run.
+///
+/// One run of an account at a time. A request while one is in progress gets a run that starts
+/// when that one ends, so what the caller changed in Stripe before asking is in it: at most one
+/// such run waits per account, and a later request of the same run joins it (one of another
+/// kind of run is refused, naming the waiting run).
 pub async fn request_run(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
     request: RunRequest,
 ) -> Result<SyncRun, SyncError> {
-    let run = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        organizers::connected_account(&organizer)?;
-        let account = &organizer.stripe_account_id;
-        // One run of an account at a time: another request meanwhile is told which one runs.
-        // A run left behind by an instance that stopped does not count.
-        if let Some(current) = SyncRun::latest_by_account(conn, account, None)? {
-            let stale = match current.status {
-                RunStatus::Running => Lease::live_until(conn, LEASE_KIND, account)?.is_none(),
-                RunStatus::Queued => current.created_at < now() - chrono::Duration::minutes(10),
-                _ => true,
-            };
-            if !stale {
-                return Err(SyncError::InProgress(current.id));
-            }
-            SyncRun::abandon_stale(conn, LEASE_KIND, now() - chrono::Duration::minutes(10))?;
-        }
-        let run = new_run(&organizer.id, account, &request);
-        SyncRun::insert(conn, &run)?;
-        Ok::<_, SyncError>(run)
-    })
-    .await?;
-    spawn(state, run.clone());
+    let (run, start) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            organizers::connected_account(&organizer)?;
+            let account = &organizer.stripe_account_id;
+            crate::db::write_transaction(conn, |conn| {
+                let mut start = Start::Now;
+                // A run left behind by an instance that stopped does not count.
+                if let Some(current) = SyncRun::latest_by_account(conn, account, None)? {
+                    let running = Lease::live_until(conn, LEASE_KIND, account)?.is_some();
+                    let stale = match current.status {
+                        RunStatus::Running => !running,
+                        RunStatus::Queued => {
+                            current.created_at < now() - chrono::Duration::minutes(10)
+                        }
+                        _ => true,
+                    };
+                    if stale {
+                        SyncRun::abandon_stale(
+                            conn,
+                            LEASE_KIND,
+                            now() - chrono::Duration::minutes(10),
+                        )?;
+                    } else if current.status == RunStatus::Queued && running {
+                        let wanted = new_run(&organizer.id, account, &request);
+                        if current.dry_run == wanted.dry_run && current.kinds == wanted.kinds {
+                            return Ok((current, None));
+                        }
+                        return Err(SyncError::InProgress(current.id));
+                    } else {
+                        start = Start::AfterCurrent;
+                    }
+                }
+                let run = new_run(&organizer.id, account, &request);
+                SyncRun::insert(conn, &run)?;
+                Ok::<_, SyncError>((run, Some(start)))
+            })
+        })
+        .await?;
+    if let Some(start) = start {
+        spawn(state, run.clone(), start);
+    }
     Ok(run)
 }
 
@@ -72,14 +97,14 @@ pub async fn backfill(state: &AppState, organizer: &Organizer) -> Result<SyncRun
         .db
         .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
         .await?;
-    spawn(state, run.clone());
+    spawn(state, run.clone(), Start::Now);
     Ok(run)
 }
 
-fn spawn(state: &AppState, run: SyncRun) {
+fn spawn(state: &AppState, run: SyncRun, start: Start) {
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(err) = execute(&state, run).await {
+        if let Err(err) = execute_when(&state, run, start).await {
             tracing::error!(error = %err, "a sync run failed to record its end");
         }
     });
@@ -95,7 +120,7 @@ pub fn new_run(organizer_id: &str, account: &str, request: &RunRequest) -> SyncR
         stripe_account_id: account.to_string(),
         status: RunStatus::Queued,
         dry_run: request.dry_run,
-        kinds: serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into()),
+        kinds: Json(kinds.iter().map(|kind| kind.as_str().to_string()).collect()),
         trigger: request.trigger,
         created_at: now(),
         started_at: None,
@@ -258,21 +283,53 @@ impl RunContext<'_> {
 }
 
 /// Runs a queued run to its end and records how it ended: whatever fails on the way, the run
-/// is left `succeeded`, `failed` or `skipped`, never `queued` or `running`.
+/// is left `succeeded`, `failed` or `skipped`, never `queued` or `running`. Another run of the
+/// account in progress skips it.
 pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncError> {
+    execute_when(state, run, Start::Now).await
+}
+
+/// When a run may start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Now, or never: another run in progress skips it.
+    Now,
+    /// Once the run in progress ends (its lease is released, or runs out when its instance
+    /// stopped): a run queued behind it.
+    AfterCurrent,
+}
+
+/// How often a run queued behind another asks for the account's lease.
+const QUEUE_POLL: Duration = Duration::from_millis(250);
+
+async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<SyncRun, SyncError> {
     // Background work: its Stripe calls leave the interactive share of the budget alone.
     let state = &state.background();
-    let (account_key, run_id) = (run.stripe_account_id.clone(), run.id.clone());
-    let claimed = state
-        .db
-        .run(move |conn| {
-            let lease = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)?;
-            if lease.is_some() {
-                SyncRun::start(conn, &account_key, &run_id)?;
-            }
-            Ok::<_, DbError>(lease)
-        })
-        .await;
+    let kinds = match super::run_kinds(&run) {
+        Ok(kinds) => kinds,
+        Err(err) => {
+            let message = crate::error::chain(&err);
+            let report = DriftReport::default();
+            return finish(state, &run.id, RunStatus::Failed, &report, Some(message)).await;
+        }
+    };
+    let claimed = loop {
+        let (account_key, run_id) = (run.stripe_account_id.clone(), run.id.clone());
+        let claimed = state
+            .db
+            .run(move |conn| {
+                let lease = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)?;
+                if lease.is_some() {
+                    SyncRun::start(conn, &account_key, &run_id)?;
+                }
+                Ok::<_, DbError>(lease)
+            })
+            .await;
+        match claimed {
+            Ok(None) if start == Start::AfterCurrent => tokio::time::sleep(QUEUE_POLL).await,
+            claimed => break claimed,
+        }
+    };
     let lease = match claimed {
         Ok(Some(lease)) => lease,
         Ok(None) => {
@@ -312,8 +369,6 @@ pub async fn execute(state: &AppState, run: SyncRun) -> Result<SyncRun, SyncErro
                 started: Instant::now(),
                 last_checkpoint: Instant::now(),
             };
-            let kinds: Vec<SyncKind> =
-                serde_json::from_str(&run.kinds).unwrap_or_else(|_| SyncKind::ALL.to_vec());
             let mut errors = Vec::new();
             // Each kind on its own: a failure in one (a stuck listing, Stripe failing) does not
             // keep the others, missed events included, from being reconciled.
@@ -402,11 +457,10 @@ pub async fn show_progress(state: AppState, account: String) {
         else {
             continue;
         };
-        let report: DriftReport = run
-            .report
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or_default();
+        let Ok(report) = super::run_report(&run) else {
+            continue;
+        };
+        let report = report.unwrap_or_default();
         let line: Vec<String> = report
             .kinds
             .iter()

@@ -55,22 +55,32 @@ pub(super) fn route(
     }
 }
 
-/// Every subscription of `customer` (status `all`), oldest first, paged by `starting_after`.
+/// The subscriptions of `customer` (of every account's customer without it) with `status`:
+/// `all`, one status, or, as Stripe lists them by default, every status but `canceled`;
+/// oldest first, paged by `starting_after`.
 fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -> (u16, Value) {
     let query: Map<String, Value> = form::nest(params);
     let customer = text(&query, "customer");
+    let status = text(&query, "status");
     let mut all: Vec<&Value> = state
         .billing
         .iter()
         .filter(|((s, _), object)| s == scope && object["object"] == "subscription")
         .map(|(_, object)| object)
         .filter(|s| customer.as_deref().is_none_or(|c| s["customer"] == c))
+        .filter(|s| match status.as_deref() {
+            Some("all") => true,
+            Some(status) => s["status"] == status,
+            None => s["status"] != "canceled",
+        })
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     page(all, &query, "/v1/subscriptions")
 }
 
-/// Every object of `kind` in the account, by id, paged by `starting_after`.
+/// Every object of `kind` in the account, by id, paged by `starting_after`; `active` filters.
+/// Prices are listed as Stripe lists them: without `active`, only the active ones ("For the
+/// list of inactive prices, set active to false"); products all.
 fn list_kind(
     state: &State,
     scope: &str,
@@ -79,11 +89,18 @@ fn list_kind(
     url: &str,
 ) -> (u16, Value) {
     let query: Map<String, Value> = form::nest(params);
+    let active = match text(&query, "active").as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ if kind == "price" => Some(true),
+        _ => None,
+    };
     let mut all: Vec<&Value> = state
         .billing
         .iter()
         .filter(|((s, _), object)| s == scope && object["object"] == kind)
         .map(|(_, object)| object)
+        .filter(|object| active.is_none_or(|active| object["active"] == active))
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     page(all, &query, url)

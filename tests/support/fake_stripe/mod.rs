@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use super::form;
 
 pub mod billing;
+mod contract;
 pub mod control;
 mod gate;
 mod objects;

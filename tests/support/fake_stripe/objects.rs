@@ -24,6 +24,9 @@ pub(super) fn route(
     if state.revoked_accounts.contains(scope) {
         return no_access();
     }
+    if let Some(refusal) = super::contract::check(method, &segments, params) {
+        return refusal;
+    }
     match (method, segments.as_slice()) {
         ("GET", ["v1", "account"]) if scope == "platform" => (200, account_json(PLATFORM_ACCOUNT)),
         ("GET", ["v1", "accounts", id]) if scope == "platform" => {

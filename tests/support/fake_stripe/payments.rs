@@ -79,13 +79,24 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
         Ok(customer) => customer,
         Err(refusal) => return refusal,
     };
-    let Some(mode) =
-        text(nested, "mode").filter(|m| ["payment", "subscription", "setup"].contains(m))
-    else {
+    let Some(mode) = text(nested, "mode") else {
         return invalid("mode", "Missing required param: mode.");
     };
     if text(nested, "success_url").is_none() {
         return invalid("success_url", "Missing required param: success_url.");
+    }
+    // Each mode's own data: `payment_intent_data` in `payment` mode, `subscription_data` in
+    // `subscription` mode.
+    for (parent, its_mode) in [
+        ("payment_intent_data", "payment"),
+        ("subscription_data", "subscription"),
+    ] {
+        if nested.contains_key(parent) && mode != its_mode {
+            return invalid(
+                parent,
+                &format!("You can not pass `{parent}` in `{mode}` mode."),
+            );
+        }
     }
     let fee_paths = [
         ("payment_intent_data", "application_fee_amount"),
@@ -102,17 +113,27 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
     };
     let mut total = 0_i64;
     let mut currency: Option<String> = None;
+    let mut recurring = 0;
     for (index, item) in items {
         let quantity: i64 = item["quantity"]
             .as_str()
             .and_then(|q| q.parse().ok())
             .unwrap_or(1);
-        let (amount, item_currency) = if let Some(price) = item["price"].as_str() {
+        let (amount, item_currency, recurs) = if let Some(price) = item["price"].as_str() {
             match state.billing.get(&(scope.to_string(), price.to_string())) {
-                Some(object) if object["object"] == "price" => (
-                    object["unit_amount"].as_i64().unwrap_or(0),
-                    object["currency"].as_str().unwrap_or_default().to_string(),
-                ),
+                Some(object) if object["object"] == "price" => {
+                    if object["active"] == false {
+                        return invalid(
+                            &format!("line_items[{index}][price]"),
+                            &format!("The price specified is inactive: {price}"),
+                        );
+                    }
+                    (
+                        object["unit_amount"].as_i64().unwrap_or(0),
+                        object["currency"].as_str().unwrap_or_default().to_string(),
+                        !object["recurring"].is_null(),
+                    )
+                }
                 _ => return no_such("price", &format!("line_items[{index}][price]"), price),
             }
         } else {
@@ -127,23 +148,82 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
             (
                 amount,
                 data["currency"].as_str().unwrap_or_default().to_string(),
+                data.get("recurring").is_some(),
             )
         };
-        total += amount * quantity;
+        total = total.saturating_add(amount.saturating_mul(quantity));
+        recurring += usize::from(recurs);
         currency.get_or_insert(item_currency);
+    }
+    if let Some(refusal) = mode_refusal(mode, items.len(), recurring) {
+        return refusal;
+    }
+    if total > 99_999_999 {
+        let (status, mut body) = stripe_error(
+            400,
+            "invalid_request_error",
+            Some("amount_too_large"),
+            "The Checkout Session's total amount due must be no more than 99999999.",
+        );
+        body["error"]["param"] = json!("line_items");
+        return (status, body);
+    }
+    let update = |field: &str| {
+        nested
+            .get("customer_update")
+            .and_then(|u| u.get(field))
+            .and_then(Value::as_str)
+    };
+    let address_known =
+        find_customer(state, scope, &customer).is_some_and(|c| !c["address"].is_null());
+    let tax = nested
+        .get("automatic_tax")
+        .and_then(|t| t.get("enabled"))
+        .and_then(Value::as_str)
+        == Some("true");
+    if tax
+        && !address_known
+        && update("address") != Some("auto")
+        && update("shipping") != Some("auto")
+    {
+        let (status, mut body) = stripe_error(
+            400,
+            "invalid_request_error",
+            Some("customer_tax_location_invalid"),
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.",
+        );
+        body["error"]["param"] = json!("customer_update[address]");
+        return (status, body);
     }
     let id = next_id(state, "cs");
     let session = json!({
         "id": id, "object": "checkout.session", "customer": customer, "mode": mode,
         "status": "open", "payment_status": "unpaid", "amount_total": total,
         "currency": currency, "expires_at": 1_900_000_000,
+        "client_reference_id": text(nested, "client_reference_id"),
         "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "payment_intent_data": nested.get("payment_intent_data").cloned(),
+        "subscription_data": nested.get("subscription_data").cloned(),
         "livemode": false, "url": format!("https://checkout.stripe.com/c/pay/{id}"),
     });
     state
         .billing
         .insert((scope.to_string(), id), session.clone());
     (200, session)
+}
+
+/// Checkout's line item rules by mode: in `payment` mode one-time prices only, at most 100; in
+/// `subscription` mode at least one recurring price, at most 20 recurring and 20 one-time.
+fn mode_refusal(mode: &str, items: usize, recurring: usize) -> Option<(u16, Value)> {
+    let one_time = items - recurring;
+    let message = match mode {
+        "payment" if recurring > 0 => "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
+        "payment" if items > 100 => "You may only specify up to 100 line items in `payment` mode.",
+        "subscription" if recurring == 0 => "You must provide at least one recurring price in `subscription` mode when using prices.",
+        "subscription" if recurring > 20 || one_time > 20 => "In `subscription` mode, you can specify up to 20 line items with recurring prices and 20 line items with one-time prices.",
+        _ => return None,
+    };
+    Some(invalid("line_items", message))
 }
 
 fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
