@@ -58,7 +58,7 @@ fn only_create(app: &TestApp) -> RecordedRequest {
     creates[0].clone()
 }
 
-fn param<'a>(request: &'a RecordedRequest, name: &str) -> Option<&'a str> {
+pub fn param<'a>(request: &'a RecordedRequest, name: &str) -> Option<&'a str> {
     request
         .params
         .iter()
@@ -219,7 +219,7 @@ async fn a_subscription_carries_the_fee_as_a_percentage(app: TestApp) {
 }
 
 /// Puts `price` in the fake's `account` and has the webhook worker mirror it.
-async fn mirror_price(app: &TestApp, account: &str, price: Value) {
+pub async fn mirror_price(app: &TestApp, account: &str, price: Value) {
     app.stripe.put_object(Some(account), price.clone());
     let event = event("price.updated", Some(account), &price);
     app.deliver(&event).await;

@@ -329,6 +329,12 @@ impl FakeStripe {
         self.state().log.clone()
     }
 
+    /// Forgets the requests received so far (call it with none in flight): what follows is
+    /// counted alone.
+    pub fn forget_requests(&self) {
+        self.state().log.clear();
+    }
+
     pub fn requests_to(&self, method: &str, path: &str) -> Vec<RecordedRequest> {
         self.requests()
             .into_iter()
