@@ -54,9 +54,11 @@ mkdir -p "$WORK"
 #   well-formed key becomes a fresh UUID.
 # - A checkout's items share one currency (a schema can compare no two values), its catalog
 #   prices must exist in the organizer's Stripe account (one made at the fake stands in for
-#   them), and with a platform fee the gateway checks the total against Stripe's 99,999,999
-#   limit, as Stripe does for any checkout: the items get the first one's currency (the price's,
-#   `eur`, when there is one) and amounts that keep the total within the limit.
+#   them), and its total is within Stripe's 99,999,999 limit: the items get the first one's
+#   currency (the price's, `eur`, when there is one) and amounts that keep the total within the
+#   limit. A subscription needs a recurring item and takes at most 20 recurring and 20 one-time
+#   ones (the catalog price is one-time): the first item is made recurring when none is, and
+#   the rest cut to 20 of each.
 cat >"$WORK/hooks.py" <<'PY'
 import os
 import re
@@ -69,7 +71,26 @@ PRICE_CURRENCY, PRICE_AMOUNT = "eur", 1500
 MAX_TOTAL = 99_999_999
 
 
+def subscription(body):
+    items = [item for item in body.get("line_items") or [] if isinstance(item, dict)]
+    if not items:
+        return
+    recurring = [i for i in items if i.get("price") is None and i.get("recurring") is not None]
+    if not recurring:
+        first = items[0]
+        if first.get("price") is not None:
+            first.clear()
+            first.update({"name": "Plan", "unit_amount": 900, "currency": "eur", "quantity": 1})
+        first["recurring"] = {"interval": "month"}
+        recurring = [first]
+    chosen = {id(item) for item in recurring}
+    one_time = [item for item in items if id(item) not in chosen]
+    body["line_items"] = recurring[:20] + one_time[:20]
+
+
 def checkout(body):
+    if body.get("mode") == "subscription":
+        subscription(body)
     items = [item for item in body.get("line_items") or [] if isinstance(item, dict)]
     catalog = [item for item in items if item.get("price") is not None]
     custom = [item for item in items if item.get("price") is None]

@@ -192,6 +192,9 @@ impl DatabaseSettings {
     }
 }
 
+/// `MAX_APPLICATION_FEE_BPS` when unset: 30% of each charge.
+pub const DEFAULT_MAX_APPLICATION_FEE_BPS: u16 = 3000;
+
 #[derive(Clone, Debug, Args)]
 pub struct StripeArgs {
     /// Stripe secret key (`sk_...` or a restricted `rk_...`). Required by `serve`.
@@ -232,7 +235,7 @@ pub struct StripeArgs {
     /// The largest platform fee an organizer may be given, in basis points of each charge
     /// (0 to 10000): registering or updating an organizer above it is refused (422), and so is
     /// a payment for an organizer whose stored fee is above it (after the cap was lowered).
-    #[arg(long, env = "MAX_APPLICATION_FEE_BPS", default_value_t = 3000, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    #[arg(long, env = "MAX_APPLICATION_FEE_BPS", default_value_t = DEFAULT_MAX_APPLICATION_FEE_BPS, value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub max_application_fee_bps: u16,
 }
 

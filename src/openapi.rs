@@ -3,6 +3,7 @@
 //! document; a test fails when they differ.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -167,8 +168,34 @@ fn retry_after_header() -> utoipa::openapi::header::Header {
         .build()
 }
 
+/// The document with the default fee cap (`openapi`, and `openapi.yaml`).
 pub fn document_yaml() -> String {
-    document()
+    document_yaml_with_fee_cap(crate::configuration::DEFAULT_MAX_APPLICATION_FEE_BPS)
+}
+
+/// The document a gateway serves: an organizer's `application_fee_bps` at most its
+/// `MAX_APPLICATION_FEE_BPS`, so a client generated from it sends what the gateway takes.
+pub fn document_yaml_with_fee_cap(cap: u16) -> String {
+    let mut document = document();
+    let mut schemas = document
+        .components
+        .as_mut()
+        .map(|components| &mut components.schemas);
+    for name in ["CreateOrganizer", "UpdateOrganizer"] {
+        let property = schemas
+            .as_deref_mut()
+            .and_then(|schemas| schemas.get_mut(name))
+            .and_then(|schema| match schema {
+                RefOr::T(Schema::Object(object)) => {
+                    object.properties.get_mut("application_fee_bps")
+                }
+                _ => None,
+            });
+        if let Some(RefOr::T(Schema::Object(fee))) = property {
+            fee.maximum = Some(cap.into());
+        }
+    }
+    document
         .to_yaml()
         .expect("the OpenAPI document serializes to YAML")
 }

@@ -272,7 +272,9 @@ fn run(
     let ingest = web::Data::new(webhooks.ingest);
     let webhook_limit = web::Data::new(webhooks.body_limit);
     let verifier = web::Data::new(verifier);
-    let document = web::Data::new(OpenApiDocument(openapi::document_yaml().into()));
+    let document = web::Data::new(OpenApiDocument(
+        openapi::document_yaml_with_fee_cap(state.stripe.max_fee_bps()).into(),
+    ));
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency(settings.idempotency_times());
     let metrics_here = settings.metrics_bind_address.is_none();

@@ -27,7 +27,7 @@ pub struct CreateOrganizer {
     #[schema(value_type = StripeAccountId, example = "acct_1Nv0FGQ9RKHgCVdK")]
     stripe_account_id: String,
     /// Platform fee in basis points taken from the organizer's charges: 0 to the platform's
-    /// cap, `MAX_APPLICATION_FEE_BPS` (default 3000, at most 10000).
+    /// cap, `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this gateway's).
     #[schema(value_type = Option<i64>, example = 250, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Whole>,
 }
@@ -38,7 +38,8 @@ pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrganizerName, required = false, example = "Acme Events Ltd")]
     name: Option<Option<String>>,
-    /// `null` removes the fee; at most `MAX_APPLICATION_FEE_BPS` (default 3000).
+    /// `null` removes the fee; at most `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this
+    /// gateway's).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Option<Whole>>,

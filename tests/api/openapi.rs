@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::webhooks::event;
-use crate::helpers::{error_body, spawn_app, Backend};
+use crate::helpers::{error_body, spawn_app, spawn_app_with, Backend};
 
 fn committed() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
@@ -40,6 +40,41 @@ async fn the_served_document_is_the_committed_one() {
         response.text().await.unwrap() == committed(),
         "GET /openapi.yaml differs from openapi.yaml"
     );
+}
+
+/// A gateway with another fee cap states it: the organizer bodies' `application_fee_bps` is at
+/// most its `MAX_APPLICATION_FEE_BPS`, so a generated client sends what it takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_document_states_the_gateways_fee_cap() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.stripe.max_application_fee_bps = 450;
+    })
+    .await;
+    let text = app
+        .client
+        .get(format!("{}/openapi.yaml", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for schema in ["CreateOrganizer", "UpdateOrganizer"] {
+        // The schema's block, its fee property, and that property's `maximum`.
+        let block = &text[text.find(&format!("\n    {schema}:\n")).expect(schema)..];
+        let fee = &block[block.find("application_fee_bps:").expect("the fee")..];
+        let maximum = fee
+            .lines()
+            .find(|line| line.trim_start().starts_with("maximum:"));
+        assert_eq!(maximum.map(str::trim), Some("maximum: 450"), "{schema}");
+    }
+    let create = json!({ "name": "Capped", "stripe_account_id": "acct_1OpenapiCap00001",
+                         "application_fee_bps": 451 });
+    app.stripe.add_connected_account("acct_1OpenapiCap00001");
+    let response = app
+        .post("/v1/organizers", &app.admin_token(), &create)
+        .await;
+    error_body(response, 422, "validation_failed").await;
 }
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -232,6 +232,11 @@ async fn a_row_the_database_refuses_fails_alone(app: TestApp) {
     }
 }
 
+async fn readiness(app: &TestApp) -> u16 {
+    let url = format!("{}/readyz", app.address);
+    app.client.get(url).send().await.unwrap().status().as_u16()
+}
+
 /// PostgreSQL ends every connection of the gateway's (as a restart does) while it is idle: the
 /// next deliveries, hot reads and admin reads are answered, and `/readyz` says ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,15 +264,7 @@ async fn connections_ended_by_the_database_heal_before_the_next_requests() {
         .await;
     let by_email = format!("{customers}?email=ana@example.com");
     assert_eq!(app.get(&by_email, &app.admin_token()).await.status(), 200);
-    assert_eq!(
-        app.client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(readiness(&app).await, 200);
 
     app.execute_sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -292,13 +289,5 @@ async fn connections_ended_by_the_database_heal_before_the_next_requests() {
             .status(),
         200
     );
-    assert_eq!(
-        app.client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(readiness(&app).await, 200);
 }

@@ -45,7 +45,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready: the database answers and every migration is applied. */
+        /**
+         * Ready: the database answers, on the shared pool and on the webhook committers' own
+         *     connections, and every migration is applied.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -437,8 +440,11 @@ export interface paths {
          * Reconcile the organizer's account with Stripe now.
          * @description Lists the account's objects from Stripe, compares them with the gateway's mirror and repairs
          *     what is missing, different or deleted in Stripe (unless `dry_run`), in the background; the
-         *     run's drift report grows as it goes. One run per account at a time, across instances: while
-         *     one is queued or running, another is refused with `sync_in_progress`.
+         *     run's drift report grows as it goes. One run per account at a time, across instances: a
+         *     request while one runs gets `202` with a run `queued` to start when that one ends, so what
+         *     was changed in Stripe before asking is in it. At most one run waits per account: a later
+         *     request of the same run (`kinds`, `dry_run`) joins it and gets its id; one of another run
+         *     is refused with `sync_in_progress`, naming the waiting run.
          */
         post: operations["start_sync"];
         delete?: never;
@@ -657,17 +663,26 @@ export interface components {
          *     }
          */
         CreateCheckoutSession: {
-            /** @description Let the buyer enter promotion codes. */
+            /** @description Let the buyer enter promotion codes. Refused (`true`) for a `payment` with a platform fee: that fee is a fixed amount on the undiscounted total, which a discount could exceed. A subscription's fee is a percentage Stripe takes after discounts. */
             allow_promotion_codes?: boolean | null;
+            automatic_tax?: {
+                enabled: boolean;
+            } | null;
+            billing_address_collection?: ("auto" | "required") | null;
             /** @description Where Stripe sends a buyer who goes back. */
             cancel_url: components["schemas"]["HttpUrl"];
             customer_id?: string | null;
+            customer_update?: {
+                address?: ("auto" | "never") | null;
+                name?: ("auto" | "never") | null;
+                shipping?: ("auto" | "never") | null;
+            } | null;
             email?: components["schemas"]["Email"] | null;
-            /** @description 1 to 100 items, all in one currency. */
+            /** @description 1 to 100 items, all in one currency, totalling at most 99,999,999 minor units. */
             line_items: components["schemas"]["LineItemBody"][];
             metadata?: components["schemas"]["Metadata"] | null;
             /**
-             * @description `payment` (one-time items) or `subscription` (at least one recurring item).
+             * @description `payment` (one-time items) or `subscription` (at least one recurring item; at most 20 recurring and 20 one-time items).
              * @enum {string}
              */
             mode: "payment" | "subscription";
@@ -699,7 +714,8 @@ export interface components {
         CreateOrganizer: {
             /**
              * Format: int64
-             * @description Platform fee in basis points (0 to 10000) taken from the organizer's charges.
+             * @description Platform fee in basis points taken from the organizer's charges: 0 to the platform's
+             *     cap, `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this gateway's).
              * @example 250
              */
             application_fee_bps?: number | null;
@@ -737,6 +753,12 @@ export interface components {
             email: string;
         });
         CreatePortalSession: {
+            /**
+             * @description A portal configuration of the organizer's account (`bpc_...`); the account's default
+             *     configuration when absent.
+             * @example bpc_1PqRst
+             */
+            configuration?: string | null;
             /** @description Where the portal's "back" link goes: an absolute http(s) URL. */
             return_url: components["schemas"]["HttpUrl"];
         };
@@ -1235,7 +1257,8 @@ export interface components {
         UpdateOrganizer: {
             /**
              * Format: int64
-             * @description `null` removes the fee.
+             * @description `null` removes the fee; at most `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this
+             *     gateway's).
              */
             application_fee_bps?: number | null;
             name?: components["schemas"]["OrganizerName"];
@@ -1542,14 +1565,11 @@ export interface operations {
                 /** @description Only events in this state. */
                 status?: components["schemas"]["EventStatus"];
                 /**
-                 * @description Only this event type, e.g. `customer.updated` (1 to 255 characters, no control
-                 *     characters).
+                 * @description Only this event type, e.g. `customer.updated` (as Stripe ids are: 1 to 255 ASCII
+                 *     letters, digits or `-._~!$&'()*+,;=:@`).
                  */
                 type?: string;
-                /**
-                 * @description Only events of this Stripe account (`acct_...`; 1 to 255 characters, no control
-                 *     characters).
-                 */
+                /** @description Only events of this Stripe account (`acct_...`; as Stripe ids are). */
                 account?: string;
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
@@ -2299,7 +2319,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2328,7 +2348,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid fields (`validation_failed`: also a price that is inactive, of another account, or recurring in `payment` mode), or Stripe refused the data (`stripe_invalid_request`, with Stripe's message); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            /** @description Invalid fields (`validation_failed`): also a price that is inactive, unknown to the account or of another account; items that do not fit the mode (a recurring item in `payment` mode; in `subscription` mode none recurring, or more than 20 recurring or 20 one-time); a total over 99,999,999 minor units; `allow_promotion_codes` with a payment's platform fee. Or Stripe refused the data (`stripe_invalid_request`, with Stripe's message); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3024,7 +3044,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid `return_url` (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, e.g. no portal configuration in the account); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            /** @description Invalid `return_url` or `configuration` (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`, e.g. no portal configuration in the account, or no such configuration); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3173,7 +3193,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3302,7 +3322,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Queued */
+            /** @description Queued: it starts now, or when the run in progress ends (a request joining the waiting run gets that run) */
             202: {
                 headers: {
                     /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
@@ -3349,7 +3369,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A run of the account is queued or running (`sync_in_progress`, naming it), or the account revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description Another kind of run is already waiting for the account (`sync_in_progress`, naming it), or the account revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
