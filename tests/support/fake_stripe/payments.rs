@@ -158,6 +158,17 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
     if let Some(refusal) = mode_refusal(mode, items.len(), recurring) {
         return refusal;
     }
+    let fee = nested
+        .get("payment_intent_data")
+        .and_then(|data| data.get("application_fee_amount"))
+        .and_then(Value::as_str)
+        .and_then(|fee| fee.parse::<i64>().ok());
+    if fee.is_some_and(|fee| fee > total) {
+        return invalid(
+            "payment_intent_data[application_fee_amount]",
+            "The application fee amount cannot be greater than the total amount of the Checkout Session.",
+        );
+    }
     if total > 99_999_999 {
         let (status, mut body) = stripe_error(
             400,
@@ -234,9 +245,15 @@ fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -
     let Some(amount) = text(nested, "amount").and_then(|a| a.parse::<i64>().ok()) else {
         return invalid("amount", "Missing required param: amount.");
     };
-    if nested.contains_key("application_fee_amount") {
+    if let Some(fee) = text(nested, "application_fee_amount") {
         if let Some(refusal) = fee_refused(scope, "application_fee_amount") {
             return refusal;
+        }
+        if fee.parse::<i64>().is_ok_and(|fee| fee > amount) {
+            return invalid(
+                "application_fee_amount",
+                "The application fee amount cannot be greater than the amount of the PaymentIntent.",
+            );
         }
     }
     let id = next_id(state, "pi");
