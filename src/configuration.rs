@@ -314,29 +314,67 @@ pub struct StripeSettings {
     pub max_application_fee_bps: u16,
 }
 
-/// A setting that stops start-up, phrased as the one thing to fix.
+/// Settings that stop start-up, each phrased as the one thing to fix: every problem found is
+/// named at once, so a first start does not take one run per missing variable.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+impl ConfigError {
+    /// One error naming each problem (`None` when there is none).
+    pub fn all(problems: Vec<ConfigError>) -> Option<Self> {
+        match problems.len() {
+            0 => None,
+            1 => problems.into_iter().next(),
+            n => Some(Self(format!(
+                "{n} settings must be fixed:\n- {}",
+                problems
+                    .iter()
+                    .map(|problem| problem.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n- ")
+            ))),
+        }
+    }
+}
+
 impl Settings {
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
         if args.auth.jwt_secret.is_none() && args.auth.jwt_public_key_file.is_none() {
-            return Err(ConfigError(
+            problems.push(ConfigError(
                 "JWT_SECRET is not set: set it (HS256 shared secret) or JWT_PUBLIC_KEY_FILE (RS256/EdDSA public key)".into(),
             ));
+        }
+        let stripe = StripeSettings::check(args.stripe)
+            .map_err(|found| problems.extend(found))
+            .ok();
+        let audit_hash_key = audit_hash_key(args.audit)
+            .map_err(|err| problems.push(err))
+            .ok();
+        if let Some(problem) = ConfigError::all(problems) {
+            return Err(problem);
         }
         Ok(Self {
             server: args.server,
             database: args.database,
-            stripe: StripeSettings::from_args(args.stripe)?,
+            stripe: stripe.expect("checked above"),
             auth: args.auth,
-            audit_hash_key: audit_hash_key(args.audit)?,
+            audit_hash_key: audit_hash_key.expect("checked above"),
             webhooks: args.webhooks,
             worker: args.worker,
             sync: args.sync,
         })
     }
+}
+
+/// A secret key that is only the dashboard's placeholder: a prefix with nothing after it, or
+/// the `...` of the documentation's examples.
+fn placeholder_key(key: &str) -> bool {
+    let rest = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix));
+    rest.is_some_and(|rest| rest.is_empty()) || key.contains("...") || key.contains('…')
 }
 
 pub(crate) fn audit_hash_key(args: AuditArgs) -> Result<SecretString, ConfigError> {
@@ -346,13 +384,29 @@ pub(crate) fn audit_hash_key(args: AuditArgs) -> Result<SecretString, ConfigErro
 }
 
 impl StripeSettings {
+    /// The Stripe settings, or an error naming every problem with them.
     pub(crate) fn from_args(args: StripeArgs) -> Result<Self, ConfigError> {
-        let secret_key = args.stripe_secret_key.ok_or_else(|| {
-            ConfigError("STRIPE_SECRET_KEY is not set: set it to your Stripe secret key (sk_live_... or sk_test_...)".into())
-        })?;
+        Self::check(args)
+            .map_err(|problems| ConfigError::all(problems).expect("a failed check names a problem"))
+    }
+
+    /// The Stripe settings, or every problem with them.
+    fn check(args: StripeArgs) -> Result<Self, Vec<ConfigError>> {
+        let mut problems = Vec::new();
+        let secret_key = match args.stripe_secret_key {
+            None => {
+                problems.push(ConfigError("STRIPE_SECRET_KEY is not set: set it to your Stripe secret key (sk_live_... or sk_test_...)".into()));
+                None
+            }
+            Some(key) if placeholder_key(secrecy::ExposeSecret::expose_secret(&key)) => {
+                problems.push(ConfigError("STRIPE_SECRET_KEY is a placeholder, not a key: copy the secret key from the Stripe dashboard (Developers > API keys), or use any sk_test_ key with the local fake Stripe".into()));
+                None
+            }
+            Some(key) => Some(key),
+        };
         let api_base = args.stripe_api_base.trim_end_matches('/').to_string();
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-            return Err(ConfigError(
+            problems.push(ConfigError(
                 "STRIPE_API_BASE must be an http:// or https:// URL".into(),
             ));
         }
@@ -364,10 +418,19 @@ impl StripeSettings {
             .as_deref()
             .is_some_and(|key| !key.starts_with("pk_"))
         {
-            return Err(ConfigError(
+            problems.push(ConfigError(
                 "STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_live_... or pk_test_...), never a secret one".into(),
             ));
         }
+        if args.stripe_rate_limit == Some(0) {
+            problems.push(ConfigError(
+                "STRIPE_RATE_LIMIT must be at least 1 call per second".into(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let secret_key = secret_key.expect("checked above");
         let test_mode = {
             use secrecy::ExposeSecret;
             let key = secret_key.expose_secret();
@@ -376,11 +439,6 @@ impl StripeSettings {
         let per_second = args
             .stripe_rate_limit
             .unwrap_or(if test_mode { 20 } else { 80 });
-        if per_second == 0 {
-            return Err(ConfigError(
-                "STRIPE_RATE_LIMIT must be at least 1 call per second".into(),
-            ));
-        }
         let budget = crate::stripe::limiter::RateBudget {
             per_second,
             background_share: f64::from(args.stripe_background_percent) / 100.0,
@@ -415,39 +473,4 @@ impl StripeSettings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn serve_args(extra: &[&str]) -> ServeArgs {
-        let mut argv = vec!["stripe-gateway", "serve"];
-        argv.extend_from_slice(extra);
-        match Cli::try_parse_from(argv).expect("arguments parse").command {
-            Command::Serve(args) => *args,
-            other => panic!("parsed as {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_missing_stripe_key_names_the_variable() {
-        // Flags only: the process environment of a test run must not leak in.
-        let mut args = serve_args(&["--jwt-secret", "s", "--audit-hash-key", "k"]);
-        args.stripe.stripe_secret_key = None;
-        let err = Settings::from_args(args).unwrap_err().to_string();
-        assert!(err.starts_with("STRIPE_SECRET_KEY is not set"), "{err}");
-    }
-
-    #[test]
-    fn secrets_never_show_in_debug_output() {
-        let args = serve_args(&[
-            "--stripe-secret-key",
-            "sk_test_supersecret",
-            "--jwt-secret",
-            "jwt-supersecret",
-            "--audit-hash-key",
-            "audit-supersecret",
-        ]);
-        let settings = Settings::from_args(args).unwrap();
-        let debug = format!("{settings:?}");
-        assert!(!debug.contains("supersecret"), "{debug}");
-    }
-}
+mod tests;

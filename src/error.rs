@@ -75,6 +75,10 @@ pub enum ApiError {
     StripeInvalidRequest { message: String },
     #[error("{0}")]
     NotReady(String),
+    /// The gateway's own configuration is wrong in a way only its operator can fix; the code
+    /// and the message name what (503: nothing the caller sends changes it).
+    #[error("{message}")]
+    Misconfigured { code: &'static str, message: String },
     /// A request refused as a whole, with its own code (a webhook's bad signature).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
@@ -149,7 +153,8 @@ impl ApiError {
             Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::Refused { code, .. } => code,
+            | Self::Refused { code, .. }
+            | Self::Misconfigured { code, .. } => code,
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Validation(_) => "validation_failed",
             Self::MalformedJson(_) => "malformed_json",
@@ -184,9 +189,10 @@ impl ResponseError for ApiError {
             }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::StripeUnavailable(_) | Self::NotReady(_) | Self::DatabaseUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::StripeUnavailable(_)
+            | Self::NotReady(_)
+            | Self::Misconfigured { .. }
+            | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::StripeRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -206,6 +212,9 @@ impl ResponseError for ApiError {
             }
             Self::StripeRejected(cause) => {
                 tracing::warn!(%request_id, error = %cause, "Stripe call failed")
+            }
+            Self::Misconfigured { message, .. } => {
+                tracing::error!(%request_id, %message, "the gateway is misconfigured")
             }
             _ => {}
         }

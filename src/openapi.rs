@@ -18,7 +18,7 @@ use crate::routes;
 `Authorization: Bearer <JWT>`. Every error has the body `{\"error\": {\"code\", \"message\", \"request_id\", \"fields\"?}}`; \
 `code` values are stable.",
         version = env!("CARGO_PKG_VERSION"),
-        license(name = "Proprietary")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),

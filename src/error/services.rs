@@ -80,7 +80,10 @@ impl From<OrganizerError> for ApiError {
                 failure,
                 source,
             } => ApiError::from_stripe(&account, failure, source),
-            OrganizerError::PlatformMismatch(_) => ApiError::internal(err),
+            OrganizerError::PlatformMismatch { .. } => ApiError::Misconfigured {
+                code,
+                message: err.to_string(),
+            },
             OrganizerError::Db(db) => db.into(),
         }
     }

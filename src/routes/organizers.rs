@@ -218,7 +218,7 @@ fn parse_update(body: UpdateOrganizer, fee_cap: u16) -> Result<OrganizerPatch, A
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`), or Stripe has no such account or denies the platform access to it (`stripe_account_inaccessible`)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call, or failed and said retrying will not help (`stripe_error`)", body = ErrorBody),
-        (status = 503, description = "Stripe unreachable, rate-limiting or failing after retries; safe to retry (`stripe_unavailable`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable, rate-limiting or failing after retries; safe to retry (`stripe_unavailable`). Or the platform's own account was registered while `STRIPE_PLATFORM_ACCOUNT_ID` is not the account of `STRIPE_SECRET_KEY` (`platform_account_mismatch`, naming both; the operator fixes the setting)", body = ErrorBody),
     )
 )]
 #[post("/organizers")]

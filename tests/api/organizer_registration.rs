@@ -17,7 +17,7 @@ backend_tests!(
     a_second_registration_of_an_account_conflicts,
     concurrent_registrations_of_one_account_create_one_organizer,
     a_rejected_secret_key_is_a_gateway_problem_not_the_clients,
-    a_platform_account_id_that_is_not_the_keys_is_a_server_error,
+    a_platform_account_id_that_is_not_the_keys_names_both_accounts,
 );
 
 async fn registering_a_connected_account_returns_the_organizer(app: TestApp) {
@@ -260,7 +260,7 @@ async fn a_rejected_secret_key_is_a_gateway_problem_not_the_clients(backend: Bac
     );
 }
 
-async fn a_platform_account_id_that_is_not_the_keys_is_a_server_error(backend: Backend) {
+async fn a_platform_account_id_that_is_not_the_keys_names_both_accounts(backend: Backend) {
     let misconfigured = spawn_app_with(backend, |settings| {
         settings.stripe.platform_account_id =
             Some(gateway::domain::StripeAccountId::parse("acct_1NotTheKeys").unwrap());
@@ -273,7 +273,12 @@ async fn a_platform_account_id_that_is_not_the_keys_is_a_server_error(backend: B
             &json!({ "name": "A", "stripe_account_id": "acct_1NotTheKeys" }),
         )
         .await;
-    error_body(response, 500, "internal_error").await;
+    // Not a bare 500: the code and the message name the cause and both accounts.
+    let body = error_body(response, 503, "platform_account_mismatch").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    for named in ["STRIPE_PLATFORM_ACCOUNT_ID", "acct_1NotTheKeys", PLATFORM_ACCOUNT] {
+        assert!(message.contains(named), "{named} in {message}");
+    }
     let list: Value = misconfigured
         .get_json("/v1/organizers", &misconfigured.admin_token())
         .await;

@@ -2102,7 +2102,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Stripe unreachable, rate-limiting or failing after retries; safe to retry (`stripe_unavailable`) */
+            /** @description Stripe unreachable, rate-limiting or failing after retries; safe to retry (`stripe_unavailable`). Or the platform's own account was registered while `STRIPE_PLATFORM_ACCOUNT_ID` is not the account of `STRIPE_SECRET_KEY` (`platform_account_mismatch`, naming both; the operator fixes the setting) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -50,8 +50,8 @@ pub enum OrganizerError {
         source: StripeError,
     },
     /// `STRIPE_PLATFORM_ACCOUNT_ID` names another account than the key's own.
-    #[error("STRIPE_PLATFORM_ACCOUNT_ID {0} is not the account of STRIPE_SECRET_KEY")]
-    PlatformMismatch(String),
+    #[error("STRIPE_PLATFORM_ACCOUNT_ID is {configured}, but STRIPE_SECRET_KEY is the key of {actual}: set STRIPE_PLATFORM_ACCOUNT_ID={actual} (or unset it) and restart the gateway")]
+    PlatformMismatch { configured: String, actual: String },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -82,7 +82,8 @@ impl OrganizerError {
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
             Self::Stripe { failure, .. } => failure.code(),
             Self::Db(db) if db.is_unavailable() => "database_unavailable",
-            Self::PlatformMismatch(_) | Self::Db(_) => "internal_error",
+            Self::PlatformMismatch { .. } => "platform_account_mismatch",
+            Self::Db(_) => "internal_error",
         }
     }
 
@@ -212,21 +213,24 @@ pub(crate) async fn verify_account_access(
             .platform()
             .read(&RetrieveForMyAccountAccount::new())
             .await
-            .map(|own| own.id.as_str() == account.as_str())
+            .map(|own| Some(own.id.as_str().to_string()).filter(|own| own != account.as_str()))
     } else {
         state
             .stripe
             .platform()
             .read(&RetrieveAccount::new(account.as_str()))
             .await
-            .map(|_| true)
+            .map(|_| None)
     };
     // Only answers about the account itself are the client's problem; a key without the
     // permission, or a platform id that is not the key's, is the gateway's configuration.
     // Stripe's own wording stays in the log: a 401's or 403's message quotes part of the key.
     match result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(OrganizerError::PlatformMismatch(account.to_string())),
+        Ok(None) => Ok(()),
+        Ok(Some(actual)) => Err(OrganizerError::PlatformMismatch {
+            configured: account.to_string(),
+            actual,
+        }),
         // Retrieving the account itself: its 404 is about the account, not a missing object.
         Err(StripeError::Api { status: 404, .. }) => Err(inaccessible(
             "Stripe has no such account, or it is not connected to the platform",
