@@ -21,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::fake_stripe::{control::TRIGGERS, FakeStripe, Options};
+use support::fake_stripe::{control::TRIGGERS, FakeStripe, Options, PLATFORM_ACCOUNT};
 
 /// A fake Stripe API for local development.
 #[derive(Parser)]
@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     println!("fake Stripe listening on http://{address}");
+    println!("its platform account (STRIPE_PLATFORM_ACCOUNT_ID): {PLATFORM_ACCOUNT}");
     match delivers {
         Some(url) => println!(
             "POST /_fake/trigger delivers {} to {url}",

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, error_body, spawn_app_with, Backend, TestApp};
-use crate::support::fake_stripe::{Fault, Hold, PLATFORM_ACCOUNT};
+use crate::helpers::{backend_tests, error_body, spawn_app_with, try_spawn_app, Backend, TestApp};
+use crate::support::fake_stripe::{FakeStripe, Fault, Hold, PLATFORM_ACCOUNT};
 
 backend_tests!(
     registering_a_connected_account_returns_the_organizer,
@@ -260,12 +260,31 @@ async fn a_rejected_secret_key_is_a_gateway_problem_not_the_clients(backend: Bac
     );
 }
 
+/// `STRIPE_PLATFORM_ACCOUNT_ID` that is not the key's account stops start-up, naming both; when
+/// Stripe could not be asked at start-up, registering the platform's organizer names both.
 async fn a_platform_account_id_that_is_not_the_keys_names_both_accounts(backend: Backend) {
-    let misconfigured = spawn_app_with(backend, |settings| {
+    let wrong = |settings: &mut gateway::configuration::Settings| {
         settings.stripe.platform_account_id =
             Some(gateway::domain::StripeAccountId::parse("acct_1NotTheKeys").unwrap());
-    })
-    .await;
+    };
+    let refused = try_spawn_app(backend, |_| {}, wrong).await;
+    let err = refused
+        .err()
+        .expect("start-up refuses the setting")
+        .to_string();
+    for named in [
+        "STRIPE_PLATFORM_ACCOUNT_ID",
+        "acct_1NotTheKeys",
+        PLATFORM_ACCOUNT,
+    ] {
+        assert!(err.contains(named), "{named} in {err}");
+    }
+    // Stripe failing at start-up: a warning, and the gateway starts.
+    let unreachable_at_start =
+        |fake: &FakeStripe| fake.fail_next_to("GET", "/v1/account", 3, Fault::Status(500));
+    let misconfigured = try_spawn_app(backend, unreachable_at_start, wrong)
+        .await
+        .expect("the gateway starts when Stripe cannot be asked");
     let response = misconfigured
         .post(
             "/v1/organizers",
@@ -276,7 +295,11 @@ async fn a_platform_account_id_that_is_not_the_keys_names_both_accounts(backend:
     // Not a bare 500: the code and the message name the cause and both accounts.
     let body = error_body(response, 503, "platform_account_mismatch").await;
     let message = body["error"]["message"].as_str().unwrap();
-    for named in ["STRIPE_PLATFORM_ACCOUNT_ID", "acct_1NotTheKeys", PLATFORM_ACCOUNT] {
+    for named in [
+        "STRIPE_PLATFORM_ACCOUNT_ID",
+        "acct_1NotTheKeys",
+        PLATFORM_ACCOUNT,
+    ] {
         assert!(message.contains(named), "{named} in {message}");
     }
     let list: Value = misconfigured

@@ -198,6 +198,19 @@ pub async fn register(
         .await
 }
 
+/// The account `stripe`'s key belongs to, when `configured` (`STRIPE_PLATFORM_ACCOUNT_ID`) is
+/// another: `Ok(None)` when they agree.
+pub async fn platform_mismatch(
+    stripe: &crate::stripe::Stripe,
+    configured: &StripeAccountId,
+) -> Result<Option<String>, StripeError> {
+    let own = stripe
+        .platform()
+        .read(&RetrieveForMyAccountAccount::new())
+        .await?;
+    Ok(Some(own.id.as_str().to_string()).filter(|own| own != configured.as_str()))
+}
+
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.
 pub(crate) async fn verify_account_access(
     state: &AppState,
@@ -208,12 +221,7 @@ pub(crate) async fn verify_account_access(
         reason,
     };
     let result = if state.stripe.is_platform_account(account.as_str()) {
-        state
-            .stripe
-            .platform()
-            .read(&RetrieveForMyAccountAccount::new())
-            .await
-            .map(|own| Some(own.id.as_str().to_string()).filter(|own| own != account.as_str()))
+        platform_mismatch(&state.stripe, account).await
     } else {
         state
             .stripe

@@ -150,9 +150,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], with a chance to change the settings first.
 pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    try_spawn_app(backend, |_| {}, customize)
+        .await
+        .expect("the gateway starts")
+}
+
+/// A gateway, or why it would not start: `prepare` readies its fake Stripe (a fault for
+/// start-up to meet) and `customize` its settings first.
+pub async fn try_spawn_app(
+    backend: Backend,
+    prepare: impl FnOnce(&FakeStripe),
+    customize: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
     let (database, database_url) = create_database(backend).await;
     let jwt_secret = SecretString::from(format!("test-secret-{}", uuid::Uuid::new_v4()));
-    start_instance(backend, database, database_url, jwt_secret, customize).await
+    let stripe = FakeStripe::start().await;
+    prepare(&stripe);
+    start_instance(
+        backend,
+        database,
+        database_url,
+        jwt_secret,
+        stripe,
+        customize,
+    )
+    .await
 }
 
 /// Two gateway instances started at the same moment on one fresh database, as a deployment
@@ -160,15 +182,21 @@ pub async fn spawn_app_with(backend: Backend, customize: impl FnOnce(&mut Settin
 pub async fn spawn_two_instances(backend: Backend) -> (TestApp, TestApp) {
     let (database, database_url) = create_database(backend).await;
     let jwt_secret = SecretString::from(format!("test-secret-{}", uuid::Uuid::new_v4()));
-    tokio::join!(
+    let (first, second) = tokio::join!(FakeStripe::start(), FakeStripe::start());
+    let (first, second) = tokio::join!(
         start_instance(
             backend,
             database.clone(),
             database_url.clone(),
             jwt_secret.clone(),
+            first,
             |_| {}
         ),
-        start_instance(backend, database, database_url, jwt_secret, |_| {}),
+        start_instance(backend, database, database_url, jwt_secret, second, |_| {}),
+    );
+    (
+        first.expect("the gateway starts"),
+        second.expect("the gateway starts"),
     )
 }
 
@@ -177,9 +205,9 @@ async fn start_instance(
     database: Arc<TestDatabase>,
     database_url: String,
     jwt_secret: SecretString,
+    stripe: FakeStripe,
     customize: impl FnOnce(&mut Settings),
-) -> TestApp {
-    let stripe = FakeStripe::start().await;
+) -> anyhow::Result<TestApp> {
     let mut settings = Settings {
         server: ServerSettings {
             bind_address: "127.0.0.1:0".parse().unwrap(),
@@ -224,9 +252,9 @@ async fn start_instance(
     };
     customize(&mut settings);
     let stripe_settings = settings.stripe.clone();
-    let application = Application::build(settings)
-        .await
-        .expect("the gateway starts");
+    let application = Application::build(settings).await?;
+    // What start-up asked of Stripe (which account the key is of) is not the test's.
+    stripe.forget_requests();
     let address = format!("http://127.0.0.1:{}", application.port());
     let metrics_address = application
         .metrics_port()
@@ -234,7 +262,7 @@ async fn start_instance(
     let handle = application.handle();
     let limiter = application.state().stripe.limiter().clone();
     tokio::spawn(application.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         address,
         metrics_address,
         backend,
@@ -246,7 +274,7 @@ async fn start_instance(
         handle,
         limiter,
         _database: database,
-    }
+    })
 }
 
 /// The Stripe timeout of test gateways: far longer than any answer of the fake Stripe on a
