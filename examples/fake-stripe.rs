@@ -21,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::fake_stripe::{control::TRIGGERS, FakeStripe, Options, PLATFORM_ACCOUNT};
+use support::fake_stripe::{control::TRIGGERS, settle, FakeStripe, Options, PLATFORM_ACCOUNT};
 
 /// A fake Stripe API for local development.
 #[derive(Parser)]
@@ -61,8 +61,9 @@ async fn main() -> anyhow::Result<()> {
     println!("its platform account (STRIPE_PLATFORM_ACCOUNT_ID): {PLATFORM_ACCOUNT}");
     match delivers {
         Some(url) => println!(
-            "POST /_fake/trigger delivers {} to {url}",
-            TRIGGERS.join(", ")
+            "POST /_fake/trigger delivers {}, {} to {url}",
+            TRIGGERS.join(", "),
+            settle::TRIGGERS.join(", ")
         ),
         None => println!("no --webhook-url: POST /_fake/trigger cannot deliver events"),
     }

@@ -21,6 +21,7 @@ mod customer_waits;
 mod customers;
 mod erasures;
 mod errors;
+mod fake_payments;
 mod fake_stripe_control;
 mod fake_stripe_gates;
 mod health;

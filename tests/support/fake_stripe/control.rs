@@ -1,7 +1,8 @@
 //! The fake's control routes, for trying the gateway by hand and for tests that drive the fake
 //! over HTTP (the TypeScript client's, the console's), like `stripe trigger` does for Stripe:
 //!
-//! - `POST /_fake/trigger` `{type, account?, customer?, lookup_key?, name?}` changes an object
+//! - `POST /_fake/trigger` `{type, account?, customer?, lookup_key?, name?, session?,
+//!   payment_intent?}` changes an object
 //!   as the dashboard or a payment would, records the events that announce it for the Events API
 //!   and delivers them, signed, to the webhook target: `{event_id, object_id, delivery_status,
 //!   events: [{id, type, object_id, delivery_status}]}` (the first event's, then every event
@@ -21,7 +22,7 @@ use super::billing::{entitlement_json, price_json, product_json, subscription_js
 use super::objects::find_customer;
 use super::{account_key, Fault, State};
 
-/// The event types `POST /_fake/trigger` knows.
+/// The event types `POST /_fake/trigger` knows: these, and the payments' (`settle::TRIGGERS`).
 pub const TRIGGERS: [&str; 3] = [
     "product.created",
     "customer.updated",
@@ -40,6 +41,10 @@ pub(super) struct Trigger {
     lookup_key: Option<String>,
     /// The name `customer.updated` gives the customer (default `Edited in Stripe`).
     name: Option<String>,
+    /// The Checkout Session `checkout.session.completed` pays (`cs_...`).
+    session: Option<String>,
+    /// The PaymentIntent a payment intent or refund trigger is about (`pi_...`).
+    payment_intent: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +143,16 @@ pub(super) async fn trigger(
 /// object it carries.
 fn apply(state: &mut State, request: &Trigger) -> Result<Vec<(&'static str, Value)>, String> {
     let scope = account_key(request.account.as_deref()).to_string();
+    if let Some(settled) = super::settle::apply(
+        state,
+        &scope,
+        &request.r#type,
+        request.session.as_deref(),
+        request.payment_intent.as_deref(),
+        request.account.as_deref(),
+    ) {
+        return settled;
+    }
     state.next_id += 1;
     let n = state.next_id;
     match request.r#type.as_str() {
@@ -196,8 +211,9 @@ fn apply(state: &mut State, request: &Trigger) -> Result<Vec<(&'static str, Valu
             ])
         }
         other => Err(format!(
-            "unknown trigger {other:?}; known: {}",
-            TRIGGERS.join(", ")
+            "unknown trigger {other:?}; known: {}, {}",
+            TRIGGERS.join(", "),
+            super::settle::TRIGGERS.join(", ")
         )),
     }
 }

@@ -28,6 +28,7 @@ pub mod control;
 mod gate;
 mod objects;
 mod payments;
+pub mod settle;
 
 use gate::Catch;
 pub use gate::{Gate, Hold};

@@ -114,6 +114,7 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
     let mut total = 0_i64;
     let mut currency: Option<String> = None;
     let mut recurring = 0;
+    let mut lines = Vec::new();
     for (index, item) in items {
         let quantity: i64 = item["quantity"]
             .as_str()
@@ -153,6 +154,10 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
         };
         total = total.saturating_add(amount.saturating_mul(quantity));
         recurring += usize::from(recurs);
+        lines.push(json!({
+            "price": item["price"], "price_data": item["price_data"], "quantity": quantity,
+            "recurring": recurs,
+        }));
         currency.get_or_insert(item_currency);
     }
     if let Some(refusal) = mode_refusal(mode, items.len(), recurring) {
@@ -215,6 +220,7 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
         "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
         "payment_intent_data": nested.get("payment_intent_data").cloned(),
         "subscription_data": nested.get("subscription_data").cloned(),
+        "line_items": {"object": "list", "data": lines},
         "livemode": false, "url": format!("https://checkout.stripe.com/c/pay/{id}"),
     });
     state
