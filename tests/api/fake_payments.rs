@@ -36,6 +36,20 @@ async fn trigger(app: &TestApp, body: Value) -> Value {
     triggered
 }
 
+/// The buyer pays the Checkout Session `session`.
+async fn pay(app: &TestApp, account: &str, session: &Value) -> Value {
+    let completed =
+        json!({ "type": "checkout.session.completed", "account": account, "session": session });
+    trigger(app, completed).await
+}
+
+/// What the fake answers a trigger it refuses.
+async fn refused(app: &TestApp, body: Value) -> u16 {
+    let url = format!("{}/_fake/trigger", app.stripe.base_url);
+    let response = app.client.post(url).json(&body).send().await.unwrap();
+    response.status().as_u16()
+}
+
 fn types(triggered: &Value) -> Vec<&str> {
     triggered["events"]
         .as_array()
@@ -73,11 +87,7 @@ async fn a_paid_checkout_goes_from_open_to_paid_in_the_mirror(app: TestApp) {
         "{open}"
     );
 
-    let paid = trigger(
-        &app,
-        json!({ "type": "checkout.session.completed", "account": account, "session": created["id"] }),
-    )
-    .await;
+    let paid = pay(&app, account, &created["id"]).await;
     assert_eq!(
         types(&paid),
         [
@@ -107,14 +117,8 @@ async fn a_paid_checkout_goes_from_open_to_paid_in_the_mirror(app: TestApp) {
     assert_eq!(intent["metadata"]["order_id"], "1042");
     assert_eq!(intent["application_fee_amount"], 245);
     // Paid once: a second completion is refused.
-    let again = app
-        .client
-        .post(format!("{}/_fake/trigger", app.stripe.base_url))
-        .json(&json!({ "type": "checkout.session.completed", "account": account, "session": created["id"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 404);
+    let again = json!({ "type": "checkout.session.completed", "account": account, "session": created["id"] });
+    assert_eq!(refused(&app, again).await, 404);
 }
 
 async fn a_paid_subscription_checkout_subscribes_the_customer(app: TestApp) {
@@ -131,11 +135,7 @@ async fn a_paid_subscription_checkout_subscribes_the_customer(app: TestApp) {
         .await;
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.unwrap();
-    let paid = trigger(
-        &app,
-        json!({ "type": "checkout.session.completed", "account": account, "session": created["id"] }),
-    )
-    .await;
+    let paid = pay(&app, account, &created["id"]).await;
     assert_eq!(
         types(&paid),
         [
@@ -181,14 +181,11 @@ async fn payment_intents_fail_succeed_and_are_refunded(app: TestApp) {
         |kind: &str| json!({ "type": kind, "account": account, "payment_intent": intent["id"] });
     let failed = trigger(&app, at("payment_intent.payment_failed")).await;
     assert_eq!(types(&failed), ["payment_intent.payment_failed"]);
-    let refused = app
-        .client
-        .post(format!("{}/_fake/trigger", app.stripe.base_url))
-        .json(&at("charge.refunded"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 404, "nothing was charged yet");
+    assert_eq!(
+        refused(&app, at("charge.refunded")).await,
+        404,
+        "nothing was charged yet"
+    );
     let succeeded = trigger(&app, at("payment_intent.succeeded")).await;
     assert_eq!(
         types(&succeeded),
