@@ -58,7 +58,7 @@ mkdir -p "$WORK"
 #   currency (the price's, `eur`, when there is one) and amounts that keep the total within the
 #   limit. A subscription needs a recurring item and takes at most 20 recurring and 20 one-time
 #   ones (the catalog price is one-time): the first item is made recurring when none is, and
-#   the rest cut to 20 of each.
+#   the rest cut to 20 of each; a payment takes one-time items only (`recurring` is dropped).
 cat >"$WORK/hooks.py" <<'PY'
 import os
 import re
@@ -91,6 +91,11 @@ def subscription(body):
 def checkout(body):
     if body.get("mode") == "subscription":
         subscription(body)
+    elif body.get("mode") == "payment":
+        # One-time items only (the document says so in words).
+        for item in body.get("line_items") or []:
+            if isinstance(item, dict):
+                item.pop("recurring", None)
     items = [item for item in body.get("line_items") or [] if isinstance(item, dict)]
     catalog = [item for item in items if item.get("price") is not None]
     custom = [item for item in items if item.get("price") is None]

@@ -25,14 +25,14 @@ cd clients/typescript
 log "TypeScript client: npm ci (node $(node --version), npm $(npm --version))"
 npm ci --no-audit --no-fund
 
-log "TypeScript client: src/schema.d.ts is what openapi.yaml generates"
+log "TypeScript client: src/schema.ts is what openapi.yaml generates"
 committed=$(mktemp)
 trap 'rm -f "$committed"' EXIT
-cp src/schema.d.ts "$committed"
+cp src/schema.ts "$committed"
 npm run --silent generate
-if ! diff -u --label "src/schema.d.ts (committed)" --label "src/schema.d.ts (generated)" \
-    "$committed" src/schema.d.ts; then
-    echo "FATAL: clients/typescript/src/schema.d.ts is stale: regenerate with" \
+if ! diff -u --label "src/schema.ts (committed)" --label "src/schema.ts (generated)" \
+    "$committed" src/schema.ts; then
+    echo "FATAL: clients/typescript/src/schema.ts is stale: regenerate with" \
         "'cd clients/typescript && npm run generate' and commit it" >&2
     exit 1
 fi

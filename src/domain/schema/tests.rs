@@ -312,4 +312,12 @@ fn currencies_are_listed_whole() {
     assert!(all.len() > 100, "{}", all.len());
     assert!(all.iter().all(|code| Currency::parse(code).is_ok()));
     assert!(all.contains(&"eur".to_string()) && all.contains(&"jpy".to_string()));
+    // The document's pattern takes exactly what the parser takes.
+    for text in all
+        .iter()
+        .map(String::as_str)
+        .chain(["EUR", "xxx", "eu", "euro", "", "usd "])
+    {
+        agree::<Currency>(text, Currency::parse(text).is_ok());
+    }
 }

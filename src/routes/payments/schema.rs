@@ -161,17 +161,13 @@ impl PartialSchema for LineItemBody {
                     .schema_type(Type::String)
                     .pattern(Some(format!("^[A-Za-z0-9_-]{{1,{MAX_PRICE_ID}}}$")))
                     .description(Some(
-                        "A price of the organizer's Stripe account (`price_...`). An inactive \
-price, or one of another account, is refused when the catalog mirror knows it; Stripe judges the \
-rest.",
+                        "A price of the organizer's Stripe account (`price_...`): active, this \
+account's, and recurring only in `subscription` mode. One the catalog mirror lacks is read from \
+Stripe before the session is created.",
                     ))
                     .examples(["price_1PqRst"]),
             )
-            .property("quantity", quantity())
-            .property("name", null())
-            .property("unit_amount", null())
-            .property("currency", null())
-            .property("recurring", null());
+            .property("quantity", quantity());
         let custom = ObjectBuilder::new()
             .schema_type(Type::Object)
             .title(Some("An item priced here"))
@@ -180,7 +176,6 @@ rest.",
             .required("unit_amount")
             .required("currency")
             .required("quantity")
-            .property("price", null())
             .property(
                 "name",
                 text_schema(
@@ -247,8 +242,10 @@ created.",
                     .schema_type(Type::String)
                     .enum_values(Some(["payment", "subscription"]))
                     .description(Some(
-                        "`payment` (one-time items) or `subscription` (at least one recurring \
-item; at most 20 recurring and 20 one-time items).",
+                        "`payment` (one-time items only: an item priced here with `recurring` \
+needs `subscription`) or `subscription` (at least one recurring item; at most 20 recurring and \
+20 one-time items). Rules across items are stated here rather than as a schema, which generated \
+clients would turn into types no cart satisfies; the gateway refuses what breaks them (422).",
                     )),
             )
             .property(
@@ -331,33 +328,6 @@ customer without one.",
                         )),
                 ),
             );
-        // A `payment` checkout has no recurring item priced here.
-        let mode = OneOfBuilder::new()
-            .description(Some(
-                "Items priced here with `recurring` need `mode: subscription`.",
-            ))
-            .item(
-                ObjectBuilder::new().property(
-                    "mode",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .enum_values(Some(["subscription"])),
-                ),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .property(
-                        "mode",
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .enum_values(Some(["payment"])),
-                    )
-                    .property(
-                        "line_items",
-                        ArrayBuilder::new()
-                            .items(ObjectBuilder::new().property("recurring", null())),
-                    ),
-            );
         AllOfBuilder::new()
             .description(Some(
                 "Who pays: exactly one of `customer_id` (a customer of this organizer) or `email` \
@@ -365,7 +335,6 @@ customer without one.",
             ))
             .item(fields)
             .item(one_buyer())
-            .item(mode)
             .examples([serde_json::json!({
                 "email": "ana@example.com",
                 "mode": "payment",

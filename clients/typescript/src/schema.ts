@@ -682,7 +682,7 @@ export interface components {
             line_items: components["schemas"]["LineItemBody"][];
             metadata?: components["schemas"]["Metadata"] | null;
             /**
-             * @description `payment` (one-time items) or `subscription` (at least one recurring item; at most 20 recurring and 20 one-time items).
+             * @description `payment` (one-time items only: an item priced here with `recurring` needs `subscription`) or `subscription` (at least one recurring item; at most 20 recurring and 20 one-time items). Rules across items are stated here rather than as a schema, which generated clients would turn into types no cart satisfies; the gateway refuses what breaks them (422).
              * @enum {string}
              */
             mode: "payment" | "subscription";
@@ -694,15 +694,6 @@ export interface components {
         } | {
             customer_id?: null;
             email: string;
-        }) & ({
-            /** @enum {string} */
-            mode?: "subscription";
-        } | {
-            line_items?: {
-                recurring?: null;
-            }[];
-            /** @enum {string} */
-            mode?: "payment";
         });
         CreateErasure: {
             /**
@@ -763,11 +754,10 @@ export interface components {
             return_url: components["schemas"]["HttpUrl"];
         };
         /**
-         * @description A lowercase ISO 4217 code of a currency Stripe supports.
+         * @description A lowercase ISO 4217 code of a currency Stripe supports (the pattern lists them all).
          * @example eur
-         * @enum {string}
          */
-        Currency: "aed" | "afn" | "all" | "amd" | "ang" | "aoa" | "ars" | "aud" | "awg" | "azn" | "bam" | "bbd" | "bdt" | "bgn" | "bif" | "bmd" | "bnd" | "bob" | "brl" | "bsd" | "bwp" | "byn" | "bzd" | "cad" | "cdf" | "chf" | "clp" | "cny" | "cop" | "crc" | "cve" | "czk" | "djf" | "dkk" | "dop" | "dzd" | "eek" | "egp" | "etb" | "eur" | "fjd" | "fkp" | "gbp" | "gel" | "gip" | "gmd" | "gnf" | "gtq" | "gyd" | "hkd" | "hnl" | "hrk" | "htg" | "huf" | "idr" | "ils" | "inr" | "isk" | "jmd" | "jpy" | "kes" | "kgs" | "khr" | "kmf" | "krw" | "kyd" | "kzt" | "lak" | "lbp" | "lkr" | "lrd" | "lsl" | "ltl" | "lvl" | "mad" | "mdl" | "mga" | "mkd" | "mmk" | "mnt" | "mop" | "mro" | "mur" | "mvr" | "mwk" | "mxn" | "myr" | "mzn" | "nad" | "ngn" | "nio" | "nok" | "npr" | "nzd" | "pab" | "pen" | "pgk" | "php" | "pkr" | "pln" | "pyg" | "qar" | "ron" | "rsd" | "rub" | "rwf" | "sar" | "sbd" | "scr" | "sek" | "sgd" | "shp" | "sll" | "sos" | "srd" | "std" | "svc" | "szl" | "thb" | "tjs" | "top" | "try" | "ttd" | "twd" | "tzs" | "uah" | "ugx" | "usd" | "uyu" | "uzs" | "vef" | "vnd" | "vuv" | "wst" | "xaf" | "xcd" | "xof" | "xpf" | "yer" | "zar" | "zmw";
+        Currency: string;
         /**
          * @description A full name or business name: 1 to 256 characters once the whitespace around it is trimmed, without control characters or invisible formatting characters (zero-width spaces, direction overrides).
          * @example Ana Lima
@@ -972,10 +962,8 @@ export interface components {
         };
         /** @description A price of the organizer's catalog (`price`, `quantity`), or an item priced here (`name`, `unit_amount`, `currency`, `quantity`, and `recurring` for a subscription). */
         LineItemBody: {
-            currency?: null;
-            name?: null;
             /**
-             * @description A price of the organizer's Stripe account (`price_...`). An inactive price, or one of another account, is refused when the catalog mirror knows it; Stripe judges the rest.
+             * @description A price of the organizer's Stripe account (`price_...`): active, this account's, and recurring only in `subscription` mode. One the catalog mirror lacks is read from Stripe before the session is created.
              * @example price_1PqRst
              */
             price: string;
@@ -984,8 +972,6 @@ export interface components {
              * @example 2
              */
             quantity: number;
-            recurring?: null;
-            unit_amount?: null;
         } | {
             currency: components["schemas"]["Currency"];
             /**
@@ -993,7 +979,6 @@ export interface components {
              * @example Festival pass
              */
             name: string;
-            price?: null;
             /**
              * @description How many, 1 to 1,000,000.
              * @example 2
