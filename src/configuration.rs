@@ -233,8 +233,9 @@ pub struct StripeArgs {
     #[arg(long, env = "STRIPE_RETRY_BASE_MS", default_value_t = 250)]
     pub stripe_retry_base_ms: u64,
     /// The largest platform fee an organizer may be given, in basis points of each charge
-    /// (0 to 10000): registering or updating an organizer above it is refused (422), and so is
-    /// a payment for an organizer whose stored fee is above it (after the cap was lowered).
+    /// (0 to 10000): registering or updating an organizer above it is refused (422), and a
+    /// payment for an organizer whose stored fee is above it (the cap was lowered since, or the
+    /// fee set before there was a cap) is refused with 409 `organizer_fee_above_cap`.
     #[arg(long, env = "MAX_APPLICATION_FEE_BPS", default_value_t = DEFAULT_MAX_APPLICATION_FEE_BPS, value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub max_application_fee_bps: u16,
 }

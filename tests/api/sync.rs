@@ -375,6 +375,17 @@ async fn a_request_during_a_run_gets_one_that_starts_after_it(app: TestApp) {
         joined, second,
         "a later request of the same run joins the queued one"
     );
+    // However long the first runs, the waiting run is not taken for one an instance left.
+    app.execute_sql(
+        &format!("UPDATE sync_runs SET created_at = created_at - INTERVAL '1 hour' WHERE id = '{second}'"),
+        &format!("UPDATE sync_runs SET created_at = datetime(created_at, '-1 hour') WHERE id = '{second}'"),
+    )
+    .await;
+    let joined = start(&app, &org, json!({ "kinds": ["products"] })).await;
+    assert_eq!(
+        joined, second,
+        "an old waiting run behind a live one is still joined"
+    );
     let response = app
         .post(
             &sync_path(&org),

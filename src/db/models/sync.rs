@@ -184,7 +184,9 @@ impl SyncRun {
 
     /// The run starts: `running`, and any other run of the account still marked running (its
     /// instance stopped; this run holds the account's lease now) is `interrupted`.
-    pub fn start(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<()> {
+    /// Starts the queued run `id` (a run of the account left `running` is marked
+    /// `interrupted`); false, and nothing changed, when `id` is no longer queued.
+    pub fn start(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<bool> {
         let at = now();
         diesel::update(
             sync_runs::table
@@ -197,13 +199,29 @@ impl SyncRun {
             sync_runs::finished_at.eq(at),
         ))
         .execute(conn)?;
-        diesel::update(sync_runs::table.filter(sync_runs::id.eq(id)))
-            .set((
-                sync_runs::status.eq(RunStatus::Running),
-                sync_runs::started_at.eq(at),
-            ))
-            .execute(conn)
-            .map(drop)
+        diesel::update(
+            sync_runs::table
+                .filter(sync_runs::id.eq(id))
+                .filter(sync_runs::status.eq(RunStatus::Queued)),
+        )
+        .set((
+            sync_runs::status.eq(RunStatus::Running),
+            sync_runs::started_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|started| started == 1)
+    }
+
+    /// Makes requests about the account's runs take turns until the transaction ends: on
+    /// PostgreSQL a transaction-scoped advisory lock on the account; SQLite's write transaction
+    /// already admits one writer at a time.
+    pub fn lock_account(conn: &mut DbConnection, account: &str) -> QueryResult<()> {
+        if let DbConnection::Postgresql(pg) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('sync_runs:' || $1))")
+                .bind::<diesel::sql_types::Text, _>(account)
+                .execute(pg)?;
+        }
+        Ok(())
     }
 
     /// Stores the report so far of a run still `running` (not one another run marked
@@ -245,16 +263,27 @@ impl SyncRun {
                 .execute(conn)?;
             }
         }
-        marked += diesel::update(
-            sync_runs::table
-                .filter(sync_runs::status.eq(RunStatus::Queued))
-                .filter(sync_runs::created_at.lt(queued_before)),
-        )
-        .set((
-            sync_runs::status.eq(RunStatus::Interrupted),
-            sync_runs::finished_at.eq(now()),
-        ))
-        .execute(conn)?;
+        // A queued run waiting behind a long run of its account is not abandoned: only those
+        // of accounts no run holds.
+        let queued: Vec<(String, String)> = sync_runs::table
+            .filter(sync_runs::status.eq(RunStatus::Queued))
+            .filter(sync_runs::created_at.lt(queued_before))
+            .select((sync_runs::id, sync_runs::stripe_account_id))
+            .load(conn)?;
+        for (id, account) in queued {
+            if crate::db::Lease::live_until(conn, lease_kind, &account)?.is_none() {
+                marked += diesel::update(
+                    sync_runs::table
+                        .filter(sync_runs::id.eq(&id))
+                        .filter(sync_runs::status.eq(RunStatus::Queued)),
+                )
+                .set((
+                    sync_runs::status.eq(RunStatus::Interrupted),
+                    sync_runs::finished_at.eq(now()),
+                ))
+                .execute(conn)?;
+            }
+        }
         Ok(marked)
     }
 

@@ -139,7 +139,7 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
         .collect();
     let mut drift = KindDrift::default();
     let resumed = run.resume_point(C::KIND, &mut drift).await?;
-    let (mut listing, mut after) = position(resumed.as_deref());
+    let (mut listing, mut after) = position(resumed.as_deref(), C::LISTINGS);
     let mut seen: HashSet<String> = HashSet::new();
     let state = run.state;
     let client = state.stripe.for_account(&run.account);
@@ -184,7 +184,7 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
                 .await?;
         }
         if !page.has_more || after.is_none() {
-            if listing + 1 == C::LISTINGS {
+            if listing + 1 >= C::LISTINGS {
                 break;
             }
             listing += 1;
@@ -223,28 +223,31 @@ pub(super) async fn reconcile<C: Catalog>(run: &mut RunContext<'_>) -> Result<()
     run.end_listing(C::KIND, drift).await
 }
 
-/// A stored listing position: the last id listed, prefixed with `{listing}:` after the first
-/// listing (Stripe's generated ids hold no `:`; a cursor stored before there were several
-/// listings is the first's).
+/// A stored listing position: the last id listed, prefixed with `{listing}/` after the first
+/// listing. No Stripe id holds a `/` ([`crate::domain::StripeId`]), and a cursor stored before
+/// there were several listings is the first's.
 fn cursor(listing: usize, after: &str) -> String {
     if listing == 0 {
         after.to_string()
     } else {
-        format!("{listing}:{after}")
+        format!("{listing}/{after}")
     }
 }
 
-/// The listing and the id after which to go on, from a stored [`cursor`].
-fn position(stored: Option<&str>) -> (usize, Option<String>) {
+/// The listing (below `listings`) and the id after which to go on, from a stored [`cursor`];
+/// one naming a listing the kind does not have starts over.
+fn position(stored: Option<&str>, listings: usize) -> (usize, Option<String>) {
     let Some(stored) = stored else {
         return (0, None);
     };
-    match stored.split_once(':') {
-        Some((listing, after)) if listing.bytes().all(|b| b.is_ascii_digit()) => (
-            listing.parse().unwrap_or(0),
-            Some(after.to_string()).filter(|after| !after.is_empty()),
-        ),
-        _ => (0, Some(stored.to_string())),
+    match stored.split_once('/') {
+        None => (0, Some(stored.to_string())),
+        Some((listing, after)) => match listing.parse::<usize>() {
+            Ok(listing) if listing < listings && !after.is_empty() => {
+                (listing, Some(after.to_string()))
+            }
+            _ => (0, None),
+        },
     }
 }
 
@@ -268,4 +271,29 @@ fn write_page<C: Catalog>(
         }
         Ok::<_, diesel::result::Error>(written)
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cursor, position};
+
+    #[test]
+    fn a_listing_position_reads_back_as_stored() {
+        for (listing, after) in [(0, "price_1"), (1, "price_9"), (1, "prod_x:y")] {
+            assert_eq!(
+                position(Some(&cursor(listing, after)), 2),
+                (listing, Some(after.to_string()))
+            );
+        }
+        // A cursor of the first listing whose id holds a `:` stays the first's.
+        assert_eq!(
+            position(Some("prod_2024:gold"), 1),
+            (0, Some("prod_2024:gold".into()))
+        );
+        // A listing the kind does not have, or no id after it, starts over.
+        assert_eq!(position(Some("7/price_1"), 2), (0, None));
+        assert_eq!(position(Some("1/price_1"), 1), (0, None));
+        assert_eq!(position(Some("1/"), 2), (0, None));
+        assert_eq!(position(None, 2), (0, None));
+    }
 }

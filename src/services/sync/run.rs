@@ -45,36 +45,34 @@ pub async fn request_run(
             organizers::connected_account(&organizer)?;
             let account = &organizer.stripe_account_id;
             crate::db::write_transaction(conn, |conn| {
-                let mut start = Start::Now;
-                // A run left behind by an instance that stopped does not count.
-                if let Some(current) = SyncRun::latest_by_account(conn, account, None)? {
-                    let running = Lease::live_until(conn, LEASE_KIND, account)?.is_some();
-                    let stale = match current.status {
-                        RunStatus::Running => !running,
-                        RunStatus::Queued => {
-                            current.created_at < now() - chrono::Duration::minutes(10)
-                        }
-                        _ => true,
-                    };
-                    if stale {
-                        SyncRun::abandon_stale(
-                            conn,
-                            LEASE_KIND,
-                            now() - chrono::Duration::minutes(10),
-                        )?;
-                    } else if current.status == RunStatus::Queued && running {
-                        let wanted = new_run(&organizer.id, account, &request);
-                        if current.dry_run == wanted.dry_run && current.kinds == wanted.kinds {
-                            return Ok((current, None));
-                        }
-                        return Err(SyncError::InProgress(current.id));
-                    } else {
-                        start = Start::AfterCurrent;
+                // Requests for one account take turns (SQLite's write transaction does it
+                // there), so two cannot both queue a run.
+                SyncRun::lock_account(conn, account)?;
+                let wanted = new_run(&organizer.id, account, &request);
+                // A run holds the account while its lease lives, however long it takes. A
+                // queued run is one waiting for it, or one about to start (queued moments ago,
+                // its lease not yet taken); an older one with no run in progress was left by an
+                // instance that stopped.
+                let running = Lease::live_until(conn, LEASE_KIND, account)?.is_some();
+                let fresh = now() - chrono::Duration::minutes(10);
+                let waiting = SyncRun::latest_by_account(conn, account, Some(RunStatus::Queued))?
+                    .filter(|queued| running || queued.created_at >= fresh);
+                let start = match waiting {
+                    Some(queued)
+                        if queued.dry_run == wanted.dry_run && queued.kinds == wanted.kinds =>
+                    {
+                        return Ok((queued, None));
                     }
-                }
-                let run = new_run(&organizer.id, account, &request);
-                SyncRun::insert(conn, &run)?;
-                Ok::<_, SyncError>((run, Some(start)))
+                    Some(queued) if running => return Err(SyncError::InProgress(queued.id)),
+                    Some(_) => Start::AfterCurrent,
+                    None if running => Start::AfterCurrent,
+                    None => {
+                        SyncRun::abandon_stale(conn, LEASE_KIND, fresh)?;
+                        Start::Now
+                    }
+                };
+                SyncRun::insert(conn, &wanted)?;
+                Ok::<_, SyncError>((wanted, Some(start)))
             })
         })
         .await?;
@@ -299,6 +297,16 @@ enum Start {
     AfterCurrent,
 }
 
+/// What asking for the account's lease came to.
+enum Claim {
+    /// The lease is the run's, and it is `running`.
+    Started(Lease),
+    /// Another run holds the account.
+    Taken,
+    /// The run is no longer `queued` (marked abandoned meanwhile): it does not run.
+    Withdrawn,
+}
+
 /// How often a run queued behind another asks for the account's lease.
 const QUEUE_POLL: Duration = Duration::from_millis(250);
 
@@ -318,21 +326,36 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
         let claimed = state
             .db
             .run(move |conn| {
-                let lease = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)?;
-                if lease.is_some() {
-                    SyncRun::start(conn, &account_key, &run_id)?;
+                let Some(lease) = Lease::claim(conn, LEASE_KIND, &account_key, LEASE_TTL)? else {
+                    return Ok::<_, DbError>(Claim::Taken);
+                };
+                if SyncRun::start(conn, &account_key, &run_id)? {
+                    Ok(Claim::Started(lease))
+                } else {
+                    // No longer queued (marked abandoned meanwhile): it does not run.
+                    lease.release(conn)?;
+                    Ok(Claim::Withdrawn)
                 }
-                Ok::<_, DbError>(lease)
             })
             .await;
         match claimed {
-            Ok(None) if start == Start::AfterCurrent => tokio::time::sleep(QUEUE_POLL).await,
+            Ok(Claim::Taken) if start == Start::AfterCurrent => {
+                tokio::time::sleep(QUEUE_POLL).await
+            }
             claimed => break claimed,
         }
     };
     let lease = match claimed {
-        Ok(Some(lease)) => lease,
-        Ok(None) => {
+        Ok(Claim::Started(lease)) => lease,
+        Ok(Claim::Withdrawn) => {
+            let id = run.id.clone();
+            return state
+                .db
+                .run(move |conn| Ok::<_, DbError>(SyncRun::find_by_id(conn, &id)?))
+                .await?
+                .ok_or(SyncError::NotFound(run.id));
+        }
+        Ok(Claim::Taken) => {
             let reason = "another run of this account was in progress";
             return finish(
                 state,
