@@ -161,10 +161,11 @@ impl SyncRun {
             .optional()
     }
 
-    /// The account's latest successful full repair: not a dry run, every kind.
+    /// The account's latest successful full repair: not a dry run, of every kind in `kinds`.
     pub fn latest_repair_by_account(
         conn: &mut DbConnection,
         account: &str,
+        kinds: &[&str],
     ) -> QueryResult<Option<SyncRun>> {
         let recent = sync_runs::table
             .filter(sync_runs::stripe_account_id.eq(account))
@@ -175,9 +176,9 @@ impl SyncRun {
             .select(SyncRun::as_select())
             .load(conn)?;
         let full = |run: &SyncRun| {
-            crate::services::sync::SyncKind::ALL
+            kinds
                 .iter()
-                .all(|kind| run.kinds.iter().any(|k| k == kind.as_str()))
+                .all(|kind| run.kinds.contains(&kind.to_string()))
         };
         Ok(recent.into_iter().find(full))
     }

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use chrono::NaiveDateTime;
 
-use super::run::RunContext;
+use super::context::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::{MirrorRow, Price, Product, Subscription};

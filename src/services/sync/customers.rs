@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::run::RunContext;
+use super::context::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::{adoption, Customer};

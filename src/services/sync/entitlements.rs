@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::run::RunContext;
+use super::context::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::{Entitlements, MirrorRow, Subscription};
 use crate::db::DbError;

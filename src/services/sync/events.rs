@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 
-use super::run::RunContext;
+use super::context::RunContext;
 use super::{KindDrift, SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::{Organizer, WebhookEvent};

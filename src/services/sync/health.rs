@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DriftReport, SyncError};
+use super::{DriftReport, SyncError, SyncKind};
 use crate::db::models::sync::{self as runs, RunStatus, SyncRun};
 use crate::db::models::{Organizer, WebhookEvent};
 use crate::db::{now, DbError};
@@ -108,7 +108,8 @@ fn account_health(
 ) -> Result<AccountHealth, DbError> {
     let account = organizer.stripe_account_id.clone();
     let last_run = SyncRun::latest_by_account(conn, &account, None)?;
-    let last_success = SyncRun::latest_repair_by_account(conn, &account)?;
+    let every_kind = SyncKind::ALL.map(SyncKind::as_str);
+    let last_success = SyncRun::latest_repair_by_account(conn, &account, &every_kind)?;
     let since = runs::events_since(conn, &account)?;
     let (pending, oldest, dead) = WebhookEvent::backlog(conn, Some(&account))?;
     let age = |t: NaiveDateTime| (at - t).num_seconds().max(0);

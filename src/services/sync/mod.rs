@@ -12,6 +12,7 @@
 //! - [`schedule`]: the periodic sweep of every account.
 
 mod catalog;
+mod context;
 mod customers;
 mod entitlements;
 mod events;

@@ -1,26 +1,17 @@
 //! One run of one account: queued, then run under the account's lease (two instances never
 //! reconcile one account at once), kind after kind, its report written after every page.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{
-    catalog, customers, entitlements, events, DriftReport, KindDrift, SyncError, SyncKind,
-};
+use super::context::{RunContext, LEASE_KIND, LEASE_TTL};
+use super::{catalog, customers, entitlements, events, DriftReport, SyncError, SyncKind};
 use crate::auth::Principal;
 use crate::db::columns::Json;
-use crate::db::models::sync as cursors;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
-use crate::db::{database_now, now, DbError, Lease};
+use crate::db::{now, DbError, Lease};
 use crate::domain::{OrganizerId, StripeAccountId};
-use crate::services::audit::AuditContext;
 use crate::services::{organizers, AppState};
-use crate::stripe::StripeError;
-
-/// The lease that makes one run at a time per account, across instances.
-pub(super) const LEASE_KIND: &str = "sync.account";
-/// How long a run holds its account without renewing; renewed after every page.
-const LEASE_TTL: Duration = Duration::from_secs(120);
 
 pub struct RunRequest {
     pub dry_run: bool,
@@ -128,158 +119,6 @@ pub fn new_run(organizer_id: &str, account: &str, request: &RunRequest) -> SyncR
     }
 }
 
-/// What a run carries from kind to kind and page to page.
-pub(super) struct RunContext<'a> {
-    pub(super) state: &'a AppState,
-    pub(super) account: StripeAccountId,
-    pub(super) run_id: String,
-    pub(super) dry_run: bool,
-    pub(super) audit: AuditContext,
-    pub(super) report: DriftReport,
-    lease: Lease,
-    started: Instant,
-    last_checkpoint: Instant,
-}
-
-impl RunContext<'_> {
-    /// Counts a Stripe call and passes its result on; a 429 that outlasted the transport's
-    /// retries is counted as such, and fails the run like any other error.
-    pub(super) fn called<T>(&mut self, result: Result<T, StripeError>) -> Result<T, SyncError> {
-        self.report.stripe_calls += 1;
-        result.map_err(|err| {
-            if matches!(err, StripeError::Api { status: 429, .. }) {
-                self.report.rate_limited += 1;
-            }
-            SyncError::Stripe {
-                account: self.account.to_string(),
-                source: err,
-            }
-        })
-    }
-
-    /// After each page: the account's lease is renewed, then the report so far is stored. A run
-    /// whose lease was taken over (it could not renew in time) stops, and leaves the run row to
-    /// the run that holds the account now.
-    pub(super) async fn checkpoint(
-        &mut self,
-        kind: SyncKind,
-        drift: &KindDrift,
-    ) -> Result<(), SyncError> {
-        self.report
-            .kinds
-            .insert(kind.as_str().to_string(), drift.clone());
-        self.report.duration_ms = self.started.elapsed().as_millis() as u64;
-        self.last_checkpoint = Instant::now();
-        let report = serde_json::to_string(&self.report).unwrap_or_default();
-        let (id, mut lease) = (self.run_id.clone(), self.lease.clone());
-        let renewed = self
-            .state
-            .db
-            .run(move |conn| {
-                if !lease.renew(conn, LEASE_TTL)? {
-                    return Ok::<_, DbError>(None);
-                }
-                SyncRun::record_progress(conn, &id, &report)?;
-                Ok(Some(lease))
-            })
-            .await?;
-        match renewed {
-            Some(lease) => {
-                self.lease = lease;
-                Ok(())
-            }
-            None => Err(SyncError::LeaseLost),
-        }
-    }
-
-    /// Where the listing of `kind` starts: after the cursor a stopped run left, unless this is
-    /// a dry run (which neither reads nor writes cursors). Sets `drift.resumed_after`.
-    pub(super) async fn resume_point(
-        &self,
-        kind: SyncKind,
-        drift: &mut KindDrift,
-    ) -> Result<Option<String>, SyncError> {
-        if self.dry_run {
-            return Ok(None);
-        }
-        let key = self.account.to_string();
-        let after = self
-            .state
-            .db
-            .run(move |conn| Ok::<_, DbError>(cursors::cursor(conn, &key, kind.as_str())?))
-            .await?;
-        drift.resumed_after = after.clone();
-        Ok(after)
-    }
-
-    /// Whether `listed` failed only because the resumed cursor names an object Stripe no longer
-    /// has (400 `resource_missing` about `starting_after`, before anything was listed); then the
-    /// listing starts over from the first page: `after` and `drift.resumed_after` are cleared.
-    pub(super) fn restart_on_stale_cursor<T>(
-        &mut self,
-        listed: &Result<T, StripeError>,
-        drift: &mut KindDrift,
-        nothing_listed: bool,
-        after: &mut Option<String>,
-    ) -> bool {
-        let missing = matches!(
-            listed,
-            Err(StripeError::Api { status: 400, code: Some(code), .. }) if code == "resource_missing"
-        );
-        if !(missing && nothing_listed && drift.resumed_after.is_some()) {
-            return false;
-        }
-        self.report.stripe_calls += 1;
-        *after = None;
-        drift.resumed_after = None;
-        true
-    }
-
-    /// The listing of `kind` is over: the cursor is cleared (the next run starts from the first
-    /// page) and the kind's drift stored. A listing resumed from a cursor is not complete: Stripe
-    /// lists newest first, so what was created after the first attempt began is left to the next
-    /// full listing.
-    pub(super) async fn end_listing(
-        &mut self,
-        kind: SyncKind,
-        mut drift: KindDrift,
-    ) -> Result<(), SyncError> {
-        drift.complete = drift.resumed_after.is_none();
-        if !self.dry_run {
-            let key = self.account.to_string();
-            self.state
-                .db
-                .run(move |conn| {
-                    Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind.as_str())?)
-                })
-                .await?;
-        }
-        self.checkpoint(kind, &drift).await
-    }
-
-    /// The database's clock, which stamps what a fetch from Stripe is about to read.
-    pub(super) async fn fetch_time(&self) -> Result<chrono::NaiveDateTime, SyncError> {
-        Ok(self
-            .state
-            .db
-            .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-            .await?)
-    }
-
-    /// In loops of one call per object (deletions, entitlements): a checkpoint every so often,
-    /// so the lease never runs out while the run is alive.
-    pub(super) async fn pace(
-        &mut self,
-        kind: SyncKind,
-        drift: &KindDrift,
-    ) -> Result<(), SyncError> {
-        if self.last_checkpoint.elapsed() >= LEASE_TTL / 4 {
-            self.checkpoint(kind, drift).await?;
-        }
-        Ok(())
-    }
-}
-
 /// Runs a queued run to its end and records how it ended: whatever fails on the way, the run
 /// is left `succeeded`, `failed` or `skipped`, never `queued` or `running`. Another run of the
 /// account in progress skips it.
@@ -381,17 +220,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
     let mut report = DriftReport::default();
     let outcome = match StripeAccountId::parse(&run.stripe_account_id) {
         Ok(account) => {
-            let mut context = RunContext {
-                state,
-                account,
-                run_id: run.id.clone(),
-                dry_run: run.dry_run,
-                audit: AuditContext::system("reconciler", &run.id),
-                report: DriftReport::default(),
-                lease: lease.clone(),
-                started: Instant::now(),
-                last_checkpoint: Instant::now(),
-            };
+            let mut context = RunContext::new(state, account, &run, lease.clone());
             let mut errors = Vec::new();
             // Each kind on its own: a failure in one (a stuck listing, Stripe failing) does not
             // keep the others, missed events included, from being reconciled.
@@ -416,9 +245,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
                     }
                 }
             }
-            context.report.duration_ms = context.started.elapsed().as_millis() as u64;
-            context.report.errors.extend(errors.iter().cloned());
-            report = context.report;
+            report = context.into_report(&errors);
             if errors.is_empty() {
                 Ok(())
             } else {

@@ -48,7 +48,7 @@ pub async fn sweep(
         .db
         .run(|conn| {
             // Runs whose instance stopped are marked before new ones start.
-            SyncRun::abandon_stale(conn, super::run::LEASE_KIND, now() - Span::minutes(10))?;
+            SyncRun::abandon_stale(conn, super::context::LEASE_KIND, now() - Span::minutes(10))?;
             Ok::<_, DbError>(Organizer::list_connected(conn)?)
         })
         .await?;
