@@ -46,8 +46,19 @@ impl StripeId {
     pub const MAX_LEN: usize = 255;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if is_stripe_token(raw) {
-            Ok(Self(raw.to_string()))
+        Self::check(raw).map(|()| Self(raw.to_string()))
+    }
+
+    /// [`StripeId::parse`] of text already owned, kept without a copy.
+    pub fn new(raw: String) -> Result<Self, String> {
+        Self::check(&raw).map(|()| Self(raw))
+    }
+
+    /// Whether `text` has the shape of a Stripe id, without keeping it: for a lookup that only
+    /// needs to know it could name something, and for Stripe's type names, which share it.
+    pub fn check(text: &str) -> Result<(), String> {
+        if is_stripe_token(text) {
+            Ok(())
         } else {
             Err(format!(
                 "must be 1 to {} ASCII letters, digits or any of `{}`",

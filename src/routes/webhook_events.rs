@@ -151,7 +151,7 @@ impl From<EventAttempt> for AttemptResponse {
 /// A filter's text: what ingestion stores in that column, an id as [`StripeId`] has it (other
 /// text could match nothing, and PostgreSQL refuses a NUL in text).
 fn check_text(field: &str, value: &Option<String>) -> Result<(), ApiError> {
-    match value.as_deref().map(StripeId::parse) {
+    match value.as_deref().map(StripeId::check) {
         Some(Err(rule)) => Err(ApiError::validation(field, rule)),
         _ => Ok(()),
     }

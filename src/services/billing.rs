@@ -98,7 +98,7 @@ pub async fn checkout_session(
     id: String,
 ) -> Result<Option<CheckoutSession>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        if crate::domain::StripeId::parse(&id).is_err() {
+        if crate::domain::StripeId::check(&id).is_err() {
             return Ok(None);
         }
         Ok(

@@ -110,29 +110,17 @@ pub async fn create_checkout_session(
 }
 
 fn customer_update(update: CustomerUpdate) -> CreateCheckoutSessionCustomerUpdate {
+    /// The SDK's value of one field: its own enum per field, alike but for the name.
+    fn pick<T>(save: Option<Save>, auto: T, never: T) -> Option<T> {
+        save.map(|save| if save == Save::Auto { auto } else { never })
+    }
+    use CreateCheckoutSessionCustomerUpdateAddress as Address;
+    use CreateCheckoutSessionCustomerUpdateName as Name;
+    use CreateCheckoutSessionCustomerUpdateShipping as Shipping;
     let mut sent = CreateCheckoutSessionCustomerUpdate::new();
-    let auto = |save: Save| save == Save::Auto;
-    sent.address = update.address.map(|save| {
-        if auto(save) {
-            CreateCheckoutSessionCustomerUpdateAddress::Auto
-        } else {
-            CreateCheckoutSessionCustomerUpdateAddress::Never
-        }
-    });
-    sent.name = update.name.map(|save| {
-        if auto(save) {
-            CreateCheckoutSessionCustomerUpdateName::Auto
-        } else {
-            CreateCheckoutSessionCustomerUpdateName::Never
-        }
-    });
-    sent.shipping = update.shipping.map(|save| {
-        if auto(save) {
-            CreateCheckoutSessionCustomerUpdateShipping::Auto
-        } else {
-            CreateCheckoutSessionCustomerUpdateShipping::Never
-        }
-    });
+    sent.address = pick(update.address, Address::Auto, Address::Never);
+    sent.name = pick(update.name, Name::Auto, Name::Never);
+    sent.shipping = pick(update.shipping, Shipping::Auto, Shipping::Never);
     sent
 }
 

@@ -74,32 +74,23 @@ async fn a_stored_run_that_does_not_read_is_an_error_not_an_empty_run(app: TestA
     assert_eq!(run["status"], "succeeded", "{run}");
     let path = run_path(&org, &run);
     let id = run["id"].as_str().unwrap();
-    let corrupt = format!("UPDATE sync_runs SET kinds = 'not json' WHERE id = '{id}'");
-    app.execute_sql(&corrupt, &corrupt).await;
-    error_body(
-        app.get(&path, &app.admin_token()).await,
-        500,
-        "internal_error",
-    )
-    .await;
-    let fixed =
-        format!("UPDATE sync_runs SET kinds = '[\"products\"]', report = '[1]' WHERE id = '{id}'");
-    app.execute_sql(&fixed, &fixed).await;
-    error_body(
-        app.get(&path, &app.admin_token()).await,
-        500,
-        "internal_error",
-    )
-    .await;
-    let unknown =
-        format!("UPDATE sync_runs SET kinds = '[\"invoices\"]', report = NULL WHERE id = '{id}'");
-    app.execute_sql(&unknown, &unknown).await;
-    error_body(
-        app.get(&path, &app.admin_token()).await,
-        500,
-        "internal_error",
-    )
-    .await;
+    let read = app.get_json(&path, &app.admin_token()).await;
+    assert_eq!(read["kinds"], json!(["products"]), "{read}");
+    // Each stored value that does not read is an error, never an empty run.
+    for set in [
+        "kinds = 'not json'",
+        "kinds = '[\"products\"]', report = '[1]'",
+        "kinds = '[\"invoices\"]', report = NULL",
+    ] {
+        let corrupt = format!("UPDATE sync_runs SET {set} WHERE id = '{id}'");
+        app.execute_sql(&corrupt, &corrupt).await;
+        let response = app.get(&path, &app.admin_token()).await;
+        error_body(response, 500, "internal_error").await;
+    }
+    // Put back as stored, it reads again: the 500s were the data's.
+    let restored = format!("UPDATE sync_runs SET kinds = '[\"products\"]' WHERE id = '{id}'");
+    app.execute_sql(&restored, &restored).await;
+    assert_eq!(app.get(&path, &app.admin_token()).await.status(), 200);
 }
 
 async fn stored_entitlements_that_do_not_read_fail_the_run(app: TestApp) {

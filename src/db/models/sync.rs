@@ -245,45 +245,38 @@ impl SyncRun {
         lease_kind: &str,
         queued_before: NaiveDateTime,
     ) -> QueryResult<usize> {
-        let running: Vec<(String, String)> = sync_runs::table
-            .filter(sync_runs::status.eq(RunStatus::Running))
-            .select((sync_runs::id, sync_runs::stripe_account_id))
+        // Runs `running` with no run holding their account, and runs `queued` before
+        // `queued_before` whose account no run holds (one waiting behind a long run is not
+        // abandoned).
+        let candidates: Vec<(String, String, RunStatus)> = sync_runs::table
+            .filter(
+                sync_runs::status
+                    .eq(RunStatus::Running)
+                    .or(sync_runs::status
+                        .eq(RunStatus::Queued)
+                        .and(sync_runs::created_at.lt(queued_before))),
+            )
+            .select((
+                sync_runs::id,
+                sync_runs::stripe_account_id,
+                sync_runs::status,
+            ))
             .load(conn)?;
         let mut marked = 0;
-        for (id, account) in running {
-            if crate::db::Lease::live_until(conn, lease_kind, &account)?.is_none() {
-                marked += diesel::update(
-                    sync_runs::table
-                        .filter(sync_runs::id.eq(&id))
-                        .filter(sync_runs::status.eq(RunStatus::Running)),
-                )
-                .set((
-                    sync_runs::status.eq(RunStatus::Interrupted),
-                    sync_runs::finished_at.eq(now()),
-                ))
-                .execute(conn)?;
+        for (id, account, status) in candidates {
+            if crate::db::Lease::live_until(conn, lease_kind, &account)?.is_some() {
+                continue;
             }
-        }
-        // A queued run waiting behind a long run of its account is not abandoned: only those
-        // of accounts no run holds.
-        let queued: Vec<(String, String)> = sync_runs::table
-            .filter(sync_runs::status.eq(RunStatus::Queued))
-            .filter(sync_runs::created_at.lt(queued_before))
-            .select((sync_runs::id, sync_runs::stripe_account_id))
-            .load(conn)?;
-        for (id, account) in queued {
-            if crate::db::Lease::live_until(conn, lease_kind, &account)?.is_none() {
-                marked += diesel::update(
-                    sync_runs::table
-                        .filter(sync_runs::id.eq(&id))
-                        .filter(sync_runs::status.eq(RunStatus::Queued)),
-                )
-                .set((
-                    sync_runs::status.eq(RunStatus::Interrupted),
-                    sync_runs::finished_at.eq(now()),
-                ))
-                .execute(conn)?;
-            }
+            marked += diesel::update(
+                sync_runs::table
+                    .filter(sync_runs::id.eq(&id))
+                    .filter(sync_runs::status.eq(status)),
+            )
+            .set((
+                sync_runs::status.eq(RunStatus::Interrupted),
+                sync_runs::finished_at.eq(now()),
+            ))
+            .execute(conn)?;
         }
         Ok(marked)
     }

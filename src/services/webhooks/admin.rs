@@ -52,8 +52,8 @@ impl EventCursor {
         let id = text
             .strip_prefix(Self::VERSION)
             .ok_or(EventsError::BadCursor)?;
-        let id = StripeId::parse(id).map_err(|_| EventsError::BadCursor)?;
-        Ok(Self(id.into_string()))
+        StripeId::check(id).map_err(|_| EventsError::BadCursor)?;
+        Ok(Self(id.to_string()))
     }
 
     pub fn encode(id: &str) -> String {
@@ -105,9 +105,9 @@ pub async fn get(
     state: &AppState,
     id: String,
 ) -> Result<(WebhookEvent, Vec<EventAttempt>, String), EventsError> {
-    let Ok(id) = StripeId::parse(&id).map(StripeId::into_string) else {
+    if StripeId::check(&id).is_err() {
         return Err(EventsError::NotFound(id));
-    };
+    }
     state
         .db
         .run(move |conn| {
@@ -127,9 +127,9 @@ pub async fn replay(
     principal: &Principal,
     id: String,
 ) -> Result<WebhookEvent, EventsError> {
-    let Ok(id) = StripeId::parse(&id).map(StripeId::into_string) else {
+    if StripeId::check(&id).is_err() {
         return Err(EventsError::NotFound(id));
-    };
+    }
     let audit = AuditContext::new(principal);
     state
         .db

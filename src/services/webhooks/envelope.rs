@@ -100,7 +100,7 @@ impl Envelope {
             })
             .filter(|id| !id.is_empty());
         Ok(Self {
-            id: StripeId::parse(&raw.id).map_err(|e| format!("`id` {e}"))?,
+            id: StripeId::new(raw.id).map_err(|e| format!("`id` {e}"))?,
             event_type: token("type", raw.event_type)?,
             account: raw
                 .account
@@ -113,7 +113,7 @@ impl Envelope {
             livemode: raw.livemode,
             api_version: raw.api_version,
             object_id: object_id
-                .map(|id| StripeId::parse(&id))
+                .map(StripeId::new)
                 .transpose()
                 .map_err(|e| format!("`data.object.id` {e}"))?,
             object_type: token("data.object.object", object_type)?,
@@ -123,8 +123,8 @@ impl Envelope {
 
 /// A type name of Stripe's, checked as its ids are ([`StripeId`]).
 fn token(field: &str, text: String) -> Result<String, String> {
-    match StripeId::parse(&text) {
-        Ok(_) => Ok(text),
+    match StripeId::check(&text) {
+        Ok(()) => Ok(text),
         Err(rule) => Err(format!("`{field}` {rule}")),
     }
 }

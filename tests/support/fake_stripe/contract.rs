@@ -13,9 +13,9 @@
 //! that span parameters (Checkout's mode rules, amounts in total) are checked where the object
 //! is created, in `payments.rs`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::stripe_error;
+use super::refusal;
 
 /// What a parameter may hold.
 #[derive(Clone, Copy)]
@@ -178,9 +178,7 @@ fn pattern(key: &str) -> String {
 }
 
 fn refuse(param: &str, message: String) -> (u16, Value) {
-    let (status, mut body) = stripe_error(400, "invalid_request_error", None, &message);
-    body["error"]["param"] = json!(param);
-    (status, body)
+    refusal(param, None, &message)
 }
 
 /// Stripe's refusal of the request's parameters, if any.
@@ -227,16 +225,11 @@ fn check_value(key: &str, value: &str, rule: Rule) -> Option<(u16, Value)> {
         )),
         Rule::Int(min, max) => match value.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => None,
-            Ok(_) if max == EIGHT_DIGITS => {
-                let (status, mut body) = stripe_error(
-                    400,
-                    "invalid_request_error",
-                    Some("amount_too_large"),
-                    "Amount must be no more than $999,999.99",
-                );
-                body["error"]["param"] = json!(key);
-                Some((status, body))
-            }
+            Ok(_) if max == EIGHT_DIGITS => Some(refusal(
+                key,
+                Some("amount_too_large"),
+                "Amount must be no more than $999,999.99",
+            )),
             _ => Some(refuse(key, format!("Invalid integer: {value}"))),
         },
         Rule::Bool if value != "true" && value != "false" => {

@@ -376,6 +376,13 @@ fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Stripe's 400 about one parameter of the request (`param`), with its `code` when it has one.
+fn refusal(param: &str, code: Option<&str>, message: &str) -> (u16, Value) {
+    let (status, mut body) = stripe_error(400, "invalid_request_error", code, message);
+    body["error"]["param"] = json!(param);
+    (status, body)
+}
+
 fn stripe_error(status: u16, kind: &str, code: Option<&str>, message: &str) -> (u16, Value) {
     let mut error = json!({ "type": kind, "message": message });
     if let Some(code) = code {

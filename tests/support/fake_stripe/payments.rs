@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::objects::find_customer;
-use super::{form, stripe_error, State};
+use super::{form, refusal, State};
 
 pub(super) fn route(
     state: &mut State,
@@ -29,20 +29,15 @@ fn text<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 }
 
 fn invalid(param: &str, message: &str) -> (u16, Value) {
-    let (status, mut body) = stripe_error(400, "invalid_request_error", None, message);
-    body["error"]["param"] = json!(param);
-    (status, body)
+    refusal(param, None, message)
 }
 
 fn no_such(kind: &str, param: &str, id: &str) -> (u16, Value) {
-    let (status, mut body) = stripe_error(
-        400,
-        "invalid_request_error",
+    refusal(
+        param,
         Some("resource_missing"),
         &format!("No such {kind}: '{id}'"),
-    );
-    body["error"]["param"] = json!(param);
-    (status, body)
+    )
 }
 
 /// The customer must be a live one of this account.
@@ -175,14 +170,11 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
         );
     }
     if total > 99_999_999 {
-        let (status, mut body) = stripe_error(
-            400,
-            "invalid_request_error",
+        return refusal(
+            "line_items",
             Some("amount_too_large"),
             "The Checkout Session's total amount due must be no more than 99999999.",
         );
-        body["error"]["param"] = json!("line_items");
-        return (status, body);
     }
     let update = |field: &str| {
         nested
@@ -202,14 +194,11 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
         && update("address") != Some("auto")
         && update("shipping") != Some("auto")
     {
-        let (status, mut body) = stripe_error(
-            400,
-            "invalid_request_error",
+        return refusal(
+            "customer_update[address]",
             Some("customer_tax_location_invalid"),
             "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` to 'auto' or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.",
         );
-        body["error"]["param"] = json!("customer_update[address]");
-        return (status, body);
     }
     let id = next_id(state, "cs");
     let session = json!({
