@@ -39,37 +39,6 @@ struct Webhooks {
     body_limit: WebhookBodyLimit,
 }
 
-/// How long start-up waits for Stripe to say which account the key is of.
-const PLATFORM_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// `STRIPE_PLATFORM_ACCOUNT_ID` must be the key's own account: a mismatch stops start-up naming
-/// both; a Stripe that cannot be asked now leaves a warning (registering the platform's
-/// organizer checks again).
-async fn check_platform_account(
-    stripe: &Stripe,
-    configured: &crate::domain::StripeAccountId,
-) -> anyhow::Result<()> {
-    let asked = tokio::time::timeout(
-        PLATFORM_CHECK_TIMEOUT,
-        crate::services::organizers::platform_mismatch(stripe, configured),
-    )
-    .await;
-    match asked {
-        Ok(Ok(None)) => Ok(()),
-        Ok(Ok(Some(actual))) => anyhow::bail!(
-            "STRIPE_PLATFORM_ACCOUNT_ID is {configured}, but STRIPE_SECRET_KEY is the key of {actual}: set STRIPE_PLATFORM_ACCOUNT_ID={actual}, or unset it"
-        ),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "could not check STRIPE_PLATFORM_ACCOUNT_ID against the key's account; registering the platform's organizer checks again");
-            Ok(())
-        }
-        Err(_) => {
-            tracing::warn!(timeout = ?PLATFORM_CHECK_TIMEOUT, "Stripe did not say in time which account STRIPE_SECRET_KEY is of; registering the platform's organizer checks again");
-            Ok(())
-        }
-    }
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Configuration that can be wrong is checked before anything is created on disk.
@@ -77,7 +46,7 @@ impl Application {
         telemetry::metrics::recorder();
         let stripe = Stripe::new(&settings.stripe)?;
         if let Some(platform) = &settings.stripe.platform_account_id {
-            check_platform_account(&stripe, platform).await?;
+            crate::services::organizers::check_platform_account(&stripe, platform).await?;
         }
         let db = open_database(&settings.database)?;
         if settings.database.auto_migrate {

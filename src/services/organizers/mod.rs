@@ -2,7 +2,7 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
-use stripe_connect::account::{RetrieveAccount, RetrieveForMyAccountAccount};
+use stripe_connect::account::RetrieveAccount;
 
 use crate::auth::Forbidden;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
@@ -16,10 +16,12 @@ use crate::services::AppState;
 use crate::stripe::{StripeError, StripeFailure};
 
 mod access;
+mod platform;
 
 pub use access::{
     authorize_loaded, connected_account, get_for, load_with_organizer, with_organizer,
 };
+pub use platform::{check_platform_account, platform_mismatch};
 
 /// What can go wrong with organizers, and with reaching an organizer's data.
 #[derive(Debug, thiserror::Error)]
@@ -196,19 +198,6 @@ pub async fn register(
             }
         })
         .await
-}
-
-/// The account `stripe`'s key belongs to, when `configured` (`STRIPE_PLATFORM_ACCOUNT_ID`) is
-/// another: `Ok(None)` when they agree.
-pub async fn platform_mismatch(
-    stripe: &crate::stripe::Stripe,
-    configured: &StripeAccountId,
-) -> Result<Option<String>, StripeError> {
-    let own = stripe
-        .platform()
-        .read(&RetrieveForMyAccountAccount::new())
-        .await?;
-    Ok(Some(own.id.as_str().to_string()).filter(|own| own != configured.as_str()))
 }
 
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.
