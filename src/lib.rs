@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod mirror;
 pub mod openapi;
 pub mod routes;
 pub mod services;

@@ -112,6 +112,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    invoices (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        subscription_id -> Nullable<Text>,
+        number -> Nullable<Text>,
+        status -> Nullable<Text>,
+        currency -> Text,
+        total -> BigInt,
+        amount_due -> BigInt,
+        amount_paid -> BigInt,
+        hosted_invoice_url -> Nullable<Text>,
+        period_start -> Nullable<Timestamp>,
+        period_end -> Nullable<Timestamp>,
+        created -> Nullable<Timestamp>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     leases (kind, key) {
         kind -> Text,
         key -> Text,
@@ -258,6 +279,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasures,
     event_cursors,
     idempotency_keys,
+    invoices,
     leases,
     organizers,
     prices,

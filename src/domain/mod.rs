@@ -12,6 +12,6 @@ mod subject_hash;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
-pub use page::{Cursor, PageLimit};
+pub use page::{Cursor, ObjectCursor, PageLimit};
 pub use stripe_account_id::StripeAccountId;
 pub use subject_hash::SubjectHasher;

@@ -28,12 +28,22 @@ impl PageLimit {
 
     /// Cuts rows fetched with [`fetch_size`](Self::fetch_size) to the page, and gives the cursor
     /// of the next page when there is one.
-    pub fn split<T>(self, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, Option<Cursor>) {
+    pub fn split<T>(self, rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, Option<Cursor>) {
+        self.split_as(rows, key, Cursor::after)
+    }
+
+    /// [`split`](Self::split), with the next page's cursor made by `cursor` from the key.
+    pub fn split_as<T, C>(
+        self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> &str,
+        cursor: impl Fn(&str) -> C,
+    ) -> (Vec<T>, Option<C>) {
         if rows.len() <= self.get() {
             return (rows, None);
         }
         rows.truncate(self.get());
-        let next = rows.last().map(|last| Cursor::after(key(last)));
+        let next = rows.last().map(|last| cursor(key(last)));
         (rows, next)
     }
 }
@@ -76,9 +86,52 @@ impl Cursor {
     }
 }
 
+/// An opaque position in a list of mirrored Stripe objects (a customer's invoices): the Stripe
+/// id of the last object already returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectCursor(String);
+
+impl ObjectCursor {
+    pub const VERSION: &'static str = "o1:";
+
+    pub fn after(id: &str) -> Self {
+        Self(id.to_string())
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, String> {
+        let invalid = || "is not a cursor this API returned".to_string();
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let id = text.strip_prefix(Self::VERSION).ok_or_else(invalid)?;
+        super::StripeId::check(id).map_err(|_| invalid())?;
+        Ok(Self(id.to_string()))
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::VERSION, self.0))
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_cursors_round_trip_and_hold_only_stripe_ids() {
+        let cursor = ObjectCursor::after("in_1PqRst");
+        assert_eq!(ObjectCursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(ObjectCursor::decode(&Cursor::after("in_1").encode()).is_err());
+        for forged in ["o1:", "o1:in/1", "o1:in\u{0}1", "v1:in_1"] {
+            assert!(
+                ObjectCursor::decode(&URL_SAFE_NO_PAD.encode(forged)).is_err(),
+                "{forged}"
+            );
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {

@@ -134,8 +134,7 @@ impl From<SyncError> for ApiError {
             SyncError::Stripe { account, source } => {
                 ApiError::from_stripe(&account, source.failure(), source)
             }
-            SyncError::Customer(err) => (*err).into(),
-            SyncError::LeaseLost => ApiError::internal(err),
+            SyncError::LeaseLost | SyncError::Written(_) => ApiError::internal(err),
             SyncError::Db(db) => db.into(),
         }
     }

@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 
 use super::customers::{organizer_scope, parse_customer_id};
 use crate::auth::Principal;
-use crate::db::models::{Price, Subscription, SubscriptionItem};
 use crate::error::{ApiError, ErrorBody};
+use crate::mirror::price::Price;
+use crate::mirror::subscription::{Subscription, SubscriptionItem};
 use crate::services::billing::{self, ProductWithPrices};
 use crate::services::AppState;
 

@@ -10,6 +10,7 @@ pub mod console;
 mod customers;
 mod erasures;
 mod health;
+mod invoices;
 mod organizers;
 mod payments;
 mod sync;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customers::remove)
                 .service(billing::products)
                 .service(billing::subscriptions)
+                .service(invoices::list)
                 .service(billing::checkout_session)
                 .service(payments::create_checkout_session)
                 .service(payments::create_payment_intent)

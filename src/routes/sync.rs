@@ -119,7 +119,7 @@ pub async fn start(
     let org_id = organizer_scope(&principal, &org_id)?;
     let body = body?.0;
     let kinds = match body.kinds {
-        None => SyncKind::ALL.to_vec(),
+        None => SyncKind::all(),
         Some(kinds) if kinds.is_empty() => {
             return Err(ApiError::validation("kinds", "must name at least one kind"))
         }

@@ -6,8 +6,12 @@ use std::collections::HashMap;
 use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Price, Product, Subscription};
-use crate::domain::{CustomerId, OrganizerId};
+use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
+use crate::mirror::checkout_session::CheckoutSession;
+use crate::mirror::invoice::Invoice;
+use crate::mirror::price::Price;
+use crate::mirror::product::Product;
+use crate::mirror::subscription::Subscription;
 
 /// An active product with its active prices.
 pub struct ProductWithPrices {
@@ -62,6 +66,35 @@ pub async fn subscriptions(
         },
     )
     .await
+}
+
+/// A page of the invoices of the organizer's customer `customer_id`, newest first; `cursor`
+/// continues after the last invoice of a page.
+pub async fn invoices(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    customer_id: CustomerId,
+    cursor: Option<ObjectCursor>,
+    limit: PageLimit,
+) -> Result<(Vec<Invoice>, Option<ObjectCursor>), CustomerError> {
+    let rows = with_active_customer(
+        state,
+        principal,
+        org_id,
+        customer_id,
+        move |conn, account, customer| {
+            Ok(Invoice::list_by_account_and_customer(
+                conn,
+                account,
+                &customer.stripe_customer_id,
+                cursor.as_ref().map(ObjectCursor::key),
+                i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX),
+            )?)
+        },
+    )
+    .await?;
+    Ok(limit.split_as(rows, |invoice| &invoice.id, ObjectCursor::after))
 }
 
 /// What a frontend asks on every page: is this customer subscribed, and to what.

@@ -2,14 +2,12 @@
 //! types; [`StripeTransport`] sends them with pooled connections, per-attempt timeouts and
 //! retries. [`Stripe::for_account`] is the one place a request is tied to an organizer's account.
 
-pub mod checkout;
 pub mod customers;
 mod error;
 mod fair;
+mod get;
 mod idempotency;
 pub mod limiter;
-pub mod lists;
-pub mod mirror;
 pub mod payments;
 mod signature;
 mod transport;
@@ -17,6 +15,7 @@ mod transport;
 use stripe_client_core::{AccountId, RequestStrategy, StripeMethod, StripeRequest};
 
 pub use error::{StripeError, StripeFailure};
+pub use get::{Get, PAGE_SIZE};
 pub use idempotency::idempotency_key;
 pub use signature::{sign, SignatureError, SignatureVerifier};
 pub use stripe_client_core::IdempotencyKey;

@@ -18,7 +18,6 @@ use stripe_checkout::checkout_session::{
 use stripe_checkout::{CheckoutSessionBillingAddressCollection, CheckoutSessionMode};
 use stripe_core::payment_intent::CreatePaymentIntent;
 
-use super::checkout::RemoteCheckoutSession;
 use super::{AccountClient, IdempotencyKey, StripeError};
 use crate::domain::payment::{
     AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, Interval, LineItem,
@@ -55,11 +54,12 @@ pub struct NewCheckout<'a> {
     pub fee: Fee,
 }
 
-pub async fn create_checkout_session(
+/// Creates the session; the answer is read into `T`, the fields the caller keeps.
+pub async fn create_checkout_session<T: serde::de::DeserializeOwned>(
     client: &AccountClient<'_>,
     new: &NewCheckout<'_>,
     key: IdempotencyKey,
-) -> Result<RemoteCheckoutSession, StripeError> {
+) -> Result<T, StripeError> {
     let items: Vec<CreateCheckoutSessionLineItems> = new.line_items.iter().map(line_item).collect();
     let mut request = CreateCheckoutSession::new()
         .mode(match new.mode {

@@ -210,19 +210,15 @@ pub fn webhook_event(outcome: &'static str) {
     counter!("gateway_webhook_events_total", "outcome" => outcome).increment(1);
 }
 
-/// A finished reconciliation run and the drift it found per kind.
-pub fn sync_run(status: &str, drift: &crate::services::sync::DriftReport) {
+/// A finished reconciliation run: `succeeded`, `failed` or `skipped`.
+pub fn sync_run(status: &str) {
     counter!("gateway_sync_runs_total", "status" => status.to_string()).increment(1);
-    for (kind, found) in &drift.kinds {
-        for (finding, count) in [
-            ("missing", found.missing),
-            ("different", found.different),
-            ("deleted_in_stripe", found.deleted_in_stripe),
-        ] {
-            counter!("gateway_sync_drift_total", "kind" => kind.clone(), "finding" => finding)
-                .increment(count);
-        }
-    }
+}
+
+/// Drift a run found in one kind: `missing`, `different` or `deleted_in_stripe`.
+pub fn sync_drift(kind: &str, finding: &'static str, count: u64) {
+    counter!("gateway_sync_drift_total", "kind" => kind.to_string(), "finding" => finding)
+        .increment(count);
 }
 
 /// `pool`: `shared`, or the dedicated pool's label ([`crate::db::Db::dedicated`]).

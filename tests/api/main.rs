@@ -29,6 +29,7 @@ mod hot_reads;
 mod idempotency;
 mod input_surface;
 mod instances;
+mod invoices;
 mod leases;
 mod metrics;
 mod openapi;

@@ -470,7 +470,7 @@ async fn runs_belong_to_their_organizer(app: TestApp) {
         .post(
             &sync_path(&a),
             &app.admin_token(),
-            &json!({ "kinds": ["invoices"] }),
+            &json!({ "kinds": ["no_such_kind"] }),
         )
         .await;
     error_body(response, 422, "validation_failed").await;

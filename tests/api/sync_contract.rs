@@ -80,7 +80,7 @@ async fn a_stored_run_that_does_not_read_is_an_error_not_an_empty_run(app: TestA
     for set in [
         "kinds = 'not json'",
         "kinds = '[\"products\"]', report = '[1]'",
-        "kinds = '[\"invoices\"]', report = NULL",
+        "kinds = '[\"no_such_kind\"]', report = NULL",
     ] {
         let corrupt = format!("UPDATE sync_runs SET {set} WHERE id = '{id}'");
         app.execute_sql(&corrupt, &corrupt).await;

@@ -354,6 +354,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/customers/{customer_id}/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A customer's invoices, newest first: from the mirror, never from Stripe. */
+        get: operations["list_invoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/customers/{customer_id}/portal-sessions": {
         parameters: {
             query?: never;
@@ -927,6 +944,45 @@ export interface components {
          * @example https://shop.example/account
          */
         HttpUrl: string;
+        InvoicePage: {
+            data: components["schemas"]["InvoiceResponse"][];
+            next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
+        };
+        InvoiceResponse: {
+            /** Format: int64 */
+            amount_due: number;
+            /** Format: int64 */
+            amount_paid: number;
+            /** Format: date-time */
+            created?: string | null;
+            /**
+             * @description ISO 4217, lowercase.
+             * @example eur
+             */
+            currency: string;
+            /** @description The page where the customer pays or downloads it, once finalized. */
+            hosted_invoice_url?: string | null;
+            /** @example in_1PqRst */
+            id: string;
+            /**
+             * @description The number on the invoice, once it is finalized.
+             * @example A1B2C3-0001
+             */
+            number?: string | null;
+            /** Format: date-time */
+            period_end?: string | null;
+            /** Format: date-time */
+            period_start?: string | null;
+            /** @description Stripe's status: `draft`, `open`, `paid`, `uncollectible` or `void`. */
+            status?: string | null;
+            /** @description The subscription it bills (`sub_...`); null for a one-off invoice. */
+            subscription?: string | null;
+            /**
+             * Format: int64
+             * @description In the currency's minor unit, as are the amounts below.
+             */
+            total: number;
+        };
         KindDrift: {
             /**
              * Format: int64
@@ -1000,6 +1056,8 @@ export interface components {
         Metadata: {
             [key: string]: string;
         };
+        /** @description An opaque position in a list of Stripe objects: pass back the `next_cursor` of the previous page; do not build one. (The pattern is the exact set of cursors the API writes.) */
+        ObjectPageCursor: string;
         /**
          * @description A display name: 1 to 200 characters without control characters once the whitespace around it is trimmed (the pattern counts them).
          * @example Acme Events
@@ -1202,7 +1260,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "entitlements" | "events";
+        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;
@@ -2923,6 +2981,81 @@ export interface operations {
             };
             /** @description No such organizer or customer (`organizer_not_found`, `customer_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_invoices: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: components["schemas"]["ObjectPageCursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the customer's invoices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoicePage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or customer (`organizer_not_found`, `customer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `limit` or `cursor` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,26 +6,10 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use crate::db::models::{Customer, Entitlements, Organizer, Subscription};
-use crate::db::schema::{customers, entitlements, organizers, subscriptions};
+use crate::db::models::{Customer, Organizer};
+use crate::db::schema::{customers, organizers};
 use crate::db::DbConnection;
 use crate::on_each_backend;
-
-/// One read of a batch: an organizer's id and a customer's id.
-pub type IdKey = (String, String);
-
-/// What one entitlements read finds: `None` without such an organizer, else the organizer and
-/// its customer with that id, if any, with what the read shows of it.
-pub type FoundAccess = Option<(Organizer, Option<CustomerAccess>)>;
-
-/// A customer with what an entitlements read shows of it: its features row, if Stripe sent
-/// one, and its subscriptions that grant access now (`active` or `trialing`), by id.
-#[derive(Clone)]
-pub struct CustomerAccess {
-    pub customer: Customer,
-    pub entitlements: Option<Entitlements>,
-    pub subscriptions: Vec<Subscription>,
-}
 
 /// One read of a batch: an organizer's id and a normalized email.
 pub type EmailKey = (String, String);
@@ -114,96 +98,10 @@ impl Customer {
             })
             .collect())
     }
-
-    /// For each (organizer id, customer id) key: the organizer and its customer with that id
-    /// (any status), with the customer's features and its subscriptions that grant access, by
-    /// id; for the whole batch in one statement, answered in the keys' order. The statement
-    /// returns one row per such subscription (at least one per organizer and per customer),
-    /// the organizer, customer and features repeated.
-    pub fn find_access_with_organizers_by_ids(
-        conn: &mut DbConnection,
-        keys: &[IdKey],
-    ) -> QueryResult<Vec<FoundAccess>> {
-        type Row = (
-            Organizer,
-            Option<Customer>,
-            Option<Entitlements>,
-            Option<Subscription>,
-        );
-        let organizer_ids = distinct(keys.iter().map(|(org, _)| org.as_str()));
-        // Owned: diesel requires a bind in a nested join's `ON` to be `'static`.
-        let customer_ids: Vec<String> = distinct(keys.iter().map(|(_, id)| id.as_str()))
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
-            .left_join(
-                customers::table.on(customers::stripe_account_id
-                    .eq(organizers::stripe_account_id)
-                    .and(customers::id.eq_any(customer_ids))),
-            )
-            .left_join(
-                entitlements::table.on(entitlements::stripe_account_id
-                    .eq(organizers::stripe_account_id)
-                    .and(
-                        entitlements::stripe_customer_id
-                            .nullable()
-                            .eq(customers::stripe_customer_id),
-                    )),
-            )
-            .left_join(
-                subscriptions::table.on(subscriptions::stripe_account_id
-                    .eq(organizers::stripe_account_id)
-                    .and(
-                        subscriptions::stripe_customer_id
-                            .nullable()
-                            .eq(customers::stripe_customer_id),
-                    )
-                    .and(subscriptions::deleted.eq(false))
-                    .and(
-                        subscriptions::status
-                            .eq("active")
-                            .or(subscriptions::status.eq("trialing")),
-                    )),
-            )
-            .filter(organizers::id.eq_any(&organizer_ids))
-            .order(subscriptions::id.asc())
-            .select((
-                Organizer::as_select(),
-                Option::<Customer>::as_select(),
-                Option::<Entitlements>::as_select(),
-                Option::<Subscription>::as_select(),
-            ))
-            .load(c))?;
-        let mut found: HashMap<String, Organizer> = HashMap::new();
-        let mut access: HashMap<String, CustomerAccess> = HashMap::new();
-        for (organizer, customer, entitlements, subscription) in rows {
-            found.entry(organizer.id.clone()).or_insert(organizer);
-            let Some(customer) = customer else { continue };
-            let entry = access
-                .entry(customer.id.clone())
-                .or_insert_with(|| CustomerAccess {
-                    customer,
-                    entitlements,
-                    subscriptions: Vec::new(),
-                });
-            entry.subscriptions.extend(subscription);
-        }
-        Ok(keys
-            .iter()
-            .map(|(org, id)| {
-                let organizer = found.get(org)?;
-                let access = access
-                    .get(id)
-                    .filter(|a| a.customer.stripe_account_id == organizer.stripe_account_id);
-                Some((organizer.clone(), access.cloned()))
-            })
-            .collect())
-    }
 }
 
 /// The values once each, for a statement's `= ANY` list.
-fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut values: Vec<&str> = values.collect();
     values.sort_unstable();
     values.dedup();

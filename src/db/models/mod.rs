@@ -4,24 +4,20 @@
 
 pub mod adoption;
 mod audit_event;
-mod checkout;
 mod customer;
-mod customer_reads;
+pub(crate) mod customer_reads;
 mod erasure;
 pub mod idempotency;
-pub mod mirror;
 mod organizer;
 pub mod sync;
 mod webhook_event;
 mod webhook_insert;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
-pub use checkout::{CheckoutSession, Entitlements};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
-pub use customer_reads::{CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey};
+pub use customer_reads::{EmailKey, FoundByEmail};
 pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
-pub use mirror::{MirrorRow, Price, Product, Subscription, SubscriptionItem};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
 pub use webhook_event::{EventAttempt, EventFilter, EventStatus, NewWebhookEvent, WebhookEvent};

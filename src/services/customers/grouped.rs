@@ -7,11 +7,10 @@ use std::sync::Arc;
 use super::CustomerError;
 use crate::auth::Principal;
 use crate::db::group::Group;
-use crate::db::models::{
-    Customer, CustomerAccess, EmailKey, FoundAccess, FoundByEmail, IdKey, Organizer,
-};
+use crate::db::models::{Customer, EmailKey, FoundByEmail, Organizer};
 use crate::db::{Db, DbConnection};
 use crate::domain::{CustomerId, Email, OrganizerId};
+use crate::mirror::entitlements::{self, CustomerAccess, FoundAccess, IdKey};
 use crate::services::organizers::{self, OrganizerError};
 
 /// Most reads one grouped statement serves.
@@ -30,7 +29,9 @@ impl GroupedReads {
             Ok(Customer::find_with_organizers_by_emails(conn, keys)?)
         };
         let access_by_id = |conn: &mut DbConnection, keys: &[IdKey]| {
-            Ok(Customer::find_access_with_organizers_by_ids(conn, keys)?)
+            Ok(entitlements::find_access_with_organizers_by_ids(
+                conn, keys,
+            )?)
         };
         Ok(Self {
             by_email: Group::start(

@@ -10,6 +10,7 @@ use crate::db::columns::Json;
 use crate::db::models::{Customer, StripeProfile};
 use crate::db::{now, DbConnection};
 use crate::domain::{Email, StripeAccountId};
+use crate::mirror::{BoxFuture, Cause, CustomerWrites, MirrorError};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::customers::{self as remote, ProfileChange, RemoteCustomer};
@@ -196,28 +197,54 @@ pub(super) async fn refresh(
         .await
 }
 
-/// Brings the account's row for the Stripe customer `stripe_customer_id` to what Stripe holds
-/// now (the webhook worker's write): its profile; or, when Stripe no longer has the customer,
-/// the row is erased exactly as `DELETE` erases it (audited as `customer.deleted` by the
-/// system). A Stripe customer no gateway row points at goes to [`super::adopt`].
-///
-/// Returns whether Stripe still has the customer.
-pub async fn mirror_stripe_customer(
-    state: &AppState,
-    account: &StripeAccountId,
-    stripe_customer_id: &str,
-    event_id: &str,
-) -> Result<bool, CustomerError> {
-    let audit = AuditContext::system("webhook-worker", event_id);
-    apply_stripe_customer(state, account, stripe_customer_id, None, audit).await
+/// The customer kind of the mirror writes Stripe's state onto the gateway's customers through
+/// here, as the webhook worker (audited as `webhook-worker`, with the event's id) or a
+/// reconciliation run (`reconciler`, with the run's id).
+impl CustomerWrites for AppState {
+    fn apply<'a>(
+        &'a self,
+        account: &'a StripeAccountId,
+        id: &'a str,
+        known: Option<Option<RemoteCustomer>>,
+        cause: Cause<'a>,
+    ) -> BoxFuture<'a, Result<bool, MirrorError>> {
+        Box::pin(async move {
+            apply_stripe_customer(self, account, id, known, audit(cause))
+                .await
+                .map_err(|err| MirrorError::Customer(Box::new(err)))
+        })
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        account: &'a StripeAccountId,
+        customers: Vec<RemoteCustomer>,
+        cause: Cause<'a>,
+    ) -> BoxFuture<'a, Result<(), MirrorError>> {
+        Box::pin(async move {
+            super::adopt_page(self, account, customers, audit(cause))
+                .await
+                .map_err(|err| MirrorError::Customer(Box::new(err)))
+        })
+    }
 }
 
-/// [`mirror_stripe_customer`] with Stripe's state already in hand (`known`: a listing's
-/// customer, or `Some(None)` when Stripe no longer has it), as reconciliation has it.
+fn audit(cause: Cause<'_>) -> AuditContext {
+    match cause {
+        Cause::Event(id) => AuditContext::system("webhook-worker", id),
+        Cause::Run(id) => AuditContext::system("reconciler", id),
+    }
+}
+
+/// Brings the account's row for the Stripe customer `stripe_customer_id` to what Stripe holds
+/// now: its profile; or, when Stripe no longer has the customer, the row is erased exactly as
+/// `DELETE` erases it (audited as `customer.deleted` by the system). A Stripe customer no
+/// gateway row points at goes to [`super::adopt`]. Stripe's state is `known` when the caller
+/// has it (a listing's customer, or `Some(None)` when Stripe no longer has it), else fetched.
 ///
 /// The row is read before each fetch and written only if unchanged since: a request that
 /// stored a newer Stripe answer meanwhile is never overwritten by this older state; the row is
-/// read and fetched again instead.
+/// read and fetched again instead. Returns whether Stripe still has the customer.
 pub async fn apply_stripe_customer(
     state: &AppState,
     account: &StripeAccountId,
@@ -266,17 +293,6 @@ pub async fn apply_stripe_customer(
         }
     }
     Err(CustomerError::KeptChanging)
-}
-
-/// Whether a row holds something else than Stripe's customer: the profile the gateway mirrors.
-pub fn differs(row: &Customer, remote: &RemoteCustomer) -> bool {
-    remote
-        .email
-        .as_deref()
-        .is_some_and(|email| email != row.email.as_str())
-        || remote.name != row.name
-        || remote.phone != row.phone
-        || remote.metadata != row.metadata.0
 }
 
 #[cfg(test)]

@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 use super::lines::Lines;
 use super::{customer_by_email, fee_bps, stripe_key, targets, Buyer, PaymentError};
 use crate::auth::Principal;
-use crate::db::models::{CheckoutSession, Price};
 use crate::db::{database_now, DbError};
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::OrganizerId;
 use crate::idempotency::ClientKey;
+use crate::mirror::checkout_session::{CheckoutSession, CheckoutSessions, RemoteCheckoutSession};
+use crate::mirror::price::Price;
+use crate::mirror::Rows;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers;
-use crate::services::webhooks::checkout_row;
 use crate::services::{organizers, AppState};
-use crate::stripe::checkout::RemoteCheckoutSession;
 use crate::stripe::customers::{CUSTOMER_ID_KEY, ORGANIZER_ID_KEY};
 use crate::stripe::payments::{self, Fee, NewCheckout};
 
@@ -117,11 +117,11 @@ pub async fn create_checkout_session(
         .run(|conn| Ok::<_, DbError>(database_now(conn)?))
         .await?;
     let client = state.stripe.for_account(&account);
-    let session = payments::create_checkout_session(&client, &new, key)
+    let session: RemoteCheckoutSession = payments::create_checkout_session(&client, &new, key)
         .await
         .map_err(|err| PaymentError::stripe(&account, err))?;
 
-    let row = checkout_row(account.as_str(), session.clone(), fetched_at);
+    let row = CheckoutSessions::row(account.as_str(), session.clone(), fetched_at);
     let audit = AuditContext::new(principal);
     let entry = AuditEntry {
         action: "checkout_session.created",

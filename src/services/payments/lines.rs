@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 
 use super::{fee_of, CheckoutInput, PaymentError};
-use crate::db::models::Price;
 use crate::domain::payment::{Amount, CheckoutMode, LineItem};
 use crate::domain::StripeAccountId;
+use crate::mirror::price::Price;
+use crate::mirror::{price, Fetched};
 use crate::services::AppState;
-use crate::stripe::mirror::Fetched;
 use crate::stripe::payments::Fee;
 
 /// What the gateway knows of one line's price.
@@ -215,7 +215,7 @@ async fn remote(
     field: &str,
 ) -> Result<(bool, Option<i64>, String), PaymentError> {
     let client = state.stripe.for_account(account);
-    match crate::stripe::mirror::price(&client, price).await {
+    match price::fetch(&client, price).await {
         Ok(Fetched::Found(remote)) if remote.active => Ok((
             remote.recurring.is_some(),
             remote.unit_amount,

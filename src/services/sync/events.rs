@@ -6,15 +6,15 @@
 
 use chrono::Utc;
 
-use super::context::RunContext;
-use super::{KindDrift, SyncError, SyncKind};
+use super::{SyncError, SyncKind};
 use crate::db::models::sync as cursors;
 use crate::db::models::{Organizer, WebhookEvent};
 use crate::db::DbError;
+use crate::mirror::{KindDrift, Page, RunContext};
 use crate::services::webhooks::{inbox_row, Envelope};
-use crate::stripe::lists;
+use crate::stripe::Get;
 
-const KIND: SyncKind = SyncKind::Events;
+const KIND: &str = SyncKind::EVENTS;
 /// How long Stripe keeps events.
 const WINDOW_SECS: i64 = 30 * 86_400;
 /// A cursor older than this is close to losing events: warned about.
@@ -26,7 +26,6 @@ const OVERLAP_SECS: i64 = 60;
 pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError> {
     let key = run.account.to_string();
     let (since, registered) = run
-        .state
         .db
         .run(move |conn| {
             let since = cursors::events_since(conn, &key)?;
@@ -51,14 +50,18 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         resumed_after: Some(since.to_string()),
         ..KindDrift::default()
     };
-    let state = run.state;
-    let client = state.stripe.for_account(&run.account);
+    let db = run.db;
+    let client = run.client();
     let mut after: Option<String> = None;
     // Every event created before the listing began is in it; the next run starts a minute
     // before that, so a quiet account's cursor moves on too.
     let listing_began = Utc::now().timestamp();
     loop {
-        let page = run.called(lists::events(&client, since, after.as_deref()).await)?;
+        // Delivered or not, newest first; each kept as the JSON Stripe sent.
+        let request = Get::new("/events")
+            .param("created[gte]", since)
+            .page(after.as_deref());
+        let page: Page<serde_json::Value> = run.called(client.read_json(&request).await)?;
         let mut rows = Vec::new();
         for event in page.data {
             drift.checked += 1;
@@ -77,21 +80,17 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
         }
         let stored = if run.dry_run {
             let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-            state
-                .db
-                .run(move |conn| {
-                    let known = WebhookEvent::known_ids(conn, &ids)?;
-                    Ok::<_, DbError>(ids.into_iter().filter(|id| !known.contains(id)).collect())
-                })
-                .await?
+            db.run(move |conn| {
+                let known = WebhookEvent::known_ids(conn, &ids)?;
+                Ok::<_, DbError>(ids.into_iter().filter(|id| !known.contains(id)).collect())
+            })
+            .await?
         } else {
-            state
-                .db
-                .run(move |conn| {
-                    let rows: Vec<_> = rows.iter().collect();
-                    Ok::<_, DbError>(WebhookEvent::insert_batch(conn, &rows)?)
-                })
-                .await?
+            db.run(move |conn| {
+                let rows: Vec<_> = rows.iter().collect();
+                Ok::<_, DbError>(WebhookEvent::insert_batch(conn, &rows)?)
+            })
+            .await?
         };
         for id in &stored {
             drift.missing(id);
@@ -112,10 +111,8 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             run.account.to_string(),
             (listing_began - OVERLAP_SECS).max(since),
         );
-        state
-            .db
-            .run(move |conn| Ok::<_, DbError>(cursors::save_events_since(conn, &key, next)?))
+        db.run(move |conn| Ok::<_, DbError>(cursors::save_events_since(conn, &key, next)?))
             .await?;
     }
-    run.checkpoint(KIND, &drift).await
+    Ok(run.checkpoint(KIND, &drift).await?)
 }

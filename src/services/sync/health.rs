@@ -108,7 +108,7 @@ fn account_health(
 ) -> Result<AccountHealth, DbError> {
     let account = organizer.stripe_account_id.clone();
     let last_run = SyncRun::latest_by_account(conn, &account, None)?;
-    let every_kind = SyncKind::ALL.map(SyncKind::as_str);
+    let every_kind: Vec<&str> = SyncKind::all().into_iter().map(SyncKind::as_str).collect();
     let last_success = SyncRun::latest_repair_by_account(conn, &account, &every_kind)?;
     let since = runs::events_since(conn, &account)?;
     let (pending, oldest, dead) = WebhookEvent::backlog(conn, Some(&account))?;

@@ -5,154 +5,106 @@
 //!
 //! - [`run`]: one run of one account, under the account's lease; its cursor per kind lets a
 //!   stopped run be resumed after the last page it applied;
-//! - [`catalog`]: products, prices and subscriptions, through the mirror's own writes;
-//! - [`customers`]: customers, through the same writes as the webhook worker's;
-//! - [`entitlements`]: the active entitlements of customers with access;
+//! - each mirrored kind's own reconciliation ([`crate::mirror::Kind::reconcile`]), in the
+//!   registry's order;
 //! - [`events`]: missed-event recovery through Stripe's Events API;
 //! - [`schedule`]: the periodic sweep of every account.
 
-mod catalog;
-mod context;
-mod customers;
-mod entitlements;
 mod events;
 pub mod health;
 mod run;
 pub mod schedule;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::mirror::{DriftReport, Examples, KindDrift};
 pub use run::{backfill, execute, new_run, request_run, show_progress, RunRequest};
 
 use crate::auth::Principal;
 use crate::db::models::sync::SyncRun;
 use crate::db::{DbError, QueryFailure};
 use crate::domain::{Cursor, OrganizerId, PageLimit};
-use crate::services::customers::CustomerError;
+use crate::mirror::{self, MirrorError};
 use crate::services::organizers::{self, OrganizerError};
 use crate::services::AppState;
 use crate::stripe::StripeError;
 
-/// What a run compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncKind {
-    Customers,
-    Products,
-    Prices,
-    Subscriptions,
-    /// The active entitlements of customers with access; compared after `subscriptions`.
-    Entitlements,
-    /// The account's events since its cursor (Stripe's Events API) that the inbox lacks.
-    Events,
-}
+/// What a run compares: a kind the mirror lists ([`mirror::reconciled`]), in the registry's
+/// order, or the events catch-up, last. Stored and served by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SyncKind(usize);
 
 impl SyncKind {
-    pub const ALL: [SyncKind; 6] = [
-        Self::Customers,
-        Self::Products,
-        Self::Prices,
-        Self::Subscriptions,
-        Self::Entitlements,
-        Self::Events,
-    ];
+    /// The events catch-up's name.
+    pub const EVENTS: &'static str = "events";
+
+    /// Every kind a run may compare, in the order a run takes them.
+    pub fn all() -> Vec<SyncKind> {
+        (0..Self::names().count()).map(SyncKind).collect()
+    }
+
+    fn names() -> impl Iterator<Item = &'static str> {
+        mirror::reconciled()
+            .map(|kind| kind.name())
+            .chain([Self::EVENTS])
+    }
+
+    pub fn parse(name: &str) -> Option<SyncKind> {
+        Self::names().position(|known| known == name).map(SyncKind)
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customers => "customers",
-            Self::Products => "products",
-            Self::Prices => "prices",
-            Self::Subscriptions => "subscriptions",
-            Self::Entitlements => "entitlements",
-            Self::Events => "events",
-        }
+        Self::names()
+            .nth(self.0)
+            .expect("a SyncKind is made from a known name")
+    }
+
+    /// The mirrored kind this is; `None` for the events catch-up.
+    pub fn mirrored(self) -> Option<&'static dyn mirror::Kind> {
+        mirror::reconciled().nth(self.0)
     }
 }
 
-/// How many example ids a report keeps per kind and per finding.
-pub const EXAMPLES: usize = 10;
-
-/// What one run found and did.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct DriftReport {
-    /// Per kind compared.
-    pub kinds: BTreeMap<String, KindDrift>,
-    /// Calls made to Stripe (list pages, and a fetch to confirm each object the listing lacked).
-    pub stripe_calls: u64,
-    /// Calls Stripe answered 429 to even after the gateway's retries; each ends the run failed.
-    pub rate_limited: u64,
-    /// What stopped the run, if anything.
-    pub errors: Vec<String>,
-    /// What an operator should know though the run went on (an events cursor close to the
-    /// end of Stripe's 30-day window).
-    pub warnings: Vec<String>,
-    pub duration_ms: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct KindDrift {
-    /// Objects Stripe listed.
-    pub checked: u64,
-    /// In Stripe, not in the mirror.
-    pub missing: u64,
-    /// In both, with other content.
-    pub different: u64,
-    /// In the mirror, gone from Stripe (confirmed by a fetch).
-    pub deleted_in_stripe: u64,
-    /// Mirror rows written or marked deleted by this run (0 in a dry run).
-    pub repaired: u64,
-    /// Up to 10 ids per finding.
-    pub examples: Examples,
-    /// The listing continued after this id, where an earlier run had stopped.
-    pub resumed_after: Option<String>,
-    /// The listing reached its last page.
-    pub complete: bool,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Examples {
-    pub missing: Vec<String>,
-    pub different: Vec<String>,
-    pub deleted_in_stripe: Vec<String>,
-}
-
-impl KindDrift {
-    fn note(list: &mut Vec<String>, id: &str) {
-        if list.len() < EXAMPLES {
-            list.push(id.to_string());
-        }
-    }
-
-    pub(super) fn missing(&mut self, id: &str) {
-        self.missing += 1;
-        Self::note(&mut self.examples.missing, id);
-    }
-
-    pub(super) fn different(&mut self, id: &str) {
-        self.different += 1;
-        Self::note(&mut self.examples.different, id);
-    }
-
-    pub(super) fn deleted(&mut self, id: &str) {
-        self.deleted_in_stripe += 1;
-        Self::note(&mut self.examples.deleted_in_stripe, id);
+impl Serialize for SyncKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
+
+impl<'de> Deserialize<'de> for SyncKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name).ok_or_else(|| {
+            let known: Vec<&str> = Self::names().collect();
+            serde::de::Error::custom(format!(
+                "unknown variant `{name}`, expected one of `{}`",
+                known.join("`, `")
+            ))
+        })
+    }
+}
+
+impl utoipa::PartialSchema for SyncKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("What a run compares."))
+            .enum_values(Some(Self::names()))
+            .into()
+    }
+}
+
+impl ToSchema for SyncKind {}
 
 /// The kinds `run` compares, as stored; a name no kind has is corrupt data, not a default.
 pub fn run_kinds(run: &SyncRun) -> Result<Vec<SyncKind>, DbError> {
     run.kinds
         .iter()
         .map(|name| {
-            SyncKind::ALL
-                .into_iter()
-                .find(|kind| kind.as_str() == name)
-                .ok_or_else(|| {
-                    DbError::Corrupt(format!("sync run {} names no kind `{name}`", run.id))
-                })
+            SyncKind::parse(name).ok_or_else(|| {
+                DbError::Corrupt(format!("sync run {} names no kind `{name}`", run.id))
+            })
         })
         .collect()
 }
@@ -186,15 +138,21 @@ pub enum SyncError {
         #[source]
         source: StripeError,
     },
+    /// The customers use case failed while a run wrote Stripe's state onto a customer.
     #[error(transparent)]
-    Customer(Box<CustomerError>),
+    Written(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-impl From<CustomerError> for SyncError {
-    fn from(err: CustomerError) -> Self {
-        Self::Customer(Box::new(err))
+impl From<MirrorError> for SyncError {
+    fn from(err: MirrorError) -> Self {
+        match err {
+            MirrorError::Stripe { account, source } => Self::Stripe { account, source },
+            MirrorError::Db(err) => Self::Db(err),
+            MirrorError::LeaseLost => Self::LeaseLost,
+            MirrorError::Customer(err) => Self::Written(err),
+        }
     }
 }
 

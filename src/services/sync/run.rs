@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use super::context::{RunContext, LEASE_KIND, LEASE_TTL};
-use super::{catalog, customers, entitlements, events, DriftReport, SyncError, SyncKind};
+use super::{events, DriftReport, SyncError, SyncKind};
 use crate::auth::Principal;
 use crate::db::columns::Json;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
 use crate::domain::{OrganizerId, StripeAccountId};
+use crate::mirror::{RunContext, LEASE_KIND, LEASE_TTL};
 use crate::services::{organizers, AppState};
 
 pub struct RunRequest {
@@ -77,7 +77,7 @@ pub async fn request_run(
 pub async fn backfill(state: &AppState, organizer: &Organizer) -> Result<SyncRun, SyncError> {
     let request = RunRequest {
         dry_run: false,
-        kinds: SyncKind::ALL.to_vec(),
+        kinds: SyncKind::all(),
         trigger: RunTrigger::Registration,
     };
     let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
@@ -220,22 +220,24 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
     let mut report = DriftReport::default();
     let outcome = match StripeAccountId::parse(&run.stripe_account_id) {
         Ok(account) => {
-            let mut context = RunContext::new(state, account, &run, lease.clone());
+            let mut context = RunContext::new(
+                &state.db,
+                &state.stripe,
+                state,
+                account,
+                &run,
+                lease.clone(),
+            );
             let mut errors = Vec::new();
             // Each kind on its own: a failure in one (a stuck listing, Stripe failing) does not
             // keep the others, missed events included, from being reconciled.
             for kind in kinds {
-                let result = match kind {
-                    SyncKind::Customers => customers::reconcile(&mut context).await,
-                    SyncKind::Products => {
-                        catalog::reconcile::<catalog::Products>(&mut context).await
-                    }
-                    SyncKind::Prices => catalog::reconcile::<catalog::Prices>(&mut context).await,
-                    SyncKind::Subscriptions => {
-                        catalog::reconcile::<catalog::Subscriptions>(&mut context).await
-                    }
-                    SyncKind::Entitlements => entitlements::reconcile(&mut context).await,
-                    SyncKind::Events => events::reconcile(&mut context).await,
+                let result = match kind.mirrored() {
+                    Some(mirrored) => match mirrored.reconcile(&mut context) {
+                        Some(reconciled) => reconciled.await.map_err(SyncError::from),
+                        None => Ok(()),
+                    },
+                    None => events::reconcile(&mut context).await,
                 };
                 if let Err(err) = result {
                     let lost_lease = matches!(err, SyncError::LeaseLost);
@@ -265,7 +267,16 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
         .db
         .run(move |conn| Ok::<_, DbError>(lease.release(conn)?))
         .await;
-    crate::telemetry::metrics::sync_run(status.as_str(), &report);
+    crate::telemetry::metrics::sync_run(status.as_str());
+    for (kind, found) in &report.kinds {
+        for (finding, count) in [
+            ("missing", found.missing),
+            ("different", found.different),
+            ("deleted_in_stripe", found.deleted_in_stripe),
+        ] {
+            crate::telemetry::metrics::sync_drift(kind, finding, count);
+        }
+    }
     finish(state, &run.id, status, &report, error).await
 }
 

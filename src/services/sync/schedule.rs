@@ -48,7 +48,7 @@ pub async fn sweep(
         .db
         .run(|conn| {
             // Runs whose instance stopped are marked before new ones start.
-            SyncRun::abandon_stale(conn, super::context::LEASE_KIND, now() - Span::minutes(10))?;
+            SyncRun::abandon_stale(conn, crate::mirror::LEASE_KIND, now() - Span::minutes(10))?;
             Ok::<_, DbError>(Organizer::list_connected(conn)?)
         })
         .await?;
@@ -66,7 +66,7 @@ pub async fn run_all(
 ) -> Result<Vec<SyncRun>, super::SyncError> {
     let request = RunRequest {
         dry_run,
-        kinds: SyncKind::ALL.to_vec(),
+        kinds: SyncKind::all(),
         trigger,
     };
     // Every run is recorded before any starts: an error here leaves no run behind half-done.

@@ -8,7 +8,6 @@ mod deauthorize;
 mod envelope;
 mod inbox;
 pub mod process;
-mod rows;
 pub mod worker;
 
 use std::sync::Arc;
@@ -18,7 +17,6 @@ use tokio::sync::Notify;
 
 pub use envelope::Envelope;
 pub use inbox::{store_batch, Inbox, InsertFn, RowOutcome, Stored};
-pub(crate) use rows::{checkout_row, entitlements_row, price_row, product_row, subscription_row};
 
 use crate::configuration::WebhookSettings;
 use crate::db::models::{EventStatus, NewWebhookEvent};
@@ -156,7 +154,7 @@ pub(crate) fn inbox_row(
     platform_account: Option<&StripeAccountId>,
 ) -> NewWebhookEvent {
     let received_at = now();
-    let status = if process::handles(&envelope.event_type, &envelope.object_type) {
+    let status = if process::handles(&envelope.event_type) {
         EventStatus::Pending
     } else {
         EventStatus::Ignored

@@ -189,12 +189,14 @@ impl Worker {
         // successor's, so it is cut off well before and retried.
         let budget = ttl.mul_f64(0.75);
         let event_ref = EventRef {
-            id: &event.id,
-            event_type: &event.event_type,
-            object_type: &event.object_type,
-            object_id,
+            event: crate::mirror::EventRef {
+                id: &event.id,
+                event_type: &event.event_type,
+                object_type: &event.object_type,
+                object_id,
+                payload: payload.as_deref(),
+            },
             account: &account,
-            payload: payload.as_deref(),
         };
         let work = process::apply(&self.state, &event_ref, fetch_started);
         let result = match tokio::time::timeout(budget, work).await {

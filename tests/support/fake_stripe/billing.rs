@@ -7,10 +7,11 @@ use super::objects::missing;
 use super::{form, State};
 
 /// The kinds of object the fake keeps here, by the path segment that names them.
-const KINDS: [(&str, &str); 3] = [
+const KINDS: [(&str, &str); 4] = [
     ("products", "product"),
     ("prices", "price"),
     ("subscriptions", "subscription"),
+    ("invoices", "invoice"),
 ];
 
 pub(super) fn route(
@@ -23,7 +24,7 @@ pub(super) fn route(
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
         ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
-        ("GET", ["v1", collection @ ("products" | "prices")]) => {
+        ("GET", ["v1", collection @ ("products" | "prices" | "invoices")]) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(
                 state,
@@ -78,7 +79,8 @@ fn list_subscriptions(state: &State, scope: &str, params: &[(String, String)]) -
     page(all, &query, "/v1/subscriptions")
 }
 
-/// Every object of `kind` in the account, by id, paged by `starting_after`; `active` filters.
+/// Every object of `kind` in the account, by id, paged by `starting_after`; `active` and
+/// `customer` filter.
 /// Prices are listed as Stripe lists them: without `active`, only the active ones ("For the
 /// list of inactive prices, set active to false"); products all.
 fn list_kind(
@@ -95,12 +97,14 @@ fn list_kind(
         _ if kind == "price" => Some(true),
         _ => None,
     };
+    let customer = text(&query, "customer");
     let mut all: Vec<&Value> = state
         .billing
         .iter()
         .filter(|((s, _), object)| s == scope && object["object"] == kind)
         .map(|(_, object)| object)
         .filter(|object| active.is_none_or(|active| object["active"] == active))
+        .filter(|object| customer.as_deref().is_none_or(|c| object["customer"] == c))
         .collect();
     all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     page(all, &query, url)
@@ -244,5 +248,29 @@ pub fn subscription_json(id: &str, customer: &str, price: &str, status: &str) ->
             "current_period_end": 1_900_000_000,
             "price": {"id": price, "object": "price"},
         }]},
+    })
+}
+
+/// An invoice of `customer` (of `subscription`, if any) in Stripe's shape since API version
+/// 2025-03-31, with its period and creation at `created` (unix seconds).
+pub fn invoice_json(
+    id: &str,
+    customer: &str,
+    subscription: Option<&str>,
+    status: &str,
+    total: i64,
+    created: i64,
+) -> Value {
+    let paid = if status == "paid" { total } else { 0 };
+    json!({
+        "id": id, "object": "invoice", "customer": customer, "status": status,
+        "number": format!("NR-{id}"), "currency": "eur", "total": total, "amount_due": total,
+        "amount_paid": paid, "amount_remaining": total - paid,
+        "hosted_invoice_url": format!("https://invoice.stripe.com/i/{id}"),
+        "period_start": created - 2_592_000, "period_end": created, "created": created,
+        "parent": subscription.map(|s| json!({
+            "type": "subscription_details", "subscription_details": {"subscription": s}
+        })),
+        "livemode": false,
     })
 }

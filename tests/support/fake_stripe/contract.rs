@@ -134,10 +134,11 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ),
         ],
         ("GET", ["v1", "events"]) => vec![("created[gte]", Rule::Int(0, i64::MAX))],
+        ("GET", ["v1", "invoices"]) => vec![("customer", Rule::Text(5000))],
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             vec![("customer", Rule::Text(5000))]
         }
-        ("GET", ["v1", "products" | "prices" | "subscriptions", _])
+        ("GET", ["v1", "products" | "prices" | "subscriptions" | "invoices", _])
         | ("GET", ["v1", "account"])
         | ("GET", ["v1", "accounts", _]) => vec![],
         _ => return None,
@@ -148,7 +149,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             "GET",
             [
                 "v1",
-                "customers" | "products" | "prices" | "subscriptions" | "events"
+                "customers" | "products" | "prices" | "subscriptions" | "events" | "invoices"
             ]
         ) | ("GET", ["v1", "entitlements", "active_entitlements"])
     );

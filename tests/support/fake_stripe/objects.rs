@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::{form, stripe_error, State, PLATFORM_ACCOUNT};
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::billing::subscription_json;
+use super::billing::{invoice_json, subscription_json};
 use super::State;
 
 /// The trigger types this module answers.
@@ -122,12 +122,17 @@ fn complete(state: &mut State, scope: &str, id: &str) -> Result<Events, String> 
         let mut subscription = subscription_json(&subscription_id, &customer, &price, "active");
         subscription["metadata"] = session["subscription_data"]["metadata"].clone();
         store(state, scope, &subscription);
-        let invoice = json!({
-            "id": next(state, "in"), "object": "invoice", "customer": customer,
-            "subscription": subscription_id, "status": "paid",
-            "amount_paid": session["amount_total"], "currency": session["currency"],
-            "parent": {"type": "subscription_details", "subscription_details": {"subscription": subscription_id}},
-        });
+        let total = session["amount_total"].as_i64().unwrap_or(0);
+        let created = super::objects::now() as i64;
+        let mut invoice = invoice_json(
+            &next(state, "in"),
+            &customer,
+            Some(&subscription_id),
+            "paid",
+            total,
+            created,
+        );
+        invoice["currency"] = session["currency"].clone();
         store(state, scope, &invoice);
         paid["subscription"] = json!(subscription_id);
         later.push(("customer.subscription.created", subscription));

@@ -1,31 +1,108 @@
-//! What a run carries from kind to kind and page to page ([`RunContext`]): its account, its
-//! report, and the account's lease, renewed at every checkpoint. Each kind's reconciliation
-//! takes it; `run` makes it and reads the report at the end.
+//! What a reconciliation run carries from kind to kind and page to page ([`RunContext`]): its
+//! account, its report ([`DriftReport`]), and the account's lease, renewed at every
+//! checkpoint. Each kind's reconciliation takes it; `services::sync` makes it, runs the kinds
+//! and stores the report at the end.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{DriftReport, KindDrift, SyncError, SyncKind};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::customer::CustomerWrites;
+use super::MirrorError;
 use crate::db::models::sync as cursors;
 use crate::db::models::sync::SyncRun;
-use crate::db::{database_now, DbError, Lease};
+use crate::db::{database_now, Db, DbError, Lease};
 use crate::domain::StripeAccountId;
-use crate::services::audit::AuditContext;
-use crate::services::AppState;
-use crate::stripe::StripeError;
+use crate::stripe::{AccountClient, Stripe, StripeError};
+
+/// How many example ids a report keeps per kind and per finding.
+pub const EXAMPLES: usize = 10;
+
+/// What one run found and did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DriftReport {
+    /// Per kind compared.
+    pub kinds: BTreeMap<String, KindDrift>,
+    /// Calls made to Stripe (list pages, and a fetch to confirm each object the listing lacked).
+    pub stripe_calls: u64,
+    /// Calls Stripe answered 429 to even after the gateway's retries; each ends the run failed.
+    pub rate_limited: u64,
+    /// What stopped the run, if anything.
+    pub errors: Vec<String>,
+    /// What an operator should know though the run went on (an events cursor close to the
+    /// end of Stripe's 30-day window).
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KindDrift {
+    /// Objects Stripe listed.
+    pub checked: u64,
+    /// In Stripe, not in the mirror.
+    pub missing: u64,
+    /// In both, with other content.
+    pub different: u64,
+    /// In the mirror, gone from Stripe (confirmed by a fetch).
+    pub deleted_in_stripe: u64,
+    /// Mirror rows written or marked deleted by this run (0 in a dry run).
+    pub repaired: u64,
+    /// Up to 10 ids per finding.
+    pub examples: Examples,
+    /// The listing continued after this id, where an earlier run had stopped.
+    pub resumed_after: Option<String>,
+    /// The listing reached its last page.
+    pub complete: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Examples {
+    pub missing: Vec<String>,
+    pub different: Vec<String>,
+    pub deleted_in_stripe: Vec<String>,
+}
+
+impl KindDrift {
+    fn note(list: &mut Vec<String>, id: &str) {
+        if list.len() < EXAMPLES {
+            list.push(id.to_string());
+        }
+    }
+
+    pub fn missing(&mut self, id: &str) {
+        self.missing += 1;
+        Self::note(&mut self.examples.missing, id);
+    }
+
+    pub fn different(&mut self, id: &str) {
+        self.different += 1;
+        Self::note(&mut self.examples.different, id);
+    }
+
+    pub fn deleted(&mut self, id: &str) {
+        self.deleted_in_stripe += 1;
+        Self::note(&mut self.examples.deleted_in_stripe, id);
+    }
+}
 
 /// The lease that makes one run at a time per account, across instances.
-pub(super) const LEASE_KIND: &str = "sync.account";
+pub const LEASE_KIND: &str = "sync.account";
 /// How long a run holds its account without renewing; renewed after every page.
-pub(super) const LEASE_TTL: Duration = Duration::from_secs(120);
+pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
 /// What a run carries from kind to kind and page to page.
-pub(super) struct RunContext<'a> {
-    pub(super) state: &'a AppState,
-    pub(super) account: StripeAccountId,
-    pub(super) run_id: String,
-    pub(super) dry_run: bool,
-    pub(super) audit: AuditContext,
-    pub(super) report: DriftReport,
+pub struct RunContext<'a> {
+    pub db: &'a Db,
+    /// The background share of the rate budget: a run never slows interactive requests.
+    pub stripe: &'a Stripe,
+    /// The customers use case, which writes what Stripe holds onto the gateway's customers.
+    pub customers: &'a dyn CustomerWrites,
+    pub account: StripeAccountId,
+    pub run_id: String,
+    pub dry_run: bool,
+    pub report: DriftReport,
     lease: Lease,
     started: Instant,
     last_checkpoint: Instant,
@@ -33,18 +110,21 @@ pub(super) struct RunContext<'a> {
 
 impl<'a> RunContext<'a> {
     /// The context of `run`, which holds the account's `lease`.
-    pub(super) fn new(
-        state: &'a AppState,
+    pub fn new(
+        db: &'a Db,
+        stripe: &'a Stripe,
+        customers: &'a dyn CustomerWrites,
         account: StripeAccountId,
         run: &SyncRun,
         lease: Lease,
     ) -> Self {
         Self {
-            state,
+            db,
+            stripe,
+            customers,
             account,
             run_id: run.id.clone(),
             dry_run: run.dry_run,
-            audit: AuditContext::system("reconciler", &run.id),
             report: DriftReport::default(),
             lease,
             started: Instant::now(),
@@ -52,8 +132,13 @@ impl<'a> RunContext<'a> {
         }
     }
 
+    /// The client for the run's account.
+    pub fn client(&self) -> AccountClient<'a> {
+        self.stripe.for_account(&self.account)
+    }
+
     /// The run's report once every kind is done, with how long it took and `errors`.
-    pub(super) fn into_report(mut self, errors: &[String]) -> DriftReport {
+    pub fn into_report(mut self, errors: &[String]) -> DriftReport {
         self.report.duration_ms = self.started.elapsed().as_millis() as u64;
         self.report.errors.extend(errors.iter().cloned());
         self.report
@@ -61,13 +146,13 @@ impl<'a> RunContext<'a> {
 
     /// Counts a Stripe call and passes its result on; a 429 that outlasted the transport's
     /// retries is counted as such, and fails the run like any other error.
-    pub(super) fn called<T>(&mut self, result: Result<T, StripeError>) -> Result<T, SyncError> {
+    pub fn called<T>(&mut self, result: Result<T, StripeError>) -> Result<T, MirrorError> {
         self.report.stripe_calls += 1;
         result.map_err(|err| {
             if matches!(err, StripeError::Api { status: 429, .. }) {
                 self.report.rate_limited += 1;
             }
-            SyncError::Stripe {
+            MirrorError::Stripe {
                 account: self.account.to_string(),
                 source: err,
             }
@@ -77,20 +162,17 @@ impl<'a> RunContext<'a> {
     /// After each page: the account's lease is renewed, then the report so far is stored. A run
     /// whose lease was taken over (it could not renew in time) stops, and leaves the run row to
     /// the run that holds the account now.
-    pub(super) async fn checkpoint(
+    pub async fn checkpoint(
         &mut self,
-        kind: SyncKind,
+        kind: &'static str,
         drift: &KindDrift,
-    ) -> Result<(), SyncError> {
-        self.report
-            .kinds
-            .insert(kind.as_str().to_string(), drift.clone());
+    ) -> Result<(), MirrorError> {
+        self.report.kinds.insert(kind.to_string(), drift.clone());
         self.report.duration_ms = self.started.elapsed().as_millis() as u64;
         self.last_checkpoint = Instant::now();
         let report = serde_json::to_string(&self.report).unwrap_or_default();
         let (id, mut lease) = (self.run_id.clone(), self.lease.clone());
         let renewed = self
-            .state
             .db
             .run(move |conn| {
                 if !lease.renew(conn, LEASE_TTL)? {
@@ -105,25 +187,24 @@ impl<'a> RunContext<'a> {
                 self.lease = lease;
                 Ok(())
             }
-            None => Err(SyncError::LeaseLost),
+            None => Err(MirrorError::LeaseLost),
         }
     }
 
     /// Where the listing of `kind` starts: after the cursor a stopped run left, unless this is
     /// a dry run (which neither reads nor writes cursors). Sets `drift.resumed_after`.
-    pub(super) async fn resume_point(
+    pub async fn resume_point(
         &self,
-        kind: SyncKind,
+        kind: &'static str,
         drift: &mut KindDrift,
-    ) -> Result<Option<String>, SyncError> {
+    ) -> Result<Option<String>, MirrorError> {
         if self.dry_run {
             return Ok(None);
         }
         let key = self.account.to_string();
         let after = self
-            .state
             .db
-            .run(move |conn| Ok::<_, DbError>(cursors::cursor(conn, &key, kind.as_str())?))
+            .run(move |conn| Ok::<_, DbError>(cursors::cursor(conn, &key, kind)?))
             .await?;
         drift.resumed_after = after.clone();
         Ok(after)
@@ -132,7 +213,7 @@ impl<'a> RunContext<'a> {
     /// Whether `listed` failed only because the resumed cursor names an object Stripe no longer
     /// has (400 `resource_missing` about `starting_after`, before anything was listed); then the
     /// listing starts over from the first page: `after` and `drift.resumed_after` are cleared.
-    pub(super) fn restart_on_stale_cursor<T>(
+    pub fn restart_on_stale_cursor<T>(
         &mut self,
         listed: &Result<T, StripeError>,
         drift: &mut KindDrift,
@@ -156,28 +237,24 @@ impl<'a> RunContext<'a> {
     /// page) and the kind's drift stored. A listing resumed from a cursor is not complete: Stripe
     /// lists newest first, so what was created after the first attempt began is left to the next
     /// full listing.
-    pub(super) async fn end_listing(
+    pub async fn end_listing(
         &mut self,
-        kind: SyncKind,
+        kind: &'static str,
         mut drift: KindDrift,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), MirrorError> {
         drift.complete = drift.resumed_after.is_none();
         if !self.dry_run {
             let key = self.account.to_string();
-            self.state
-                .db
-                .run(move |conn| {
-                    Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind.as_str())?)
-                })
+            self.db
+                .run(move |conn| Ok::<_, DbError>(cursors::clear_cursor(conn, &key, kind)?))
                 .await?;
         }
         self.checkpoint(kind, &drift).await
     }
 
     /// The database's clock, which stamps what a fetch from Stripe is about to read.
-    pub(super) async fn fetch_time(&self) -> Result<chrono::NaiveDateTime, SyncError> {
+    pub async fn fetch_time(&self) -> Result<chrono::NaiveDateTime, MirrorError> {
         Ok(self
-            .state
             .db
             .run(|conn| Ok::<_, DbError>(database_now(conn)?))
             .await?)
@@ -185,11 +262,7 @@ impl<'a> RunContext<'a> {
 
     /// In loops of one call per object (deletions, entitlements): a checkpoint every so often,
     /// so the lease never runs out while the run is alive.
-    pub(super) async fn pace(
-        &mut self,
-        kind: SyncKind,
-        drift: &KindDrift,
-    ) -> Result<(), SyncError> {
+    pub async fn pace(&mut self, kind: &'static str, drift: &KindDrift) -> Result<(), MirrorError> {
         if self.last_checkpoint.elapsed() >= LEASE_TTL / 4 {
             self.checkpoint(kind, drift).await?;
         }

@@ -1,0 +1,132 @@
+//! Checkout Sessions: one row per session the account's checkouts created, refreshed by the
+//! session's events. Not listed by reconciliation: a session lives a day at most, and its
+//! events (or the create's own answer) keep the row.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+use stripe_checkout::checkout_session::RetrieveCheckoutSession;
+
+use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use crate::db::schema::checkout_sessions;
+use crate::db::DbConnection;
+use crate::on_each_backend;
+use crate::stripe::{AccountClient, Get, StripeError};
+
+pub struct CheckoutSessions;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemoteCheckoutSession {
+    pub id: String,
+    pub customer: Option<Expandable>,
+    pub mode: String,
+    pub status: Option<String>,
+    pub payment_status: String,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    pub expires_at: Option<i64>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = checkout_sessions)]
+pub struct CheckoutSession {
+    pub stripe_account_id: String,
+    pub id: String,
+    pub stripe_customer_id: Option<String>,
+    pub mode: String,
+    pub status: Option<String>,
+    pub payment_status: String,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    /// JSON object of strings.
+    pub metadata: String,
+    pub deleted: bool,
+    pub fetched_at: NaiveDateTime,
+    /// The hosted page that takes the payment, while the session is open.
+    pub url: Option<String>,
+}
+
+crate::mirror_row!(CheckoutSession, checkout_sessions);
+
+impl Rows for CheckoutSessions {
+    const NAME: &'static str = "checkout_sessions";
+    const EVENTS: &'static [&'static str] = &[
+        "checkout.session.completed",
+        "checkout.session.expired",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+    ];
+    const LISTINGS: usize = 0;
+    type Remote = RemoteCheckoutSession;
+    type Row = CheckoutSession;
+
+    async fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> Result<Fetched<RemoteCheckoutSession>, StripeError> {
+        found(
+            client.read_json(&RetrieveCheckoutSession::new(id)).await,
+            |_| false,
+        )
+    }
+
+    async fn page<'a>(
+        client: &'a AccountClient<'a>,
+        _listing: usize,
+        after: Option<&'a str>,
+    ) -> Result<Page<RemoteCheckoutSession>, StripeError> {
+        client
+            .read_json(&Get::new("/checkout/sessions").page(after))
+            .await
+    }
+
+    fn row(account: &str, s: RemoteCheckoutSession, fetched_at: NaiveDateTime) -> CheckoutSession {
+        CheckoutSession {
+            stripe_account_id: account.to_string(),
+            stripe_customer_id: s.customer.as_ref().map(|c| c.id().to_string()),
+            id: s.id,
+            mode: s.mode,
+            status: s.status,
+            payment_status: s.payment_status,
+            amount_total: s.amount_total,
+            currency: s.currency,
+            expires_at: timestamp(s.expires_at),
+            metadata: super::json(&s.metadata.unwrap_or_default()),
+            deleted: false,
+            fetched_at,
+            url: s.url,
+        }
+    }
+}
+
+impl CheckoutSession {
+    /// Records a session as its create answered, unless the mirror has it already: a create
+    /// retried with the same idempotency key gets Stripe's first answer again, which may be
+    /// older than what a webhook's fetch stored meanwhile.
+    pub fn insert_if_absent(conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<bool> {
+        on_each_backend!(conn, |c| diesel::insert_into(checkout_sessions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))
+        .map(|written| written > 0)
+    }
+
+    pub fn find_by_account_and_id(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+    ) -> QueryResult<Option<CheckoutSession>> {
+        checkout_sessions::table
+            .filter(checkout_sessions::stripe_account_id.eq(account))
+            .filter(checkout_sessions::id.eq(id))
+            .select(CheckoutSession::as_select())
+            .first(conn)
+            .optional()
+    }
+}

@@ -1,0 +1,197 @@
+//! Invoices: one row per Stripe invoice of the account, in every status; a customer's billing
+//! history is read from them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use crate::db::schema::invoices;
+use crate::db::DbConnection;
+use crate::stripe::{AccountClient, Get, StripeError};
+
+pub struct Invoices;
+
+/// What the mirror reads of a Stripe invoice.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemoteInvoice {
+    pub id: String,
+    pub customer: Option<Expandable>,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub total: i64,
+    #[serde(default)]
+    pub amount_due: i64,
+    #[serde(default)]
+    pub amount_paid: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    pub created: Option<i64>,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(flatten)]
+    pub links: Links,
+}
+
+/// Where an invoice says which subscription it belongs to: `subscription` up to API version
+/// 2025-03-31, `parent.subscription_details.subscription` since; neither for a one-off invoice.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct Links {
+    #[serde(default)]
+    subscription: Option<Expandable>,
+    #[serde(default)]
+    parent: Option<Parent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Parent {
+    #[serde(default)]
+    subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct SubscriptionDetails {
+    #[serde(default)]
+    subscription: Option<Expandable>,
+}
+
+impl Links {
+    pub fn subscription(&self) -> Option<&str> {
+        self.subscription
+            .as_ref()
+            .or_else(|| {
+                let details = self.parent.as_ref()?.subscription_details.as_ref()?;
+                details.subscription.as_ref()
+            })
+            .map(Expandable::id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = invoices)]
+pub struct Invoice {
+    pub stripe_account_id: String,
+    pub id: String,
+    pub stripe_customer_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub currency: String,
+    pub total: i64,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub period_start: Option<NaiveDateTime>,
+    pub period_end: Option<NaiveDateTime>,
+    pub created: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub fetched_at: NaiveDateTime,
+}
+
+crate::mirror_row!(Invoice, invoices);
+
+impl Rows for Invoices {
+    const NAME: &'static str = "invoices";
+    const EVENTS: &'static [&'static str] = &[
+        "invoice.created",
+        "invoice.updated",
+        "invoice.deleted",
+        "invoice.finalized",
+        "invoice.finalization_failed",
+        "invoice.paid",
+        "invoice.payment_action_required",
+        "invoice.payment_failed",
+        "invoice.payment_succeeded",
+        "invoice.marked_uncollectible",
+        "invoice.overdue",
+        "invoice.sent",
+        "invoice.voided",
+        "invoice.will_be_due",
+    ];
+    const LISTINGS: usize = 1;
+    type Remote = RemoteInvoice;
+    type Row = Invoice;
+
+    async fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> Result<Fetched<RemoteInvoice>, StripeError> {
+        let request = Get::new(format!("/invoices/{id}"));
+        found(client.read_json(&request).await, |i: &RemoteInvoice| {
+            i.deleted
+        })
+    }
+
+    async fn page<'a>(
+        client: &'a AccountClient<'a>,
+        _listing: usize,
+        after: Option<&'a str>,
+    ) -> Result<Page<RemoteInvoice>, StripeError> {
+        client.read_json(&Get::new("/invoices").page(after)).await
+    }
+
+    fn row(account: &str, i: RemoteInvoice, fetched_at: NaiveDateTime) -> Invoice {
+        let subscription = i.links.subscription().map(str::to_string);
+        Invoice {
+            stripe_account_id: account.to_string(),
+            id: i.id,
+            stripe_customer_id: i.customer.as_ref().map(|c| c.id().to_string()),
+            subscription_id: subscription,
+            number: i.number,
+            status: i.status,
+            currency: i.currency,
+            total: i.total,
+            amount_due: i.amount_due,
+            amount_paid: i.amount_paid,
+            hosted_invoice_url: i.hosted_invoice_url,
+            period_start: timestamp(i.period_start),
+            period_end: timestamp(i.period_end),
+            created: timestamp(i.created),
+            deleted: false,
+            fetched_at,
+        }
+    }
+}
+
+impl Invoice {
+    /// Up to `limit` of a customer's invoices in the account, newest first (by creation, then
+    /// id), after the invoice `after` of an earlier page.
+    pub fn list_by_account_and_customer(
+        conn: &mut DbConnection,
+        account: &str,
+        stripe_customer_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Invoice>> {
+        let mut query = invoices::table
+            .filter(invoices::stripe_account_id.eq(account))
+            .filter(invoices::stripe_customer_id.eq(stripe_customer_id))
+            .filter(invoices::deleted.eq(false))
+            .order((invoices::created.desc(), invoices::id.desc()))
+            .limit(limit)
+            .select(Invoice::as_select())
+            .into_boxed();
+        if let Some(after) = after {
+            let last = invoices::table
+                .filter(invoices::stripe_account_id.eq(account))
+                .filter(invoices::id.eq(after))
+                .select(invoices::created)
+                .first::<Option<NaiveDateTime>>(conn)
+                .optional()?
+                .flatten();
+            let Some(created) = last else {
+                return Ok(Vec::new());
+            };
+            query = query.filter(
+                invoices::created.lt(created).or(invoices::created
+                    .eq(created)
+                    .and(invoices::id.lt(after.to_string()))),
+            );
+        }
+        query.load(conn)
+    }
+}

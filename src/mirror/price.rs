@@ -1,0 +1,155 @@
+//! Prices: one row per Stripe price of the account, active or not.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+use stripe_product::price::{ListPrice, RetrievePrice};
+
+use super::{found, Expandable, Fetched, Page, Rows, PAGE_SIZE};
+use crate::db::schema::prices;
+use crate::db::DbConnection;
+use crate::stripe::{AccountClient, StripeError};
+
+pub struct Prices;
+
+/// What the mirror reads of a Stripe price.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemotePrice {
+    pub id: String,
+    #[serde(default)]
+    pub product: Option<Expandable>,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub currency: String,
+    pub unit_amount: Option<i64>,
+    pub recurring: Option<Recurring>,
+    pub lookup_key: Option<String>,
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Recurring {
+    pub interval: String,
+    pub interval_count: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = prices)]
+pub struct Price {
+    pub stripe_account_id: String,
+    pub id: String,
+    pub product_id: String,
+    pub active: bool,
+    pub currency: String,
+    pub unit_amount: Option<i64>,
+    pub recurring_interval: Option<String>,
+    pub recurring_interval_count: Option<i32>,
+    pub lookup_key: Option<String>,
+    pub nickname: Option<String>,
+    /// JSON object of strings.
+    pub metadata: String,
+    pub deleted: bool,
+    pub fetched_at: NaiveDateTime,
+}
+
+crate::mirror_row!(Price, prices);
+
+/// Fetches one price: a checkout asks about a price the mirror does not know yet.
+pub async fn fetch(
+    client: &AccountClient<'_>,
+    id: &str,
+) -> Result<Fetched<RemotePrice>, StripeError> {
+    found(
+        client.read_json(&RetrievePrice::new(id)).await,
+        |p: &RemotePrice| p.deleted,
+    )
+}
+
+impl Rows for Prices {
+    const NAME: &'static str = "prices";
+    const EVENTS: &'static [&'static str] = &["price.created", "price.updated", "price.deleted"];
+    /// Stripe lists only the active prices unless asked for the inactive ones: both listings.
+    const LISTINGS: usize = 2;
+    type Remote = RemotePrice;
+    type Row = Price;
+
+    async fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> Result<Fetched<RemotePrice>, StripeError> {
+        fetch(client, id).await
+    }
+
+    async fn page<'a>(
+        client: &'a AccountClient<'a>,
+        listing: usize,
+        after: Option<&'a str>,
+    ) -> Result<Page<RemotePrice>, StripeError> {
+        let mut request = ListPrice::new().active(listing == 0).limit(PAGE_SIZE);
+        if let Some(after) = after {
+            request = request.starting_after(after);
+        }
+        client.read_json(&request).await
+    }
+
+    fn row(account: &str, p: RemotePrice, fetched_at: NaiveDateTime) -> Price {
+        Price {
+            stripe_account_id: account.to_string(),
+            product_id: p
+                .product
+                .as_ref()
+                .map(|p| p.id().to_string())
+                .unwrap_or_default(),
+            id: p.id,
+            active: p.active,
+            currency: p.currency,
+            unit_amount: p.unit_amount,
+            recurring_interval: p.recurring.as_ref().map(|r| r.interval.clone()),
+            recurring_interval_count: p.recurring.as_ref().and_then(|r| r.interval_count),
+            lookup_key: p.lookup_key,
+            nickname: p.nickname,
+            metadata: super::json(&p.metadata),
+            deleted: false,
+            fetched_at,
+        }
+    }
+}
+
+impl Price {
+    /// The prices with these ids in any account: a checkout names prices by id alone, and one
+    /// that belongs to another tenant must be refused, not sent.
+    pub fn find_by_ids_across_accounts(
+        conn: &mut DbConnection,
+        ids: &[String],
+    ) -> QueryResult<Vec<Price>> {
+        prices::table
+            .filter(prices::id.eq_any(ids))
+            .select(Price::as_select())
+            .load(conn)
+    }
+
+    /// The account's active, undeleted prices of active products.
+    pub fn list_active_by_account(
+        conn: &mut DbConnection,
+        account: &str,
+    ) -> QueryResult<Vec<Price>> {
+        prices::table
+            .filter(prices::stripe_account_id.eq(account))
+            .filter(prices::active.eq(true))
+            .filter(prices::deleted.eq(false))
+            .order((
+                prices::product_id.asc(),
+                prices::unit_amount.asc(),
+                prices::id.asc(),
+            ))
+            .select(Price::as_select())
+            .load(conn)
+    }
+}

@@ -1,0 +1,186 @@
+//! The kinds kept as one row per Stripe object, keyed by (account, Stripe id): what such a
+//! kind says about itself ([`Rows`]), the row's writes ([`MirrorRow`], made by
+//! [`mirror_row!`]), and the refresh every one of them shares: fetch, then write the row or
+//! mark it deleted. Their reconciliation is `listing.rs`; `mod.rs` makes each a [`Kind`](super::Kind).
+
+use std::future::Future;
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+
+use super::{Env, EventRef, Fetched, MirrorError, Page};
+use crate::db::{DbConnection, DbError};
+use crate::stripe::{AccountClient, StripeError};
+
+/// A kind kept as one row per object. Implementing it makes the kind a [`Kind`].
+pub trait Rows: Sync + 'static {
+    /// The kind's name in sync runs and drift reports.
+    const NAME: &'static str;
+    /// The event types whose object is of this kind.
+    const EVENTS: &'static [&'static str];
+    /// How many listings together hold every object of the kind (prices take two: Stripe
+    /// lists only the active ones unless asked for the inactive ones); 0 when reconciliation
+    /// does not list the kind.
+    const LISTINGS: usize;
+    type Remote: Send + 'static;
+    type Row: MirrorRow + Clone + Send + Sync + 'static;
+
+    /// The objects an event names: the event's own object, unless the kind says otherwise.
+    fn targets(event: &EventRef<'_>) -> Vec<String> {
+        vec![event.object_id.to_string()]
+    }
+    fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> impl Future<Output = Result<Fetched<Self::Remote>, StripeError>> + Send + 'a;
+    /// A page of listing `listing` (0 to `LISTINGS - 1`) after the object `after`.
+    fn page<'a>(
+        client: &'a AccountClient<'a>,
+        listing: usize,
+        after: Option<&'a str>,
+    ) -> impl Future<Output = Result<Page<Self::Remote>, StripeError>> + Send + 'a;
+    fn row(account: &str, remote: Self::Remote, fetched_at: NaiveDateTime) -> Self::Row;
+}
+
+/// A mirror row keyed by (account, Stripe id), written only from a fetch.
+pub trait MirrorRow: Sized {
+    fn id(&self) -> &str;
+
+    /// Whether two rows hold the same content, whenever they were fetched.
+    fn same(&self, other: &Self) -> bool;
+
+    /// Inserts or overwrites the row, unless the stored one came from a fetch that began
+    /// later. Returns whether it was written.
+    fn upsert(conn: &mut DbConnection, row: &Self) -> QueryResult<bool>;
+
+    /// Marks the row deleted (Stripe no longer has the object), unless a later fetch wrote it.
+    fn mark_deleted(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+        fetched_at: NaiveDateTime,
+    ) -> QueryResult<bool>;
+
+    /// The account's rows not marked deleted among `ids`: what a listed page is compared with.
+    fn live_among(conn: &mut DbConnection, account: &str, ids: &[&str]) -> QueryResult<Vec<Self>>;
+
+    /// The ids of up to `limit` of the account's rows not marked deleted, after `after`.
+    fn live_ids_after(
+        conn: &mut DbConnection,
+        account: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<String>>;
+}
+
+/// Re-fetches the object `id` of kind `K` and writes what Stripe answered: its row, or the
+/// row marked deleted when Stripe no longer has it.
+pub async fn refresh<K: Rows>(env: &Env<'_>, id: &str) -> Result<(), MirrorError> {
+    let fetched = K::fetch(&env.client, id)
+        .await
+        .map_err(|err| env.stripe_failed(err))?;
+    store::<K>(env, id, fetched).await
+}
+
+/// Writes what a fetch of the object `id` found.
+pub async fn store<K: Rows>(
+    env: &Env<'_>,
+    id: &str,
+    fetched: Fetched<K::Remote>,
+) -> Result<(), MirrorError> {
+    let (account, id, at) = (env.account.to_string(), id.to_string(), env.fetched_at);
+    env.db
+        .run(move |conn| {
+            match fetched {
+                Fetched::Found(object) => K::Row::upsert(conn, &K::row(&account, object, at))?,
+                Fetched::Gone => K::Row::mark_deleted(conn, &account, &id, at)?,
+            };
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// Implements [`MirrorRow`] for a row type over its table, whose key is (stripe_account_id,
+/// id) and which has `deleted` and `fetched_at` columns.
+#[macro_export]
+macro_rules! mirror_row {
+    ($row:ty, $table:ident) => {
+        impl $crate::mirror::MirrorRow for $row {
+            fn id(&self) -> &str {
+                &self.id
+            }
+
+            fn same(&self, other: &Self) -> bool {
+                let mut other = other.clone();
+                other.fetched_at = self.fetched_at;
+                *self == other
+            }
+
+            fn upsert(
+                conn: &mut $crate::db::DbConnection,
+                row: &Self,
+            ) -> diesel::QueryResult<bool> {
+                $crate::on_each_backend!(conn, |c| diesel::query_dsl::methods::FilterDsl::filter(
+                    diesel::insert_into($table::table)
+                        .values(row)
+                        .on_conflict(($table::stripe_account_id, $table::id))
+                        .do_update()
+                        .set(row),
+                    $table::fetched_at.le(diesel::upsert::excluded($table::fetched_at))
+                )
+                .execute(c))
+                .map(|written| written > 0)
+            }
+
+            fn mark_deleted(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                id: &str,
+                fetched_at: chrono::NaiveDateTime,
+            ) -> diesel::QueryResult<bool> {
+                diesel::update(
+                    $table::table
+                        .filter($table::stripe_account_id.eq(account))
+                        .filter($table::id.eq(id))
+                        .filter($table::fetched_at.le(fetched_at)),
+                )
+                .set(($table::deleted.eq(true), $table::fetched_at.eq(fetched_at)))
+                .execute(conn)
+                .map(|written| written > 0)
+            }
+
+            fn live_among(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                ids: &[&str],
+            ) -> diesel::QueryResult<Vec<Self>> {
+                $table::table
+                    .filter($table::stripe_account_id.eq(account))
+                    .filter($table::id.eq_any(ids))
+                    .filter($table::deleted.eq(false))
+                    .select(<Self as diesel::SelectableHelper<_>>::as_select())
+                    .load(conn)
+            }
+
+            fn live_ids_after(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                after: Option<&str>,
+                limit: i64,
+            ) -> diesel::QueryResult<Vec<String>> {
+                let mut query = $table::table
+                    .filter($table::stripe_account_id.eq(account))
+                    .filter($table::deleted.eq(false))
+                    .select($table::id)
+                    .order($table::id.asc())
+                    .limit(limit)
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter($table::id.gt(after.to_string()));
+                }
+                query.load(conn)
+            }
+        }
+    };
+}
