@@ -18,24 +18,9 @@ use crate::configuration::{AuthArgs, ConfigError};
 mod verified;
 
 use crate::domain::OrganizerId;
+pub use crate::domain::{Forbidden, Principal, Role};
 use crate::error::ApiError;
 use verified::{Known, VerifiedTokens};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Organizer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Organizer => "organizer",
-        }
-    }
-}
 
 /// The claims of a token the gateway signs (`token` command, tests).
 #[derive(Debug, Serialize)]
@@ -52,49 +37,6 @@ pub struct Claims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
 }
-
-/// Who is calling, established from a verified token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Principal {
-    Admin { sub: String },
-    Organizer { sub: String, org: OrganizerId },
-}
-
-impl Principal {
-    pub fn sub(&self) -> &str {
-        match self {
-            Self::Admin { sub } | Self::Organizer { sub, .. } => sub,
-        }
-    }
-
-    pub fn role(&self) -> Role {
-        match self {
-            Self::Admin { .. } => Role::Admin,
-            Self::Organizer { .. } => Role::Organizer,
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), Forbidden> {
-        match self {
-            Self::Admin { .. } => Ok(()),
-            Self::Organizer { .. } => Err(Forbidden("this operation needs an admin token")),
-        }
-    }
-
-    /// Admins reach every organizer; an organizer token reaches only its own.
-    pub fn require_organizer(&self, organizer: OrganizerId) -> Result<(), Forbidden> {
-        match self {
-            Self::Admin { .. } => Ok(()),
-            Self::Organizer { org, .. } if *org == organizer => Ok(()),
-            Self::Organizer { .. } => Err(Forbidden("this token belongs to another organizer")),
-        }
-    }
-}
-
-/// A valid token that may not do this (403): the wrong role, or another organizer's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Forbidden(pub &'static str);
 
 /// The claims the gateway reads from a verified token. `iss` and `aud` (a string or a list)
 /// are checked by `jsonwebtoken` itself, so they need no field here.

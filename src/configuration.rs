@@ -8,14 +8,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::db::DatabaseUrl;
-
+mod database_url;
+pub use database_url::{Backend, DatabaseUrl};
 mod stripe;
 mod sync;
 mod workers;
 
 use crate::domain::OrganizerId;
-pub use stripe::{StripeArgs, StripeSettings, DEFAULT_MAX_APPLICATION_FEE_BPS};
+pub use stripe::{RateBudget, StripeArgs, StripeSettings, DEFAULT_MAX_APPLICATION_FEE_BPS};
 pub use sync::SyncSettings;
 pub use workers::{WebhookSettings, WorkerArgs, WorkerProcessSettings, WorkerSettings};
 
@@ -155,8 +155,8 @@ impl ServerSettings {
         Duration::from_millis(self.create_wait_ms)
     }
 
-    pub fn idempotency_times(&self) -> crate::db::models::idempotency::KeyTimes {
-        crate::db::models::idempotency::KeyTimes {
+    pub fn idempotency_times(&self) -> KeyTimes {
+        KeyTimes {
             lease: Duration::from_secs(self.idempotency_lease_secs.max(1)),
             keep: Duration::from_secs(self.idempotency_keep_secs.max(1)),
         }
@@ -317,3 +317,11 @@ pub(crate) fn audit_hash_key(args: AuditArgs) -> Result<SecretString, ConfigErro
 
 #[cfg(test)]
 mod tests;
+
+/// How long a client's `Idempotency-Key` lives: the first request's lease, and how long its
+/// answer is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyTimes {
+    pub lease: Duration,
+    pub keep: Duration,
+}

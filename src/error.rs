@@ -11,8 +11,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Forbidden;
 use crate::db::DbError;
+use crate::domain::Forbidden;
 use crate::stripe::{StripeError, StripeFailure};
 use crate::telemetry::current_request_id;
 
@@ -268,15 +268,4 @@ impl From<Forbidden> for ApiError {
     }
 }
 
-/// An error with its causes, `outer: inner: innermost`, for logs and reports (top-level messages
-/// like reqwest's "error sending request" hide the cause).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+pub use crate::domain::chain;

@@ -199,3 +199,17 @@ pub fn document_yaml_with_fee_cap(cap: u16) -> String {
         .to_yaml()
         .expect("the OpenAPI document serializes to YAML")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn served_methods_come_from_the_handlers() {
+        let served = crate::routes::ServedMethods::of(&super::document());
+        assert_eq!(served.allow("/v1/organizers").as_deref(), Some("GET, POST"));
+        assert_eq!(
+            served.allow("/v1/organizers/x/customers/y").as_deref(),
+            Some("GET, PATCH, DELETE")
+        );
+        assert_eq!(served.allow("/v1/nothing"), None);
+    }
+}

@@ -61,7 +61,7 @@ pub struct StripeArgs {
 pub struct StripeSettings {
     pub secret_key: SecretString,
     pub publishable_key: Option<String>,
-    pub budget: crate::stripe::limiter::RateBudget,
+    pub budget: RateBudget,
     pub api_base: String,
     pub platform_account_id: Option<StripeAccountId>,
     pub timeout: Duration,
@@ -136,7 +136,7 @@ impl StripeSettings {
         let per_second = args
             .stripe_rate_limit
             .unwrap_or(if test_mode { 20 } else { 80 });
-        let budget = crate::stripe::limiter::RateBudget {
+        let budget = RateBudget {
             per_second,
             background_share: f64::from(args.stripe_background_percent) / 100.0,
         };
@@ -167,4 +167,13 @@ impl StripeSettings {
             None
         }
     }
+}
+
+/// The budget across every instance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateBudget {
+    /// Calls per second to Stripe, all instances together.
+    pub per_second: u32,
+    /// The share background work may use, from 0 to 1; the rest is kept for interactive calls.
+    pub background_share: f64,
 }

@@ -8,7 +8,6 @@ mod migrations;
 pub mod models;
 mod pool;
 pub mod schema;
-mod url;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +21,11 @@ use diesel::{Connection, RunQueryDsl};
 use tokio::sync::Semaphore;
 use tracing::Span;
 
+pub use crate::configuration::{Backend, DatabaseUrl};
 pub use lease::Lease;
 pub use migrations::{has_pending_migrations, run_pending_migrations};
 use pool::{checkout, pool_builder, with_connection};
 pub use pool::{ConnectionManager, PoolConnection, PoolState, IDLE_CHECK};
-pub use url::{Backend, DatabaseUrl};
 
 /// The current time as stored: UTC, to the microsecond on both backends, so that what is
 /// written reads back equal.
@@ -282,7 +281,7 @@ impl Db {
         let waiting = std::time::Instant::now();
         let permit =
             tokio::time::timeout(self.connect_timeout, self.permits.clone().acquire_owned()).await;
-        crate::telemetry::metrics::db_pool_wait(self.label, waiting.elapsed(), permit.is_err());
+        pool_wait(self.label, waiting.elapsed(), permit.is_err());
         let permit = permit
             .map_err(|_| E::from(DbError::Busy(self.connect_timeout)))?
             .map_err(|e| E::from(DbError::Task(e.to_string())))?;
@@ -309,7 +308,7 @@ impl Db {
     {
         let waiting = std::time::Instant::now();
         let conn = checkout(&self.pool);
-        crate::telemetry::metrics::db_pool_wait(self.label, waiting.elapsed(), conn.is_err());
+        pool_wait(self.label, waiting.elapsed(), conn.is_err());
         with_connection(&mut *conn?, f)
     }
 
@@ -317,5 +316,14 @@ impl Db {
     pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
+    }
+}
+
+/// How long a checkout waited for a connection of `pool` (`shared`, or the dedicated pool's
+/// label, [`Db::dedicated`]), recorded through the `metrics` facade.
+fn pool_wait(pool: &'static str, waited: Duration, timed_out: bool) {
+    ::metrics::histogram!("gateway_db_pool_wait_seconds", "pool" => pool).record(waited);
+    if timed_out {
+        ::metrics::counter!("gateway_db_pool_timeouts_total", "pool" => pool).increment(1);
     }
 }

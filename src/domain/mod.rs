@@ -1,17 +1,23 @@
 //! Pure types with no I/O. Each is parsed once at the edge; holding one means it is valid.
 
+mod chain;
+mod client_key;
 mod customer;
 mod id;
 mod organizer;
 mod page;
 pub mod payment;
+mod principal;
 pub mod schema;
 mod stripe_account_id;
 mod subject_hash;
 
+pub use chain::chain;
+pub use client_key::ClientKey;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
 pub use page::{Cursor, ObjectCursor, PageLimit};
+pub use principal::{Forbidden, Principal, Role};
 pub use stripe_account_id::StripeAccountId;
 pub use subject_hash::SubjectHasher;

@@ -7,8 +7,8 @@ use actix_web::{web, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::{HEADER, REPLAYED_HEADER};
-use crate::auth::Principal;
 use crate::db::models::idempotency::StoredResponse;
+use crate::domain::Principal;
 use crate::error::ApiError;
 
 const MAX_KEY_CHARS: usize = 255;

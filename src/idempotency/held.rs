@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::db::models::idempotency::{self, KeyLease, StoredResponse};
 use crate::db::{Db, DbError};
+use crate::jobs::{Duty, Ran};
 
 pub(super) struct Held {
     pub(super) db: Db,
@@ -84,19 +85,18 @@ impl Drop for Held {
     }
 }
 
-/// Deletes expired keys every `every`, for as long as the gateway runs.
-pub async fn purge_forever(db: Db, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        match db
-            .run(|conn| Ok::<_, DbError>(idempotency::purge_expired(conn)?))
-            .await
-        {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
-            Err(err) => tracing::warn!(error = %err, "purging idempotency keys failed"),
+/// The purge of expired keys, a duty of the jobs runner every `IDEMPOTENCY_PURGE_SECS`.
+pub fn purge(db: Db) -> impl Duty {
+    move || {
+        let db = db.clone();
+        async move {
+            let purged = db
+                .run(|conn| Ok::<_, DbError>(idempotency::purge_expired(conn)?))
+                .await?;
+            if purged > 0 {
+                tracing::info!(purged, "purged expired idempotency keys");
+            }
+            Ok(Ran::Worked)
         }
     }
 }

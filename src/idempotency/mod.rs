@@ -20,7 +20,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use held::purge_forever;
+pub use held::purge;
 
 use crate::auth::{authenticate, Principal};
 use crate::db::models::idempotency::{self, Begun, KeyTimes};
@@ -42,23 +42,7 @@ const IN_FLIGHT_RETRY_SECS: u64 = 1;
 #[derive(Clone, Copy, Debug)]
 pub struct Idempotency(pub KeyTimes);
 
-/// The client's key of the request being run, for handlers that derive Stripe keys from it:
-/// with the caller's scope (equal keys of two organizers give different Stripe keys) and the
-/// request's fingerprint (the same key sent again with another body, after a 5xx freed it, gives
-/// another Stripe key rather than Stripe's `idempotency_error`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientKey {
-    pub scope: String,
-    pub key: String,
-    pub fingerprint: String,
-}
-
-impl ClientKey {
-    /// The parts a Stripe idempotency key is derived from.
-    pub fn parts(&self) -> [&str; 3] {
-        [&self.scope, &self.key, &self.fingerprint]
-    }
-}
+pub use crate::domain::ClientKey;
 
 /// Extract it as `Option<ClientKey>`: a request sent without the header has none.
 impl FromRequest for ClientKey {

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::organizers::{parse_organizer_id, PageQuery};
-use crate::auth::Principal;
 use crate::db::models::{AuditEvent, Outcome};
 use crate::domain::schema::PageCursor;
 use crate::domain::Email;
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
 use crate::services::audit::{self, AuditQuery};

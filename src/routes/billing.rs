@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::customers::{organizer_scope, parse_customer_id};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::mirror::price::Price;
 use crate::mirror::subscription::{Subscription, SubscriptionItem};

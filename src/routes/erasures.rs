@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
 use crate::db::models::{ErasureAccount, ErasureOutcome};
 use crate::domain::Email;
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::services::erasures::{self, Receipt};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::customers::{organizer_scope, parse_customer_id};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::domain::{ObjectCursor, PageLimit};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;

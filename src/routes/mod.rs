@@ -11,15 +11,14 @@ mod customers;
 mod erasures;
 mod health;
 mod invoices;
+pub mod metrics;
 mod organizers;
 mod payments;
 mod sync;
 mod webhook_events;
 mod webhooks;
 
-use std::sync::OnceLock;
-
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -79,7 +78,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Requests that match no route: 405 when the path exists under another method (with `Allow`
 /// listing the methods it serves), else 404.
 pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let allow = served_methods(req.path()).filter(|_| req.resource_map().has_resource(req.path()));
+    let allow = req
+        .app_data::<web::Data<ServedMethods>>()
+        .and_then(|served| served.allow(req.path()))
+        .filter(|_| req.resource_map().has_resource(req.path()));
     if let Some(allow) = allow {
         Err(ApiError::MethodNotAllowed { allow })
     } else {
@@ -90,39 +92,46 @@ pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
 }
 
-/// The methods a request path is served with, as an `Allow` header value (`GET, POST`); `None`
-/// when no route has the path. Read from the OpenAPI document, which `configure` builds from the
-/// same handlers it serves, so it cannot drift from them. actix answers a GET route's HEAD with
-/// this fallback too, so HEAD is never listed.
-fn served_methods(path: &str) -> Option<String> {
-    static ROUTES: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    let routes = ROUTES.get_or_init(|| {
-        crate::openapi::document()
-            .paths
-            .paths
-            .into_iter()
-            .map(|(template, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("OPTIONS", item.options.is_some()),
-                    ("TRACE", item.trace.is_some()),
-                ];
-                let allow: Vec<&str> = methods
-                    .into_iter()
-                    .filter_map(|(method, served)| served.then_some(method))
-                    .collect();
-                (template, allow.join(", "))
-            })
-            .collect()
-    });
-    routes
-        .iter()
-        .find(|(template, _)| matches_template(template, path))
-        .map(|(_, allow)| allow.clone())
+/// The methods each path is served with, read from the OpenAPI document, which `configure`
+/// builds from the same handlers it serves, so it cannot drift from them (start-up gives it).
+/// actix answers a GET route's HEAD with the fallback too, so HEAD is never listed.
+pub struct ServedMethods(Vec<(String, String)>);
+
+impl ServedMethods {
+    pub fn of(document: &utoipa::openapi::OpenApi) -> Self {
+        Self(
+            document
+                .paths
+                .paths
+                .iter()
+                .map(|(template, item)| {
+                    let methods = [
+                        ("GET", item.get.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                        ("OPTIONS", item.options.is_some()),
+                        ("TRACE", item.trace.is_some()),
+                    ];
+                    let allow: Vec<&str> = methods
+                        .into_iter()
+                        .filter_map(|(method, served)| served.then_some(method))
+                        .collect();
+                    (template.clone(), allow.join(", "))
+                })
+                .collect(),
+        )
+    }
+
+    /// The request path's methods, as an `Allow` header value (`GET, POST`); `None` when no
+    /// route has the path.
+    pub fn allow(&self, path: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(template, _)| matches_template(template, path))
+            .map(|(_, allow)| allow.clone())
+    }
 }
 
 /// `/v1/organizers/{org_id}` matches `/v1/organizers/abc`: a `{parameter}` stands for one
@@ -164,18 +173,5 @@ mod tests {
         assert!(!matches_template(template, "/v1/organizer/abc"));
         assert!(matches_template("/healthz", "/healthz"));
         assert!(!matches_template("/healthz", "/healthz/"));
-    }
-
-    #[test]
-    fn served_methods_come_from_the_handlers() {
-        assert_eq!(
-            served_methods("/v1/organizers").as_deref(),
-            Some("GET, POST")
-        );
-        assert_eq!(
-            served_methods("/v1/organizers/x/customers/y").as_deref(),
-            Some("GET, PATCH, DELETE")
-        );
-        assert_eq!(served_methods("/v1/nothing"), None);
     }
 }

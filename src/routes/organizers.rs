@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::present;
-use crate::auth::Principal;
 use crate::db::models::Organizer;
 use crate::domain::schema::PageCursor;
+use crate::domain::Principal;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,

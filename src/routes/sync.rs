@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::customers::organizer_scope;
 use super::organizers::PageQuery;
-use crate::auth::Principal;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::domain::schema::PageCursor;
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::services::sync::health::AccountHealth;

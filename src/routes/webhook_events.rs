@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
 use crate::db::models::{EventAttempt, EventStatus, WebhookEvent};
+use crate::domain::Principal;
 use crate::domain::{PageLimit, StripeId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;

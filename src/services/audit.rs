@@ -2,10 +2,10 @@ use diesel::result::QueryResult;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Principal;
 pub use crate::db::models::Outcome;
 use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
 use crate::db::{DbConnection, DbError};
+use crate::domain::Principal;
 use crate::domain::{Cursor, Email, OrganizerId, PageLimit};
 use crate::services::AppState;
 

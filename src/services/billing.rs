@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
 use crate::mirror::checkout_session::CheckoutSession;
 use crate::mirror::invoice::Invoice;

@@ -5,13 +5,13 @@
 
 use serde_json::json;
 
-use crate::auth::{Forbidden, Principal};
 use crate::db::models::{
     Customer, CustomerKey, CustomerStatus, Erasure, ErasureAccount, ErasureOutcome, ErasureStatus,
     CREATE_LEASE,
 };
 use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::{Email, StripeAccountId};
+use crate::domain::{Forbidden, Principal};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{erase_row, CustomerError};
 use crate::services::AppState;

@@ -1,4 +1,4 @@
-//! Use cases. They take parsed domain values and the caller's [`Principal`](crate::auth::Principal),
+//! Use cases. They take parsed domain values and the caller's [`Principal`](crate::domain::Principal),
 //! talk to Stripe first and to the database second, and know nothing of actix.
 
 pub mod audit;
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::db::Db;
 use crate::domain::SubjectHasher;
+use crate::jobs::Jobs;
 use crate::stripe::Stripe;
 
 /// What every use case may reach; shared by all workers.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub reconcile_every: Option<Duration>,
     /// The hot reads, grouped into shared statements.
     pub reads: customers::GroupedReads,
+    /// The background duties' runner, which runs the tasks requests start (sync runs).
+    pub jobs: Jobs,
 }
 
 impl AppState {

@@ -11,24 +11,27 @@ use diesel::prelude::*;
 
 use crate::db::schema::stripe_instances;
 use crate::db::{now, Db, DbConnection, DbError};
+use crate::jobs::{Duty, Ran};
 use crate::on_each_backend;
 use crate::stripe::limiter::Limiter;
 
-const BEAT: Duration = Duration::from_secs(5);
 const LIVE_SECS: i64 = 15;
 
-/// Beats for as long as the process runs.
-pub async fn keep_share(db: Db, limiter: Arc<Limiter>) {
+/// How often an instance says it is alive: the period of [`heartbeat`].
+pub const BEAT: Duration = Duration::from_secs(5);
+/// The instance's heartbeat, a duty of the jobs runner every [`BEAT`]: each unit records this
+/// instance alive and sets its limiter to its share of the budget.
+pub fn heartbeat(db: Db, limiter: Arc<Limiter>) -> impl Duty {
     let id = uuid::Uuid::new_v4().to_string();
-    loop {
-        let me = id.clone();
-        match db.run(move |conn| Ok::<_, DbError>(beat(conn, &me)?)).await {
-            Ok(live) => limiter.set_instances(u32::try_from(live).unwrap_or(u32::MAX)),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not count the instances sharing the Stripe budget")
-            }
+    move || {
+        let (db, limiter, me) = (db.clone(), limiter.clone(), id.clone());
+        async move {
+            let live = db
+                .run(move |conn| Ok::<_, DbError>(beat(conn, &me)?))
+                .await?;
+            limiter.set_instances(u32::try_from(live).unwrap_or(u32::MAX));
+            Ok(Ran::Worked)
         }
-        tokio::time::sleep(BEAT).await;
     }
 }
 

@@ -25,14 +25,7 @@ pub enum Priority {
     Background,
 }
 
-/// The budget across every instance.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateBudget {
-    /// Calls per second to Stripe, all instances together.
-    pub per_second: u32,
-    /// The share background work may use, from 0 to 1; the rest is kept for interactive calls.
-    pub background_share: f64,
-}
+pub use crate::configuration::RateBudget;
 
 struct Limits {
     all: DefaultDirectRateLimiter,

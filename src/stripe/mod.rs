@@ -8,6 +8,7 @@ mod fair;
 mod get;
 mod idempotency;
 pub mod limiter;
+mod metrics;
 pub mod payments;
 mod signature;
 mod transport;

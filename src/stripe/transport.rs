@@ -9,8 +9,8 @@ use stripe_client_core::{CustomizedStripeRequest, StripeClient, StripeMethod};
 
 use super::error::StripeError;
 use super::limiter::{Limiter, Priority};
+use super::metrics;
 use crate::configuration::StripeSettings;
-use crate::telemetry::metrics;
 
 /// When to try again after a transient failure.
 #[derive(Clone, Copy, Debug)]
@@ -185,7 +185,7 @@ impl StripeClient for StripeTransport {
                         timed_out: err.is_timeout(),
                         // Without the URL: its query can carry an email (a list by email),
                         // and this message is logged.
-                        message: crate::error::chain(&err.without_url()),
+                        message: crate::domain::chain(&err.without_url()),
                         attempts,
                     },
                     true,

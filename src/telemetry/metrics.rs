@@ -1,6 +1,8 @@
 //! Prometheus metrics. Code records through the `metrics` facade where things happen; the
-//! exporter's recorder keeps them and `GET /metrics` renders them in Prometheus' text format,
-//! with the gauges read from the database and the pool at scrape time.
+//! exporter's recorder keeps them and `GET /metrics` (`routes/metrics.rs`) renders them in
+//! Prometheus' text format, with the gauges read from the database and the pool at scrape time.
+//! The Stripe client's and the pool's own metrics are recorded where they happen
+//! (`stripe/metrics.rs`, `db/mod.rs`), by the names described here.
 //!
 //! Label values come from small fixed sets (route templates, Stripe operations with ids
 //! replaced by `{id}`, outcomes, kinds): never a customer, an event or an account. Per-account
@@ -12,13 +14,7 @@ use std::time::Duration;
 use ::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Label,
 };
-use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::db::models::WebhookEvent;
-use crate::db::{now, DbError};
-use crate::services::AppState;
-use crate::stripe::limiter::Priority;
 
 /// Histogram buckets (seconds) for every `*_seconds` metric: from a fast read to a slow
 /// Stripe call with retries.
@@ -107,15 +103,6 @@ fn describe() {
     );
 }
 
-/// Drains the histograms' recent samples now and then, so memory stays flat between scrapes.
-pub async fn upkeep_forever() {
-    let mut every = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        every.tick().await;
-        recorder().run_upkeep();
-    }
-}
-
 /// `2xx`, `4xx`, ...: the status class label.
 fn class(status: u16) -> &'static str {
     match status {
@@ -153,53 +140,6 @@ pub fn http_request(route: Option<String>, method: &str, status: u16, took: Dura
     counter!("gateway_http_requests_total", labels).increment(1);
 }
 
-/// The label of a Stripe call: its method and path with object ids as `{id}`
-/// (`GET /v1/customers/{id}`), so that every call of one kind counts together.
-pub fn stripe_operation(method: &str, path: &str) -> String {
-    let mut operation = format!("{method} /v1");
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        // Stripe ids are a prefix, `_` and random letters and digits (`cus_Q3x9`); path words
-        // (`active_entitlements`) are lowercase letters only.
-        let id = segment.contains('_')
-            && segment
-                .bytes()
-                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-        operation.push('/');
-        operation.push_str(if id { "{id}" } else { segment });
-    }
-    operation
-}
-
-/// One attempt of a Stripe call: `status` is Stripe's answer, `None` when none came.
-pub fn stripe_attempt(operation: &str, status: Option<u16>, timed_out: bool, took: Duration) {
-    let outcome = match status {
-        Some(200..=299) => "ok",
-        Some(429) => "429",
-        Some(500..) => "5xx",
-        Some(_) => "4xx",
-        None if timed_out => "timeout",
-        None => "error",
-    };
-    let labels = [
-        ("operation", operation.to_string()),
-        ("outcome", outcome.to_string()),
-    ];
-    counter!("gateway_stripe_requests_total", &labels).increment(1);
-    histogram!("gateway_stripe_request_duration_seconds", &labels).record(took);
-}
-
-pub fn stripe_retry(operation: &str) {
-    counter!("gateway_stripe_retries_total", "operation" => operation.to_string()).increment(1);
-}
-
-pub fn limiter_wait(priority: Priority, waited: Duration) {
-    let priority = match priority {
-        Priority::Interactive => "interactive",
-        Priority::Background => "background",
-    };
-    histogram!("gateway_stripe_limiter_wait_seconds", "priority" => priority).record(waited);
-}
-
 /// A webhook delivery: `accepted`, `duplicate`, or the code of the error that refused it.
 pub fn webhook_delivery(outcome: &'static str) {
     counter!("gateway_webhook_deliveries_total", "outcome" => outcome).increment(1);
@@ -221,69 +161,28 @@ pub fn sync_drift(kind: &str, finding: &'static str, count: u64) {
         .increment(count);
 }
 
-/// `pool`: `shared`, or the dedicated pool's label ([`crate::db::Db::dedicated`]).
-pub fn db_pool_wait(pool: &'static str, waited: Duration, timed_out: bool) {
-    histogram!("gateway_db_pool_wait_seconds", "pool" => pool).record(waited);
-    if timed_out {
-        counter!("gateway_db_pool_timeouts_total", "pool" => pool).increment(1);
-    }
+/// The pool's connections now, as gauges (read when `GET /metrics` is scraped).
+pub fn db_pool(idle: f64, in_use: f64, max: f64) {
+    gauge!("gateway_db_pool_connections", "state" => "idle").set(idle);
+    gauge!("gateway_db_pool_connections", "state" => "in_use").set(in_use);
+    gauge!("gateway_db_pool_max").set(max);
 }
 
-/// `GET /metrics`: Prometheus' text format. Carries no tenant data and no secrets.
-#[get("/metrics")]
-pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.db.pool_state();
-    gauge!("gateway_db_pool_connections", "state" => "idle").set(pool.idle);
-    gauge!("gateway_db_pool_connections", "state" => "in_use").set(pool.in_use);
-    gauge!("gateway_db_pool_max").set(pool.max);
-    let inbox = state
-        .db
-        .run(|conn| Ok::<_, DbError>(WebhookEvent::backlog(conn, None)?))
-        .await;
-    match inbox {
-        Ok((pending, oldest, dead)) => {
-            let age = oldest.map_or(0.0, |at| (now() - at).as_seconds_f64().max(0.0));
-            gauge!("gateway_webhook_inbox_pending").set(pending as f64);
-            gauge!("gateway_webhook_inbox_oldest_pending_seconds").set(age);
-            gauge!("gateway_webhook_inbox_dead").set(dead as f64);
-        }
-        // The other metrics still say what they know; the inbox gauges keep their last value.
-        Err(error) => tracing::warn!(%error, "metrics: the inbox could not be read"),
-    }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(recorder().render())
+/// The inbox's backlog now, as gauges (read when `GET /metrics` is scraped).
+pub fn inbox_backlog(pending: i64, oldest_pending_seconds: f64, dead: i64) {
+    gauge!("gateway_webhook_inbox_pending").set(pending as f64);
+    gauge!("gateway_webhook_inbox_oldest_pending_seconds").set(oldest_pending_seconds);
+    gauge!("gateway_webhook_inbox_dead").set(dead as f64);
 }
 
-/// The metrics route, outside the documented API (like the probes' scrapers, Prometheus reads
-/// text, not JSON).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(scrape);
+/// Every metric in Prometheus' text format: what `GET /metrics` answers.
+pub fn render() -> String {
+    recorder().render()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn operations_name_ids_as_placeholders_and_keep_path_words() {
-        assert_eq!(
-            stripe_operation("GET", "/customers/cus_Q3x9aB"),
-            "GET /v1/customers/{id}"
-        );
-        assert_eq!(
-            stripe_operation("GET", "/entitlements/active_entitlements"),
-            "GET /v1/entitlements/active_entitlements"
-        );
-        assert_eq!(
-            stripe_operation("POST", "/checkout/sessions"),
-            "POST /v1/checkout/sessions"
-        );
-        assert_eq!(
-            stripe_operation("GET", "/accounts/acct_1PlatformFake0001"),
-            "GET /v1/accounts/{id}"
-        );
-    }
 
     #[test]
     fn statuses_fall_in_their_class() {

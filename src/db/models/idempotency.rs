@@ -45,12 +45,7 @@ pub enum Begun {
     Mismatch,
 }
 
-/// How long a key lives: the first request's lease, and how long its answer is kept.
-#[derive(Clone, Copy, Debug)]
-pub struct KeyTimes {
-    pub lease: Duration,
-    pub keep: Duration,
-}
+pub use crate::configuration::KeyTimes;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = idempotency_keys)]

@@ -5,7 +5,7 @@ pub(super) mod body;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
 use super::organizers::{parse_organizer_id, PageQuery};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;

@@ -8,7 +8,7 @@ mod schema;
 use actix_web::{post, web, HttpResponse};
 
 use super::customers::{organizer_scope, parse_customer_id};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::idempotency::{AnswerAbout, ClientKey};

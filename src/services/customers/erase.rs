@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::{targets, CustomerError};
-use crate::auth::Principal;
 use crate::db::models::{idempotency, Customer, CustomerStatus, CREATE_LEASE};
 use crate::db::Lease;
+use crate::domain::Principal;
 use crate::domain::{CustomerId, OrganizerId, StripeAccountId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::{organizers, AppState};

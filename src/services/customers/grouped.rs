@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use super::CustomerError;
-use crate::auth::Principal;
 use crate::db::group::Group;
 use crate::db::models::{Customer, EmailKey, FoundByEmail, Organizer};
 use crate::db::{Db, DbConnection};
+use crate::domain::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId};
 use crate::mirror::entitlements::{self, CustomerAccess, FoundAccess, IdKey};
 use crate::services::organizers::{self, OrganizerError};

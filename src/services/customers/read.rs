@@ -1,9 +1,9 @@
 //! Reads: served from rows only, never from Stripe.
 
 use super::{ActiveCustomer, CustomerError, CustomerPage};
-use crate::auth::Principal;
 use crate::db::models::Customer;
 use crate::db::DbConnection;
+use crate::domain::Principal;
 use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit};
 use crate::services::{organizers, AppState};
 

@@ -2,9 +2,9 @@
 //! in the same trip to the database as the caller's data.
 
 use super::OrganizerError;
-use crate::auth::Principal;
 use crate::db::models::Organizer;
 use crate::db::{DbConnection, DbError, QueryFailure};
+use crate::domain::Principal;
 use crate::domain::{OrganizerId, OrganizerStatus, StripeAccountId};
 use crate::services::AppState;
 

@@ -4,9 +4,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 use stripe_connect::account::RetrieveAccount;
 
-use crate::auth::Forbidden;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
 use crate::db::{now, DbError, QueryFailure};
+use crate::domain::Forbidden;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,

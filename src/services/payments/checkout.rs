@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use super::lines::Lines;
 use super::{customer_by_email, fee_bps, stripe_key, targets, Buyer, PaymentError};
-use crate::auth::Principal;
 use crate::db::{database_now, DbError};
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
+use crate::domain::ClientKey;
 use crate::domain::OrganizerId;
-use crate::idempotency::ClientKey;
+use crate::domain::Principal;
 use crate::mirror::checkout_session::{CheckoutSession, CheckoutSessions, RemoteCheckoutSession};
 use crate::mirror::price::Price;
 use crate::mirror::Rows;

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
-use crate::auth::Principal;
 use crate::db::DbError;
 use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
+use crate::domain::ClientKey;
+use crate::domain::Principal;
 use crate::domain::{CustomerId, OrganizerId};
-use crate::idempotency::ClientKey;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{self, ActiveCustomer};
 use crate::services::{organizers, AppState};

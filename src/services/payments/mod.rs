@@ -24,10 +24,10 @@ use serde_json::json;
 use super::customers::{self, ActiveCustomer, CustomerError, UpsertInput, Upserted};
 use super::organizers::OrganizerError;
 use super::AppState;
-use crate::auth::Principal;
 use crate::db::DbError;
+use crate::domain::ClientKey;
+use crate::domain::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId, StripeAccountId};
-use crate::idempotency::ClientKey;
 use crate::stripe::{idempotency_key, IdempotencyKey, StripeError};
 
 /// Who pays: a customer of the organizer, or an email that the customers upsert resolves.

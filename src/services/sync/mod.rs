@@ -21,9 +21,9 @@ use utoipa::ToSchema;
 pub use crate::mirror::{DriftReport, Examples, KindDrift};
 pub use run::{backfill, execute, new_run, request_run, show_progress, RunRequest};
 
-use crate::auth::Principal;
 use crate::db::models::sync::SyncRun;
 use crate::db::{DbError, QueryFailure};
+use crate::domain::Principal;
 use crate::domain::{Cursor, OrganizerId, PageLimit};
 use crate::mirror::{self, MirrorError};
 use crate::services::organizers::{self, OrganizerError};

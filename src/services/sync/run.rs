@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::{events, DriftReport, SyncError, SyncKind};
-use crate::auth::Principal;
 use crate::db::columns::Json;
 use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
+use crate::domain::Principal;
 use crate::domain::{OrganizerId, StripeAccountId};
 use crate::mirror::{RunContext, LEASE_KIND, LEASE_TTL};
 use crate::services::{organizers, AppState};
@@ -91,9 +91,9 @@ pub async fn backfill(state: &AppState, organizer: &Organizer) -> Result<SyncRun
 }
 
 fn spawn(state: &AppState, run: SyncRun, start: Start) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(err) = execute_when(&state, run, start).await {
+    let task = state.clone();
+    state.jobs.spawn("sync.run", async move {
+        if let Err(err) = execute_when(&task, run, start).await {
             tracing::error!(error = %err, "a sync run failed to record its end");
         }
     });
@@ -155,7 +155,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
     let kinds = match super::run_kinds(&run) {
         Ok(kinds) => kinds,
         Err(err) => {
-            let message = crate::error::chain(&err);
+            let message = crate::domain::chain(&err);
             let report = DriftReport::default();
             return finish(state, &run.id, RunStatus::Failed, &report, Some(message)).await;
         }
@@ -206,7 +206,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
             .await;
         }
         Err(err) => {
-            let message = crate::error::chain(&err);
+            let message = crate::domain::chain(&err);
             return finish(
                 state,
                 &run.id,
@@ -241,7 +241,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
                 };
                 if let Err(err) = result {
                     let lost_lease = matches!(err, SyncError::LeaseLost);
-                    errors.push(format!("{}: {}", kind.as_str(), crate::error::chain(&err)));
+                    errors.push(format!("{}: {}", kind.as_str(), crate::domain::chain(&err)));
                     if lost_lease {
                         break;
                     }

@@ -9,24 +9,26 @@ use super::SyncKind;
 use crate::db::models::sync::{RunTrigger, SyncRun};
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
+use crate::jobs::{Duty, Ran};
 use crate::services::AppState;
 use chrono::Duration as Span;
 
 const LEASE_KIND: &str = "sync.schedule";
 
-/// Sweeps every `every` for as long as the gateway runs; the first sweep at once when
-/// `at_start`, else after one interval.
-pub async fn sweep_forever(state: AppState, every: Duration, at_start: bool, concurrency: usize) {
-    if !at_start {
-        tokio::time::sleep(every).await;
-    }
-    loop {
-        match sweep(&state, every, concurrency).await {
-            Ok(0) => {}
-            Ok(runs) => tracing::info!(runs, "reconciliation sweep finished"),
-            Err(err) => tracing::warn!(error = %err, "reconciliation sweep failed"),
+/// The sweep, a duty of the jobs runner every `every`: each unit sweeps unless another
+/// instance did within `every`.
+pub fn sweeps(state: AppState, every: Duration, concurrency: usize) -> impl Duty {
+    move || {
+        let state = state.clone();
+        async move {
+            match sweep(&state, every, concurrency).await? {
+                0 => Ok(Ran::Idle),
+                runs => {
+                    tracing::info!(runs, "reconciliation sweep finished");
+                    Ok(Ran::Worked)
+                }
+            }
         }
-        tokio::time::sleep(every).await;
     }
 }
 

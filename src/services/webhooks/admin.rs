@@ -4,9 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
-use crate::auth::Principal;
 use crate::db::models::{EventAttempt, EventFilter, EventStatus, WebhookEvent};
 use crate::db::{now, DbError, QueryFailure};
+use crate::domain::Principal;
 use crate::domain::{PageLimit, StripeId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
@@ -152,4 +152,15 @@ pub async fn replay(
             })
         })
         .await
+}
+
+/// The whole inbox's backlog now: events pending, how long the oldest has waited (seconds),
+/// and events dead-lettered.
+pub async fn backlog(state: &AppState) -> Result<(i64, f64, i64), DbError> {
+    let (pending, oldest, dead) = state
+        .db
+        .run(|conn| Ok::<_, DbError>(WebhookEvent::backlog(conn, None)?))
+        .await?;
+    let age = oldest.map_or(0.0, |at| (now() - at).as_seconds_f64().max(0.0));
+    Ok((pending, age, dead))
 }

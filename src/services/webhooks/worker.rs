@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use super::process::{self, EventRef, ProcessError};
 use crate::configuration::WorkerSettings;
@@ -17,6 +15,7 @@ use crate::db::lease::expiry;
 use crate::db::models::{EventAttempt, WebhookEvent};
 use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::StripeAccountId;
+use crate::jobs::{Duty, Ran, UnitResult};
 use crate::services::AppState;
 use crate::telemetry::metrics;
 
@@ -27,27 +26,24 @@ pub const OBJECT_LEASE: &str = "webhook.object";
 /// usually settles it first.
 const HELD_RETRY: Duration = Duration::from_millis(500);
 
-/// Starts `worker_concurrency` workers. `wake` is notified when new events are stored by this
-/// process; events stored by other instances are found by polling.
-pub fn spawn(state: AppState, settings: WorkerSettings, wake: Arc<Notify>) -> Vec<JoinHandle<()>> {
+/// The inbox as a queue duty of the jobs runner (`WORKER_CONCURRENCY` loops): each unit claims
+/// one due event under a claim token of its own and handles it.
+pub fn duty(state: AppState, settings: WorkerSettings) -> impl Duty {
     let settings = Arc::new(settings);
-    (0..settings.worker_concurrency.max(1))
-        .map(|_| {
-            let worker = Worker {
-                state: state.clone(),
-                settings: settings.clone(),
-                owner: uuid::Uuid::new_v4().simple().to_string(),
-            };
-            let wake = wake.clone();
-            tokio::spawn(async move { worker.run(wake).await })
-        })
-        .collect()
+    move || {
+        let worker = Worker {
+            state: state.clone(),
+            settings: settings.clone(),
+            owner: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        async move { worker.work_once().await }
+    }
 }
 
 struct Worker {
     state: AppState,
     settings: Arc<WorkerSettings>,
-    /// This worker's claim token.
+    /// The claim token of the unit this worker is.
     owner: String,
 }
 
@@ -63,25 +59,13 @@ enum Outcome {
 }
 
 impl Worker {
-    async fn run(self, wake: Arc<Notify>) {
-        loop {
-            // Registered before looking, so a store that lands meanwhile still wakes us.
-            let notified = wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match self.claim().await {
-                Ok(Some(event)) => self.handle(event).await,
-                Ok(None) => {
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = tokio::time::sleep(self.settings.poll()) => {}
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not claim webhook events");
-                    tokio::time::sleep(self.settings.poll()).await;
-                }
+    async fn work_once(self) -> UnitResult {
+        match self.claim().await? {
+            Some(event) => {
+                self.handle(event).await;
+                Ok(Ran::Worked)
             }
+            None => Ok(Ran::Idle),
         }
     }
 

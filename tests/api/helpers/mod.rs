@@ -140,6 +140,8 @@ pub struct TestApp {
     handle: ServerHandle,
     /// The instance's Stripe rate budget, for tests about sharing it.
     pub limiter: Arc<gateway::stripe::limiter::Limiter>,
+    /// The instance's background duties, which tests drain instead of waiting on time.
+    pub jobs: gateway::jobs::Jobs,
     /// Shared by instances started on one database; it is removed after the last one stops.
     _database: Arc<TestDatabase>,
 }
@@ -261,6 +263,7 @@ async fn start_instance(
         .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
     let limiter = application.state().stripe.limiter().clone();
+    let jobs = application.jobs();
     tokio::spawn(application.run_until_stopped());
     Ok(TestApp {
         address,
@@ -273,6 +276,7 @@ async fn start_instance(
         stripe_settings,
         handle,
         limiter,
+        jobs,
         _database: database,
     })
 }

@@ -55,10 +55,13 @@ impl TestApp {
         .await
     }
 
-    /// Waits until the event leaves `pending` and returns it; fails after a generous deadline.
+    /// The event once it has left `pending`: the instance's workers are drained, and an event
+    /// left pending (a retry not yet due, or held by another worker) is looked at again when
+    /// it is due. Fails after a generous deadline.
     pub async fn settled(&self, id: &str) -> Value {
         let deadline = Instant::now() + SETTLE_DEADLINE;
         loop {
+            self.jobs.drain().await;
             let event = self.webhook_event(id).await;
             if event["status"] != "pending" {
                 return event;
@@ -67,7 +70,22 @@ impl TestApp {
                 Instant::now() < deadline,
                 "event {id} still pending: {event}"
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(until_due(&event)).await;
         }
     }
+}
+
+/// How long until a pending event is due again: its `next_attempt_at`, within 5 ms and 1 s (an
+/// event another worker holds has no retry time of its own).
+fn until_due(event: &Value) -> Duration {
+    let due = event["next_attempt_at"]
+        .as_str()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| {
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        });
+    due.unwrap_or(Duration::from_millis(20))
+        .clamp(Duration::from_millis(5), Duration::from_secs(1))
 }

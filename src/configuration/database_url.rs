@@ -54,12 +54,12 @@ impl DatabaseUrl {
     }
 
     /// What the backend's driver is given.
-    pub(super) fn connect_str(&self) -> &str {
+    pub(crate) fn connect_str(&self) -> &str {
         &self.connect
     }
 
     /// Creates the directory of a SQLite file; nothing to do for PostgreSQL.
-    pub(super) fn prepare(&self) -> std::io::Result<()> {
+    pub(crate) fn prepare(&self) -> std::io::Result<()> {
         match self.backend {
             Backend::Postgres => Ok(()),
             Backend::Sqlite => match Path::new(&self.connect).parent() {

@@ -1,5 +1,8 @@
 //! Builds the running gateway from [`Settings`]: database pool and migrations, Stripe client,
-//! token verifier, and the HTTP server bound to its listener (port 0 in tests).
+//! token verifier, the background duties ([`background`]), and the HTTP server bound to its
+//! listener (port 0 in tests).
+
+mod background;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,19 +11,22 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use secrecy::SecretString;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use utoipa_actix_web::AppExt;
+
+use background::Background;
 
 use crate::auth::JwtVerifier;
 use crate::configuration::{DatabaseSettings, ServerSettings, Settings, WorkerProcessSettings};
 use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
 use crate::idempotency::{self, Idempotency};
-use crate::routes::{self, OpenApiDocument, WebhookBodyLimit};
+use crate::jobs::{Jobs, Runner};
+use crate::routes::{self, OpenApiDocument, ServedMethods, WebhookBodyLimit};
 use crate::services::customers::GroupedReads;
-use crate::services::webhooks::{worker, Ingest};
-use crate::services::{shares, sync, AppState};
+use crate::services::webhooks::Ingest;
+use crate::services::{sync, AppState};
 use crate::stripe::Stripe;
 use crate::{extract, openapi, telemetry};
 
@@ -30,7 +36,41 @@ pub struct Application {
     /// `GET /metrics` on its own listener (`METRICS_BIND_ADDRESS`), and its port.
     metrics: Option<(Server, u16)>,
     state: AppState,
-    workers: Vec<JoinHandle<()>>,
+    jobs: Jobs,
+}
+
+/// How long background work may take to stop after the server has: a unit in progress ends
+/// (an event's fetch, a page of a run); what outlasts it is stopped, its claims expire.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What the state needs besides the database, Stripe and the audit key.
+struct StateOptions {
+    read_runners: usize,
+    create_wait: std::time::Duration,
+    backfill_on_register: bool,
+    reconcile_every: Option<std::time::Duration>,
+}
+
+/// The state every use case and duty shares: built here, once per process.
+fn app_state(
+    db: Db,
+    stripe: Stripe,
+    audit_hash_key: SecretString,
+    jobs: Jobs,
+    options: StateOptions,
+) -> anyhow::Result<AppState> {
+    let reads = GroupedReads::start(db.clone(), options.read_runners)
+        .context("cannot start the read runners")?;
+    Ok(AppState {
+        db,
+        stripe,
+        subject_hasher: SubjectHasher::new(audit_hash_key),
+        create_wait: options.create_wait,
+        backfill_on_register: options.backfill_on_register,
+        reconcile_every: options.reconcile_every,
+        reads,
+        jobs,
+    })
 }
 
 /// What the webhook route needs.
@@ -55,17 +95,19 @@ impl Application {
                 tracing::info!(?applied, "applied database migrations");
             }
         }
-        let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners)
-            .context("cannot start the read runners")?;
-        let state = AppState {
+        let mut runner = Runner::new();
+        let state = app_state(
             db,
             stripe,
-            subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
-            create_wait: settings.server.create_wait(),
-            backfill_on_register: settings.sync.backfill_on_register,
-            reconcile_every: settings.sync.interval(),
-            reads,
-        };
+            settings.audit_hash_key.clone(),
+            runner.jobs(),
+            StateOptions {
+                read_runners: settings.database.database_read_runners,
+                create_wait: settings.server.create_wait(),
+                backfill_on_register: settings.sync.backfill_on_register,
+                reconcile_every: settings.sync.interval(),
+            },
+        )?;
         let stored = Arc::new(Notify::new());
         let ingest = Ingest::new(
             &settings.webhooks,
@@ -75,28 +117,18 @@ impl Application {
             stored.clone(),
         )
         .context("cannot start the inbox's committers")?;
-        let mut workers = if settings.worker.run_workers {
-            worker::spawn(state.background(), settings.worker.clone(), stored)
-        } else {
-            Vec::new()
-        };
-        workers.push(tokio::spawn(shares::keep_share(
-            state.db.clone(),
-            state.stripe.limiter().clone(),
-        )));
-        workers.push(tokio::spawn(telemetry::metrics::upkeep_forever()));
-        workers.push(tokio::spawn(idempotency::purge_forever(
-            state.db.clone(),
-            settings.server.idempotency_purge_every(),
-        )));
-        if let (true, Some(every)) = (settings.worker.run_workers, settings.sync.interval()) {
-            workers.push(tokio::spawn(sync::schedule::sweep_forever(
-                state.clone(),
-                every,
-                settings.sync.reconcile_on_start,
-                settings.sync.sync_concurrency,
-            )));
-        }
+        let run_workers = settings.worker.run_workers;
+        background::register(
+            &mut runner,
+            &state,
+            Background {
+                inbox: run_workers.then_some((&settings.worker, stored)),
+                sweep: run_workers.then_some(&settings.sync),
+                purge_every: Some(settings.server.idempotency_purge_every()),
+                metrics: true,
+            },
+        );
+        let jobs = runner.start();
         let listener = TcpListener::bind(settings.server.bind_address)
             .with_context(|| format!("cannot listen on {}", settings.server.bind_address))?;
         let port = listener.local_addr()?.port();
@@ -125,7 +157,7 @@ impl Application {
             server,
             metrics,
             state,
-            workers,
+            jobs,
         })
     }
 
@@ -146,7 +178,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; the webhook workers stop with the server.
+    /// The background duties: tests drain them rather than waiting on time.
+    pub fn jobs(&self) -> Jobs {
+        self.jobs.clone()
+    }
+
+    /// Serves until stopped; the background duties stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
@@ -157,9 +194,7 @@ impl Application {
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }
-        for worker in self.workers {
-            worker.abort();
-        }
+        self.jobs.shutdown(SHUTDOWN_GRACE).await;
         result
     }
 }
@@ -168,18 +203,19 @@ impl Application {
 /// be migrated already (by `serve` or `migrate`).
 pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> {
     let db = open_database(&settings.database)?;
-    let reads = GroupedReads::start(db.clone(), settings.database.database_read_runners)
-        .context("cannot start the read runners")?;
-    let state = AppState {
+    let mut runner = Runner::new();
+    let state = app_state(
         db,
-        stripe: Stripe::new(&settings.stripe)?,
-        subject_hasher: SubjectHasher::new(settings.audit_hash_key.clone()),
-        create_wait: std::time::Duration::ZERO,
-        backfill_on_register: false,
-        reconcile_every: settings.sync.interval(),
-        reads,
-    };
-    let concurrency = settings.worker.worker_concurrency;
+        Stripe::new(&settings.stripe)?,
+        settings.audit_hash_key.clone(),
+        runner.jobs(),
+        StateOptions {
+            read_runners: settings.database.database_read_runners,
+            create_wait: std::time::Duration::ZERO,
+            backfill_on_register: false,
+            reconcile_every: settings.sync.interval(),
+        },
+    )?;
     let metrics = match settings.metrics_bind_address {
         Some(address) => {
             telemetry::metrics::recorder();
@@ -190,27 +226,24 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         }
         None => None,
     };
-    let mut workers = worker::spawn(state.background(), settings.worker, Arc::new(Notify::new()));
-    if metrics.is_some() {
-        workers.push(tokio::spawn(telemetry::metrics::upkeep_forever()));
-    }
-    workers.push(tokio::spawn(shares::keep_share(
-        state.db.clone(),
-        state.stripe.limiter().clone(),
-    )));
-    if let Some(every) = settings.sync.interval() {
-        workers.push(tokio::spawn(sync::schedule::sweep_forever(
-            state,
-            every,
-            settings.sync.reconcile_on_start,
-            settings.sync.sync_concurrency,
-        )));
-    }
-    tracing::info!(concurrency, "webhook workers running");
+    // Events stored by `serve` processes are found by polling.
+    background::register(
+        &mut runner,
+        &state,
+        Background {
+            inbox: Some((&settings.worker, Arc::new(Notify::new()))),
+            sweep: Some(&settings.sync),
+            purge_every: None,
+            metrics: metrics.is_some(),
+        },
+    );
+    let jobs = runner.start();
+    tracing::info!(
+        concurrency = settings.worker.worker_concurrency,
+        "webhook workers running"
+    );
     tokio::signal::ctrl_c().await?;
-    for worker in workers {
-        worker.abort();
-    }
+    jobs.shutdown(SHUTDOWN_GRACE).await;
     if let Some(metrics) = metrics {
         metrics.stop(true).await;
     }
@@ -255,7 +288,7 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .configure(telemetry::metrics::configure)
+            .configure(routes::metrics::configure)
     })
     .workers(1)
     .listen(listener)?
@@ -278,6 +311,7 @@ fn run(
     let document = web::Data::new(OpenApiDocument(
         openapi::document_yaml_with_fee_cap(state.stripe.max_fee_bps()).into(),
     ));
+    let served = web::Data::new(ServedMethods::of(&openapi::document()));
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency(settings.idempotency_times());
     let metrics_here = settings.metrics_bind_address.is_none();
@@ -291,6 +325,7 @@ fn run(
             .app_data(state.clone())
             .app_data(verifier.clone())
             .app_data(document.clone())
+            .app_data(served.clone())
             .app_data(ingest.clone())
             .app_data(webhook_limit.clone())
             .app_data(payload_config)
@@ -304,7 +339,7 @@ fn run(
             .configure(routes::console::configure)
             .configure(|cfg| {
                 if metrics_here {
-                    telemetry::metrics::configure(cfg);
+                    routes::metrics::configure(cfg);
                 }
             })
     })
@@ -327,19 +362,22 @@ pub async fn reconcile_now(
     use crate::db::DbError;
 
     let db = open_database(&args.database)?;
-    let reads = GroupedReads::start(db.clone(), args.database.database_read_runners)
-        .context("cannot start the read runners")?;
-    let state = AppState {
+    let stripe = Stripe::new(&crate::configuration::StripeSettings::from_args(
+        args.stripe,
+    )?)?;
+    let mut runner = Runner::new();
+    let state = app_state(
         db,
-        stripe: Stripe::new(&crate::configuration::StripeSettings::from_args(
-            args.stripe,
-        )?)?,
-        subject_hasher: SubjectHasher::new(crate::configuration::audit_hash_key(args.audit)?),
-        create_wait: std::time::Duration::ZERO,
-        backfill_on_register: false,
-        reconcile_every: None,
-        reads,
-    };
+        stripe,
+        crate::configuration::audit_hash_key(args.audit)?,
+        runner.jobs(),
+        StateOptions {
+            read_runners: args.database.database_read_runners,
+            create_wait: std::time::Duration::ZERO,
+            backfill_on_register: false,
+            reconcile_every: None,
+        },
+    )?;
     let organizers = match only {
         Some(id) => {
             let key = id.to_string();
@@ -358,10 +396,17 @@ pub async fn reconcile_now(
         }
     };
     // This process calls Stripe too: it takes its share of the budget like any instance.
-    let share = tokio::spawn(shares::keep_share(
-        state.db.clone(),
-        state.stripe.limiter().clone(),
-    ));
+    background::register(
+        &mut runner,
+        &state,
+        Background {
+            inbox: None,
+            sweep: None,
+            purge_every: None,
+            metrics: false,
+        },
+    );
+    let jobs = runner.start();
     let progress = match &organizers[..] {
         [only] => Some(tokio::spawn(sync::show_progress(
             state.clone(),
@@ -380,7 +425,7 @@ pub async fn reconcile_now(
     if let Some(progress) = progress {
         progress.abort();
     }
-    share.abort();
+    jobs.shutdown(SHUTDOWN_GRACE).await;
     let finished = finished?;
     Ok(finished)
 }

@@ -1,0 +1,86 @@
+//! The process's background duties, all registered on the one jobs runner from here: `serve`
+//! (with `RUN_WORKERS`) and `worker` start them the same way, and the CLI's runs take the
+//! heartbeat that shares the Stripe budget.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::configuration::{SyncSettings, WorkerSettings};
+use crate::jobs::{Cadence, Ran, Runner};
+use crate::services::webhooks::worker;
+use crate::services::{shares, sync, AppState};
+use crate::{idempotency, telemetry};
+
+/// Which duties a process runs.
+pub struct Background<'a> {
+    /// The inbox's workers, woken by this process's stores (`None` where workers do not run).
+    pub inbox: Option<(&'a WorkerSettings, Arc<Notify>)>,
+    /// The reconciliation sweep, when an interval is set (where workers run).
+    pub sweep: Option<&'a SyncSettings>,
+    /// How often expired idempotency keys are purged (where requests are served).
+    pub purge_every: Option<Duration>,
+    /// Whether this process records metrics (their upkeep).
+    pub metrics: bool,
+}
+
+/// Registers the duties `background` names, over `state`; every process also beats, so that
+/// the instances on one database share the Stripe rate budget.
+pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_>) {
+    runner.register(
+        "stripe.heartbeat",
+        Cadence::Every {
+            every: shares::BEAT,
+            at_start: true,
+        },
+        shares::heartbeat(state.db.clone(), state.stripe.limiter().clone()),
+    );
+    if let Some((settings, wake)) = background.inbox {
+        runner.register(
+            "webhooks.inbox",
+            Cadence::Queue {
+                workers: settings.worker_concurrency.max(1),
+                poll: settings.poll(),
+                wake: Some(wake),
+            },
+            worker::duty(state.background(), settings.clone()),
+        );
+    }
+    if let Some((settings, every)) = background
+        .sweep
+        .and_then(|settings| Some((settings, settings.interval()?)))
+    {
+        runner.register(
+            "sync.sweep",
+            Cadence::Every {
+                every,
+                at_start: settings.reconcile_on_start,
+            },
+            sync::schedule::sweeps(state.clone(), every, settings.sync_concurrency),
+        );
+    }
+    if let Some(every) = background.purge_every {
+        runner.register(
+            "idempotency.purge",
+            Cadence::Every {
+                every,
+                at_start: false,
+            },
+            idempotency::purge(state.db.clone()),
+        );
+    }
+    if background.metrics {
+        runner.register(
+            "metrics.upkeep",
+            Cadence::Every {
+                every: Duration::from_secs(5),
+                at_start: false,
+            },
+            || async {
+                telemetry::metrics::recorder().run_upkeep();
+                Ok(Ran::Worked)
+            },
+        );
+    }
+}
