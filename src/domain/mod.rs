@@ -8,12 +8,12 @@ mod organizer;
 mod page;
 pub mod payment;
 mod principal;
-pub mod schema;
 mod stripe_account_id;
 mod subject_hash;
 
 pub use chain::chain;
 pub use client_key::ClientKey;
+pub(crate) use customer::INVISIBLE;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};

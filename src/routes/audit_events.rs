@@ -5,11 +5,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::organizers::{parse_organizer_id, PageQuery};
 use crate::db::models::{AuditEvent, Outcome};
-use crate::domain::schema::PageCursor;
 use crate::domain::Email;
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
+use crate::openapi::patterns::PageCursor;
 use crate::services::audit::{self, AuditQuery};
 use crate::services::AppState;
 

@@ -75,7 +75,7 @@ impl utoipa::PartialSchema for ObjectPageCursor {
         const ID: &[u8] = crate::domain::STRIPE_ID_CHARS;
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
-            .pattern(Some(crate::domain::schema::base64url_of_run(
+            .pattern(Some(crate::openapi::patterns::base64url_of_run(
                 ObjectCursor::VERSION,
                 ID,
                 255,

@@ -5,7 +5,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::present;
 use crate::db::models::Organizer;
-use crate::domain::schema::PageCursor;
 use crate::domain::Principal;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
@@ -13,6 +12,7 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query, Whole};
+use crate::openapi::patterns::PageCursor;
 use crate::services::audit::AuditContext;
 use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
 use crate::services::{sync, AppState};

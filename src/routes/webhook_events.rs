@@ -20,7 +20,7 @@ impl utoipa::PartialSchema for WebhookEventCursor {
         const ID: &[u8] = crate::domain::STRIPE_ID_CHARS;
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
-            .pattern(Some(crate::domain::schema::base64url_of_run("e1:", ID, 255)))
+            .pattern(Some(crate::openapi::patterns::base64url_of_run("e1:", ID, 255)))
             .description(Some(
                 "An opaque position in the inbox: pass back the `next_cursor` of the previous page; \
 do not build one. (The pattern is the exact set of cursors the API writes.)",

@@ -7,7 +7,7 @@ pub mod customers;
 pub mod erasures;
 pub mod organizers;
 pub mod payments;
-pub mod shares;
+pub mod rate_shares;
 pub mod sync;
 pub mod webhooks;
 

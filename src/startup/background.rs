@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use crate::configuration::{SyncSettings, WorkerSettings};
 use crate::jobs::{Cadence, Ran, Runner};
 use crate::services::webhooks::worker;
-use crate::services::{shares, sync, AppState};
+use crate::services::{rate_shares, sync, AppState};
 use crate::{idempotency, telemetry};
 
 /// Which duties a process runs.
@@ -31,10 +31,10 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
     runner.register(
         "stripe.heartbeat",
         Cadence::Every {
-            every: shares::BEAT,
+            every: rate_shares::BEAT,
             at_start: true,
         },
-        shares::heartbeat(state.db.clone(), state.stripe.limiter().clone()),
+        rate_shares::heartbeat(state.db.clone(), state.stripe.limiter().clone()),
     );
     if let Some((settings, wake)) = background.inbox {
         runner.register(

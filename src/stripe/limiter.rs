@@ -3,7 +3,7 @@
 //! work (webhook workers, reconciliation) only its share, and only when no interactive call
 //! waits, so a large backfill cannot slow another organizer's checkout. Accounts take the
 //! background share in turns ([`fair`](super::fair)). The budget is shared by the instances on one database: each takes
-//! `budget / live instances` (see [`shares`](crate::db::models::shares)).
+//! `budget / live instances` (see [`rate_shares`](crate::services::rate_shares)).
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
 
-use super::fair::FairTurns;
+use super::turns::FairTurns;
 
 /// Who is waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 
 pub mod customers;
 mod error;
-mod fair;
 mod get;
 mod idempotency;
 pub mod limiter;
@@ -12,6 +11,7 @@ mod metrics;
 pub mod payments;
 mod signature;
 mod transport;
+mod turns;
 
 use stripe_client_core::{AccountId, RequestStrategy, StripeMethod, StripeRequest};
 

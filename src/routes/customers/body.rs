@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::schema::PageCursor;
 use crate::domain::{CustomerName, Email, Metadata, Phone};
 use crate::error::{ApiError, FieldError};
+use crate::openapi::patterns::PageCursor;
 use crate::routes::present;
 use crate::services::customers::{self, ActiveCustomer, CustomerPatch, UpsertInput};
 

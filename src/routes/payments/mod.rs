@@ -3,7 +3,7 @@
 //! the first answer, and the Stripe object the first attempt created is never made twice.
 
 mod body;
-mod schema;
+mod documented;
 
 use actix_web::{post, web, HttpResponse};
 

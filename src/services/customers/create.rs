@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 
-use super::sync::profile;
+use super::from_stripe::profile;
 use super::{targets, ActiveCustomer, CustomerError, CustomerState, UpsertInput};
 use crate::db::columns::Json;
 use crate::db::models::{Customer, CustomerStatus, NewCustomer, CREATE_LEASE};

@@ -14,9 +14,9 @@
 mod adopt;
 mod create;
 mod erase;
+mod from_stripe;
 mod grouped;
 mod read;
-mod sync;
 mod update;
 mod upsert;
 
@@ -25,9 +25,9 @@ use serde_json::json;
 
 pub use adopt::adopt_page;
 pub use erase::{delete, erase_row};
+pub use from_stripe::apply_stripe_customer;
 pub use grouped::GroupedReads;
 pub use read::{active_by_account_and_id, get, list, with_active_customer};
-pub use sync::apply_stripe_customer;
 pub use update::update;
 pub use upsert::upsert;
 

@@ -4,8 +4,8 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 
+use super::from_stripe::{self, Applied};
 use super::read::active_by_account_and_id;
-use super::sync::{self, Applied};
 use super::{targets, ActiveCustomer, CustomerError, CustomerPatch};
 use crate::db::models::{Customer, CustomerStatus};
 use crate::domain::Principal;
@@ -110,7 +110,7 @@ pub(super) async fn apply_change(
     let remote = match remote::update(&client, account, &row.id, stripe_customer_id, change).await {
         Ok(remote) => remote,
         Err(err) if err.is_not_found() => {
-            sync::mark_stripe_deleted(state, audit, row, stripe_customer_id).await?;
+            from_stripe::mark_stripe_deleted(state, audit, row, stripe_customer_id).await?;
             return Ok(Applied::StripeDeleted);
         }
         Err(err) => {
@@ -143,7 +143,7 @@ pub(super) async fn apply_change(
         .run(move |conn| {
             let row = owned;
             let result = crate::db::write_transaction(conn, |conn| {
-                let updated = sync::store_profile(conn, &row, &remote, requested.as_ref())?;
+                let updated = from_stripe::store_profile(conn, &row, &remote, requested.as_ref())?;
                 if let Some((updated, stored)) = &updated {
                     let subject = hasher.hash(stored);
                     let previous_subject = hasher.hash(&row.email);
@@ -186,10 +186,10 @@ pub(super) async fn apply_change(
         .await;
     match stored {
         Ok(Some(updated)) => Applied::updated(updated),
-        Ok(None) => sync::refresh(state, account, &row.id).await,
+        Ok(None) => from_stripe::refresh(state, account, &row.id).await,
         Err(err @ CustomerError::EmailTaken { .. }) => {
             // The new email was taken between the check and the write: put Stripe back.
-            sync::revert(state, account, row, stripe_customer_id, change).await;
+            from_stripe::revert(state, account, row, stripe_customer_id, change).await;
             Err(err)
         }
         Err(err) => Err(err),

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::create::{self, load};
-use super::sync::Applied;
+use super::from_stripe::Applied;
 use super::update::apply_change;
 use super::{ActiveCustomer, CustomerError, CustomerState, UpsertInput, Upserted};
 use crate::db::models::Customer;

@@ -13,8 +13,8 @@ use super::body::{
     MAX_NAME_CHARS, MAX_PRICE_ID,
 };
 use crate::domain::payment::{Amount, Currency, HttpUrl, Interval, LineItem, Quantity, Recurring};
-use crate::domain::schema::{class, CONTROL, WHITESPACE};
 use crate::domain::{Email, Metadata};
+use crate::openapi::patterns::{class, CONTROL, WHITESPACE};
 
 fn component<T: ToSchema>() -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(T::name()))

@@ -2,6 +2,8 @@
 //! same `routes::configure` that serves them. `openapi.yaml` at the repository root is this
 //! document; a test fails when they differ.
 
+pub mod patterns;
+
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};

@@ -11,11 +11,11 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use super::customer::INVISIBLE;
-use super::payment::{Currency, HttpUrl};
+use crate::domain::payment::{Currency, HttpUrl};
+use crate::domain::INVISIBLE;
 
 mod cursor;
-use super::{CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId};
+use crate::domain::{CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId};
 pub use cursor::{base64url_of, base64url_of_run, PageCursor};
 
 /// `char::is_whitespace` (Unicode White_Space): what `str::trim` removes.
