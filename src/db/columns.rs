@@ -141,3 +141,68 @@ impl<T> std::ops::Deref for Json<T> {
         &self.0
     }
 }
+
+/// JSON in a `Text` column that rows are written with as well as read: the value and its text,
+/// serialized once when the value is made. Loading a row whose column does not parse as `T`
+/// fails the query. Two are equal when their values are.
+#[derive(Clone, Debug, FromSqlRow, diesel::expression::AsExpression)]
+#[diesel(sql_type = Text)]
+pub struct JsonColumn<T> {
+    value: T,
+    text: String,
+}
+
+impl<T: Serialize> JsonColumn<T> {
+    pub fn new(value: T) -> Self {
+        let text = serde_json::to_string(&value).expect("maps and lists of strings serialize");
+        Self { value, text }
+    }
+}
+
+impl<T> JsonColumn<T> {
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for JsonColumn<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T> std::ops::Deref for JsonColumn<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T, DB> FromSql<Text, DB> for JsonColumn<T>
+where
+    T: DeserializeOwned,
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
+        let value = serde_json::from_str(&text)
+            .map_err(|e| format!("stored JSON values do not read as the column's type: {e}"))?;
+        Ok(Self { value, text })
+    }
+}
+
+impl<T, DB> diesel::serialize::ToSql<Text, DB> for JsonColumn<T>
+where
+    T: std::fmt::Debug,
+    DB: Backend,
+    str: diesel::serialize::ToSql<Text, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        <str as diesel::serialize::ToSql<Text, DB>>::to_sql(&self.text, out)
+    }
+}

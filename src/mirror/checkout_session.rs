@@ -10,6 +10,7 @@ use serde::Deserialize;
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
 
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use crate::db::columns::JsonColumn;
 use crate::db::schema::checkout_sessions;
 use crate::db::DbConnection;
 use crate::on_each_backend;
@@ -44,8 +45,7 @@ pub struct CheckoutSession {
     pub amount_total: Option<i64>,
     pub currency: Option<String>,
     pub expires_at: Option<NaiveDateTime>,
-    /// JSON object of strings.
-    pub metadata: String,
+    pub metadata: JsonColumn<BTreeMap<String, String>>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
     /// The hosted page that takes the payment, while the session is open.
@@ -97,7 +97,7 @@ impl Rows for CheckoutSessions {
             amount_total: s.amount_total,
             currency: s.currency,
             expires_at: timestamp(s.expires_at),
-            metadata: super::json(&s.metadata.unwrap_or_default()),
+            metadata: JsonColumn::new(s.metadata.unwrap_or_default()),
             deleted: false,
             fetched_at,
             url: s.url,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::subscription::Subscription;
 use super::{BoxFuture, Env, EventRef, Kind, KindDrift, MirrorError, Page, RunContext};
+use crate::db::columns::JsonColumn;
 use crate::db::models::customer_reads::distinct;
 use crate::db::models::{Customer, Organizer};
 use crate::db::schema::{customers, entitlements, organizers, subscriptions};
@@ -30,8 +31,8 @@ const ACCESS: [&str; 2] = ["active", "trialing"];
 pub struct CustomerFeatures {
     pub stripe_account_id: String,
     pub stripe_customer_id: String,
-    /// JSON array of the lookup keys of the customer's active features.
-    pub features: String,
+    /// The lookup keys of the customer's active features.
+    pub features: JsonColumn<Vec<String>>,
     pub fetched_at: NaiveDateTime,
 }
 
@@ -112,7 +113,7 @@ fn features_row(
     CustomerFeatures {
         stripe_account_id: account.to_string(),
         stripe_customer_id: stripe_customer_id.to_string(),
-        features: super::json(&features),
+        features: JsonColumn::new(features.to_vec()),
         fetched_at,
     }
 }
@@ -123,21 +124,13 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
     let (customers, stored) = run
         .db
         .run(move |conn| {
-            // Stored features that do not read are corrupt data: the run fails on them
+            // Stored features that do not read are corrupt data: loading them fails the run
             // rather than taking them for none and "repairing" the row.
             let stored: HashMap<String, Vec<String>> =
                 CustomerFeatures::list_by_account(conn, &key)?
                     .into_iter()
-                    .map(|row| {
-                        let features = serde_json::from_str(&row.features).map_err(|e| {
-                            DbError::Corrupt(format!(
-                                "the stored entitlements of {} do not read: {e}",
-                                row.stripe_customer_id
-                            ))
-                        })?;
-                        Ok((row.stripe_customer_id, features))
-                    })
-                    .collect::<Result<_, DbError>>()?;
+                    .map(|row| (row.stripe_customer_id, row.features.into_inner()))
+                    .collect();
             let mut customers: BTreeSet<String> =
                 Subscription::customers_by_account_and_status(conn, &key, &ACCESS)?
                     .into_iter()

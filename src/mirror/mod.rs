@@ -182,11 +182,6 @@ impl From<diesel::result::Error> for MirrorError {
     }
 }
 
-/// A map or list of strings as a text column holds it.
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("maps and lists of strings serialize")
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

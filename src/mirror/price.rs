@@ -8,6 +8,7 @@ use serde::Deserialize;
 use stripe_product::price::{ListPrice, RetrievePrice};
 
 use super::{found, Expandable, Fetched, Page, Rows, PAGE_SIZE};
+use crate::db::columns::JsonColumn;
 use crate::db::schema::prices;
 use crate::db::DbConnection;
 use crate::stripe::{AccountClient, StripeError};
@@ -53,8 +54,7 @@ pub struct Price {
     pub recurring_interval_count: Option<i32>,
     pub lookup_key: Option<String>,
     pub nickname: Option<String>,
-    /// JSON object of strings.
-    pub metadata: String,
+    pub metadata: JsonColumn<BTreeMap<String, String>>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
 }
@@ -115,7 +115,7 @@ impl Rows for Prices {
             recurring_interval_count: p.recurring.as_ref().and_then(|r| r.interval_count),
             lookup_key: p.lookup_key,
             nickname: p.nickname,
-            metadata: super::json(&p.metadata),
+            metadata: JsonColumn::new(p.metadata),
             deleted: false,
             fetched_at,
         }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use stripe_product::product::{ListProduct, RetrieveProduct};
 
 use super::{found, Fetched, Page, Rows, PAGE_SIZE};
+use crate::db::columns::JsonColumn;
 use crate::db::schema::products;
 use crate::db::DbConnection;
 use crate::stripe::{AccountClient, StripeError};
@@ -37,8 +38,7 @@ pub struct Product {
     pub name: String,
     pub description: Option<String>,
     pub active: bool,
-    /// JSON object of strings.
-    pub metadata: String,
+    pub metadata: JsonColumn<BTreeMap<String, String>>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
 }
@@ -82,7 +82,7 @@ impl Rows for Products {
             name: p.name,
             description: p.description,
             active: p.active,
-            metadata: super::json(&p.metadata),
+            metadata: JsonColumn::new(p.metadata),
             deleted: false,
             fetched_at,
         }

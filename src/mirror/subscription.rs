@@ -14,6 +14,7 @@ use stripe_billing::subscription::{
 use super::invoice::Links;
 use super::{found, timestamp, Env, EventRef, Expandable, Fetched, MirrorError, Page, Rows};
 use super::{MirrorRow, PAGE_SIZE};
+use crate::db::columns::JsonColumn;
 use crate::db::schema::subscriptions;
 use crate::db::{DbConnection, DbError};
 use crate::stripe::{AccountClient, StripeError};
@@ -78,13 +79,11 @@ pub struct Subscription {
     pub id: String,
     pub stripe_customer_id: String,
     pub status: String,
-    /// JSON array of [`SubscriptionItem`].
-    pub items: String,
+    pub items: JsonColumn<Vec<SubscriptionItem>>,
     pub current_period_end: Option<NaiveDateTime>,
     pub cancel_at_period_end: bool,
     pub trial_end: Option<NaiveDateTime>,
-    /// JSON object of strings.
-    pub metadata: String,
+    pub metadata: JsonColumn<BTreeMap<String, String>>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
 }
@@ -164,10 +163,10 @@ impl Rows for Subscriptions {
             id: s.id,
             stripe_customer_id: s.customer.id().to_string(),
             status: s.status,
-            items: super::json(&items),
+            items: JsonColumn::new(items),
             cancel_at_period_end: s.cancel_at_period_end,
             trial_end: timestamp(s.trial_end),
-            metadata: super::json(&s.metadata),
+            metadata: JsonColumn::new(s.metadata),
             deleted: false,
             fetched_at,
         }

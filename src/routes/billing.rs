@@ -65,15 +65,9 @@ pub struct SubscriptionList {
     data: Vec<SubscriptionResponse>,
 }
 
-/// Text columns of JSON that the workers wrote; one that does not parse is a stored-data bug.
-fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored JSON does not parse: {e}")))
-}
-
-fn price(price: Price) -> Result<PriceResponse, ApiError> {
-    Ok(PriceResponse {
-        metadata: parse(&price.metadata)?,
+fn price(price: Price) -> PriceResponse {
+    PriceResponse {
+        metadata: price.metadata.into_inner(),
         id: price.id,
         currency: price.currency,
         unit_amount: price.unit_amount,
@@ -81,33 +75,29 @@ fn price(price: Price) -> Result<PriceResponse, ApiError> {
         recurring_interval_count: price.recurring_interval_count,
         lookup_key: price.lookup_key,
         nickname: price.nickname,
-    })
+    }
 }
 
-fn product(entry: ProductWithPrices) -> Result<ProductResponse, ApiError> {
-    Ok(ProductResponse {
-        metadata: parse(&entry.product.metadata)?,
-        prices: entry
-            .prices
-            .into_iter()
-            .map(price)
-            .collect::<Result<_, _>>()?,
+fn product(entry: ProductWithPrices) -> ProductResponse {
+    ProductResponse {
+        metadata: entry.product.metadata.into_inner(),
+        prices: entry.prices.into_iter().map(price).collect(),
         id: entry.product.id,
         name: entry.product.name,
         description: entry.product.description,
-    })
+    }
 }
 
-fn subscription(row: Subscription) -> Result<SubscriptionResponse, ApiError> {
-    Ok(SubscriptionResponse {
-        items: parse(&row.items)?,
-        metadata: parse(&row.metadata)?,
+fn subscription(row: Subscription) -> SubscriptionResponse {
+    SubscriptionResponse {
+        items: row.items.into_inner(),
+        metadata: row.metadata.into_inner(),
         id: row.id,
         status: row.status,
         current_period_end: row.current_period_end.map(|t| t.and_utc()),
         cancel_at_period_end: row.cancel_at_period_end,
         trial_end: row.trial_end.map(|t| t.and_utc()),
-    })
+    }
 }
 
 /// The organizer's catalog: active products with their active prices, from the mirror.
@@ -131,7 +121,7 @@ pub async fn products(
     let org_id = organizer_scope(&principal, &path)?;
     let entries = billing::products(&state, &principal, org_id).await?;
     Ok(web::Json(ProductList {
-        data: entries.into_iter().map(product).collect::<Result<_, _>>()?,
+        data: entries.into_iter().map(product).collect(),
     }))
 }
 
@@ -160,10 +150,7 @@ pub async fn subscriptions(
     let customer_id = parse_customer_id(&path.1)?;
     let rows = billing::subscriptions(&state, &principal, org_id, customer_id).await?;
     Ok(web::Json(SubscriptionList {
-        data: rows
-            .into_iter()
-            .map(subscription)
-            .collect::<Result<_, _>>()?,
+        data: rows.into_iter().map(subscription).collect(),
     }))
 }
 
@@ -203,17 +190,9 @@ pub async fn entitlements(
     let org_id = organizer_scope(&principal, &path.0)?;
     let customer_id = parse_customer_id(&path.1)?;
     let view = billing::entitlements(&state, &principal, org_id, customer_id).await?;
-    let features: Vec<String> = view
-        .features
-        .as_deref()
-        .map(parse)
-        .transpose()?
-        .unwrap_or_default();
-    let granting: Vec<SubscriptionResponse> = view
-        .subscriptions
-        .into_iter()
-        .map(subscription)
-        .collect::<Result<_, _>>()?;
+    let features = view.features;
+    let granting: Vec<SubscriptionResponse> =
+        view.subscriptions.into_iter().map(subscription).collect();
     Ok(web::Json(EntitlementResponse {
         active: !granting.is_empty() || !features.is_empty(),
         subscriptions: granting,
@@ -277,7 +256,7 @@ pub async fn checkout_session(
         .await?
         .ok_or_else(not_found)?;
     Ok(web::Json(CheckoutSessionResponse {
-        metadata: parse(&session.metadata)?,
+        metadata: session.metadata.into_inner(),
         id: session.id,
         stripe_account_id: session.stripe_account_id,
         stripe_customer_id: session.stripe_customer_id,

@@ -101,8 +101,8 @@ pub async fn invoices(
 pub struct EntitlementView {
     /// Subscriptions that grant access now (`active` or `trialing`).
     pub subscriptions: Vec<Subscription>,
-    /// JSON array of the lookup keys of the customer's active features, if Stripe sent any.
-    pub features: Option<String>,
+    /// The lookup keys of the customer's active features (none when Stripe sent none).
+    pub features: Vec<String>,
 }
 
 /// The organizer, the customer, its features and its subscriptions that grant access (`active`
@@ -119,7 +119,10 @@ pub async fn entitlements(
     ActiveCustomer::of_found(Some(access.customer))?.ok_or_else(not_found)?;
     Ok(EntitlementView {
         subscriptions: access.subscriptions,
-        features: access.entitlements.map(|row| row.features),
+        features: access
+            .entitlements
+            .map(|row| row.features.into_inner())
+            .unwrap_or_default(),
     })
 }
 
