@@ -16,6 +16,8 @@
 //! test wait until no unit is due or running, instead of sleeping.
 
 mod runner;
+#[cfg(test)]
+mod tests;
 
 pub use runner::{Backoff, Cadence, Jobs, Ran, Runner};
 
