@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::customers::{organizer_scope, parse_customer_id};
+use super::organizers::page_params;
 use crate::domain::Principal;
 use crate::domain::{ObjectCursor, PageLimit};
-use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::mirror::invoice::Invoice;
 use crate::services::billing;
@@ -104,19 +105,7 @@ pub struct ObjectPageQuery {
 
 impl ObjectPageQuery {
     fn parse(&self) -> Result<(PageLimit, Option<ObjectCursor>), ApiError> {
-        let mut errors = Vec::new();
-        let limit =
-            PageLimit::parse(self.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
-        let cursor = self
-            .cursor
-            .as_deref()
-            .map(ObjectCursor::decode)
-            .transpose()
-            .map_err(|e| errors.push(FieldError::new("cursor", e)));
-        match (limit, cursor) {
-            (Ok(limit), Ok(cursor)) => Ok((limit, cursor)),
-            _ => Err(ApiError::Validation(errors)),
-        }
+        page_params(self.limit, self.cursor.as_deref(), ObjectCursor::decode)
     }
 }
 

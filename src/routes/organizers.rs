@@ -120,19 +120,25 @@ pub struct PageQuery {
 
 impl PageQuery {
     pub fn parse(&self) -> Result<(PageLimit, Option<Cursor>), ApiError> {
-        let mut errors = Vec::new();
-        let limit =
-            PageLimit::parse(self.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
-        let cursor = self
-            .cursor
-            .as_deref()
-            .map(Cursor::decode)
-            .transpose()
-            .map_err(|e| errors.push(FieldError::new("cursor", e)));
-        match (limit, cursor) {
-            (Ok(limit), Ok(cursor)) => Ok((limit, cursor)),
-            _ => Err(ApiError::Validation(errors)),
-        }
+        page_params(self.limit, self.cursor.as_deref(), Cursor::decode)
+    }
+}
+
+/// A list's `limit` and `cursor` (read by `decode`), or every field error of the two.
+pub fn page_params<C>(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    decode: impl Fn(&str) -> Result<C, String>,
+) -> Result<(PageLimit, Option<C>), ApiError> {
+    let mut errors = Vec::new();
+    let limit = PageLimit::parse(limit).map_err(|e| errors.push(FieldError::new("limit", e)));
+    let cursor = cursor
+        .map(decode)
+        .transpose()
+        .map_err(|e| errors.push(FieldError::new("cursor", e)));
+    match (limit, cursor) {
+        (Ok(limit), Ok(cursor)) => Ok((limit, cursor)),
+        _ => Err(ApiError::Validation(errors)),
     }
 }
 
