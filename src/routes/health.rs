@@ -2,8 +2,8 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{has_pending_migrations, Db};
 use crate::error::{ApiError, ErrorBody};
+use crate::services::readiness::{self, NotReady};
 use crate::services::webhooks::Ingest;
 use crate::services::AppState;
 
@@ -43,28 +43,15 @@ pub async fn readyz(
     ingest: web::Data<Ingest>,
 ) -> Result<web::Json<Readiness>, ApiError> {
     let backend = state.db.backend();
-    let pending = state
-        .db
-        .run(|conn| {
-            Db::ping(conn)?;
-            has_pending_migrations(conn)
-        })
-        .await;
-    let pending = match (pending, ingest.check().await) {
-        (Ok(pending), Ok(())) => Ok(pending),
-        (Err(err), _) | (_, Err(err)) => Err(err),
-    };
-    match pending {
-        Ok(false) => {}
-        Ok(true) => {
-            return Err(ApiError::NotReady(
-                "database migrations are pending; run `stripe-gateway migrate`".into(),
-            ))
+    match readiness::check(&state, &ingest).await {
+        Ok(()) => {}
+        Err(NotReady::MigrationsPending) => {
+            return Err(ApiError::NotReady(NotReady::MigrationsPending.to_string()))
         }
-        Err(err) => {
+        Err(err @ NotReady::Unreachable(_)) => {
             // The cause names hosts and users: it goes to the log, not to an unauthenticated caller.
-            tracing::warn!(error = %err, "readiness check failed");
-            return Err(ApiError::NotReady("the database is unreachable".into()));
+            tracing::warn!(error = %crate::domain::chain(&err), "readiness check failed");
+            return Err(ApiError::NotReady(err.to_string()));
         }
     }
     Ok(web::Json(Readiness {

@@ -8,6 +8,7 @@ pub mod erasures;
 pub mod organizers;
 pub mod payments;
 pub mod rate_shares;
+pub mod readiness;
 pub mod sync;
 pub mod webhooks;
 
