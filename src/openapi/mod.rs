@@ -178,6 +178,13 @@ pub fn document_yaml() -> String {
 /// The document a gateway serves: an organizer's `application_fee_bps` at most its
 /// `MAX_APPLICATION_FEE_BPS`, so a client generated from it sends what the gateway takes.
 pub fn document_yaml_with_fee_cap(cap: u16) -> String {
+    document_with_fee_cap(cap)
+        .to_yaml()
+        .expect("the OpenAPI document serializes to YAML")
+}
+
+/// [`document`] with the fee cap stated (see [`document_yaml_with_fee_cap`]).
+pub fn document_with_fee_cap(cap: u16) -> utoipa::openapi::OpenApi {
     let mut document = document();
     let mut schemas = document
         .components
@@ -198,8 +205,6 @@ pub fn document_yaml_with_fee_cap(cap: u16) -> String {
         }
     }
     document
-        .to_yaml()
-        .expect("the OpenAPI document serializes to YAML")
 }
 
 #[cfg(test)]

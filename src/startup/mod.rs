@@ -311,10 +311,14 @@ fn run(
     let ingest = web::Data::new(webhooks.ingest);
     let webhook_limit = web::Data::new(webhooks.body_limit);
     let verifier = web::Data::new(verifier);
+    // Built once: served as YAML, and read for the fallback's `Allow`.
+    let spec = openapi::document_with_fee_cap(state.stripe.max_fee_bps());
+    let served = web::Data::new(ServedMethods::of(&spec));
     let document = web::Data::new(OpenApiDocument(
-        openapi::document_yaml_with_fee_cap(state.stripe.max_fee_bps()).into(),
+        spec.to_yaml()
+            .expect("the OpenAPI document serializes to YAML")
+            .into(),
     ));
-    let served = web::Data::new(ServedMethods::of(&openapi::document()));
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency(settings.idempotency_times());
     let metrics_here = settings.metrics_bind_address.is_none();
