@@ -6,9 +6,9 @@ use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{
     Cli, Command, DatabaseSettings, Settings, SyncArgs, TokenArgs, TokenRole, WorkerProcessSettings,
 };
-use gateway::db::models::sync::RunStatus;
 use gateway::db::Db;
 use gateway::domain::OrganizerId;
+use gateway::domain::RunStatus;
 use gateway::startup::{migrate, reconcile_now, Application};
 use gateway::telemetry;
 

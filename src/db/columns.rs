@@ -1,4 +1,4 @@
-//! Column types: status enums stored as text, and JSON stored as text that fails loudly.
+//! Column types: vocabularies stored as text, and JSON stored as text that fails loudly.
 //!
 //! Both backends store these as `TEXT`; what a row holds is parsed once, when it is loaded, so
 //! code above the database never compares strings. A value the enum does not know, or JSON that
@@ -12,94 +12,70 @@ use diesel::sql_types::Text;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Defines an enum stored in a `Text` column, each variant with its text:
+use crate::domain::{
+    ErasureOutcome, ErasureStatus, EventStatus, OrganizerStatus, Outcome, RunStatus, RunTrigger,
+};
+
+/// Stores vocabularies (`domain::text_enum!`) in `Text` columns:
 ///
 /// ```ignore
-/// text_enum! {
-///     /// Where a customer row stands.
-///     pub enum CustomerStatus {
-///         Pending = "pending",
-///         Active = "active",
-///     }
-/// }
+/// text_column!(CustomerStatus, OrganizerStatus);
 /// ```
 ///
-/// It gets `as_str`, `FromStr` (an unknown text is an error naming the type), and diesel's
-/// `FromSql`/`ToSql` over `Text` for every backend, so loading a row with a value the enum does
-/// not know fails the query. Further derives (serde, utoipa) go on it as attributes.
+/// Each gets diesel's `FromSql`/`ToSql` over `Text` for every backend, so loading a row with a
+/// value the enum does not know fails the query.
 #[macro_export]
-macro_rules! text_enum {
-    (
-        $(#[$meta:meta])*
-        $vis:vis enum $name:ident {
-            $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(
-            Clone,
-            Copy,
-            Debug,
-            PartialEq,
-            Eq,
-            diesel::expression::AsExpression,
-            diesel::deserialize::FromSqlRow,
-        )]
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        $vis enum $name {
-            $($(#[$variant_meta])* $variant),+
-        }
+macro_rules! text_column {
+    ($($name:ty),+ $(,)?) => {$(
+        const _: () = {
+            /// diesel's way to derive its traits for a type defined elsewhere.
+            #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+            #[diesel(foreign_derive, sql_type = diesel::sql_types::Text)]
+            #[allow(dead_code)]
+            struct Column($name);
 
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
+            impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+            where
+                DB: diesel::backend::Backend,
+                String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+            {
+                fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                    let text = <String as diesel::deserialize::FromSql<
+                        diesel::sql_types::Text,
+                        DB,
+                    >>::from_sql(bytes)?;
+                    Ok(text.parse::<$name>()?)
                 }
             }
-        }
 
-        impl std::str::FromStr for $name {
-            type Err = String;
-
-            fn from_str(text: &str) -> Result<Self, String> {
-                match text {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+            impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+            where
+                DB: diesel::backend::Backend,
+                str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+            {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut diesel::serialize::Output<'b, '_, DB>,
+                ) -> diesel::serialize::Result {
+                    <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                        self.as_str(),
+                        out,
+                    )
                 }
             }
-        }
-
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    DB,
-                >>::from_sql(bytes)?;
-                Ok(text.parse::<$name>()?)
-            }
-        }
-
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
-            }
-        }
-    };
+        };
+    )+};
 }
+
+crate::text_column!(
+    ErasureOutcome,
+    ErasureStatus,
+    EventStatus,
+    OrganizerStatus,
+    Outcome,
+    RunStatus,
+    RunTrigger,
+);
 
 /// JSON in a `Text` column, read into `T`. Loading a row whose column does not parse as `T`
 /// fails the query: reading corrupt metadata as `{}` would make a later write send `""` for

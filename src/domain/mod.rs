@@ -8,8 +8,10 @@ mod organizer;
 mod page;
 pub mod payment;
 mod principal;
+mod status;
 mod stripe_account_id;
 mod subject_hash;
+mod text_enum;
 
 pub use chain::chain;
 pub use client_key::ClientKey;
@@ -19,5 +21,7 @@ pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
 pub use page::{Cursor, ObjectCursor, PageLimit};
 pub use principal::{Forbidden, Principal, Role};
+pub use status::{ErasureOutcome, ErasureStatus, EventStatus, Outcome, RunStatus, RunTrigger};
 pub use stripe_account_id::StripeAccountId;
 pub use subject_hash::SubjectHasher;
+pub(crate) use text_enum::{doc_line, text_enum};

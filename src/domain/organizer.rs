@@ -1,5 +1,4 @@
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 super::id::uuid_id! {
     /// The gateway's id for an organizer (tenant).
@@ -61,10 +60,10 @@ impl ApplicationFeeBps {
     }
 }
 
-crate::text_enum! {
+super::text_enum! {
     /// Whether the gateway acts for an organizer. A disabled organizer keeps its data, but its
     /// organizer-scoped tokens are refused (403).
-    #[derive(Serialize, Deserialize, ToSchema)]
+    #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
     pub enum OrganizerStatus {
         Active = "active",

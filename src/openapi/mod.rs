@@ -3,6 +3,7 @@
 //! document; a test fails when they differ.
 
 pub mod patterns;
+mod vocabularies;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::organizers::{parse_organizer_id, PageQuery};
-use crate::db::models::{AuditEvent, Outcome};
+use crate::db::models::AuditEvent;
 use crate::domain::Email;
+use crate::domain::Outcome;
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;

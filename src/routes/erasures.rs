@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::models::{ErasureAccount, ErasureOutcome};
+use crate::db::models::ErasureAccount;
 use crate::domain::Email;
+use crate::domain::ErasureOutcome;
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;

@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 
 use super::customers::organizer_scope;
 use super::organizers::PageQuery;
-use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
+use crate::db::models::sync::SyncRun;
 use crate::domain::Principal;
+use crate::domain::{RunStatus, RunTrigger};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::openapi::patterns::PageCursor;

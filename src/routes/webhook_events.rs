@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::models::{EventAttempt, EventStatus, WebhookEvent};
+use crate::db::models::{EventAttempt, WebhookEvent};
+use crate::domain::EventStatus;
 use crate::domain::Principal;
 use crate::domain::{PageLimit, StripeId};
 use crate::error::{ApiError, ErrorBody};

@@ -2,9 +2,9 @@ use diesel::result::QueryResult;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use crate::db::models::Outcome;
 use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
 use crate::db::{DbConnection, DbError};
+pub use crate::domain::Outcome;
 use crate::domain::Principal;
 use crate::domain::{Cursor, Email, OrganizerId, PageLimit};
 use crate::services::AppState;

@@ -6,11 +6,11 @@
 use serde_json::json;
 
 use crate::db::models::{
-    Customer, CustomerKey, CustomerStatus, Erasure, ErasureAccount, ErasureOutcome, ErasureStatus,
-    CREATE_LEASE,
+    Customer, CustomerKey, CustomerStatus, Erasure, ErasureAccount, CREATE_LEASE,
 };
 use crate::db::{now, DbConnection, DbError, Lease};
 use crate::domain::{Email, StripeAccountId};
+use crate::domain::{ErasureOutcome, ErasureStatus};
 use crate::domain::{Forbidden, Principal};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{erase_row, CustomerError};

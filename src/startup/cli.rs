@@ -13,9 +13,9 @@ pub async fn reconcile_now(
     args: crate::configuration::SyncArgs,
     only: Option<crate::domain::OrganizerId>,
 ) -> anyhow::Result<Vec<crate::db::models::sync::SyncRun>> {
-    use crate::db::models::sync::RunTrigger;
     use crate::db::models::Organizer;
     use crate::db::DbError;
+    use crate::domain::RunTrigger;
 
     let db = open_database(&args.database)?;
     let stripe = Stripe::new(&crate::configuration::StripeSettings::from_args(

@@ -4,6 +4,7 @@
 //! serde into the few fields the gateway returns or mirrors.
 
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 
 use serde::Deserialize;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
@@ -23,6 +24,11 @@ use crate::domain::payment::{
     AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, Interval, LineItem,
     PortalConfiguration, Save,
 };
+
+/// The SDK's value for a currency the domain took (the two lists are equal: see the test).
+fn sdk_currency(currency: &Currency) -> stripe_types::Currency {
+    stripe_types::Currency::from_str(currency.as_str()).unwrap_or_default()
+}
 
 /// The platform's cut of a direct charge on a connected account.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,7 +144,7 @@ fn line_item(item: &LineItem) -> CreateCheckoutSessionLineItems {
             quantity,
             recurring,
         } => {
-            let mut data = CreateCheckoutSessionLineItemsPriceData::new(currency.to_stripe());
+            let mut data = CreateCheckoutSessionLineItemsPriceData::new(sdk_currency(currency));
             data.unit_amount = Some(unit_amount.get());
             data.product_data = Some(ProductData::new(name.as_str()));
             data.recurring = recurring.map(|recurring| {
@@ -193,8 +199,8 @@ pub async fn create_payment_intent(
     new: &NewPaymentIntent<'_>,
     key: IdempotencyKey,
 ) -> Result<RemotePaymentIntent, StripeError> {
-    let mut request =
-        CreatePaymentIntent::new(new.amount.get(), new.currency.to_stripe()).customer(new.customer);
+    let mut request = CreatePaymentIntent::new(new.amount.get(), sdk_currency(&new.currency))
+        .customer(new.customer);
     if let Some(description) = new.description {
         request = request.description(description);
     }
@@ -234,4 +240,26 @@ fn hash_map(metadata: &BTreeMap<String, String>) -> HashMap<String, String> {
         .iter()
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every three-letter code the SDK knows is a currency the domain takes, and no other.
+    #[test]
+    fn the_domain_takes_the_currencies_the_sdk_knows() {
+        let letters = || b'a'..=b'z';
+        let known: Vec<String> = letters()
+            .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| [a, b, c])))
+            .map(|code| String::from_utf8(code.to_vec()).expect("ASCII"))
+            .filter(|code| {
+                !matches!(
+                    stripe_types::Currency::from_str(code),
+                    Ok(stripe_types::Currency::Unknown(_)) | Err(_)
+                )
+            })
+            .collect();
+        assert_eq!(known, Currency::all());
+    }
 }

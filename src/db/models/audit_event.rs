@@ -4,16 +4,8 @@ use diesel::prelude::*;
 use crate::db::columns::JsonObject;
 use crate::db::schema::audit_events;
 use crate::db::DbConnection;
+use crate::domain::Outcome;
 use crate::on_each_backend;
-
-crate::text_enum! {
-    /// Whether an audited action took effect.
-    pub enum Outcome {
-        Succeeded = "succeeded",
-        /// An attempt that reached Stripe and failed there.
-        Failed = "failed",
-    }
-}
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]

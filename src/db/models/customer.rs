@@ -6,7 +6,7 @@ use crate::db::schema::customers;
 use crate::db::DbConnection;
 use crate::domain::Email;
 
-crate::text_enum! {
+crate::domain::text_enum! {
     /// Where a customer row stands with respect to its Stripe customer.
     pub enum CustomerStatus {
         /// Reserved by an upsert; the Stripe customer is being created (under the row's
@@ -18,6 +18,7 @@ crate::text_enum! {
         StripeDeleted = "stripe_deleted",
     }
 }
+crate::text_column!(CustomerStatus);
 
 /// The lease kind that guards a customer's Stripe create; its key is the row id.
 pub const CREATE_LEASE: &str = "customer.create";

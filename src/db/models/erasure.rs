@@ -3,25 +3,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{erasure_accounts, erasures};
 use crate::db::DbConnection;
+use crate::domain::{ErasureOutcome, ErasureStatus};
 use crate::on_each_backend;
-
-crate::text_enum! {
-    /// Where an erasure request stands.
-    pub enum ErasureStatus {
-        /// Some account failed; the same request again resumes it.
-        Partial = "partial",
-        /// Every account is done.
-        Completed = "completed",
-    }
-}
-
-crate::text_enum! {
-    /// What an erasure did in one account.
-    pub enum ErasureOutcome {
-        Erased = "erased",
-        Failed = "failed",
-    }
-}
 
 /// A GDPR erasure request for one person (known only by the keyed hash of their email).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]

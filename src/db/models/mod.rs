@@ -13,11 +13,11 @@ pub mod sync;
 mod webhook_event;
 mod webhook_insert;
 
-pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent, Outcome};
+pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };
 pub use customer_reads::{EmailKey, FoundByEmail};
-pub use erasure::{Erasure, ErasureAccount, ErasureOutcome, ErasureStatus};
+pub use erasure::{Erasure, ErasureAccount};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
-pub use webhook_event::{EventAttempt, EventFilter, EventStatus, NewWebhookEvent, WebhookEvent};
+pub use webhook_event::{EventAttempt, EventFilter, NewWebhookEvent, WebhookEvent};

@@ -6,39 +6,8 @@ use diesel::prelude::*;
 use crate::db::columns::{Json, JsonObject};
 use crate::db::schema::{event_cursors, sync_cursors, sync_runs};
 use crate::db::{now, DbConnection};
+use crate::domain::{RunStatus, RunTrigger};
 use crate::on_each_backend;
-
-crate::text_enum! {
-    /// Where a reconciliation run stands.
-    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum RunStatus {
-        /// Accepted; waiting for the account's lease.
-        Queued = "queued",
-        Running = "running",
-        /// Every kind was listed to the end and compared (and repaired, unless a dry run).
-        Succeeded = "succeeded",
-        /// Stopped by an error (Stripe failing after retries, a database failure): see `error`.
-        /// The next run resumes the listing where this one stopped.
-        Failed = "failed",
-        /// Its instance stopped while it ran; a later run of the account took over.
-        Interrupted = "interrupted",
-        /// Another run of the account was in progress; nothing was done.
-        Skipped = "skipped",
-    }
-}
-
-crate::text_enum! {
-    /// What started a run.
-    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum RunTrigger {
-        Api = "api",
-        Cli = "cli",
-        Schedule = "schedule",
-        Registration = "registration",
-    }
-}
 
 /// A run as stored. Its JSON columns are read typed ([`Json`]): a row whose `kinds` or `report`
 /// does not parse fails the query instead of reading as empty.

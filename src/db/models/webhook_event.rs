@@ -7,24 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{organizers, webhook_event_attempts, webhook_events};
 use crate::db::DbConnection;
-
-crate::text_enum! {
-    /// Where an inbox event stands.
-    #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum EventStatus {
-        /// Waiting for a worker (first attempt, or a retry after `next_attempt_at`).
-        Pending = "pending",
-        /// Settled by a fetch from Stripe (its own, or one for a later event about the object).
-        Processed = "processed",
-        /// Failed every attempt; replay it once the cause is fixed.
-        Dead = "dead",
-        /// A type the gateway does not mirror: stored and acknowledged only.
-        Ignored = "ignored",
-        /// For an account no organizer has: stored, not processed.
-        UnknownAccount = "unknown_account",
-    }
-}
+use crate::domain::EventStatus;
 
 /// An inbox row as ingestion writes it.
 #[derive(Clone, Debug, Insertable)]

@@ -6,9 +6,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{DriftReport, SyncError, SyncKind};
-use crate::db::models::sync::{self as runs, RunStatus, SyncRun};
+use crate::db::models::sync::{self as runs, SyncRun};
 use crate::db::models::{Organizer, WebhookEvent};
 use crate::db::{now, DbError};
+use crate::domain::RunStatus;
 use crate::domain::{Cursor, PageLimit};
 use crate::services::AppState;
 

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use super::{events, DriftReport, SyncError, SyncKind};
 use crate::db::columns::Json;
-use crate::db::models::sync::{RunStatus, RunTrigger, SyncRun};
+use crate::db::models::sync::SyncRun;
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
 use crate::domain::Principal;
 use crate::domain::{OrganizerId, StripeAccountId};
+use crate::domain::{RunStatus, RunTrigger};
 use crate::mirror::{RunContext, LEASE_KIND, LEASE_TTL};
 use crate::services::{organizers, AppState};
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::run::{execute, new_run, RunRequest};
 use super::SyncKind;
-use crate::db::models::sync::{RunTrigger, SyncRun};
+use crate::db::models::sync::SyncRun;
 use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
+use crate::domain::RunTrigger;
 use crate::jobs::{Duty, Ran};
 use crate::services::AppState;
 use chrono::Duration as Span;

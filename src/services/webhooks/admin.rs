@@ -4,8 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
-use crate::db::models::{EventAttempt, EventFilter, EventStatus, WebhookEvent};
+use crate::db::models::{EventAttempt, EventFilter, WebhookEvent};
 use crate::db::{now, DbError, QueryFailure};
+use crate::domain::EventStatus;
 use crate::domain::Principal;
 use crate::domain::{PageLimit, StripeId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};

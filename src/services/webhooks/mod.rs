@@ -19,8 +19,9 @@ pub use envelope::Envelope;
 pub use inbox::{store_batch, Inbox, InsertFn, RowOutcome, Stored};
 
 use crate::configuration::WebhookSettings;
-use crate::db::models::{EventStatus, NewWebhookEvent};
+use crate::db::models::NewWebhookEvent;
 use crate::db::{now, Db, DbError};
+use crate::domain::EventStatus;
 use crate::domain::{StripeAccountId, StripeId};
 use crate::stripe::{SignatureError, SignatureVerifier};
 
