@@ -9,6 +9,7 @@ use gateway::configuration::{
 use gateway::db::Db;
 use gateway::domain::OrganizerId;
 use gateway::domain::RunStatus;
+use gateway::services::sync::SyncRunResponse;
 use gateway::startup::{migrate, reconcile_now, Application};
 use gateway::telemetry;
 
@@ -65,9 +66,9 @@ fn reconcile(args: SyncArgs, only: Option<OrganizerId>) -> anyhow::Result<()> {
         if run.status != RunStatus::Succeeded {
             failed += 1;
         }
-        let json = gateway::routes::sync_run_json(run)
+        let shown = SyncRunResponse::read(run)
             .map_err(|err| anyhow::anyhow!("a run could not be shown: {err}"))?;
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}", serde_json::to_string_pretty(&shown)?);
     }
     if failed > 0 {
         anyhow::bail!("{failed} run(s) did not succeed");

@@ -22,14 +22,12 @@ use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError
 
 pub use held::purge;
 
-use crate::auth::{authenticate, Principal};
+use crate::auth::authenticate;
 use crate::db::models::idempotency::{self, Begun, KeyTimes};
-use crate::db::models::Organizer;
 use crate::db::DbError;
-use crate::domain::OrganizerStatus;
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
-use crate::services::AppState;
+use crate::services::{organizers, AppState};
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
 use held::Held;
 
@@ -131,12 +129,8 @@ pub async fn middleware(
                 // A kept answer goes only to a caller who may still act: a disabled
                 // organizer's token is refused by its handler instead. (A first request needs
                 // no such look: its handler refuses it, and a refusal is not kept.)
-                if let (Begun::Replay(_), Principal::Organizer { org, .. }) = (&begun, &principal) {
-                    let enabled = Organizer::find_by_id(conn, &org.to_string())?
-                        .is_some_and(|o| o.status == OrganizerStatus::Active);
-                    if !enabled {
-                        return Ok(Start::Unkeyed);
-                    }
+                if matches!(begun, Begun::Replay(_)) && !organizers::may_act(conn, &principal)? {
+                    return Ok(Start::Unkeyed);
                 }
                 Ok::<_, DbError>(Start::Key(begun))
             })

@@ -1,17 +1,14 @@
 use actix_web::{get, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::organizers::{parse_organizer_id, PageQuery};
-use crate::db::models::AuditEvent;
 use crate::domain::Email;
-use crate::domain::Outcome;
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
 use crate::openapi::patterns::PageCursor;
-use crate::services::audit::{self, AuditQuery};
+use crate::services::audit::{self, AuditEventResponse, AuditQuery};
 use crate::services::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -52,61 +49,6 @@ pub struct LegacyAuditQuery {
     cursor: Option<String>,
 }
 
-/// `succeeded`, or `failed` for an attempt that reached Stripe and failed there.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditOutcome {
-    Succeeded,
-    Failed,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEventResponse {
-    id: String,
-    occurred_at: DateTime<Utc>,
-    /// The `sub` of the token that made the change.
-    actor: String,
-    /// `admin` or `organizer`.
-    actor_role: String,
-    /// What happened, e.g. `organizer.created`, `customer.updated`, `customer.erased`.
-    #[schema(example = "customer.created")]
-    action: String,
-    organizer_id: Option<String>,
-    /// Ids of what the action touched, e.g. `customer_id` and `stripe_customer_id`.
-    #[schema(value_type = Object)]
-    target_ids: serde_json::Value,
-    outcome: AuditOutcome,
-    /// For actions about a person: the keyed hash (HMAC-SHA256) of their normalized email.
-    /// Emails, names and phone numbers are never stored in the audit log.
-    subject_hash: Option<String>,
-    /// The request that made the change (its `x-request-id`).
-    request_id: String,
-    /// What changed (field names, never personal data), or the error code of a failure.
-    #[schema(value_type = Object)]
-    details: serde_json::Value,
-}
-
-impl From<AuditEvent> for AuditEventResponse {
-    fn from(event: AuditEvent) -> Self {
-        Self {
-            occurred_at: event.occurred_at.and_utc(),
-            details: event.details.0.into(),
-            target_ids: event.target_ids.0.into(),
-            outcome: match event.outcome {
-                Outcome::Failed => AuditOutcome::Failed,
-                Outcome::Succeeded => AuditOutcome::Succeeded,
-            },
-            subject_hash: event.subject_hash,
-            id: event.id,
-            actor: event.actor,
-            actor_role: event.actor_role,
-            action: event.action,
-            organizer_id: event.organizer_id,
-            request_id: event.request_id,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventPage {
     data: Vec<AuditEventResponse>,
@@ -126,7 +68,7 @@ async fn page(
     let (limit, cursor) = PageQuery { limit, cursor }.parse()?;
     let page = audit::list(state, query, limit, cursor).await?;
     Ok(web::Json(AuditEventPage {
-        data: page.events.into_iter().map(Into::into).collect(),
+        data: page.events,
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     }))
 }

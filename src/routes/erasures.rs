@@ -1,16 +1,13 @@
 use actix_web::http::header;
 use actix_web::{post, web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::db::models::ErasureAccount;
 use crate::domain::Email;
-use crate::domain::ErasureOutcome;
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::services::erasures::{self, Receipt};
+use crate::services::erasures::{self, ErasureReceipt};
 use crate::services::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -20,85 +17,6 @@ pub struct CreateErasure {
     /// lowercased) is erased.
     #[schema(value_type = crate::domain::Email, example = "ana.lima@example.com")]
     email: String,
-}
-
-/// `completed` once every account is done; `partial` while some failed.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErasureStatus {
-    Completed,
-    Partial,
-}
-
-/// `erased`: deleted in Stripe (or already gone there) and erased locally. `failed`: the
-/// Stripe call failed; the customer is untouched and the request can be repeated.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountOutcome {
-    Erased,
-    Failed,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErasureAccountResponse {
-    organizer_id: String,
-    stripe_account_id: String,
-    /// The gateway's id of the erased customer.
-    customer_id: String,
-    stripe_customer_id: Option<String>,
-    outcome: AccountOutcome,
-    /// For `failed`: the error code, e.g. `stripe_unavailable`, `stripe_account_inaccessible`,
-    /// or `customer_being_created` (an upsert was creating the customer at that moment).
-    error_code: Option<String>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<ErasureAccount> for ErasureAccountResponse {
-    fn from(item: ErasureAccount) -> Self {
-        Self {
-            outcome: match item.outcome {
-                ErasureOutcome::Erased => AccountOutcome::Erased,
-                ErasureOutcome::Failed => AccountOutcome::Failed,
-            },
-            organizer_id: item.organizer_id,
-            stripe_account_id: item.stripe_account_id,
-            customer_id: item.customer_id,
-            stripe_customer_id: item.stripe_customer_id,
-            error_code: item.error_code,
-            updated_at: item.updated_at.and_utc(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErasureReceipt {
-    /// The same id when a `partial` erasure is resumed by repeating the request.
-    id: String,
-    /// Keyed hash (HMAC-SHA256) of the normalized email; the audit log's `subject_hash` for
-    /// this person. The email itself is not kept.
-    subject_hash: String,
-    status: ErasureStatus,
-    /// Every customer found for the person, across organizers, with what happened to it.
-    accounts: Vec<ErasureAccountResponse>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<Receipt> for ErasureReceipt {
-    fn from(receipt: Receipt) -> Self {
-        Self {
-            status: if receipt.is_complete() {
-                ErasureStatus::Completed
-            } else {
-                ErasureStatus::Partial
-            },
-            id: receipt.erasure.id,
-            subject_hash: receipt.erasure.subject_hash,
-            accounts: receipt.accounts.into_iter().map(Into::into).collect(),
-            created_at: receipt.erasure.created_at.and_utc(),
-            updated_at: receipt.erasure.updated_at.and_utc(),
-        }
-    }
 }
 
 /// Erase a person across every organizer (GDPR), by email (admin).
@@ -136,5 +54,5 @@ pub async fn create(
     if !receipt.is_complete() {
         response.insert_header((header::RETRY_AFTER, ApiError::RETRY_AFTER_SECS.to_string()));
     }
-    Ok(response.json(ErasureReceipt::from(receipt)))
+    Ok(response.json(receipt))
 }

@@ -26,13 +26,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub use health::OpenApiDocument;
 pub use webhooks::WebhookBodyLimit;
 
-/// A sync run as the API shows it, for the CLI's output; an error when what is stored of it
-/// does not read.
-pub fn sync_run_json(run: crate::db::models::sync::SyncRun) -> Result<serde_json::Value, ApiError> {
-    let response = sync::SyncRunResponse::try_from(run)?;
-    Ok(serde_json::to_value(response).expect("a run's answer serializes"))
-}
-
 use crate::error::ApiError;
 
 #[allow(deprecated)]

@@ -1,10 +1,8 @@
 use actix_web::{get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::present;
-use crate::db::models::Organizer;
 use crate::domain::Principal;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
@@ -14,7 +12,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query, Whole};
 use crate::openapi::patterns::PageCursor;
 use crate::services::audit::AuditContext;
-use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch};
+use crate::services::organizers::{self, NewOrganizerInput, OrganizerPatch, OrganizerResponse};
 use crate::services::{sync, AppState};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -46,56 +44,6 @@ pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrganizerStatus, required = false)]
     status: Option<Option<OrganizerStatus>>,
-}
-
-/// How Stripe calls for the organizer are made.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountKind {
-    /// A connected account: calls carry `Stripe-Account`.
-    Connected,
-    /// The platform's own account (`STRIPE_PLATFORM_ACCOUNT_ID`): calls carry no header.
-    Platform,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrganizerResponse {
-    #[schema(example = "0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c")]
-    id: String,
-    name: String,
-    stripe_account_id: String,
-    account_kind: AccountKind,
-    application_fee_bps: Option<i32>,
-    status: OrganizerStatus,
-    /// When the organizer's account revoked the platform's access; while set, reads keep
-    /// working and writes answer 409 `organizer_disconnected`.
-    disconnected_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl OrganizerResponse {
-    fn new(organizer: Organizer, state: &AppState) -> Self {
-        let account_kind = if state
-            .stripe
-            .is_platform_account(&organizer.stripe_account_id)
-        {
-            AccountKind::Platform
-        } else {
-            AccountKind::Connected
-        };
-        Self {
-            status: organizer.status,
-            id: organizer.id,
-            name: organizer.name,
-            stripe_account_id: organizer.stripe_account_id,
-            account_kind,
-            application_fee_bps: organizer.application_fee_bps,
-            disconnected_at: organizer.disconnected_at.map(|at| at.and_utc()),
-            created_at: organizer.created_at.and_utc(),
-            updated_at: organizer.updated_at.and_utc(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -240,11 +188,12 @@ pub async fn create(
     if state.backfill_on_register {
         // The organizer exists either way; a backfill that could not be queued is made up by
         // the next sweep.
-        if let Err(err) = sync::backfill(&state, &organizer).await {
+        if let Err(err) = sync::backfill(&state, &organizer.id, &organizer.stripe_account_id).await
+        {
             tracing::warn!(organizer_id = %organizer.id, error = %err, "could not queue the backfill");
         }
     }
-    Ok(HttpResponse::Created().json(OrganizerResponse::new(organizer, &state)))
+    Ok(HttpResponse::Created().json(organizer))
 }
 
 /// List organizers, oldest first (admin).
@@ -271,11 +220,7 @@ pub async fn list(
     let (limit, cursor) = query?.0.parse()?;
     let page = organizers::list(&state, limit, cursor).await?;
     Ok(web::Json(OrganizerPage {
-        data: page
-            .organizers
-            .into_iter()
-            .map(|organizer| OrganizerResponse::new(organizer, &state))
-            .collect(),
+        data: page.organizers,
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     }))
 }
@@ -300,8 +245,9 @@ pub async fn get(
     org_id: web::Path<String>,
 ) -> Result<web::Json<OrganizerResponse>, ApiError> {
     let id = parse_organizer_id(&org_id)?;
-    let organizer = organizers::get_for(&state, &principal, id).await?;
-    Ok(web::Json(OrganizerResponse::new(organizer, &state)))
+    Ok(web::Json(
+        organizers::get_for(&state, &principal, id).await?,
+    ))
 }
 
 /// Change an organizer's name, fee or status (admin). The Stripe account cannot change.
@@ -335,5 +281,5 @@ pub async fn update(
     let id = parse_organizer_id(&org_id)?;
     let patch = parse_update(body?.0, state.stripe.max_fee_bps())?;
     let organizer = organizers::update(&state, AuditContext::new(&principal), id, patch).await?;
-    Ok(web::Json(OrganizerResponse::new(organizer, &state)))
+    Ok(web::Json(organizer))
 }

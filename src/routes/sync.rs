@@ -1,20 +1,18 @@
 //! Reconciliation runs of an organizer's account: start one, list them, read one's drift report.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::customers::organizer_scope;
 use super::organizers::PageQuery;
-use crate::db::models::sync::SyncRun;
 use crate::domain::Principal;
 use crate::domain::{RunStatus, RunTrigger};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::openapi::patterns::PageCursor;
 use crate::services::sync::health::AccountHealth;
-use crate::services::sync::{self, DriftReport, RunRequest, SyncKind};
+use crate::services::sync::{self, RunRequest, SyncKind, SyncRunResponse};
 use crate::services::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -33,46 +31,6 @@ pub struct SyncStarted {
     /// Read its report at `GET .../sync-runs/{run_id}`.
     run_id: String,
     status: RunStatus,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncRunResponse {
-    id: String,
-    organizer_id: String,
-    stripe_account_id: String,
-    status: RunStatus,
-    dry_run: bool,
-    kinds: Vec<SyncKind>,
-    trigger: RunTrigger,
-    created_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    /// What the run found and repaired so far (while `running`) or in all.
-    report: Option<DriftReport>,
-    /// What stopped a `failed` or `skipped` run.
-    error: Option<String>,
-}
-
-impl TryFrom<SyncRun> for SyncRunResponse {
-    type Error = ApiError;
-
-    /// A stored run whose kinds or report do not read is an error, never an empty answer.
-    fn try_from(run: SyncRun) -> Result<Self, ApiError> {
-        Ok(Self {
-            kinds: sync::run_kinds(&run)?,
-            report: sync::run_report(&run)?,
-            id: run.id,
-            organizer_id: run.organizer_id,
-            stripe_account_id: run.stripe_account_id,
-            status: run.status,
-            dry_run: run.dry_run,
-            trigger: run.trigger,
-            created_at: run.created_at.and_utc(),
-            started_at: run.started_at.map(|t| t.and_utc()),
-            finished_at: run.finished_at.map(|t| t.and_utc()),
-            error: run.error,
-        })
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -164,10 +122,7 @@ pub async fn list(
     let (limit, cursor) = query.0.parse()?;
     let (runs, next) = sync::list_runs(&state, &principal, org_id, cursor, limit).await?;
     Ok(web::Json(SyncRunPage {
-        data: runs
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<_, _>>()?,
+        data: runs,
         next_cursor: next.map(|cursor| cursor.encode()),
     }))
 }
@@ -195,8 +150,9 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<SyncRunResponse>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
-    let run = sync::get_run(&state, &principal, org_id, path.1.clone()).await?;
-    Ok(web::Json(run.try_into()?))
+    Ok(web::Json(
+        sync::get_run(&state, &principal, org_id, path.1.clone()).await?,
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

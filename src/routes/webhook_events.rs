@@ -1,15 +1,15 @@
 use actix_web::{get, post, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::models::{EventAttempt, WebhookEvent};
 use crate::domain::EventStatus;
 use crate::domain::Principal;
 use crate::domain::{PageLimit, StripeId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
-use crate::services::webhooks::admin::{self, EventCursor, EventQuery};
+use crate::services::webhooks::admin::{
+    self, EventCursor, EventQuery, WebhookEventDetail, WebhookEventResponse,
+};
 use crate::services::AppState;
 
 /// The inbox's cursors as `EventCursor::encode` writes them: base64url (unpadded) of `e1:` and
@@ -64,89 +64,11 @@ pub struct WebhookEventQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookEventResponse {
-    /// Stripe's event id.
-    #[schema(example = "evt_1PqRstUvWxYz")]
-    id: String,
-    #[serde(rename = "type")]
-    #[schema(example = "customer.updated")]
-    event_type: String,
-    /// The account the event is about; null when it has none and no platform account is set.
-    stripe_account_id: Option<String>,
-    /// The type of the object the event names, e.g. `customer`.
-    object_type: String,
-    object_id: Option<String>,
-    livemode: bool,
-    /// When Stripe created the event.
-    created_at: DateTime<Utc>,
-    received_at: DateTime<Utc>,
-    status: EventStatus,
-    /// Processing attempts since it was stored or last replayed.
-    attempts: i32,
-    /// When a pending event is tried next.
-    next_attempt_at: DateTime<Utc>,
-    processed_at: Option<DateTime<Utc>>,
-    /// The event whose fetch settled this one: itself, or a later one about the same object.
-    settled_by: Option<String>,
-}
-
-impl From<WebhookEvent> for WebhookEventResponse {
-    fn from(event: WebhookEvent) -> Self {
-        Self {
-            id: event.id,
-            event_type: event.event_type,
-            stripe_account_id: event.stripe_account_id,
-            object_type: event.object_type,
-            object_id: event.object_id,
-            livemode: event.livemode,
-            created_at: event.created_at.and_utc(),
-            received_at: event.received_at.and_utc(),
-            status: event.status,
-            attempts: event.attempts,
-            next_attempt_at: event.next_attempt_at.and_utc(),
-            processed_at: event.processed_at.map(|t| t.and_utc()),
-            settled_by: event.settled_by,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEventPage {
     data: Vec<WebhookEventResponse>,
     /// Pass as `cursor` to get the next (older) page; null on the last page.
     #[schema(value_type = Option<WebhookEventCursor>)]
     next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptResponse {
-    started_at: DateTime<Utc>,
-    finished_at: DateTime<Utc>,
-    /// Null when the attempt succeeded.
-    error: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookEventDetail {
-    #[serde(flatten)]
-    event: WebhookEventResponse,
-    /// Every attempt, oldest first.
-    attempts_log: Vec<AttemptResponse>,
-    /// The last attempt's error, if it failed.
-    last_error: Option<String>,
-    /// The body exactly as Stripe sent it.
-    #[schema(value_type = Object)]
-    payload: serde_json::Value,
-}
-
-impl From<EventAttempt> for AttemptResponse {
-    fn from(attempt: EventAttempt) -> Self {
-        Self {
-            started_at: attempt.started_at.and_utc(),
-            finished_at: attempt.finished_at.and_utc(),
-            error: attempt.error,
-        }
-    }
 }
 
 /// A filter's text: what ingestion stores in that column, an id as [`StripeId`] has it (other
@@ -196,7 +118,7 @@ pub async fn list(
     };
     let page = admin::list(&state, filter, limit, cursor).await?;
     Ok(web::Json(WebhookEventPage {
-        data: page.events.into_iter().map(Into::into).collect(),
+        data: page.events,
         next_cursor: page.next_cursor,
     }))
 }
@@ -220,13 +142,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<web::Json<WebhookEventDetail>, ApiError> {
     principal.require_admin()?;
-    let (event, attempts, payload) = admin::get(&state, path.into_inner()).await?;
-    Ok(web::Json(WebhookEventDetail {
-        last_error: attempts.last().and_then(|a| a.error.clone()),
-        attempts_log: attempts.into_iter().map(Into::into).collect(),
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        event: event.into(),
-    }))
+    Ok(web::Json(admin::get(&state, path.into_inner()).await?))
 }
 
 /// Process an event again (admin): it becomes `pending` now with a fresh attempt budget, and a
@@ -250,7 +166,7 @@ pub async fn replay(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     principal.require_admin()?;
     let event = admin::replay(&state, &principal, path.into_inner()).await?;
-    Ok(actix_web::HttpResponse::Accepted().json(WebhookEventResponse::from(event)))
+    Ok(actix_web::HttpResponse::Accepted().json(event))
 }
 
 #[cfg(test)]

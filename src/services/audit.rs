@@ -1,5 +1,8 @@
+use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::models::{AuditEvent, AuditFilter, NewAuditEvent};
@@ -105,6 +108,61 @@ impl AuditContext {
     }
 }
 
+/// `succeeded`, or `failed` for an attempt that reached Stripe and failed there.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventResponse {
+    id: String,
+    occurred_at: DateTime<Utc>,
+    /// The `sub` of the token that made the change.
+    actor: String,
+    /// `admin` or `organizer`.
+    actor_role: String,
+    /// What happened, e.g. `organizer.created`, `customer.updated`, `customer.erased`.
+    #[schema(example = "customer.created")]
+    action: String,
+    organizer_id: Option<String>,
+    /// Ids of what the action touched, e.g. `customer_id` and `stripe_customer_id`.
+    #[schema(value_type = Object)]
+    target_ids: serde_json::Value,
+    outcome: AuditOutcome,
+    /// For actions about a person: the keyed hash (HMAC-SHA256) of their normalized email.
+    /// Emails, names and phone numbers are never stored in the audit log.
+    subject_hash: Option<String>,
+    /// The request that made the change (its `x-request-id`).
+    request_id: String,
+    /// What changed (field names, never personal data), or the error code of a failure.
+    #[schema(value_type = Object)]
+    details: serde_json::Value,
+}
+
+impl From<AuditEvent> for AuditEventResponse {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            occurred_at: event.occurred_at.and_utc(),
+            details: event.details.0.into(),
+            target_ids: event.target_ids.0.into(),
+            outcome: match event.outcome {
+                Outcome::Failed => AuditOutcome::Failed,
+                Outcome::Succeeded => AuditOutcome::Succeeded,
+            },
+            subject_hash: event.subject_hash,
+            id: event.id,
+            actor: event.actor,
+            actor_role: event.actor_role,
+            action: event.action,
+            organizer_id: event.organizer_id,
+            request_id: event.request_id,
+        }
+    }
+}
+
 /// What to list from the audit log.
 pub struct AuditQuery {
     pub organizer: Option<OrganizerId>,
@@ -114,7 +172,7 @@ pub struct AuditQuery {
 }
 
 pub struct AuditPage {
-    pub events: Vec<AuditEvent>,
+    pub events: Vec<AuditEventResponse>,
     pub next_cursor: Option<Cursor>,
 }
 
@@ -137,7 +195,7 @@ pub async fn list(
         .await?;
     let (events, next_cursor) = limit.split(events, |event| &event.id);
     Ok(AuditPage {
-        events,
+        events: events.into_iter().map(Into::into).collect(),
         next_cursor,
     })
 }

@@ -199,7 +199,7 @@ pub async fn create_payment_intent(
     new: &NewPaymentIntent<'_>,
     key: IdempotencyKey,
 ) -> Result<RemotePaymentIntent, StripeError> {
-    let mut request = CreatePaymentIntent::new(new.amount.get(), sdk_currency(&new.currency))
+    let mut request = CreatePaymentIntent::new(new.amount.get(), sdk_currency(new.currency))
         .customer(new.customer);
     if let Some(description) = new.description {
         request = request.description(description);

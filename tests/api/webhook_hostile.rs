@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::QueryResult;
-use gateway::db::models::{EventStatus, NewWebhookEvent, WebhookEvent};
+use gateway::db::models::{NewWebhookEvent, WebhookEvent};
 use gateway::db::{now, DatabaseUrl, Db, DbConnection};
+use gateway::domain::EventStatus;
 use gateway::services::webhooks::{store_batch, RowOutcome, Stored};
 use serde_json::{json, Value};
 use tokio::sync::Notify;

@@ -1,7 +1,7 @@
 //! Tenant access: whether a caller may act for an organizer, checked on the organizer as read
 //! in the same trip to the database as the caller's data.
 
-use super::OrganizerError;
+use super::{OrganizerError, OrganizerResponse};
 use crate::db::models::Organizer;
 use crate::db::{DbConnection, DbError, QueryFailure};
 use crate::domain::Principal;
@@ -14,8 +14,10 @@ pub async fn get_for(
     state: &AppState,
     principal: &Principal,
     id: OrganizerId,
-) -> Result<Organizer, OrganizerError> {
-    with_organizer(state, principal, id, |_, organizer| Ok(organizer)).await
+) -> Result<OrganizerResponse, OrganizerError> {
+    with_organizer(state, principal, id, |_, organizer| Ok(organizer))
+        .await
+        .map(|organizer| OrganizerResponse::new(organizer, state))
 }
 
 /// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
@@ -106,6 +108,17 @@ pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, Organ
         return Err(OrganizerError::Disconnected);
     }
     Ok(organizer.account()?)
+}
+
+/// Whether `principal` may still be answered for its organizer: always for an admin; for an
+/// organizer's token, while the organizer exists and is active. (A kept answer of an
+/// `Idempotency-Key` goes only to such a caller.)
+pub fn may_act(conn: &mut DbConnection, principal: &Principal) -> Result<bool, DbError> {
+    let Principal::Organizer { org, .. } = principal else {
+        return Ok(true);
+    };
+    let found = Organizer::find_by_id(conn, &org.to_string())?;
+    Ok(found.is_some_and(|organizer| check_access(principal, &organizer).is_ok()))
 }
 
 /// Whether `principal` may act for `organizer` as it stands: an organizer's own token only

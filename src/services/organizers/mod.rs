@@ -17,11 +17,13 @@ use crate::stripe::{StripeError, StripeFailure};
 
 mod access;
 mod platform;
+mod view;
 
 pub use access::{
-    authorize_loaded, connected_account, get_for, load_with_organizer, with_organizer,
+    authorize_loaded, connected_account, get_for, load_with_organizer, may_act, with_organizer,
 };
 pub use platform::{check_platform_account, platform_mismatch};
+pub use view::OrganizerResponse;
 
 /// What can go wrong with organizers, and with reaching an organizer's data.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +123,7 @@ impl OrganizerPatch {
 }
 
 pub struct OrganizerPage {
-    pub organizers: Vec<Organizer>,
+    pub organizers: Vec<OrganizerResponse>,
     pub next_cursor: Option<Cursor>,
 }
 
@@ -133,7 +135,7 @@ pub async fn register(
     state: &AppState,
     audit: AuditContext,
     input: NewOrganizerInput,
-) -> Result<Organizer, OrganizerError> {
+) -> Result<OrganizerResponse, OrganizerError> {
     let account = input.stripe_account_id.clone();
     let existing = state
         .db
@@ -153,7 +155,7 @@ pub async fn register(
 
     verify_account_access(state, &input.stripe_account_id).await?;
 
-    state
+    let organizer = state
         .db
         .run(move |conn| {
             let id = OrganizerId::new().to_string();
@@ -197,7 +199,8 @@ pub async fn register(
                 other => Ok(other?),
             }
         })
-        .await
+        .await?;
+    Ok(OrganizerResponse::new(organizer, state))
 }
 
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.
@@ -275,7 +278,10 @@ pub async fn list(
         .await?;
     let (organizers, next_cursor) = limit.split(organizers, |organizer| &organizer.id);
     Ok(OrganizerPage {
-        organizers,
+        organizers: organizers
+            .into_iter()
+            .map(|organizer| OrganizerResponse::new(organizer, state))
+            .collect(),
         next_cursor,
     })
 }
@@ -286,10 +292,10 @@ pub async fn update(
     audit: AuditContext,
     id: OrganizerId,
     patch: OrganizerPatch,
-) -> Result<Organizer, OrganizerError> {
+) -> Result<OrganizerResponse, OrganizerError> {
     if patch.is_empty() {
         // Nothing to change: no write, no audit row, no new `updated_at`.
-        return find(state, id).await;
+        return Ok(OrganizerResponse::new(find(state, id).await?, state));
     }
     let key = id.to_string();
     state
@@ -333,4 +339,5 @@ pub async fn update(
             })
         })
         .await
+        .map(|organizer| OrganizerResponse::new(organizer, state))
 }

@@ -55,7 +55,7 @@ impl TryFrom<SyncRun> for RunSummary {
     type Error = DbError;
 
     fn try_from(run: SyncRun) -> Result<Self, DbError> {
-        let report: DriftReport = super::run_report(&run)?.unwrap_or_default();
+        let report: DriftReport = super::view::run_report(&run)?.unwrap_or_default();
         Ok(Self {
             drift: report
                 .kinds

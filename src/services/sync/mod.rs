@@ -14,12 +14,14 @@ mod events;
 pub mod health;
 mod run;
 pub mod schedule;
+mod view;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use crate::mirror::{DriftReport, Examples, KindDrift};
 pub use run::{backfill, execute, new_run, request_run, show_progress, RunRequest};
+pub use view::SyncRunResponse;
 
 use crate::db::models::sync::SyncRun;
 use crate::db::{DbError, QueryFailure};
@@ -97,30 +99,6 @@ impl utoipa::PartialSchema for SyncKind {
 
 impl ToSchema for SyncKind {}
 
-/// The kinds `run` compares, as stored; a name no kind has is corrupt data, not a default.
-pub fn run_kinds(run: &SyncRun) -> Result<Vec<SyncKind>, DbError> {
-    run.kinds
-        .iter()
-        .map(|name| {
-            SyncKind::parse(name).ok_or_else(|| {
-                DbError::Corrupt(format!("sync run {} names no kind `{name}`", run.id))
-            })
-        })
-        .collect()
-}
-
-/// `run`'s drift report, as stored; one that does not read as a report is corrupt data.
-pub fn run_report(run: &SyncRun) -> Result<Option<DriftReport>, DbError> {
-    run.report
-        .as_ref()
-        .map(|report| {
-            serde_json::from_value(serde_json::Value::Object(report.0.clone())).map_err(|e| {
-                DbError::Corrupt(format!("sync run {}'s report does not read: {e}", run.id))
-            })
-        })
-        .transpose()
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -179,7 +157,7 @@ pub async fn list_runs(
     org_id: OrganizerId,
     cursor: Option<Cursor>,
     limit: PageLimit,
-) -> Result<(Vec<SyncRun>, Option<Cursor>), SyncError> {
+) -> Result<(Vec<SyncRunResponse>, Option<Cursor>), SyncError> {
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok::<_, SyncError>(SyncRun::list_by_account_before(
             conn,
@@ -189,7 +167,9 @@ pub async fn list_runs(
         )?)
     })
     .await?;
-    Ok(limit.split(rows, |run| &run.id))
+    let (rows, next) = limit.split(rows, |run| &run.id);
+    let runs = rows.into_iter().map(SyncRunResponse::read);
+    Ok((runs.collect::<Result<_, _>>()?, next))
 }
 
 pub async fn get_run(
@@ -197,15 +177,16 @@ pub async fn get_run(
     principal: &Principal,
     org_id: OrganizerId,
     run_id: String,
-) -> Result<SyncRun, SyncError> {
+) -> Result<SyncRunResponse, SyncError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         // Run ids are UUIDs: other text names no run, and is not sent to the database (which
         // may refuse it outright: PostgreSQL takes no NUL in text).
         if uuid::Uuid::try_parse(&run_id).is_err() {
             return Err(SyncError::NotFound(run_id));
         }
-        SyncRun::find_by_account_and_id(conn, &organizer.stripe_account_id, &run_id)?
-            .ok_or(SyncError::NotFound(run_id))
+        let run = SyncRun::find_by_account_and_id(conn, &organizer.stripe_account_id, &run_id)?
+            .ok_or(SyncError::NotFound(run_id))?;
+        Ok(SyncRunResponse::read(run)?)
     })
     .await
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::{events, DriftReport, SyncError, SyncKind};
 use crate::db::columns::Json;
 use crate::db::models::sync::SyncRun;
-use crate::db::models::Organizer;
 use crate::db::{now, DbError, Lease};
 use crate::domain::Principal;
 use crate::domain::{OrganizerId, StripeAccountId};
@@ -75,20 +74,24 @@ pub async fn request_run(
 }
 
 /// Backfills a newly registered organizer's mirror in the background (`BACKFILL_ON_REGISTER`).
-pub async fn backfill(state: &AppState, organizer: &Organizer) -> Result<SyncRun, SyncError> {
+pub async fn backfill(
+    state: &AppState,
+    organizer_id: &str,
+    account: &str,
+) -> Result<(), SyncError> {
     let request = RunRequest {
         dry_run: false,
         kinds: SyncKind::all(),
         trigger: RunTrigger::Registration,
     };
-    let run = new_run(&organizer.id, &organizer.stripe_account_id, &request);
+    let run = new_run(organizer_id, account, &request);
     let queued = run.clone();
     state
         .db
         .run(move |conn| Ok::<_, DbError>(SyncRun::insert(conn, &queued)?))
         .await?;
-    spawn(state, run.clone(), Start::Now);
-    Ok(run)
+    spawn(state, run, Start::Now);
+    Ok(())
 }
 
 fn spawn(state: &AppState, run: SyncRun, start: Start) {
@@ -153,7 +156,7 @@ const QUEUE_POLL: Duration = Duration::from_millis(250);
 async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<SyncRun, SyncError> {
     // Background work: its Stripe calls leave the interactive share of the budget alone.
     let state = &state.background();
-    let kinds = match super::run_kinds(&run) {
+    let kinds = match super::view::run_kinds(&run) {
         Ok(kinds) => kinds,
         Err(err) => {
             let message = crate::domain::chain(&err);
@@ -319,7 +322,7 @@ pub async fn show_progress(state: AppState, account: String) {
         else {
             continue;
         };
-        let Ok(report) = super::run_report(&run) else {
+        let Ok(report) = super::view::run_report(&run) else {
             continue;
         };
         let report = report.unwrap_or_default();

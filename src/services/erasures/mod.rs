@@ -16,16 +16,8 @@ use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{erase_row, CustomerError};
 use crate::services::AppState;
 
-pub struct Receipt {
-    pub erasure: Erasure,
-    pub accounts: Vec<ErasureAccount>,
-}
-
-impl Receipt {
-    pub fn is_complete(&self) -> bool {
-        self.erasure.status == ErasureStatus::Completed
-    }
-}
+mod receipt;
+pub use receipt::ErasureReceipt;
 
 /// What stops an erasure as a whole. A failure in one account is not one: the receipt records
 /// it (`partial`), and the same request resumes.
@@ -90,7 +82,7 @@ pub async fn erase(
     state: &AppState,
     principal: &Principal,
     email: Email,
-) -> Result<Receipt, ErasureError> {
+) -> Result<ErasureReceipt, ErasureError> {
     principal.require_admin()?;
     let audit = AuditContext::new(principal);
     let subject = state.subject_hasher.hash(&email);
@@ -238,7 +230,7 @@ pub async fn erase(
                 let mut erasure = erasure;
                 erasure.status = status;
                 erasure.updated_at = updated_at;
-                Ok::<_, ErasureError>(Receipt { erasure, accounts })
+                Ok::<_, ErasureError>(ErasureReceipt::new(erasure, accounts))
             })
         })
         .await

@@ -12,6 +12,9 @@ use crate::domain::{PageLimit, StripeId};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 
+mod view;
+pub use view::{WebhookEventDetail, WebhookEventResponse};
+
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
     #[error("no webhook event {0}")]
@@ -69,7 +72,7 @@ pub struct EventQuery {
 }
 
 pub struct EventPage {
-    pub events: Vec<WebhookEvent>,
+    pub events: Vec<WebhookEventResponse>,
     pub next_cursor: Option<String>,
 }
 
@@ -96,16 +99,13 @@ pub async fn list(
         EventCursor::encode(&events[limit.get() - 1].id)
     });
     Ok(EventPage {
-        events,
+        events: events.into_iter().map(Into::into).collect(),
         next_cursor,
     })
 }
 
 /// One event, its attempts (oldest first) and its raw body.
-pub async fn get(
-    state: &AppState,
-    id: String,
-) -> Result<(WebhookEvent, Vec<EventAttempt>, String), EventsError> {
+pub async fn get(state: &AppState, id: String) -> Result<WebhookEventDetail, EventsError> {
     if StripeId::check(&id).is_err() {
         return Err(EventsError::NotFound(id));
     }
@@ -116,7 +116,7 @@ pub async fn get(
                 WebhookEvent::find(conn, &id)?.ok_or_else(|| EventsError::NotFound(id.clone()))?;
             let attempts = EventAttempt::for_event(conn, &id)?;
             let payload = WebhookEvent::payload(conn, &id)?.unwrap_or_default();
-            Ok((event, attempts, payload))
+            Ok(WebhookEventDetail::new(event, attempts, payload))
         })
         .await
 }
@@ -127,7 +127,7 @@ pub async fn replay(
     state: &AppState,
     principal: &Principal,
     id: String,
-) -> Result<WebhookEvent, EventsError> {
+) -> Result<WebhookEventResponse, EventsError> {
     if StripeId::check(&id).is_err() {
         return Err(EventsError::NotFound(id));
     }
@@ -149,7 +149,7 @@ pub async fn replay(
                         details: json!({ "event_type": event.event_type }),
                     },
                 )?;
-                Ok(event)
+                Ok(event.into())
             })
         })
         .await
