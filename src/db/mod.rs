@@ -7,6 +7,7 @@ pub mod lease;
 mod migrations;
 pub mod models;
 mod pool;
+mod refusal;
 pub mod schema;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use lease::Lease;
 pub use migrations::{has_pending_migrations, run_pending_migrations};
 use pool::{checkout, pool_builder, with_connection};
 pub use pool::{ConnectionManager, PoolConnection, PoolState, IDLE_CHECK};
+pub use refusal::{is_refusal, is_unique_violation};
 
 /// The current time as stored: UTC, to the microsecond on both backends, so that what is
 /// written reads back equal.

@@ -14,11 +14,11 @@
 //! one insert per table: a page costs a handful of statements and one commit, not a
 //! transaction per customer.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 
 use super::CustomerError;
 use crate::db::columns::Json;
+use crate::db::is_unique_violation;
 use crate::db::models::adoption;
 use crate::db::models::{CustomerStatus, NewCustomer, Organizer};
 use crate::db::{now, write_transaction, DbConnection, DbError};
@@ -75,10 +75,9 @@ pub async fn adopt_page(
             // the unique key refuses the insert, and the next look records a duplicate.
             for _ in 0..3 {
                 match write_transaction(conn, |conn| adopt_in(conn, &key, &candidates, &audit)) {
-                    Err(CustomerError::Db(DbError::Query(DieselError::DatabaseError(
-                        DatabaseErrorKind::UniqueViolation,
-                        _,
-                    )))) => continue,
+                    Err(CustomerError::Db(DbError::Query(err))) if is_unique_violation(&err) => {
+                        continue
+                    }
                     other => return other,
                 }
             }

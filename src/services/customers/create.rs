@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde_json::json;
 
 use super::from_stripe::profile;
 use super::{targets, ActiveCustomer, CustomerError, CustomerState, UpsertInput};
 use crate::db::columns::Json;
+use crate::db::is_unique_violation;
 use crate::db::models::{Customer, CustomerStatus, NewCustomer, CREATE_LEASE};
 use crate::db::{now, DbConnection, Lease};
 use crate::domain::{CustomerId, StripeAccountId};
@@ -96,7 +97,7 @@ pub(super) async fn reserve(
             });
             match reserved {
                 Ok(reserved) => Ok(Some(reserved)),
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
+                Err(err) if is_unique_violation(&err) => Ok(None),
                 Err(err) => Err(err.into()),
             }
         })

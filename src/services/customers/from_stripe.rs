@@ -2,11 +2,12 @@
 //! Stripe after concurrent writes, and a change the row could not take is undone in Stripe.
 //! The webhook worker will refresh rows through here too.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde_json::json;
 
 use super::{targets, ActiveCustomer, CustomerError};
 use crate::db::columns::Json;
+use crate::db::is_unique_violation;
 use crate::db::models::{Customer, StripeProfile};
 use crate::db::{now, DbConnection};
 use crate::domain::{Email, StripeAccountId};
@@ -84,9 +85,7 @@ pub(super) fn store_profile(
         .map(|updated| updated.map(|updated| (updated, email.clone())))
     };
     match write(conn, &mirrored) {
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
-            if mirrored.normalized() != asked.normalized() =>
-        {
+        Err(err) if is_unique_violation(&err) && mirrored.normalized() != asked.normalized() => {
             write(conn, &row.email)
         }
         other => other,

@@ -1,12 +1,13 @@
 //! Profile changes: sent to Stripe first, then mirrored onto the row (PATCH, and upserts of an
 //! existing customer with new details).
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde_json::json;
 
 use super::from_stripe::{self, Applied};
 use super::read::active_by_account_and_id;
 use super::{targets, ActiveCustomer, CustomerError, CustomerPatch};
+use crate::db::is_unique_violation;
 use crate::db::models::{Customer, CustomerStatus};
 use crate::domain::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId, StripeAccountId};
@@ -169,7 +170,7 @@ pub(super) async fn apply_change(
                 Ok(Some(updated)) => Ok(Some(updated)),
                 // Another write moved the row on while Stripe answered: Stripe's state wins.
                 Ok(None) => Ok(None),
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(err) if is_unique_violation(&err) => {
                     let holder = match &requested {
                         Some(email) => Customer::find_by_account_and_email(
                             conn,

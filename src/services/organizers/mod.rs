@@ -1,9 +1,9 @@
 //! Registering and managing organizers (tenants).
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
 use stripe_connect::account::RetrieveAccount;
 
+use crate::db::is_unique_violation;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
 use crate::db::{now, DbError, QueryFailure};
 use crate::domain::Forbidden;
@@ -189,7 +189,7 @@ pub async fn register(
                 Ok(organizer)
             });
             match result {
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(err) if is_unique_violation(&err) => {
                     let winner = Organizer::find_by_stripe_account_id(conn, new.stripe_account_id)?;
                     Err(OrganizerError::Exists {
                         account: new.stripe_account_id.to_string(),
