@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
+use utoipa::ToSchema;
 
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
@@ -17,6 +18,47 @@ use crate::on_each_backend;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct CheckoutSessions;
+
+// A checkout session as the API serves it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutSessionResponse {
+    #[schema(example = "cs_test_a1B2c3")]
+    id: String,
+    /// The account the session was created on (direct charges on the organizer's account).
+    stripe_account_id: String,
+    stripe_customer_id: Option<String>,
+    /// `payment`, `subscription` or `setup`.
+    mode: String,
+    /// `open`, `complete` or `expired`.
+    status: Option<String>,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    payment_status: String,
+    /// In the currency's minor unit.
+    amount_total: Option<i64>,
+    currency: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    metadata: BTreeMap<String, String>,
+    /// The hosted payment page, while the session is open.
+    url: Option<String>,
+}
+
+impl From<CheckoutSession> for CheckoutSessionResponse {
+    fn from(session: CheckoutSession) -> Self {
+        Self {
+            metadata: session.metadata.into_inner(),
+            id: session.id,
+            stripe_account_id: session.stripe_account_id,
+            stripe_customer_id: session.stripe_customer_id,
+            mode: session.mode,
+            status: session.status,
+            payment_status: session.payment_status,
+            amount_total: session.amount_total,
+            currency: session.currency,
+            expires_at: session.expires_at.map(|t| t.and_utc()),
+            url: session.url,
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RemoteCheckoutSession {

@@ -1,9 +1,10 @@
 //! Invoices: one row per Stripe invoice of the account, in every status; a customer's billing
 //! history is read from them.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::invoices;
@@ -11,6 +12,51 @@ use crate::db::DbConnection;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct Invoices;
+
+// An invoice as the API serves it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceResponse {
+    #[schema(example = "in_1PqRst")]
+    id: String,
+    /// The number on the invoice, once it is finalized.
+    #[schema(example = "A1B2C3-0001")]
+    number: Option<String>,
+    /// Stripe's status: `draft`, `open`, `paid`, `uncollectible` or `void`.
+    status: Option<String>,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur")]
+    currency: String,
+    /// In the currency's minor unit, as are the amounts below.
+    total: i64,
+    amount_due: i64,
+    amount_paid: i64,
+    /// The page where the customer pays or downloads it, once finalized.
+    hosted_invoice_url: Option<String>,
+    period_start: Option<DateTime<Utc>>,
+    period_end: Option<DateTime<Utc>>,
+    /// The subscription it bills (`sub_...`); null for a one-off invoice.
+    subscription: Option<String>,
+    created: Option<DateTime<Utc>>,
+}
+
+impl From<Invoice> for InvoiceResponse {
+    fn from(row: Invoice) -> Self {
+        Self {
+            id: row.id,
+            number: row.number,
+            status: row.status,
+            currency: row.currency,
+            total: row.total,
+            amount_due: row.amount_due,
+            amount_paid: row.amount_paid,
+            hosted_invoice_url: row.hosted_invoice_url,
+            period_start: row.period_start.map(|t| t.and_utc()),
+            period_end: row.period_end.map(|t| t.and_utc()),
+            subscription: row.subscription_id,
+            created: row.created.map(|t| t.and_utc()),
+        }
+    }
+}
 
 /// What the mirror reads of a Stripe invoice.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

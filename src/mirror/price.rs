@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use stripe_product::price::{ListPrice, RetrievePrice};
+use utoipa::ToSchema;
 
 use super::{found, Expandable, Fetched, Page, Rows, PAGE_SIZE};
 use crate::db::columns::JsonColumn;
@@ -14,6 +15,39 @@ use crate::db::DbConnection;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Prices;
+
+// A price as the API serves it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceResponse {
+    #[schema(example = "price_1PqRst")]
+    id: String,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur")]
+    currency: String,
+    /// In the currency's minor unit; null for prices that are not a fixed amount.
+    unit_amount: Option<i64>,
+    /// `day`, `week`, `month` or `year` for recurring prices; null for one-time prices.
+    recurring_interval: Option<String>,
+    recurring_interval_count: Option<i32>,
+    lookup_key: Option<String>,
+    nickname: Option<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl From<Price> for PriceResponse {
+    fn from(price: Price) -> Self {
+        Self {
+            metadata: price.metadata.into_inner(),
+            id: price.id,
+            currency: price.currency,
+            unit_amount: price.unit_amount,
+            recurring_interval: price.recurring_interval,
+            recurring_interval_count: price.recurring_interval_count,
+            lookup_key: price.lookup_key,
+            nickname: price.nickname,
+        }
+    }
+}
 
 /// What the mirror reads of a Stripe price.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use stripe_product::product::{ListProduct, RetrieveProduct};
+use utoipa::ToSchema;
 
+use super::price::{Price, PriceResponse};
 use super::{found, Fetched, Page, Rows, PAGE_SIZE};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::products;
@@ -14,6 +16,30 @@ use crate::db::DbConnection;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Products;
+
+// A product as the API serves it, with its active prices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductResponse {
+    #[schema(example = "prod_PqRst")]
+    id: String,
+    name: String,
+    description: Option<String>,
+    metadata: BTreeMap<String, String>,
+    /// The product's active prices.
+    prices: Vec<PriceResponse>,
+}
+
+impl ProductResponse {
+    pub fn new(product: Product, prices: Vec<Price>) -> Self {
+        Self {
+            metadata: product.metadata.into_inner(),
+            prices: prices.into_iter().map(Into::into).collect(),
+            id: product.id,
+            name: product.name,
+            description: product.description,
+        }
+    }
+}
 
 /// What the mirror reads of a Stripe product.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use stripe_billing::subscription::{
     ListSubscription, ListSubscriptionStatus, RetrieveSubscription,
 };
+use utoipa::ToSchema;
 
 use super::invoice::Links;
 use super::{found, timestamp, Env, EventRef, Expandable, Fetched, MirrorError, Page, Rows};
@@ -20,6 +21,35 @@ use crate::db::{DbConnection, DbError};
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Subscriptions;
+
+// A subscription as the API serves it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionResponse {
+    #[schema(example = "sub_1PqRst")]
+    id: String,
+    /// Stripe's status: `active`, `trialing`, `past_due`, `canceled`, `unpaid`, `incomplete`,
+    /// `incomplete_expired` or `paused`.
+    status: String,
+    items: Vec<SubscriptionItem>,
+    current_period_end: Option<DateTime<Utc>>,
+    cancel_at_period_end: bool,
+    trial_end: Option<DateTime<Utc>>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl From<Subscription> for SubscriptionResponse {
+    fn from(row: Subscription) -> Self {
+        Self {
+            items: row.items.into_inner(),
+            metadata: row.metadata.into_inner(),
+            id: row.id,
+            status: row.status,
+            current_period_end: row.current_period_end.map(|t| t.and_utc()),
+            cancel_at_period_end: row.cancel_at_period_end,
+            trial_end: row.trial_end.map(|t| t.and_utc()),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RemoteSubscription {

@@ -1,7 +1,6 @@
 //! A customer's invoices, read from the mirror: its billing history, newest first.
 
 use actix_web::{get, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,53 +10,8 @@ use crate::domain::Principal;
 use crate::domain::{ObjectCursor, PageLimit};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
-use crate::mirror::invoice::Invoice;
-use crate::services::billing;
+use crate::services::billing::{self, InvoiceResponse};
 use crate::services::AppState;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceResponse {
-    #[schema(example = "in_1PqRst")]
-    id: String,
-    /// The number on the invoice, once it is finalized.
-    #[schema(example = "A1B2C3-0001")]
-    number: Option<String>,
-    /// Stripe's status: `draft`, `open`, `paid`, `uncollectible` or `void`.
-    status: Option<String>,
-    /// ISO 4217, lowercase.
-    #[schema(example = "eur")]
-    currency: String,
-    /// In the currency's minor unit, as are the amounts below.
-    total: i64,
-    amount_due: i64,
-    amount_paid: i64,
-    /// The page where the customer pays or downloads it, once finalized.
-    hosted_invoice_url: Option<String>,
-    period_start: Option<DateTime<Utc>>,
-    period_end: Option<DateTime<Utc>>,
-    /// The subscription it bills (`sub_...`); null for a one-off invoice.
-    subscription: Option<String>,
-    created: Option<DateTime<Utc>>,
-}
-
-impl From<Invoice> for InvoiceResponse {
-    fn from(row: Invoice) -> Self {
-        Self {
-            id: row.id,
-            number: row.number,
-            status: row.status,
-            currency: row.currency,
-            total: row.total,
-            amount_due: row.amount_due,
-            amount_paid: row.amount_paid,
-            hosted_invoice_url: row.hosted_invoice_url,
-            period_start: row.period_start.map(|t| t.and_utc()),
-            period_end: row.period_end.map(|t| t.and_utc()),
-            subscription: row.subscription_id,
-            created: row.created.map(|t| t.and_utc()),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoicePage {
@@ -141,7 +95,7 @@ pub async fn list(
     let (rows, next) =
         billing::invoices(&state, &principal, org_id, customer_id, cursor, limit).await?;
     Ok(web::Json(InvoicePage {
-        data: rows.into_iter().map(InvoiceResponse::from).collect(),
+        data: rows,
         next_cursor: next.map(|cursor| cursor.encode()),
     }))
 }

@@ -3,28 +3,29 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
 use crate::domain::Principal;
 use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
 use crate::mirror::checkout_session::CheckoutSession;
+pub use crate::mirror::checkout_session::CheckoutSessionResponse;
 use crate::mirror::invoice::Invoice;
+pub use crate::mirror::invoice::InvoiceResponse;
 use crate::mirror::price::Price;
 use crate::mirror::product::Product;
+pub use crate::mirror::product::ProductResponse;
 use crate::mirror::subscription::Subscription;
-
-/// An active product with its active prices.
-pub struct ProductWithPrices {
-    pub product: Product,
-    pub prices: Vec<Price>,
-}
+pub use crate::mirror::subscription::SubscriptionResponse;
 
 /// The organizer's active products that have at least one active price, by name.
 pub async fn products(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
-) -> Result<Vec<ProductWithPrices>, CustomerError> {
+) -> Result<Vec<ProductResponse>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = &organizer.stripe_account_id;
         let products = Product::list_active_by_account(conn, account)?;
@@ -39,7 +40,7 @@ pub async fn products(
             .into_iter()
             .filter_map(|product| {
                 let prices = by_product.remove(&product.id)?;
-                Some(ProductWithPrices { product, prices })
+                Some(ProductResponse::new(product, prices))
             })
             .collect())
     })
@@ -52,7 +53,7 @@ pub async fn subscriptions(
     principal: &Principal,
     org_id: OrganizerId,
     customer_id: CustomerId,
-) -> Result<Vec<Subscription>, CustomerError> {
+) -> Result<Vec<SubscriptionResponse>, CustomerError> {
     with_active_customer(
         state,
         principal,
@@ -60,9 +61,8 @@ pub async fn subscriptions(
         customer_id,
         |conn, account, customer| {
             let stripe_id = &customer.stripe_customer_id;
-            Ok(Subscription::list_by_account_and_customer(
-                conn, account, stripe_id,
-            )?)
+            let rows = Subscription::list_by_account_and_customer(conn, account, stripe_id)?;
+            Ok(rows.into_iter().map(Into::into).collect())
         },
     )
     .await
@@ -77,7 +77,7 @@ pub async fn invoices(
     customer_id: CustomerId,
     cursor: Option<ObjectCursor>,
     limit: PageLimit,
-) -> Result<(Vec<Invoice>, Option<ObjectCursor>), CustomerError> {
+) -> Result<(Vec<InvoiceResponse>, Option<ObjectCursor>), CustomerError> {
     let rows = with_active_customer(
         state,
         principal,
@@ -94,15 +94,21 @@ pub async fn invoices(
         },
     )
     .await?;
-    Ok(limit.split_as(rows, |invoice| &invoice.id, ObjectCursor::after))
+    let (rows, next) = limit.split_as(rows, |invoice| &invoice.id, ObjectCursor::after);
+    Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
-/// What a frontend asks on every page: is this customer subscribed, and to what.
-pub struct EntitlementView {
-    /// Subscriptions that grant access now (`active` or `trialing`).
-    pub subscriptions: Vec<Subscription>,
-    /// The lookup keys of the customer's active features (none when Stripe sent none).
-    pub features: Vec<String>,
+// What a frontend asks on every page: is this customer subscribed, and to what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntitlementResponse {
+    /// True when the customer has a subscription that is `active` or `trialing`, or any active
+    /// feature.
+    active: bool,
+    /// The subscriptions that grant access now.
+    subscriptions: Vec<SubscriptionResponse>,
+    /// Lookup keys of the customer's active features (Stripe Entitlements).
+    #[schema(example = json!(["premium-seats", "early-access"]))]
+    features: Vec<String>,
 }
 
 /// The organizer, the customer, its features and its subscriptions that grant access (`active`
@@ -112,17 +118,21 @@ pub async fn entitlements(
     principal: &Principal,
     org_id: OrganizerId,
     customer_id: CustomerId,
-) -> Result<EntitlementView, CustomerError> {
+) -> Result<EntitlementResponse, CustomerError> {
     let access = state.reads.access(principal, org_id, customer_id).await?;
     let not_found = || CustomerError::NotFound(customer_id.to_string());
     let access = access.ok_or_else(not_found)?;
     ActiveCustomer::of_found(Some(access.customer))?.ok_or_else(not_found)?;
-    Ok(EntitlementView {
-        subscriptions: access.subscriptions,
-        features: access
-            .entitlements
-            .map(|row| row.features.into_inner())
-            .unwrap_or_default(),
+    let features = access
+        .entitlements
+        .map(|row| row.features.into_inner())
+        .unwrap_or_default();
+    let subscriptions: Vec<SubscriptionResponse> =
+        access.subscriptions.into_iter().map(Into::into).collect();
+    Ok(EntitlementResponse {
+        active: !subscriptions.is_empty() || !features.is_empty(),
+        subscriptions,
+        features,
     })
 }
 
@@ -132,14 +142,15 @@ pub async fn checkout_session(
     principal: &Principal,
     org_id: OrganizerId,
     id: String,
-) -> Result<Option<CheckoutSession>, CustomerError> {
+) -> Result<Option<CheckoutSessionResponse>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         if crate::domain::StripeId::check(&id).is_err() {
             return Ok(None);
         }
         Ok(
             CheckoutSession::find_by_account_and_id(conn, &organizer.stripe_account_id, &id)?
-                .filter(|session| !session.deleted),
+                .filter(|session| !session.deleted)
+                .map(Into::into),
         )
     })
     .await
