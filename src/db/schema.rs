@@ -155,6 +155,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_intents (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        status -> Text,
+        currency -> Text,
+        amount -> BigInt,
+        amount_received -> BigInt,
+        application_fee_amount -> Nullable<BigInt>,
+        latest_charge -> Nullable<Text>,
+        last_error -> Text,
+        metadata -> Text,
+        created -> Nullable<Timestamp>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     prices (stripe_account_id, id) {
         stripe_account_id -> Text,
         id -> Text,
@@ -282,6 +301,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     leases,
     organizers,
+    payment_intents,
     prices,
     products,
     stripe_instances,

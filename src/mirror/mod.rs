@@ -19,6 +19,7 @@ pub mod customer;
 pub mod entitlements;
 pub mod invoice;
 mod listing;
+pub mod payment_intent;
 pub mod price;
 pub mod product;
 mod remote;
@@ -42,12 +43,13 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 
 /// Every mirrored kind, once, in the order a run reconciles them and an event refreshes them:
 /// a customer before its subscriptions, entitlements after the subscriptions that grant them.
-pub static KINDS: [&dyn Kind; 7] = [
+pub static KINDS: [&dyn Kind; 8] = [
     &customer::Customers,
     &product::Products,
     &price::Prices,
     &subscription::Subscriptions,
     &invoice::Invoices,
+    &payment_intent::PaymentIntents,
     &entitlements::Entitlements,
     &checkout_session::CheckoutSessions,
 ];
@@ -206,6 +208,8 @@ mod tests {
         assert_eq!(claimed("invoice.paid"), ["subscriptions", "invoices"]);
         assert_eq!(claimed("invoice.created"), ["invoices"]);
         assert_eq!(claimed("checkout.session.completed"), ["checkout_sessions"]);
+        assert_eq!(claimed("payment_intent.succeeded"), ["payments"]);
+        assert_eq!(claimed("payment_intent.payment_failed"), ["payments"]);
         assert_eq!(
             claimed("entitlements.active_entitlement_summary.updated"),
             ["entitlements"]

@@ -55,6 +55,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::create_checkout_session)
                 .service(payments::create_payment_intent)
                 .service(payments::create_portal_session)
+                .service(payments::list_payments)
+                .service(payments::get_payment)
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)

@@ -14,6 +14,8 @@ use crate::mirror::checkout_session::CheckoutSession;
 pub use crate::mirror::checkout_session::CheckoutSessionResponse;
 use crate::mirror::invoice::Invoice;
 pub use crate::mirror::invoice::InvoiceResponse;
+use crate::mirror::payment_intent::PaymentIntent;
+pub use crate::mirror::payment_intent::{PaymentFilter, PaymentResponse};
 use crate::mirror::price::Price;
 use crate::mirror::product::Product;
 pub use crate::mirror::product::ProductResponse;
@@ -96,6 +98,77 @@ pub async fn invoices(
     .await?;
     let (rows, next) = limit.split_as(rows, |invoice| &invoice.id, ObjectCursor::after);
     Ok((rows.into_iter().map(Into::into).collect(), next))
+}
+
+/// Which of an organizer's payments to list: those of one customer (the gateway's id), in one
+/// status, created in a range.
+#[derive(Default)]
+pub struct PaymentQuery {
+    pub customer: Option<CustomerId>,
+    pub filter: PaymentFilter,
+}
+
+/// A page of the organizer's payments, newest first, from the mirror; `cursor` continues after
+/// the last payment of a page. A customer the organizer does not have is `NotFound`.
+pub async fn payments(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    query: PaymentQuery,
+    cursor: Option<ObjectCursor>,
+    limit: PageLimit,
+) -> Result<(Vec<PaymentResponse>, Option<ObjectCursor>), CustomerError> {
+    let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
+    let after = move || cursor.as_ref().map(|c| c.key().to_string());
+    let rows = match query.customer {
+        Some(customer_id) => {
+            with_active_customer(
+                state,
+                principal,
+                org_id,
+                customer_id,
+                move |conn, account, c| {
+                    let filter = PaymentFilter {
+                        stripe_customer_id: Some(c.stripe_customer_id.clone()),
+                        ..query.filter
+                    };
+                    let rows =
+                        PaymentIntent::list(conn, account, &filter, after().as_deref(), fetch);
+                    Ok(rows?)
+                },
+            )
+            .await?
+        }
+        None => {
+            organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+                let account = &organizer.stripe_account_id;
+                let rows =
+                    PaymentIntent::list(conn, account, &query.filter, after().as_deref(), fetch);
+                Ok::<_, CustomerError>(rows?)
+            })
+            .await?
+        }
+    };
+    let (rows, next) = limit.split_as(rows, |payment| &payment.id, ObjectCursor::after);
+    Ok((rows.into_iter().map(Into::into).collect(), next))
+}
+
+/// The organizer's payment `id` (a PaymentIntent), as the mirror has it; `None` when it has
+/// none.
+pub async fn payment(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+) -> Result<Option<PaymentResponse>, CustomerError> {
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        if crate::domain::StripeId::check(&id).is_err() {
+            return Ok(None);
+        }
+        let found = PaymentIntent::find(conn, &organizer.stripe_account_id, &id)?;
+        Ok(found.map(Into::into))
+    })
+    .await
 }
 
 // What a frontend asks on every page: is this customer subscribed, and to what.

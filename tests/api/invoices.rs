@@ -24,16 +24,8 @@ async fn organizer(app: &TestApp, account: &str) -> Value {
 }
 
 async fn customer(app: &TestApp, org: &Value, email: &str) -> Value {
-    let org = org["id"].as_str().unwrap();
-    let response = app
-        .post(
-            &format!("/v1/organizers/{org}/customers"),
-            &app.organizer_token(org),
-            &json!({ "email": email }),
-        )
-        .await;
-    assert!(response.status().is_success());
-    response.json().await.unwrap()
+    app.create_customer(org["id"].as_str().unwrap(), email)
+        .await
 }
 
 fn invoices_path(org: &Value, customer: &Value) -> String {

@@ -36,6 +36,7 @@ mod openapi;
 mod organizer_registration;
 mod organizers;
 mod payment_intents;
+mod payment_reads;
 mod rate_budget;
 mod stored_data;
 mod stripe_client;

@@ -92,6 +92,7 @@ async fn every_documented_operation_is_served_and_no_other_method() {
             .replace("{customer_id}", &id)
             .replace("{event_id}", "evt_unknown")
             .replace("{session_id}", "cs_unknown")
+            .replace("{payment_id}", "pi_unknown")
             .replace("{run_id}", "run_unknown");
         assert!(
             !path.contains('{'),

@@ -24,15 +24,7 @@ async fn organizer(app: &TestApp) -> String {
 }
 
 async fn customer(app: &TestApp, org: &str, email: &str) -> Value {
-    let response = app
-        .post(
-            &format!("/v1/organizers/{org}/customers"),
-            &app.organizer_token(org),
-            &json!({ "email": email }),
-        )
-        .await;
-    assert!(response.status().is_success());
-    response.json().await.unwrap()
+    app.create_customer(org, email).await
 }
 
 async fn settle(app: &TestApp, sent: &Value) -> Value {

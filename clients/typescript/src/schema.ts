@@ -427,6 +427,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organizer's payments, newest first: from the mirror, never from Stripe. */
+        get: operations["list_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizers/{org_id}/payments/{payment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the organizer's payments: as the webhook mirror last fetched it. */
+        get: operations["get_payment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/products": {
         parameters: {
             query?: never;
@@ -1098,6 +1132,15 @@ export interface components {
          * @example djE6MDE5M2E3YzAtNWIxZS03YzNhLTlmMTAtMmQ0ZTZmOGEwYjFj
          */
         PageCursor: string;
+        /** @description Why a payment attempt failed, as Stripe said it. */
+        PaymentError: {
+            /** @description Stripe's error code, e.g. `card_declined`. */
+            code?: string | null;
+            /** @description For a declined card, the issuer's reason, e.g. `insufficient_funds`. */
+            decline_code?: string | null;
+            /** @description Stripe's message, fit to show to the buyer. */
+            message?: string | null;
+        };
         /**
          * @description Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
          *     and confirm with `client_secret`.
@@ -1115,6 +1158,54 @@ export interface components {
             publishable_key?: string | null;
             /** @example acct_1Nv0FGQ9RKHgCVdK */
             stripe_account_id: string;
+        };
+        PaymentPage: {
+            data: components["schemas"]["PaymentResponse"][];
+            next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
+        };
+        /** @description A payment as the API serves it. */
+        PaymentResponse: {
+            /**
+             * Format: int64
+             * @description What the payment asks for, in the currency's minor unit, as are the amounts below.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description What has been received.
+             */
+            amount_received: number;
+            /**
+             * Format: int64
+             * @description The platform's fee on it, when the organizer has one.
+             */
+            application_fee_amount?: number | null;
+            /** Format: date-time */
+            created?: string | null;
+            /**
+             * @description ISO 4217, lowercase.
+             * @example eur
+             */
+            currency: string;
+            /**
+             * @description Stripe's PaymentIntent id.
+             * @example pi_3PqRst
+             */
+            id: string;
+            last_error?: components["schemas"]["PaymentError"] | null;
+            /** @description The charge that paid it (`ch_...`), once one was attempted. */
+            latest_charge?: string | null;
+            /** @description The PaymentIntent's metadata: the gateway's ids for payments it created. */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * @description Stripe's status: `requires_payment_method`, `requires_confirmation`, `requires_action`,
+             *     `processing`, `requires_capture`, `canceled` or `succeeded`.
+             */
+            status: string;
+            /** @description The Stripe customer paying (`cus_...`). */
+            stripe_customer_id?: string | null;
         };
         /**
          * @description A phone number as free text: 1 to 20 digits, spaces and `+ - ( ) . x` once the whitespace around it is trimmed.
@@ -1260,7 +1351,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "entitlements" | "events";
+        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;
@@ -3363,6 +3454,139 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_payments: {
+        parameters: {
+            query?: {
+                /** @description Only the payments of this customer (the gateway's id). */
+                customer_id?: string;
+                /** @description Only payments in this status. */
+                status?: string;
+                /** @description Only payments created at or after this time (RFC 3339). */
+                created_gte?: string;
+                /** @description Only payments created before this time (RFC 3339). */
+                created_lt?: string;
+                /** @description Items per page, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: components["schemas"]["ObjectPageCursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of payments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentPage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or customer (`organizer_not_found`, `customer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `customer_id`, `status`, `created_gte`, `created_lt`, `limit` or `cursor` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's PaymentIntent id (`pi_...`) */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentResponse"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or payment (`organizer_not_found`, `payment_not_found`) */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -4,6 +4,9 @@
 
 mod body;
 mod documented;
+mod reads;
+
+pub use reads::{get as get_payment, list as list_payments};
 
 use actix_web::{post, web, HttpResponse};
 

@@ -456,6 +456,19 @@ impl TestApp {
         assert_eq!(response.status(), 201, "creating organizer {name}");
         response.json().await.unwrap()
     }
+
+    /// Upserts the organizer's customer with `email` (created, or found), with its own token.
+    pub async fn create_customer(&self, org: &str, email: &str) -> Value {
+        let response = self
+            .post(
+                &format!("/v1/organizers/{org}/customers"),
+                &self.organizer_token(org),
+                &json!({ "email": email }),
+            )
+            .await;
+        assert!(response.status().is_success(), "upserting customer {email}");
+        response.json().await.unwrap()
+    }
 }
 
 /// Reads an error response and checks the shape every error shares: a stable code, a message,

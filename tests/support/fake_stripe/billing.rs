@@ -1,5 +1,6 @@
-//! The fake's catalog and billing objects (products, prices, subscriptions), which tests put in
-//! place directly, and the routes that read them. Objects are stored per account scope.
+//! The fake's catalog and billing objects (products, prices, subscriptions, invoices, payment
+//! intents), which tests put in place directly or the fake's payments make, and the routes that
+//! read them. Objects are stored per account scope.
 
 use serde_json::{json, Map, Value};
 
@@ -7,11 +8,12 @@ use super::objects::missing;
 use super::{form, State};
 
 /// The kinds of object the fake keeps here, by the path segment that names them.
-const KINDS: [(&str, &str); 4] = [
+const KINDS: [(&str, &str); 5] = [
     ("products", "product"),
     ("prices", "price"),
     ("subscriptions", "subscription"),
     ("invoices", "invoice"),
+    ("payment_intents", "payment_intent"),
 ];
 
 pub(super) fn route(
@@ -24,7 +26,7 @@ pub(super) fn route(
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
         ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
-        ("GET", ["v1", collection @ ("products" | "prices" | "invoices")]) => {
+        ("GET", ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents")]) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(
                 state,

@@ -134,11 +134,14 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ),
         ],
         ("GET", ["v1", "events"]) => vec![("created[gte]", Rule::Int(0, i64::MAX))],
-        ("GET", ["v1", "invoices"]) => vec![("customer", Rule::Text(5000))],
+        ("GET", ["v1", "invoices" | "payment_intents"]) => vec![("customer", Rule::Text(5000))],
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             vec![("customer", Rule::Text(5000))]
         }
-        ("GET", ["v1", "products" | "prices" | "subscriptions" | "invoices", _])
+        (
+            "GET",
+            ["v1", "products" | "prices" | "subscriptions" | "invoices" | "payment_intents", _],
+        )
         | ("GET", ["v1", "account"])
         | ("GET", ["v1", "accounts", _]) => vec![],
         _ => return None,
@@ -149,7 +152,13 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             "GET",
             [
                 "v1",
-                "customers" | "products" | "prices" | "subscriptions" | "events" | "invoices"
+                "customers"
+                    | "products"
+                    | "prices"
+                    | "subscriptions"
+                    | "events"
+                    | "invoices"
+                    | "payment_intents"
             ]
         ) | ("GET", ["v1", "entitlements", "active_entitlements"])
     );

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::objects::find_customer;
+use super::objects::{find_customer, now};
 use super::{form, refusal, State};
 
 pub(super) fn route(
@@ -258,7 +258,7 @@ fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -
         "client_secret": format!("{id}_secret_fake"), "status": "requires_payment_method",
         "application_fee_amount": text(nested, "application_fee_amount").and_then(|a| a.parse::<i64>().ok()),
         "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
-        "livemode": false,
+        "livemode": false, "created": now(),
     });
     state
         .billing

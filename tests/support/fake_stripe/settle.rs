@@ -141,7 +141,7 @@ fn complete(state: &mut State, scope: &str, id: &str) -> Result<Events, String> 
         let intent = json!({
             "id": next(state, "pi"), "object": "payment_intent", "customer": customer,
             "amount": session["amount_total"], "currency": session["currency"],
-            "status": "requires_payment_method", "livemode": false,
+            "status": "requires_payment_method", "livemode": false, "created": super::objects::now(),
             "application_fee_amount": session["payment_intent_data"]["application_fee_amount"]
                 .as_str().and_then(|fee| fee.parse::<i64>().ok()),
             "metadata": session["payment_intent_data"]["metadata"].clone(),

@@ -1,0 +1,243 @@
+//! Payments: one row per Stripe PaymentIntent of the account, in every status; an app reads a
+//! payment's state and a customer's payment history from them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use crate::db::columns::JsonColumn;
+use crate::db::schema::payment_intents;
+use crate::db::DbConnection;
+use crate::stripe::{AccountClient, Get, StripeError};
+
+pub struct PaymentIntents;
+
+/// A payment as the API serves it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentResponse {
+    /// Stripe's PaymentIntent id.
+    #[schema(example = "pi_3PqRst")]
+    id: String,
+    /// Stripe's status: `requires_payment_method`, `requires_confirmation`, `requires_action`,
+    /// `processing`, `requires_capture`, `canceled` or `succeeded`.
+    status: String,
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur")]
+    currency: String,
+    /// What the payment asks for, in the currency's minor unit, as are the amounts below.
+    amount: i64,
+    /// What has been received.
+    amount_received: i64,
+    /// The platform's fee on it, when the organizer has one.
+    application_fee_amount: Option<i64>,
+    /// The Stripe customer paying (`cus_...`).
+    stripe_customer_id: Option<String>,
+    /// The charge that paid it (`ch_...`), once one was attempted.
+    latest_charge: Option<String>,
+    /// Why the last attempt failed, when it did.
+    last_error: Option<PaymentError>,
+    /// The PaymentIntent's metadata: the gateway's ids for payments it created.
+    metadata: BTreeMap<String, String>,
+    created: Option<DateTime<Utc>>,
+}
+
+/// Why a payment attempt failed, as Stripe said it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentError {
+    /// Stripe's error code, e.g. `card_declined`.
+    pub code: Option<String>,
+    /// For a declined card, the issuer's reason, e.g. `insufficient_funds`.
+    pub decline_code: Option<String>,
+    /// Stripe's message, fit to show to the buyer.
+    pub message: Option<String>,
+}
+
+impl From<PaymentIntent> for PaymentResponse {
+    fn from(row: PaymentIntent) -> Self {
+        Self {
+            last_error: row.last_error.into_inner(),
+            metadata: row.metadata.into_inner(),
+            id: row.id,
+            status: row.status,
+            currency: row.currency,
+            amount: row.amount,
+            amount_received: row.amount_received,
+            application_fee_amount: row.application_fee_amount,
+            stripe_customer_id: row.stripe_customer_id,
+            latest_charge: row.latest_charge,
+            created: row.created.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// What the mirror reads of a Stripe PaymentIntent.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RemotePaymentIntent {
+    pub id: String,
+    pub customer: Option<Expandable>,
+    pub status: String,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_received: i64,
+    pub application_fee_amount: Option<i64>,
+    pub latest_charge: Option<Expandable>,
+    pub last_payment_error: Option<PaymentError>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub created: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = payment_intents)]
+pub struct PaymentIntent {
+    pub stripe_account_id: String,
+    pub id: String,
+    pub stripe_customer_id: Option<String>,
+    pub status: String,
+    pub currency: String,
+    pub amount: i64,
+    pub amount_received: i64,
+    pub application_fee_amount: Option<i64>,
+    pub latest_charge: Option<String>,
+    pub last_error: JsonColumn<Option<PaymentError>>,
+    pub metadata: JsonColumn<BTreeMap<String, String>>,
+    pub created: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub fetched_at: NaiveDateTime,
+}
+
+crate::mirror_row!(PaymentIntent, payment_intents);
+
+impl Rows for PaymentIntents {
+    const NAME: &'static str = "payments";
+    const EVENTS: &'static [&'static str] = &[
+        "payment_intent.created",
+        "payment_intent.processing",
+        "payment_intent.requires_action",
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.partially_funded",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+    ];
+    const LISTINGS: usize = 1;
+    type Remote = RemotePaymentIntent;
+    type Row = PaymentIntent;
+
+    async fn fetch<'a>(
+        client: &'a AccountClient<'a>,
+        id: &'a str,
+    ) -> Result<Fetched<RemotePaymentIntent>, StripeError> {
+        let request = Get::new(format!("/payment_intents/{id}"));
+        found(client.read_json(&request).await, |_| false)
+    }
+
+    async fn page<'a>(
+        client: &'a AccountClient<'a>,
+        _listing: usize,
+        after: Option<&'a str>,
+    ) -> Result<Page<RemotePaymentIntent>, StripeError> {
+        client
+            .read_json(&Get::new("/payment_intents").page(after))
+            .await
+    }
+
+    fn row(account: &str, p: RemotePaymentIntent, fetched_at: NaiveDateTime) -> PaymentIntent {
+        PaymentIntent {
+            stripe_account_id: account.to_string(),
+            stripe_customer_id: p.customer.as_ref().map(|c| c.id().to_string()),
+            latest_charge: p.latest_charge.as_ref().map(|c| c.id().to_string()),
+            last_error: JsonColumn::new(p.last_payment_error),
+            metadata: JsonColumn::new(p.metadata),
+            id: p.id,
+            status: p.status,
+            currency: p.currency,
+            amount: p.amount,
+            amount_received: p.amount_received,
+            application_fee_amount: p.application_fee_amount,
+            created: timestamp(p.created),
+            deleted: false,
+            fetched_at,
+        }
+    }
+}
+
+/// What to list of an account's payments.
+#[derive(Clone, Debug, Default)]
+pub struct PaymentFilter {
+    pub stripe_customer_id: Option<String>,
+    pub status: Option<String>,
+    /// Created at or after.
+    pub created_gte: Option<NaiveDateTime>,
+    /// Created before.
+    pub created_lt: Option<NaiveDateTime>,
+}
+
+impl PaymentIntent {
+    /// The account's payment `id`, unless Stripe no longer has it.
+    pub fn find(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<Option<Self>> {
+        payment_intents::table
+            .filter(payment_intents::stripe_account_id.eq(account))
+            .filter(payment_intents::id.eq(id))
+            .filter(payment_intents::deleted.eq(false))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Up to `limit` of the account's payments that pass `filter`, newest first (by creation,
+    /// then id), after the payment `after` of an earlier page.
+    pub fn list(
+        conn: &mut DbConnection,
+        account: &str,
+        filter: &PaymentFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        use payment_intents::dsl as p;
+        let mut query = p::payment_intents
+            .filter(p::stripe_account_id.eq(account))
+            .filter(p::deleted.eq(false))
+            .order((p::created.desc(), p::id.desc()))
+            .limit(limit)
+            .select(Self::as_select())
+            .into_boxed();
+        if let Some(customer) = &filter.stripe_customer_id {
+            query = query.filter(p::stripe_customer_id.eq(customer.clone()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(p::status.eq(status.clone()));
+        }
+        if let Some(from) = filter.created_gte {
+            query = query.filter(p::created.ge(from));
+        }
+        if let Some(until) = filter.created_lt {
+            query = query.filter(p::created.lt(until));
+        }
+        if let Some(after) = after {
+            let last = p::payment_intents
+                .filter(p::stripe_account_id.eq(account))
+                .filter(p::id.eq(after))
+                .select(p::created)
+                .first::<Option<NaiveDateTime>>(conn)
+                .optional()?
+                .flatten();
+            let Some(created) = last else {
+                return Ok(Vec::new());
+            };
+            query = query.filter(
+                p::created
+                    .lt(created)
+                    .or(p::created.eq(created).and(p::id.lt(after.to_string()))),
+            );
+        }
+        query.load(conn)
+    }
+}
