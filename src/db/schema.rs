@@ -205,6 +205,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    refunds (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        payment_intent_id -> Nullable<Text>,
+        charge_id -> Nullable<Text>,
+        amount -> BigInt,
+        currency -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        metadata -> Text,
+        created -> Nullable<Timestamp>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     stripe_instances (id) {
         id -> Text,
         seen_at -> Timestamp,
@@ -304,6 +322,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_intents,
     prices,
     products,
+    refunds,
     stripe_instances,
     subscriptions,
     sync_cursors,

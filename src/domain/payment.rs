@@ -67,6 +67,15 @@ impl Currency {
     }
 }
 
+super::text_enum! {
+    /// Why a refund is asked for, in Stripe's words.
+    pub enum RefundReason {
+        Duplicate = "duplicate",
+        Fraudulent = "fraudulent",
+        RequestedByCustomer = "requested_by_customer",
+    }
+}
+
 /// An absolute http(s) URL, as Stripe takes for redirects (at most 5,000 characters), in the
 /// shape the OpenAPI document states exactly: `http://` or `https://` (any case), a domain name
 /// whose last label starts with a letter, or a dotted IPv4 address, an optional port up to

@@ -50,6 +50,18 @@ impl From<PaymentError> for ApiError {
                 code: "organizer_fee_above_cap",
                 message: err.to_string(),
             },
+            PaymentError::PaymentNotFound(_) => ApiError::NotFound {
+                code: "payment_not_found",
+                message: err.to_string(),
+            },
+            PaymentError::NotRefundable { .. } => ApiError::Conflict {
+                code: "payment_not_refundable",
+                message: err.to_string(),
+            },
+            PaymentError::FullyRefunded(_) => ApiError::Conflict {
+                code: "payment_fully_refunded",
+                message: err.to_string(),
+            },
             PaymentError::Db(db) => db.into(),
         }
     }

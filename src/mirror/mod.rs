@@ -22,6 +22,7 @@ mod listing;
 pub mod payment_intent;
 pub mod price;
 pub mod product;
+pub mod refund;
 mod remote;
 mod rows;
 mod run;
@@ -43,13 +44,14 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 
 /// Every mirrored kind, once, in the order a run reconciles them and an event refreshes them:
 /// a customer before its subscriptions, entitlements after the subscriptions that grant them.
-pub static KINDS: [&dyn Kind; 8] = [
+pub static KINDS: [&dyn Kind; 9] = [
     &customer::Customers,
     &product::Products,
     &price::Prices,
     &subscription::Subscriptions,
     &invoice::Invoices,
     &payment_intent::PaymentIntents,
+    &refund::Refunds,
     &entitlements::Entitlements,
     &checkout_session::CheckoutSessions,
 ];
@@ -210,6 +212,8 @@ mod tests {
         assert_eq!(claimed("checkout.session.completed"), ["checkout_sessions"]);
         assert_eq!(claimed("payment_intent.succeeded"), ["payments"]);
         assert_eq!(claimed("payment_intent.payment_failed"), ["payments"]);
+        assert_eq!(claimed("refund.failed"), ["refunds"]);
+        assert_eq!(claimed("charge.refund.updated"), ["refunds"]);
         assert_eq!(
             claimed("entitlements.active_entitlement_summary.updated"),
             ["entitlements"]

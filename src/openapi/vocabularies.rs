@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 
+use crate::domain::payment::RefundReason;
 use crate::domain::{EventStatus, OrganizerStatus, RunStatus, RunTrigger};
 
 /// A doc comment's lines as the description: one space after `///` dropped, lines joined.
@@ -43,4 +44,10 @@ macro_rules! text_schema {
     )+};
 }
 
-text_schema!(EventStatus, OrganizerStatus, RunStatus, RunTrigger);
+text_schema!(
+    EventStatus,
+    OrganizerStatus,
+    RefundReason,
+    RunStatus,
+    RunTrigger
+);

@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::create_portal_session)
                 .service(payments::list_payments)
                 .service(payments::get_payment)
+                .service(payments::create_refund)
+                .service(payments::list_refunds)
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)

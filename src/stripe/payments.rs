@@ -18,11 +18,12 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_checkout::{CheckoutSessionBillingAddressCollection, CheckoutSessionMode};
 use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
 
 use super::{AccountClient, IdempotencyKey, StripeError};
 use crate::domain::payment::{
     AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, Interval, LineItem,
-    PortalConfiguration, Save,
+    PortalConfiguration, RefundReason, Save,
 };
 
 /// The SDK's value for a currency the domain took (the two lists are equal: see the test).
@@ -209,6 +210,43 @@ pub async fn create_payment_intent(
     }
     if let Fee::Amount(amount) = new.fee {
         request = request.application_fee_amount(amount);
+    }
+    client.write_json(&request, key).await
+}
+
+/// A refund of (part of) a PaymentIntent's charge, on the organizer's account.
+pub struct NewRefund<'a> {
+    pub payment_intent: &'a str,
+    /// `None`: what is left of the charge.
+    pub amount: Option<i64>,
+    pub reason: Option<RefundReason>,
+    /// Whether the platform's fee goes back in proportion (direct charges with a fee).
+    pub refund_application_fee: bool,
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// Creates a refund; the answer is read as `T` (the mirror's shape of a refund).
+pub async fn create_refund<T: serde::de::DeserializeOwned>(
+    client: &AccountClient<'_>,
+    new: &NewRefund<'_>,
+    key: IdempotencyKey,
+) -> Result<T, StripeError> {
+    let mut request = CreateRefund::new().payment_intent(new.payment_intent);
+    if let Some(amount) = new.amount {
+        request = request.amount(amount);
+    }
+    if let Some(reason) = new.reason {
+        request = request.reason(match reason {
+            RefundReason::Duplicate => CreateRefundReason::Duplicate,
+            RefundReason::Fraudulent => CreateRefundReason::Fraudulent,
+            RefundReason::RequestedByCustomer => CreateRefundReason::RequestedByCustomer,
+        });
+    }
+    if new.refund_application_fee {
+        request = request.refund_application_fee(true);
+    }
+    if !new.metadata.is_empty() {
+        request = request.metadata(hash_map(new.metadata));
     }
     client.write_json(&request, key).await
 }

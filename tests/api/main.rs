@@ -38,6 +38,7 @@ mod organizers;
 mod payment_intents;
 mod payment_reads;
 mod rate_budget;
+mod refunds;
 mod stored_data;
 mod stripe_client;
 mod sync;

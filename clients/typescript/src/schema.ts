@@ -461,6 +461,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/payments/{payment_id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payment's refunds, newest first: from the mirror, never from Stripe. */
+        get: operations["list_refunds"];
+        put?: never;
+        /**
+         * Refund one of the organizer's payments, in whole or in part.
+         * @description Checked against the mirror before Stripe is called: the payment is the organizer's, it
+         *     succeeded, and `amount` is at most what is left to refund (what it received, less its
+         *     refunds that did not fail). Created on the organizer's account, then recorded, so
+         *     `GET .../refunds` lists it at once; webhooks keep its status.
+         */
+        post: operations["create_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/products": {
         parameters: {
             query?: never;
@@ -803,6 +827,26 @@ export interface components {
             configuration?: string | null;
             /** @description Where the portal's "back" link goes: an absolute http(s) URL. */
             return_url: components["schemas"]["HttpUrl"];
+        };
+        CreateRefund: {
+            /**
+             * Format: int64
+             * @description In the payment's currency's minor unit; all that is left to refund when absent.
+             */
+            amount?: number | null;
+            /**
+             * @description Stripe metadata for the refund (up to 50 keys); the gateway adds `gateway_organizer_id`
+             *     and `gateway_payment_id`.
+             */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            reason?: components["schemas"]["RefundReason"] | null;
+            /**
+             * @description Give the platform's application fee back in proportion (a direct charge with a fee);
+             *     false when absent.
+             */
+            refund_application_fee?: boolean | null;
         };
         /**
          * @description A lowercase ISO 4217 code of a currency Stripe supports (the pattern lists them all).
@@ -1277,6 +1321,43 @@ export interface components {
             interval: "year";
             interval_count?: number | null;
         };
+        RefundList: {
+            /** @description Newest first. */
+            data: components["schemas"]["RefundResponse"][];
+        };
+        /**
+         * @description Why a refund is asked for, in Stripe's words.
+         * @enum {string}
+         */
+        RefundReason: "duplicate" | "fraudulent" | "requested_by_customer";
+        RefundResponse: {
+            /**
+             * Format: int64
+             * @description In the currency's minor unit.
+             */
+            amount: number;
+            /** Format: date-time */
+            created?: string | null;
+            /**
+             * @description ISO 4217, lowercase.
+             * @example eur
+             */
+            currency: string;
+            /** @description Why a `failed` refund failed, as Stripe says it. */
+            failure_reason?: string | null;
+            /** @example re_3PqRst */
+            id: string;
+            /** @description The refund's metadata: the gateway's ids, and the client's. */
+            metadata: {
+                [key: string]: string;
+            };
+            /** @description The payment refunded (`pi_...`). */
+            payment_id?: string | null;
+            /** @description `duplicate`, `fraudulent` or `requested_by_customer`, when one was given. */
+            reason?: string | null;
+            /** @description Stripe's status: `pending`, `requires_action`, `succeeded`, `failed` or `canceled`. */
+            status: string;
+        };
         /**
          * @description Where a reconciliation run stands.
          * @enum {string}
@@ -1351,7 +1432,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "entitlements" | "events";
+        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;
@@ -3587,6 +3668,186 @@ export interface operations {
             /** @description No such organizer or payment (`organizer_not_found`, `payment_not_found`) */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_refunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's PaymentIntent id (`pi_...`) */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment's refunds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or payment (`organizer_not_found`, `payment_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's PaymentIntent id (`pi_...`) */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefund"];
+            };
+        };
+        responses: {
+            /** @description Created (`pending` or `succeeded`) */
+            201: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or payment (`organizer_not_found`, `payment_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The payment has not succeeded (`payment_not_refundable`), is refunded in full (`payment_fully_refunded`), or the organizer's account revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields, or an `amount` above what is left to refund (`validation_failed`); or Stripe refused the data (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

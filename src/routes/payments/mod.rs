@@ -5,8 +5,10 @@
 mod body;
 mod documented;
 mod reads;
+mod refunds;
 
 pub use reads::{get as get_payment, list as list_payments};
+pub use refunds::{create as create_refund, list as list_refunds};
 
 use actix_web::{post, web, HttpResponse};
 

@@ -13,6 +13,7 @@
 mod checkout;
 mod intents;
 mod lines;
+pub mod refunds;
 
 pub use checkout::{create_checkout_session, CheckoutInput, CreatedCheckout};
 pub use intents::{
@@ -54,6 +55,13 @@ pub enum PaymentError {
     /// after it was set): no payment is taken at a fee the platform no longer allows.
     #[error("the organizer's application fee of {bps} basis points is above the platform's cap of {cap} (MAX_APPLICATION_FEE_BPS); update the organizer's fee")]
     FeeAboveCap { bps: i64, cap: i64 },
+    /// The organizer has no such payment in the mirror (another tenant's is not its).
+    #[error("no payment {0}")]
+    PaymentNotFound(String),
+    #[error("payment {payment} is `{status}`: only a succeeded payment can be refunded")]
+    NotRefundable { payment: String, status: String },
+    #[error("payment {0} is refunded in full")]
+    FullyRefunded(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }

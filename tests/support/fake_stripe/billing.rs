@@ -8,12 +8,13 @@ use super::objects::missing;
 use super::{form, State};
 
 /// The kinds of object the fake keeps here, by the path segment that names them.
-const KINDS: [(&str, &str); 5] = [
+const KINDS: [(&str, &str); 6] = [
     ("products", "product"),
     ("prices", "price"),
     ("subscriptions", "subscription"),
     ("invoices", "invoice"),
     ("payment_intents", "payment_intent"),
+    ("refunds", "refund"),
 ];
 
 pub(super) fn route(
@@ -26,7 +27,10 @@ pub(super) fn route(
     match (method, segments) {
         ("GET", ["v1", "subscriptions"]) => Some(list_subscriptions(state, scope, params)),
         ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
-        ("GET", ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents")]) => {
+        (
+            "GET",
+            ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents" | "refunds")],
+        ) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(
                 state,

@@ -107,6 +107,16 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ("metadata[*]", Rule::Metadata),
             ("application_fee_amount", Rule::Int(0, EIGHT_DIGITS)),
         ],
+        ("POST", ["v1", "refunds"]) => vec![
+            ("payment_intent", Rule::Text(5000)),
+            ("amount", Rule::Int(1, EIGHT_DIGITS)),
+            (
+                "reason",
+                Rule::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
+            ),
+            ("refund_application_fee", Rule::Bool),
+            ("metadata[*]", Rule::Metadata),
+        ],
         ("POST", ["v1", "billing_portal", "sessions"]) => vec![
             ("customer", Rule::Text(5000)),
             ("return_url", Rule::Text(5000)),
@@ -135,6 +145,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
         ],
         ("GET", ["v1", "events"]) => vec![("created[gte]", Rule::Int(0, i64::MAX))],
         ("GET", ["v1", "invoices" | "payment_intents"]) => vec![("customer", Rule::Text(5000))],
+        ("GET", ["v1", "refunds"]) => vec![("payment_intent", Rule::Text(5000))],
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             vec![("customer", Rule::Text(5000))]
         }
@@ -159,6 +170,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
                     | "events"
                     | "invoices"
                     | "payment_intents"
+                    | "refunds"
             ]
         ) | ("GET", ["v1", "entitlements", "active_entitlements"])
     );

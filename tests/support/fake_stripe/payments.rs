@@ -20,6 +20,7 @@ pub(super) fn route(
         ("POST", ["v1", "checkout", "sessions"]) => checkout_session(state, scope, &nested),
         ("POST", ["v1", "payment_intents"]) => payment_intent(state, scope, &nested),
         ("POST", ["v1", "billing_portal", "sessions"]) => portal_session(state, scope, &nested),
+        ("POST", ["v1", "refunds"]) => refund(state, scope, &nested),
         _ => return None,
     })
 }
@@ -280,4 +281,80 @@ fn portal_session(state: &mut State, scope: &str, nested: &Map<String, Value>) -
             "url": format!("https://billing.stripe.com/p/session/{id}"),
         }),
     )
+}
+
+/// A refund of a PaymentIntent's charge: all of what is left, or `amount` of it. Refused as
+/// Stripe refuses it: an unknown PaymentIntent, one with no successful charge, an amount above
+/// what is left, a charge refunded in full.
+fn refund(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
+    let Some(intent_id) = text(nested, "payment_intent").map(str::to_string) else {
+        return invalid("payment_intent", "Missing required param: payment_intent.");
+    };
+    if text(nested, "refund_application_fee").is_some() {
+        if let Some(refusal) = fee_refused(scope, "refund_application_fee") {
+            return refusal;
+        }
+    }
+    let key = (scope.to_string(), intent_id.clone());
+    let intent = match state.billing.get(&key) {
+        Some(intent) if intent["object"] == "payment_intent" => intent.clone(),
+        _ => return no_such("payment_intent", "payment_intent", &intent_id),
+    };
+    let charge_id = match intent["latest_charge"].as_str() {
+        Some(id) if intent["status"] == "succeeded" => id.to_string(),
+        _ => {
+            return invalid(
+                "payment_intent",
+                &format!(
+                    "This PaymentIntent ({intent_id}) does not have a successful charge to refund."
+                ),
+            )
+        }
+    };
+    let charge_key = (scope.to_string(), charge_id.clone());
+    let charge = state.billing[&charge_key].clone();
+    let left =
+        charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
+    if left <= 0 {
+        return refusal(
+            "charge",
+            Some("charge_already_refunded"),
+            &format!("Charge {charge_id} has already been refunded."),
+        );
+    }
+    let amount = match text(nested, "amount").map(|a| a.parse::<i64>()) {
+        None => left,
+        Some(Ok(amount)) if amount <= left => amount,
+        Some(_) => {
+            return invalid(
+                "amount",
+                &format!(
+                    "Refund amount ({}) is greater than unrefunded amount on charge ({left})",
+                    text(nested, "amount").unwrap_or_default()
+                ),
+            )
+        }
+    };
+    let refund = json!({
+        "id": next_id(state, "re"), "object": "refund", "payment_intent": intent_id,
+        "charge": charge_id, "amount": amount, "currency": intent["currency"],
+        "status": "succeeded", "reason": text(nested, "reason"), "failure_reason": null,
+        "metadata": nested.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "created": now(),
+    });
+    state.billing.insert(
+        (
+            scope.to_string(),
+            refund["id"].as_str().unwrap_or_default().to_string(),
+        ),
+        refund.clone(),
+    );
+    let charge = state
+        .billing
+        .get_mut(&charge_key)
+        .expect("the charge read above");
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
+    charge["amount_refunded"] = json!(refunded);
+    charge["refunded"] = json!(refunded == charge["amount"].as_i64().unwrap_or(0));
+    (200, refund)
 }

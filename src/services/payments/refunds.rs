@@ -1,0 +1,161 @@
+//! Refunds of an organizer's payments: checked against the mirror (the payment is the
+//! organizer's, it succeeded, the amount is at most what is left to refund) before Stripe is
+//! called, then created on the organizer's account, then recorded.
+
+use std::collections::BTreeMap;
+
+use super::{stripe_key, PaymentError};
+use crate::db::{database_now, DbError};
+use crate::domain::payment::{Amount, RefundReason};
+use crate::domain::{ClientKey, OrganizerId, Principal, StripeId};
+use crate::mirror::payment_intent::PaymentIntent;
+pub use crate::mirror::refund::RefundResponse;
+use crate::mirror::refund::{Refund, Refunds, RemoteRefund};
+use crate::mirror::{MirrorRow, Rows};
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::{organizers, AppState};
+use crate::stripe::customers::ORGANIZER_ID_KEY;
+use crate::stripe::payments::{self, NewRefund};
+
+/// The metadata key of the refunded payment's id on a refund the gateway creates.
+pub const PAYMENT_ID_KEY: &str = "gateway_payment_id";
+
+pub struct RefundInput {
+    /// `None`: what is left to refund.
+    pub amount: Option<Amount>,
+    pub reason: Option<RefundReason>,
+    /// Whether the platform's fee goes back in proportion (default false).
+    pub refund_application_fee: bool,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What is left to refund of a payment: what it received, less its refunds that did not fail.
+fn refundable(payment: &PaymentIntent, refunds: &[Refund]) -> i64 {
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.counts())
+        .map(|r| r.amount)
+        .sum();
+    (payment.amount_received - refunded).max(0)
+}
+
+/// Refunds (part of) the organizer's payment `payment_id`.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn refund(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    payment_id: String,
+    input: RefundInput,
+    client_key: Option<ClientKey>,
+) -> Result<RefundResponse, PaymentError> {
+    let id = payment_id.clone();
+    let (organizer, found) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            if StripeId::check(&id).is_err() {
+                return Ok::<_, PaymentError>((organizer, None));
+            }
+            let account = organizer.stripe_account_id.clone();
+            let payment = PaymentIntent::find(conn, &account, &id)?;
+            let found = match payment {
+                Some(payment) => {
+                    let refunds = Refund::of_payment(conn, &account, &id)?;
+                    Some((payment, refunds))
+                }
+                None => None,
+            };
+            Ok((organizer, found))
+        })
+        .await?;
+    let (payment, refunds) = found.ok_or(PaymentError::PaymentNotFound(payment_id))?;
+    let account = organizers::connected_account(&organizer)?;
+    if payment.status != "succeeded" {
+        return Err(PaymentError::NotRefundable {
+            payment: payment.id,
+            status: payment.status,
+        });
+    }
+    let left = refundable(&payment, &refunds);
+    if left == 0 {
+        return Err(PaymentError::FullyRefunded(payment.id));
+    }
+    if let Some(amount) = input.amount {
+        if amount.get() > left {
+            return Err(PaymentError::Invalid {
+                field: "amount".into(),
+                message: format!(
+                    "must be at most {left}, what is left to refund of the payment's {} {}",
+                    payment.amount_received, payment.currency
+                ),
+            });
+        }
+    }
+    let mut metadata = input.metadata;
+    metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
+    metadata.insert(PAYMENT_ID_KEY.into(), payment.id.clone());
+    let new = NewRefund {
+        payment_intent: &payment.id,
+        amount: input.amount.map(Amount::get),
+        reason: input.reason,
+        refund_application_fee: input.refund_application_fee,
+        metadata: &metadata,
+    };
+    let key = stripe_key("refund.create", &account, client_key.as_ref());
+    // Stamped before the create: a webhook's fetch that began later wins over this answer.
+    let fetched_at = state
+        .db
+        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+        .await?;
+    let client = state.stripe.for_account(&account);
+    let refund: RemoteRefund = payments::create_refund(&client, &new, key)
+        .await
+        .map_err(|err| PaymentError::stripe(&account, err))?;
+    let row = Refunds::row(account.as_str(), refund, fetched_at);
+    let audit = AuditContext::new(principal);
+    let entry = AuditEntry {
+        action: "refund.created",
+        organizer_id: Some(organizer.id.clone()),
+        targets: serde_json::json!({ "refund_id": row.id, "payment_intent_id": payment.id }),
+        outcome: Outcome::Succeeded,
+        subject_hash: None,
+        details: serde_json::json!({
+            "amount": row.amount,
+            "currency": row.currency,
+            "refund_application_fee": input.refund_application_fee,
+        }),
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                Refund::upsert(conn, &stored)?;
+                audit.record(conn, &entry)
+            })
+            .map_err(DbError::from)
+        })
+        .await?;
+    Ok(row.into())
+}
+
+/// The refunds of the organizer's payment `payment_id`, newest first; `None` when the mirror
+/// has no such payment.
+pub async fn refunds(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    payment_id: String,
+) -> Result<Option<Vec<RefundResponse>>, PaymentError> {
+    organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        if StripeId::check(&payment_id).is_err() {
+            return Ok(None);
+        }
+        let account = &organizer.stripe_account_id;
+        if PaymentIntent::find(conn, account, &payment_id)?.is_none() {
+            return Ok(None);
+        }
+        let rows = Refund::of_payment(conn, account, &payment_id)?;
+        Ok::<_, PaymentError>(Some(rows.into_iter().map(Into::into).collect()))
+    })
+    .await
+}
