@@ -32,6 +32,8 @@ pub struct PaymentResponse {
     amount: i64,
     /// What has been received.
     amount_received: i64,
+    /// What its refunds that did not fail give back (pending ones included).
+    amount_refunded: i64,
     /// The platform's fee on it, when the organizer has one.
     application_fee_amount: Option<i64>,
     /// The Stripe customer paying (`cus_...`).
@@ -56,9 +58,11 @@ pub struct PaymentError {
     pub message: Option<String>,
 }
 
-impl From<PaymentIntent> for PaymentResponse {
-    fn from(row: PaymentIntent) -> Self {
+impl PaymentResponse {
+    /// The payment `row`, of which its refunds give back `amount_refunded`.
+    pub fn new(row: PaymentIntent, amount_refunded: i64) -> Self {
         Self {
+            amount_refunded,
             last_error: row.last_error.into_inner(),
             metadata: row.metadata.into_inner(),
             id: row.id,

@@ -1,7 +1,7 @@
 //! Refunds: one row per Stripe refund of the account, written from the create's answer and from
 //! the refund's events; what is left to refund of a payment is read from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -140,11 +140,38 @@ impl Rows for Refunds {
     }
 }
 
+/// Whether a refund in `status` takes, or may still take, money back.
+fn counts(status: &str) -> bool {
+    !matches!(status, "failed" | "canceled")
+}
+
 impl Refund {
     /// Whether the refund takes, or may still take, money back: what is left to refund of its
     /// payment does not count it again.
     pub fn counts(&self) -> bool {
-        !matches!(self.status.as_str(), "failed" | "canceled")
+        counts(&self.status)
+    }
+
+    /// What the refunds that count give back of each of the account's payments `ids` (those
+    /// without one are absent).
+    pub fn refunded_of(
+        conn: &mut DbConnection,
+        account: &str,
+        ids: &[&str],
+    ) -> QueryResult<HashMap<String, i64>> {
+        let rows: Vec<(Option<String>, i64, String)> = refunds::table
+            .filter(refunds::stripe_account_id.eq(account))
+            .filter(refunds::payment_intent_id.eq_any(ids))
+            .filter(refunds::deleted.eq(false))
+            .select((refunds::payment_intent_id, refunds::amount, refunds::status))
+            .load(conn)?;
+        let mut refunded = HashMap::new();
+        for (payment, amount, status) in rows {
+            if let Some(payment) = payment.filter(|_| counts(&status)) {
+                *refunded.entry(payment).or_insert(0) += amount;
+            }
+        }
+        Ok(refunded)
     }
 
     /// The refunds of the account's payment `payment_intent_id`, newest first.

@@ -8,6 +8,9 @@ use utoipa::ToSchema;
 
 use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
 use super::{organizers, AppState};
+use diesel::QueryResult;
+
+use crate::db::DbConnection;
 use crate::domain::Principal;
 use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
 use crate::mirror::checkout_session::CheckoutSession;
@@ -19,6 +22,7 @@ pub use crate::mirror::payment_intent::{PaymentFilter, PaymentResponse};
 use crate::mirror::price::Price;
 use crate::mirror::product::Product;
 pub use crate::mirror::product::ProductResponse;
+use crate::mirror::refund::Refund;
 use crate::mirror::subscription::Subscription;
 pub use crate::mirror::subscription::SubscriptionResponse;
 
@@ -133,8 +137,8 @@ pub async fn payments(
                         ..query.filter
                     };
                     let rows =
-                        PaymentIntent::list(conn, account, &filter, after().as_deref(), fetch);
-                    Ok(rows?)
+                        PaymentIntent::list(conn, account, &filter, after().as_deref(), fetch)?;
+                    Ok(with_refunded(conn, account, rows)?)
                 },
             )
             .await?
@@ -143,14 +147,34 @@ pub async fn payments(
             organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
                 let account = &organizer.stripe_account_id;
                 let rows =
-                    PaymentIntent::list(conn, account, &query.filter, after().as_deref(), fetch);
-                Ok::<_, CustomerError>(rows?)
+                    PaymentIntent::list(conn, account, &query.filter, after().as_deref(), fetch)?;
+                Ok::<_, CustomerError>(with_refunded(conn, account, rows)?)
             })
             .await?
         }
     };
-    let (rows, next) = limit.split_as(rows, |payment| &payment.id, ObjectCursor::after);
-    Ok((rows.into_iter().map(Into::into).collect(), next))
+    let (rows, next) = limit.split_as(rows, |(payment, _)| &payment.id, ObjectCursor::after);
+    let payments = rows
+        .into_iter()
+        .map(|(row, refunded)| PaymentResponse::new(row, refunded));
+    Ok((payments.collect(), next))
+}
+
+/// Each payment with what its refunds that count give back.
+fn with_refunded(
+    conn: &mut DbConnection,
+    account: &str,
+    rows: Vec<PaymentIntent>,
+) -> QueryResult<Vec<(PaymentIntent, i64)>> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let refunded = Refund::refunded_of(conn, account, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let amount = refunded.get(&row.id).copied().unwrap_or(0);
+            (row, amount)
+        })
+        .collect())
 }
 
 /// The organizer's payment `id` (a PaymentIntent), as the mirror has it; `None` when it has
@@ -165,8 +189,13 @@ pub async fn payment(
         if crate::domain::StripeId::check(&id).is_err() {
             return Ok(None);
         }
-        let found = PaymentIntent::find(conn, &organizer.stripe_account_id, &id)?;
-        Ok(found.map(Into::into))
+        let account = &organizer.stripe_account_id;
+        let found = PaymentIntent::find(conn, account, &id)?;
+        let found = with_refunded(conn, account, found.into_iter().collect())?;
+        Ok(found
+            .into_iter()
+            .next()
+            .map(|(row, refunded)| PaymentResponse::new(row, refunded)))
     })
     .await
 }

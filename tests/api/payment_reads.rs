@@ -115,6 +115,7 @@ async fn payments_follow_their_events_and_are_read_from_the_mirror(app: TestApp)
     let payment = read(&app, &org, &path).await;
     assert_eq!(payment["status"], "succeeded", "{payment}");
     assert_eq!(payment["amount_received"], 4900);
+    assert_eq!(payment["amount_refunded"], 0);
     assert_eq!(payment["latest_charge"], "ch_followed");
     assert_eq!(payment["last_error"], Value::Null);
     let page = read(&app, &org, &payments_path(&org)).await;

@@ -104,6 +104,10 @@ async fn a_paid_ticket_is_refunded_in_part_then_in_full(app: TestApp) {
     assert_eq!(param("amount").as_deref(), Some("2000"));
     assert_eq!(param("refund_application_fee").as_deref(), Some("true"));
 
+    let payment_path = format!("{}/payments/{payment}", org_path(&org));
+    let read = app.get_json(&payment_path, &app.admin_token()).await;
+    assert_eq!(read["amount_refunded"], 2000, "{read}");
+
     // The same key again: the first answer, and no second refund.
     let (status, again) = refund(&app, &org, &payment, "refund-1", part).await;
     assert_eq!((status, &again["id"]), (201, &first["id"]), "{again}");
@@ -117,6 +121,8 @@ async fn a_paid_ticket_is_refunded_in_part_then_in_full(app: TestApp) {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "payment_fully_refunded");
     assert_eq!(app.stripe.requests_to("POST", "/v1/refunds").len(), 2);
+    let read = app.get_json(&payment_path, &app.admin_token()).await;
+    assert_eq!(read["amount_refunded"], 5000, "{read}");
 
     let list = app
         .get_json(&refunds_path(&org, &payment), &app.admin_token())
@@ -225,6 +231,9 @@ async fn a_failed_refund_gives_its_amount_back_to_refund(app: TestApp) {
     );
 
     // Only refunds that did not fail count: 800 is left to refund again, 801 is not.
+    let payment_path = format!("{}/payments/{payment}", org_path(&org));
+    let read = app.get_json(&payment_path, &app.admin_token()).await;
+    assert_eq!(read["amount_refunded"], 0, "{read}");
     let (status, body) = refund(&app, &org, &payment, "r2", json!({ "amount": 801 })).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(app.stripe.requests_to("POST", "/v1/refunds").len(), 1);

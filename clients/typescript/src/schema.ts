@@ -1221,6 +1221,11 @@ export interface components {
             amount_received: number;
             /**
              * Format: int64
+             * @description What its refunds that did not fail give back (pending ones included).
+             */
+            amount_refunded: number;
+            /**
+             * Format: int64
              * @description The platform's fee on it, when the organizer has one.
              */
             application_fee_amount?: number | null;
