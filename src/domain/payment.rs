@@ -76,6 +76,15 @@ super::text_enum! {
     }
 }
 
+super::text_enum! {
+    /// How Stripe prorates a subscription's new price or quantity.
+    pub enum Proration {
+        CreateProrations = "create_prorations",
+        NoProrations = "none",
+        AlwaysInvoice = "always_invoice",
+    }
+}
+
 /// An absolute http(s) URL, as Stripe takes for redirects (at most 5,000 characters), in the
 /// shape the OpenAPI document states exactly: `http://` or `https://` (any case), a domain name
 /// whose last label starts with a letter, or a dotted IPv4 address, an optional port up to

@@ -62,6 +62,14 @@ impl From<PaymentError> for ApiError {
                 code: "payment_fully_refunded",
                 message: err.to_string(),
             },
+            PaymentError::SubscriptionNotFound(_) => ApiError::NotFound {
+                code: "subscription_not_found",
+                message: err.to_string(),
+            },
+            PaymentError::SubscriptionCanceled(_) => ApiError::Conflict {
+                code: "subscription_canceled",
+                message: err.to_string(),
+            },
             PaymentError::Db(db) => db.into(),
         }
     }

@@ -185,17 +185,6 @@ pub struct PaymentFilter {
 }
 
 impl PaymentIntent {
-    /// The account's payment `id`, unless Stripe no longer has it.
-    pub fn find(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<Option<Self>> {
-        payment_intents::table
-            .filter(payment_intents::stripe_account_id.eq(account))
-            .filter(payment_intents::id.eq(id))
-            .filter(payment_intents::deleted.eq(false))
-            .select(Self::as_select())
-            .first(conn)
-            .optional()
-    }
-
     /// Up to `limit` of the account's payments that pass `filter`, newest first (by creation,
     /// then id), after the payment `after` of an earlier page.
     pub fn list(

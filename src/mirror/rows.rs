@@ -182,5 +182,23 @@ macro_rules! mirror_row {
                 query.load(conn)
             }
         }
+
+        impl $row {
+            /// The account's row `id`, unless it is marked deleted.
+            pub fn find(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                id: &str,
+            ) -> diesel::QueryResult<Option<Self>> {
+                diesel::OptionalExtension::optional(
+                    $table::table
+                        .filter($table::stripe_account_id.eq(account))
+                        .filter($table::id.eq(id))
+                        .filter($table::deleted.eq(false))
+                        .select(<Self as diesel::SelectableHelper<_>>::as_select())
+                        .first(conn),
+                )
+            }
+        }
     };
 }

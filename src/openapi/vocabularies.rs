@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 
-use crate::domain::payment::RefundReason;
+use crate::domain::payment::{Proration, RefundReason};
 use crate::domain::{EventStatus, OrganizerStatus, RunStatus, RunTrigger};
 
 /// A doc comment's lines as the description: one space after `///` dropped, lines joined.
@@ -47,6 +47,7 @@ macro_rules! text_schema {
 text_schema!(
     EventStatus,
     OrganizerStatus,
+    Proration,
     RefundReason,
     RunStatus,
     RunTrigger

@@ -14,6 +14,7 @@ mod invoices;
 pub mod metrics;
 mod organizers;
 mod payments;
+mod subscriptions;
 mod sync;
 mod webhook_events;
 mod webhooks;
@@ -50,6 +51,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(customers::remove)
                 .service(billing::products)
                 .service(billing::subscriptions)
+                .service(subscriptions::update)
+                .service(subscriptions::cancel)
                 .service(invoices::list)
                 .service(billing::checkout_session)
                 .service(payments::create_checkout_session)

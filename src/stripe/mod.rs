@@ -10,6 +10,7 @@ pub mod limiter;
 mod metrics;
 pub mod payments;
 mod signature;
+pub mod subscriptions;
 mod transport;
 mod turns;
 

@@ -41,6 +41,7 @@ mod rate_budget;
 mod refunds;
 mod stored_data;
 mod stripe_client;
+mod subscription_changes;
 mod sync;
 mod sync_adoption;
 mod sync_contract;

@@ -93,6 +93,7 @@ async fn every_documented_operation_is_served_and_no_other_method() {
             .replace("{event_id}", "evt_unknown")
             .replace("{session_id}", "cs_unknown")
             .replace("{payment_id}", "pi_unknown")
+            .replace("{subscription_id}", "sub_unknown")
             .replace("{run_id}", "run_unknown");
         assert!(
             !path.contains('{'),

@@ -502,6 +502,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel one of the organizer's subscriptions now.
+         * @description Checked against the mirror first (the organizer's subscription, not canceled yet); Stripe
+         *     answers with it `canceled`, and the mirror's row follows.
+         */
+        delete: operations["cancel_subscription"];
+        options?: never;
+        head?: never;
+        /**
+         * Change one of the organizer's subscriptions.
+         * @description A new price or quantity of its item (an upgrade or downgrade, prorated as
+         *     `proration_behavior` says), `cancel_at_period_end: true` to cancel when the period ends, or
+         *     `false` to resume. Checked against the mirror before Stripe is called (the organizer's
+         *     subscription, not canceled; the price active, recurring and the account's); then sent, and
+         *     the mirror's row written from Stripe's answer. Fields left out stay as they are; an empty
+         *     object changes nothing. Entitlements follow through the subscription's webhooks.
+         */
+        patch: operations["update_subscription"];
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/sync": {
         parameters: {
             query?: never;
@@ -676,6 +706,22 @@ export interface components {
          * @enum {string}
          */
         AuditOutcome: "succeeded" | "failed";
+        ChangeSubscription: {
+            /** @description `true` cancels at the end of the current period; `false` resumes a subscription set to. */
+            cancel_at_period_end?: boolean | null;
+            /**
+             * @description The new price of the subscription's item (`price_...`): an active recurring price of the
+             *     organizer's account. Only a subscription with a single item changes price here.
+             * @example price_1PqRst
+             */
+            price?: string | null;
+            proration_behavior?: components["schemas"]["Proration"] | null;
+            /**
+             * Format: int64
+             * @description The item's new quantity, 1 to 1,000,000.
+             */
+            quantity?: number | null;
+        };
         CheckoutSessionCreated: {
             /** @description The gateway's customer who pays. */
             customer_id: string;
@@ -834,13 +880,7 @@ export interface components {
              * @description In the payment's currency's minor unit; all that is left to refund when absent.
              */
             amount?: number | null;
-            /**
-             * @description Stripe metadata for the refund (up to 50 keys); the gateway adds `gateway_organizer_id`
-             *     and `gateway_payment_id`.
-             */
-            metadata?: {
-                [key: string]: string;
-            } | null;
+            metadata?: components["schemas"]["Metadata"] | null;
             reason?: components["schemas"]["RefundReason"] | null;
             /**
              * @description Give the platform's application fee back in proportion (a direct charge with a fee);
@@ -1302,6 +1342,11 @@ export interface components {
             /** @description The product's active prices. */
             prices: components["schemas"]["PriceResponse"][];
         };
+        /**
+         * @description How Stripe prorates a subscription's new price or quantity.
+         * @enum {string}
+         */
+        Proration: "create_prorations" | "none" | "always_invoice";
         Readiness: {
             /** @description `sqlite` or `postgres`. */
             database: string;
@@ -3903,6 +3948,208 @@ export interface operations {
             /** @description No such organizer (`organizer_not_found`) */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's subscription id (`sub_...`) */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription, canceled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionResponse"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or subscription (`organizer_not_found`, `subscription_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Already canceled (`subscription_canceled`), or the organizer's account revoked the platform's access (`organizer_disconnected`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's subscription id (`sub_...`) */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeSubscription"];
+            };
+        };
+        responses: {
+            /** @description The subscription as Stripe answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or subscription (`organizer_not_found`, `subscription_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The subscription is canceled (`subscription_canceled`), or the organizer's account revoked the platform's access (`organizer_disconnected`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields: also a price that is not an active recurring price of the account, or a new price for a subscription of several items (`validation_failed`); or Stripe refused the data (`stripe_invalid_request`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

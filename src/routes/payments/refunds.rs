@@ -29,8 +29,9 @@ pub struct CreateRefund {
     /// Give the platform's application fee back in proportion (a direct charge with a fee);
     /// false when absent.
     refund_application_fee: Option<bool>,
-    /// Stripe metadata for the refund (up to 50 keys); the gateway adds `gateway_organizer_id`
-    /// and `gateway_payment_id`.
+    /// Stripe metadata for the refund; the gateway adds `gateway_organizer_id` and
+    /// `gateway_payment_id`.
+    #[schema(value_type = Option<Metadata>, example = json!({"ticket": "T-7"}))]
     metadata: Option<BTreeMap<String, String>>,
 }
 

@@ -208,7 +208,7 @@ fn inactive(field: String, price: &str) -> PaymentError {
 
 /// A price the mirror does not have yet, read from Stripe: whether it recurs, its unit amount
 /// and currency.
-async fn remote(
+pub(super) async fn remote(
     state: &AppState,
     account: &StripeAccountId,
     price: &str,

@@ -14,6 +14,7 @@ mod checkout;
 mod intents;
 mod lines;
 pub mod refunds;
+pub mod subscriptions;
 
 pub use checkout::{create_checkout_session, CheckoutInput, CreatedCheckout};
 pub use intents::{
@@ -62,6 +63,11 @@ pub enum PaymentError {
     NotRefundable { payment: String, status: String },
     #[error("payment {0} is refunded in full")]
     FullyRefunded(String),
+    /// The organizer has no such subscription in the mirror.
+    #[error("no subscription {0}")]
+    SubscriptionNotFound(String),
+    #[error("subscription {0} is canceled")]
+    SubscriptionCanceled(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }

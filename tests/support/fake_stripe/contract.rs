@@ -107,6 +107,17 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ("metadata[*]", Rule::Metadata),
             ("application_fee_amount", Rule::Int(0, EIGHT_DIGITS)),
         ],
+        ("POST", ["v1", "subscriptions", _]) => vec![
+            ("cancel_at_period_end", Rule::Bool),
+            ("items[N][id]", Rule::Text(5000)),
+            ("items[N][price]", Rule::Text(5000)),
+            ("items[N][quantity]", Rule::Int(0, i64::MAX)),
+            (
+                "proration_behavior",
+                Rule::Enum(&["always_invoice", "create_prorations", "none"]),
+            ),
+        ],
+        ("DELETE", ["v1", "subscriptions", _]) => vec![],
         ("POST", ["v1", "refunds"]) => vec![
             ("payment_intent", Rule::Text(5000)),
             ("amount", Rule::Int(1, EIGHT_DIGITS)),

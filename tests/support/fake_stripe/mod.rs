@@ -29,6 +29,7 @@ mod gate;
 mod objects;
 mod payments;
 pub mod settle;
+mod subscriptions;
 
 use gate::Catch;
 pub use gate::{Gate, Hold};

@@ -64,6 +64,7 @@ pub(super) fn route(
             None => missing("customer", id),
         },
         _ => super::payments::route(state, method, &segments, scope, params)
+            .or_else(|| super::subscriptions::route(state, method, &segments, scope, params))
             .or_else(|| super::billing::route(state, method, &segments, scope, params))
             .unwrap_or_else(|| {
                 stripe_error(

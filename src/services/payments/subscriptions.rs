@@ -1,0 +1,229 @@
+//! Subscription changes from the platform's backend: a new price or quantity (with Stripe's
+//! proration), cancelling at the period's end or resuming, and cancelling now. Checked against
+//! the mirror before Stripe is called (the organizer's subscription, not canceled; a price of
+//! the account, active and recurring), then sent, then the row written from Stripe's answer.
+//! Entitlements follow through the webhook path, as for any subscription change.
+
+use super::{lines, stripe_key, PaymentError};
+use crate::db::{database_now, DbError};
+use crate::domain::payment::Proration;
+use crate::domain::{ClientKey, OrganizerId, Principal, StripeAccountId, StripeId};
+use crate::mirror::price::Price;
+use crate::mirror::subscription::{
+    RemoteSubscription, Subscription, SubscriptionResponse, Subscriptions,
+};
+use crate::mirror::{MirrorRow, Rows};
+use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::{organizers, AppState};
+use crate::stripe::subscriptions::{self as requests, ItemChange, SubscriptionChange};
+
+/// What a request changes; `None` leaves it as it is.
+#[derive(Default)]
+pub struct ChangeInput {
+    pub price: Option<String>,
+    pub quantity: Option<u64>,
+    pub proration: Option<Proration>,
+    pub cancel_at_period_end: Option<bool>,
+}
+
+impl ChangeInput {
+    fn is_empty(&self) -> bool {
+        !self.changes_item() && self.proration.is_none() && self.cancel_at_period_end.is_none()
+    }
+
+    fn changes_item(&self) -> bool {
+        self.price.is_some() || self.quantity.is_some()
+    }
+}
+
+fn not_recurring(price: &str) -> PaymentError {
+    PaymentError::Invalid {
+        field: "price".into(),
+        message: format!("{price} is not an active recurring price"),
+    }
+}
+
+/// The organizer's subscription `id` from the mirror, with the account to change it on; a
+/// canceled one is refused. `price`, when given, must be an active recurring price of the
+/// account.
+async fn load(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+    price: Option<String>,
+) -> Result<(String, StripeAccountId, Subscription), PaymentError> {
+    let wanted = id.clone();
+    let (organizer, found, price) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            if StripeId::check(&wanted).is_err() {
+                return Ok::<_, PaymentError>((organizer, None, None));
+            }
+            let account = organizer.stripe_account_id.clone();
+            let found = Subscription::find(conn, &account, &wanted)?;
+            let price = match price {
+                Some(price) => Some((Price::find(conn, &account, &price)?, price)),
+                None => None,
+            };
+            Ok((organizer, found, price))
+        })
+        .await?;
+    let subscription = found.ok_or(PaymentError::SubscriptionNotFound(id))?;
+    let account = organizers::connected_account(&organizer)?;
+    if subscription.status == "canceled" {
+        return Err(PaymentError::SubscriptionCanceled(subscription.id));
+    }
+    if let Some((found, asked)) = price {
+        let recurring = match found {
+            Some(price) if price.active => price.recurring_interval.is_some(),
+            Some(_) => return Err(not_recurring(&asked)),
+            // Not mirrored yet (its event may still be on its way): Stripe says.
+            None => lines::remote(state, &account, &asked, "price").await?.0,
+        };
+        if !recurring {
+            return Err(not_recurring(&asked));
+        }
+    }
+    Ok((organizer.id, account, subscription))
+}
+
+/// Changes the organizer's subscription `id`.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn change(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+    input: ChangeInput,
+    client_key: Option<ClientKey>,
+) -> Result<SubscriptionResponse, PaymentError> {
+    let (organizer_id, account, subscription) =
+        load(state, principal, org_id, id, input.price.clone()).await?;
+    if input.is_empty() {
+        // Nothing to change: no Stripe call, no audit row.
+        return Ok(subscription.into());
+    }
+    let item = if input.changes_item() {
+        let [item] = subscription.items.as_slice() else {
+            return Err(PaymentError::Invalid {
+                field: "price".into(),
+                message: format!(
+                    "the subscription has {} items; only one with a single item can change its price or quantity here",
+                    subscription.items.len()
+                ),
+            });
+        };
+        Some(ItemChange {
+            id: &item.id,
+            price: input.price.as_deref(),
+            quantity: input.quantity,
+        })
+    } else {
+        None
+    };
+    let change = SubscriptionChange {
+        id: &subscription.id,
+        item,
+        proration: input.proration,
+        cancel_at_period_end: input.cancel_at_period_end,
+    };
+    let key = stripe_key("subscription.update", &account, client_key.as_ref());
+    let fetched_at = stamp(state).await?;
+    let client = state.stripe.for_account(&account);
+    let answer: RemoteSubscription = requests::update_subscription(&client, &change, key)
+        .await
+        .map_err(|err| PaymentError::stripe(&account, err))?;
+    let details = serde_json::json!({
+        "price": input.price,
+        "quantity": input.quantity,
+        "proration_behavior": input.proration.map(Proration::as_str),
+        "cancel_at_period_end": input.cancel_at_period_end,
+    });
+    record(
+        state,
+        principal,
+        &organizer_id,
+        &account,
+        answer,
+        fetched_at,
+        "subscription.updated",
+        details,
+    )
+    .await
+}
+
+/// Cancels the organizer's subscription `id` now.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn cancel(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+    client_key: Option<ClientKey>,
+) -> Result<SubscriptionResponse, PaymentError> {
+    let (organizer_id, account, subscription) = load(state, principal, org_id, id, None).await?;
+    let key = stripe_key("subscription.cancel", &account, client_key.as_ref());
+    let fetched_at = stamp(state).await?;
+    let client = state.stripe.for_account(&account);
+    let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id, key)
+        .await
+        .map_err(|err| PaymentError::stripe(&account, err))?;
+    let details = serde_json::json!({});
+    record(
+        state,
+        principal,
+        &organizer_id,
+        &account,
+        answer,
+        fetched_at,
+        "subscription.canceled",
+        details,
+    )
+    .await
+}
+
+/// When the change's answer was asked for, by the database's clock: a webhook's fetch that
+/// began later wins over it.
+async fn stamp(state: &AppState) -> Result<chrono::NaiveDateTime, PaymentError> {
+    Ok(state
+        .db
+        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+        .await?)
+}
+
+/// Writes Stripe's answer onto the subscription's row and audits the change, in one
+/// transaction.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    principal: &Principal,
+    organizer_id: &str,
+    account: &StripeAccountId,
+    answer: RemoteSubscription,
+    fetched_at: chrono::NaiveDateTime,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<SubscriptionResponse, PaymentError> {
+    let row = Subscriptions::row(account.as_str(), answer, fetched_at);
+    let audit = AuditContext::new(principal);
+    let entry = AuditEntry {
+        action,
+        organizer_id: Some(organizer_id.to_string()),
+        targets: serde_json::json!({ "subscription_id": row.id }),
+        outcome: Outcome::Succeeded,
+        subject_hash: None,
+        details,
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                Subscription::upsert(conn, &stored)?;
+                audit.record(conn, &entry)
+            })
+            .map_err(DbError::from)
+        })
+        .await?;
+    Ok(row.into())
+}
