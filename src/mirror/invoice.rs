@@ -222,21 +222,10 @@ impl Invoice {
             .select(Invoice::as_select())
             .into_boxed();
         if let Some(after) = after {
-            let last = invoices::table
-                .filter(invoices::stripe_account_id.eq(account))
-                .filter(invoices::id.eq(after))
-                .select(invoices::created)
-                .first::<Option<NaiveDateTime>>(conn)
-                .optional()?
-                .flatten();
-            let Some(created) = last else {
-                return Ok(Vec::new());
-            };
-            query = query.filter(
-                invoices::created.lt(created).or(invoices::created
-                    .eq(created)
-                    .and(invoices::id.lt(after.to_string()))),
-            );
+            match crate::newest_after!(conn, invoices, query, account, after) {
+                Some(after) => query = after,
+                None => return Ok(Vec::new()),
+            }
         }
         query.load(conn)
     }

@@ -215,21 +215,10 @@ impl PaymentIntent {
             query = query.filter(p::created.lt(until));
         }
         if let Some(after) = after {
-            let last = p::payment_intents
-                .filter(p::stripe_account_id.eq(account))
-                .filter(p::id.eq(after))
-                .select(p::created)
-                .first::<Option<NaiveDateTime>>(conn)
-                .optional()?
-                .flatten();
-            let Some(created) = last else {
-                return Ok(Vec::new());
-            };
-            query = query.filter(
-                p::created
-                    .lt(created)
-                    .or(p::created.eq(created).and(p::id.lt(after.to_string()))),
-            );
+            match crate::newest_after!(conn, payment_intents, query, account, after) {
+                Some(after) => query = after,
+                None => return Ok(Vec::new()),
+            }
         }
         query.load(conn)
     }

@@ -202,3 +202,27 @@ macro_rules! mirror_row {
         }
     };
 }
+
+/// Continues a newest-first listing of `$table` (by `created`, then `id`, both descending) after
+/// the account's row `$after`: evaluates to `$query` narrowed to the rows after it, or to `None`
+/// when `$after` names no row of the account with a creation time (nothing follows it).
+#[macro_export]
+macro_rules! newest_after {
+    ($conn:expr, $table:ident, $query:expr, $account:expr, $after:expr) => {{
+        let created = diesel::OptionalExtension::optional(
+            $table::table
+                .filter($table::stripe_account_id.eq($account))
+                .filter($table::id.eq($after))
+                .select($table::created)
+                .first::<Option<chrono::NaiveDateTime>>($conn),
+        )?
+        .flatten();
+        created.map(|created| {
+            $query.filter(
+                $table::created.lt(created).or($table::created
+                    .eq(created)
+                    .and($table::id.lt($after.to_string()))),
+            )
+        })
+    }};
+}
