@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(billing::subscriptions)
                 .service(subscriptions::update)
                 .service(subscriptions::cancel)
+                .service(subscriptions::preview)
                 .service(invoices::list)
                 .service(billing::checkout_session)
                 .service(payments::create_checkout_session)

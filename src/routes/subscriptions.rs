@@ -3,18 +3,18 @@
 
 use std::str::FromStr;
 
-use actix_web::{delete, patch, web};
+use actix_web::{delete, get, patch, web};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::customers::organizer_scope;
 use crate::domain::payment::{Proration, Quantity};
 use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{Json, Whole};
+use crate::extract::{Json, Query, Whole};
 use crate::idempotency::ClientKey;
 use crate::services::billing::SubscriptionResponse;
-use crate::services::payments::subscriptions::{self, ChangeInput};
+use crate::services::payments::subscriptions::{self, ChangeInput, SubscriptionPreview};
 use crate::services::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,10 +144,68 @@ pub async fn cancel(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    key: Option<ClientKey>,
 ) -> Result<web::Json<SubscriptionResponse>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
     let id = path.1.clone();
-    let canceled = subscriptions::cancel(&state, &principal, org_id, id, key).await?;
+    let canceled = subscriptions::cancel(&state, &principal, org_id, id).await?;
     Ok(web::Json(canceled))
+}
+
+/// A proposed change, in the query string.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// The item's new price (`price_...`), as for `PATCH`.
+    #[param(pattern = "^price_[A-Za-z0-9_]{1,249}$")]
+    price: Option<String>,
+    /// The item's new quantity, 1 to 1,000,000.
+    #[param(minimum = 1, maximum = 1000000)]
+    quantity: Option<i64>,
+    #[param(value_type = Option<Proration>)]
+    proration_behavior: Option<String>,
+    cancel_at_period_end: Option<bool>,
+}
+
+/// Preview a change: the subscription's next invoice if it were made (Stripe's invoice
+/// preview). Nothing changes; the same checks as `PATCH` apply first.
+#[utoipa::path(
+    operation_id = "preview_subscription_change",
+    tag = "billing",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = uuid::Uuid, Path, description = "Organizer id"),
+        ("subscription_id" = String, Path, description = "Stripe's subscription id (`sub_...`)"),
+        PreviewQuery,
+    ),
+    responses(
+        (status = 200, description = "The next invoice after the change", body = SubscriptionPreview),
+        (status = 400, description = "Unknown or malformed query parameters (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer or subscription (`organizer_not_found`, `subscription_not_found`)", body = ErrorBody),
+        (status = 409, description = "The subscription is canceled (`subscription_canceled`), or the organizer's account revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 422, description = "Invalid parameters, as for `PATCH` (`validation_failed`); or Stripe refused them (`stripe_invalid_request`)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
+        (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`); retry", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
+#[get("/organizers/{org_id}/subscriptions/{subscription_id}/preview")]
+pub async fn preview(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: Result<Query<PreviewQuery>, ApiError>,
+) -> Result<web::Json<SubscriptionPreview>, ApiError> {
+    let org_id = organizer_scope(&principal, &path.0)?;
+    let query = query?.0;
+    let input = parse(ChangeSubscription {
+        price: query.price,
+        quantity: query.quantity.map(Whole),
+        proration_behavior: query.proration_behavior,
+        cancel_at_period_end: query.cancel_at_period_end,
+    })?;
+    let id = path.1.clone();
+    let preview = subscriptions::preview(&state, &principal, org_id, id, input).await?;
+    Ok(web::Json(preview))
 }

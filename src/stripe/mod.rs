@@ -185,6 +185,20 @@ impl AccountClient<'_> {
         self.send(request, None).await
     }
 
+    /// [`AccountClient::delete`], reading the answer with serde into `T` (see `read_json`).
+    pub async fn delete_json<R, T>(&self, request: &R) -> Result<T, StripeError>
+    where
+        R: StripeRequest,
+        T: serde::de::DeserializeOwned,
+    {
+        if !matches!(request.build().method, StripeMethod::Delete) {
+            return Err(StripeError::Config(
+                "only a DELETE may be sent as a delete".into(),
+            ));
+        }
+        self.send_json(request, None).await
+    }
+
     pub async fn write<R>(&self, request: &R, key: IdempotencyKey) -> Result<R::Output, StripeError>
     where
         R: StripeRequest,

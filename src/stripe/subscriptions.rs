@@ -1,8 +1,13 @@
 //! Changes to a subscription on the organizer's account: its price and quantity, cancelling at
-//! the period's end or resuming, and cancelling now. Answers are read as the caller's type (the
+//! the period's end or resuming, and cancelling now; and the preview of a change's invoice. Answers are read as the caller's type (the
 //! mirror's shape of a subscription).
 
 use serde::de::DeserializeOwned;
+use stripe_billing::invoice::{
+    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails,
+    CreatePreviewInvoiceSubscriptionDetailsItems,
+    CreatePreviewInvoiceSubscriptionDetailsProrationBehavior as PreviewProration,
+};
 use stripe_billing::subscription::{
     CancelSubscription, UpdateSubscription, UpdateSubscriptionItems,
     UpdateSubscriptionProrationBehavior,
@@ -52,11 +57,38 @@ pub async fn update_subscription<T: DeserializeOwned>(
     client.write_json(&request, key).await
 }
 
-/// Cancels the subscription now; Stripe answers with it `canceled`.
+/// Cancels the subscription now; Stripe answers with it `canceled`. A DELETE: a second one
+/// finds it canceled, and Stripe takes no idempotency key on it.
 pub async fn cancel_subscription<T: DeserializeOwned>(
     client: &AccountClient<'_>,
     id: &str,
+) -> Result<T, StripeError> {
+    client.delete_json(&CancelSubscription::new(id)).await
+}
+
+/// The invoice the subscription's next bill would be after `change` (Stripe's invoice
+/// preview): nothing changes in Stripe.
+pub async fn preview_change<T: DeserializeOwned>(
+    client: &AccountClient<'_>,
+    change: &SubscriptionChange<'_>,
     key: IdempotencyKey,
 ) -> Result<T, StripeError> {
-    client.write_json(&CancelSubscription::new(id), key).await
+    let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
+    if let Some(item) = &change.item {
+        let mut update = CreatePreviewInvoiceSubscriptionDetailsItems::new();
+        update.id = Some(item.id.to_string());
+        update.price = item.price.map(str::to_string);
+        update.quantity = item.quantity;
+        details.items = Some(vec![update]);
+    }
+    details.proration_behavior = change.proration.map(|proration| match proration {
+        Proration::CreateProrations => PreviewProration::CreateProrations,
+        Proration::NoProrations => PreviewProration::None,
+        Proration::AlwaysInvoice => PreviewProration::AlwaysInvoice,
+    });
+    details.cancel_at_period_end = change.cancel_at_period_end;
+    let request = CreatePreviewInvoice::new()
+        .subscription(change.id)
+        .subscription_details(details);
+    client.write_json(&request, key).await
 }

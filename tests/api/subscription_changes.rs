@@ -9,6 +9,7 @@ use crate::helpers::{backend_tests, TestApp};
 use crate::support::fake_stripe::billing::{price_json, subscription_json};
 
 backend_tests!(
+    an_upgrade_is_previewed_with_its_prorations_and_nothing_changes,
     a_subscription_is_upgraded_cancelled_at_period_end_resumed_and_cancelled,
     subscription_changes_are_refused_before_stripe_is_called,
 );
@@ -76,6 +77,87 @@ async fn cancel(app: &TestApp, org: &Value, subscription: &str) -> (u16, Value) 
         .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+async fn preview(app: &TestApp, org: &Value, query: &str) -> (u16, Value) {
+    let token = app.organizer_token(org["id"].as_str().unwrap());
+    let response = app
+        .get(
+            &format!("{}/preview?{query}", path(org, "sub_member")),
+            &token,
+        )
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn an_upgrade_is_previewed_with_its_prorations_and_nothing_changes(app: TestApp) {
+    let (org, buyer) = subscribed(&app).await;
+    let (status, prorated) = preview(&app, &org, "price=price_platinum").await;
+    assert_eq!(status, 200, "{prorated}");
+    assert_eq!(prorated["currency"], "eur");
+    let amounts: Vec<&Value> = prorated["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["amount"])
+        .collect();
+    // The fake's simple proration: half a period of each price, then the new price's period.
+    assert_eq!(
+        amounts,
+        [&json!(-500), &json!(1250), &json!(2500)],
+        "{prorated}"
+    );
+    assert_eq!(prorated["total"], 3250);
+    assert_eq!(prorated["amount_due"], 3250);
+    let sent = app
+        .stripe
+        .requests_to("POST", "/v1/invoices/create_preview");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].stripe_account.as_deref(), Some(ACCOUNT));
+    assert_eq!(param(&sent[0], "subscription"), Some("sub_member"));
+    assert_eq!(
+        param(&sent[0], "subscription_details[items][0][price]"),
+        Some("price_platinum")
+    );
+
+    let (status, flat) = preview(
+        &app,
+        &org,
+        "price=price_platinum&quantity=2&proration_behavior=none",
+    )
+    .await;
+    assert_eq!((status, &flat["total"]), (200, &json!(5000)), "{flat}");
+
+    // A preview changes nothing, in Stripe or in the mirror.
+    assert!(app
+        .stripe
+        .requests_to("POST", "/v1/subscriptions/sub_member")
+        .is_empty());
+    let list = app
+        .get_json(
+            &format!(
+                "/v1/organizers/{}/customers/{}/subscriptions",
+                org["id"].as_str().unwrap(),
+                buyer["id"].as_str().unwrap()
+            ),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(list["data"][0]["items"][0]["price"], "price_gold", "{list}");
+
+    // The same checks as a change, before Stripe.
+    let (status, body) = preview(&app, &org, "price=price_pass").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "price");
+    let (status, _) = preview(&app, &org, "colour=red").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        app.stripe
+            .requests_to("POST", "/v1/invoices/create_preview")
+            .len(),
+        2
+    );
 }
 
 async fn a_subscription_is_upgraded_cancelled_at_period_end_resumed_and_cancelled(app: TestApp) {

@@ -532,6 +532,26 @@ export interface paths {
         patch: operations["update_subscription"];
         trace?: never;
     };
+    "/v1/organizers/{org_id}/subscriptions/{subscription_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview a change: the subscription's next invoice if it were made (Stripe's invoice
+         *     preview). Nothing changes; the same checks as `PATCH` apply first.
+         */
+        get: operations["preview_subscription_change"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/sync": {
         parameters: {
             query?: never;
@@ -1305,6 +1325,16 @@ export interface components {
             /** @description Send the customer here; it works once, for a short time. */
             url: string;
         };
+        /** @description One line of a previewed invoice. */
+        PreviewLine: {
+            /**
+             * Format: int64
+             * @description In the currency's minor unit; a credit for unused time is negative.
+             */
+            amount: number;
+            /** @description Stripe's description, e.g. `Remaining time on 1 × Platinum after 3 Dec 2026`. */
+            description?: string | null;
+        };
         PriceResponse: {
             /**
              * @description ISO 4217, lowercase.
@@ -1455,6 +1485,26 @@ export interface components {
         };
         SubscriptionList: {
             data: components["schemas"]["SubscriptionResponse"][];
+        };
+        /** @description The subscription's next invoice after a proposed change, as Stripe previews it. */
+        SubscriptionPreview: {
+            /**
+             * Format: int64
+             * @description What the customer would be asked to pay, in the currency's minor unit.
+             */
+            amount_due: number;
+            /**
+             * @description ISO 4217, lowercase.
+             * @example eur
+             */
+            currency: string;
+            /**
+             * @description Its lines: with a new price and prorations, the credit for unused time and the charge
+             *     for the remaining time come first.
+             */
+            lines: components["schemas"]["PreviewLine"][];
+            /** Format: int64 */
+            total: number;
         };
         SubscriptionResponse: {
             cancel_at_period_end: boolean;
@@ -4146,6 +4196,112 @@ export interface operations {
                 };
             };
             /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_subscription_change: {
+        parameters: {
+            query?: {
+                /** @description The item's new price (`price_...`), as for `PATCH`. */
+                price?: string;
+                /** @description The item's new quantity, 1 to 1,000,000. */
+                quantity?: number;
+                proration_behavior?: components["schemas"]["Proration"];
+                cancel_at_period_end?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+                /** @description Stripe's subscription id (`sub_...`) */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next invoice after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionPreview"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer or subscription (`organizer_not_found`, `subscription_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The subscription is canceled (`subscription_canceled`), or the organizer's account revoked the platform's access (`organizer_disconnected`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameters, as for `PATCH` (`validation_failed`); or Stripe refused them (`stripe_invalid_request`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */

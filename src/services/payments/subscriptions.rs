@@ -4,6 +4,9 @@
 //! the account, active and recurring), then sent, then the row written from Stripe's answer.
 //! Entitlements follow through the webhook path, as for any subscription change.
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
 use super::{lines, stripe_key, PaymentError};
 use crate::db::{database_now, DbError};
 use crate::domain::payment::Proration;
@@ -103,30 +106,7 @@ pub async fn change(
         // Nothing to change: no Stripe call, no audit row.
         return Ok(subscription.into());
     }
-    let item = if input.changes_item() {
-        let [item] = subscription.items.as_slice() else {
-            return Err(PaymentError::Invalid {
-                field: "price".into(),
-                message: format!(
-                    "the subscription has {} items; only one with a single item can change its price or quantity here",
-                    subscription.items.len()
-                ),
-            });
-        };
-        Some(ItemChange {
-            id: &item.id,
-            price: input.price.as_deref(),
-            quantity: input.quantity,
-        })
-    } else {
-        None
-    };
-    let change = SubscriptionChange {
-        id: &subscription.id,
-        item,
-        proration: input.proration,
-        cancel_at_period_end: input.cancel_at_period_end,
-    };
+    let change = requested(&subscription, &input)?;
     let key = stripe_key("subscription.update", &account, client_key.as_ref());
     let fetched_at = stamp(state).await?;
     let client = state.stripe.for_account(&account);
@@ -152,6 +132,104 @@ pub async fn change(
     .await
 }
 
+/// The change `input` asks of `subscription`, for Stripe.
+fn requested<'a>(
+    subscription: &'a Subscription,
+    input: &'a ChangeInput,
+) -> Result<SubscriptionChange<'a>, PaymentError> {
+    let item = if input.changes_item() {
+        let [item] = subscription.items.as_slice() else {
+            return Err(PaymentError::Invalid {
+                field: "price".into(),
+                message: format!(
+                    "the subscription has {} items; only one with a single item can change its price or quantity here",
+                    subscription.items.len()
+                ),
+            });
+        };
+        Some(ItemChange {
+            id: &item.id,
+            price: input.price.as_deref(),
+            quantity: input.quantity,
+        })
+    } else {
+        None
+    };
+    Ok(SubscriptionChange {
+        id: &subscription.id,
+        item,
+        proration: input.proration,
+        cancel_at_period_end: input.cancel_at_period_end,
+    })
+}
+
+/// The next invoice of the organizer's subscription `id` if `input` were applied: what Stripe's
+/// invoice preview says, nothing changed.
+#[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
+pub async fn preview(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    id: String,
+    input: ChangeInput,
+) -> Result<SubscriptionPreview, PaymentError> {
+    let (_, account, subscription) =
+        load(state, principal, org_id, id, input.price.clone()).await?;
+    let change = requested(&subscription, &input)?;
+    let key = stripe_key("subscription.preview", &account, None);
+    let client = state.stripe.for_account(&account);
+    let preview: RemotePreview = requests::preview_change(&client, &change, key)
+        .await
+        .map_err(|err| PaymentError::stripe(&account, err))?;
+    Ok(SubscriptionPreview {
+        currency: preview.currency,
+        amount_due: preview.amount_due,
+        total: preview.total,
+        lines: preview.lines.data,
+    })
+}
+
+/// What the gateway reads of Stripe's invoice preview.
+#[derive(Deserialize)]
+struct RemotePreview {
+    currency: String,
+    #[serde(default)]
+    amount_due: i64,
+    #[serde(default)]
+    total: i64,
+    #[serde(default)]
+    lines: PreviewLines,
+}
+
+#[derive(Default, Deserialize)]
+struct PreviewLines {
+    #[serde(default)]
+    data: Vec<PreviewLine>,
+}
+
+/// One line of a previewed invoice.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct PreviewLine {
+    /// Stripe's description, e.g. `Remaining time on 1 × Platinum after 3 Dec 2026`.
+    pub description: Option<String>,
+    /// In the currency's minor unit; a credit for unused time is negative.
+    pub amount: i64,
+}
+
+/// The subscription's next invoice after a proposed change, as Stripe previews it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionPreview {
+    /// ISO 4217, lowercase.
+    #[schema(example = "eur")]
+    pub currency: String,
+    /// What the customer would be asked to pay, in the currency's minor unit.
+    pub amount_due: i64,
+    pub total: i64,
+    /// Its lines: with a new price and prorations, the credit for unused time and the charge
+    /// for the remaining time come first.
+    pub lines: Vec<PreviewLine>,
+}
+
 /// Cancels the organizer's subscription `id` now.
 #[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
 pub async fn cancel(
@@ -159,13 +237,11 @@ pub async fn cancel(
     principal: &Principal,
     org_id: OrganizerId,
     id: String,
-    client_key: Option<ClientKey>,
 ) -> Result<SubscriptionResponse, PaymentError> {
     let (organizer_id, account, subscription) = load(state, principal, org_id, id, None).await?;
-    let key = stripe_key("subscription.cancel", &account, client_key.as_ref());
     let fetched_at = stamp(state).await?;
     let client = state.stripe.for_account(&account);
-    let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id, key)
+    let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id)
         .await
         .map_err(|err| PaymentError::stripe(&account, err))?;
     let details = serde_json::json!({});

@@ -118,6 +118,20 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ),
         ],
         ("DELETE", ["v1", "subscriptions", _]) => vec![],
+        ("POST", ["v1", "invoices", "create_preview"]) => vec![
+            ("subscription", Rule::Text(5000)),
+            ("subscription_details[cancel_at_period_end]", Rule::Bool),
+            ("subscription_details[items][N][id]", Rule::Text(5000)),
+            ("subscription_details[items][N][price]", Rule::Text(5000)),
+            (
+                "subscription_details[items][N][quantity]",
+                Rule::Int(0, i64::MAX),
+            ),
+            (
+                "subscription_details[proration_behavior]",
+                Rule::Enum(&["always_invoice", "create_prorations", "none"]),
+            ),
+        ],
         ("POST", ["v1", "refunds"]) => vec![
             ("payment_intent", Rule::Text(5000)),
             ("amount", Rule::Int(1, EIGHT_DIGITS)),

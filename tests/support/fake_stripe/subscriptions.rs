@@ -17,6 +17,9 @@ pub(super) fn route(
 ) -> Option<(u16, Value)> {
     let (method, id) = match (method, segments) {
         ("POST" | "DELETE", ["v1", "subscriptions", id]) => (method, id.to_string()),
+        ("POST", ["v1", "invoices", "create_preview"]) => {
+            return Some(preview(state, scope, &form::nest(params)))
+        }
         _ => return None,
     };
     let key = (scope.to_string(), id.clone());
@@ -50,6 +53,78 @@ pub(super) fn route(
         }
         Err(refused) => refused,
     })
+}
+
+/// The next invoice of `subscription` after `subscription_details`, computed simply: a line
+/// per item at its price, and with a new price and prorations (the default), a credit for half
+/// a period of the old price and a charge for half a period of the new one.
+fn preview(state: &State, scope: &str, nested: &Map<String, Value>) -> (u16, Value) {
+    let Some(id) = nested.get("subscription").and_then(Value::as_str) else {
+        return refusal(
+            "subscription",
+            None,
+            "Missing required param: subscription.",
+        );
+    };
+    let Some(current) = state
+        .billing
+        .get(&(scope.to_string(), id.to_string()))
+        .filter(|object| object["object"] == "subscription")
+        .cloned()
+    else {
+        return refusal(
+            "subscription",
+            Some("resource_missing"),
+            &format!("No such subscription: '{id}'"),
+        );
+    };
+    let details = nested
+        .get("subscription_details")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let changed = match update(state, scope, current.clone(), &details) {
+        Ok(changed) => changed,
+        Err(refused) => return refused,
+    };
+    let amount = |item: &Value| {
+        let price = item["price"]["id"].as_str().unwrap_or_default();
+        let unit = state
+            .billing
+            .get(&(scope.to_string(), price.to_string()))
+            .and_then(|price| price["unit_amount"].as_i64())
+            .unwrap_or(0);
+        unit * item["quantity"].as_i64().unwrap_or(1)
+    };
+    let items = |subscription: &Value| {
+        subscription["items"]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut lines = Vec::new();
+    let prorate = details.get("proration_behavior").and_then(Value::as_str) != Some("none");
+    for (before, after) in items(&current).iter().zip(items(&changed).iter()) {
+        if prorate && amount(before) != amount(after) {
+            lines.push(json!({ "description": "Unused time", "amount": -amount(before) / 2 }));
+            lines.push(json!({ "description": "Remaining time", "amount": amount(after) / 2 }));
+        }
+    }
+    for item in items(&changed) {
+        lines.push(json!({ "description": format!("{} × {}", item["quantity"], item["price"]["id"]), "amount": amount(&item) }));
+    }
+    let total: i64 = lines
+        .iter()
+        .map(|line| line["amount"].as_i64().unwrap_or(0))
+        .sum();
+    (
+        200,
+        json!({
+            "object": "invoice", "subscription": id, "currency": current["currency"],
+            "total": total, "amount_due": total.max(0),
+            "lines": { "object": "list", "has_more": false, "data": lines },
+        }),
+    )
 }
 
 fn update(
