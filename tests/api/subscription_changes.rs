@@ -79,6 +79,16 @@ async fn cancel(app: &TestApp, org: &Value, subscription: &str) -> (u16, Value) 
     (status, response.json().await.unwrap())
 }
 
+/// The customer's subscriptions as the mirror serves them.
+async fn mirrored(app: &TestApp, org: &Value, buyer: &Value) -> Value {
+    let path = format!(
+        "/v1/organizers/{}/customers/{}/subscriptions",
+        org["id"].as_str().unwrap(),
+        buyer["id"].as_str().unwrap()
+    );
+    app.get_json(&path, &app.admin_token()).await
+}
+
 async fn preview(app: &TestApp, org: &Value, query: &str) -> (u16, Value) {
     let token = app.organizer_token(org["id"].as_str().unwrap());
     let response = app
@@ -134,16 +144,7 @@ async fn an_upgrade_is_previewed_with_its_prorations_and_nothing_changes(app: Te
         .stripe
         .requests_to("POST", "/v1/subscriptions/sub_member")
         .is_empty());
-    let list = app
-        .get_json(
-            &format!(
-                "/v1/organizers/{}/customers/{}/subscriptions",
-                org["id"].as_str().unwrap(),
-                buyer["id"].as_str().unwrap()
-            ),
-            &app.admin_token(),
-        )
-        .await;
+    let list = mirrored(&app, &org, &buyer).await;
     assert_eq!(list["data"][0]["items"][0]["price"], "price_gold", "{list}");
 
     // The same checks as a change, before Stripe.
@@ -186,16 +187,7 @@ async fn a_subscription_is_upgraded_cancelled_at_period_end_resumed_and_cancelle
     );
 
     // The mirror has the answer at once.
-    let list = app
-        .get_json(
-            &format!(
-                "/v1/organizers/{}/customers/{}/subscriptions",
-                org["id"].as_str().unwrap(),
-                buyer["id"].as_str().unwrap()
-            ),
-            &app.admin_token(),
-        )
-        .await;
+    let list = mirrored(&app, &org, &buyer).await;
     assert_eq!(
         list["data"][0]["items"][0]["price"], "price_platinum",
         "{list}"
