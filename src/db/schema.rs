@@ -56,6 +56,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    disputes (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        payment_intent_id -> Nullable<Text>,
+        charge_id -> Nullable<Text>,
+        amount -> BigInt,
+        currency -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        evidence_due_by -> Nullable<Timestamp>,
+        created -> Nullable<Timestamp>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     entitlements (stripe_account_id, stripe_customer_id) {
         stripe_account_id -> Text,
         stripe_customer_id -> Text,
@@ -311,6 +328,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     checkout_sessions,
     customers,
+    disputes,
     entitlements,
     erasure_accounts,
     erasures,

@@ -16,6 +16,7 @@
 
 pub mod checkout_session;
 pub mod customer;
+pub mod dispute;
 pub mod entitlements;
 pub mod invoice;
 mod listing;
@@ -44,7 +45,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 
 /// Every mirrored kind, once, in the order a run reconciles them and an event refreshes them:
 /// a customer before its subscriptions, entitlements after the subscriptions that grant them.
-pub static KINDS: [&dyn Kind; 9] = [
+pub static KINDS: [&dyn Kind; 10] = [
     &customer::Customers,
     &product::Products,
     &price::Prices,
@@ -52,6 +53,7 @@ pub static KINDS: [&dyn Kind; 9] = [
     &invoice::Invoices,
     &payment_intent::PaymentIntents,
     &refund::Refunds,
+    &dispute::Disputes,
     &entitlements::Entitlements,
     &checkout_session::CheckoutSessions,
 ];
@@ -214,6 +216,7 @@ mod tests {
         assert_eq!(claimed("payment_intent.payment_failed"), ["payments"]);
         assert_eq!(claimed("refund.failed"), ["refunds"]);
         assert_eq!(claimed("charge.refund.updated"), ["refunds"]);
+        assert_eq!(claimed("charge.dispute.created"), ["disputes"]);
         assert_eq!(
             claimed("entitlements.active_entitlement_summary.updated"),
             ["entitlements"]

@@ -63,6 +63,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::get_payment)
                 .service(payments::create_refund)
                 .service(payments::list_refunds)
+                .service(payments::list_disputes)
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)

@@ -15,6 +15,8 @@ use crate::domain::Principal;
 use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
 use crate::mirror::checkout_session::CheckoutSession;
 pub use crate::mirror::checkout_session::CheckoutSessionResponse;
+use crate::mirror::dispute::Dispute;
+pub use crate::mirror::dispute::DisputeResponse;
 use crate::mirror::invoice::Invoice;
 pub use crate::mirror::invoice::InvoiceResponse;
 use crate::mirror::payment_intent::PaymentIntent;
@@ -158,6 +160,28 @@ pub async fn payments(
         .into_iter()
         .map(|(row, refunded)| PaymentResponse::new(row, refunded));
     Ok((payments.collect(), next))
+}
+
+/// A page of the organizer's disputes (in `status`, when given), newest first, from the
+/// mirror; `cursor` continues after the last dispute of a page.
+pub async fn disputes(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrganizerId,
+    status: Option<String>,
+    cursor: Option<ObjectCursor>,
+    limit: PageLimit,
+) -> Result<(Vec<DisputeResponse>, Option<ObjectCursor>), CustomerError> {
+    let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
+    let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        let after = cursor.as_ref().map(ObjectCursor::key);
+        let account = &organizer.stripe_account_id;
+        let rows = Dispute::list(conn, account, status.as_deref(), after, fetch)?;
+        Ok::<_, CustomerError>(rows)
+    })
+    .await?;
+    let (rows, next) = limit.split_as(rows, |dispute| &dispute.id, ObjectCursor::after);
+    Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
 /// Each payment with what its refunds that count give back.

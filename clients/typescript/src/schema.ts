@@ -405,6 +405,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organizer's disputes, newest first: from the mirror, never from Stripe. */
+        get: operations["list_disputes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/payment-intents": {
         parameters: {
             query?: never;
@@ -952,6 +969,42 @@ export interface components {
             stripe_customer_id: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        DisputePage: {
+            data: components["schemas"]["DisputeResponse"][];
+            next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
+        };
+        DisputeResponse: {
+            /**
+             * Format: int64
+             * @description In the currency's minor unit.
+             */
+            amount: number;
+            /** @description The charge disputed (`ch_...`). */
+            charge?: string | null;
+            /** Format: date-time */
+            created?: string | null;
+            /**
+             * @description ISO 4217, lowercase.
+             * @example eur
+             */
+            currency: string;
+            /**
+             * Format: date-time
+             * @description When evidence is due; after it the dispute can no longer be answered.
+             */
+            evidence_due_by?: string | null;
+            /** @example dp_1PqRst */
+            id: string;
+            /** @description The payment disputed (`pi_...`). */
+            payment_id?: string | null;
+            /** @description Stripe's reason, e.g. `fraudulent` or `product_not_received`. */
+            reason?: string | null;
+            /**
+             * @description Stripe's status: `warning_needs_response`, `warning_under_review`, `warning_closed`,
+             *     `needs_response`, `under_review`, `won` or `lost`.
+             */
+            status: string;
         };
         /** @description What one run found and did. */
         DriftReport: {
@@ -1532,7 +1585,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "entitlements" | "events";
+        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "disputes" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;
@@ -3508,6 +3561,81 @@ export interface operations {
             };
             /** @description No such organizer or customer (`organizer_not_found`, `customer_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_disputes: {
+        parameters: {
+            query?: {
+                /** @description Only disputes in this status, e.g. `needs_response`. */
+                status?: string;
+                /** @description Items per page, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: components["schemas"]["ObjectPageCursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of disputes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputePage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `status`, `limit` or `cursor` (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

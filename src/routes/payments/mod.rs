@@ -3,10 +3,12 @@
 //! the first answer, and the Stripe object the first attempt created is never made twice.
 
 mod body;
+mod disputes;
 mod documented;
 mod reads;
 mod refunds;
 
+pub use disputes::list as list_disputes;
 pub use reads::{get as get_payment, list as list_payments};
 pub use refunds::{create as create_refund, list as list_refunds};
 

@@ -8,13 +8,14 @@ use super::objects::missing;
 use super::{form, State};
 
 /// The kinds of object the fake keeps here, by the path segment that names them.
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 7] = [
     ("products", "product"),
     ("prices", "price"),
     ("subscriptions", "subscription"),
     ("invoices", "invoice"),
     ("payment_intents", "payment_intent"),
     ("refunds", "refund"),
+    ("disputes", "dispute"),
 ];
 
 pub(super) fn route(
@@ -29,7 +30,8 @@ pub(super) fn route(
         ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
         (
             "GET",
-            ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents" | "refunds")],
+            ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents" | "refunds"
+            | "disputes")],
         ) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(

@@ -171,12 +171,14 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
         ("GET", ["v1", "events"]) => vec![("created[gte]", Rule::Int(0, i64::MAX))],
         ("GET", ["v1", "invoices" | "payment_intents"]) => vec![("customer", Rule::Text(5000))],
         ("GET", ["v1", "refunds"]) => vec![("payment_intent", Rule::Text(5000))],
+        ("GET", ["v1", "disputes"]) => vec![("payment_intent", Rule::Text(5000))],
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             vec![("customer", Rule::Text(5000))]
         }
         (
             "GET",
-            ["v1", "products" | "prices" | "subscriptions" | "invoices" | "payment_intents", _],
+            ["v1", "products" | "prices" | "subscriptions" | "invoices" | "payment_intents" | "refunds"
+            | "disputes", _],
         )
         | ("GET", ["v1", "account"])
         | ("GET", ["v1", "accounts", _]) => vec![],
@@ -196,6 +198,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
                     | "invoices"
                     | "payment_intents"
                     | "refunds"
+                    | "disputes"
             ]
         ) | ("GET", ["v1", "entitlements", "active_entitlements"])
     );
