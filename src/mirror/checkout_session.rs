@@ -158,17 +158,4 @@ impl CheckoutSession {
             .execute(c))
         .map(|written| written > 0)
     }
-
-    pub fn find_by_account_and_id(
-        conn: &mut DbConnection,
-        account: &str,
-        id: &str,
-    ) -> QueryResult<Option<CheckoutSession>> {
-        checkout_sessions::table
-            .filter(checkout_sessions::stripe_account_id.eq(account))
-            .filter(checkout_sessions::id.eq(id))
-            .select(CheckoutSession::as_select())
-            .first(conn)
-            .optional()
-    }
 }

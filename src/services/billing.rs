@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::customers::{with_active_customer, ActiveCustomer, CustomerError};
+use super::customers::{
+    active_by_account_and_id, with_active_customer, ActiveCustomer, CustomerError,
+};
+use super::payments::PaymentError;
 use super::{organizers, AppState};
 use diesel::QueryResult;
 
@@ -125,36 +128,18 @@ pub async fn payments(
     limit: PageLimit,
 ) -> Result<(Vec<PaymentResponse>, Option<ObjectCursor>), CustomerError> {
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
-    let after = move || cursor.as_ref().map(|c| c.key().to_string());
-    let rows = match query.customer {
-        Some(customer_id) => {
-            with_active_customer(
-                state,
-                principal,
-                org_id,
-                customer_id,
-                move |conn, account, c| {
-                    let filter = PaymentFilter {
-                        stripe_customer_id: Some(c.stripe_customer_id.clone()),
-                        ..query.filter
-                    };
-                    let rows =
-                        PaymentIntent::list(conn, account, &filter, after().as_deref(), fetch)?;
-                    Ok(with_refunded(conn, account, rows)?)
-                },
-            )
-            .await?
+    let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+        let account = &organizer.stripe_account_id;
+        let mut filter = query.filter;
+        if let Some(customer) = query.customer {
+            let customer = active_by_account_and_id(conn, account, &customer.to_string())?;
+            filter.stripe_customer_id = Some(customer.stripe_customer_id);
         }
-        None => {
-            organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-                let account = &organizer.stripe_account_id;
-                let rows =
-                    PaymentIntent::list(conn, account, &query.filter, after().as_deref(), fetch)?;
-                Ok::<_, CustomerError>(with_refunded(conn, account, rows)?)
-            })
-            .await?
-        }
-    };
+        let after = cursor.as_ref().map(ObjectCursor::key);
+        let rows = PaymentIntent::list(conn, account, &filter, after, fetch)?;
+        Ok::<_, CustomerError>(with_refunded(conn, account, rows)?)
+    })
+    .await?;
     let (rows, next) = limit.split_as(rows, |(payment, _)| &payment.id, ObjectCursor::after);
     let payments = rows
         .into_iter()
@@ -201,25 +186,23 @@ fn with_refunded(
         .collect())
 }
 
-/// The organizer's payment `id` (a PaymentIntent), as the mirror has it; `None` when it has
-/// none.
+/// The organizer's payment `id` (a PaymentIntent), as the mirror has it.
 pub async fn payment(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
     id: String,
-) -> Result<Option<PaymentResponse>, CustomerError> {
+) -> Result<PaymentResponse, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        if crate::domain::StripeId::check(&id).is_err() {
-            return Ok(None);
-        }
         let account = &organizer.stripe_account_id;
-        let found = PaymentIntent::find(conn, account, &id)?;
-        let found = with_refunded(conn, account, found.into_iter().collect())?;
-        Ok(found
-            .into_iter()
-            .next()
-            .map(|(row, refunded)| PaymentResponse::new(row, refunded)))
+        let found = match crate::domain::StripeId::check(&id) {
+            Ok(()) => PaymentIntent::find(conn, account, &id)?,
+            Err(_) => None,
+        };
+        let (row, refunded) = with_refunded(conn, account, found.into_iter().collect())?
+            .pop()
+            .ok_or(PaymentError::PaymentNotFound(id))?;
+        Ok(PaymentResponse::new(row, refunded))
     })
     .await
 }
@@ -273,11 +256,8 @@ pub async fn checkout_session(
         if crate::domain::StripeId::check(&id).is_err() {
             return Ok(None);
         }
-        Ok(
-            CheckoutSession::find_by_account_and_id(conn, &organizer.stripe_account_id, &id)?
-                .filter(|session| !session.deleted)
-                .map(Into::into),
-        )
+        let found = CheckoutSession::find(conn, &organizer.stripe_account_id, &id)?;
+        Ok(found.map(Into::into))
     })
     .await
 }

@@ -173,12 +173,6 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<PaymentResponse>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
-    let id = path.1.clone();
-    billing::payment(&state, &principal, org_id, id.clone())
-        .await?
-        .map(web::Json)
-        .ok_or(ApiError::NotFound {
-            code: "payment_not_found",
-            message: format!("no payment {id}"),
-        })
+    let payment = billing::payment(&state, &principal, org_id, path.1.clone()).await?;
+    Ok(web::Json(payment))
 }

@@ -146,12 +146,6 @@ pub async fn list(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<RefundList>, ApiError> {
     let org_id = organizer_scope(&principal, &path.0)?;
-    let id = path.1.clone();
-    let data = refunds::refunds(&state, &principal, org_id, id.clone())
-        .await?
-        .ok_or(ApiError::NotFound {
-            code: "payment_not_found",
-            message: format!("no payment {id}"),
-        })?;
+    let data = refunds::refunds(&state, &principal, org_id, path.1.clone()).await?;
     Ok(web::Json(RefundList { data }))
 }

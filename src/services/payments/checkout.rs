@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::lines::Lines;
-use super::{customer_by_email, fee_bps, stripe_key, targets, Buyer, PaymentError};
-use crate::db::{database_now, DbError};
+use super::{answer_stamp, customer_by_email, fee_bps, stripe_key, targets, Buyer, PaymentError};
+use crate::db::DbError;
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::ClientKey;
 use crate::domain::OrganizerId;
@@ -112,10 +112,7 @@ pub async fn create_checkout_session(
     };
     let key = stripe_key("checkout_session.create", &account, client_key.as_ref());
     // Stamped before the create: a webhook's fetch that began later wins over this answer.
-    let fetched_at = state
-        .db
-        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-        .await?;
+    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let session: RemoteCheckoutSession = payments::create_checkout_session(&client, &new, key)
         .await

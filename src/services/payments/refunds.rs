@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{stripe_key, PaymentError};
-use crate::db::{database_now, DbError};
+use super::{answer_stamp, stripe_key, PaymentError};
+use crate::db::DbError;
 use crate::domain::payment::{Amount, RefundReason};
 use crate::domain::{ClientKey, OrganizerId, Principal, StripeId};
 use crate::mirror::payment_intent::PaymentIntent;
@@ -102,10 +102,7 @@ pub async fn refund(
     };
     let key = stripe_key("refund.create", &account, client_key.as_ref());
     // Stamped before the create: a webhook's fetch that began later wins over this answer.
-    let fetched_at = state
-        .db
-        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-        .await?;
+    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let refund: RemoteRefund = payments::create_refund(&client, &new, key)
         .await
@@ -138,24 +135,22 @@ pub async fn refund(
     Ok(row.into())
 }
 
-/// The refunds of the organizer's payment `payment_id`, newest first; `None` when the mirror
-/// has no such payment.
+/// The refunds of the organizer's payment `payment_id`, newest first.
 pub async fn refunds(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
     payment_id: String,
-) -> Result<Option<Vec<RefundResponse>>, PaymentError> {
+) -> Result<Vec<RefundResponse>, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        if StripeId::check(&payment_id).is_err() {
-            return Ok(None);
-        }
         let account = &organizer.stripe_account_id;
-        if PaymentIntent::find(conn, account, &payment_id)?.is_none() {
-            return Ok(None);
+        let known = StripeId::check(&payment_id).is_ok()
+            && PaymentIntent::find(conn, account, &payment_id)?.is_some();
+        if !known {
+            return Err(PaymentError::PaymentNotFound(payment_id));
         }
         let rows = Refund::of_payment(conn, account, &payment_id)?;
-        Ok::<_, PaymentError>(Some(rows.into_iter().map(Into::into).collect()))
+        Ok(rows.into_iter().map(Into::into).collect())
     })
     .await
 }

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{lines, stripe_key, PaymentError};
-use crate::db::{database_now, DbError};
+use super::{answer_stamp, lines, stripe_key, PaymentError};
+use crate::db::DbError;
 use crate::domain::payment::Proration;
 use crate::domain::{ClientKey, OrganizerId, Principal, StripeAccountId, StripeId};
 use crate::mirror::price::Price;
@@ -108,7 +108,7 @@ pub async fn change(
     }
     let change = requested(&subscription, &input)?;
     let key = stripe_key("subscription.update", &account, client_key.as_ref());
-    let fetched_at = stamp(state).await?;
+    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let answer: RemoteSubscription = requests::update_subscription(&client, &change, key)
         .await
@@ -239,7 +239,7 @@ pub async fn cancel(
     id: String,
 ) -> Result<SubscriptionResponse, PaymentError> {
     let (organizer_id, account, subscription) = load(state, principal, org_id, id, None).await?;
-    let fetched_at = stamp(state).await?;
+    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id)
         .await
@@ -256,15 +256,6 @@ pub async fn cancel(
         details,
     )
     .await
-}
-
-/// When the change's answer was asked for, by the database's clock: a webhook's fetch that
-/// began later wins over it.
-async fn stamp(state: &AppState) -> Result<chrono::NaiveDateTime, PaymentError> {
-    Ok(state
-        .db
-        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-        .await?)
 }
 
 /// Writes Stripe's answer onto the subscription's row and audits the change, in one
