@@ -7,7 +7,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use super::{parse_secret, ConfigError};
-use crate::domain::StripeAccountId;
+use crate::domain::{ConnectAccountType, StripeAccountId};
 
 /// `MAX_APPLICATION_FEE_BPS` when unset: 30% of each charge.
 pub const DEFAULT_MAX_APPLICATION_FEE_BPS: u16 = 3000;
@@ -55,6 +55,11 @@ pub struct StripeArgs {
     /// fee set before there was a cap) is refused with 409 `organizer_fee_above_cap`.
     #[arg(long, env = "MAX_APPLICATION_FEE_BPS", default_value_t = DEFAULT_MAX_APPLICATION_FEE_BPS, value_parser = clap::value_parser!(u16).range(0..=10_000))]
     pub max_application_fee_bps: u16,
+    /// The kind of connected account `POST /v1/organizers/{org_id}/stripe-account` creates:
+    /// `express` (Stripe hosts onboarding and a light dashboard), `standard` (a full Stripe
+    /// account of the organizer's own) or `custom` (the platform owns the experience).
+    #[arg(long, env = "STRIPE_CONNECT_ACCOUNT_TYPE", default_value = "express", value_parser = |raw: &str| raw.parse::<ConnectAccountType>())]
+    pub stripe_connect_account_type: ConnectAccountType,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +74,8 @@ pub struct StripeSettings {
     pub retry_base: Duration,
     /// `MAX_APPLICATION_FEE_BPS`.
     pub max_application_fee_bps: u16,
+    /// `STRIPE_CONNECT_ACCOUNT_TYPE`.
+    pub connect_account_type: ConnectAccountType,
 }
 
 /// A secret key that is only the dashboard's placeholder: a prefix with nothing after it, or
@@ -150,6 +157,7 @@ impl StripeSettings {
             max_retries: args.stripe_max_retries,
             retry_base: Duration::from_millis(args.stripe_retry_base_ms),
             max_application_fee_bps: args.max_application_fee_bps,
+            connect_account_type: args.stripe_connect_account_type,
         })
     }
 

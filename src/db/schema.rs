@@ -162,7 +162,7 @@ diesel::table! {
     organizers (id) {
         id -> Text,
         name -> Text,
-        stripe_account_id -> Text,
+        stripe_account_id -> Nullable<Text>,
         application_fee_bps -> Nullable<Int4>,
         status -> Text,
         created_at -> Timestamp,
@@ -243,6 +243,23 @@ diesel::table! {
     stripe_instances (id) {
         id -> Text,
         seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stripe_accounts (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        account_type -> Nullable<Text>,
+        country -> Nullable<Text>,
+        charges_enabled -> Bool,
+        payouts_enabled -> Bool,
+        details_submitted -> Bool,
+        currently_due -> Text,
+        past_due -> Text,
+        disabled_reason -> Nullable<Text>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
     }
 }
 
@@ -342,6 +359,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     refunds,
     stripe_instances,
+    stripe_accounts,
     subscriptions,
     sync_cursors,
     sync_runs,

@@ -18,7 +18,10 @@ pub use client_key::ClientKey;
 pub(crate) use customer::INVISIBLE;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use id::{StripeId, STRIPE_ID_CHARS};
-pub use organizer::{ApplicationFeeBps, OrganizerId, OrganizerName, OrganizerStatus};
+pub use organizer::{
+    ApplicationFeeBps, BusinessType, ConnectAccountType, Country, OrganizerId, OrganizerName,
+    OrganizerStatus,
+};
 pub use page::{Cursor, ObjectCursor, PageLimit};
 pub use principal::{Forbidden, Principal, Role};
 pub use status::{ErasureOutcome, ErasureStatus, EventStatus, Outcome, RunStatus, RunTrigger};

@@ -71,6 +71,47 @@ super::text_enum! {
     }
 }
 
+super::text_enum! {
+    /// The kind of connected account the gateway creates for an organizer
+    /// (`STRIPE_CONNECT_ACCOUNT_TYPE`): `express` (Stripe hosts onboarding and a light
+    /// dashboard; login links work), `standard` (the organizer's own full Stripe account) or
+    /// `custom` (the platform owns the whole experience).
+    pub enum ConnectAccountType {
+        Express = "express",
+        Standard = "standard",
+        Custom = "custom",
+    }
+}
+
+super::text_enum! {
+    /// The legal form of the business behind a new connected account, in Stripe's words.
+    pub enum BusinessType {
+        Individual = "individual",
+        Company = "company",
+        NonProfit = "non_profit",
+        GovernmentEntity = "government_entity",
+    }
+}
+
+/// A country as Stripe takes it for a new account: ISO 3166-1 alpha-2, two letters, kept in
+/// upper case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(raw.to_ascii_uppercase()))
+        } else {
+            Err("must be a two-letter ISO 3166-1 country code, e.g. `FR`".to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +135,15 @@ mod tests {
         assert!(ApplicationFeeBps::parse(-1).is_err());
         assert!(ApplicationFeeBps::parse(10_001).is_err());
         assert!(ApplicationFeeBps::parse(i64::MAX).is_err());
+    }
+
+    #[test]
+    fn countries_are_two_letters_in_upper_case() {
+        assert_eq!(Country::parse("fr").unwrap().as_str(), "FR");
+        assert_eq!(Country::parse("US").unwrap().as_str(), "US");
+        for bad in ["", "F", "FRA", "F1", "é"] {
+            assert!(Country::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -85,7 +85,12 @@ impl From<OrganizerError> for ApiError {
                 code,
                 message: err.to_string(),
             },
-            OrganizerError::Exists { .. } | OrganizerError::Disconnected => ApiError::Conflict {
+            OrganizerError::Exists { .. }
+            | OrganizerError::Disconnected
+            | OrganizerError::AccountNotReady(_)
+            | OrganizerError::HasAccount { .. }
+            | OrganizerError::NotExpress { .. }
+            | OrganizerError::NotConnected { .. } => ApiError::Conflict {
                 code,
                 message: err.to_string(),
             },

@@ -239,11 +239,13 @@ pub fn find_access_with_organizers_by_ids(
     let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
         .left_join(
             customers::table.on(customers::stripe_account_id
+                .nullable()
                 .eq(organizers::stripe_account_id)
                 .and(customers::id.eq_any(customer_ids))),
         )
         .left_join(
             entitlements::table.on(entitlements::stripe_account_id
+                .nullable()
                 .eq(organizers::stripe_account_id)
                 .and(
                     entitlements::stripe_customer_id
@@ -253,6 +255,7 @@ pub fn find_access_with_organizers_by_ids(
         )
         .left_join(
             subscriptions::table.on(subscriptions::stripe_account_id
+                .nullable()
                 .eq(organizers::stripe_account_id)
                 .and(
                     subscriptions::stripe_customer_id
@@ -293,9 +296,9 @@ pub fn find_access_with_organizers_by_ids(
         .iter()
         .map(|(org, id)| {
             let organizer = found.get(org)?;
-            let access = access
-                .get(id)
-                .filter(|a| a.customer.stripe_account_id == organizer.stripe_account_id);
+            let access = access.get(id).filter(|a| {
+                Some(&a.customer.stripe_account_id) == organizer.stripe_account_id.as_ref()
+            });
             Some((organizer.clone(), access.cloned()))
         })
         .collect())

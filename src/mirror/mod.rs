@@ -14,6 +14,7 @@
 //! Adding a kind: a module like [`invoice`] (the Stripe shape, the row, [`Rows`]), its
 //! migration on both backends, and one line in [`KINDS`].
 
+pub mod account;
 pub mod checkout_session;
 pub mod customer;
 pub mod dispute;
@@ -44,8 +45,10 @@ use crate::stripe::{AccountClient, StripeError};
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Every mirrored kind, once, in the order a run reconciles them and an event refreshes them:
-/// a customer before its subscriptions, entitlements after the subscriptions that grant them.
-pub static KINDS: [&dyn Kind; 10] = [
+/// the account first (what it can do), a customer before its subscriptions, entitlements after
+/// the subscriptions that grant them.
+pub static KINDS: [&dyn Kind; 11] = [
+    &account::Accounts,
     &customer::Customers,
     &product::Products,
     &price::Prices,
@@ -207,6 +210,7 @@ mod tests {
     #[test]
     fn events_go_to_the_kinds_that_mirror_their_objects() {
         let claimed = |event: &str| claiming(event).map(|k| k.name()).collect::<Vec<_>>();
+        assert_eq!(claimed("account.updated"), ["accounts"]);
         assert_eq!(claimed("customer.updated"), ["customers"]);
         assert_eq!(claimed("customer.subscription.deleted"), ["subscriptions"]);
         assert_eq!(claimed("invoice.paid"), ["subscriptions", "invoices"]);

@@ -12,6 +12,7 @@ mod erasures;
 mod health;
 mod invoices;
 pub mod metrics;
+mod onboarding;
 mod organizers;
 mod payments;
 mod subscriptions;
@@ -47,6 +48,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(organizers::list)
                 .service(organizers::get)
                 .service(organizers::update)
+                .service(onboarding::create_account)
+                .service(onboarding::create_onboarding_link)
+                .service(onboarding::create_login_link)
                 .service(customers::update)
                 .service(customers::remove)
                 .service(billing::products)

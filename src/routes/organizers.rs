@@ -21,9 +21,11 @@ pub struct CreateOrganizer {
     /// Display name, 1 to 200 characters.
     #[schema(value_type = OrganizerName, example = "Acme Events")]
     name: String,
-    /// The organizer's Stripe account: a connected account, or the platform's own.
-    #[schema(value_type = StripeAccountId, example = "acct_1Nv0FGQ9RKHgCVdK")]
-    stripe_account_id: String,
+    /// The organizer's Stripe account: a connected account, or the platform's own. Leave it
+    /// out to register the organizer first and create its account through the gateway
+    /// (`POST /v1/organizers/{org_id}/stripe-account`, then an onboarding link).
+    #[schema(value_type = Option<StripeAccountId>, example = "acct_1Nv0FGQ9RKHgCVdK")]
+    stripe_account_id: Option<String>,
     /// Platform fee in basis points taken from the organizer's charges: 0 to the platform's
     /// cap, `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this gateway's).
     #[schema(value_type = Option<i64>, example = 250, minimum = 0, maximum = 10000)]
@@ -103,7 +105,11 @@ fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput
     let mut errors = Vec::new();
     let name =
         OrganizerName::parse(&body.name).map_err(|e| errors.push(FieldError::new("name", e)));
-    let account = StripeAccountId::parse(&body.stripe_account_id)
+    let account = body
+        .stripe_account_id
+        .as_deref()
+        .map(StripeAccountId::parse)
+        .transpose()
         .map_err(|e| errors.push(FieldError::new("stripe_account_id", e)));
     let fee = body
         .application_fee_bps
@@ -185,11 +191,10 @@ pub async fn create(
     principal.require_admin()?;
     let input = parse_create(body?.0, state.stripe.max_fee_bps())?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
-    if state.backfill_on_register {
+    if let (true, Some(account)) = (state.backfill_on_register, &organizer.stripe_account_id) {
         // The organizer exists either way; a backfill that could not be queued is made up by
         // the next sweep.
-        if let Err(err) = sync::backfill(&state, &organizer.id, &organizer.stripe_account_id).await
-        {
+        if let Err(err) = sync::backfill(&state, &organizer.id, account).await {
             tracing::warn!(organizer_id = %organizer.id, error = %err, "could not queue the backfill");
         }
     }

@@ -38,7 +38,7 @@ pub async fn products(
     org_id: OrganizerId,
 ) -> Result<Vec<ProductResponse>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
+        let account = organizer.data_account();
         let products = Product::list_active_by_account(conn, account)?;
         let mut by_product: HashMap<String, Vec<Price>> = HashMap::new();
         for price in Price::list_active_by_account(conn, account)? {
@@ -129,7 +129,7 @@ pub async fn payments(
 ) -> Result<(Vec<PaymentResponse>, Option<ObjectCursor>), CustomerError> {
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
+        let account = organizer.data_account();
         let mut filter = query.filter;
         if let Some(customer) = query.customer {
             let customer = active_by_account_and_id(conn, account, &customer.to_string())?;
@@ -160,7 +160,7 @@ pub async fn disputes(
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let after = cursor.as_ref().map(ObjectCursor::key);
-        let account = &organizer.stripe_account_id;
+        let account = organizer.data_account();
         let rows = Dispute::list(conn, account, status.as_deref(), after, fetch)?;
         Ok::<_, CustomerError>(rows)
     })
@@ -194,7 +194,7 @@ pub async fn payment(
     id: String,
 ) -> Result<PaymentResponse, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
+        let account = organizer.data_account();
         let found = match crate::domain::StripeId::check(&id) {
             Ok(()) => PaymentIntent::find(conn, account, &id)?,
             Err(_) => None,
@@ -256,7 +256,7 @@ pub async fn checkout_session(
         if crate::domain::StripeId::check(&id).is_err() {
             return Ok(None);
         }
-        let found = CheckoutSession::find(conn, &organizer.stripe_account_id, &id)?;
+        let found = CheckoutSession::find(conn, organizer.data_account(), &id)?;
         Ok(found.map(Into::into))
     })
     .await

@@ -66,7 +66,7 @@ pub async fn reconcile_now(
     let progress = match &organizers[..] {
         [only] => Some(tokio::spawn(sync::show_progress(
             state.clone(),
-            only.stripe_account_id.clone(),
+            only.data_account().to_string(),
         ))),
         _ => None,
     };

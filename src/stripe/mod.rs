@@ -2,6 +2,7 @@
 //! types; [`StripeTransport`] sends them with pooled connections, per-attempt timeouts and
 //! retries. [`Stripe::for_account`] is the one place a request is tied to an organizer's account.
 
+pub mod accounts;
 pub mod customers;
 mod error;
 mod get;
@@ -33,6 +34,7 @@ pub struct Stripe {
     platform_account: Option<StripeAccountId>,
     publishable_key: Option<String>,
     max_fee_bps: u16,
+    connect_account_type: crate::domain::ConnectAccountType,
 }
 
 impl Stripe {
@@ -42,12 +44,18 @@ impl Stripe {
             platform_account: settings.platform_account_id.clone(),
             publishable_key: settings.publishable_key.clone(),
             max_fee_bps: settings.max_application_fee_bps,
+            connect_account_type: settings.connect_account_type,
         })
     }
 
     /// The largest platform fee an organizer may have (`MAX_APPLICATION_FEE_BPS`).
     pub fn max_fee_bps(&self) -> u16 {
         self.max_fee_bps
+    }
+
+    /// The kind of connected account the gateway creates (`STRIPE_CONNECT_ACCOUNT_TYPE`).
+    pub fn connect_account_type(&self) -> crate::domain::ConnectAccountType {
+        self.connect_account_type
     }
 
     /// The platform's publishable key, for frontends that start Stripe.js; `None` when unset.

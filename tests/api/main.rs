@@ -33,6 +33,7 @@ mod instances;
 mod invoices;
 mod leases;
 mod metrics;
+mod onboarding;
 mod openapi;
 mod organizer_registration;
 mod organizers;

@@ -38,18 +38,7 @@ async fn paid_intent(app: &TestApp, org: &Value, account: &str, amount: i64) -> 
     let id = intent["id"].as_str().unwrap().to_string();
     let trigger =
         json!({ "type": "payment_intent.succeeded", "account": account, "payment_intent": id });
-    let response = app
-        .client
-        .post(format!("{}/_fake/trigger", app.stripe.base_url))
-        .json(&trigger)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let triggered: Value = response.json().await.unwrap();
-    for sent in triggered["events"].as_array().unwrap() {
-        app.settled(sent["id"].as_str().unwrap()).await;
-    }
+    app.trigger_settled(&trigger).await;
     id
 }
 

@@ -30,6 +30,7 @@ impl Customer {
         on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
+                    .nullable()
                     .eq(organizers::stripe_account_id)
                     .and(customers::email_normalized.eq(email_normalized))),
             )
@@ -49,6 +50,7 @@ impl Customer {
         on_each_backend!(conn, |c| organizers::table
             .left_join(
                 customers::table.on(customers::stripe_account_id
+                    .nullable()
                     .eq(organizers::stripe_account_id)
                     .and(customers::id.eq(customer_id))),
             )
@@ -72,6 +74,7 @@ impl Customer {
             on_each_backend!(conn, |c| organizers::table
                 .left_join(
                     customers::table.on(customers::stripe_account_id
+                        .nullable()
                         .eq(organizers::stripe_account_id)
                         .and(customers::email_normalized.eq_any(&emails))),
                 )
@@ -93,7 +96,7 @@ impl Customer {
             .iter()
             .map(|(org, email)| {
                 let organizer = *found.get(org.as_str())?;
-                let key = (organizer.stripe_account_id.as_str(), email.as_str());
+                let key = (organizer.data_account(), email.as_str());
                 Some((organizer.clone(), by_email.get(&key).map(|c| (*c).clone())))
             })
             .collect())

@@ -10,7 +10,8 @@ use crate::domain::{OrganizerStatus, StripeAccountId};
 pub struct Organizer {
     pub id: String,
     pub name: String,
-    pub stripe_account_id: String,
+    /// `None` until the gateway creates the organizer's connected account.
+    pub stripe_account_id: Option<String>,
     pub application_fee_bps: Option<i32>,
     pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
@@ -25,7 +26,7 @@ pub struct Organizer {
 pub struct NewOrganizer<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub stripe_account_id: &'a str,
+    pub stripe_account_id: Option<&'a str>,
     pub application_fee_bps: Option<i32>,
     pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
@@ -43,10 +44,42 @@ pub struct OrganizerChanges<'a> {
 }
 
 impl Organizer {
-    /// The organizer's Stripe account, the tenant key of its data.
-    pub fn account(&self) -> Result<StripeAccountId, DbError> {
-        StripeAccountId::parse(&self.stripe_account_id)
+    /// The organizer's Stripe account, the tenant key of its data; `None` before the gateway
+    /// created one.
+    pub fn account(&self) -> Result<Option<StripeAccountId>, DbError> {
+        self.stripe_account_id
+            .as_deref()
+            .map(StripeAccountId::parse)
+            .transpose()
             .map_err(|e| DbError::Corrupt(format!("organizer {}: {e}", self.id)))
+    }
+
+    /// The account the organizer's mirrored data is kept under, for reads: empty for an
+    /// organizer without an account yet, and no row is ever kept under an empty account (a
+    /// Stripe account id never is), so such an organizer reads as having no data.
+    pub fn data_account(&self) -> &str {
+        self.stripe_account_id.as_deref().unwrap_or_default()
+    }
+
+    /// Gives the organizer the account Stripe created for it, unless it has one already;
+    /// `None` when it had (or there is no such organizer).
+    pub fn set_account_if_none(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+        stripe_account_id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<Option<Organizer>> {
+        diesel::update(
+            organizers::table
+                .find(organizer_id)
+                .filter(organizers::stripe_account_id.is_null()),
+        )
+        .set((
+            organizers::stripe_account_id.eq(Some(stripe_account_id)),
+            organizers::updated_at.eq(at),
+        ))
+        .get_result(conn)
+        .optional()
     }
 
     pub fn insert(conn: &mut DbConnection, new: &NewOrganizer<'_>) -> QueryResult<Organizer> {
@@ -77,12 +110,13 @@ impl Organizer {
             .optional()
     }
 
-    /// Every organizer whose account the gateway may call (active, not disconnected), in id
-    /// order.
+    /// Every organizer whose account the gateway may call (active, with an account, not
+    /// disconnected), in id order.
     pub fn list_connected(conn: &mut DbConnection) -> QueryResult<Vec<Organizer>> {
         organizers::table
             .filter(organizers::status.eq(OrganizerStatus::Active))
             .filter(organizers::disconnected_at.is_null())
+            .filter(organizers::stripe_account_id.is_not_null())
             .select(Organizer::as_select())
             .order(organizers::id.asc())
             .load(conn)

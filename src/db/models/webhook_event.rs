@@ -92,8 +92,9 @@ impl WebhookEvent {
                 let known: HashSet<String> = organizers::table
                     .filter(organizers::stripe_account_id.eq_any(&accounts))
                     .select(organizers::stripe_account_id)
-                    .load::<String>(sqlite)?
+                    .load::<Option<String>>(sqlite)?
                     .into_iter()
+                    .flatten()
                     .collect();
                 let mut inserted = Vec::with_capacity(rows.len());
                 for &row in rows {

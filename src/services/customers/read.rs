@@ -39,7 +39,7 @@ where
             return Ok(None);
         };
         let found = match ActiveCustomer::of_found(row)? {
-            Some(customer) => Some(read(conn, &organizer.stripe_account_id, customer)?),
+            Some(customer) => Some(read(conn, organizer.data_account(), customer)?),
             None => None,
         };
         Ok(Some((organizer, found)))
@@ -81,7 +81,7 @@ pub async fn list(
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok::<_, CustomerError>(Customer::list_active_by_account_after(
             conn,
-            &organizer.stripe_account_id,
+            organizer.data_account(),
             cursor.as_ref().map(Cursor::key),
             limit.fetch_size(),
         )?)

@@ -28,7 +28,7 @@ pub async fn update(
     let id = customer_id.to_string();
     let (account, current) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let current = active_by_account_and_id(conn, &organizer.stripe_account_id, &id)?;
+            let current = active_by_account_and_id(conn, organizer.data_account(), &id)?;
             Ok::<_, CustomerError>((organizers::connected_account(&organizer)?, current))
         })
         .await?;

@@ -6,6 +6,7 @@ use crate::db::models::Organizer;
 use crate::db::{DbConnection, DbError, QueryFailure};
 use crate::domain::Principal;
 use crate::domain::{OrganizerId, OrganizerStatus, StripeAccountId};
+use crate::mirror::account::StripeAccount;
 use crate::services::AppState;
 
 /// The organizer `id`, for a caller allowed to see it: an admin, or that organizer's own token
@@ -15,9 +16,12 @@ pub async fn get_for(
     principal: &Principal,
     id: OrganizerId,
 ) -> Result<OrganizerResponse, OrganizerError> {
-    with_organizer(state, principal, id, |_, organizer| Ok(organizer))
-        .await
-        .map(|organizer| OrganizerResponse::new(organizer, state))
+    with_organizer(state, principal, id, |conn, organizer| {
+        let account = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
+        Ok::<_, OrganizerError>((organizer, account))
+    })
+    .await
+    .map(|(organizer, account)| OrganizerResponse::new(organizer, account, state))
 }
 
 /// Checks, as [`get_for`], that the caller may act for the organizer, then runs `read` with it
@@ -101,13 +105,48 @@ where
         .await
 }
 
-/// The account of an organizer the gateway may write to Stripe for: not one whose account
-/// revoked the platform's access.
+/// The account of an organizer the gateway may write to Stripe for: one it has, and that has
+/// not revoked the platform's access.
 pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, OrganizerError> {
     if organizer.disconnected_at.is_some() {
         return Err(OrganizerError::Disconnected);
     }
-    Ok(organizer.account()?)
+    organizer.account()?.ok_or_else(|| {
+        OrganizerError::AccountNotReady(format!(
+            "organizer {} has no Stripe account yet: create one with POST /v1/organizers/{}/stripe-account, then send the organizer through onboarding",
+            organizer.id, organizer.id
+        ))
+    })
+}
+
+/// Like [`connected_account`], for taking a payment: refused, before any Stripe call, while
+/// the mirrored state of the account (`status`, as read with the organizer) says it cannot
+/// take charges. An account the mirror has not fetched yet is let through: Stripe decides.
+pub fn chargeable_account(
+    organizer: &Organizer,
+    status: Option<&StripeAccount>,
+) -> Result<StripeAccountId, OrganizerError> {
+    let account = connected_account(organizer)?;
+    match status {
+        Some(status) if !status.charges_enabled => {
+            let due = status.currently_due();
+            let reason = status
+                .disabled_reason
+                .as_deref()
+                .map(|reason| format!(" ({reason})"))
+                .unwrap_or_default();
+            let due = if due.is_empty() {
+                "Stripe is reviewing what was given".to_string()
+            } else {
+                format!("currently due: {}", due.join(", "))
+            };
+            Err(OrganizerError::AccountNotReady(format!(
+                "Stripe account {account} cannot take charges yet{reason}; {due}. Send the organizer through onboarding (POST /v1/organizers/{}/onboarding-links)",
+                organizer.id
+            )))
+        }
+        _ => Ok(account),
+    }
 }
 
 /// Whether `principal` may still be answered for its organizer: always for an admin; for an

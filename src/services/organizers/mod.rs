@@ -1,7 +1,6 @@
 //! Registering and managing organizers (tenants).
 
 use serde_json::json;
-use stripe_connect::account::RetrieveAccount;
 
 use crate::db::is_unique_violation;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
@@ -11,16 +10,20 @@ use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId,
 };
+use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
+use crate::mirror::{MirrorRow, Rows};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
-use crate::stripe::{StripeError, StripeFailure};
+use crate::stripe::{Get, StripeError, StripeFailure};
 
 mod access;
+pub mod onboarding;
 mod platform;
 mod view;
 
 pub use access::{
-    authorize_loaded, connected_account, get_for, load_with_organizer, may_act, with_organizer,
+    authorize_loaded, chargeable_account, connected_account, get_for, load_with_organizer, may_act,
+    with_organizer,
 };
 pub use platform::{check_platform_account, platform_mismatch};
 pub use view::OrganizerResponse;
@@ -38,6 +41,19 @@ pub enum OrganizerError {
     /// The organizer's account revoked the platform's access: nothing can be written to it.
     #[error("this organizer's Stripe account is disconnected from the platform")]
     Disconnected,
+    /// The organizer has no Stripe account yet, or its account cannot take charges yet.
+    #[error("{0}")]
+    AccountNotReady(String),
+    /// The organizer has an account already: the gateway creates one only for an organizer
+    /// registered without.
+    #[error("organizer {organizer} already has Stripe account {account}")]
+    HasAccount { organizer: String, account: String },
+    /// Onboarding and login links are for connected accounts, not the platform's own.
+    #[error("Stripe account {account} is the platform's own account: it is not onboarded through Connect")]
+    NotConnected { account: String },
+    /// Login links open the Express dashboard, which only Express accounts have.
+    #[error("Stripe account {account} is a {kind} account: only Express accounts have a dashboard to log in to")]
+    NotExpress { account: String, kind: String },
     #[error("Stripe account {account} is already registered as organizer {existing}")]
     Exists { account: String, existing: String },
     #[error("Stripe refused access to account {account}: {reason}")]
@@ -82,6 +98,10 @@ impl OrganizerError {
             Self::Forbidden(_) | Self::Disabled => "forbidden",
             Self::NotFound(_) => "organizer_not_found",
             Self::Disconnected => "organizer_disconnected",
+            Self::AccountNotReady(_) => "account_not_ready",
+            Self::HasAccount { .. } => "organizer_has_account",
+            Self::NotExpress { .. } => "account_not_express",
+            Self::NotConnected { .. } => "account_not_connected",
             Self::Exists { .. } => "organizer_exists",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
             Self::Stripe { failure, .. } => failure.code(),
@@ -103,7 +123,8 @@ impl OrganizerError {
 
 pub struct NewOrganizerInput {
     pub name: OrganizerName,
-    pub stripe_account_id: StripeAccountId,
+    /// `None`: the gateway creates the account later (`onboarding::create_account`).
+    pub stripe_account_id: Option<StripeAccountId>,
     pub application_fee_bps: Option<ApplicationFeeBps>,
 }
 
@@ -130,30 +151,41 @@ pub struct OrganizerPage {
 /// Registers an organizer after Stripe confirms the platform can act for its account.
 /// The unique index on `stripe_account_id` settles concurrent registrations: one wins, the
 /// others get `organizer_exists`.
-#[tracing::instrument(skip_all, fields(stripe_account_id = %input.stripe_account_id))]
+/// An organizer registered without an account gets one later (`onboarding::create_account`).
+#[tracing::instrument(skip_all, fields(stripe_account_id = ?input.stripe_account_id))]
 pub async fn register(
     state: &AppState,
     audit: AuditContext,
     input: NewOrganizerInput,
 ) -> Result<OrganizerResponse, OrganizerError> {
-    let account = input.stripe_account_id.clone();
-    let existing = state
-        .db
-        .run(move |conn| {
-            Ok::<_, OrganizerError>(Organizer::find_by_stripe_account_id(
-                conn,
-                account.as_str(),
-            )?)
-        })
-        .await?;
-    if let Some(existing) = existing {
-        return Err(OrganizerError::Exists {
-            account: existing.stripe_account_id,
-            existing: existing.id,
-        });
+    if let Some(account) = input.stripe_account_id.clone() {
+        let existing = state
+            .db
+            .run(move |conn| {
+                Ok::<_, OrganizerError>(Organizer::find_by_stripe_account_id(
+                    conn,
+                    account.as_str(),
+                )?)
+            })
+            .await?;
+        if let Some(existing) = existing {
+            return Err(OrganizerError::Exists {
+                account: existing.stripe_account_id.unwrap_or_default(),
+                existing: existing.id,
+            });
+        }
     }
-
-    verify_account_access(state, &input.stripe_account_id).await?;
+    // Stamped before Stripe is asked, like every mirror write.
+    let fetched_at = state
+        .db
+        .run(|conn| Ok::<_, DbError>(crate::db::database_now(conn)?))
+        .await?;
+    let status = match &input.stripe_account_id {
+        Some(account) => verify_account_access(state, account)
+            .await?
+            .map(|remote| Accounts::row(account.as_str(), remote, fetched_at)),
+        None => None,
+    };
 
     let organizer = state
         .db
@@ -163,7 +195,10 @@ pub async fn register(
             let new = NewOrganizer {
                 id: &id,
                 name: input.name.as_str(),
-                stripe_account_id: input.stripe_account_id.as_str(),
+                stripe_account_id: input
+                    .stripe_account_id
+                    .as_ref()
+                    .map(StripeAccountId::as_str),
                 application_fee_bps: input.application_fee_bps.map(|fee| i32::from(fee.get())),
                 status: OrganizerStatus::Active,
                 created_at,
@@ -171,6 +206,9 @@ pub async fn register(
             };
             let result = crate::db::write_transaction(conn, |conn| {
                 let organizer = Organizer::insert(conn, &new)?;
+                if let Some(status) = &status {
+                    StripeAccount::upsert(conn, status)?;
+                }
                 audit.record(
                     conn,
                     &AuditEntry {
@@ -186,13 +224,14 @@ pub async fn register(
                         }),
                     },
                 )?;
-                Ok(organizer)
+                Ok((organizer, status))
             });
             match result {
                 Err(err) if is_unique_violation(&err) => {
-                    let winner = Organizer::find_by_stripe_account_id(conn, new.stripe_account_id)?;
+                    let account = new.stripe_account_id.unwrap_or_default();
+                    let winner = Organizer::find_by_stripe_account_id(conn, account)?;
                     Err(OrganizerError::Exists {
-                        account: new.stripe_account_id.to_string(),
+                        account: account.to_string(),
                         existing: winner.map_or_else(|| "(unknown)".to_string(), |w| w.id),
                     })
                 }
@@ -200,34 +239,38 @@ pub async fn register(
             }
         })
         .await?;
-    Ok(OrganizerResponse::new(organizer, state))
+    let (organizer, status) = organizer;
+    Ok(OrganizerResponse::new(organizer, status, state))
 }
 
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.
+/// Returns the connected account as Stripe answered (the platform's own is read by the sync).
 pub(crate) async fn verify_account_access(
     state: &AppState,
     account: &StripeAccountId,
-) -> Result<(), OrganizerError> {
+) -> Result<Option<RemoteAccount>, OrganizerError> {
     let inaccessible = |reason: &'static str| OrganizerError::AccountInaccessible {
         account: account.to_string(),
         reason,
     };
     let result = if state.stripe.is_platform_account(account.as_str()) {
-        platform_mismatch(&state.stripe, account).await
+        platform_mismatch(&state.stripe, account)
+            .await
+            .map(|mismatch| (mismatch, None))
     } else {
         state
             .stripe
             .platform()
-            .read(&RetrieveAccount::new(account.as_str()))
+            .read_json(&Get::new(format!("/accounts/{account}")))
             .await
-            .map(|_| None)
+            .map(|remote| (None, Some(remote)))
     };
     // Only answers about the account itself are the client's problem; a key without the
     // permission, or a platform id that is not the key's, is the gateway's configuration.
     // Stripe's own wording stays in the log: a 401's or 403's message quotes part of the key.
     match result {
-        Ok(None) => Ok(()),
-        Ok(Some(actual)) => Err(OrganizerError::PlatformMismatch {
+        Ok((None, remote)) => Ok(remote),
+        Ok((Some(actual), _)) => Err(OrganizerError::PlatformMismatch {
             configured: account.to_string(),
             actual,
         }),
@@ -253,12 +296,18 @@ pub(crate) async fn verify_account_access(
     }
 }
 
-async fn find(state: &AppState, id: OrganizerId) -> Result<Organizer, OrganizerError> {
+async fn find(state: &AppState, id: OrganizerId) -> Result<OrganizerResponse, OrganizerError> {
     let key = id.to_string();
-    state
+    let (organizer, account) = state
         .db
-        .run(move |conn| Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key)))
-        .await
+        .run(move |conn| {
+            let organizer =
+                Organizer::find_by_id(conn, &key)?.ok_or(OrganizerError::NotFound(key))?;
+            let account = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
+            Ok::<_, OrganizerError>((organizer, account))
+        })
+        .await?;
+    Ok(OrganizerResponse::new(organizer, account, state))
 }
 
 pub async fn list(
@@ -266,21 +315,30 @@ pub async fn list(
     limit: PageLimit,
     cursor: Option<Cursor>,
 ) -> Result<OrganizerPage, OrganizerError> {
-    let organizers = state
+    let (organizers, mut statuses) = state
         .db
         .run(move |conn| {
-            Ok::<_, OrganizerError>(Organizer::list_after(
-                conn,
-                cursor.as_ref().map(Cursor::key),
-                limit.fetch_size(),
-            )?)
+            let organizers =
+                Organizer::list_after(conn, cursor.as_ref().map(Cursor::key), limit.fetch_size())?;
+            let accounts: Vec<&str> = organizers
+                .iter()
+                .filter_map(|o| o.stripe_account_id.as_deref())
+                .collect();
+            let statuses = StripeAccount::of_each(conn, &accounts)?;
+            Ok::<_, OrganizerError>((organizers, statuses))
         })
         .await?;
     let (organizers, next_cursor) = limit.split(organizers, |organizer| &organizer.id);
     Ok(OrganizerPage {
         organizers: organizers
             .into_iter()
-            .map(|organizer| OrganizerResponse::new(organizer, state))
+            .map(|organizer| {
+                let status = statuses
+                    .iter()
+                    .position(|s| Some(&s.id) == organizer.stripe_account_id.as_ref())
+                    .map(|at| statuses.swap_remove(at));
+                OrganizerResponse::new(organizer, status, state)
+            })
             .collect(),
         next_cursor,
     })
@@ -295,7 +353,7 @@ pub async fn update(
 ) -> Result<OrganizerResponse, OrganizerError> {
     if patch.is_empty() {
         // Nothing to change: no write, no audit row, no new `updated_at`.
-        return Ok(OrganizerResponse::new(find(state, id).await?, state));
+        return find(state, id).await;
     }
     let key = id.to_string();
     state
@@ -335,9 +393,10 @@ pub async fn update(
                         details: changed.into(),
                     },
                 )?;
-                Ok(organizer)
+                let account = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
+                Ok((organizer, account))
             })
         })
         .await
-        .map(|organizer| OrganizerResponse::new(organizer, state))
+        .map(|(organizer, account)| OrganizerResponse::new(organizer, account, state))
 }

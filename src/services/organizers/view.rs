@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::models::Organizer;
 use crate::domain::OrganizerStatus;
+use crate::mirror::account::{AccountStatus, StripeAccount};
 use crate::services::AppState;
 
 /// How Stripe calls for the organizer are made.
@@ -23,8 +24,14 @@ pub struct OrganizerResponse {
     #[schema(example = "0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c")]
     pub id: String,
     pub name: String,
-    pub stripe_account_id: String,
-    pub account_kind: AccountKind,
+    /// Null until the gateway creates the organizer's account
+    /// (`POST /v1/organizers/{org_id}/stripe-account`).
+    pub stripe_account_id: Option<String>,
+    /// Null while the organizer has no account.
+    pub account_kind: Option<AccountKind>,
+    /// What the account can do and what Stripe still needs, as last fetched; null until the
+    /// gateway has fetched the account (right after registering it, or at the next sync).
+    pub account: Option<AccountStatus>,
     pub application_fee_bps: Option<i32>,
     pub status: OrganizerStatus,
     /// When the organizer's account revoked the platform's access; while set, reads keep
@@ -35,16 +42,17 @@ pub struct OrganizerResponse {
 }
 
 impl OrganizerResponse {
-    pub fn new(organizer: Organizer, state: &AppState) -> Self {
-        let account_kind = if state
-            .stripe
-            .is_platform_account(&organizer.stripe_account_id)
-        {
-            AccountKind::Platform
-        } else {
-            AccountKind::Connected
-        };
+    /// The organizer with its account's state, when the mirror has it.
+    pub fn new(organizer: Organizer, account: Option<StripeAccount>, state: &AppState) -> Self {
+        let account_kind = organizer.stripe_account_id.as_deref().map(|account| {
+            if state.stripe.is_platform_account(account) {
+                AccountKind::Platform
+            } else {
+                AccountKind::Connected
+            }
+        });
         Self {
+            account: account.map(AccountStatus::from),
             status: organizer.status,
             id: organizer.id,
             name: organizer.name,

@@ -11,6 +11,7 @@ use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, Ht
 use crate::domain::ClientKey;
 use crate::domain::OrganizerId;
 use crate::domain::Principal;
+use crate::mirror::account::StripeAccount;
 use crate::mirror::checkout_session::{CheckoutSession, CheckoutSessions, RemoteCheckoutSession};
 use crate::mirror::price::Price;
 use crate::mirror::Rows;
@@ -64,18 +65,17 @@ pub async fn create_checkout_session(
         Buyer::Email(_) => None,
     };
     // The organizer, the catalog's view of the prices and the customer, in one trip.
-    let (organizer, known, customer) =
+    let (organizer, status, known, customer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let known = Price::find_by_ids_across_accounts(conn, &price_ids)?;
             let customer = buyer_id
-                .map(|id| {
-                    customers::active_by_account_and_id(conn, &organizer.stripe_account_id, &id)
-                })
+                .map(|id| customers::active_by_account_and_id(conn, organizer.data_account(), &id))
                 .transpose()?;
-            Ok::<_, PaymentError>((organizer, known, customer))
+            Ok::<_, PaymentError>((organizer, status, known, customer))
         })
         .await?;
-    let account = organizers::connected_account(&organizer)?;
+    let account = organizers::chargeable_account(&organizer, status.as_ref())?;
     // Everything that can refuse the request comes before the buyer is resolved: a refused
     // checkout must not leave a new customer behind.
     let bps = fee_bps(state, &account, organizer.application_fee_bps)?;

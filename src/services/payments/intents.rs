@@ -9,6 +9,7 @@ use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
 use crate::domain::ClientKey;
 use crate::domain::Principal;
 use crate::domain::{CustomerId, OrganizerId};
+use crate::mirror::account::StripeAccount;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{self, ActiveCustomer};
 use crate::services::{organizers, AppState};
@@ -43,17 +44,16 @@ pub async fn create_payment_intent(
         Buyer::Id(id) => Some(id.to_string()),
         Buyer::Email(_) => None,
     };
-    let (organizer, customer) =
+    let (organizer, status, customer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let customer = buyer_id
-                .map(|id| {
-                    customers::active_by_account_and_id(conn, &organizer.stripe_account_id, &id)
-                })
+                .map(|id| customers::active_by_account_and_id(conn, organizer.data_account(), &id))
                 .transpose()?;
-            Ok::<_, PaymentError>((organizer, customer))
+            Ok::<_, PaymentError>((organizer, status, customer))
         })
         .await?;
-    let account = organizers::connected_account(&organizer)?;
+    let account = organizers::chargeable_account(&organizer, status.as_ref())?;
     // Before the buyer is resolved: a refused payment must not leave a new customer behind.
     let bps = fee_bps(state, &account, organizer.application_fee_bps)?;
     let customer = match (customer, input.buyer) {
@@ -123,7 +123,7 @@ pub async fn create_portal_session(
     let (organizer, customer): (_, ActiveCustomer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let customer =
-                customers::active_by_account_and_id(conn, &organizer.stripe_account_id, &id)?;
+                customers::active_by_account_and_id(conn, organizer.data_account(), &id)?;
             Ok::<_, PaymentError>((organizer, customer))
         })
         .await?;

@@ -55,7 +55,7 @@ pub async fn refund(
             if StripeId::check(&id).is_err() {
                 return Ok::<_, PaymentError>((organizer, None));
             }
-            let account = organizer.stripe_account_id.clone();
+            let account = organizer.data_account().to_string();
             let payment = PaymentIntent::find(conn, &account, &id)?;
             let found = match payment {
                 Some(payment) => {
@@ -143,7 +143,7 @@ pub async fn refunds(
     payment_id: String,
 ) -> Result<Vec<RefundResponse>, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = &organizer.stripe_account_id;
+        let account = organizer.data_account();
         let known = StripeId::check(&payment_id).is_ok()
             && PaymentIntent::find(conn, account, &payment_id)?.is_some();
         if !known {

@@ -62,7 +62,7 @@ async fn load(
             if StripeId::check(&wanted).is_err() {
                 return Ok::<_, PaymentError>((organizer, None, None));
             }
-            let account = organizer.stripe_account_id.clone();
+            let account = organizer.data_account().to_string();
             let found = Subscription::find(conn, &account, &wanted)?;
             let price = match price {
                 Some(price) => Some((Price::find(conn, &account, &price)?, price)),

@@ -11,6 +11,7 @@ use crate::db::models::{Organizer, WebhookEvent};
 use crate::db::{now, DbError};
 use crate::domain::RunStatus;
 use crate::domain::{Cursor, PageLimit};
+use crate::mirror::account::StripeAccount;
 use crate::services::AppState;
 
 /// Waiting longer than this in the inbox is a concern.
@@ -21,7 +22,11 @@ const CURSOR_CONCERN_SECS: i64 = 25 * 86_400;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountHealth {
     pub organizer_id: String,
-    pub stripe_account_id: String,
+    /// Null while the organizer has no Stripe account.
+    pub stripe_account_id: Option<String>,
+    /// Whether the account finished Stripe's onboarding and can take charges, as last
+    /// fetched; null while the mirror has not fetched it (or there is no account).
+    pub onboarding_complete: Option<bool>,
     /// `active` or `disabled`.
     pub organizer_status: String,
     /// When the account revoked the platform's access; its mirror no longer changes.
@@ -107,7 +112,8 @@ fn account_health(
     at: NaiveDateTime,
     sweep_every: Option<std::time::Duration>,
 ) -> Result<AccountHealth, DbError> {
-    let account = organizer.stripe_account_id.clone();
+    let account = organizer.data_account().to_string();
+    let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
     let last_run = SyncRun::latest_by_account(conn, &account, None)?;
     let every_kind: Vec<&str> = SyncKind::all().into_iter().map(SyncKind::as_str).collect();
     let last_success = SyncRun::latest_repair_by_account(conn, &account, &every_kind)?;
@@ -117,6 +123,23 @@ fn account_health(
     let cursor_age = since.map(|since| (at.and_utc().timestamp() - since).max(0));
     let oldest_pending = oldest.map(age);
     let mut concerns = Vec::new();
+    match &status {
+        _ if organizer.stripe_account_id.is_none() => concerns.push(
+            "the organizer has no Stripe account yet: create one, then send the organizer through onboarding".into(),
+        ),
+        Some(status) if status.onboarding_incomplete() => {
+            let due = status.currently_due();
+            concerns.push(if due.is_empty() {
+                "onboarding is incomplete: the account cannot take charges yet".into()
+            } else {
+                format!(
+                    "onboarding is incomplete: the account cannot take charges yet (currently due: {})",
+                    due.join(", ")
+                )
+            });
+        }
+        _ => {}
+    }
     if organizer.disconnected_at.is_some() {
         concerns
             .push("the account revoked the platform's access; the mirror no longer changes".into());
@@ -152,7 +175,8 @@ fn account_health(
     }
     Ok(AccountHealth {
         organizer_id: organizer.id,
-        stripe_account_id: account,
+        stripe_account_id: organizer.stripe_account_id,
+        onboarding_complete: status.map(|status| !status.onboarding_incomplete()),
         organizer_status: organizer.status.as_str().to_string(),
         disconnected_at: organizer.disconnected_at.map(|t| t.and_utc()),
         last_run: last_run.map(TryInto::try_into).transpose()?,

@@ -161,7 +161,7 @@ pub async fn list_runs(
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok::<_, SyncError>(SyncRun::list_by_account_before(
             conn,
-            &organizer.stripe_account_id,
+            organizer.data_account(),
             cursor.as_ref().map(Cursor::key),
             i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX),
         )?)
@@ -184,7 +184,7 @@ pub async fn get_run(
         if uuid::Uuid::try_parse(&run_id).is_err() {
             return Err(SyncError::NotFound(run_id));
         }
-        let run = SyncRun::find_by_account_and_id(conn, &organizer.stripe_account_id, &run_id)?
+        let run = SyncRun::find_by_account_and_id(conn, organizer.data_account(), &run_id)?
             .ok_or(SyncError::NotFound(run_id))?;
         Ok(SyncRunResponse::read(run)?)
     })

@@ -34,7 +34,7 @@ pub async fn request_run(
     let (run, start) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             organizers::connected_account(&organizer)?;
-            let account = &organizer.stripe_account_id;
+            let account = organizer.data_account();
             crate::db::write_transaction(conn, |conn| {
                 // Requests for one account take turns (SQLite's write transaction does it
                 // there), so two cannot both queue a run.

@@ -75,7 +75,7 @@ pub async fn run_all(
     // Every run is recorded before any starts: an error here leaves no run behind half-done.
     let runs: Vec<SyncRun> = organizers
         .iter()
-        .map(|o| new_run(&o.id, &o.stripe_account_id, &request))
+        .map(|o| new_run(&o.id, o.data_account(), &request))
         .collect();
     let queued = runs.clone();
     state

@@ -18,7 +18,7 @@ pub async fn disconnect_if_revoked(
     event_id: &str,
 ) -> Result<bool, OrganizerError> {
     match organizers::verify_account_access(state, account).await {
-        Ok(()) => {
+        Ok(_) => {
             tracing::info!(%account, "a deauthorization event, but the account is still connected");
             return Ok(false);
         }

@@ -310,6 +310,7 @@ pub fn test_stripe_settings(base_url: &str) -> StripeSettings {
         max_retries: 2,
         retry_base: Duration::from_millis(10),
         max_application_fee_bps: 3000,
+        connect_account_type: gateway::domain::ConnectAccountType::Express,
     }
 }
 

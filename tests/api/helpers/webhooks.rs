@@ -73,6 +73,25 @@ impl TestApp {
             tokio::time::sleep(until_due(&event)).await;
         }
     }
+
+    /// Has the fake Stripe do what `trigger` says (`POST /_fake/trigger`; its events go to the
+    /// webhook endpoint the fake delivers to), then waits until each of its events is settled.
+    /// Returns the fake's answer.
+    pub async fn trigger_settled(&self, trigger: &Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/_fake/trigger", self.stripe.base_url))
+            .json(trigger)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "triggering {trigger}");
+        let triggered: Value = response.json().await.unwrap();
+        for sent in triggered["events"].as_array().unwrap() {
+            self.settled(sent["id"].as_str().unwrap()).await;
+        }
+        triggered
+    }
 }
 
 /// How long until a pending event is due again: its `next_attempt_at`, within 5 ms and 1 s (an

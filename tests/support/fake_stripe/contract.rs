@@ -147,6 +147,28 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ("return_url", Rule::Text(5000)),
             ("configuration", Rule::Text(5000)),
         ],
+        ("POST", ["v1", "accounts"]) => vec![
+            ("type", Rule::Enum(&["custom", "express", "standard"])),
+            ("country", Rule::Text(5000)),
+            ("email", Rule::Text(5000)),
+            (
+                "business_type",
+                Rule::Enum(&["company", "government_entity", "individual", "non_profit"]),
+            ),
+            ("capabilities[card_payments][requested]", Rule::Bool),
+            ("capabilities[transfers][requested]", Rule::Bool),
+            ("metadata[*]", Rule::Metadata),
+        ],
+        ("POST", ["v1", "account_links"]) => vec![
+            ("account", Rule::Text(5000)),
+            (
+                "type",
+                Rule::Enum(&["account_onboarding", "account_update"]),
+            ),
+            ("refresh_url", Rule::Text(5000)),
+            ("return_url", Rule::Text(5000)),
+        ],
+        ("POST", ["v1", "accounts", _, "login_links"]) => vec![],
         ("GET", ["v1", "products"]) | ("GET", ["v1", "prices"]) => {
             vec![("active", Rule::Bool)]
         }

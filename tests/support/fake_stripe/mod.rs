@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::form;
 
+mod accounts;
 pub mod billing;
 mod contract;
 pub mod control;
@@ -78,6 +79,8 @@ pub struct RecordedRequest {
 struct State {
     connected_accounts: HashSet<String>,
     revoked_accounts: HashSet<String>,
+    /// Accounts created through `POST /v1/accounts`, as they stand.
+    accounts: HashMap<String, Value>,
     /// Per account: customers in creation order.
     customers: HashMap<String, Vec<Value>>,
     /// (account, id) -> product, price, subscription or checkout session.
@@ -168,6 +171,11 @@ impl FakeStripe {
     /// Makes `GET /v1/accounts/{id}` find a connected account.
     pub fn add_connected_account(&self, id: &str) {
         self.state().connected_accounts.insert(id.to_string());
+    }
+
+    /// A connected account the platform created, as Stripe holds it now.
+    pub fn account(&self, id: &str) -> Option<Value> {
+        self.state().accounts.get(id).cloned()
     }
 
     /// Answers as Stripe does once a connected account has revoked the platform's access:

@@ -1,10 +1,10 @@
-//! The fake's Stripe objects: accounts and customers, and the routes that read and change them.
+//! The fake's Stripe objects: customers, and the routes that read and change them.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use super::{form, stripe_error, State, PLATFORM_ACCOUNT};
+use super::{form, stripe_error, State};
 
 pub(super) fn now() -> u64 {
     SystemTime::now()
@@ -28,19 +28,6 @@ pub(super) fn route(
         return refusal;
     }
     match (method, segments.as_slice()) {
-        ("GET", ["v1", "account"]) if scope == "platform" => (200, account_json(PLATFORM_ACCOUNT)),
-        ("GET", ["v1", "accounts", id]) if scope == "platform" => {
-            if state.revoked_accounts.contains(*id) {
-                no_access()
-            } else if state.connected_accounts.contains(*id)
-                || *id == PLATFORM_ACCOUNT
-                || (state.any_account && id.starts_with("acct_"))
-            {
-                (200, account_json(id))
-            } else {
-                missing("account", id)
-            }
-        }
         ("POST", ["v1", "customers"]) => create_customer(state, scope, params),
         ("GET", ["v1", "customers"]) => list_customers(state, scope, params),
         ("GET", ["v1", "customers", id]) => match find_customer(state, scope, id) {
@@ -63,7 +50,8 @@ pub(super) fn route(
             }
             None => missing("customer", id),
         },
-        _ => super::payments::route(state, method, &segments, scope, params)
+        _ => super::accounts::route(state, method, &segments, scope, params)
+            .or_else(|| super::payments::route(state, method, &segments, scope, params))
             .or_else(|| super::subscriptions::route(state, method, &segments, scope, params))
             .or_else(|| super::billing::route(state, method, &segments, scope, params))
             .unwrap_or_else(|| {
@@ -77,7 +65,7 @@ pub(super) fn route(
     }
 }
 
-fn no_access() -> (u16, Value) {
+pub(super) fn no_access() -> (u16, Value) {
     stripe_error(
         403,
         "invalid_request_error",
@@ -93,19 +81,6 @@ pub(super) fn missing(kind: &str, id: &str) -> (u16, Value) {
         Some("resource_missing"),
         &format!("No such {kind}: '{id}'"),
     )
-}
-
-fn account_json(id: &str) -> Value {
-    json!({
-        "id": id,
-        "object": "account",
-        "charges_enabled": true,
-        "payouts_enabled": true,
-        "details_submitted": true,
-        "country": "US",
-        "default_currency": "usd",
-        "metadata": {},
-    })
 }
 
 pub(super) fn find_customer<'a>(

@@ -16,6 +16,12 @@ pub(super) fn route(
     params: &[(String, String)],
 ) -> Option<(u16, Value)> {
     let nested = form::nest(params);
+    if let ("POST", ["v1", "checkout", "sessions"] | ["v1", "payment_intents"]) = (method, segments)
+    {
+        if let Some(refused) = super::accounts::charges_refused(state, scope) {
+            return Some(refused);
+        }
+    }
     Some(match (method, segments) {
         ("POST", ["v1", "checkout", "sessions"]) => checkout_session(state, scope, &nested),
         ("POST", ["v1", "payment_intents"]) => payment_intent(state, scope, &nested),

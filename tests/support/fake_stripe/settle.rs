@@ -1,6 +1,6 @@
 //! What a buyer's payment does in the fake, for `POST /_fake/trigger`: a Checkout Session paid
 //! (its PaymentIntent succeeding, or its Subscription and first invoice), a PaymentIntent that
-//! succeeds or fails, a refund, an account updated. Each changes the objects as Stripe would and
+//! succeeds or fails, a refund, an account's onboarding completed. Each changes the objects as Stripe would and
 //! returns the events Stripe sends for it, in Stripe's order.
 
 use serde_json::{json, Value};
@@ -69,12 +69,7 @@ pub(super) fn apply(
         }),
         "charge.refunded" => need(payment_intent, "a payment_intent").and_then(|id| refund(state, scope, &id)),
         "account.updated" => need(account, "an account").map(|account| {
-            let updated = json!({
-                "id": account, "object": "account", "type": "standard",
-                "charges_enabled": true, "payouts_enabled": true, "details_submitted": true,
-                "requirements": {"currently_due": [], "disabled_reason": null},
-            });
-            vec![("account.updated", updated)]
+            vec![("account.updated", super::accounts::complete_onboarding(state, &account))]
         }),
         _ => return None,
     })
