@@ -168,6 +168,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         disconnected_at -> Nullable<Timestamp>,
+        ticket_fees -> Nullable<Text>,
+        refund_application_fee -> Bool,
     }
 }
 

@@ -15,7 +15,9 @@ use crate::domain::payment::{Currency, HttpUrl};
 use crate::domain::INVISIBLE;
 
 mod cursor;
-use crate::domain::{CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId};
+use crate::domain::{
+    CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId, TicketFees,
+};
 pub use cursor::{base64url_of, base64url_of_run, PageCursor};
 
 /// `char::is_whitespace` (Unicode White_Space): what `str::trim` removes.
@@ -243,6 +245,31 @@ of at most 500 characters.",
 }
 
 named_schema!(Metadata, "Metadata", metadata_schema());
+
+named_schema!(
+    TicketFees,
+    "TicketFees",
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "A fixed platform fee per ticket, by currency, in the currency's minor unit (0 to \
+99,999,999): at most 50 currencies.",
+        ))
+        .max_properties(Some(TicketFees::MAX_CURRENCIES))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(currency_pattern())),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(crate::domain::payment::Amount::MAX)),
+        ))
+        .examples([serde_json::json!({"eur": 50, "usd": 60})])
+        .into()
+);
 
 named_schema!(
     PageCursor,

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -6,7 +8,7 @@ use super::present;
 use crate::domain::Principal;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
-    StripeAccountId,
+    StripeAccountId, TicketFees,
 };
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query, Whole};
@@ -30,6 +32,15 @@ pub struct CreateOrganizer {
     /// cap, `MAX_APPLICATION_FEE_BPS` (the `maximum` here is this gateway's).
     #[schema(value_type = Option<i64>, example = 250, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Whole>,
+    /// A fixed platform fee per ticket (per unit of a line item's quantity; once per payment
+    /// intent) in each currency it is set for, in minor units, added to the share in basis
+    /// points. Payment-mode checkouts and payment intents only: a subscription's fee is its
+    /// share in basis points.
+    #[schema(value_type = Option<TicketFees>)]
+    ticket_fees: Option<BTreeMap<String, Whole>>,
+    /// Whether a refund gives the platform's fee back (in proportion) when its request does not
+    /// say; false when absent.
+    refund_application_fee: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -43,6 +54,13 @@ pub struct UpdateOrganizer {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 10000)]
     application_fee_bps: Option<Option<Whole>>,
+    /// `null` removes every fee per ticket; an object replaces them all.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<TicketFees>, nullable)]
+    ticket_fees: Option<Option<BTreeMap<String, Whole>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, required = false)]
+    refund_application_fee: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = OrganizerStatus, required = false)]
     status: Option<Option<OrganizerStatus>>,
@@ -100,6 +118,23 @@ pub fn parse_organizer_id(raw: &str) -> Result<OrganizerId, ApiError> {
     })
 }
 
+/// The fees per ticket, or `None` with each problem pushed (`ticket_fees.eur`).
+fn ticket_fees(raw: &BTreeMap<String, Whole>, errors: &mut Vec<FieldError>) -> Option<TicketFees> {
+    let raw: BTreeMap<String, i64> = raw.iter().map(|(c, a)| (c.clone(), a.0)).collect();
+    TicketFees::parse(&raw)
+        .map_err(|problems| {
+            for (currency, message) in problems {
+                let field = if currency.is_empty() {
+                    "ticket_fees".to_string()
+                } else {
+                    format!("ticket_fees.{currency}")
+                };
+                errors.push(FieldError::new(field, message));
+            }
+        })
+        .ok()
+}
+
 /// Collects every field problem at once, so a client fixes its request in one round.
 fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput, ApiError> {
     let mut errors = Vec::new();
@@ -116,12 +151,22 @@ fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput
         .map(|fee| ApplicationFeeBps::parse(fee.0).and_then(|fee| fee.within(fee_cap)))
         .transpose()
         .map_err(|e| errors.push(FieldError::new("application_fee_bps", e)));
-    match (name, account, fee) {
-        (Ok(name), Ok(stripe_account_id), Ok(application_fee_bps)) => Ok(NewOrganizerInput {
-            name,
-            stripe_account_id,
-            application_fee_bps,
-        }),
+    let ticket_fees = match &body.ticket_fees {
+        None => Some(None),
+        Some(raw) => ticket_fees(raw, &mut errors).map(Some),
+    };
+    match (name, account, fee, ticket_fees) {
+        (Ok(name), Ok(stripe_account_id), Ok(application_fee_bps), Some(ticket_fees))
+            if errors.is_empty() =>
+        {
+            Ok(NewOrganizerInput {
+                name,
+                stripe_account_id,
+                application_fee_bps,
+                ticket_fees,
+                refund_application_fee: body.refund_application_fee.unwrap_or(false),
+            })
+        }
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -146,6 +191,23 @@ fn parse_update(body: UpdateOrganizer, fee_cap: u16) -> Result<OrganizerPatch, A
                 Err(e) => errors.push(FieldError::new("application_fee_bps", e)),
             }
         }
+    }
+    match body.ticket_fees {
+        None => {}
+        Some(None) => patch.ticket_fees = Some(None),
+        Some(Some(raw)) => {
+            if let Some(fees) = ticket_fees(&raw, &mut errors) {
+                patch.ticket_fees = Some(Some(fees));
+            }
+        }
+    }
+    match body.refund_application_fee {
+        None => {}
+        Some(None) => errors.push(FieldError::new(
+            "refund_application_fee",
+            "must not be null",
+        )),
+        Some(Some(refund)) => patch.refund_application_fee = Some(refund),
     }
     match body.status {
         None => {}

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::organizers;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{OrganizerStatus, StripeAccountId};
+use crate::domain::{OrganizerStatus, StripeAccountId, TicketFees};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = organizers)]
@@ -19,6 +19,10 @@ pub struct Organizer {
     /// When the account revoked the platform's access (`account.application.deauthorized`):
     /// while set, the gateway writes nothing to Stripe for the organizer, and reads go on.
     pub disconnected_at: Option<NaiveDateTime>,
+    /// A fixed fee per ticket in each currency, as JSON (`TicketFees`).
+    pub ticket_fees: Option<String>,
+    /// Whether a refund gives the platform's fee back when its request does not say.
+    pub refund_application_fee: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -28,6 +32,8 @@ pub struct NewOrganizer<'a> {
     pub name: &'a str,
     pub stripe_account_id: Option<&'a str>,
     pub application_fee_bps: Option<i32>,
+    pub ticket_fees: Option<String>,
+    pub refund_application_fee: bool,
     pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -39,6 +45,8 @@ pub struct NewOrganizer<'a> {
 pub struct OrganizerChanges<'a> {
     pub name: Option<&'a str>,
     pub application_fee_bps: Option<Option<i32>>,
+    pub ticket_fees: Option<Option<String>>,
+    pub refund_application_fee: Option<bool>,
     pub status: Option<OrganizerStatus>,
     pub updated_at: NaiveDateTime,
 }
@@ -52,6 +60,17 @@ impl Organizer {
             .map(StripeAccountId::parse)
             .transpose()
             .map_err(|e| DbError::Corrupt(format!("organizer {}: {e}", self.id)))
+    }
+
+    /// The fixed fee per ticket, per currency; none when unset. A stored value that no longer
+    /// reads is the database's fault, named as such.
+    pub fn ticket_fees(&self) -> Result<TicketFees, DbError> {
+        self.ticket_fees
+            .as_deref()
+            .map(TicketFees::from_json)
+            .transpose()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| DbError::Corrupt(format!("organizer {} ticket_fees: {e}", self.id)))
     }
 
     /// The account the organizer's mirrored data is kept under, for reads: empty for an

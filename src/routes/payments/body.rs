@@ -24,6 +24,7 @@ use crate::services::payments::{Buyer, CheckoutInput, PaymentIntentInput};
 pub struct CreateCheckoutSession {
     customer_id: Option<String>,
     email: Option<String>,
+    application_fee_amount: Option<Whole>,
     mode: String,
     line_items: Vec<LineItemBody>,
     success_url: String,
@@ -76,6 +77,7 @@ pub struct RecurringBody {
 pub struct CreatePaymentIntent {
     customer_id: Option<String>,
     email: Option<String>,
+    application_fee_amount: Option<Whole>,
     amount: Whole,
     currency: String,
     description: Option<String>,
@@ -114,6 +116,10 @@ pub struct CheckoutSessionCreated {
     /// The gateway's customer who pays.
     pub customer_id: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The platform's fee on the payment (`payment` mode), in minor units; null when none.
+    pub application_fee_amount: Option<i64>,
+    /// The platform's share of each invoice (`subscription` mode), in percent; null when none.
+    pub application_fee_percent: Option<f64>,
 }
 
 /// Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
@@ -130,6 +136,8 @@ pub struct PaymentIntentCreated {
     #[schema(example = "pk_test_51Abc")]
     pub publishable_key: Option<String>,
     pub customer_id: String,
+    /// The platform's fee on the payment, in minor units; null when none.
+    pub application_fee_amount: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -255,6 +263,7 @@ pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiE
         AddressCollection::parse,
         &mut errors,
     );
+    let fee_override = fee_override(body.application_fee_amount, &mut errors);
     let parsed = (|| {
         Some(CheckoutInput {
             buyer: buyer?,
@@ -267,6 +276,7 @@ pub fn parse_checkout(body: CreateCheckoutSession) -> Result<CheckoutInput, ApiE
             customer_update,
             automatic_tax: body.automatic_tax.is_some_and(|tax| tax.enabled),
             billing_address_collection,
+            application_fee_amount: fee_override?,
         })
     })();
     fields_or(parsed, errors)
@@ -385,6 +395,7 @@ pub fn parse_payment_intent(body: CreatePaymentIntent) -> Result<PaymentIntentIn
         None => Some(Metadata::default()),
         Some(raw) => metadata(raw, &mut errors),
     };
+    let fee_override = fee_override(body.application_fee_amount, &mut errors);
     let parsed = (|| {
         Some(PaymentIntentInput {
             buyer: buyer?,
@@ -392,9 +403,29 @@ pub fn parse_payment_intent(body: CreatePaymentIntent) -> Result<PaymentIntentIn
             currency: currency?,
             description: description?,
             metadata: metadata?.into_inner(),
+            application_fee_amount: fee_override?,
         })
     })();
     fields_or(parsed, errors)
+}
+
+/// An admin's platform fee for one payment: 0 to Stripe's largest amount (the cap of the
+/// payment is checked with the total).
+fn fee_override(raw: Option<Whole>, errors: &mut Vec<FieldError>) -> Option<Option<i64>> {
+    match raw {
+        None => Some(None),
+        Some(Whole(fee)) if (0..=Amount::MAX).contains(&fee) => Some(Some(fee)),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "application_fee_amount",
+                format!(
+                    "must be a whole number of minor units from 0 to {}",
+                    Amount::MAX
+                ),
+            ));
+            None
+        }
+    }
 }
 
 pub fn parse_portal(

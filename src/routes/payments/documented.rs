@@ -287,6 +287,17 @@ creates, beside the gateway's own `gateway_customer_id` and `gateway_organizer_i
                 ),
             )
             .property(
+                "application_fee_amount",
+                nullable(integer(
+                    0,
+                    Amount::MAX,
+                    "Admin tokens only (403 for others): the platform's fee for this payment (`payment` mode only), in \
+minor units, instead of the organizer's rules; at most the platform's cap \
+(`MAX_APPLICATION_FEE_BPS`) of the total, and never on the platform's own account.",
+                    150,
+                )),
+            )
+            .property(
                 "allow_promotion_codes",
                 ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
@@ -380,6 +391,17 @@ impl PartialSchema for CreatePaymentIntent {
                 ),
             )
             .property("currency", component::<Currency>())
+            .property(
+                "application_fee_amount",
+                nullable(integer(
+                    0,
+                    Amount::MAX,
+                    "Admin tokens only (403 for others): the platform's fee for this payment, in \
+minor units, instead of the organizer's rules; at most the platform's cap \
+(`MAX_APPLICATION_FEE_BPS`) of the total, and never on the platform's own account.",
+                    150,
+                )),
+            )
             .property(
                 "description",
                 nullable(text_schema(

@@ -31,10 +31,12 @@ use body::{
 ///
 /// The session is a direct charge on the organizer's Stripe account, with that account's
 /// customer (from `customer_id`, or found or created from `email`). When the organizer is a
-/// connected account with `application_fee_bps`, the platform's fee is added: a share of the
-/// total (rounded down) for `payment`, a percentage of each invoice for `subscription`. The
-/// session is recorded, so `GET .../checkout-sessions/{id}` reads it at once; webhooks keep it
-/// current.
+/// connected account with a fee, the platform's fee is added: for `payment`, its share of the
+/// total (`application_fee_bps`, rounded down) plus its fee per ticket in the session's currency
+/// (`ticket_fees`) times the items' quantities; for `subscription`, its share of each invoice.
+/// An admin may set `application_fee_amount` for one payment instead. The answer says what was
+/// taken. The session is recorded, so `GET .../checkout-sessions/{id}` reads it at once;
+/// webhooks keep it current.
 #[utoipa::path(
     operation_id = "create_checkout_session",
     tag = "payments",
@@ -45,9 +47,9 @@ use body::{
         (status = 201, description = "Created; send the buyer to `url`", body = CheckoutSessionCreated),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
-        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one; or `application_fee_amount` from an organizer's token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account cannot take charges yet, or it has none (`account_not_ready`, naming what Stripe needs), revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`): also a price that is inactive, unknown to the account or of another account; items that do not fit the mode (a recurring item in `payment` mode; in `subscription` mode none recurring, or more than 20 recurring or 20 one-time); a total over 99,999,999 minor units; `allow_promotion_codes` with a payment's platform fee. Or Stripe refused the data (`stripe_invalid_request`, with Stripe's message)", body = ErrorBody),
@@ -76,6 +78,8 @@ pub async fn create_checkout_session(
         expires_at: session
             .expires_at
             .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
+        application_fee_amount: created.application_fee_amount,
+        application_fee_percent: created.application_fee_percent,
     });
     Ok(about_customer(response, about))
 }
@@ -84,7 +88,7 @@ pub async fn create_checkout_session(
 ///
 /// Created on the organizer's account with that account's customer; the answer holds all a
 /// frontend needs: `Stripe(publishable_key, { stripeAccount: stripe_account_id })`, then
-/// confirm with `client_secret`. The platform fee applies as for checkouts.
+/// confirm with `client_secret`. The platform fee applies as for checkouts, with one ticket.
 #[utoipa::path(
     operation_id = "create_payment_intent",
     tag = "payments",
@@ -95,9 +99,9 @@ pub async fn create_checkout_session(
         (status = 201, description = "Created", body = PaymentIntentCreated),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
-        (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "A token of another organizer, or of a disabled one; or `application_fee_amount` from an organizer's token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer or customer (`organizer_not_found`, `customer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
+        (status = 409, description = "The organizer's account cannot take charges yet, or it has none (`account_not_ready`, naming what Stripe needs), revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`), or Stripe refused the data (`stripe_invalid_request`)", body = ErrorBody),
@@ -123,6 +127,7 @@ pub async fn create_payment_intent(
         stripe_account_id: created.stripe_account_id,
         publishable_key: created.publishable_key,
         customer_id: created.customer_id,
+        application_fee_amount: created.application_fee_amount,
     });
     Ok(about_customer(response, about))
 }

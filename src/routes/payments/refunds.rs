@@ -27,7 +27,7 @@ pub struct CreateRefund {
     #[schema(value_type = Option<RefundReason>)]
     reason: Option<String>,
     /// Give the platform's application fee back in proportion (a direct charge with a fee);
-    /// false when absent.
+    /// the organizer's `refund_application_fee` when absent.
     refund_application_fee: Option<bool>,
     /// Stripe metadata for the refund; the gateway adds `gateway_organizer_id` and
     /// `gateway_payment_id`.
@@ -72,7 +72,7 @@ fn parse(body: CreateRefund) -> Result<RefundInput, ApiError> {
         (Some(amount), Some(reason), Some(metadata)) if errors.is_empty() => Ok(RefundInput {
             amount,
             reason,
-            refund_application_fee: body.refund_application_fee.unwrap_or(false),
+            refund_application_fee: body.refund_application_fee,
             metadata: metadata.into_inner(),
         }),
         _ => Err(ApiError::Validation(errors)),

@@ -8,7 +8,7 @@ use crate::db::{now, DbError, QueryFailure};
 use crate::domain::Forbidden;
 use crate::domain::{
     ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
-    StripeAccountId,
+    StripeAccountId, TicketFees,
 };
 use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
 use crate::mirror::{MirrorRow, Rows};
@@ -126,6 +126,8 @@ pub struct NewOrganizerInput {
     /// `None`: the gateway creates the account later (`onboarding::create_account`).
     pub stripe_account_id: Option<StripeAccountId>,
     pub application_fee_bps: Option<ApplicationFeeBps>,
+    pub ticket_fees: Option<TicketFees>,
+    pub refund_application_fee: bool,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -134,12 +136,19 @@ pub struct OrganizerPatch {
     pub name: Option<OrganizerName>,
     /// `Some(None)` removes the fee.
     pub application_fee_bps: Option<Option<ApplicationFeeBps>>,
+    /// `Some(None)` removes the fees per ticket.
+    pub ticket_fees: Option<Option<TicketFees>>,
+    pub refund_application_fee: Option<bool>,
     pub status: Option<OrganizerStatus>,
 }
 
 impl OrganizerPatch {
     fn is_empty(&self) -> bool {
-        self.name.is_none() && self.application_fee_bps.is_none() && self.status.is_none()
+        self.name.is_none()
+            && self.application_fee_bps.is_none()
+            && self.ticket_fees.is_none()
+            && self.refund_application_fee.is_none()
+            && self.status.is_none()
     }
 }
 
@@ -200,6 +209,8 @@ pub async fn register(
                     .as_ref()
                     .map(StripeAccountId::as_str),
                 application_fee_bps: input.application_fee_bps.map(|fee| i32::from(fee.get())),
+                ticket_fees: input.ticket_fees.as_ref().map(TicketFees::to_json),
+                refund_application_fee: input.refund_application_fee,
                 status: OrganizerStatus::Active,
                 created_at,
                 updated_at: created_at,
@@ -221,6 +232,8 @@ pub async fn register(
                             "name": organizer.name,
                             "stripe_account_id": organizer.stripe_account_id,
                             "application_fee_bps": organizer.application_fee_bps,
+                            "ticket_fees": input.ticket_fees.as_ref().map(TicketFees::as_map),
+                            "refund_application_fee": organizer.refund_application_fee,
                         }),
                     },
                 )?;
@@ -364,6 +377,11 @@ pub async fn update(
                 application_fee_bps: patch
                     .application_fee_bps
                     .map(|fee| fee.map(|fee| i32::from(fee.get()))),
+                ticket_fees: patch
+                    .ticket_fees
+                    .as_ref()
+                    .map(|fees| fees.as_ref().map(TicketFees::to_json)),
+                refund_application_fee: patch.refund_application_fee,
                 status: patch.status,
                 updated_at: now(),
             };
@@ -378,6 +396,15 @@ pub async fn update(
                 }
                 if let Some(fee) = changes.application_fee_bps {
                     changed.insert("application_fee_bps".into(), json!(fee));
+                }
+                if let Some(fees) = &patch.ticket_fees {
+                    changed.insert(
+                        "ticket_fees".into(),
+                        json!(fees.as_ref().map(TicketFees::as_map)),
+                    );
+                }
+                if let Some(refund) = changes.refund_application_fee {
+                    changed.insert("refund_application_fee".into(), json!(refund));
                 }
                 if let Some(status) = changes.status {
                     changed.insert("status".into(), json!(status.as_str()));

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::models::Organizer;
-use crate::domain::OrganizerStatus;
+use crate::domain::{OrganizerStatus, TicketFees};
 use crate::mirror::account::{AccountStatus, StripeAccount};
 use crate::services::AppState;
 
@@ -33,6 +33,11 @@ pub struct OrganizerResponse {
     /// gateway has fetched the account (right after registering it, or at the next sync).
     pub account: Option<AccountStatus>,
     pub application_fee_bps: Option<i32>,
+    /// The fixed fee per ticket, by currency; empty when none is set.
+    #[schema(value_type = TicketFees)]
+    pub ticket_fees: std::collections::BTreeMap<String, i64>,
+    /// Whether refunds give the platform's fee back when their request does not say.
+    pub refund_application_fee: bool,
     pub status: OrganizerStatus,
     /// When the organizer's account revoked the platform's access; while set, reads keep
     /// working and writes answer 409 `organizer_disconnected`.
@@ -51,8 +56,14 @@ impl OrganizerResponse {
                 AccountKind::Connected
             }
         });
+        let ticket_fees = organizer.ticket_fees().unwrap_or_else(|err| {
+            tracing::error!(error = %err, "serving the organizer without its fees per ticket");
+            Default::default()
+        });
         Self {
             account: account.map(AccountStatus::from),
+            ticket_fees: ticket_fees.as_map().clone(),
+            refund_application_fee: organizer.refund_application_fee,
             status: organizer.status,
             id: organizer.id,
             name: organizer.name,

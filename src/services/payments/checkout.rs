@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::fees::{self, FeeRules};
 use super::lines::Lines;
-use super::{answer_stamp, customer_by_email, fee_bps, stripe_key, targets, Buyer, PaymentError};
+use super::{answer_stamp, customer_by_email, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::ClientKey;
@@ -36,12 +37,17 @@ pub struct CheckoutInput {
     /// Stripe requires of a customer without one.
     pub automatic_tax: bool,
     pub billing_address_collection: Option<AddressCollection>,
+    /// An admin's platform fee for this payment, replacing the organizer's rules.
+    pub application_fee_amount: Option<i64>,
 }
 
 pub struct CreatedCheckout {
     pub session: RemoteCheckoutSession,
     pub stripe_account_id: String,
     pub customer_id: String,
+    /// The platform's fee taken: an amount (payment) or a percentage of each invoice.
+    pub application_fee_amount: Option<i64>,
+    pub application_fee_percent: Option<f64>,
 }
 
 #[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
@@ -78,9 +84,15 @@ pub async fn create_checkout_session(
     let account = organizers::chargeable_account(&organizer, status.as_ref())?;
     // Everything that can refuse the request comes before the buyer is resolved: a refused
     // checkout must not leave a new customer behind.
-    let bps = fee_bps(state, &account, organizer.application_fee_bps)?;
+    let rules = FeeRules::of(
+        state,
+        principal,
+        &account,
+        &organizer,
+        input.application_fee_amount,
+    )?;
     let lines = Lines::check(state, &account, &input, known).await?;
-    let fee = lines.fee(&input, bps)?;
+    let fee = lines.fee(state, &input, rules.as_ref())?;
     let customer = match (customer, input.buyer.clone()) {
         (Some(customer), _) => customer,
         (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
@@ -138,10 +150,13 @@ pub async fn create_checkout_session(
             .map_err(DbError::from)
         })
         .await?;
+    let (application_fee_amount, application_fee_percent) = fees::served(fee);
     Ok(CreatedCheckout {
         session,
         stripe_account_id: account.to_string(),
         customer_id: customer.row.id,
+        application_fee_amount,
+        application_fee_percent,
     })
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{customer_by_email, fee_bps, fee_of, stripe_key, targets, Buyer, PaymentError};
+use super::fees::FeeRules;
+use super::{customer_by_email, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
 use crate::domain::ClientKey;
@@ -22,6 +23,8 @@ pub struct PaymentIntentInput {
     pub currency: Currency,
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// An admin's platform fee for this payment, replacing the organizer's rules.
+    pub application_fee_amount: Option<i64>,
 }
 
 /// Everything a card form needs: `Stripe(publishable_key, {stripeAccount})` and the secret.
@@ -30,6 +33,8 @@ pub struct CreatedPaymentIntent {
     pub stripe_account_id: String,
     pub customer_id: String,
     pub publishable_key: Option<String>,
+    /// The platform's fee taken.
+    pub application_fee_amount: Option<i64>,
 }
 
 #[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
@@ -55,19 +60,28 @@ pub async fn create_payment_intent(
         .await?;
     let account = organizers::chargeable_account(&organizer, status.as_ref())?;
     // Before the buyer is resolved: a refused payment must not leave a new customer behind.
-    let bps = fee_bps(state, &account, organizer.application_fee_bps)?;
+    let rules = FeeRules::of(
+        state,
+        principal,
+        &account,
+        &organizer,
+        input.application_fee_amount,
+    )?;
+    let fee = match &rules {
+        Some(rules) => rules.payment(
+            state,
+            (input.amount.get(), "amount"),
+            input.currency.as_str(),
+            1,
+        )?,
+        None => Fee::None,
+    };
     let customer = match (customer, input.buyer) {
         (Some(customer), _) => customer,
         (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
         (None, Buyer::Id(id)) => {
             return Err(customers::CustomerError::NotFound(id.to_string()).into())
         }
-    };
-    let fee = match bps {
-        Some(bps) if fee_of(input.amount.get(), bps) > 0 => {
-            Fee::Amount(fee_of(input.amount.get(), bps))
-        }
-        _ => Fee::None,
     };
     let mut metadata = input.metadata;
     metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
@@ -104,6 +118,7 @@ pub async fn create_payment_intent(
         stripe_account_id: account.to_string(),
         customer_id: customer.row.id,
         publishable_key: state.stripe.publishable_key().map(str::to_string),
+        application_fee_amount: super::fees::served(fee).0,
     })
 }
 

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::{fee_of, CheckoutInput, PaymentError};
+use super::fees::FeeRules;
+use super::{CheckoutInput, PaymentError};
 use crate::domain::payment::{Amount, CheckoutMode, LineItem};
 use crate::domain::StripeAccountId;
 use crate::mirror::price::Price;
@@ -167,18 +168,23 @@ impl Lines {
         Ok(total)
     }
 
-    /// The platform fee at `bps`: a share of the total for a payment, a percentage of each
-    /// invoice for a subscription. A payment's fee is a fixed amount on the undiscounted total,
-    /// which a promotion code could push above what the buyer pays (Stripe then fails the
-    /// payment), so promotion codes are refused where a fee applies; a subscription's
-    /// percentage is taken after discounts.
-    pub(super) fn fee(&self, input: &CheckoutInput, bps: Option<i64>) -> Result<Fee, PaymentError> {
-        let Some(bps) = bps else {
+    /// The platform fee by the organizer's `rules`: a share of the total plus a fee per
+    /// ticket (a unit of quantity) for a payment, a percentage of each invoice for a
+    /// subscription. A payment's fee is a fixed amount on the undiscounted total, which a
+    /// promotion code could push above what the buyer pays (Stripe then fails the payment), so
+    /// promotion codes are refused where a fee applies; a subscription's percentage is taken
+    /// after discounts.
+    pub(super) fn fee(
+        &self,
+        state: &AppState,
+        input: &CheckoutInput,
+        rules: Option<&FeeRules>,
+    ) -> Result<Fee, PaymentError> {
+        let Some(rules) = rules else {
             return Ok(Fee::None);
         };
         if input.mode == CheckoutMode::Subscription {
-            // Basis points are hundredths of a percent: at most two decimals, as Stripe requires.
-            return Ok(Fee::Percent(bps as f64 / 100.0));
+            return rules.subscription();
         }
         if let Some(index) = self
             .lines
@@ -190,15 +196,17 @@ impl Lines {
                 "this price has no fixed unit amount, so the platform fee cannot be computed",
             ));
         }
-        let fee = fee_of(self.total()?, bps);
-        if fee > 0 && input.allow_promotion_codes == Some(true) {
+        let tickets = self.lines.iter().map(|line| line.quantity).sum();
+        let total = (self.total()?, "line_items");
+        let fee = rules.payment(state, total, &self.lines[0].currency, tickets)?;
+        if fee != Fee::None && input.allow_promotion_codes == Some(true) {
             return Err(PaymentError::invalid(
                 "allow_promotion_codes",
                 "cannot be true for a payment with a platform fee: the fee is a fixed amount on \
 the undiscounted total, which a discount could exceed",
             ));
         }
-        Ok(if fee > 0 { Fee::Amount(fee) } else { Fee::None })
+        Ok(fee)
     }
 }
 

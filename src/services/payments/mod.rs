@@ -11,6 +11,7 @@
 //! local write gets the object the first attempt created instead of a second one.
 
 mod checkout;
+mod fees;
 mod intents;
 mod lines;
 pub mod refunds;
@@ -160,31 +161,6 @@ fn stripe_key(
     }
 }
 
-/// The organizer's fee in basis points, when one applies: never on the platform's own account,
-/// and never above the platform's cap.
-fn fee_bps(
-    state: &AppState,
-    account: &StripeAccountId,
-    bps: Option<i32>,
-) -> Result<Option<i64>, PaymentError> {
-    let Some(bps) = bps.map(i64::from).filter(|bps| *bps > 0) else {
-        return Ok(None);
-    };
-    if state.stripe.is_platform_account(account.as_str()) {
-        return Ok(None);
-    }
-    let cap = i64::from(state.stripe.max_fee_bps());
-    if bps > cap {
-        return Err(PaymentError::FeeAboveCap { bps, cap });
-    }
-    Ok(Some(bps))
-}
-
-/// `amount × bps / 10 000`, rounded down: the platform never takes more than its rate.
-fn fee_of(amount: i64, bps: i64) -> i64 {
-    (i128::from(amount) * i128::from(bps) / 10_000) as i64
-}
-
 /// Ids of what a payment object touched, for its audit row.
 fn targets(object: &str, id: &str, customer: &ActiveCustomer) -> serde_json::Value {
     json!({
@@ -192,17 +168,4 @@ fn targets(object: &str, id: &str, customer: &ActiveCustomer) -> serde_json::Val
         "customer_id": customer.row.id,
         "stripe_customer_id": customer.stripe_customer_id,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fee_of;
-
-    #[test]
-    fn fees_round_down() {
-        assert_eq!(fee_of(10_000, 250), 250);
-        assert_eq!(fee_of(999, 250), 24);
-        assert_eq!(fee_of(1, 9_999), 0);
-        assert_eq!(fee_of(99_999_999, 10_000), 99_999_999);
-    }
 }

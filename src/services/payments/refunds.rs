@@ -24,8 +24,9 @@ pub struct RefundInput {
     /// `None`: what is left to refund.
     pub amount: Option<Amount>,
     pub reason: Option<RefundReason>,
-    /// Whether the platform's fee goes back in proportion (default false).
-    pub refund_application_fee: bool,
+    /// Whether the platform's fee goes back in proportion; the organizer's
+    /// `refund_application_fee` when `None`.
+    pub refund_application_fee: Option<bool>,
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -93,11 +94,16 @@ pub async fn refund(
     let mut metadata = input.metadata;
     metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
     metadata.insert(PAYMENT_ID_KEY.into(), payment.id.clone());
+    let refund_fee = input
+        .refund_application_fee
+        .unwrap_or(organizer.refund_application_fee);
     let new = NewRefund {
         payment_intent: &payment.id,
         amount: input.amount.map(Amount::get),
         reason: input.reason,
-        refund_application_fee: input.refund_application_fee,
+        // Only a payment with a fee has one to give back.
+        refund_application_fee: refund_fee
+            && payment.application_fee_amount.is_some_and(|fee| fee > 0),
         metadata: &metadata,
     };
     let key = stripe_key("refund.create", &account, client_key.as_ref());
@@ -118,7 +124,7 @@ pub async fn refund(
         details: serde_json::json!({
             "amount": row.amount,
             "currency": row.currency,
-            "refund_application_fee": input.refund_application_fee,
+            "refund_application_fee": new.refund_application_fee,
         }),
     };
     let stored = row.clone();
