@@ -83,7 +83,7 @@ pub struct Requirements {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = stripe_accounts)]
+#[diesel(table_name = stripe_accounts, treat_none_as_null = true)]
 pub struct StripeAccount {
     pub stripe_account_id: String,
     pub id: String,

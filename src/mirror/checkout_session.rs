@@ -76,7 +76,7 @@ pub struct RemoteCheckoutSession {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = checkout_sessions)]
+#[diesel(table_name = checkout_sessions, treat_none_as_null = true)]
 pub struct CheckoutSession {
     pub stripe_account_id: String,
     pub id: String,

@@ -75,7 +75,7 @@ pub struct EvidenceDetails {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = disputes)]
+#[diesel(table_name = disputes, treat_none_as_null = true)]
 pub struct Dispute {
     pub stripe_account_id: String,
     pub id: String,

@@ -27,7 +27,7 @@ const NAME: &str = "entitlements";
 const ACCESS: [&str; 2] = ["active", "trialing"];
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = entitlements)]
+#[diesel(table_name = entitlements, treat_none_as_null = true)]
 pub struct CustomerFeatures {
     pub stripe_account_id: String,
     pub stripe_customer_id: String,

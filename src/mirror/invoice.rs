@@ -118,7 +118,7 @@ impl Links {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = invoices)]
+#[diesel(table_name = invoices, treat_none_as_null = true)]
 pub struct Invoice {
     pub stripe_account_id: String,
     pub id: String,

@@ -99,7 +99,7 @@ pub struct RemotePaymentIntent {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = payment_intents)]
+#[diesel(table_name = payment_intents, treat_none_as_null = true)]
 pub struct PaymentIntent {
     pub stripe_account_id: String,
     pub id: String,

@@ -76,7 +76,7 @@ pub struct Recurring {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = prices)]
+#[diesel(table_name = prices, treat_none_as_null = true)]
 pub struct Price {
     pub stripe_account_id: String,
     pub id: String,

@@ -57,7 +57,7 @@ pub struct RemoteProduct {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = products)]
+#[diesel(table_name = products, treat_none_as_null = true)]
 pub struct Product {
     pub stripe_account_id: String,
     pub id: String,

@@ -74,7 +74,7 @@ pub struct RemoteRefund {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = refunds)]
+#[diesel(table_name = refunds, treat_none_as_null = true)]
 pub struct Refund {
     pub stripe_account_id: String,
     pub id: String,

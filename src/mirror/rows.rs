@@ -102,7 +102,9 @@ pub async fn store<K: Rows>(
 }
 
 /// Implements [`MirrorRow`] for a row type over its table, whose key is (stripe_account_id,
-/// id) and which has `deleted` and `fetched_at` columns.
+/// id) and which has `deleted` and `fetched_at` columns. The row's changeset must treat `None`
+/// as NULL (`treat_none_as_null = true`): a field Stripe cleared is cleared in the mirror, not
+/// kept from an older fetch.
 #[macro_export]
 macro_rules! mirror_row {
     ($row:ty, $table:ident) => {

@@ -103,7 +103,7 @@ pub struct SubscriptionItem {
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = subscriptions)]
+#[diesel(table_name = subscriptions, treat_none_as_null = true)]
 pub struct Subscription {
     pub stripe_account_id: String,
     pub id: String,

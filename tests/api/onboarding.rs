@@ -85,6 +85,7 @@ async fn an_organizer_without_an_account_is_onboarded_through_the_gateway(app: T
     assert_eq!(created["account"]["type"], "express");
     assert_eq!(created["account"]["country"], "FR");
     assert_eq!(created["account"]["charges_enabled"], false);
+    assert_eq!(created["account"]["disabled_reason"], "requirements.past_due");
     assert!(created["account"]["currently_due"]
         .as_array()
         .unwrap()
@@ -177,6 +178,8 @@ async fn an_organizer_without_an_account_is_onboarded_through_the_gateway(app: T
     assert_eq!(read["account"]["charges_enabled"], true, "{read}");
     assert_eq!(read["account"]["details_submitted"], true);
     assert_eq!(read["account"]["currently_due"], json!([]));
+    // What Stripe no longer says is gone from the mirror too, not kept from the older fetch.
+    assert_eq!(read["account"]["disabled_reason"], Value::Null, "{read}");
     let health = app
         .get_json("/v1/admin/sync-health", &app.admin_token())
         .await;

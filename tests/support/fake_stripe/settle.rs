@@ -166,6 +166,8 @@ fn succeed(state: &mut State, scope: &str, id: &str) -> Result<Events, String> {
     store(state, scope, &charge);
     let intent = object(state, scope, id, "payment_intent")?;
     intent["status"] = json!("succeeded");
+    // A payment that failed once and then succeeded no longer has an error.
+    intent["last_payment_error"] = Value::Null;
     intent["latest_charge"] = charge["id"].clone();
     intent["amount_received"] = intent["amount"].clone();
     Ok(vec![
