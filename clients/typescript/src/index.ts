@@ -5,6 +5,8 @@ import type { components, paths } from "./schema.js";
 export type { components, operations, paths } from "./schema.js";
 export { GatewayError, isErrorBody, unwrap } from "./errors.js";
 export type { ErrorBody, ErrorDetail, FieldError } from "./errors.js";
+export { onboardingUrl, readiness } from "./onboarding.js";
+export type { Readiness } from "./onboarding.js";
 
 /** Every schema of the API by name, e.g. `Schemas["CustomerResponse"]`. */
 export type Schemas = components["schemas"];

@@ -254,10 +254,12 @@ export interface paths {
          * Start a Stripe Checkout for one of the organizer's customers.
          * @description The session is a direct charge on the organizer's Stripe account, with that account's
          *     customer (from `customer_id`, or found or created from `email`). When the organizer is a
-         *     connected account with `application_fee_bps`, the platform's fee is added: a share of the
-         *     total (rounded down) for `payment`, a percentage of each invoice for `subscription`. The
-         *     session is recorded, so `GET .../checkout-sessions/{id}` reads it at once; webhooks keep it
-         *     current.
+         *     connected account with a fee, the platform's fee is added: for `payment`, its share of the
+         *     total (`application_fee_bps`, rounded down) plus its fee per ticket in the session's currency
+         *     (`ticket_fees`) times the items' quantities; for `subscription`, its share of each invoice.
+         *     An admin may set `application_fee_amount` for one payment instead. The answer says what was
+         *     taken. The session is recorded, so `GET .../checkout-sessions/{id}` reads it at once;
+         *     webhooks keep it current.
          */
         post: operations["create_checkout_session"];
         delete?: never;
@@ -422,6 +424,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/login-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A login link into the Express dashboard of the organizer's account: payouts, balances and
+         *     the account's details, hosted by Stripe. Single-use; make one per visit.
+         */
+        post: operations["create_login_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizers/{org_id}/onboarding-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A fresh onboarding link for the organizer's connected account (Connect onboarding, step 2).
+         * @description Stripe's hosted onboarding collects what the account needs (`account.currently_due` on the
+         *     organizer). A link works once and expires within minutes: make one per visit, right before
+         *     redirecting. When Stripe sends `account.updated`, the organizer's `account` shows the result.
+         */
+        post: operations["create_onboarding_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/payment-intents": {
         parameters: {
             query?: never;
@@ -435,7 +479,7 @@ export interface paths {
          * Create a PaymentIntent for an embedded card form.
          * @description Created on the organizer's account with that account's customer; the answer holds all a
          *     frontend needs: `Stripe(publishable_key, { stripeAccount: stripe_account_id })`, then
-         *     confirm with `client_secret`. The platform fee applies as for checkouts.
+         *     confirm with `client_secret`. The platform fee applies as for checkouts, with one ticket.
          */
         post: operations["create_payment_intent"];
         delete?: never;
@@ -513,6 +557,30 @@ export interface paths {
         get: operations["products"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizers/{org_id}/stripe-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create the organizer's connected account (Connect onboarding, step 1).
+         * @description For an organizer registered without `stripe_account_id`: creates an account of the type
+         *     `STRIPE_CONNECT_ACCOUNT_TYPE` names (Express by default, with the `card_payments` and
+         *     `transfers` capabilities requested), gives it to the organizer and mirrors its state. The
+         *     account cannot take payments until the organizer finishes onboarding: send them to an
+         *     onboarding link next.
+         */
+        post: operations["create_stripe_account"];
         delete?: never;
         options?: never;
         head?: never;
@@ -683,10 +751,16 @@ export interface components {
             inbox_pending: number;
             last_run?: components["schemas"]["RunSummary"] | null;
             last_success?: components["schemas"]["RunSummary"] | null;
+            /**
+             * @description Whether the account finished Stripe's onboarding and can take charges, as last
+             *     fetched; null while the mirror has not fetched it (or there is no account).
+             */
+            onboarding_complete?: boolean | null;
             organizer_id: string;
             /** @description `active` or `disabled`. */
             organizer_status: string;
-            stripe_account_id: string;
+            /** @description Null while the organizer has no Stripe account. */
+            stripe_account_id?: string | null;
         };
         /**
          * @description How Stripe calls for the organizer are made.
@@ -699,6 +773,36 @@ export interface components {
          * @enum {string}
          */
         AccountOutcome: "erased" | "failed";
+        AccountStatus: {
+            /**
+             * @description Whether the account can take payments; while false, checkouts and payments for the
+             *     organizer answer 409 `account_not_ready`.
+             */
+            charges_enabled: boolean;
+            /**
+             * @description ISO 3166-1 alpha-2.
+             * @example FR
+             */
+            country?: string | null;
+            /** @description What Stripe needs now (Stripe's requirement names, e.g. `external_account`). */
+            currently_due: string[];
+            /** @description Whether the organizer went through onboarding to the end. */
+            details_submitted: boolean;
+            /**
+             * @description Why the account cannot take charges or receive payouts, in Stripe's words (e.g.
+             *     `requirements.past_due`); null when nothing is disabled.
+             */
+            disabled_reason?: string | null;
+            /** @description What was due and was not given in time: the account is restricted until it is. */
+            past_due: string[];
+            /** @description Whether Stripe pays the account's balance out. */
+            payouts_enabled: boolean;
+            /**
+             * @description Stripe's account type: `express`, `standard`, `custom`, or `none` for accounts made
+             *     with controller settings.
+             */
+            type?: string | null;
+        };
         AttemptResponse: {
             /** @description Null when the attempt succeeded. */
             error?: string | null;
@@ -743,6 +847,11 @@ export interface components {
          * @enum {string}
          */
         AuditOutcome: "succeeded" | "failed";
+        /**
+         * @description The legal form of the business behind a new connected account, in Stripe's words.
+         * @enum {string}
+         */
+        BusinessType: "individual" | "company" | "non_profit" | "government_entity";
         ChangeSubscription: {
             /** @description `true` cancels at the end of the current period; `false` resumes a subscription set to. */
             cancel_at_period_end?: boolean | null;
@@ -760,6 +869,16 @@ export interface components {
             quantity?: number | null;
         };
         CheckoutSessionCreated: {
+            /**
+             * Format: int64
+             * @description The platform's fee on the payment (`payment` mode), in minor units; null when none.
+             */
+            application_fee_amount?: number | null;
+            /**
+             * Format: double
+             * @description The platform's share of each invoice (`subscription` mode), in percent; null when none.
+             */
+            application_fee_percent?: number | null;
             /** @description The gateway's customer who pays. */
             customer_id: string;
             /** Format: date-time */
@@ -823,6 +942,7 @@ export interface components {
         CreateCheckoutSession: {
             /** @description Let the buyer enter promotion codes. Refused (`true`) for a `payment` with a platform fee: that fee is a fixed amount on the undiscounted total, which a discount could exceed. A subscription's fee is a percentage Stripe takes after discounts. */
             allow_promotion_codes?: boolean | null;
+            application_fee_amount?: number | null;
             automatic_tax?: {
                 enabled: boolean;
             } | null;
@@ -860,6 +980,18 @@ export interface components {
              */
             email: components["schemas"]["Email"];
         };
+        CreateOnboardingLink: {
+            /**
+             * @description Where Stripe sends the organizer when the link has expired or was used: it should ask
+             *     the gateway for a new link and redirect to it.
+             */
+            refresh_url: components["schemas"]["HttpUrl"];
+            /**
+             * @description Where Stripe sends the organizer after onboarding (finished or left): read the account's
+             *     state on the organizer to know which.
+             */
+            return_url: components["schemas"]["HttpUrl"];
+        };
         CreateOrganizer: {
             /**
              * Format: int64
@@ -870,8 +1002,13 @@ export interface components {
             application_fee_bps?: number | null;
             /** @description Display name, 1 to 200 characters. */
             name: components["schemas"]["OrganizerName"];
-            /** @description The organizer's Stripe account: a connected account, or the platform's own. */
-            stripe_account_id: components["schemas"]["StripeAccountId"];
+            /**
+             * @description Whether a refund gives the platform's fee back (in proportion) when its request does not
+             *     say; false when absent.
+             */
+            refund_application_fee?: boolean | null;
+            stripe_account_id?: components["schemas"]["StripeAccountId"] | null;
+            ticket_fees?: components["schemas"]["TicketFees"] | null;
         };
         /**
          * @example {
@@ -889,6 +1026,7 @@ export interface components {
              * @example 4900
              */
             amount: number;
+            application_fee_amount?: number | null;
             currency: components["schemas"]["Currency"];
             customer_id?: string | null;
             description?: string | null;
@@ -921,9 +1059,18 @@ export interface components {
             reason?: components["schemas"]["RefundReason"] | null;
             /**
              * @description Give the platform's application fee back in proportion (a direct charge with a fee);
-             *     false when absent.
+             *     the organizer's `refund_application_fee` when absent.
              */
             refund_application_fee?: boolean | null;
+        };
+        CreateStripeAccount: {
+            business_type?: components["schemas"]["BusinessType"] | null;
+            /**
+             * @description Where the organizer's business is: ISO 3166-1 alpha-2 (either case).
+             * @example FR
+             */
+            country: string;
+            email?: components["schemas"]["Email"] | null;
         };
         /**
          * @description A lowercase ISO 4217 code of a currency Stripe supports (the pattern lists them all).
@@ -1238,6 +1385,19 @@ export interface components {
              */
             unit_amount: number;
         };
+        /** @description A link to send the organizer to, once. */
+        LinkResponse: {
+            /**
+             * Format: date-time
+             * @description When the link stops working; null for a login link, which works once.
+             */
+            expires_at?: string | null;
+            /**
+             * @description Single-use: open it right away, and make a new one for every visit.
+             * @example https://connect.stripe.com/setup/e/acct_1Nv0FGQ9RKHgCVdK/abc123
+             */
+            url: string;
+        };
         /**
          * @description Key-value pairs, as Stripe keeps them: at most 48 keys of 1 to 40 characters without brackets or control characters, not starting with `gateway_` (the gateway's own), and values of at most 500 characters.
          * @example {
@@ -1259,7 +1419,8 @@ export interface components {
             next_cursor?: components["schemas"]["PageCursor"] | null;
         };
         OrganizerResponse: {
-            account_kind: components["schemas"]["AccountKind"];
+            account?: components["schemas"]["AccountStatus"] | null;
+            account_kind?: components["schemas"]["AccountKind"] | null;
             /** Format: int32 */
             application_fee_bps?: number | null;
             /** Format: date-time */
@@ -1273,8 +1434,16 @@ export interface components {
             /** @example 0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c */
             id: string;
             name: string;
+            /** @description Whether refunds give the platform's fee back when their request does not say. */
+            refund_application_fee: boolean;
             status: components["schemas"]["OrganizerStatus"];
-            stripe_account_id: string;
+            /**
+             * @description Null until the gateway creates the organizer's account
+             *     (`POST /v1/organizers/{org_id}/stripe-account`).
+             */
+            stripe_account_id?: string | null;
+            /** @description The fixed fee per ticket, by currency; empty when none is set. */
+            ticket_fees: components["schemas"]["TicketFees"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1303,6 +1472,11 @@ export interface components {
          *     and confirm with `client_secret`.
          */
         PaymentIntentCreated: {
+            /**
+             * Format: int64
+             * @description The platform's fee on the payment, in minor units; null when none.
+             */
+            application_fee_amount?: number | null;
             /** @description For Stripe.js only; do not log or store it. */
             client_secret?: string | null;
             customer_id: string;
@@ -1585,7 +1759,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "disputes" | "entitlements" | "events";
+        SyncKind: "accounts" | "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "disputes" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;
@@ -1613,6 +1787,16 @@ export interface components {
             run_id: string;
             status: components["schemas"]["RunStatus"];
         };
+        /**
+         * @description A fixed platform fee per ticket, by currency, in the currency's minor unit (0 to 99,999,999): at most 50 currencies.
+         * @example {
+         *       "eur": 50,
+         *       "usd": 60
+         *     }
+         */
+        TicketFees: {
+            [key: string]: number;
+        };
         UpdateCustomer: {
             /**
              * @description A new email moves the customer's key; `customer_exists` if another customer of the
@@ -1630,7 +1814,9 @@ export interface components {
              */
             application_fee_bps?: number | null;
             name?: components["schemas"]["OrganizerName"];
+            refund_application_fee?: boolean;
             status?: components["schemas"]["OrganizerStatus"];
+            ticket_fees?: components["schemas"]["TicketFees"] | null;
         };
         UpsertCustomer: {
             /**
@@ -2669,7 +2855,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            /** @description A token of another organizer, or of a disabled one; or `application_fee_amount` from an organizer's token (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2687,7 +2873,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer's account cannot take charges yet, or it has none (`account_not_ready`, naming what Stripe needs), revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3645,6 +3831,236 @@ export interface operations {
             };
         };
     };
+    create_login_link: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link */
+            201: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"];
+                };
+            };
+            /** @description A malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The organizer has no account yet (`account_not_ready`), it is not an Express account (`account_not_express`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_onboarding_link: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOnboardingLink"];
+            };
+        };
+        responses: {
+            /** @description The link */
+            201: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The organizer has no account yet (`account_not_ready`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields (`validation_failed`); or Stripe refused the data (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create_payment_intent: {
         parameters: {
             query?: never;
@@ -3693,7 +4109,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            /** @description A token of another organizer, or of a disabled one; or `application_fee_amount` from an organizer's token (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3711,7 +4127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer's account revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer's account cannot take charges yet, or it has none (`account_not_ready`, naming what Stripe needs), revoked the platform's access (`organizer_disconnected`), or its fee is above `MAX_APPLICATION_FEE_BPS` (`organizer_fee_above_cap`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4126,6 +4542,132 @@ export interface operations {
             /** @description No such organizer (`organizer_not_found`) */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_stripe_account: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateStripeAccount"];
+            };
+        };
+        responses: {
+            /** @description The organizer with its new account */
+            201: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizerResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The organizer has an account already (`organizer_has_account`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields (`validation_failed`); or Stripe refused the data, e.g. a country Connect does not serve (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe refused the gateway's call, e.g. Connect is not enabled for the platform (`stripe_error`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

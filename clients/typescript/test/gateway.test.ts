@@ -8,6 +8,8 @@ import { before, describe, it } from "node:test";
 import {
   createGatewayClient,
   GatewayError,
+  onboardingUrl,
+  readiness,
   unwrap,
   type GatewayClient,
   type Schemas,
@@ -208,6 +210,45 @@ describe("the gateway through the typed client", { timeout: 60_000 }, () => {
     assert.equal(stored.mode, "subscription");
     assert.equal(stored.stripe_customer_id, given(customer, "the customer").stripe_customer_id);
     assert.equal(stored.metadata["order_id"], order_id);
+  });
+
+  it("onboards an organizer registered without an account", async () => {
+    const registered = await unwrap(
+      gateway.POST("/v1/organizers", { body: { name: "Onboarding through the client" } }),
+    );
+    assert.equal(registered.stripe_account_id, null);
+    assert.deepEqual(readiness(registered), { ready: false, due: [], disabledReason: null });
+    const org_id = registered.id;
+    const { url, organizer: created } = await onboardingUrl(
+      gateway,
+      org_id,
+      { country: "FR", business_type: "company" },
+      {
+        refresh_url: "https://tickets.example/onboarding/refresh",
+        return_url: "https://tickets.example/onboarding/done",
+      },
+    );
+    const account = given(created.stripe_account_id ?? undefined, "the created account");
+    assert.match(url, /^https:\/\//);
+    const before = readiness(created);
+    assert.equal(before.ready, false);
+    assert.ok(before.due.includes("external_account"), before.due.join(", "));
+
+    // A second visit makes a new link for the same account.
+    const again = await onboardingUrl(gateway, org_id, { country: "FR" }, {
+      refresh_url: "https://tickets.example/onboarding/refresh",
+      return_url: "https://tickets.example/onboarding/done",
+    });
+    assert.equal(again.organizer.stripe_account_id, account);
+    assert.notEqual(again.url, url);
+
+    await triggerFakeStripe(fakeStripeUrl, { type: "account.updated", account });
+    const ready = await pollUntil(
+      "the account can take charges",
+      () => unwrap(gateway.GET("/v1/organizers/{org_id}", { params: { path: { org_id } } })),
+      (read) => readiness(read).ready,
+    );
+    assert.deepEqual(readiness(ready), { ready: true, due: [], disabledReason: null });
   });
 
   it("answers errors in the documented ErrorBody shape", async () => {
