@@ -11,6 +11,25 @@ export function orgLabel(id) {
   return org ? org.name : id;
 }
 
+/** Where the organizer's Stripe onboarding stands, as the gateway last mirrored its account. */
+function onboarding(org) {
+  const account = org.account;
+  if (!org.stripe_account_id) return badge('no account', 'warn', 'organizer-onboarding');
+  if (!account) return badge('not fetched yet', 'neutral', 'organizer-onboarding');
+  if (account.charges_enabled) return badge('charges enabled', 'ok', 'organizer-onboarding');
+  const due = [...account.past_due, ...account.currently_due];
+  const shown = badge('onboarding incomplete', 'warn', 'organizer-onboarding');
+  shown.title = due.length ? `Stripe needs: ${due.join(', ')}` : (account.disabled_reason ?? 'Stripe is reviewing');
+  return shown;
+}
+
+function ticketFees(org) {
+  const fees = Object.entries(org.ticket_fees ?? {});
+  if (!fees.length) return null;
+  const text = fees.map(([currency, amount]) => `${amount} ${currency}`).join(', ');
+  return el('div', { class: 'sub muted', text: `+ ${text} per ticket` });
+}
+
 function organizerRow(org) {
   const selected = org.id === state.selectedOrg;
   const status = el('div', { class: 'badges' },
@@ -23,10 +42,12 @@ function organizerRow(org) {
   el('td', {},
     el('button', { type: 'button', class: 'link', text: org.name, testid: 'organizer-name', onclick: () => selectOrg(org.id) }),
     el('div', { class: 'sub mono', text: org.id })),
-  el('td', {}, mono(org.stripe_account_id),
+  el('td', {}, org.stripe_account_id ? mono(org.stripe_account_id) : el('span', { class: 'muted', text: '—' }),
     org.account_kind === 'platform' ? el('div', { class: 'sub' }, badge('platform')) : null,
+    el('div', { class: 'sub' }, onboarding(org)),
     org.application_fee_bps !== null && org.application_fee_bps !== undefined
-      ? el('div', { class: 'sub muted', text: `fee ${(org.application_fee_bps / 100).toFixed(2)} %` }) : null),
+      ? el('div', { class: 'sub muted', text: `fee ${(org.application_fee_bps / 100).toFixed(2)} %` }) : null,
+    ticketFees(org)),
   el('td', {}, status),
   el('td', {}, when(org.created_at)));
 }

@@ -96,6 +96,22 @@ async function createOrganizer() {
   return org;
 }
 
+/** An organizer registered without a Stripe account, whose account the gateway then creates. */
+async function createOnboardingOrganizer() {
+  const org = expectStatus(
+    await gateway('POST', '/v1/organizers', { name: `Console Onboarding ${randomAlnum(6)}`, ticket_fees: { eur: 50 } }),
+    201,
+    'POST /v1/organizers',
+  );
+  const created = expectStatus(
+    await gateway('POST', `/v1/organizers/${org.id}/stripe-account`, { country: 'FR' }),
+    201,
+    'POST stripe-account',
+  );
+  assert.equal(created.account.charges_enabled, false);
+  return created;
+}
+
 /** A reconciliation run of the organizer, so the console has a drift report to show. */
 async function startSync(orgId) {
   const started = expectStatus(await gateway('POST', `/v1/organizers/${orgId}/sync`, {}), 202, 'POST sync');
@@ -141,6 +157,7 @@ test('admin console: organizers, dead letters and a replay', { timeout: 240_000 
   await mkdir(SHOTS, { recursive: true });
 
   const org = await createOrganizer();
+  const onboardingOrg = await createOnboardingOrganizer();
   const runId = await startSync(org.id);
   await waitForRunsToSettle(org.id);
   const dead = await deadLetterAnEvent(org.stripe_account_id);
@@ -208,6 +225,19 @@ test('admin console: organizers, dead letters and a replay', { timeout: 240_000 
     assert.equal(await row.getByTestId('organizer-name').innerText(), org.name);
     assert.equal(await row.getByTestId('organizer-status').innerText(), 'active');
     assert.match(await row.innerText(), new RegExp(org.stripe_account_id));
+    assert.equal(await row.getByTestId('organizer-onboarding').innerText(), 'charges enabled');
+    // An organizer still onboarding says so, with what Stripe needs in its title.
+    const onboardingRow = page.locator(`[data-testid="organizer-row"][data-org-id="${onboardingOrg.id}"]`);
+    await poll('the onboarding organizer row', async () => {
+      if (await onboardingRow.count()) return { done: true };
+      const more = byTestId('organizers-more');
+      if (await more.isVisible()) await more.click();
+      return { done: false, seen: await page.locator('[data-testid="organizer-row"]').count() };
+    }, { timeout: UI_DEADLINE_MS });
+    const state = onboardingRow.getByTestId('organizer-onboarding');
+    assert.equal(await state.innerText(), 'onboarding incomplete');
+    assert.match(await state.getAttribute('title'), /external_account/);
+    assert.match(await onboardingRow.innerText(), /\+ 50 eur per ticket/);
 
     // The token is in memory only.
     assert.equal(await byTestId('token-input').inputValue(), '');
