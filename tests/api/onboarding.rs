@@ -85,7 +85,10 @@ async fn an_organizer_without_an_account_is_onboarded_through_the_gateway(app: T
     assert_eq!(created["account"]["type"], "express");
     assert_eq!(created["account"]["country"], "FR");
     assert_eq!(created["account"]["charges_enabled"], false);
-    assert_eq!(created["account"]["disabled_reason"], "requirements.past_due");
+    assert_eq!(
+        created["account"]["disabled_reason"],
+        "requirements.past_due"
+    );
     assert!(created["account"]["currently_due"]
         .as_array()
         .unwrap()
