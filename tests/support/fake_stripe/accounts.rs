@@ -143,7 +143,10 @@ fn link(state: &mut State, params: &[(String, String)]) -> (u16, Value) {
     }
     for url in ["refresh_url", "return_url"] {
         match text(url) {
-            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
+            // A URL's scheme is any case.
+            Some(u)
+                if u.to_ascii_lowercase().starts_with("http://")
+                    || u.to_ascii_lowercase().starts_with("https://") => {}
             Some(_) => return refusal(url, Some("url_invalid"), "Not a valid URL"),
             None => return refusal(url, None, &format!("Missing required param: {url}.")),
         }
