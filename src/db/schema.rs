@@ -31,6 +31,8 @@ diesel::table! {
         deleted -> Bool,
         fetched_at -> Timestamp,
         url -> Nullable<Text>,
+        payment_intent_id -> Nullable<Text>,
+        subscription_id -> Nullable<Text>,
     }
 }
 
@@ -125,6 +127,23 @@ diesel::table! {
         customer_id -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_payments (stripe_account_id, id) {
+        stripe_account_id -> Text,
+        id -> Text,
+        invoice_id -> Text,
+        payment_intent_id -> Nullable<Text>,
+        status -> Text,
+        amount_paid -> Nullable<Int8>,
+        amount_requested -> Int8,
+        currency -> Text,
+        is_default -> Bool,
+        created -> Nullable<Timestamp>,
+        deleted -> Bool,
+        fetched_at -> Timestamp,
     }
 }
 
@@ -353,6 +372,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasures,
     event_cursors,
     idempotency_keys,
+    invoice_payments,
     invoices,
     leases,
     organizers,

@@ -40,6 +40,10 @@ pub struct CheckoutSessionResponse {
     metadata: BTreeMap<String, String>,
     /// The hosted payment page, while the session is open.
     url: Option<String>,
+    /// The payment it created (`payment` mode), once the buyer has paid or tried to.
+    payment_id: Option<String>,
+    /// The subscription it started (`subscription` mode), once paid.
+    subscription_id: Option<String>,
 }
 
 impl From<CheckoutSession> for CheckoutSessionResponse {
@@ -56,6 +60,8 @@ impl From<CheckoutSession> for CheckoutSessionResponse {
             currency: session.currency,
             expires_at: session.expires_at.map(|t| t.and_utc()),
             url: session.url,
+            payment_id: session.payment_intent_id,
+            subscription_id: session.subscription_id,
         }
     }
 }
@@ -73,6 +79,10 @@ pub struct RemoteCheckoutSession {
     pub metadata: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub url: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+    #[serde(default)]
+    pub subscription: Option<Expandable>,
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -92,6 +102,8 @@ pub struct CheckoutSession {
     pub fetched_at: NaiveDateTime,
     /// The hosted page that takes the payment, while the session is open.
     pub url: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub subscription_id: Option<String>,
 }
 
 crate::mirror_row!(CheckoutSession, checkout_sessions);
@@ -143,11 +155,27 @@ impl Rows for CheckoutSessions {
             deleted: false,
             fetched_at,
             url: s.url,
+            payment_intent_id: s.payment_intent.as_ref().map(|p| p.id().to_string()),
+            subscription_id: s.subscription.as_ref().map(|p| p.id().to_string()),
         }
     }
 }
 
 impl CheckoutSession {
+    /// The account's sessions that created one of these payments.
+    pub fn of_payments(
+        conn: &mut DbConnection,
+        account: &str,
+        payments: &[&str],
+    ) -> QueryResult<Vec<Self>> {
+        checkout_sessions::table
+            .filter(checkout_sessions::stripe_account_id.eq(account))
+            .filter(checkout_sessions::payment_intent_id.eq_any(payments))
+            .filter(checkout_sessions::deleted.eq(false))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Records a session as its create answered, unless the mirror has it already: a create
     /// retried with the same idempotency key gets Stripe's first answer again, which may be
     /// older than what a webhook's fetch stored meanwhile.

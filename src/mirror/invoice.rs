@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::invoice_payment::{InvoicePayment, InvoicePaymentResponse};
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::invoices;
 use crate::db::DbConnection;
@@ -37,11 +38,15 @@ pub struct InvoiceResponse {
     /// The subscription it bills (`sub_...`); null for a one-off invoice.
     subscription: Option<String>,
     created: Option<DateTime<Utc>>,
+    /// Its payments, oldest first: each names the payment (`pi_...`) that paid or tried to.
+    payments: Vec<InvoicePaymentResponse>,
 }
 
-impl From<Invoice> for InvoiceResponse {
-    fn from(row: Invoice) -> Self {
+impl InvoiceResponse {
+    /// The invoice `row` with its payments.
+    pub fn new(row: Invoice, payments: Vec<InvoicePayment>) -> Self {
         Self {
+            payments: payments.into_iter().map(Into::into).collect(),
             id: row.id,
             number: row.number,
             status: row.status,

@@ -20,6 +20,7 @@ pub mod customer;
 pub mod dispute;
 pub mod entitlements;
 pub mod invoice;
+pub mod invoice_payment;
 mod listing;
 pub mod payment_intent;
 pub mod price;
@@ -47,13 +48,14 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// Every mirrored kind, once, in the order a run reconciles them and an event refreshes them:
 /// the account first (what it can do), a customer before its subscriptions, entitlements after
 /// the subscriptions that grant them.
-pub static KINDS: [&dyn Kind; 11] = [
+pub static KINDS: [&dyn Kind; 12] = [
     &account::Accounts,
     &customer::Customers,
     &product::Products,
     &price::Prices,
     &subscription::Subscriptions,
     &invoice::Invoices,
+    &invoice_payment::InvoicePayments,
     &payment_intent::PaymentIntents,
     &refund::Refunds,
     &dispute::Disputes,
@@ -215,6 +217,7 @@ mod tests {
         assert_eq!(claimed("customer.subscription.deleted"), ["subscriptions"]);
         assert_eq!(claimed("invoice.paid"), ["subscriptions", "invoices"]);
         assert_eq!(claimed("invoice.created"), ["invoices"]);
+        assert_eq!(claimed("invoice_payment.paid"), ["invoice_payments"]);
         assert_eq!(claimed("checkout.session.completed"), ["checkout_sessions"]);
         assert_eq!(claimed("payment_intent.succeeded"), ["payments"]);
         assert_eq!(claimed("payment_intent.payment_failed"), ["payments"]);

@@ -45,6 +45,22 @@ pub struct PaymentResponse {
     /// The PaymentIntent's metadata: the gateway's ids for payments it created.
     metadata: BTreeMap<String, String>,
     created: Option<DateTime<Utc>>,
+    /// The Checkout Session that created it, when one did.
+    checkout_session_id: Option<String>,
+    /// The invoice it paid, for a subscription's or an invoice's payment.
+    invoice_id: Option<String>,
+    /// The subscription that invoice bills.
+    subscription_id: Option<String>,
+}
+
+/// What other mirrored objects say about a payment: what its refunds give back, and what it
+/// belongs to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PaymentLinks {
+    pub amount_refunded: i64,
+    pub checkout_session_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub subscription_id: Option<String>,
 }
 
 /// Why a payment attempt failed, as Stripe said it.
@@ -59,10 +75,13 @@ pub struct PaymentError {
 }
 
 impl PaymentResponse {
-    /// The payment `row`, of which its refunds give back `amount_refunded`.
-    pub fn new(row: PaymentIntent, amount_refunded: i64) -> Self {
+    /// The payment `row`, with what other objects say about it.
+    pub fn new(row: PaymentIntent, links: PaymentLinks) -> Self {
         Self {
-            amount_refunded,
+            amount_refunded: links.amount_refunded,
+            checkout_session_id: links.checkout_session_id,
+            invoice_id: links.invoice_id,
+            subscription_id: links.subscription_id,
             last_error: row.last_error.into_inner(),
             metadata: row.metadata.into_inner(),
             id: row.id,

@@ -22,14 +22,16 @@ use crate::mirror::dispute::Dispute;
 pub use crate::mirror::dispute::DisputeResponse;
 use crate::mirror::invoice::Invoice;
 pub use crate::mirror::invoice::InvoiceResponse;
-use crate::mirror::payment_intent::PaymentIntent;
+use crate::mirror::invoice_payment::InvoicePayment;
 pub use crate::mirror::payment_intent::{PaymentFilter, PaymentResponse};
+use crate::mirror::payment_intent::{PaymentIntent, PaymentLinks};
 use crate::mirror::price::Price;
 use crate::mirror::product::Product;
 pub use crate::mirror::product::ProductResponse;
 use crate::mirror::refund::Refund;
 use crate::mirror::subscription::Subscription;
 pub use crate::mirror::subscription::SubscriptionResponse;
+use crate::mirror::MirrorRow;
 
 /// The organizer's active products that have at least one active price, by name.
 pub async fn products(
@@ -95,18 +97,33 @@ pub async fn invoices(
         org_id,
         customer_id,
         move |conn, account, customer| {
-            Ok(Invoice::list_by_account_and_customer(
+            let invoices = Invoice::list_by_account_and_customer(
                 conn,
                 account,
                 &customer.stripe_customer_id,
                 cursor.as_ref().map(ObjectCursor::key),
                 i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX),
-            )?)
+            )?;
+            let ids: Vec<&str> = invoices.iter().map(|invoice| invoice.id.as_str()).collect();
+            let mut payments = InvoicePayment::of_invoices(conn, account, &ids)?;
+            Ok(invoices
+                .into_iter()
+                .map(|invoice| {
+                    let (its, others) = payments
+                        .drain(..)
+                        .partition(|payment| payment.invoice_id == invoice.id);
+                    payments = others;
+                    (invoice, its)
+                })
+                .collect::<Vec<_>>())
         },
     )
     .await?;
-    let (rows, next) = limit.split_as(rows, |invoice| &invoice.id, ObjectCursor::after);
-    Ok((rows.into_iter().map(Into::into).collect(), next))
+    let (rows, next) = limit.split_as(rows, |(invoice, _)| &invoice.id, ObjectCursor::after);
+    let invoices = rows
+        .into_iter()
+        .map(|(invoice, payments)| InvoiceResponse::new(invoice, payments));
+    Ok((invoices.collect(), next))
 }
 
 /// Which of an organizer's payments to list: those of one customer (the gateway's id), in one
@@ -137,13 +154,13 @@ pub async fn payments(
         }
         let after = cursor.as_ref().map(ObjectCursor::key);
         let rows = PaymentIntent::list(conn, account, &filter, after, fetch)?;
-        Ok::<_, CustomerError>(with_refunded(conn, account, rows)?)
+        Ok::<_, CustomerError>(with_links(conn, account, rows)?)
     })
     .await?;
     let (rows, next) = limit.split_as(rows, |(payment, _)| &payment.id, ObjectCursor::after);
     let payments = rows
         .into_iter()
-        .map(|(row, refunded)| PaymentResponse::new(row, refunded));
+        .map(|(row, links)| PaymentResponse::new(row, links));
     Ok((payments.collect(), next))
 }
 
@@ -169,19 +186,40 @@ pub async fn disputes(
     Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
-/// Each payment with what its refunds that count give back.
-fn with_refunded(
+/// Each payment with what its refunds that count give back and what it belongs to: one
+/// statement per kind of link for the whole page.
+fn with_links(
     conn: &mut DbConnection,
     account: &str,
     rows: Vec<PaymentIntent>,
-) -> QueryResult<Vec<(PaymentIntent, i64)>> {
+) -> QueryResult<Vec<(PaymentIntent, PaymentLinks)>> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let refunded = Refund::refunded_of(conn, account, &ids)?;
+    let sessions = CheckoutSession::of_payments(conn, account, &ids)?;
+    let paid = InvoicePayment::of_payments(conn, account, &ids)?;
+    let invoice_ids: Vec<&str> = paid.iter().map(|p| p.invoice_id.as_str()).collect();
+    let invoices = Invoice::live_among(conn, account, &invoice_ids)?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let amount = refunded.get(&row.id).copied().unwrap_or(0);
-            (row, amount)
+            let session = sessions
+                .iter()
+                .find(|s| s.payment_intent_id.as_deref() == Some(row.id.as_str()));
+            let invoice = paid
+                .iter()
+                .find(|p| p.payment_intent_id.as_deref() == Some(row.id.as_str()))
+                .map(|p| p.invoice_id.clone());
+            let subscription = invoice.as_ref().and_then(|id| {
+                let invoice = invoices.iter().find(|i| i.id == *id)?;
+                invoice.subscription_id.clone()
+            });
+            let links = PaymentLinks {
+                amount_refunded: refunded.get(&row.id).copied().unwrap_or(0),
+                checkout_session_id: session.map(|s| s.id.clone()),
+                invoice_id: invoice,
+                subscription_id: subscription,
+            };
+            (row, links)
         })
         .collect())
 }
@@ -199,10 +237,10 @@ pub async fn payment(
             Ok(()) => PaymentIntent::find(conn, account, &id)?,
             Err(_) => None,
         };
-        let (row, refunded) = with_refunded(conn, account, found.into_iter().collect())?
+        let (row, links) = with_links(conn, account, found.into_iter().collect())?
             .pop()
             .ok_or(PaymentError::PaymentNotFound(id))?;
-        Ok(PaymentResponse::new(row, refunded))
+        Ok(PaymentResponse::new(row, links))
     })
     .await
 }

@@ -141,6 +141,9 @@ async fn a_paid_subscription_checkout_subscribes_the_customer(app: TestApp) {
         [
             "checkout.session.completed",
             "customer.subscription.created",
+            "payment_intent.succeeded",
+            "charge.succeeded",
+            "invoice_payment.paid",
             "invoice.paid"
         ]
     );

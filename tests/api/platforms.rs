@@ -110,6 +110,20 @@ async fn a_ticketing_platform_onboards_an_organizer_sells_tickets_and_refunds_on
     assert_eq!(payment["status"], "succeeded", "{payments}");
     assert_eq!(payment["amount"], 4000);
     assert_eq!(payment["application_fee_amount"], 200);
+    assert_eq!(
+        payment["checkout_session_id"], checkout["id"],
+        "the order it pays"
+    );
+    let session = app
+        .get_json(
+            &format!(
+                "{path}/checkout-sessions/{}",
+                checkout["id"].as_str().unwrap()
+            ),
+            &organizer,
+        )
+        .await;
+    assert_eq!(session["payment_id"], payment["id"], "{session}");
     let payment_id = payment["id"].as_str().unwrap().to_string();
 
     // One ticket refunded; the organizer's default gives the fee back in proportion.

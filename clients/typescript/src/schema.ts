@@ -909,6 +909,8 @@ export interface components {
             };
             /** @description `payment`, `subscription` or `setup`. */
             mode: string;
+            /** @description The payment it created (`payment` mode), once the buyer has paid or tried to. */
+            payment_id?: string | null;
             /** @description `paid`, `unpaid` or `no_payment_required`. */
             payment_status: string;
             /** @description `open`, `complete` or `expired`. */
@@ -916,6 +918,8 @@ export interface components {
             /** @description The account the session was created on (direct charges on the organizer's account). */
             stripe_account_id: string;
             stripe_customer_id?: string | null;
+            /** @description The subscription it started (`subscription` mode), once paid. */
+            subscription_id?: string | null;
             /** @description The hosted payment page, while the session is open. */
             url?: string | null;
         };
@@ -1286,6 +1290,27 @@ export interface components {
             data: components["schemas"]["InvoiceResponse"][];
             next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
         };
+        InvoicePaymentResponse: {
+            /**
+             * Format: int64
+             * @description In the currency's minor unit; null until paid.
+             */
+            amount_paid?: number | null;
+            /** Format: int64 */
+            amount_requested: number;
+            /** Format: date-time */
+            created?: string | null;
+            /** @example eur */
+            currency: string;
+            /** @example inpay_1PqRst */
+            id: string;
+            /** @description Whether it is the invoice's current payment. */
+            is_default: boolean;
+            /** @description The payment (`pi_...`; `GET .../payments/{payment_id}`), when a PaymentIntent paid it. */
+            payment_id?: string | null;
+            /** @description Stripe's status: `open`, `paid` or `canceled`. */
+            status: string;
+        };
         InvoiceResponse: {
             /** Format: int64 */
             amount_due: number;
@@ -1307,6 +1332,8 @@ export interface components {
              * @example A1B2C3-0001
              */
             number?: string | null;
+            /** @description Its payments, oldest first: each names the payment (`pi_...`) that paid or tried to. */
+            payments: components["schemas"]["InvoicePaymentResponse"][];
             /** Format: date-time */
             period_end?: string | null;
             /** Format: date-time */
@@ -1516,6 +1543,8 @@ export interface components {
              * @description The platform's fee on it, when the organizer has one.
              */
             application_fee_amount?: number | null;
+            /** @description The Checkout Session that created it, when one did. */
+            checkout_session_id?: string | null;
             /** Format: date-time */
             created?: string | null;
             /**
@@ -1528,6 +1557,8 @@ export interface components {
              * @example pi_3PqRst
              */
             id: string;
+            /** @description The invoice it paid, for a subscription's or an invoice's payment. */
+            invoice_id?: string | null;
             last_error?: components["schemas"]["PaymentError"] | null;
             /** @description The charge that paid it (`ch_...`), once one was attempted. */
             latest_charge?: string | null;
@@ -1542,6 +1573,8 @@ export interface components {
             status: string;
             /** @description The Stripe customer paying (`cus_...`). */
             stripe_customer_id?: string | null;
+            /** @description The subscription that invoice bills. */
+            subscription_id?: string | null;
         };
         /**
          * @description A phone number as free text: 1 to 20 digits, spaces and `+ - ( ) . x` once the whitespace around it is trimmed.
@@ -1759,7 +1792,7 @@ export interface components {
          * @description What a run compares.
          * @enum {string}
          */
-        SyncKind: "accounts" | "customers" | "products" | "prices" | "subscriptions" | "invoices" | "payments" | "refunds" | "disputes" | "entitlements" | "events";
+        SyncKind: "accounts" | "customers" | "products" | "prices" | "subscriptions" | "invoices" | "invoice_payments" | "payments" | "refunds" | "disputes" | "entitlements" | "events";
         SyncRunPage: {
             data: components["schemas"]["SyncRunResponse"][];
             next_cursor?: components["schemas"]["PageCursor"] | null;

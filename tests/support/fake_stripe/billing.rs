@@ -8,11 +8,12 @@ use super::objects::missing;
 use super::{form, State};
 
 /// The kinds of object the fake keeps here, by the path segment that names them.
-const KINDS: [(&str, &str); 7] = [
+const KINDS: [(&str, &str); 8] = [
     ("products", "product"),
     ("prices", "price"),
     ("subscriptions", "subscription"),
     ("invoices", "invoice"),
+    ("invoice_payments", "invoice_payment"),
     ("payment_intents", "payment_intent"),
     ("refunds", "refund"),
     ("disputes", "dispute"),
@@ -30,8 +31,8 @@ pub(super) fn route(
         ("GET", ["v1", "events"]) => Some(list_events(state, scope, params)),
         (
             "GET",
-            ["v1", collection @ ("products" | "prices" | "invoices" | "payment_intents" | "refunds"
-            | "disputes")],
+            ["v1", collection @ ("products" | "prices" | "invoices" | "invoice_payments"
+            | "payment_intents" | "refunds" | "disputes")],
         ) => {
             let (_, kind) = KINDS.iter().find(|(path, _)| path == collection)?;
             Some(list_kind(

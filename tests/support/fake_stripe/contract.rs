@@ -194,13 +194,17 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
         ("GET", ["v1", "invoices" | "payment_intents"]) => vec![("customer", Rule::Text(5000))],
         ("GET", ["v1", "refunds"]) => vec![("payment_intent", Rule::Text(5000))],
         ("GET", ["v1", "disputes"]) => vec![("payment_intent", Rule::Text(5000))],
+        ("GET", ["v1", "invoice_payments"]) => vec![
+            ("invoice", Rule::Text(5000)),
+            ("status", Rule::Enum(&["canceled", "open", "paid"])),
+        ],
         ("GET", ["v1", "entitlements", "active_entitlements"]) => {
             vec![("customer", Rule::Text(5000))]
         }
         (
             "GET",
-            ["v1", "products" | "prices" | "subscriptions" | "invoices" | "payment_intents" | "refunds"
-            | "disputes", _],
+            ["v1", "products" | "prices" | "subscriptions" | "invoices" | "invoice_payments"
+            | "payment_intents" | "refunds" | "disputes", _],
         )
         | ("GET", ["v1", "account"])
         | ("GET", ["v1", "accounts", _]) => vec![],
@@ -218,6 +222,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
                     | "subscriptions"
                     | "events"
                     | "invoices"
+                    | "invoice_payments"
                     | "payment_intents"
                     | "refunds"
                     | "disputes"

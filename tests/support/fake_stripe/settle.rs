@@ -76,7 +76,7 @@ pub(super) fn apply(
 }
 
 /// A session paid: `complete` and `paid`, with its PaymentIntent succeeded (payment mode) or
-/// its Subscription active and first invoice paid (subscription mode).
+/// its Subscription active and first invoice paid by a PaymentIntent (subscription mode).
 fn complete(state: &mut State, scope: &str, id: &str) -> Result<Events, String> {
     let session = object(state, scope, id, "checkout.session")?.clone();
     if session["status"] != "open" {
@@ -129,8 +129,28 @@ fn complete(state: &mut State, scope: &str, id: &str) -> Result<Events, String> 
         );
         invoice["currency"] = session["currency"].clone();
         store(state, scope, &invoice);
+        // The first invoice is paid by a PaymentIntent of its own; an invoice payment links
+        // the two (neither names the other since API version 2025-03-31).
+        let intent_id = next(state, "pi");
+        let intent = json!({
+            "id": intent_id, "object": "payment_intent", "customer": customer,
+            "amount": total, "currency": session["currency"], "status": "requires_payment_method",
+            "livemode": false, "created": created, "metadata": {},
+        });
+        store(state, scope, &intent);
+        let paid_by = succeed(state, scope, &intent_id)?;
+        let invoice_payment = json!({
+            "id": next(state, "inpay"), "object": "invoice_payment", "invoice": invoice["id"],
+            "payment": {"type": "payment_intent", "payment_intent": intent_id},
+            "status": "paid", "amount_paid": total, "amount_requested": total,
+            "currency": session["currency"], "is_default": true, "created": created,
+            "livemode": false,
+        });
+        store(state, scope, &invoice_payment);
         paid["subscription"] = json!(subscription_id);
         later.push(("customer.subscription.created", subscription));
+        later.extend(paid_by);
+        later.push(("invoice_payment.paid", invoice_payment));
         later.push(("invoice.paid", invoice));
     } else {
         let intent = json!({
