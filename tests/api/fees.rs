@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::checkout::param;
-use crate::helpers::{backend_tests, TestApp};
+use crate::helpers::{backend_tests, error_fields, TestApp};
 
 backend_tests!(
     ticket_fees_are_checked_set_and_cleared,
@@ -34,15 +34,6 @@ async fn intent(app: &TestApp, org: &Value, token: &str, body: Value) -> (u16, V
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-fn fields(body: &Value) -> Vec<&str> {
-    body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect()
-}
-
 async fn ticket_fees_are_checked_set_and_cleared(app: TestApp) {
     let response = app
         .post(
@@ -63,7 +54,7 @@ async fn ticket_fees_are_checked_set_and_cleared(app: TestApp) {
         .await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(
-        fields(&body),
+        error_fields(&body),
         ["ticket_fees.EUR", "ticket_fees.usd"],
         "{body}"
     );
@@ -139,7 +130,7 @@ async fn a_fee_per_ticket_is_added_per_unit_and_never_exceeds_the_payment(app: T
     let response = app.post(&path, &token, &body(30, "eur")).await;
     assert_eq!(response.status(), 422);
     let refused: Value = response.json().await.unwrap();
-    assert_eq!(fields(&refused), ["line_items"], "{refused}");
+    assert_eq!(error_fields(&refused), ["line_items"], "{refused}");
     assert_eq!(
         app.stripe
             .requests_to("POST", "/v1/checkout/sessions")
@@ -174,7 +165,7 @@ async fn only_an_admin_sets_one_payment_fee_within_the_cap(app: TestApp) {
     // The platform's cap in tests is 30% (3000 basis points) of the payment.
     let (status, refused) = intent(&app, &org, &app.admin_token(), body(3001)).await;
     assert_eq!(status, 422, "{refused}");
-    assert_eq!(fields(&refused), ["application_fee_amount"]);
+    assert_eq!(error_fields(&refused), ["application_fee_amount"]);
     assert!(app
         .stripe
         .requests_to("POST", "/v1/payment_intents")

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, TestApp, WEBHOOK_SECRET};
+use crate::helpers::{backend_tests, error_fields, TestApp, WEBHOOK_SECRET};
 
 backend_tests!(
     an_organizer_without_an_account_is_onboarded_through_the_gateway,
@@ -204,13 +204,7 @@ async fn onboarding_input_is_checked_before_stripe_is_called(app: TestApp) {
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    let fields: Vec<&str> = body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["country", "business_type", "email"]);
+    assert_eq!(error_fields(&body), ["country", "business_type", "email"]);
     let (status, body) = post(&app, &org, "stripe-account", &json!({})).await;
     assert_eq!(status, 422, "{body}");
     let (status, _) = post(

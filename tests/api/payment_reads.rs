@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, TestApp};
+use crate::helpers::{backend_tests, error_fields, TestApp};
 use crate::sync::{drift, run_once};
 
 backend_tests!(
@@ -259,13 +259,7 @@ async fn payments_of_another_organizer_are_not_shown_and_bad_filters_are_named(a
         let response = app.get(&format!("{path}?{query}"), &mine).await;
         assert_eq!(response.status(), 422, "{query}");
         let body: Value = response.json().await.unwrap();
-        let fields: Vec<&str> = body["error"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(fields, [field], "{query}: {body}");
+        assert_eq!(error_fields(&body), [field], "{query}: {body}");
     }
     let response = app.get(&format!("{path}?colour=red"), &mine).await;
     assert_eq!(response.status(), 400);
