@@ -188,6 +188,18 @@ test('admin console: organizers, dead letters and a replay', { timeout: 240_000 
 
   const byTestId = (id) => page.locator(`[data-testid="${id}"]`);
 
+  // Organizers are oldest first: follows "Load more" until the organizer's row is there.
+  const organizerRow = async (id) => {
+    const row = page.locator(`[data-testid="organizer-row"][data-org-id="${id}"]`);
+    await poll(`the row of organizer ${id}`, async () => {
+      if (await row.count()) return { done: true };
+      const more = byTestId('organizers-more');
+      if (await more.isVisible()) await more.click();
+      return { done: false, seen: await page.locator('[data-testid="organizer-row"]').count() };
+    }, { timeout: UI_DEADLINE_MS });
+    return row;
+  };
+
   await step('the page loads from the gateway', async () => {
     const response = await page.goto(`${GATEWAY_URL}/admin`);
     assert.equal(response.status(), 200);
@@ -213,27 +225,14 @@ test('admin console: organizers, dead letters and a replay', { timeout: 240_000 
     await byTestId('session').waitFor();
     await byTestId('global-error').waitFor({ state: 'hidden' });
 
-    // Organizers are oldest first: follow "Load more" until ours is there.
-    const row = page.locator(`[data-testid="organizer-row"][data-org-id="${org.id}"]`);
-    await poll('the organizer row', async () => {
-      if (await row.count()) return { done: true };
-      const more = byTestId('organizers-more');
-      if (await more.isVisible()) await more.click();
-      return { done: false, seen: await page.locator('[data-testid="organizer-row"]').count() };
-    }, { timeout: UI_DEADLINE_MS });
+    const row = await organizerRow(org.id);
     await row.waitFor();
     assert.equal(await row.getByTestId('organizer-name').innerText(), org.name);
     assert.equal(await row.getByTestId('organizer-status').innerText(), 'active');
     assert.match(await row.innerText(), new RegExp(org.stripe_account_id));
     assert.equal(await row.getByTestId('organizer-onboarding').innerText(), 'charges enabled');
     // An organizer still onboarding says so, with what Stripe needs in its title.
-    const onboardingRow = page.locator(`[data-testid="organizer-row"][data-org-id="${onboardingOrg.id}"]`);
-    await poll('the onboarding organizer row', async () => {
-      if (await onboardingRow.count()) return { done: true };
-      const more = byTestId('organizers-more');
-      if (await more.isVisible()) await more.click();
-      return { done: false, seen: await page.locator('[data-testid="organizer-row"]').count() };
-    }, { timeout: UI_DEADLINE_MS });
+    const onboardingRow = await organizerRow(onboardingOrg.id);
     const state = onboardingRow.getByTestId('organizer-onboarding');
     assert.equal(await state.innerText(), 'onboarding incomplete');
     assert.match(await state.getAttribute('title'), /external_account/);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::fees::{self, FeeRules};
 use super::lines::Lines;
-use super::{answer_stamp, customer_by_email, stripe_key, targets, Buyer, PaymentError};
+use super::{answer_stamp, paying_customer, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::ClientKey;
@@ -93,13 +93,7 @@ pub async fn create_checkout_session(
     )?;
     let lines = Lines::check(state, &account, &input, known).await?;
     let fee = lines.fee(state, &input, rules.as_ref())?;
-    let customer = match (customer, input.buyer.clone()) {
-        (Some(customer), _) => customer,
-        (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
-        (None, Buyer::Id(id)) => {
-            return Err(customers::CustomerError::NotFound(id.to_string()).into())
-        }
-    };
+    let customer = paying_customer(state, principal, org_id, customer, input.buyer.clone()).await?;
 
     let mut metadata = input.metadata.clone();
     metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::fees::FeeRules;
-use super::{customer_by_email, stripe_key, targets, Buyer, PaymentError};
+use super::{paying_customer, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
 use crate::domain::ClientKey;
@@ -76,13 +76,7 @@ pub async fn create_payment_intent(
         )?,
         None => Fee::None,
     };
-    let customer = match (customer, input.buyer) {
-        (Some(customer), _) => customer,
-        (None, Buyer::Email(email)) => customer_by_email(state, principal, org_id, email).await?,
-        (None, Buyer::Id(id)) => {
-            return Err(customers::CustomerError::NotFound(id.to_string()).into())
-        }
-    };
+    let customer = paying_customer(state, principal, org_id, customer, input.buyer).await?;
     let mut metadata = input.metadata;
     metadata.insert(ORGANIZER_ID_KEY.into(), organizer.id.clone());
     metadata.insert(CUSTOMER_ID_KEY.into(), customer.row.id.clone());

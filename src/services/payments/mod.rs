@@ -111,14 +111,22 @@ impl crate::db::QueryFailure for PaymentError {
     }
 }
 
-/// The customer an email names, found or created through the customers upsert (with its
-/// races, healing and audit).
-async fn customer_by_email(
+/// The customer who pays: the one `found` for a `Buyer::Id` (read with the organizer), or the
+/// one an email names, found or created through the customers upsert (with its races, healing
+/// and audit). Called once everything else that can refuse the request has been checked: a
+/// refused payment must not leave a new customer behind.
+async fn paying_customer(
     state: &AppState,
     principal: &Principal,
     org_id: OrganizerId,
-    email: Email,
+    found: Option<ActiveCustomer>,
+    buyer: Buyer,
 ) -> Result<ActiveCustomer, PaymentError> {
+    let email = match (found, buyer) {
+        (Some(customer), _) => return Ok(customer),
+        (None, Buyer::Id(id)) => return Err(CustomerError::NotFound(id.to_string()).into()),
+        (None, Buyer::Email(email)) => email,
+    };
     let input = UpsertInput {
         email,
         name: None,
@@ -132,9 +140,6 @@ async fn customer_by_email(
     )
 }
 
-/// The Stripe idempotency key of a create: from the client's key when it sent one (a retry of
-/// the same request gets the first object), else one of its own (a request without a key is a
-/// new intent each time; the transport still keeps the key across its own retries).
 /// When a write's answer is asked of Stripe, by the database's clock: recorded as the answer's
 /// `fetched_at`, so a webhook's fetch that began later wins over it in the mirror.
 async fn answer_stamp(state: &AppState) -> Result<chrono::NaiveDateTime, DbError> {
@@ -144,6 +149,9 @@ async fn answer_stamp(state: &AppState) -> Result<chrono::NaiveDateTime, DbError
         .await
 }
 
+/// The Stripe idempotency key of a create: from the client's key when it sent one (a retry of
+/// the same request gets the first object), else one of its own (a request without a key is a
+/// new intent each time; the transport still keeps the key across its own retries).
 fn stripe_key(
     intent: &str,
     account: &StripeAccountId,
