@@ -12,6 +12,7 @@ backend_tests!(
     payments_are_listed_newest_first_and_filtered,
     reconciliation_finds_and_repairs_payment_drift,
     payments_of_another_organizer_are_not_shown_and_bad_filters_are_named,
+    a_cursor_naming_no_object_of_the_account_ends_the_list,
 );
 
 const ACCOUNT: &str = "acct_1Payments";
@@ -264,4 +265,26 @@ async fn payments_of_another_organizer_are_not_shown_and_bad_filters_are_named(a
     let response = app.get(&format!("{path}?colour=red"), &mine).await;
     assert_eq!(response.status(), 400);
     assert_eq!(app.stripe.requests().len(), before);
+}
+
+/// A well-formed cursor naming no payment (or dispute) of the account, such as another
+/// account's, is a position the list does not hold: nothing comes after it, and nothing of the
+/// other account shows.
+async fn a_cursor_naming_no_object_of_the_account_ends_the_list(app: TestApp) {
+    let org = organizer(&app, ACCOUNT).await;
+    let buyer = customer(&app, &org, "paged@example.com").await;
+    let stripe_id = buyer["stripe_customer_id"].as_str().unwrap();
+    let paid = intent_json("pi_listed", stripe_id, "succeeded", 1200, T0);
+    app.stripe.put_object(Some(ACCOUNT), paid.clone());
+    settle(&app, "payment_intent.succeeded", &paid).await;
+    let first = read(&app, &org, &payments_path(&org)).await;
+    assert_eq!(ids(&first), ["pi_listed"], "{first}");
+    let org_id = org["id"].as_str().unwrap();
+    for list in ["payments", "disputes"] {
+        let cursor = gateway::domain::ObjectCursor::after("pi_elsewhere").encode();
+        let path = format!("/v1/organizers/{org_id}/{list}?cursor={cursor}");
+        let page = read(&app, &org, &path).await;
+        assert_eq!(page["data"], json!([]), "{list}: {page}");
+        assert_eq!(page["next_cursor"], Value::Null, "{list}: {page}");
+    }
 }
