@@ -26,7 +26,10 @@ pub use organizer::{
 };
 pub use page::{Cursor, ObjectCursor, PageLimit};
 pub use principal::{Forbidden, Principal, Role};
-pub use status::{ErasureOutcome, ErasureStatus, EventStatus, Outcome, RunStatus, RunTrigger};
+pub use status::{
+    DisputeStatus, ErasureOutcome, ErasureStatus, EventStatus, Outcome, PaymentStatus, RunStatus,
+    RunTrigger,
+};
 pub use stripe_account_id::StripeAccountId;
 pub use subject_hash::SubjectHasher;
 pub(crate) use text_enum::{doc_line, text_enum};

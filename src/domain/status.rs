@@ -80,3 +80,29 @@ text_enum! {
         Failed = "failed",
     }
 }
+
+super::text_enum! {
+    /// Stripe's PaymentIntent statuses.
+    pub enum PaymentStatus {
+        RequiresPaymentMethod = "requires_payment_method",
+        RequiresConfirmation = "requires_confirmation",
+        RequiresAction = "requires_action",
+        Processing = "processing",
+        RequiresCapture = "requires_capture",
+        Canceled = "canceled",
+        Succeeded = "succeeded",
+    }
+}
+
+super::text_enum! {
+    /// Stripe's dispute statuses.
+    pub enum DisputeStatus {
+        WarningNeedsResponse = "warning_needs_response",
+        WarningUnderReview = "warning_under_review",
+        WarningClosed = "warning_closed",
+        NeedsResponse = "needs_response",
+        UnderReview = "under_review",
+        Won = "won",
+        Lost = "lost",
+    }
+}

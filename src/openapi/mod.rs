@@ -10,6 +10,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
+use crate::domain::{DisputeStatus, PaymentStatus};
 use crate::error::{ErrorBody, ErrorDetail, FieldError};
 use crate::routes;
 
@@ -23,7 +24,8 @@ use crate::routes;
         version = env!("CARGO_PKG_VERSION"),
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    components(schemas(ErrorBody, ErrorDetail, FieldError)),
+    // The vocabularies only query parameters name, which no body brings into the document.
+    components(schemas(ErrorBody, ErrorDetail, FieldError, PaymentStatus, DisputeStatus)),
     modifiers(&BearerAuth),
     tags(
         (name = "organizers", description = "Tenants: one Stripe account each"),

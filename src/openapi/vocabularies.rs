@@ -7,7 +7,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::domain::payment::{Proration, RefundReason};
-use crate::domain::{BusinessType, EventStatus, OrganizerStatus, RunStatus, RunTrigger};
+use crate::domain::{
+    BusinessType, DisputeStatus, EventStatus, OrganizerStatus, PaymentStatus, RunStatus, RunTrigger,
+};
 
 /// A doc comment's lines as the description: one space after `///` dropped, lines joined.
 fn description(lines: impl Iterator<Item = &'static str>) -> Option<String> {
@@ -46,8 +48,10 @@ macro_rules! text_schema {
 
 text_schema!(
     BusinessType,
+    DisputeStatus,
     EventStatus,
     OrganizerStatus,
+    PaymentStatus,
     Proration,
     RefundReason,
     RunStatus,

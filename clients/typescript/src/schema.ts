@@ -1157,6 +1157,11 @@ export interface components {
              */
             status: string;
         };
+        /**
+         * @description Stripe's dispute statuses.
+         * @enum {string}
+         */
+        DisputeStatus: "warning_needs_response" | "warning_under_review" | "warning_closed" | "needs_response" | "under_review" | "won" | "lost";
         /** @description What one run found and did. */
         DriftReport: {
             /** Format: int64 */
@@ -1576,6 +1581,11 @@ export interface components {
             /** @description The subscription that invoice bills. */
             subscription_id?: string | null;
         };
+        /**
+         * @description Stripe's PaymentIntent statuses.
+         * @enum {string}
+         */
+        PaymentStatus: "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "requires_capture" | "canceled" | "succeeded";
         /**
          * @description A phone number as free text: 1 to 20 digits, spaces and `+ - ( ) . x` once the whitespace around it is trimmed.
          * @example +55 11 91234-5678
@@ -3793,7 +3803,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only disputes in this status, e.g. `needs_response`. */
-                status?: string;
+                status?: components["schemas"]["DisputeStatus"];
                 /** @description Items per page, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
@@ -4226,7 +4236,7 @@ export interface operations {
                 /** @description Only the payments of this customer (the gateway's id). */
                 customer_id?: string;
                 /** @description Only payments in this status. */
-                status?: string;
+                status?: components["schemas"]["PaymentStatus"];
                 /** @description Only payments created at or after this time (RFC 3339). */
                 created_gte?: string;
                 /** @description Only payments created before this time (RFC 3339). */

@@ -7,31 +7,18 @@ use utoipa::{IntoParams, ToSchema};
 use super::super::customers::organizer_scope;
 use super::super::invoices::ObjectPageCursor;
 use super::super::organizers::page_params;
-use crate::domain::{ObjectCursor, Principal};
+use crate::domain::{DisputeStatus, ObjectCursor, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::services::billing::{self, DisputeResponse};
 use crate::services::AppState;
-
-/// Stripe's dispute statuses, which `status` may name.
-const STATUSES: [&str; 7] = [
-    "warning_needs_response",
-    "warning_under_review",
-    "warning_closed",
-    "needs_response",
-    "under_review",
-    "won",
-    "lost",
-];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DisputeListQuery {
     /// Only disputes in this status, e.g. `needs_response`.
-    #[param(
-        pattern = "^(warning_needs_response|warning_under_review|warning_closed|needs_response|under_review|won|lost)$"
-    )]
+    #[param(value_type = Option<DisputeStatus>)]
     status: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -78,7 +65,7 @@ pub async fn list(
     let query = query?.0;
     let (limit, cursor) = page_params(query.limit, query.cursor.as_deref(), ObjectCursor::decode)?;
     if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
+        if status.parse::<DisputeStatus>().is_err() {
             return Err(ApiError::validation("status", "must be a dispute status"));
         }
     }

@@ -9,22 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::super::customers::organizer_scope;
 use super::super::invoices::ObjectPageCursor;
 use super::super::organizers::page_params;
-use crate::domain::{CustomerId, ObjectCursor, Principal};
+use crate::domain::{CustomerId, ObjectCursor, PaymentStatus, Principal};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
 use crate::services::billing::{self, PaymentFilter, PaymentQuery, PaymentResponse};
 use crate::services::AppState;
-
-/// Stripe's PaymentIntent statuses, which `status` may name.
-const STATUSES: [&str; 7] = [
-    "requires_payment_method",
-    "requires_confirmation",
-    "requires_action",
-    "processing",
-    "requires_capture",
-    "canceled",
-    "succeeded",
-];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -34,9 +23,7 @@ pub struct PaymentListQuery {
     #[param(value_type = Option<uuid::Uuid>)]
     customer_id: Option<String>,
     /// Only payments in this status.
-    #[param(
-        pattern = "^(requires_payment_method|requires_confirmation|requires_action|processing|requires_capture|canceled|succeeded)$"
-    )]
+    #[param(value_type = Option<PaymentStatus>)]
     status: Option<String>,
     /// Only payments created at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
@@ -87,7 +74,7 @@ fn parse_query(query: PaymentListQuery) -> Result<PaymentQuery, ApiError> {
         }
     };
     if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
+        if status.parse::<PaymentStatus>().is_err() {
             errors.push(FieldError::new("status", "must be a PaymentIntent status"));
         }
     }
