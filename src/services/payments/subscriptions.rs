@@ -119,13 +119,12 @@ pub async fn change(
         "proration_behavior": input.proration.map(Proration::as_str),
         "cancel_at_period_end": input.cancel_at_period_end,
     });
+    let row = Subscriptions::row(account.as_str(), answer, fetched_at);
     record(
         state,
         principal,
         &organizer_id,
-        &account,
-        answer,
-        fetched_at,
+        row,
         "subscription.updated",
         details,
     )
@@ -244,34 +243,29 @@ pub async fn cancel(
     let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id)
         .await
         .map_err(|err| PaymentError::stripe(&account, err))?;
+    let row = Subscriptions::row(account.as_str(), answer, fetched_at);
     let details = serde_json::json!({});
     record(
         state,
         principal,
         &organizer_id,
-        &account,
-        answer,
-        fetched_at,
+        row,
         "subscription.canceled",
         details,
     )
     .await
 }
 
-/// Writes Stripe's answer onto the subscription's row and audits the change, in one
+/// Writes the subscription's `row`, made from Stripe's answer, and audits the change, in one
 /// transaction.
-#[allow(clippy::too_many_arguments)]
 async fn record(
     state: &AppState,
     principal: &Principal,
     organizer_id: &str,
-    account: &StripeAccountId,
-    answer: RemoteSubscription,
-    fetched_at: chrono::NaiveDateTime,
+    row: Subscription,
     action: &'static str,
     details: serde_json::Value,
 ) -> Result<SubscriptionResponse, PaymentError> {
-    let row = Subscriptions::row(account.as_str(), answer, fetched_at);
     let audit = AuditContext::new(principal);
     let entry = AuditEntry {
         action,
