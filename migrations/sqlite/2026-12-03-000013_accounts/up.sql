@@ -1,8 +1,12 @@
 -- An organizer may be registered before it has a Stripe account: the gateway then creates one
 -- (POST /v1/organizers/{org_id}/stripe-account). SQLite cannot drop a NOT NULL, so the table is
--- rebuilt; customers' references to it are checked at commit, once it has its name back.
+-- rebuilt under its own name: its rows are set aside, the table dropped and created anew, and
+-- the rows put back. Customers' references to it are checked at commit, when every organizer
+-- they name is back (a table renamed into place would not count as one put back).
 PRAGMA defer_foreign_keys = ON;
-CREATE TABLE organizers_rebuilt (
+CREATE TEMP TABLE organizers_aside AS SELECT * FROM organizers;
+DROP TABLE organizers;
+CREATE TABLE organizers (
     id                  TEXT PRIMARY KEY,
     name                TEXT NOT NULL,
     stripe_account_id   TEXT UNIQUE,
@@ -12,12 +16,12 @@ CREATE TABLE organizers_rebuilt (
     updated_at          TIMESTAMP NOT NULL,
     disconnected_at     TIMESTAMP
 );
-INSERT INTO organizers_rebuilt
+INSERT INTO organizers (id, name, stripe_account_id, application_fee_bps, status, created_at,
+                        updated_at, disconnected_at)
     SELECT id, name, stripe_account_id, application_fee_bps, status, created_at, updated_at,
            disconnected_at
-    FROM organizers;
-DROP TABLE organizers;
-ALTER TABLE organizers_rebuilt RENAME TO organizers;
+    FROM organizers_aside;
+DROP TABLE organizers_aside;
 
 -- The mirror of each organizer's Stripe account: whether it can take charges and pay out, and
 -- what Stripe still needs from it. One row per account (`id` is the account's own id), written
