@@ -11,6 +11,7 @@ backend_tests!(
     onboarding_input_is_checked_before_stripe_is_called,
     onboarding_is_for_the_organizers_own_connected_account,
     racing_account_creations_make_one_account,
+    a_payment_asks_stripe_again_when_the_mirror_says_not_ready,
 );
 
 /// Registers an organizer without a Stripe account; its account's events reach this gateway.
@@ -309,5 +310,59 @@ async fn racing_account_creations_make_one_account(app: TestApp) {
     assert!(
         creates[1].replayed,
         "Stripe answered the second with the first's account"
+    );
+}
+
+/// Stripe's `account.updated` is late (never delivered here): a payment refused on a mirrored
+/// state of a few seconds ago stands, and one refused on an older state asks Stripe, finds the
+/// account ready, stores that and goes through.
+async fn a_payment_asks_stripe_again_when_the_mirror_says_not_ready(app: TestApp) {
+    let response = app
+        .post(
+            "/v1/organizers",
+            &app.admin_token(),
+            &json!({ "name": "Late news" }),
+        )
+        .await;
+    let org: Value = response.json().await.unwrap();
+    let (status, created) = post(&app, &org, "stripe-account", &json!({ "country": "FR" })).await;
+    assert_eq!(status, 201, "{created}");
+    let account = created["stripe_account_id"].as_str().unwrap().to_string();
+    // Onboarding completes at Stripe; its webhook is lost on the way (sent where nothing
+    // takes it).
+    app.stripe
+        .deliver_webhooks_to(&format!("{}/nowhere", app.address), WEBHOOK_SECRET);
+    let response = app
+        .client
+        .post(format!("{}/_fake/trigger", app.stripe.base_url))
+        .json(&json!({ "type": "account.updated", "account": account }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let triggered: Value = response.json().await.unwrap();
+    assert_eq!(triggered["delivery_status"], 404, "{triggered}");
+    app.stripe.forget_requests();
+    let (status, body) = pay(&app, &org).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("account_not_ready")),
+        "{body}"
+    );
+    assert!(
+        app.stripe.requests().is_empty(),
+        "a state fetched moments ago is not asked again"
+    );
+
+    let sql = format!("UPDATE stripe_accounts SET fetched_at = fetched_at - INTERVAL '1 minute' WHERE id = '{account}'");
+    let sqlite = format!("UPDATE stripe_accounts SET fetched_at = datetime(fetched_at, '-1 minute') WHERE id = '{account}'");
+    app.execute_sql(&sql, &sqlite).await;
+    let (status, intent) = pay(&app, &org).await;
+    assert_eq!(status, 201, "{intent}");
+    assert_eq!(app.stripe.requests_to("GET", "/v1/account").len(), 1);
+    let read = app.get_json(&org_path(&org), &app.admin_token()).await;
+    assert_eq!(
+        read["account"]["charges_enabled"], true,
+        "the answer is kept: {read}"
     );
 }

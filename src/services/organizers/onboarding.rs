@@ -15,7 +15,7 @@ use crate::db::{database_now, DbError};
 use crate::domain::payment::HttpUrl;
 use crate::domain::{BusinessType, Country, OrganizerId, Principal, StripeAccountId};
 use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
-use crate::mirror::{MirrorRow, Rows};
+use crate::mirror::{Fetched, MirrorRow, Rows};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::accounts::{self, NewAccount, RemoteLink};
@@ -157,6 +157,44 @@ pub async fn create_account(
         })
         .await?;
     Ok(OrganizerResponse::new(organizer, status, state))
+}
+
+/// How old a mirrored "cannot take charges" may be before a payment asks Stripe again.
+const RECHECK_AFTER: chrono::Duration = chrono::Duration::seconds(10);
+
+/// The organizer's account, for taking a payment: refused (`account_not_ready`) while it cannot
+/// take charges. The mirror's word is taken, but a refusal on a state fetched more than a few
+/// seconds ago is checked with Stripe first (its `account.updated` may be late or lost), and
+/// the answer stored: an organizer who just finished onboarding can sell at once.
+pub async fn account_for_payment(
+    state: &AppState,
+    organizer: &Organizer,
+    status: Option<StripeAccount>,
+) -> Result<StripeAccountId, OrganizerError> {
+    let refused = match super::chargeable_account(organizer, status.as_ref()) {
+        Err(refused @ OrganizerError::AccountNotReady(_)) => refused,
+        other => return other,
+    };
+    let account = super::connected_account(organizer)?;
+    let now = state
+        .db
+        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
+        .await?;
+    if status.is_none_or(|status| now - status.fetched_at < RECHECK_AFTER) {
+        return Err(refused);
+    }
+    let client = state.stripe.for_account(&account);
+    let row = match Accounts::fetch(&client, account.as_str()).await {
+        Ok(Fetched::Found(remote)) => Accounts::row(account.as_str(), remote, now),
+        // Stripe cannot say now: the mirror's word stands.
+        Ok(Fetched::Gone) | Err(_) => return Err(refused),
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| Ok::<_, DbError>(StripeAccount::upsert(conn, &stored).map(drop)?))
+        .await?;
+    super::chargeable_account(organizer, Some(&row))
 }
 
 /// The organizer's account and its mirrored state, for a link into Stripe.

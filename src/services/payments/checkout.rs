@@ -81,7 +81,7 @@ pub async fn create_checkout_session(
             Ok::<_, PaymentError>((organizer, status, known, customer))
         })
         .await?;
-    let account = organizers::chargeable_account(&organizer, status.as_ref())?;
+    let account = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
     // Everything that can refuse the request comes before the buyer is resolved: a refused
     // checkout must not leave a new customer behind.
     let rules = FeeRules::of(

@@ -58,7 +58,7 @@ pub async fn create_payment_intent(
             Ok::<_, PaymentError>((organizer, status, customer))
         })
         .await?;
-    let account = organizers::chargeable_account(&organizer, status.as_ref())?;
+    let account = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
     // Before the buyer is resolved: a refused payment must not leave a new customer behind.
     let rules = FeeRules::of(
         state,
