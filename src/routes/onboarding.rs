@@ -90,8 +90,8 @@ fn parse_account(body: CreateStripeAccount) -> Result<NewAccountInput, ApiError>
         (status = 409, description = "The organizer has an account already (`organizer_has_account`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`validation_failed`); or Stripe refused the data, e.g. a country Connect does not serve (`stripe_invalid_request`)", body = ErrorBody),
-        (status = 502, description = "Stripe refused the gateway's call, e.g. Connect is not enabled for the platform (`stripe_error`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`validation_failed`); or Stripe refused the request, with its message: a country Connect does not serve, or Connect not enabled for the platform (`stripe_invalid_request`)", body = ErrorBody),
+        (status = 502, description = "Stripe refused the gateway's key or its permissions (`stripe_error`)", body = ErrorBody),
         (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`); retry with the same Idempotency-Key", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
@@ -175,7 +175,8 @@ pub async fn create_onboarding_link(
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer has no account yet (`account_not_ready`), it is not an Express account (`account_not_express`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 409, description = "The organizer has no account yet, or it has not finished onboarding (`account_not_ready`); it is not an Express account (`account_not_express`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`)", body = ErrorBody),
+        (status = 422, description = "Stripe refused the request, with its message (`stripe_invalid_request`)", body = ErrorBody),
         (status = 502, description = "Stripe refused the gateway's call (`stripe_error`)", body = ErrorBody),
         (status = 503, description = "Stripe unreachable or failing after retries (`stripe_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )

@@ -171,9 +171,15 @@ async fn an_organizer_without_an_account_is_onboarded_through_the_gateway(app: T
     assert!(calls[0]
         .params
         .contains(&("type".into(), "account_onboarding".into())));
-    let (status, login) = post(&app, &org, "login-links", &json!({})).await;
-    assert_eq!(status, 201, "{login}");
-    assert_eq!(login["expires_at"], Value::Null);
+    // No dashboard to log in to before onboarding is done: refused before Stripe.
+    let (status, body) = post(&app, &org, "login-links", &json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("account_not_ready")),
+        "{body}"
+    );
+    let login_path = format!("/v1/accounts/{account}/login_links");
+    assert!(app.stripe.requests_to("POST", &login_path).is_empty());
 
     // The organizer finishes onboarding; Stripe says so with `account.updated`.
     app.trigger_settled(&json!({ "type": "account.updated", "account": account }))
@@ -188,6 +194,13 @@ async fn an_organizer_without_an_account_is_onboarded_through_the_gateway(app: T
         .get_json("/v1/admin/sync-health", &app.admin_token())
         .await;
     assert_eq!(health["data"][0]["onboarding_complete"], true);
+    let (status, login) = post(&app, &org, "login-links", &json!({})).await;
+    assert_eq!(status, 201, "{login}");
+    assert!(login["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://connect.stripe.com/express/"));
+    assert_eq!(login["expires_at"], Value::Null);
 
     let (status, intent) = pay(&app, &org).await;
     assert_eq!(status, 201, "{intent}");

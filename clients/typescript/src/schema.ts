@@ -3936,7 +3936,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer has no account yet (`account_not_ready`), it is not an Express account (`account_not_express`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer has no account yet, or it has not finished onboarding (`account_not_ready`); it is not an Express account (`account_not_express`), it is the platform's own (`account_not_connected`), or it revoked the platform's access (`organizer_disconnected`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3947,7 +3947,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description This Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            /** @description Stripe refused the request, with its message (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4688,7 +4688,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid fields (`validation_failed`); or Stripe refused the data, e.g. a country Connect does not serve (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            /** @description Invalid fields (`validation_failed`); or Stripe refused the request, with its message: a country Connect does not serve, or Connect not enabled for the platform (`stripe_invalid_request`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4697,7 +4697,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Stripe refused the gateway's call, e.g. Connect is not enabled for the platform (`stripe_error`) */
+            /** @description Stripe refused the gateway's key or its permissions (`stripe_error`) */
             502: {
                 headers: {
                     [name: string]: unknown;

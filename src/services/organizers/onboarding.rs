@@ -47,10 +47,17 @@ impl From<RemoteLink> for LinkResponse {
     }
 }
 
+/// A failed call the platform makes about its accounts. Stripe refusing access is not about
+/// the organizer's data here (the platform asks about itself or an account it just made): it
+/// is the gateway's key or configuration.
 fn stripe_failed(account: &str, source: StripeError) -> OrganizerError {
+    let failure = match source.failure() {
+        StripeFailure::AccountInaccessible => StripeFailure::Rejected,
+        other => other,
+    };
     OrganizerError::Stripe {
         account: account.to_string(),
-        failure: source.failure(),
+        failure,
         source,
     }
 }
@@ -101,7 +108,7 @@ pub async fn create_account(
         .await?;
     let created: RemoteAccount = accounts::create_account(&state.stripe.platform(), &new, key)
         .await
-        .map_err(|err| stripe_failed("(new)", err))?;
+        .map_err(|err| stripe_failed("(a new account)", err))?;
 
     let account = StripeAccountId::parse(&created.id).map_err(|e| {
         DbError::Corrupt(format!(
@@ -248,14 +255,20 @@ pub async fn login_link(
 ) -> Result<LinkResponse, OrganizerError> {
     let (account, status) = linkable(state, principal, org_id).await?;
     platform_account_refused(state, &account)?;
-    if let Some(kind) = status
-        .and_then(|status| status.account_type)
-        .filter(|kind| kind != "express")
-    {
-        return Err(OrganizerError::NotExpress {
-            account: account.to_string(),
-            kind,
-        });
+    if let Some(status) = status {
+        if let Some(kind) = status.account_type.filter(|kind| kind != "express") {
+            return Err(OrganizerError::NotExpress {
+                account: account.to_string(),
+                kind,
+            });
+        }
+        // Stripe makes login links only for an account that finished onboarding.
+        if !status.details_submitted {
+            return Err(OrganizerError::AccountNotReady(format!(
+                "Stripe account {account} has not finished onboarding, so it has no dashboard to log in to yet: send the organizer to an onboarding link (POST /v1/organizers/{}/onboarding-links)",
+                org_id
+            )));
+        }
     }
     let key = idempotency_key(
         "login_link.create",
@@ -263,14 +276,7 @@ pub async fn login_link(
     );
     let link = accounts::create_login_link(&state.stripe.platform(), account.as_str(), key)
         .await
-        .map_err(|err| match err.failure() {
-            // Stripe's 400 here says the account has no Express dashboard.
-            StripeFailure::InvalidRequest => OrganizerError::NotExpress {
-                account: account.to_string(),
-                kind: "non-Express".to_string(),
-            },
-            _ => stripe_failed(account.as_str(), err),
-        })?;
+        .map_err(|err| stripe_failed(account.as_str(), err))?;
     Ok(link.into())
 }
 

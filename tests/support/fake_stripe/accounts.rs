@@ -166,11 +166,19 @@ fn login_link(state: &mut State, id: &str) -> (u16, Value) {
     if !known(state, id) {
         return missing("account", id);
     }
-    if state_of(state, id)["type"] != "express" {
+    let account = state_of(state, id);
+    if account["type"] != "express" {
         return refusal(
             "account",
             None,
             "Cannot create a login link for an account that is not an Express account.",
+        );
+    }
+    if account["details_submitted"] != true {
+        return refusal(
+            "account",
+            None,
+            "Cannot create a login link for an account that has not completed onboarding.",
         );
     }
     state.next_id += 1;
