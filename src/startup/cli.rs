@@ -42,6 +42,11 @@ pub async fn reconcile_now(
                 .run(move |conn| Ok::<_, DbError>(Organizer::find_by_id(conn, &key)?))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no organizer {id}"))?;
+            if organizer.stripe_account_id.is_none() {
+                anyhow::bail!(
+                    "organizer {id} has no Stripe account yet: there is nothing to reconcile"
+                );
+            }
             vec![organizer]
         }
         None => {

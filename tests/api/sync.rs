@@ -23,6 +23,7 @@ backend_tests!(
     a_cursor_whose_object_is_gone_starts_the_listing_over,
     runs_belong_to_their_organizer,
     the_cli_reconciles_and_prints_the_report,
+    the_cli_refuses_an_organizer_without_an_account,
     missed_events_are_recovered_through_the_events_api,
     sync_health_says_which_mirrors_need_attention,
     a_new_organizer_is_backfilled_and_every_account_swept,
@@ -475,6 +476,42 @@ async fn runs_belong_to_their_organizer(app: TestApp) {
         .await;
     error_body(response, 422, "validation_failed").await;
     finished(&app, &a, &id).await;
+}
+
+async fn the_cli_refuses_an_organizer_without_an_account(app: TestApp) {
+    let response = app
+        .post(
+            "/v1/organizers",
+            &app.admin_token(),
+            &json!({ "name": "No account" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let org: Value = response.json().await.unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stripe-gateway"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
+        .args(["sync", "--org", org["id"].as_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", app.database_url())
+        .env("STRIPE_SECRET_KEY", "sk_test_gateway")
+        .env("STRIPE_API_BASE", &app.stripe.base_url)
+        .env("STRIPE_PLATFORM_ACCOUNT_ID", PLATFORM_ACCOUNT)
+        .env("AUDIT_HASH_KEY", AUDIT_HASH_KEY)
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has no Stripe account yet"), "{stderr}");
+    assert!(app.stripe.requests().is_empty(), "nothing asked of Stripe");
+    let runs = app
+        .get_json(
+            &format!("/v1/organizers/{}/sync-runs", org["id"].as_str().unwrap()),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(runs["data"], json!([]), "no run recorded: {runs}");
 }
 
 async fn the_cli_reconciles_and_prints_the_report(app: TestApp) {
