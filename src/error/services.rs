@@ -90,7 +90,8 @@ impl From<OrganizerError> for ApiError {
             | OrganizerError::AccountNotReady(_)
             | OrganizerError::HasAccount { .. }
             | OrganizerError::NotExpress { .. }
-            | OrganizerError::NotConnected { .. } => ApiError::Conflict {
+            | OrganizerError::NotConnected { .. }
+            | OrganizerError::AccountCreationConflict(_) => ApiError::Conflict {
                 code,
                 message: err.to_string(),
             },

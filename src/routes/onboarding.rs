@@ -87,7 +87,7 @@ fn parse_account(body: CreateStripeAccount) -> Result<NewAccountInput, ApiError>
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
-        (status = 409, description = "The organizer has an account already (`organizer_has_account`)", body = ErrorBody),
+        (status = 409, description = "The organizer has an account already (`organizer_has_account`), or another request created or is creating it with other details (`account_creation_conflict`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`); or Stripe refused the request, with its message: a country Connect does not serve, or Connect not enabled for the platform (`stripe_invalid_request`)", body = ErrorBody),

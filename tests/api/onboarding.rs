@@ -11,6 +11,7 @@ backend_tests!(
     onboarding_input_is_checked_before_stripe_is_called,
     onboarding_is_for_the_organizers_own_connected_account,
     racing_account_creations_make_one_account,
+    racing_creations_with_other_details_leave_no_unused_account,
     a_payment_asks_stripe_again_when_the_mirror_says_not_ready,
 );
 
@@ -378,4 +379,40 @@ async fn a_payment_asks_stripe_again_when_the_mirror_says_not_ready(app: TestApp
         read["account"]["charges_enabled"], true,
         "the answer is kept: {read}"
     );
+}
+
+/// Two requests racing with different details: Stripe makes one account (the organizer's
+/// key), the other request is refused, and no account is left unused.
+async fn racing_creations_with_other_details_leave_no_unused_account(app: TestApp) {
+    let org = unboarded(&app, "Split minds").await;
+    let gate = app.stripe.hold_next_answer("POST", "/v1/accounts");
+    let germany = json!({ "country": "DE" });
+    let first = post(&app, &org, "stripe-account", &germany);
+    let second = async {
+        gate.arrived().await;
+        let second = post(&app, &org, "stripe-account", &json!({ "country": "AT" })).await;
+        gate.release();
+        second
+    };
+    let ((one, a), (two, b)) = tokio::join!(first, second);
+    assert_eq!(one, 201, "{a}");
+    assert_eq!(
+        (two, b["error"]["code"].as_str()),
+        (409, Some("account_creation_conflict")),
+        "{b}"
+    );
+    let created: Vec<_> = app
+        .stripe
+        .requests_to("POST", "/v1/accounts")
+        .into_iter()
+        .filter(|r| r.idempotency_key.is_some())
+        .collect();
+    assert_eq!(created.len(), 2);
+    assert_eq!(
+        created[0].idempotency_key, created[1].idempotency_key,
+        "one key per organizer"
+    );
+    let read = app.get_json(&org_path(&org), &app.admin_token()).await;
+    assert_eq!(read["stripe_account_id"], a["stripe_account_id"]);
+    assert_eq!(read["account"]["country"], "DE");
 }

@@ -4659,7 +4659,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The organizer has an account already (`organizer_has_account`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The organizer has an account already (`organizer_has_account`), or another request created or is creating it with other details (`account_creation_conflict`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */

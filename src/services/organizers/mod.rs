@@ -48,6 +48,9 @@ pub enum OrganizerError {
     /// registered without.
     #[error("organizer {organizer} already has Stripe account {account}")]
     HasAccount { organizer: String, account: String },
+    /// Another request created, or is creating, the organizer's account with other details.
+    #[error("another request created or is creating organizer {0}'s Stripe account with other details: repeat it with the same details, or read the organizer")]
+    AccountCreationConflict(String),
     /// Onboarding and login links are for connected accounts, not the platform's own.
     #[error("Stripe account {account} is the platform's own account: it is not onboarded through Connect")]
     NotConnected { account: String },
@@ -102,6 +105,7 @@ impl OrganizerError {
             Self::HasAccount { .. } => "organizer_has_account",
             Self::NotExpress { .. } => "account_not_express",
             Self::NotConnected { .. } => "account_not_connected",
+            Self::AccountCreationConflict(_) => "account_creation_conflict",
             Self::Exists { .. } => "organizer_exists",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
             Self::Stripe { failure, .. } => failure.code(),

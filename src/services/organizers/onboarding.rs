@@ -64,8 +64,9 @@ fn stripe_failed(account: &str, source: StripeError) -> OrganizerError {
 
 /// Creates a connected account of the configured type (`STRIPE_CONNECT_ACCOUNT_TYPE`) for an
 /// organizer that has none, then gives it to the organizer and mirrors its state, with an
-/// audit row, in one transaction. The Stripe key is derived from the organizer and the inputs:
-/// a retry, or a racing request with the same inputs, gets the same account from Stripe.
+/// audit row, in one transaction. The Stripe key is the organizer's: a retry, or a racing
+/// request with the same details, gets the same account from Stripe, and one with other
+/// details is refused (`account_creation_conflict`).
 #[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
 pub async fn create_account(
     state: &AppState,
@@ -84,17 +85,11 @@ pub async fn create_account(
         });
     }
     let kind = state.stripe.connect_account_type();
-    let business_type = input.business_type.map(BusinessType::as_str);
-    let key = idempotency_key(
-        "account.create",
-        &[
-            &organizer.id,
-            kind.as_str(),
-            input.country.as_str(),
-            business_type.unwrap_or_default(),
-            input.email.as_deref().unwrap_or_default(),
-        ],
-    );
+    // One key per organizer (and account type): however many requests race, with whatever
+    // details, Stripe makes one account; a request with other details than the first is
+    // refused (Stripe keeps the first's answer for 24 hours) instead of leaving a second
+    // account unused.
+    let key = idempotency_key("account.create", &[&organizer.id, kind.as_str()]);
     let new = NewAccount {
         kind,
         country: &input.country,
@@ -108,7 +103,12 @@ pub async fn create_account(
         .await?;
     let created: RemoteAccount = accounts::create_account(&state.stripe.platform(), &new, key)
         .await
-        .map_err(|err| stripe_failed("(a new account)", err))?;
+        .map_err(|err| match err.failure() {
+            StripeFailure::KeyReused => {
+                OrganizerError::AccountCreationConflict(organizer.id.clone())
+            }
+            _ => stripe_failed("(a new account)", err),
+        })?;
 
     let account = StripeAccountId::parse(&created.id).map_err(|e| {
         DbError::Corrupt(format!(
