@@ -245,6 +245,32 @@ async fn onboarding_input_is_checked_before_stripe_is_called(app: TestApp) {
     .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 2);
+    // Without an account: nothing to write to, nothing to read, nothing to reconcile.
+    let (status, body) = post(
+        &app,
+        &org,
+        "customers",
+        &json!({ "email": "a@example.com" }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("account_not_ready")),
+        "{body}"
+    );
+    let (status, body) = post(&app, &org, "sync", &json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("account_not_ready")),
+        "{body}"
+    );
+    let token = app.organizer_token(org["id"].as_str().unwrap());
+    for list in ["customers", "payments", "disputes", "sync-runs"] {
+        let page = app
+            .get_json(&format!("{}/{list}", org_path(&org)), &token)
+            .await;
+        assert_eq!(page["data"], json!([]), "{list}: {page}");
+    }
     assert!(app.stripe.requests().is_empty(), "nothing reached Stripe");
 
     // Stripe's own refusal of the data is the client's to fix.
