@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::disputes;
 use crate::db::DbConnection;
-use crate::stripe::{AccountClient, Get, StripeError};
+use crate::stripe::{AccountClient, StripeError};
 
 pub struct Disputes;
 
@@ -110,8 +110,7 @@ impl Rows for Disputes {
         client: &'a AccountClient<'a>,
         id: &'a str,
     ) -> Result<Fetched<RemoteDispute>, StripeError> {
-        let request = Get::new(format!("/disputes/{id}"));
-        found(client.read_json(&request).await, |_| false)
+        retrieve(client, "disputes", id).await
     }
 
     async fn page<'a>(
@@ -119,7 +118,7 @@ impl Rows for Disputes {
         _listing: usize,
         after: Option<&'a str>,
     ) -> Result<Page<RemoteDispute>, StripeError> {
-        client.read_json(&Get::new("/disputes").page(after)).await
+        list_page(client, "disputes", after).await
     }
 
     fn row(account: &str, d: RemoteDispute, fetched_at: NaiveDateTime) -> Dispute {

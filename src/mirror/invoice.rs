@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::invoice_payment::{InvoicePayment, InvoicePaymentResponse};
-use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use super::{found, list_page, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::invoices;
 use crate::db::DbConnection;
 use crate::stripe::{AccountClient, Get, StripeError};
@@ -182,7 +182,7 @@ impl Rows for Invoices {
         _listing: usize,
         after: Option<&'a str>,
     ) -> Result<Page<RemoteInvoice>, StripeError> {
-        client.read_json(&Get::new("/invoices").page(after)).await
+        list_page(client, "invoices", after).await
     }
 
     fn row(account: &str, i: RemoteInvoice, fetched_at: NaiveDateTime) -> Invoice {

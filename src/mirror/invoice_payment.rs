@@ -8,10 +8,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::invoice_payments;
 use crate::db::DbConnection;
-use crate::stripe::{AccountClient, Get, StripeError};
+use crate::stripe::{AccountClient, StripeError};
 
 pub struct InvoicePayments;
 
@@ -101,8 +101,7 @@ impl Rows for InvoicePayments {
         client: &'a AccountClient<'a>,
         id: &'a str,
     ) -> Result<Fetched<RemoteInvoicePayment>, StripeError> {
-        let request = Get::new(format!("/invoice_payments/{id}"));
-        found(client.read_json(&request).await, |_| false)
+        retrieve(client, "invoice_payments", id).await
     }
 
     async fn page<'a>(
@@ -110,9 +109,7 @@ impl Rows for InvoicePayments {
         _listing: usize,
         after: Option<&'a str>,
     ) -> Result<Page<RemoteInvoicePayment>, StripeError> {
-        client
-            .read_json(&Get::new("/invoice_payments").page(after))
-            .await
+        list_page(client, "invoice_payments", after).await
     }
 
     fn row(account: &str, p: RemoteInvoicePayment, fetched_at: NaiveDateTime) -> InvoicePayment {

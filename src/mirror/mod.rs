@@ -34,7 +34,7 @@ pub mod subscription;
 use chrono::NaiveDateTime;
 
 pub use customer::{Cause, CustomerWrites};
-pub use remote::{found, timestamp, Expandable, Fetched, Page, PAGE_SIZE};
+pub use remote::{found, list_page, retrieve, timestamp, Expandable, Fetched, Page, PAGE_SIZE};
 pub use rows::{refresh, MirrorRow, Rows};
 pub use run::{DriftReport, Examples, KindDrift, RunContext, EXAMPLES, LEASE_KIND, LEASE_TTL};
 

@@ -8,11 +8,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::payment_intents;
 use crate::db::DbConnection;
-use crate::stripe::{AccountClient, Get, StripeError};
+use crate::stripe::{AccountClient, StripeError};
 
 pub struct PaymentIntents;
 
@@ -158,8 +158,7 @@ impl Rows for PaymentIntents {
         client: &'a AccountClient<'a>,
         id: &'a str,
     ) -> Result<Fetched<RemotePaymentIntent>, StripeError> {
-        let request = Get::new(format!("/payment_intents/{id}"));
-        found(client.read_json(&request).await, |_| false)
+        retrieve(client, "payment_intents", id).await
     }
 
     async fn page<'a>(
@@ -167,9 +166,7 @@ impl Rows for PaymentIntents {
         _listing: usize,
         after: Option<&'a str>,
     ) -> Result<Page<RemotePaymentIntent>, StripeError> {
-        client
-            .read_json(&Get::new("/payment_intents").page(after))
-            .await
+        list_page(client, "payment_intents", after).await
     }
 
     fn row(account: &str, p: RemotePaymentIntent, fetched_at: NaiveDateTime) -> PaymentIntent {

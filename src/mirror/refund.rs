@@ -8,11 +8,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{found, timestamp, Expandable, Fetched, Page, Rows};
+use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::refunds;
 use crate::db::DbConnection;
-use crate::stripe::{AccountClient, Get, StripeError};
+use crate::stripe::{AccountClient, StripeError};
 
 pub struct Refunds;
 
@@ -109,8 +109,7 @@ impl Rows for Refunds {
         client: &'a AccountClient<'a>,
         id: &'a str,
     ) -> Result<Fetched<RemoteRefund>, StripeError> {
-        let request = Get::new(format!("/refunds/{id}"));
-        found(client.read_json(&request).await, |_| false)
+        retrieve(client, "refunds", id).await
     }
 
     async fn page<'a>(
@@ -118,7 +117,7 @@ impl Rows for Refunds {
         _listing: usize,
         after: Option<&'a str>,
     ) -> Result<Page<RemoteRefund>, StripeError> {
-        client.read_json(&Get::new("/refunds").page(after)).await
+        list_page(client, "refunds", after).await
     }
 
     fn row(account: &str, r: RemoteRefund, fetched_at: NaiveDateTime) -> Refund {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::stripe::StripeError;
+use crate::stripe::{AccountClient, Get, StripeError};
 
 pub use crate::stripe::PAGE_SIZE;
 
@@ -52,6 +52,27 @@ pub fn found<T>(
         Err(err) if is_missing(&err) => Ok(Fetched::Gone),
         Err(err) => Err(err),
     }
+}
+
+/// The object `id` of the collection Stripe serves at `/{collection}/{id}`; gone when Stripe
+/// answers 404. (A kind whose objects can also come back `deleted: true` calls [`found`].)
+pub async fn retrieve<T: serde::de::DeserializeOwned>(
+    client: &AccountClient<'_>,
+    collection: &str,
+    id: &str,
+) -> Result<Fetched<T>, StripeError> {
+    let request = Get::new(format!("/{collection}/{id}"));
+    found(client.read_json(&request).await, |_| false)
+}
+
+/// A page of Stripe's listing `/{collection}`, of its largest size, after the object `after`.
+pub async fn list_page<T: serde::de::DeserializeOwned>(
+    client: &AccountClient<'_>,
+    collection: &str,
+    after: Option<&str>,
+) -> Result<Page<T>, StripeError> {
+    let request = Get::new(format!("/{collection}")).page(after);
+    client.read_json(&request).await
 }
 
 /// Whether Stripe's error says the object does not exist (in this account).
