@@ -42,6 +42,24 @@ pub enum Fee {
     Percent(f64),
 }
 
+impl Fee {
+    /// The fee in minor units, for a payment's.
+    pub fn amount(self) -> Option<i64> {
+        match self {
+            Self::Amount(amount) => Some(amount),
+            _ => None,
+        }
+    }
+
+    /// The share of each invoice in percent, for a subscription's.
+    pub fn percent(self) -> Option<f64> {
+        match self {
+            Self::Percent(percent) => Some(percent),
+            _ => None,
+        }
+    }
+}
+
 pub struct NewCheckout<'a> {
     pub mode: CheckoutMode,
     /// The Stripe customer, of the same account.

@@ -74,8 +74,9 @@ pub async fn create_account(
     org_id: OrganizerId,
     input: NewAccountInput,
 ) -> Result<OrganizerResponse, OrganizerError> {
-    let organizer = with_organizer(state, principal, org_id, |_, organizer| {
-        Ok::<_, OrganizerError>(organizer)
+    // The stamp of the mirrored state is taken in the same trip, before Stripe is asked.
+    let (organizer, fetched_at) = with_organizer(state, principal, org_id, |conn, organizer| {
+        Ok::<_, OrganizerError>((organizer, database_now(conn)?))
     })
     .await?;
     if let Some(account) = organizer.stripe_account_id {
@@ -97,10 +98,6 @@ pub async fn create_account(
         email: input.email.as_deref(),
         metadata: HashMap::from([(ORGANIZER_ID_KEY.to_string(), organizer.id.clone())]),
     };
-    let fetched_at = state
-        .db
-        .run(|conn| Ok::<_, DbError>(database_now(conn)?))
-        .await?;
     let created: RemoteAccount = accounts::create_account(&state.stripe.platform(), &new, key)
         .await
         .map_err(|err| match err.failure() {
@@ -182,12 +179,16 @@ pub async fn account_for_payment(
         Err(refused @ OrganizerError::AccountNotReady(_)) => refused,
         other => return other,
     };
+    // Only the mirror's refusal is asked again: an organizer without an account has no state.
+    let Some(status) = status else {
+        return Err(refused);
+    };
     let account = super::connected_account(organizer)?;
     let now = state
         .db
         .run(|conn| Ok::<_, DbError>(database_now(conn)?))
         .await?;
-    if status.is_none_or(|status| now - status.fetched_at < RECHECK_AFTER) {
+    if now - status.fetched_at < RECHECK_AFTER {
         return Err(refused);
     }
     let client = state.stripe.for_account(&account);

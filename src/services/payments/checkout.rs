@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::fees::{self, FeeRules};
+use super::fees::FeeRules;
 use super::lines::Lines;
 use super::{answer_stamp, paying_customer, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
@@ -92,7 +92,7 @@ pub async fn create_checkout_session(
         input.application_fee_amount,
     )?;
     let lines = Lines::check(state, &account, &input, known).await?;
-    let fee = lines.fee(state, &input, rules.as_ref())?;
+    let fee = lines.fee(&input, rules.as_ref())?;
     let customer = paying_customer(state, principal, org_id, customer, input.buyer.clone()).await?;
 
     let mut metadata = input.metadata.clone();
@@ -144,13 +144,12 @@ pub async fn create_checkout_session(
             .map_err(DbError::from)
         })
         .await?;
-    let (application_fee_amount, application_fee_percent) = fees::served(fee);
     Ok(CreatedCheckout {
         session,
         stripe_account_id: account.to_string(),
         customer_id: customer.row.id,
-        application_fee_amount,
-        application_fee_percent,
+        application_fee_amount: fee.amount(),
+        application_fee_percent: fee.percent(),
     })
 }
 

@@ -17,6 +17,9 @@ pub(super) struct FeeRules {
     tickets: TicketFees,
     /// An admin's fee for this request, replacing the organizer's rules.
     fixed: Option<i64>,
+    /// The platform's cap in basis points (`MAX_APPLICATION_FEE_BPS`), which bounds an admin's
+    /// fee too.
+    cap: i64,
 }
 
 /// `amount × bps / 10 000`, rounded down: the platform never takes more than its rate.
@@ -60,6 +63,7 @@ impl FeeRules {
             bps,
             tickets,
             fixed: override_amount,
+            cap,
         }))
     }
 
@@ -85,14 +89,13 @@ impl FeeRules {
     /// platform's cap of the total.
     pub(super) fn payment(
         &self,
-        state: &AppState,
         (total, field): (i64, &str),
         currency: &str,
         tickets: u64,
     ) -> Result<Fee, PaymentError> {
         let fee = match self.fixed {
             Some(amount) => {
-                let most = fee_of(total, i64::from(state.stripe.max_fee_bps()));
+                let most = fee_of(total, self.cap);
                 if amount > most {
                     return Err(PaymentError::invalid(
                         "application_fee_amount",
@@ -117,15 +120,6 @@ impl FeeRules {
             ));
         }
         Ok(if fee > 0 { Fee::Amount(fee) } else { Fee::None })
-    }
-}
-
-/// The fee as served in a create's answer: (amount, percent).
-pub(super) fn served(fee: Fee) -> (Option<i64>, Option<f64>) {
-    match fee {
-        Fee::None => (None, None),
-        Fee::Amount(amount) => (Some(amount), None),
-        Fee::Percent(percent) => (None, Some(percent)),
     }
 }
 

@@ -68,12 +68,7 @@ pub async fn create_payment_intent(
         input.application_fee_amount,
     )?;
     let fee = match &rules {
-        Some(rules) => rules.payment(
-            state,
-            (input.amount.get(), "amount"),
-            input.currency.as_str(),
-            1,
-        )?,
+        Some(rules) => rules.payment((input.amount.get(), "amount"), input.currency.as_str(), 1)?,
         None => Fee::None,
     };
     let customer = paying_customer(state, principal, org_id, customer, input.buyer).await?;
@@ -96,7 +91,7 @@ pub async fn create_payment_intent(
     let details = serde_json::json!({
         "amount": input.amount.get(),
         "currency": input.currency.as_str(),
-        "application_fee_amount": match fee { Fee::Amount(fee) => Some(fee), _ => None },
+        "application_fee_amount": fee.amount(),
     });
     record(
         state,
@@ -112,7 +107,7 @@ pub async fn create_payment_intent(
         stripe_account_id: account.to_string(),
         customer_id: customer.row.id,
         publishable_key: state.stripe.publishable_key().map(str::to_string),
-        application_fee_amount: super::fees::served(fee).0,
+        application_fee_amount: fee.amount(),
     })
 }
 

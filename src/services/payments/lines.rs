@@ -176,7 +176,6 @@ impl Lines {
     /// after discounts.
     pub(super) fn fee(
         &self,
-        state: &AppState,
         input: &CheckoutInput,
         rules: Option<&FeeRules>,
     ) -> Result<Fee, PaymentError> {
@@ -198,7 +197,7 @@ impl Lines {
         }
         let tickets = self.lines.iter().map(|line| line.quantity).sum();
         let total = (self.total()?, "line_items");
-        let fee = rules.payment(state, total, &self.lines[0].currency, tickets)?;
+        let fee = rules.payment(total, &self.lines[0].currency, tickets)?;
         if fee != Fee::None && input.allow_promotion_codes == Some(true) {
             return Err(PaymentError::invalid(
                 "allow_promotion_codes",
