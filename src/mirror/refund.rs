@@ -145,12 +145,6 @@ fn counts(status: &str) -> bool {
 }
 
 impl Refund {
-    /// Whether the refund takes, or may still take, money back: what is left to refund of its
-    /// payment does not count it again.
-    pub fn counts(&self) -> bool {
-        counts(&self.status)
-    }
-
     /// What the refunds that count give back of each of the account's payments `ids` (those
     /// without one are absent).
     pub fn refunded_of(

@@ -186,12 +186,17 @@ macro_rules! mirror_row {
         }
 
         impl $row {
-            /// The account's row `id`, unless it is marked deleted.
+            /// The account's row `id`, unless it is marked deleted. Text that is no Stripe id
+            /// names no row, and is not sent to the database (which may refuse it outright:
+            /// PostgreSQL takes no NUL in text).
             pub fn find(
                 conn: &mut $crate::db::DbConnection,
                 account: &str,
                 id: &str,
             ) -> diesel::QueryResult<Option<Self>> {
+                if $crate::domain::StripeId::check(id).is_err() {
+                    return Ok(None);
+                }
                 diesel::OptionalExtension::optional(
                     $table::table
                         .filter($table::stripe_account_id.eq(account))

@@ -233,10 +233,7 @@ pub async fn payment(
 ) -> Result<PaymentResponse, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = organizer.data_account();
-        let found = match crate::domain::StripeId::check(&id) {
-            Ok(()) => PaymentIntent::find(conn, account, &id)?,
-            Err(_) => None,
-        };
+        let found = PaymentIntent::find(conn, account, &id)?;
         let (row, links) = with_links(conn, account, found.into_iter().collect())?
             .pop()
             .ok_or(PaymentError::PaymentNotFound(id))?;
@@ -291,9 +288,6 @@ pub async fn checkout_session(
     id: String,
 ) -> Result<Option<CheckoutSessionResponse>, CustomerError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        if crate::domain::StripeId::check(&id).is_err() {
-            return Ok(None);
-        }
         let found = CheckoutSession::find(conn, organizer.data_account(), &id)?;
         Ok(found.map(Into::into))
     })

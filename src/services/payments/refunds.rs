@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{answer_stamp, stripe_key, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{Amount, RefundReason};
-use crate::domain::{ClientKey, OrganizerId, Principal, StripeId};
+use crate::domain::{ClientKey, OrganizerId, Principal};
 use crate::mirror::payment_intent::PaymentIntent;
 pub use crate::mirror::refund::RefundResponse;
 use crate::mirror::refund::{Refund, Refunds, RemoteRefund};
@@ -30,16 +30,6 @@ pub struct RefundInput {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// What is left to refund of a payment: what it received, less its refunds that did not fail.
-fn refundable(payment: &PaymentIntent, refunds: &[Refund]) -> i64 {
-    let refunded: i64 = refunds
-        .iter()
-        .filter(|r| r.counts())
-        .map(|r| r.amount)
-        .sum();
-    (payment.amount_received - refunded).max(0)
-}
-
 /// Refunds (part of) the organizer's payment `payment_id`.
 #[tracing::instrument(skip_all, fields(organizer_id = %org_id))]
 pub async fn refund(
@@ -53,22 +43,19 @@ pub async fn refund(
     let id = payment_id.clone();
     let (organizer, found) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            if StripeId::check(&id).is_err() {
-                return Ok::<_, PaymentError>((organizer, None));
-            }
             let account = organizer.data_account().to_string();
-            let payment = PaymentIntent::find(conn, &account, &id)?;
-            let found = match payment {
+            let found = match PaymentIntent::find(conn, &account, &id)? {
+                // What its refunds that did not fail already give back.
                 Some(payment) => {
-                    let refunds = Refund::of_payment(conn, &account, &id)?;
-                    Some((payment, refunds))
+                    let refunded = Refund::refunded_of(conn, &account, &[&id])?;
+                    Some((payment, refunded.get(&id).copied().unwrap_or(0)))
                 }
                 None => None,
             };
-            Ok((organizer, found))
+            Ok::<_, PaymentError>((organizer, found))
         })
         .await?;
-    let (payment, refunds) = found.ok_or(PaymentError::PaymentNotFound(payment_id))?;
+    let (payment, refunded) = found.ok_or(PaymentError::PaymentNotFound(payment_id))?;
     let account = organizers::connected_account(&organizer)?;
     if payment.status != "succeeded" {
         return Err(PaymentError::NotRefundable {
@@ -76,7 +63,8 @@ pub async fn refund(
             status: payment.status,
         });
     }
-    let left = refundable(&payment, &refunds);
+    // What is left to refund: what it received, less its refunds that did not fail.
+    let left = (payment.amount_received - refunded).max(0);
     if left == 0 {
         return Err(PaymentError::FullyRefunded(payment.id));
     }
@@ -150,9 +138,7 @@ pub async fn refunds(
 ) -> Result<Vec<RefundResponse>, PaymentError> {
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = organizer.data_account();
-        let known = StripeId::check(&payment_id).is_ok()
-            && PaymentIntent::find(conn, account, &payment_id)?.is_some();
-        if !known {
+        if PaymentIntent::find(conn, account, &payment_id)?.is_none() {
             return Err(PaymentError::PaymentNotFound(payment_id));
         }
         let rows = Refund::of_payment(conn, account, &payment_id)?;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{answer_stamp, lines, stripe_key, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::Proration;
-use crate::domain::{ClientKey, OrganizerId, Principal, StripeAccountId, StripeId};
+use crate::domain::{ClientKey, OrganizerId, Principal, StripeAccountId};
 use crate::mirror::price::Price;
 use crate::mirror::subscription::{
     RemoteSubscription, Subscription, SubscriptionResponse, Subscriptions,
@@ -59,16 +59,13 @@ async fn load(
     let wanted = id.clone();
     let (organizer, found, price) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            if StripeId::check(&wanted).is_err() {
-                return Ok::<_, PaymentError>((organizer, None, None));
-            }
             let account = organizer.data_account().to_string();
             let found = Subscription::find(conn, &account, &wanted)?;
             let price = match price {
                 Some(price) => Some((Price::find(conn, &account, &price)?, price)),
                 None => None,
             };
-            Ok((organizer, found, price))
+            Ok::<_, PaymentError>((organizer, found, price))
         })
         .await?;
     let subscription = found.ok_or(PaymentError::SubscriptionNotFound(id))?;
