@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, TestApp};
+use crate::helpers::{backend_tests, ids, TestApp};
 use crate::sync::{drift, run_once};
 
 backend_tests!(
@@ -27,31 +26,18 @@ fn dispute_json(id: &str, status: &str, created: i64) -> Value {
     })
 }
 
-async fn settle(app: &TestApp, event_type: &str, object: Value) {
-    app.stripe.put_object(Some(ACCOUNT), object.clone());
-    let sent = event(event_type, Some(ACCOUNT), &object);
-    app.deliver(&sent).await;
-    let settled = app.settled(sent["id"].as_str().unwrap()).await;
-    assert_eq!(settled["status"], "processed", "{settled}");
-}
-
-fn ids(page: &Value) -> Vec<&str> {
-    let data = page["data"].as_array().unwrap();
-    data.iter().map(|d| d["id"].as_str().unwrap()).collect()
-}
-
 async fn disputes_follow_their_events_and_are_listed_with_their_deadline(app: TestApp) {
     let org = app.create_organizer("Disputes", ACCOUNT).await;
     let path = format!("/v1/organizers/{}/disputes", org["id"].as_str().unwrap());
     let token = app.organizer_token(org["id"].as_str().unwrap());
-    settle(
-        &app,
+    app.put_and_settle(
+        ACCOUNT,
         "charge.dispute.created",
         dispute_json("dp_old", "needs_response", T0),
     )
     .await;
-    settle(
-        &app,
+    app.put_and_settle(
+        ACCOUNT,
         "charge.dispute.created",
         dispute_json("dp_new", "warning_needs_response", T0 + 86_400),
     )
@@ -72,8 +58,8 @@ async fn disputes_follow_their_events_and_are_listed_with_their_deadline(app: Te
     assert_eq!(ids(&next), ["dp_old"], "{next}");
 
     // Lost in Stripe: the event's fetch brings the new status.
-    settle(
-        &app,
+    app.put_and_settle(
+        ACCOUNT,
         "charge.dispute.closed",
         dispute_json("dp_old", "lost", T0),
     )

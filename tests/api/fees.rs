@@ -44,7 +44,11 @@ async fn ticket_fees_are_checked_set_and_cleared(app: TestApp) {
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().is_some(), "{body}");
+    assert_eq!(
+        error_fields(&body),
+        ["ticket_fees.gbp"],
+        "not a whole number: {body}"
+    );
     let response = app
         .post(
             "/v1/organizers",
@@ -118,10 +122,17 @@ async fn a_fee_per_ticket_is_added_per_unit_and_never_exceeds_the_payment(app: T
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["application_fee_amount"], 200, "{created}");
     assert_eq!(created["application_fee_percent"], Value::Null);
+    let fee_sent = |app: &TestApp| {
+        let sent = app.stripe.requests_to("POST", "/v1/checkout/sessions");
+        let last = sent.last().expect("a checkout reached Stripe");
+        param(last, "payment_intent_data[application_fee_amount]").map(str::to_string)
+    };
+    assert_eq!(fee_sent(&app).as_deref(), Some("200"), "what Stripe takes");
     // No fee per ticket in USD: only the share.
     let response = app.post(&path, &token, &body(1000, "usd")).await;
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["application_fee_amount"], 40, "{created}");
+    assert_eq!(fee_sent(&app).as_deref(), Some("40"));
     // Four 0.30 EUR items would pay 1.60 EUR of fees on 1.20 EUR: refused before Stripe.
     let before = app
         .stripe
@@ -150,6 +161,8 @@ async fn a_fee_per_ticket_is_added_per_unit_and_never_exceeds_the_payment(app: T
         (201, &json!(90)),
         "{created}"
     );
+    let sent = app.stripe.requests_to("POST", "/v1/payment_intents");
+    assert_eq!(param(&sent[0], "application_fee_amount"), Some("90"));
 }
 
 async fn only_an_admin_sets_one_payment_fee_within_the_cap(app: TestApp) {
@@ -183,5 +196,12 @@ async fn only_an_admin_sets_one_payment_fee_within_the_cap(app: TestApp) {
         (status, &created["application_fee_amount"]),
         (201, &Value::Null),
         "no fee at all"
+    );
+    let sent = app.stripe.requests_to("POST", "/v1/payment_intents");
+    let last = sent.last().unwrap();
+    assert_eq!(
+        param(last, "application_fee_amount"),
+        None,
+        "none sent to Stripe either"
     );
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::customers::{customers_path, upsert};
 use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{backend_tests, error_body, ids, TestApp};
 use crate::support::fake_stripe::billing::{entitlement_json, subscription_json};
 
 backend_tests!(
@@ -44,15 +44,6 @@ async fn find(app: &TestApp, org: &str, token: &str, email: &str) -> (u16, Value
     );
     let response = app.get(&url, token).await;
     (response.status().as_u16(), response.json().await.unwrap())
-}
-
-fn ids(page: &Value) -> Vec<&str> {
-    page["data"]
-        .as_array()
-        .expect("a page")
-        .iter()
-        .map(|customer| customer["id"].as_str().unwrap())
-        .collect()
 }
 
 async fn concurrent_reads_by_email_answer_each_tenant_its_own_customer(app: TestApp) {

@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, TestApp};
+use crate::helpers::{backend_tests, ids, TestApp};
 use crate::support::fake_stripe::billing::{invoice_json, subscription_json};
 use crate::sync::{drift, run_once};
 
@@ -36,31 +35,6 @@ fn invoices_path(org: &Value, customer: &Value) -> String {
     )
 }
 
-async fn list(app: &TestApp, org: &Value, path: &str) -> Value {
-    let response = app
-        .get(path, &app.organizer_token(org["id"].as_str().unwrap()))
-        .await;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
-
-fn ids(page: &Value) -> Vec<&str> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|invoice| invoice["id"].as_str().unwrap())
-        .collect()
-}
-
-async fn settle(app: &TestApp, event_type: &str, object: &Value) -> Value {
-    let sent = event(event_type, Some(ACCOUNT), object);
-    app.deliver(&sent).await;
-    app.settled(sent["id"].as_str().unwrap()).await
-}
-
 async fn invoices_follow_their_events_and_are_listed_newest_first(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
     let buyer = customer(&app, &org, "billing@example.com").await;
@@ -75,12 +49,16 @@ async fn invoices_follow_their_events_and_are_listed_newest_first(app: TestApp) 
             T0 + 86_400 * i as i64,
         );
         app.stripe.put_object(Some(ACCOUNT), invoice.clone());
-        let settled = settle(&app, "invoice.finalized", &invoice).await;
+        let settled = app
+            .deliver_settled("invoice.finalized", Some(ACCOUNT), &invoice)
+            .await;
         assert_eq!(settled["status"], "processed", "{settled}");
     }
     let path = invoices_path(&org, &buyer);
 
-    let first = list(&app, &org, &format!("{path}?limit=2")).await;
+    let first = app
+        .read_as_organizer(&org, &format!("{path}?limit=2"))
+        .await;
     assert_eq!(ids(&first), ["in_2", "in_1"], "{first}");
     let newest = &first["data"][0];
     assert_eq!(newest["status"], "open");
@@ -97,7 +75,9 @@ async fn invoices_follow_their_events_and_are_listed_newest_first(app: TestApp) 
     assert_eq!(newest["created"], "2026-11-03T00:00:00Z");
     assert_eq!(newest["period_end"], "2026-11-03T00:00:00Z");
     let cursor = first["next_cursor"].as_str().expect("a second page");
-    let second = list(&app, &org, &format!("{path}?limit=2&cursor={cursor}")).await;
+    let second = app
+        .read_as_organizer(&org, &format!("{path}?limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(ids(&second), ["in_0"], "{second}");
     assert_eq!(second["next_cursor"], Value::Null);
 
@@ -105,16 +85,18 @@ async fn invoices_follow_their_events_and_are_listed_newest_first(app: TestApp) 
     let mut paid = invoice_json("in_2", stripe_id, None, "paid", 3000, T0 + 2 * 86_400);
     app.stripe.put_object(Some(ACCOUNT), paid.clone());
     paid["status"] = json!("open");
-    settle(&app, "invoice.paid", &paid).await;
-    let page = list(&app, &org, &path).await;
+    app.deliver_settled("invoice.paid", Some(ACCOUNT), &paid)
+        .await;
+    let page = app.read_as_organizer(&org, &path).await;
     assert_eq!(page["data"][0]["status"], "paid", "{page}");
     assert_eq!(page["data"][0]["amount_paid"], 3000);
 
     // A draft deleted in Stripe leaves the history.
     app.stripe.remove_object(Some(ACCOUNT), "in_0");
     let gone = invoice_json("in_0", stripe_id, None, "draft", 1000, T0);
-    settle(&app, "invoice.deleted", &gone).await;
-    let page = list(&app, &org, &path).await;
+    app.deliver_settled("invoice.deleted", Some(ACCOUNT), &gone)
+        .await;
+    let page = app.read_as_organizer(&org, &path).await;
     assert_eq!(ids(&page), ["in_2", "in_1"], "{page}");
 }
 
@@ -133,10 +115,14 @@ async fn an_invoice_payment_refreshes_its_subscription_too(app: TestApp) {
         T0,
     );
     app.stripe.put_object(Some(ACCOUNT), invoice.clone());
-    let settled = settle(&app, "invoice.paid", &invoice).await;
+    let settled = app
+        .deliver_settled("invoice.paid", Some(ACCOUNT), &invoice)
+        .await;
     assert_eq!(settled["status"], "processed", "{settled}");
 
-    let page = list(&app, &org, &invoices_path(&org, &buyer)).await;
+    let page = app
+        .read_as_organizer(&org, &invoices_path(&org, &buyer))
+        .await;
     assert_eq!(ids(&page), ["in_renewal"]);
     assert_eq!(page["data"][0]["subscription"], "sub_renewed");
     let subscriptions = app
@@ -179,7 +165,7 @@ async fn reconciliation_finds_and_repairs_invoice_drift(app: TestApp) {
     assert_eq!(found["complete"], true);
     let path = invoices_path(&org, &buyer);
     assert_eq!(
-        ids(&list(&app, &org, &path).await),
+        ids(&app.read_as_organizer(&org, &path).await),
         ["in_r2", "in_r1", "in_r0"]
     );
 
@@ -194,7 +180,7 @@ async fn reconciliation_finds_and_repairs_invoice_drift(app: TestApp) {
     assert_eq!(found["deleted_in_stripe"], 1);
     assert_eq!(found["examples"]["deleted_in_stripe"], json!(["in_r0"]));
     assert_eq!(found["repaired"], 2);
-    let page = list(&app, &org, &path).await;
+    let page = app.read_as_organizer(&org, &path).await;
     assert_eq!(ids(&page), ["in_r2", "in_r1"], "{page}");
     assert_eq!(page["data"][1]["status"], "paid");
 
@@ -219,11 +205,16 @@ async fn invoices_of_another_customer_or_organizer_are_not_shown(app: TestApp) {
     let theirs = other["stripe_customer_id"].as_str().unwrap();
     let invoice = invoice_json("in_theirs", theirs, None, "paid", 700, T0);
     app.stripe.put_object(Some(ACCOUNT), invoice.clone());
-    settle(&app, "invoice.created", &invoice).await;
-    let page = list(&app, &org, &invoices_path(&org, &buyer)).await;
+    app.deliver_settled("invoice.created", Some(ACCOUNT), &invoice)
+        .await;
+    let page = app
+        .read_as_organizer(&org, &invoices_path(&org, &buyer))
+        .await;
     assert_eq!(page, json!({"data": [], "next_cursor": null}));
     assert_eq!(
-        ids(&list(&app, &org, &invoices_path(&org, &other)).await),
+        ids(&app
+            .read_as_organizer(&org, &invoices_path(&org, &other))
+            .await),
         ["in_theirs"]
     );
 

@@ -244,7 +244,7 @@ async fn onboarding_input_is_checked_before_stripe_is_called(app: TestApp) {
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 2);
+    assert_eq!(error_fields(&body), ["refresh_url", "return_url"]);
     // Without an account: nothing to write to, nothing to read, nothing to reconcile.
     let (status, body) = post(
         &app,
@@ -357,14 +357,7 @@ async fn racing_account_creations_make_one_account(app: TestApp) {
 /// state of a few seconds ago stands, and one refused on an older state asks Stripe, finds the
 /// account ready, stores that and goes through.
 async fn a_payment_asks_stripe_again_when_the_mirror_says_not_ready(app: TestApp) {
-    let response = app
-        .post(
-            "/v1/organizers",
-            &app.admin_token(),
-            &json!({ "name": "Late news" }),
-        )
-        .await;
-    let org: Value = response.json().await.unwrap();
+    let org = unboarded(&app, "Late news").await;
     let (status, created) = post(&app, &org, "stripe-account", &json!({ "country": "FR" })).await;
     assert_eq!(status, 201, "{created}");
     let account = created["stripe_account_id"].as_str().unwrap().to_string();
@@ -372,15 +365,9 @@ async fn a_payment_asks_stripe_again_when_the_mirror_says_not_ready(app: TestApp
     // takes it).
     app.stripe
         .deliver_webhooks_to(&format!("{}/nowhere", app.address), WEBHOOK_SECRET);
-    let response = app
-        .client
-        .post(format!("{}/_fake/trigger", app.stripe.base_url))
-        .json(&json!({ "type": "account.updated", "account": account }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let triggered: Value = response.json().await.unwrap();
+    let triggered = app
+        .trigger(&json!({ "type": "account.updated", "account": account }))
+        .await;
     assert_eq!(triggered["delivery_status"], 404, "{triggered}");
     app.stripe.forget_requests();
     let (status, body) = pay(&app, &org).await;

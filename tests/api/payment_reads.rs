@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::webhooks::event;
-use crate::helpers::{backend_tests, error_fields, TestApp};
+use crate::helpers::{backend_tests, error_fields, ids, TestApp};
 use crate::sync::{drift, run_once};
 
 backend_tests!(
@@ -43,31 +42,6 @@ fn payments_path(org: &Value) -> String {
     format!("/v1/organizers/{}/payments", org["id"].as_str().unwrap())
 }
 
-async fn read(app: &TestApp, org: &Value, path: &str) -> Value {
-    let response = app
-        .get(path, &app.organizer_token(org["id"].as_str().unwrap()))
-        .await;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
-
-fn ids(page: &Value) -> Vec<&str> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|payment| payment["id"].as_str().unwrap())
-        .collect()
-}
-
-async fn settle(app: &TestApp, event_type: &str, object: &Value) -> Value {
-    let sent = event(event_type, Some(ACCOUNT), object);
-    app.deliver(&sent).await;
-    app.settled(sent["id"].as_str().unwrap()).await
-}
-
 async fn payments_follow_their_events_and_are_read_from_the_mirror(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
     let buyer = customer(&app, &org, "payer@example.com").await;
@@ -93,9 +67,11 @@ async fn payments_follow_their_events_and_are_read_from_the_mirror(app: TestApp)
         "message": "Your card has insufficient funds.", "type": "card_error",
     });
     app.stripe.put_object(Some(ACCOUNT), declined.clone());
-    let settled = settle(&app, "payment_intent.payment_failed", &declined).await;
+    let settled = app
+        .deliver_settled("payment_intent.payment_failed", Some(ACCOUNT), &declined)
+        .await;
     assert_eq!(settled["status"], "processed", "{settled}");
-    let payment = read(&app, &org, &path).await;
+    let payment = app.read_as_organizer(&org, &path).await;
     assert_eq!(payment["status"], "requires_payment_method", "{payment}");
     assert_eq!(payment["last_error"]["code"], "card_declined");
     assert_eq!(payment["last_error"]["decline_code"], "insufficient_funds");
@@ -112,14 +88,15 @@ async fn payments_follow_their_events_and_are_read_from_the_mirror(app: TestApp)
     let mut paid = intent_json("pi_followed", stripe_id, "succeeded", 4900, T0);
     paid["latest_charge"] = json!("ch_followed");
     app.stripe.put_object(Some(ACCOUNT), paid.clone());
-    settle(&app, "payment_intent.succeeded", &declined).await;
-    let payment = read(&app, &org, &path).await;
+    app.deliver_settled("payment_intent.succeeded", Some(ACCOUNT), &declined)
+        .await;
+    let payment = app.read_as_organizer(&org, &path).await;
     assert_eq!(payment["status"], "succeeded", "{payment}");
     assert_eq!(payment["amount_received"], 4900);
     assert_eq!(payment["amount_refunded"], 0);
     assert_eq!(payment["latest_charge"], "ch_followed");
     assert_eq!(payment["last_error"], Value::Null);
-    let page = read(&app, &org, &payments_path(&org)).await;
+    let page = app.read_as_organizer(&org, &payments_path(&org)).await;
     assert_eq!(ids(&page), ["pi_followed"], "{page}");
 }
 
@@ -140,28 +117,41 @@ async fn payments_are_listed_newest_first_and_filtered(app: TestApp) {
     for (id, customer, status, created) in intents {
         let intent = intent_json(id, customer, status, 1000, created);
         app.stripe.put_object(Some(ACCOUNT), intent.clone());
-        let settled = settle(&app, "payment_intent.created", &intent).await;
+        let settled = app
+            .deliver_settled("payment_intent.created", Some(ACCOUNT), &intent)
+            .await;
         assert_eq!(settled["status"], "processed", "{settled}");
     }
     let path = payments_path(&org);
 
     // Newest first; the same second by id, descending.
-    let first = read(&app, &org, &format!("{path}?limit=3")).await;
+    let first = app
+        .read_as_organizer(&org, &format!("{path}?limit=3"))
+        .await;
     assert_eq!(ids(&first), ["pi_a3", "pi_a2", "pi_b1"], "{first}");
     let cursor = first["next_cursor"].as_str().expect("a second page");
-    let second = read(&app, &org, &format!("{path}?limit=3&cursor={cursor}")).await;
+    let second = app
+        .read_as_organizer(&org, &format!("{path}?limit=3&cursor={cursor}"))
+        .await;
     assert_eq!(ids(&second), ["pi_a0"], "{second}");
     assert_eq!(second["next_cursor"], Value::Null);
 
     let ana_id = ana["id"].as_str().unwrap();
-    let of_ana = read(&app, &org, &format!("{path}?customer_id={ana_id}")).await;
+    let of_ana = app
+        .read_as_organizer(&org, &format!("{path}?customer_id={ana_id}"))
+        .await;
     assert_eq!(ids(&of_ana), ["pi_a3", "pi_a2", "pi_a0"], "{of_ana}");
     let paid = format!("{path}?customer_id={ana_id}&status=succeeded");
-    assert_eq!(ids(&read(&app, &org, &paid).await), ["pi_a3", "pi_a0"]);
+    assert_eq!(
+        ids(&app.read_as_organizer(&org, &paid).await),
+        ["pi_a3", "pi_a0"]
+    );
     let range =
         format!("{path}?created_gte=2026-11-02T00:00:00Z&created_lt=2026-11-03T00:00:00%2B00:00");
-    assert_eq!(ids(&read(&app, &org, &range).await), ["pi_b1"]);
-    let none = read(&app, &org, &format!("{path}?status=processing")).await;
+    assert_eq!(ids(&app.read_as_organizer(&org, &range).await), ["pi_b1"]);
+    let none = app
+        .read_as_organizer(&org, &format!("{path}?status=processing"))
+        .await;
     assert_eq!(none, json!({ "data": [], "next_cursor": null }));
 }
 
@@ -182,7 +172,7 @@ async fn reconciliation_finds_and_repairs_payment_drift(app: TestApp) {
     assert_eq!(found["repaired"], 3);
     let path = payments_path(&org);
     assert_eq!(
-        ids(&read(&app, &org, &path).await),
+        ids(&app.read_as_organizer(&org, &path).await),
         ["pi_r2", "pi_r1", "pi_r0"]
     );
 
@@ -194,7 +184,7 @@ async fn reconciliation_finds_and_repairs_payment_drift(app: TestApp) {
     assert_eq!(found["different"], 1, "{run}");
     assert_eq!(found["examples"]["different"], json!(["pi_r1"]));
     assert_eq!(found["repaired"], 1);
-    let payment = read(&app, &org, &format!("{path}/pi_r1")).await;
+    let payment = app.read_as_organizer(&org, &format!("{path}/pi_r1")).await;
     assert_eq!(payment["status"], "succeeded", "{payment}");
 
     let run = run_once(&app, &org, kinds).await;
@@ -217,7 +207,8 @@ async fn payments_of_another_organizer_are_not_shown_and_bad_filters_are_named(a
         T0,
     );
     app.stripe.put_object(Some(ACCOUNT), intent.clone());
-    settle(&app, "payment_intent.succeeded", &intent).await;
+    app.deliver_settled("payment_intent.succeeded", Some(ACCOUNT), &intent)
+        .await;
     let mine = app.organizer_token(org["id"].as_str().unwrap());
 
     // Another organizer's token on this organizer's payments; this payment through another
@@ -236,7 +227,7 @@ async fn payments_of_another_organizer_are_not_shown_and_bad_filters_are_named(a
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payment_not_found", "{body}");
     assert_eq!(
-        read(&app, &stranger, &their_path).await,
+        app.read_as_organizer(&stranger, &their_path).await,
         json!({ "data": [], "next_cursor": null })
     );
     let buyer_id = buyer["id"].as_str().unwrap();
@@ -276,14 +267,15 @@ async fn a_cursor_naming_no_object_of_the_account_ends_the_list(app: TestApp) {
     let stripe_id = buyer["stripe_customer_id"].as_str().unwrap();
     let paid = intent_json("pi_listed", stripe_id, "succeeded", 1200, T0);
     app.stripe.put_object(Some(ACCOUNT), paid.clone());
-    settle(&app, "payment_intent.succeeded", &paid).await;
-    let first = read(&app, &org, &payments_path(&org)).await;
+    app.deliver_settled("payment_intent.succeeded", Some(ACCOUNT), &paid)
+        .await;
+    let first = app.read_as_organizer(&org, &payments_path(&org)).await;
     assert_eq!(ids(&first), ["pi_listed"], "{first}");
     let org_id = org["id"].as_str().unwrap();
     for list in ["payments", "disputes"] {
         let cursor = gateway::domain::ObjectCursor::after("pi_elsewhere").encode();
         let path = format!("/v1/organizers/{org_id}/{list}?cursor={cursor}");
-        let page = read(&app, &org, &path).await;
+        let page = app.read_as_organizer(&org, &path).await;
         assert_eq!(page["data"], json!([]), "{list}: {page}");
         assert_eq!(page["next_cursor"], Value::Null, "{list}: {page}");
     }

@@ -7,7 +7,6 @@
 use serde_json::{json, Value};
 
 use crate::checkout::param;
-use crate::helpers::webhooks::event;
 use crate::helpers::{backend_tests, TestApp, WEBHOOK_SECRET};
 use crate::support::fake_stripe::billing::price_json;
 
@@ -161,10 +160,8 @@ async fn a_saas_platform_subscribes_upgrades_cancels_and_resumes(app: TestApp) {
         price_json("price_team", "prod_ledgerly", 1000, Some("month")),
         price_json("price_business", "prod_ledgerly", 3000, Some("month")),
     ] {
-        app.stripe.put_object(Some(SAAS_ACCOUNT), price.clone());
-        let sent = event("price.created", Some(SAAS_ACCOUNT), &price);
-        app.deliver(&sent).await;
-        app.settled(sent["id"].as_str().unwrap()).await;
+        app.put_and_settle(SAAS_ACCOUNT, "price.created", price)
+            .await;
     }
 
     // Subscribe through a Checkout the gateway makes; the buyer pays.

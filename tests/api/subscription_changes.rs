@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 
 use crate::checkout::param;
-use crate::helpers::webhooks::event;
 use crate::helpers::{backend_tests, TestApp};
 use crate::support::fake_stripe::billing::{price_json, subscription_json};
 
@@ -29,19 +28,12 @@ async fn subscribed(app: &TestApp) -> (Value, Value) {
         price_json("price_platinum", "prod_club", 2500, Some("month")),
         price_json("price_pass", "prod_club", 500, None),
     ] {
-        settle(app, "price.created", price).await;
+        app.put_and_settle(ACCOUNT, "price.created", price).await;
     }
     let subscription = subscription_json("sub_member", stripe_id, "price_gold", "active");
-    settle(app, "customer.subscription.created", subscription).await;
+    app.put_and_settle(ACCOUNT, "customer.subscription.created", subscription)
+        .await;
     (org, buyer)
-}
-
-async fn settle(app: &TestApp, event_type: &str, object: Value) {
-    app.stripe.put_object(Some(ACCOUNT), object.clone());
-    let sent = event(event_type, Some(ACCOUNT), &object);
-    app.deliver(&sent).await;
-    let settled = app.settled(sent["id"].as_str().unwrap()).await;
-    assert_eq!(settled["status"], "processed", "{settled}");
 }
 
 fn path(org: &Value, subscription: &str) -> String {
@@ -281,7 +273,8 @@ async fn subscription_changes_are_refused_before_stripe_is_called(app: TestApp) 
                          "current_period_end": 1_900_000_000,
                          "price": { "id": "price_gold", "object": "price" } });
     two["items"]["data"].as_array_mut().unwrap().push(second);
-    settle(&app, "customer.subscription.updated", two).await;
+    app.put_and_settle(ACCOUNT, "customer.subscription.updated", two)
+        .await;
     let (status, answer) = change(&app, &org, json!({ "quantity": 2 })).await;
     assert_eq!(status, 422, "{answer}");
 

@@ -418,6 +418,17 @@ impl TestApp {
         self.get(path, token).await.json().await.unwrap()
     }
 
+    /// A GET that must answer 200, as the organizer `org`'s own token.
+    pub async fn read_as_organizer(&self, org: &Value, path: &str) -> Value {
+        let response = self
+            .get(path, &self.organizer_token(org["id"].as_str().unwrap()))
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
         self.request(Method::POST, path, Some(token), Some(body))
             .await
@@ -504,6 +515,16 @@ pub async fn error_body(response: Response, status: u16, code: &str) -> Value {
     );
     assert_eq!(body["error"]["request_id"], header_id.as_str(), "{body}");
     body
+}
+
+/// The `id` of each object of a page's `data`, in order.
+pub fn ids(page: &Value) -> Vec<&str> {
+    page["data"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|object| object["id"].as_str().unwrap())
+        .collect()
 }
 
 /// The `field` of each entry of a `validation_failed` body's `fields`, in order.

@@ -55,6 +55,28 @@ impl TestApp {
         .await
     }
 
+    /// Delivers the event `event_type` of `account` about `object` and returns it settled.
+    pub async fn deliver_settled(
+        &self,
+        event_type: &str,
+        account: Option<&str>,
+        object: &Value,
+    ) -> Value {
+        let sent = event(event_type, account, object);
+        self.deliver(&sent).await;
+        self.settled(sent["id"].as_str().unwrap()).await
+    }
+
+    /// Puts `object` in the fake's `account` (as Stripe has it now), delivers its event and
+    /// checks the gateway processed it.
+    pub async fn put_and_settle(&self, account: &str, event_type: &str, object: Value) {
+        self.stripe.put_object(Some(account), object.clone());
+        let settled = self
+            .deliver_settled(event_type, Some(account), &object)
+            .await;
+        assert_eq!(settled["status"], "processed", "{settled}");
+    }
+
     /// The event once it has left `pending`: the instance's workers are drained, and an event
     /// left pending (a retry not yet due, or held by another worker) is looked at again when
     /// it is due. Fails after a generous deadline.
@@ -75,9 +97,8 @@ impl TestApp {
     }
 
     /// Has the fake Stripe do what `trigger` says (`POST /_fake/trigger`; its events go to the
-    /// webhook endpoint the fake delivers to), then waits until each of its events is settled.
-    /// Returns the fake's answer.
-    pub async fn trigger_settled(&self, trigger: &Value) -> Value {
+    /// webhook endpoint the fake delivers to). Returns the fake's answer.
+    pub async fn trigger(&self, trigger: &Value) -> Value {
         let response = self
             .client
             .post(format!("{}/_fake/trigger", self.stripe.base_url))
@@ -86,7 +107,12 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "triggering {trigger}");
-        let triggered: Value = response.json().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// [`TestApp::trigger`], then waits until each of its events is settled.
+    pub async fn trigger_settled(&self, trigger: &Value) -> Value {
+        let triggered = self.trigger(trigger).await;
         for sent in triggered["events"].as_array().unwrap() {
             self.settled(sent["id"].as_str().unwrap()).await;
         }
