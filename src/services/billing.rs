@@ -105,14 +105,17 @@ pub async fn invoices(
                 i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX),
             )?;
             let ids: Vec<&str> = invoices.iter().map(|invoice| invoice.id.as_str()).collect();
-            let mut payments = InvoicePayment::of_invoices(conn, account, &ids)?;
+            let mut payments: HashMap<String, Vec<InvoicePayment>> = HashMap::new();
+            for payment in InvoicePayment::of_invoices(conn, account, &ids)? {
+                payments
+                    .entry(payment.invoice_id.clone())
+                    .or_default()
+                    .push(payment);
+            }
             Ok(invoices
                 .into_iter()
                 .map(|invoice| {
-                    let (its, others) = payments
-                        .drain(..)
-                        .partition(|payment| payment.invoice_id == invoice.id);
-                    payments = others;
+                    let its = payments.remove(&invoice.id).unwrap_or_default();
                     (invoice, its)
                 })
                 .collect::<Vec<_>>())
