@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{
-    ErasureOutcome, ErasureStatus, EventStatus, OrganizerStatus, Outcome, RunStatus, RunTrigger,
+    ChargeType, ErasureOutcome, ErasureStatus, EventStatus, OrganizerStatus, Outcome, RunStatus,
+    RunTrigger,
 };
 
 /// Stores vocabularies (`domain::text_enum!`) in `Text` columns:
@@ -68,6 +69,7 @@ macro_rules! text_column {
 }
 
 crate::text_column!(
+    ChargeType,
     ErasureOutcome,
     ErasureStatus,
     EventStatus,

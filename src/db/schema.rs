@@ -189,6 +189,7 @@ diesel::table! {
         disconnected_at -> Nullable<Timestamp>,
         ticket_fees -> Nullable<Text>,
         refund_application_fee -> Bool,
+        charge_type -> Text,
     }
 }
 
@@ -208,6 +209,7 @@ diesel::table! {
         created -> Nullable<Timestamp>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        destination_account -> Nullable<Text>,
     }
 }
 

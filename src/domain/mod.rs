@@ -21,8 +21,8 @@ pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use fees::TicketFees;
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{
-    ApplicationFeeBps, BusinessType, ConnectAccountType, Country, OrganizerId, OrganizerName,
-    OrganizerStatus,
+    ApplicationFeeBps, BusinessType, ChargeType, ConnectAccountType, Country, OrganizerId,
+    OrganizerName, OrganizerStatus,
 };
 pub use page::{Cursor, ObjectCursor, PageLimit};
 pub use principal::{Forbidden, Principal, Role};

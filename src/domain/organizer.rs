@@ -72,6 +72,21 @@ super::text_enum! {
 }
 
 super::text_enum! {
+    /// How an organizer's buyers pay: `direct` charges on the organizer's own account (the
+    /// organizer is the merchant of record; its buyers are customers of its account), or
+    /// `destination` charges on the platform's account with `on_behalf_of` and
+    /// `transfer_data[destination]` the organizer's (its buyers are customers of the
+    /// platform's account, kept apart per organizer). Chosen at registration, never changed:
+    /// the buyers and payments of each live on a different account.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ChargeType {
+        Direct = "direct",
+        Destination = "destination",
+    }
+}
+
+super::text_enum! {
     /// The kind of connected account the gateway creates for an organizer
     /// (`STRIPE_CONNECT_ACCOUNT_TYPE`): `express` (Stripe hosts onboarding and a light
     /// dashboard; login links work), `standard` (the organizer's own full Stripe account) or

@@ -86,6 +86,7 @@ impl From<OrganizerError> for ApiError {
                 message: err.to_string(),
             },
             OrganizerError::Exists { .. }
+            | OrganizerError::PlatformNotRegistered(_)
             | OrganizerError::Disconnected
             | OrganizerError::AccountNotReady(_)
             | OrganizerError::HasAccount { .. }

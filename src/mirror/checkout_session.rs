@@ -12,9 +12,11 @@ use utoipa::ToSchema;
 
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
+use crate::db::models::Organizer;
 use crate::db::schema::checkout_sessions;
 use crate::db::DbConnection;
 use crate::on_each_backend;
+use crate::stripe::customers::ORGANIZER_ID_KEY;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct CheckoutSessions;
@@ -162,6 +164,17 @@ impl Rows for CheckoutSessions {
 }
 
 impl CheckoutSession {
+    /// Whether the session is `organizer`'s, found under the account it charges on: on an
+    /// account several organizers share (the platform's, with destination charges) by the
+    /// organizer the gateway wrote into its metadata; a session made outside the gateway is
+    /// the account's own organizer's.
+    pub fn is_of(&self, organizer: &Organizer) -> bool {
+        match self.metadata.get(ORGANIZER_ID_KEY) {
+            Some(id) => *id == organizer.id,
+            None => organizer.destination().is_none(),
+        }
+    }
+
     /// The account's sessions that created one of these payments.
     pub fn of_payments(
         conn: &mut DbConnection,

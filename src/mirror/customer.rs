@@ -224,7 +224,8 @@ fn unseen_stripe_ids(
     let mut unseen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let rows = Customer::list_active_by_account_after(conn, account, after.as_deref(), 1000)?;
+        let rows =
+            Customer::list_active_by_account_after(conn, account, None, after.as_deref(), 1000)?;
         let more = rows.len() == 1000;
         after = rows.last().map(|row| row.id.clone());
         unseen.extend(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
-use crate::db::schema::disputes;
+use crate::db::schema::{disputes, payment_intents};
 use crate::db::DbConnection;
 use crate::stripe::{AccountClient, StripeError};
 
@@ -141,10 +141,13 @@ impl Rows for Disputes {
 
 impl Dispute {
     /// Up to `limit` of the account's disputes (in `status`, when given), newest first, after
-    /// the dispute `after` of an earlier page.
+    /// the dispute `after` of an earlier page: every dispute of the account, or with a
+    /// `destination` those of the payments sent on to it (the platform bears a destination
+    /// charge's disputes; the organizer is told of its own).
     pub fn list(
         conn: &mut DbConnection,
         account: &str,
+        destination: Option<&str>,
         status: Option<&str>,
         after: Option<&str>,
         limit: i64,
@@ -156,6 +159,13 @@ impl Dispute {
             .limit(limit)
             .select(Self::as_select())
             .into_boxed();
+        if let Some(destination) = destination {
+            let sent_on = payment_intents::table
+                .filter(payment_intents::stripe_account_id.eq(account.to_string()))
+                .filter(payment_intents::destination_account.eq(destination.to_string()))
+                .select(payment_intents::id);
+            query = query.filter(disputes::payment_intent_id.eq_any(sent_on.nullable()));
+        }
         if let Some(status) = status {
             query = query.filter(disputes::status.eq(status.to_string()));
         }

@@ -238,15 +238,14 @@ pub fn find_access_with_organizers_by_ids(
         .collect();
     let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
         .left_join(
-            customers::table.on(customers::stripe_account_id
-                .nullable()
-                .eq(organizers::stripe_account_id)
+            customers::table.on(customers::organizer_id
+                .eq(organizers::id)
                 .and(customers::id.eq_any(customer_ids))),
         )
         .left_join(
             entitlements::table.on(entitlements::stripe_account_id
                 .nullable()
-                .eq(organizers::stripe_account_id)
+                .eq(customers::stripe_account_id.nullable())
                 .and(
                     entitlements::stripe_customer_id
                         .nullable()
@@ -256,7 +255,7 @@ pub fn find_access_with_organizers_by_ids(
         .left_join(
             subscriptions::table.on(subscriptions::stripe_account_id
                 .nullable()
-                .eq(organizers::stripe_account_id)
+                .eq(customers::stripe_account_id.nullable())
                 .and(
                     subscriptions::stripe_customer_id
                         .nullable()
@@ -296,9 +295,9 @@ pub fn find_access_with_organizers_by_ids(
         .iter()
         .map(|(org, id)| {
             let organizer = found.get(org)?;
-            let access = access.get(id).filter(|a| {
-                Some(&a.customer.stripe_account_id) == organizer.stripe_account_id.as_ref()
-            });
+            let access = access
+                .get(id)
+                .filter(|a| a.customer.organizer_id == organizer.id);
             Some((organizer.clone(), access.cloned()))
         })
         .collect())

@@ -51,6 +51,9 @@ pub struct PaymentResponse {
     invoice_id: Option<String>,
     /// The subscription that invoice bills.
     subscription_id: Option<String>,
+    /// For a destination charge (taken on the platform's account), the organizer's account
+    /// the money is sent on to; null for a direct charge.
+    destination_account: Option<String>,
 }
 
 /// What other mirrored objects say about a payment: what its refunds give back, and what it
@@ -93,6 +96,7 @@ impl PaymentResponse {
             stripe_customer_id: row.stripe_customer_id,
             latest_charge: row.latest_charge,
             created: row.created.map(|t| t.and_utc()),
+            destination_account: row.destination_account,
         }
     }
 }
@@ -115,6 +119,14 @@ pub struct RemotePaymentIntent {
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub created: Option<i64>,
+    /// A destination charge's transfer: the connected account the money is sent on to.
+    pub transfer_data: Option<TransferData>,
+}
+
+/// Where a destination charge sends its money.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct TransferData {
+    pub destination: Expandable,
 }
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -134,6 +146,9 @@ pub struct PaymentIntent {
     pub created: Option<NaiveDateTime>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
+    /// For a destination charge, the connected account it is sent on to: the organizer whose
+    /// payment it is among the others of the platform's account.
+    pub destination_account: Option<String>,
 }
 
 crate::mirror_row!(PaymentIntent, payment_intents);
@@ -185,6 +200,7 @@ impl Rows for PaymentIntents {
             created: timestamp(p.created),
             deleted: false,
             fetched_at,
+            destination_account: p.transfer_data.map(|t| t.destination.id().to_string()),
         }
     }
 }
@@ -201,11 +217,25 @@ pub struct PaymentFilter {
 }
 
 impl PaymentIntent {
-    /// Up to `limit` of the account's payments that pass `filter`, newest first (by creation,
-    /// then id), after the payment `after` of an earlier page.
+    /// The payment `id` of `account` sent on to `destination` (`None`: one that is the
+    /// account's own, not a destination charge).
+    pub fn find_for(
+        conn: &mut DbConnection,
+        account: &str,
+        destination: Option<&str>,
+        id: &str,
+    ) -> QueryResult<Option<Self>> {
+        let found = Self::find(conn, account, id)?;
+        Ok(found.filter(|row| row.destination_account.as_deref() == destination))
+    }
+
+    /// Up to `limit` of the account's payments sent on to `destination` (`None`: its own) that
+    /// pass `filter`, newest first (by creation, then id), after the payment `after` of an
+    /// earlier page.
     pub fn list(
         conn: &mut DbConnection,
         account: &str,
+        destination: Option<&str>,
         filter: &PaymentFilter,
         after: Option<&str>,
         limit: i64,
@@ -214,10 +244,15 @@ impl PaymentIntent {
         let mut query = p::payment_intents
             .filter(p::stripe_account_id.eq(account))
             .filter(p::deleted.eq(false))
+            .into_boxed();
+        query = match destination {
+            Some(destination) => query.filter(p::destination_account.eq(destination.to_string())),
+            None => query.filter(p::destination_account.is_null()),
+        };
+        let mut query = query
             .order((p::created.desc(), p::id.desc()))
             .limit(limit)
-            .select(Self::as_select())
-            .into_boxed();
+            .select(Self::as_select());
         if let Some(customer) = &filter.stripe_customer_id {
             query = query.filter(p::stripe_customer_id.eq(customer.clone()));
         }

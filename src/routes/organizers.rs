@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::present;
 use crate::domain::Principal;
 use crate::domain::{
-    ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
+    ApplicationFeeBps, ChargeType, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId, TicketFees,
 };
 use crate::error::{ApiError, ErrorBody, FieldError};
@@ -41,6 +41,11 @@ pub struct CreateOrganizer {
     /// Whether a refund gives the platform's fee back (in proportion) when its request does not
     /// say; false when absent.
     refund_application_fee: Option<bool>,
+    /// `direct` (the default) or `destination`; fixed once registered. Destination charges
+    /// need `STRIPE_PLATFORM_ACCOUNT_ID`, a connected account (not the platform's own) and
+    /// the platform's own organizer registered first.
+    #[schema(value_type = Option<ChargeType>)]
+    charge_type: Option<ChargeType>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -136,8 +141,25 @@ fn ticket_fees(raw: &BTreeMap<String, Whole>, errors: &mut Vec<FieldError>) -> O
 }
 
 /// Collects every field problem at once, so a client fixes its request in one round.
-fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput, ApiError> {
+fn parse_create(
+    body: CreateOrganizer,
+    fee_cap: u16,
+    platform: Option<&StripeAccountId>,
+) -> Result<NewOrganizerInput, ApiError> {
     let mut errors = Vec::new();
+    let charge_type = body.charge_type.unwrap_or(ChargeType::Direct);
+    if charge_type == ChargeType::Destination {
+        let refusal = match (platform, body.stripe_account_id.as_deref()) {
+            (None, _) => Some("destination charges are taken on the platform's account: set STRIPE_PLATFORM_ACCOUNT_ID"),
+            (Some(platform), Some(account)) if platform.as_str() == account => {
+                Some("the platform's own organizer takes direct charges on its account")
+            }
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            errors.push(FieldError::new("charge_type", refusal));
+        }
+    }
     let name =
         OrganizerName::parse(&body.name).map_err(|e| errors.push(FieldError::new("name", e)));
     let account = body
@@ -165,6 +187,7 @@ fn parse_create(body: CreateOrganizer, fee_cap: u16) -> Result<NewOrganizerInput
                 application_fee_bps,
                 ticket_fees,
                 refund_application_fee: body.refund_application_fee.unwrap_or(false),
+                charge_type,
             })
         }
         _ => Err(ApiError::Validation(errors)),
@@ -235,7 +258,7 @@ fn parse_update(body: UpdateOrganizer, fee_cap: u16) -> Result<OrganizerPatch, A
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "Not an admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "The Stripe account is already registered (`organizer_exists`)", body = ErrorBody),
+        (status = 409, description = "The Stripe account is already registered (`organizer_exists`), or a `destination` organizer was asked for before the platform's own organizer (`platform_organizer_missing`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields (`validation_failed`), or Stripe has no such account or denies the platform access to it (`stripe_account_inaccessible`)", body = ErrorBody),
@@ -251,7 +274,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     // The role before the input: a non-admin gets 403 whatever it sent.
     principal.require_admin()?;
-    let input = parse_create(body?.0, state.stripe.max_fee_bps())?;
+    let input = parse_create(
+        body?.0,
+        state.stripe.max_fee_bps(),
+        state.stripe.platform_account(),
+    )?;
     let organizer = organizers::register(&state, AuditContext::new(&principal), input).await?;
     if let (true, Some(account)) = (state.backfill_on_register, &organizer.stripe_account_id) {
         // The organizer exists either way; a backfill that could not be queued is made up by

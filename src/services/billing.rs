@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::customers::{
-    active_by_account_and_id, with_active_customer, ActiveCustomer, CustomerError,
-};
+use super::customers::{active_of, with_active_customer, ActiveCustomer, CustomerError};
 use super::payments::PaymentError;
 use super::{organizers, AppState};
 use diesel::QueryResult;
@@ -39,8 +37,10 @@ pub async fn products(
     principal: &Principal,
     org_id: OrganizerId,
 ) -> Result<Vec<ProductResponse>, CustomerError> {
+    let platform = state.stripe.platform_account().cloned();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = organizer.data_account();
+        // The catalog its checkouts sell from: that of the account it charges on.
+        let account = organizer.charge_account(platform.as_ref());
         let products = Product::list_active_by_account(conn, account)?;
         let mut by_product: HashMap<String, Vec<Price>> = HashMap::new();
         for price in Price::list_active_by_account(conn, account)? {
@@ -148,15 +148,17 @@ pub async fn payments(
     limit: PageLimit,
 ) -> Result<(Vec<PaymentResponse>, Option<ObjectCursor>), CustomerError> {
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
+    let platform = state.stripe.platform_account().cloned();
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = organizer.data_account();
+        let account = organizer.charge_account(platform.as_ref());
         let mut filter = query.filter;
         if let Some(customer) = query.customer {
-            let customer = active_by_account_and_id(conn, account, &customer.to_string())?;
+            let customer = active_of(conn, &organizer, &customer.to_string())?;
             filter.stripe_customer_id = Some(customer.stripe_customer_id);
         }
         let after = cursor.as_ref().map(ObjectCursor::key);
-        let rows = PaymentIntent::list(conn, account, &filter, after, fetch)?;
+        let destination = organizer.destination();
+        let rows = PaymentIntent::list(conn, account, destination, &filter, after, fetch)?;
         Ok::<_, CustomerError>(with_links(conn, account, rows)?)
     })
     .await?;
@@ -178,10 +180,12 @@ pub async fn disputes(
     limit: PageLimit,
 ) -> Result<(Vec<DisputeResponse>, Option<ObjectCursor>), CustomerError> {
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
+    let platform = state.stripe.platform_account().cloned();
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let after = cursor.as_ref().map(ObjectCursor::key);
-        let account = organizer.data_account();
-        let rows = Dispute::list(conn, account, status.as_deref(), after, fetch)?;
+        let account = organizer.charge_account(platform.as_ref());
+        let destination = organizer.destination();
+        let rows = Dispute::list(conn, account, destination, status.as_deref(), after, fetch)?;
         Ok::<_, CustomerError>(rows)
     })
     .await?;
@@ -234,9 +238,10 @@ pub async fn payment(
     org_id: OrganizerId,
     id: String,
 ) -> Result<PaymentResponse, PaymentError> {
+    let platform = state.stripe.platform_account().cloned();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = organizer.data_account();
-        let found = PaymentIntent::find(conn, account, &id)?;
+        let account = organizer.charge_account(platform.as_ref());
+        let found = PaymentIntent::find_for(conn, account, organizer.destination(), &id)?;
         let (row, links) = with_links(conn, account, found.into_iter().collect())?
             .pop()
             .ok_or(PaymentError::PaymentNotFound(id))?;
@@ -290,9 +295,11 @@ pub async fn checkout_session(
     org_id: OrganizerId,
     id: String,
 ) -> Result<Option<CheckoutSessionResponse>, CustomerError> {
+    let platform = state.stripe.platform_account().cloned();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let found = CheckoutSession::find(conn, organizer.data_account(), &id)?;
-        Ok(found.map(Into::into))
+        let account = organizer.charge_account(platform.as_ref());
+        let found = CheckoutSession::find(conn, account, &id)?;
+        Ok(found.filter(|s| s.is_of(&organizer)).map(Into::into))
     })
     .await
 }

@@ -63,6 +63,11 @@ impl Stripe {
         self.publishable_key.as_deref()
     }
 
+    /// The platform's own account (`STRIPE_PLATFORM_ACCOUNT_ID`), when configured.
+    pub fn platform_account(&self) -> Option<&StripeAccountId> {
+        self.platform_account.as_ref()
+    }
+
     /// True when `account` is the platform's own account (requests carry no `Stripe-Account`).
     pub fn is_platform_account(&self, account: &str) -> bool {
         self.platform_account

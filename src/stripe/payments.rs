@@ -14,10 +14,11 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionCustomerUpdateShipping, CreateCheckoutSessionLineItems,
     CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataRecurring,
     CreateCheckoutSessionLineItemsPriceDataRecurringInterval,
-    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
+    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionPaymentIntentDataTransferData,
+    CreateCheckoutSessionSubscriptionData, ProductData,
 };
 use stripe_checkout::{CheckoutSessionBillingAddressCollection, CheckoutSessionMode};
-use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentTransferData};
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
 
 use super::{AccountClient, IdempotencyKey, StripeError};
@@ -77,6 +78,9 @@ pub struct NewCheckout<'a> {
     pub automatic_tax: bool,
     pub billing_address_collection: Option<AddressCollection>,
     pub fee: Fee,
+    /// For a destination charge, the connected account the payment is made on behalf of and
+    /// sent on to (payment mode only).
+    pub destination: Option<&'a str>,
 }
 
 /// Creates the session; the answer is read into `T`, the fields the caller keeps.
@@ -119,6 +123,12 @@ pub async fn create_checkout_session<T: serde::de::DeserializeOwned>(
             data.metadata = Some(hash_map(new.metadata));
             if let Fee::Amount(amount) = new.fee {
                 data.application_fee_amount = Some(amount);
+            }
+            if let Some(destination) = new.destination {
+                data.on_behalf_of = Some(destination.to_string());
+                data.transfer_data = Some(CreateCheckoutSessionPaymentIntentDataTransferData::new(
+                    destination,
+                ));
             }
             request.payment_intent_data(data)
         }
@@ -209,6 +219,9 @@ pub struct NewPaymentIntent<'a> {
     pub metadata: &'a BTreeMap<String, String>,
     /// [`Fee::Amount`] or [`Fee::None`].
     pub fee: Fee,
+    /// For a destination charge, the connected account the payment is made on behalf of and
+    /// sent on to.
+    pub destination: Option<&'a str>,
 }
 
 /// Creates a PaymentIntent; payment methods are the account's automatic ones (Stripe's
@@ -229,6 +242,11 @@ pub async fn create_payment_intent(
     if let Fee::Amount(amount) = new.fee {
         request = request.application_fee_amount(amount);
     }
+    if let Some(destination) = new.destination {
+        request = request
+            .on_behalf_of(destination)
+            .transfer_data(CreatePaymentIntentTransferData::new(destination));
+    }
     client.write_json(&request, key).await
 }
 
@@ -238,8 +256,11 @@ pub struct NewRefund<'a> {
     /// `None`: what is left of the charge.
     pub amount: Option<i64>,
     pub reason: Option<RefundReason>,
-    /// Whether the platform's fee goes back in proportion (direct charges with a fee).
+    /// Whether the platform's fee goes back in proportion (a charge with a fee).
     pub refund_application_fee: bool,
+    /// Whether the transfer to the connected account is reversed in proportion: a
+    /// destination charge's refund takes the money back from the organizer's account.
+    pub reverse_transfer: bool,
     pub metadata: &'a BTreeMap<String, String>,
 }
 
@@ -262,6 +283,9 @@ pub async fn create_refund<T: serde::de::DeserializeOwned>(
     }
     if new.refund_application_fee {
         request = request.refund_application_fee(true);
+    }
+    if new.reverse_transfer {
+        request = request.reverse_transfer(true);
     }
     if !new.metadata.is_empty() {
         request = request.metadata(hash_map(new.metadata));

@@ -19,6 +19,7 @@ mod customer_stripe_faults;
 mod customer_updates;
 mod customer_waits;
 mod customers;
+mod destination_charges;
 mod disputes;
 mod erasures;
 mod errors;

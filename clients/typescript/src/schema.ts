@@ -868,6 +868,16 @@ export interface components {
              */
             quantity?: number | null;
         };
+        /**
+         * @description How an organizer's buyers pay: `direct` charges on the organizer's own account (the
+         *     organizer is the merchant of record; its buyers are customers of its account), or
+         *     `destination` charges on the platform's account with `on_behalf_of` and
+         *     `transfer_data[destination]` the organizer's (its buyers are customers of the
+         *     platform's account, kept apart per organizer). Chosen at registration, never changed:
+         *     the buyers and payments of each live on a different account.
+         * @enum {string}
+         */
+        ChargeType: "direct" | "destination";
         CheckoutSessionCreated: {
             /**
              * Format: int64
@@ -1004,6 +1014,7 @@ export interface components {
              * @example 250
              */
             application_fee_bps?: number | null;
+            charge_type?: components["schemas"]["ChargeType"] | null;
             /** @description Display name, 1 to 200 characters. */
             name: components["schemas"]["OrganizerName"];
             /**
@@ -1455,6 +1466,11 @@ export interface components {
             account_kind?: components["schemas"]["AccountKind"] | null;
             /** Format: int32 */
             application_fee_bps?: number | null;
+            /**
+             * @description `direct` charges on the organizer's account, or `destination` charges on the
+             *     platform's, sent on to the organizer's.
+             */
+            charge_type: components["schemas"]["ChargeType"];
             /** Format: date-time */
             created_at: string;
             /**
@@ -1557,6 +1573,11 @@ export interface components {
              * @example eur
              */
             currency: string;
+            /**
+             * @description For a destination charge (taken on the platform's account), the organizer's account
+             *     the money is sent on to; null for a direct charge.
+             */
+            destination_account?: string | null;
             /**
              * @description Stripe's PaymentIntent id.
              * @example pi_3PqRst
@@ -2652,7 +2673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The Stripe account is already registered (`organizer_exists`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The Stripe account is already registered (`organizer_exists`), or a `destination` organizer was asked for before the platform's own organizer (`platform_organizer_missing`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */

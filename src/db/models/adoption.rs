@@ -43,15 +43,17 @@ pub fn taken_stripe_ids(
     Ok(found.into_iter().flatten().collect())
 }
 
-/// The rows of the account holding any of `emails` (normalized), by email: the row's id and
-/// its Stripe customer.
+/// The rows of the account's organizer `organizer_id` holding any of `emails` (normalized), by
+/// email: the row's id and its Stripe customer.
 pub fn holders_of_emails(
     conn: &mut DbConnection,
     stripe_account_id: &str,
+    organizer_id: &str,
     emails: &[&str],
 ) -> QueryResult<HashMap<String, (String, Option<String>)>> {
     let found: Vec<(String, String, Option<String>)> = customers::table
         .filter(customers::stripe_account_id.eq(stripe_account_id))
+        .filter(customers::organizer_id.eq(organizer_id))
         .filter(customers::email_normalized.eq_any(emails))
         .select((
             customers::email_normalized,

@@ -133,15 +133,33 @@ impl Customer {
             .get_result(conn)
     }
 
-    /// The row holding the key (any status).
+    /// The row holding the key (any status): the account, the organizer (several share the
+    /// platform's account with destination charges) and the email.
     pub fn find_by_account_and_email(
         conn: &mut DbConnection,
         stripe_account_id: &str,
+        organizer_id: &str,
         email_normalized: &str,
     ) -> QueryResult<Option<Customer>> {
         customers::table
             .filter(customers::stripe_account_id.eq(stripe_account_id))
+            .filter(customers::organizer_id.eq(organizer_id))
             .filter(customers::email_normalized.eq(email_normalized))
+            .select(Customer::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The organizer's customer `customer_id` (any status): an organizer's customers are all
+    /// of one account, so the organizer names their tenant.
+    pub fn find_by_organizer_and_id(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+        customer_id: &str,
+    ) -> QueryResult<Option<Customer>> {
+        customers::table
+            .filter(customers::id.eq(customer_id))
+            .filter(customers::organizer_id.eq(organizer_id))
             .select(Customer::as_select())
             .first(conn)
             .optional()
@@ -175,10 +193,12 @@ impl Customer {
             .optional()
     }
 
-    /// Active customers of one account in id (= creation) order, starting after `after_id`.
+    /// Active customers of one account (of one organizer of it, when `organizer_id` says) in
+    /// id (= creation) order, starting after `after_id`.
     pub fn list_active_by_account_after(
         conn: &mut DbConnection,
         stripe_account_id: &str,
+        organizer_id: Option<&str>,
         after_id: Option<&str>,
         limit: usize,
     ) -> QueryResult<Vec<Customer>> {
@@ -191,6 +211,9 @@ impl Customer {
             .into_boxed();
         if let Some(after_id) = after_id {
             query = query.filter(customers::id.gt(after_id.to_string()));
+        }
+        if let Some(organizer_id) = organizer_id {
+            query = query.filter(customers::organizer_id.eq(organizer_id.to_string()));
         }
         query.load(conn)
     }

@@ -20,7 +20,8 @@ pub type FoundByEmail = Option<(Organizer, Option<Customer>)>;
 
 impl Customer {
     /// The organizer `organizer_id` and its customer with this normalized email (any status),
-    /// in one statement: the customer is looked up by the organizer's own account. `None` when
+    /// in one statement: an organizer's customers are all of one account (its own, or the
+    /// platform's for destination charges), so the organizer names them. `None` when
     /// there is no such organizer; `Some((organizer, None))` when it has no such customer.
     pub fn find_with_organizer_by_email(
         conn: &mut DbConnection,
@@ -29,9 +30,8 @@ impl Customer {
     ) -> QueryResult<FoundByEmail> {
         on_each_backend!(conn, |c| organizers::table
             .left_join(
-                customers::table.on(customers::stripe_account_id
-                    .nullable()
-                    .eq(organizers::stripe_account_id)
+                customers::table.on(customers::organizer_id
+                    .eq(organizers::id)
                     .and(customers::email_normalized.eq(email_normalized))),
             )
             .filter(organizers::id.eq(organizer_id))
@@ -49,9 +49,8 @@ impl Customer {
     ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
         on_each_backend!(conn, |c| organizers::table
             .left_join(
-                customers::table.on(customers::stripe_account_id
-                    .nullable()
-                    .eq(organizers::stripe_account_id)
+                customers::table.on(customers::organizer_id
+                    .eq(organizers::id)
                     .and(customers::id.eq(customer_id))),
             )
             .filter(organizers::id.eq(organizer_id))
@@ -73,9 +72,8 @@ impl Customer {
         let rows: Vec<(Organizer, Option<Customer>)> =
             on_each_backend!(conn, |c| organizers::table
                 .left_join(
-                    customers::table.on(customers::stripe_account_id
-                        .nullable()
-                        .eq(organizers::stripe_account_id)
+                    customers::table.on(customers::organizer_id
+                        .eq(organizers::id)
                         .and(customers::email_normalized.eq_any(&emails))),
                 )
                 .filter(organizers::id.eq_any(&organizer_ids))
@@ -87,7 +85,7 @@ impl Customer {
             found.insert(&organizer.id, organizer);
             if let Some(customer) = customer {
                 by_email.insert(
-                    (&customer.stripe_account_id, &customer.email_normalized),
+                    (&customer.organizer_id, &customer.email_normalized),
                     customer,
                 );
             }
@@ -96,7 +94,7 @@ impl Customer {
             .iter()
             .map(|(org, email)| {
                 let organizer = *found.get(org.as_str())?;
-                let key = (organizer.data_account(), email.as_str());
+                let key = (organizer.id.as_str(), email.as_str());
                 Some((organizer.clone(), by_email.get(&key).map(|c| (*c).clone())))
             })
             .collect())

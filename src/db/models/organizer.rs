@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::organizers;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{OrganizerStatus, StripeAccountId, TicketFees};
+use crate::domain::{ChargeType, OrganizerStatus, StripeAccountId, TicketFees};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = organizers)]
@@ -23,6 +23,7 @@ pub struct Organizer {
     pub ticket_fees: Option<String>,
     /// Whether a refund gives the platform's fee back when its request does not say.
     pub refund_application_fee: bool,
+    pub charge_type: ChargeType,
 }
 
 #[derive(Debug, Insertable)]
@@ -34,6 +35,7 @@ pub struct NewOrganizer<'a> {
     pub application_fee_bps: Option<i32>,
     pub ticket_fees: Option<String>,
     pub refund_application_fee: bool,
+    pub charge_type: ChargeType,
     pub status: OrganizerStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -78,6 +80,26 @@ impl Organizer {
     /// Stripe account id never is), so such an organizer reads as having no data.
     pub fn data_account(&self) -> &str {
         self.stripe_account_id.as_deref().unwrap_or_default()
+    }
+
+    /// The account the organizer's buyers and payments are kept under, for reads: its own for
+    /// direct charges, the platform's (`platform`, when configured) for destination charges;
+    /// empty, like [`Organizer::data_account`], when there is none.
+    pub fn charge_account<'a>(&'a self, platform: Option<&'a StripeAccountId>) -> &'a str {
+        match self.charge_type {
+            ChargeType::Direct => self.data_account(),
+            ChargeType::Destination => platform.map_or("", StripeAccountId::as_str),
+        }
+    }
+
+    /// For destination charges, the organizer's own account its payments are sent on to: what
+    /// tells its payments on the platform's account from others there. `None` for direct
+    /// charges, whose payments are the only ones of their account.
+    pub fn destination(&self) -> Option<&str> {
+        match self.charge_type {
+            ChargeType::Direct => None,
+            ChargeType::Destination => Some(self.data_account()),
+        }
     }
 
     /// Gives the organizer the account Stripe created for it, unless it has one already;

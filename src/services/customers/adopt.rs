@@ -99,7 +99,7 @@ fn adopt_in(
     // Adopted meanwhile (by a webhook, or an earlier attempt of this page).
     let taken = adoption::taken_stripe_ids(conn, account, &stripe_ids)?;
     let emails: Vec<&str> = candidates.iter().map(|c| c.email.normalized()).collect();
-    let mut holders = adoption::holders_of_emails(conn, account, &emails)?;
+    let mut holders = adoption::holders_of_emails(conn, account, &organizer.id, &emails)?;
     let at = now();
     let mut adopted: Vec<(String, &Candidate, String)> = Vec::new();
     let mut entries = Vec::new();

@@ -22,10 +22,11 @@ pub async fn delete(
     customer_id: CustomerId,
 ) -> Result<(), CustomerError> {
     let id = customer_id.to_string();
+    let platform = state.stripe.platform_account().cloned();
     let (account, row) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let account = organizers::connected_account(&organizer)?;
-            let row = Customer::find_by_account_and_id(conn, account.as_str(), &id)?
+            let account = organizers::charging(&organizer, platform.as_ref())?.account;
+            let row = Customer::find_by_organizer_and_id(conn, &organizer.id, &id)?
                 .filter(|row| row.status != CustomerStatus::Pending)
                 .ok_or(CustomerError::NotFound(id))?;
             Ok::<_, CustomerError>((account, row))

@@ -27,7 +27,7 @@ pub use adopt::adopt_page;
 pub use erase::{delete, erase_row};
 pub use from_stripe::apply_stripe_customer;
 pub use grouped::GroupedReads;
-pub use read::{active_by_account_and_id, get, list, with_active_customer};
+pub use read::{active_of, get, list, with_active_customer};
 pub use update::update;
 pub use upsert::upsert;
 

@@ -1,7 +1,7 @@
 //! Reads: served from rows only, never from Stripe.
 
 use super::{ActiveCustomer, CustomerError, CustomerPage};
-use crate::db::models::Customer;
+use crate::db::models::{Customer, Organizer};
 use crate::db::DbConnection;
 use crate::domain::Principal;
 use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit};
@@ -19,7 +19,7 @@ pub async fn get(
     .await
 }
 
-/// Runs `read` with the account and the organizer's active customer `customer_id`: the
+/// Runs `read` with the customer's account and the organizer's active customer `customer_id`: the
 /// organizer and the customer come in one statement, and a customer the organizer does not
 /// have (or not active) is `NotFound` once the caller may see the organizer.
 pub async fn with_active_customer<T, F>(
@@ -39,7 +39,10 @@ where
             return Ok(None);
         };
         let found = match ActiveCustomer::of_found(row)? {
-            Some(customer) => Some(read(conn, organizer.data_account(), customer)?),
+            Some(customer) => {
+                let account = customer.row.stripe_account_id.clone();
+                Some(read(conn, &account, customer)?)
+            }
             None => None,
         };
         Ok(Some((organizer, found)))
@@ -48,13 +51,13 @@ where
     found.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
-/// The account's customer `id`, if clients can see it.
-pub fn active_by_account_and_id(
+/// The organizer's customer `id`, if clients can see it.
+pub fn active_of(
     conn: &mut DbConnection,
-    account: &str,
+    organizer: &Organizer,
     id: &str,
 ) -> Result<ActiveCustomer, CustomerError> {
-    ActiveCustomer::of_found(Customer::find_by_account_and_id(conn, account, id)?)?
+    ActiveCustomer::of_found(Customer::find_by_organizer_and_id(conn, &organizer.id, id)?)?
         .ok_or_else(|| CustomerError::NotFound(id.to_string()))
 }
 
@@ -78,10 +81,12 @@ pub async fn list(
             next_cursor: None,
         });
     }
+    let platform = state.stripe.platform_account().cloned();
     let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         Ok::<_, CustomerError>(Customer::list_active_by_account_after(
             conn,
-            organizer.data_account(),
+            organizer.charge_account(platform.as_ref()),
+            Some(&organizer.id),
             cursor.as_ref().map(Cursor::key),
             limit.fetch_size(),
         )?)

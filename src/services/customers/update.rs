@@ -5,7 +5,7 @@ use diesel::result::Error as DieselError;
 use serde_json::json;
 
 use super::from_stripe::{self, Applied};
-use super::read::active_by_account_and_id;
+use super::read::active_of;
 use super::{targets, ActiveCustomer, CustomerError, CustomerPatch};
 use crate::db::is_unique_violation;
 use crate::db::models::{Customer, CustomerStatus};
@@ -26,10 +26,12 @@ pub async fn update(
     patch: CustomerPatch,
 ) -> Result<ActiveCustomer, CustomerError> {
     let id = customer_id.to_string();
+    let platform = state.stripe.platform_account().cloned();
     let (account, current) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let current = active_by_account_and_id(conn, organizer.data_account(), &id)?;
-            Ok::<_, CustomerError>((organizers::connected_account(&organizer)?, current))
+            let current = active_of(conn, &organizer, &id)?;
+            let charging = organizers::charging(&organizer, platform.as_ref())?;
+            Ok::<_, CustomerError>((charging.account, current))
         })
         .await?;
     let row = &current.row;
@@ -43,12 +45,14 @@ pub async fn update(
     };
     if email.normalized() != row.email_normalized {
         let (key, normalized) = (account.to_string(), email.normalized().to_string());
+        let organizer_id = row.organizer_id.clone();
         let holder = state
             .db
             .run(move |conn| {
                 Ok::<_, CustomerError>(Customer::find_by_account_and_email(
                     conn,
                     &key,
+                    &organizer_id,
                     &normalized,
                 )?)
             })
@@ -175,6 +179,7 @@ pub(super) async fn apply_change(
                         Some(email) => Customer::find_by_account_and_email(
                             conn,
                             &row.stripe_account_id,
+                            &row.organizer_id,
                             email.normalized(),
                         )?,
                         None => None,

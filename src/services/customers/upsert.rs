@@ -2,7 +2,7 @@
 //! requests race for it on however many instances, and healing after failures.
 //!
 //! 1. A `pending` row (no Stripe id, never shown by reads) reserves the key first. The unique
-//!    index on (stripe_account_id, email_normalized) lets exactly one request win it.
+//!    index on (stripe_account_id, organizer_id, email_normalized) lets exactly one request win it.
 //! 2. The winner holds the row's create lease while it creates the Stripe customer, with an
 //!    idempotency key made of the row id and its create attempt; then it completes the row.
 //! 3. Every other request waits for the lease to end and answers with the completed row (or
@@ -61,7 +61,7 @@ pub async fn upsert(
             Ok::<_, CustomerError>(Some((organizer, found)))
         })
         .await?;
-    let account = organizers::connected_account(&organizer)?;
+    let account = organizers::charging(&organizer, state.stripe.platform_account())?.account;
     let organizer_id = organizer.id;
     let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);
@@ -71,7 +71,7 @@ pub async fn upsert(
     loop {
         let found = match first_look.take() {
             Some(found) => found,
-            None => find_by_key(state, &account, input.email.normalized()).await?,
+            None => find_by_key(state, &account, &organizer_id, input.email.normalized()).await?,
         };
         let Some((row, customer_state)) = found else {
             if let Some((row, lease)) =
@@ -170,13 +170,15 @@ async fn finish(
 async fn find_by_key(
     state: &AppState,
     account: &StripeAccountId,
+    organizer_id: &str,
     email_normalized: &str,
 ) -> Result<Option<(Customer, CustomerState)>, CustomerError> {
     let (account, email) = (account.to_string(), email_normalized.to_string());
+    let organizer_id = organizer_id.to_string();
     state
         .db
         .run(move |conn| {
-            Customer::find_by_account_and_email(conn, &account, &email)?
+            Customer::find_by_account_and_email(conn, &account, &organizer_id, &email)?
                 .map(|row| load(conn, row))
                 .transpose()
         })

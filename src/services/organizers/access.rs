@@ -5,7 +5,7 @@ use super::{OrganizerError, OrganizerResponse};
 use crate::db::models::Organizer;
 use crate::db::{DbConnection, DbError, QueryFailure};
 use crate::domain::Principal;
-use crate::domain::{OrganizerId, OrganizerStatus, StripeAccountId};
+use crate::domain::{ChargeType, OrganizerId, OrganizerStatus, StripeAccountId};
 use crate::mirror::account::StripeAccount;
 use crate::services::AppState;
 
@@ -119,16 +119,58 @@ pub fn connected_account(organizer: &Organizer) -> Result<StripeAccountId, Organ
     })
 }
 
-/// Like [`connected_account`], for taking a payment: refused, before any Stripe call, while
-/// the mirrored state of the account (`status`, as read with the organizer) says it cannot
-/// take charges. An account the mirror has not fetched yet is let through: Stripe decides.
-pub fn chargeable_account(
+/// Where an organizer's payments are taken: the account charged, and for destination charges
+/// the organizer's own account the money is sent on to.
+#[derive(Clone, Debug)]
+pub struct Charging {
+    /// The organizer's own account (direct charges) or the platform's (destination charges):
+    /// where its buyers are customers and its payments and refunds are made.
+    pub account: StripeAccountId,
+    /// For destination charges, the organizer's account (`transfer_data[destination]`,
+    /// `on_behalf_of`).
+    pub destination: Option<StripeAccountId>,
+}
+
+/// Where the organizer's payments and buyers are written to Stripe (see [`Charging`]): its
+/// own account must be one the gateway may write for ([`connected_account`]) either way.
+pub fn charging(
+    organizer: &Organizer,
+    platform: Option<&StripeAccountId>,
+) -> Result<Charging, OrganizerError> {
+    let own = connected_account(organizer)?;
+    match organizer.charge_type {
+        ChargeType::Direct => Ok(Charging {
+            account: own,
+            destination: None,
+        }),
+        ChargeType::Destination => {
+            let platform = platform.ok_or_else(|| {
+                OrganizerError::AccountNotReady(format!(
+                    "organizer {} takes destination charges on the platform's account, and STRIPE_PLATFORM_ACCOUNT_ID is not set",
+                    organizer.id
+                ))
+            })?;
+            Ok(Charging {
+                account: platform.clone(),
+                destination: Some(own),
+            })
+        }
+    }
+}
+
+/// Like [`charging`], for taking a payment: refused, before any Stripe call, while the
+/// mirrored state of the organizer's own account (`status`, as read with the organizer) says
+/// it cannot take charges. An account the mirror has not fetched yet is let through: Stripe
+/// decides.
+pub fn chargeable(
     organizer: &Organizer,
     status: Option<&StripeAccount>,
-) -> Result<StripeAccountId, OrganizerError> {
-    let account = connected_account(organizer)?;
+    platform: Option<&StripeAccountId>,
+) -> Result<Charging, OrganizerError> {
+    let charging = charging(organizer, platform)?;
     match status {
         Some(status) if !status.charges_enabled => {
+            let account = charging.destination.as_ref().unwrap_or(&charging.account);
             let due = status.currently_due();
             let reason = status
                 .disabled_reason
@@ -145,7 +187,7 @@ pub fn chargeable_account(
                 organizer.id
             )))
         }
-        _ => Ok(account),
+        _ => Ok(charging),
     }
 }
 

@@ -34,6 +34,10 @@ pub enum OrganizerError {
     /// Login links open the Express dashboard, which only Express accounts have.
     #[error("Stripe account {account} is a {kind} account: only Express accounts have a dashboard to log in to")]
     NotExpress { account: String, kind: String },
+    /// A destination-charges organizer needs the platform's own organizer, whose account its
+    /// payments are taken on.
+    #[error("destination charges are taken on the platform's account {0}, which no organizer has yet: register the platform's own organizer first (POST /v1/organizers with stripe_account_id {0})")]
+    PlatformNotRegistered(String),
     #[error("Stripe account {account} is already registered as organizer {existing}")]
     Exists { account: String, existing: String },
     #[error("Stripe refused access to account {account}: {reason}")]
@@ -84,6 +88,7 @@ impl OrganizerError {
             Self::NotConnected { .. } => "account_not_connected",
             Self::AccountCreationConflict(_) => "account_creation_conflict",
             Self::Exists { .. } => "organizer_exists",
+            Self::PlatformNotRegistered(_) => "platform_organizer_missing",
             Self::AccountInaccessible { .. } => StripeFailure::AccountInaccessible.code(),
             Self::Stripe { failure, .. } => failure.code(),
             Self::Db(db) if db.is_unavailable() => "database_unavailable",

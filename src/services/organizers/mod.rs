@@ -6,7 +6,7 @@ use crate::db::is_unique_violation;
 use crate::db::models::{NewOrganizer, Organizer, OrganizerChanges};
 use crate::db::{now, DbError};
 use crate::domain::{
-    ApplicationFeeBps, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
+    ApplicationFeeBps, ChargeType, Cursor, OrganizerId, OrganizerName, OrganizerStatus, PageLimit,
     StripeAccountId, TicketFees,
 };
 use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
@@ -22,8 +22,8 @@ mod platform;
 mod view;
 
 pub use access::{
-    authorize_loaded, chargeable_account, connected_account, get_for, load_with_organizer, may_act,
-    with_organizer,
+    authorize_loaded, chargeable, charging, connected_account, get_for, load_with_organizer,
+    may_act, with_organizer, Charging,
 };
 pub use error::OrganizerError;
 pub use platform::{check_platform_account, platform_mismatch};
@@ -36,6 +36,7 @@ pub struct NewOrganizerInput {
     pub application_fee_bps: Option<ApplicationFeeBps>,
     pub ticket_fees: Option<TicketFees>,
     pub refund_application_fee: bool,
+    pub charge_type: ChargeType,
 }
 
 /// A partial update; `None` leaves a field as it is.
@@ -75,6 +76,9 @@ pub async fn register(
     audit: AuditContext,
     input: NewOrganizerInput,
 ) -> Result<OrganizerResponse, OrganizerError> {
+    if input.charge_type == ChargeType::Destination {
+        platform_organizer_registered(state).await?;
+    }
     if let Some(account) = input.stripe_account_id.clone() {
         let existing = state
             .db
@@ -119,6 +123,7 @@ pub async fn register(
                 application_fee_bps: input.application_fee_bps.map(|fee| i32::from(fee.get())),
                 ticket_fees: input.ticket_fees.as_ref().map(TicketFees::to_json),
                 refund_application_fee: input.refund_application_fee,
+                charge_type: input.charge_type,
                 status: OrganizerStatus::Active,
                 created_at,
                 updated_at: created_at,
@@ -142,6 +147,7 @@ pub async fn register(
                             "application_fee_bps": organizer.application_fee_bps,
                             "ticket_fees": input.ticket_fees.as_ref().map(TicketFees::as_map),
                             "refund_application_fee": organizer.refund_application_fee,
+                            "charge_type": organizer.charge_type,
                         }),
                     },
                 )?;
@@ -162,6 +168,23 @@ pub async fn register(
         .await?;
     let (organizer, status) = organizer;
     Ok(OrganizerResponse::new(organizer, status, state))
+}
+
+/// Destination charges are payments on the platform's account: its events are processed, and
+/// its objects reconciled, for the organizer that has it, which must then be registered.
+async fn platform_organizer_registered(state: &AppState) -> Result<(), OrganizerError> {
+    let Some(platform) = state.stripe.platform_account().cloned() else {
+        return Ok(()); // refused with the request's fields
+    };
+    let key = platform.to_string();
+    let found = state
+        .db
+        .run(move |conn| Ok::<_, OrganizerError>(Organizer::find_by_stripe_account_id(conn, &key)?))
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(OrganizerError::PlatformNotRegistered(platform.to_string())),
+    }
 }
 
 /// Asks Stripe whether the platform can act for `account`: its own account, or a connected one.

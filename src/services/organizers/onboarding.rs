@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{with_organizer, OrganizerError, OrganizerResponse};
+use super::{with_organizer, Charging, OrganizerError, OrganizerResponse};
 use crate::db::models::Organizer;
 use crate::db::{database_now, DbError};
 use crate::domain::payment::HttpUrl;
@@ -174,8 +174,9 @@ pub async fn account_for_payment(
     state: &AppState,
     organizer: &Organizer,
     status: Option<StripeAccount>,
-) -> Result<StripeAccountId, OrganizerError> {
-    let refused = match super::chargeable_account(organizer, status.as_ref()) {
+) -> Result<Charging, OrganizerError> {
+    let platform = state.stripe.platform_account();
+    let refused = match super::chargeable(organizer, status.as_ref(), platform) {
         Err(refused @ OrganizerError::AccountNotReady(_)) => refused,
         other => return other,
     };
@@ -202,7 +203,7 @@ pub async fn account_for_payment(
         .db
         .run(move |conn| Ok::<_, DbError>(StripeAccount::upsert(conn, &stored).map(drop)?))
         .await?;
-    super::chargeable_account(organizer, Some(&row))
+    super::chargeable(organizer, Some(&row), platform)
 }
 
 /// The organizer's account and its mirrored state, for a link into Stripe.

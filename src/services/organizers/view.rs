@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::models::Organizer;
-use crate::domain::{OrganizerStatus, TicketFees};
+use crate::domain::{ChargeType, OrganizerStatus, TicketFees};
 use crate::mirror::account::{AccountStatus, StripeAccount};
 use crate::services::AppState;
 
@@ -38,6 +38,10 @@ pub struct OrganizerResponse {
     pub ticket_fees: std::collections::BTreeMap<String, i64>,
     /// Whether refunds give the platform's fee back when their request does not say.
     pub refund_application_fee: bool,
+    /// `direct` charges on the organizer's account, or `destination` charges on the
+    /// platform's, sent on to the organizer's.
+    #[schema(value_type = ChargeType)]
+    pub charge_type: ChargeType,
     pub status: OrganizerStatus,
     /// When the organizer's account revoked the platform's access; while set, reads keep
     /// working and writes answer 409 `organizer_disconnected`.
@@ -64,6 +68,7 @@ impl OrganizerResponse {
             account: account.map(AccountStatus::from),
             ticket_fees: ticket_fees.as_map().clone(),
             refund_application_fee: organizer.refund_application_fee,
+            charge_type: organizer.charge_type,
             status: organizer.status,
             id: organizer.id,
             name: organizer.name,

@@ -1,6 +1,7 @@
-//! A Checkout Session as a direct charge on the organizer's account: line items checked
-//! against the catalog mirror, the buyer resolved to this account's customer, the platform fee
-//! computed, the session created in Stripe, then recorded in the mirror with its audit row.
+//! A Checkout Session as a direct charge on the organizer's account, or a destination charge
+//! on the platform's: line items checked against the catalog mirror of the account charged,
+//! the buyer resolved to the organizer's customer there, the platform fee computed, the session
+//! created in Stripe, then recorded in the mirror with its audit row.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,8 @@ use super::{answer_stamp, paying_customer, stripe_key, targets, Buyer, PaymentEr
 use crate::db::DbError;
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::ClientKey;
-use crate::domain::OrganizerId;
 use crate::domain::Principal;
+use crate::domain::{OrganizerId, StripeAccountId};
 use crate::mirror::account::StripeAccount;
 use crate::mirror::checkout_session::{CheckoutSession, CheckoutSessions, RemoteCheckoutSession};
 use crate::mirror::price::Price;
@@ -76,22 +77,29 @@ pub async fn create_checkout_session(
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let known = Price::find_by_ids_across_accounts(conn, &price_ids)?;
             let customer = buyer_id
-                .map(|id| customers::active_by_account_and_id(conn, organizer.data_account(), &id))
+                .map(|id| customers::active_of(conn, &organizer, &id))
                 .transpose()?;
             Ok::<_, PaymentError>((organizer, status, known, customer))
         })
         .await?;
-    let account = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
+    let charging = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
+    let account = &charging.account;
     // Everything that can refuse the request comes before the buyer is resolved: a refused
     // checkout must not leave a new customer behind.
+    if charging.destination.is_some() && input.mode == CheckoutMode::Subscription {
+        return Err(PaymentError::invalid(
+            "mode",
+            "the organizer takes destination charges, which the gateway offers for one-time payments: subscriptions are sold by organizers with direct charges",
+        ));
+    }
     let rules = FeeRules::of(
         state,
         principal,
-        &account,
+        &charging,
         &organizer,
         input.application_fee_amount,
     )?;
-    let lines = Lines::check(state, &account, &input, known).await?;
+    let lines = Lines::check(state, account, &input, known).await?;
     let fee = lines.fee(&input, rules.as_ref())?;
     let customer = paying_customer(state, principal, org_id, customer, input.buyer.clone()).await?;
 
@@ -115,14 +123,15 @@ pub async fn create_checkout_session(
         automatic_tax: input.automatic_tax,
         billing_address_collection: input.billing_address_collection,
         fee,
+        destination: charging.destination.as_ref().map(StripeAccountId::as_str),
     };
-    let key = stripe_key("checkout_session.create", &account, client_key.as_ref());
+    let key = stripe_key("checkout_session.create", account, client_key.as_ref());
     // Stamped before the create: a webhook's fetch that began later wins over this answer.
     let fetched_at = answer_stamp(state).await?;
-    let client = state.stripe.for_account(&account);
+    let client = state.stripe.for_account(account);
     let session: RemoteCheckoutSession = payments::create_checkout_session(&client, &new, key)
         .await
-        .map_err(|err| PaymentError::stripe(&account, err))?;
+        .map_err(|err| PaymentError::stripe(account, err))?;
 
     let row = CheckoutSessions::row(account.as_str(), session.clone(), fetched_at);
     let audit = AuditContext::new(principal);
@@ -132,7 +141,11 @@ pub async fn create_checkout_session(
         targets: targets("checkout_session_id", &session.id, &customer),
         outcome: Outcome::Succeeded,
         subject_hash: None,
-        details: serde_json::json!({ "mode": session.mode, "fee": fee_details(fee) }),
+        details: serde_json::json!({
+            "mode": session.mode,
+            "fee": fee_details(fee),
+            "destination": charging.destination.as_ref().map(StripeAccountId::as_str),
+        }),
     };
     state
         .db

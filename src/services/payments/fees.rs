@@ -5,8 +5,8 @@
 
 use super::PaymentError;
 use crate::db::models::Organizer;
-use crate::domain::{Forbidden, Principal, StripeAccountId, TicketFees};
-use crate::services::organizers::OrganizerError;
+use crate::domain::{Forbidden, Principal, TicketFees};
+use crate::services::organizers::{Charging, OrganizerError};
 use crate::services::AppState;
 use crate::stripe::payments::Fee;
 
@@ -28,12 +28,14 @@ pub(super) fn fee_of(amount: i64, bps: i64) -> i64 {
 }
 
 impl FeeRules {
-    /// The organizer's rules for a charge on `account`, with the request's `override_amount`
-    /// (admin tokens only); `None` when no fee applies (the platform's own account, or no rule).
+    /// The organizer's rules for a charge taken as `charging` says, with the request's
+    /// `override_amount` (admin tokens only); `None` when no fee applies (a direct charge on the
+    /// platform's own account, or no rule). A destination charge on the platform's account is
+    /// the organizer's, and takes its fee.
     pub(super) fn of(
         state: &AppState,
         principal: &Principal,
-        account: &StripeAccountId,
+        charging: &Charging,
         organizer: &Organizer,
         override_amount: Option<i64>,
     ) -> Result<Option<Self>, PaymentError> {
@@ -41,7 +43,9 @@ impl FeeRules {
             let refused = Forbidden("only an admin token may set `application_fee_amount`");
             return Err(OrganizerError::from(refused).into());
         }
-        if state.stripe.is_platform_account(account.as_str()) {
+        if charging.destination.is_none()
+            && state.stripe.is_platform_account(charging.account.as_str())
+        {
             if override_amount.is_some() {
                 return Err(PaymentError::invalid(
                     "application_fee_amount",

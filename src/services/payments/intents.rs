@@ -1,5 +1,6 @@
-//! PaymentIntents for embedded card forms, and billing portal sessions, on the organizer's
-//! account with that account's customer.
+//! PaymentIntents for embedded card forms, and billing portal sessions, on the account the
+//! organizer charges on (its own, or the platform's for destination charges) with the
+//! organizer's customer there.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use crate::db::DbError;
 use crate::domain::payment::{Amount, Currency, HttpUrl, PortalConfiguration};
 use crate::domain::ClientKey;
 use crate::domain::Principal;
-use crate::domain::{CustomerId, OrganizerId};
+use crate::domain::{CustomerId, OrganizerId, StripeAccountId};
 use crate::mirror::account::StripeAccount;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::customers::{self, ActiveCustomer};
@@ -53,17 +54,18 @@ pub async fn create_payment_intent(
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let customer = buyer_id
-                .map(|id| customers::active_by_account_and_id(conn, organizer.data_account(), &id))
+                .map(|id| customers::active_of(conn, &organizer, &id))
                 .transpose()?;
             Ok::<_, PaymentError>((organizer, status, customer))
         })
         .await?;
-    let account = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
+    let charging = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
+    let account = &charging.account;
     // Before the buyer is resolved: a refused payment must not leave a new customer behind.
     let rules = FeeRules::of(
         state,
         principal,
-        &account,
+        &charging,
         &organizer,
         input.application_fee_amount,
     )?;
@@ -82,16 +84,18 @@ pub async fn create_payment_intent(
         description: input.description.as_deref(),
         metadata: &metadata,
         fee,
+        destination: charging.destination.as_ref().map(StripeAccountId::as_str),
     };
-    let key = stripe_key("payment_intent.create", &account, client_key.as_ref());
-    let client = state.stripe.for_account(&account);
+    let key = stripe_key("payment_intent.create", account, client_key.as_ref());
+    let client = state.stripe.for_account(account);
     let intent = payments::create_payment_intent(&client, &new, key)
         .await
-        .map_err(|err| PaymentError::stripe(&account, err))?;
+        .map_err(|err| PaymentError::stripe(account, err))?;
     let details = serde_json::json!({
         "amount": input.amount.get(),
         "currency": input.currency.as_str(),
         "application_fee_amount": fee.amount(),
+        "destination": charging.destination.as_ref().map(StripeAccountId::as_str),
     });
     record(
         state,
@@ -126,12 +130,11 @@ pub async fn create_portal_session(
     let id = customer_id.to_string();
     let (organizer, customer): (_, ActiveCustomer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let customer =
-                customers::active_by_account_and_id(conn, organizer.data_account(), &id)?;
+            let customer = customers::active_of(conn, &organizer, &id)?;
             Ok::<_, PaymentError>((organizer, customer))
         })
         .await?;
-    let account = organizers::connected_account(&organizer)?;
+    let account = organizers::charging(&organizer, state.stripe.platform_account())?.account;
     let key = stripe_key("portal_session.create", &account, client_key.as_ref());
     let client = state.stripe.for_account(&account);
     let session = payments::create_portal_session(

@@ -41,10 +41,12 @@ pub async fn refund(
     client_key: Option<ClientKey>,
 ) -> Result<RefundResponse, PaymentError> {
     let id = payment_id.clone();
+    let platform = state.stripe.platform_account().cloned();
     let (organizer, found) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let account = organizer.data_account().to_string();
-            let found = match PaymentIntent::find(conn, &account, &id)? {
+            let account = organizer.charge_account(platform.as_ref()).to_string();
+            let destination = organizer.destination();
+            let found = match PaymentIntent::find_for(conn, &account, destination, &id)? {
                 // What its refunds that did not fail already give back.
                 Some(payment) => {
                     let refunded = Refund::refunded_of(conn, &account, &[&id])?;
@@ -56,7 +58,8 @@ pub async fn refund(
         })
         .await?;
     let (payment, refunded) = found.ok_or(PaymentError::PaymentNotFound(payment_id))?;
-    let account = organizers::connected_account(&organizer)?;
+    let charging = organizers::charging(&organizer, state.stripe.platform_account())?;
+    let account = charging.account;
     if payment.status != "succeeded" {
         return Err(PaymentError::NotRefundable {
             payment: payment.id,
@@ -92,6 +95,8 @@ pub async fn refund(
         // Only a payment with a fee has one to give back.
         refund_application_fee: refund_fee
             && payment.application_fee_amount.is_some_and(|fee| fee > 0),
+        // A destination charge's refund takes the money back from the organizer's account.
+        reverse_transfer: payment.destination_account.is_some(),
         metadata: &metadata,
     };
     let key = stripe_key("refund.create", &account, client_key.as_ref());
@@ -113,6 +118,7 @@ pub async fn refund(
             "amount": row.amount,
             "currency": row.currency,
             "refund_application_fee": new.refund_application_fee,
+            "reverse_transfer": new.reverse_transfer,
         }),
     };
     let stored = row.clone();
@@ -136,9 +142,11 @@ pub async fn refunds(
     org_id: OrganizerId,
     payment_id: String,
 ) -> Result<Vec<RefundResponse>, PaymentError> {
+    let platform = state.stripe.platform_account().cloned();
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = organizer.data_account();
-        if PaymentIntent::find(conn, account, &payment_id)?.is_none() {
+        let account = organizer.charge_account(platform.as_ref());
+        let destination = organizer.destination();
+        if PaymentIntent::find_for(conn, account, destination, &payment_id)?.is_none() {
             return Err(PaymentError::PaymentNotFound(payment_id));
         }
         let rows = Refund::of_payment(conn, account, &payment_id)?;

@@ -51,7 +51,7 @@ pub(super) fn route(
 }
 
 /// Whether the platform can reach this account.
-fn known(state: &State, id: &str) -> bool {
+pub(super) fn known(state: &State, id: &str) -> bool {
     state.connected_accounts.contains(id)
         || state.accounts.contains_key(id)
         || id == PLATFORM_ACCOUNT

@@ -95,6 +95,11 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
                 Rule::Int(0, EIGHT_DIGITS),
             ),
             ("payment_intent_data[metadata][*]", Rule::Metadata),
+            ("payment_intent_data[on_behalf_of]", Rule::Text(5000)),
+            (
+                "payment_intent_data[transfer_data][destination]",
+                Rule::Text(5000),
+            ),
             ("subscription_data[application_fee_percent]", Rule::Percent),
             ("subscription_data[metadata][*]", Rule::Metadata),
         ],
@@ -106,6 +111,8 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
             ("description", Rule::Text(1000)),
             ("metadata[*]", Rule::Metadata),
             ("application_fee_amount", Rule::Int(0, EIGHT_DIGITS)),
+            ("on_behalf_of", Rule::Text(5000)),
+            ("transfer_data[destination]", Rule::Text(5000)),
         ],
         ("POST", ["v1", "subscriptions", _]) => vec![
             ("cancel_at_period_end", Rule::Bool),
@@ -140,6 +147,7 @@ fn parameters(method: &str, segments: &[&str]) -> Option<Vec<(&'static str, Rule
                 Rule::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
             ),
             ("refund_application_fee", Rule::Bool),
+            ("reverse_transfer", Rule::Bool),
             ("metadata[*]", Rule::Metadata),
         ],
         ("POST", ["v1", "billing_portal", "sessions"]) => vec![

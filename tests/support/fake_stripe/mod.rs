@@ -26,6 +26,7 @@ mod accounts;
 pub mod billing;
 mod contract;
 pub mod control;
+mod destination;
 mod gate;
 mod objects;
 mod payments;

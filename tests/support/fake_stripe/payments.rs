@@ -1,7 +1,8 @@
 //! The fake's payment objects: Checkout Sessions, PaymentIntents and billing portal sessions,
 //! created per account as Stripe does. It refuses what Stripe refuses and the gateway must never
-//! send: a customer or price of another account, and an application fee on the platform's own
-//! account (Stripe takes one only on a direct charge, with `Stripe-Account`).
+//! send: a customer or price of another account, an application fee on the platform's own
+//! payments (Stripe takes one on a direct charge, with `Stripe-Account`, or a destination
+//! charge: see `destination`), a transfer reversed on a payment that made none.
 
 use serde_json::{json, Map, Value};
 
@@ -62,8 +63,10 @@ fn check_customer(
     }
 }
 
-fn fee_refused(scope: &str, param: &str) -> Option<(u16, Value)> {
-    (scope == "platform").then(|| {
+/// An application fee is taken on a direct charge (`Stripe-Account`) or a destination charge;
+/// the platform's own payments have none.
+fn fee_refused(scope: &str, param: &str, destination: bool) -> Option<(u16, Value)> {
+    (scope == "platform" && !destination).then(|| {
         invalid(
             param,
             "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment (using an OAuth key or Stripe-Account header) or destination payment.",
@@ -100,13 +103,20 @@ fn checkout_session(state: &mut State, scope: &str, nested: &Map<String, Value>)
             );
         }
     }
+    let intent_data = nested.get("payment_intent_data").and_then(Value::as_object);
+    let destination =
+        match super::destination::checked(state, scope, intent_data, "payment_intent_data[") {
+            Ok(destination) => destination,
+            Err(refusal) => return refusal,
+        };
     let fee_paths = [
         ("payment_intent_data", "application_fee_amount"),
         ("subscription_data", "application_fee_percent"),
     ];
     for (parent, field) in fee_paths {
         let sent = nested.get(parent).and_then(|p| p.get(field)).is_some();
-        if let (true, Some(refusal)) = (sent, fee_refused(scope, &format!("{parent}[{field}]"))) {
+        let param = format!("{parent}[{field}]");
+        if let (true, Some(refusal)) = (sent, fee_refused(scope, &param, destination.is_some())) {
             return refusal;
         }
     }
@@ -247,8 +257,12 @@ fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -
     let Some(amount) = text(nested, "amount").and_then(|a| a.parse::<i64>().ok()) else {
         return invalid("amount", "Missing required param: amount.");
     };
+    let destination = match super::destination::checked(state, scope, Some(nested), "") {
+        Ok(destination) => destination,
+        Err(refusal) => return refusal,
+    };
     if let Some(fee) = text(nested, "application_fee_amount") {
-        if let Some(refusal) = fee_refused(scope, "application_fee_amount") {
+        if let Some(refusal) = fee_refused(scope, "application_fee_amount", destination.is_some()) {
             return refusal;
         }
         if fee.parse::<i64>().is_ok_and(|fee| fee > amount) {
@@ -258,8 +272,10 @@ fn payment_intent(state: &mut State, scope: &str, nested: &Map<String, Value>) -
             );
         }
     }
+    let (transfer_data, on_behalf_of) = super::destination::intent_fields(destination.as_deref());
     let id = next_id(state, "pi");
     let intent = json!({
+        "transfer_data": transfer_data, "on_behalf_of": on_behalf_of,
         "id": id, "object": "payment_intent", "amount": amount,
         "currency": text(nested, "currency"), "customer": customer,
         "client_secret": format!("{id}_secret_fake"), "status": "requires_payment_method",
@@ -296,16 +312,23 @@ fn refund(state: &mut State, scope: &str, nested: &Map<String, Value>) -> (u16, 
     let Some(intent_id) = text(nested, "payment_intent").map(str::to_string) else {
         return invalid("payment_intent", "Missing required param: payment_intent.");
     };
-    if text(nested, "refund_application_fee").is_some() {
-        if let Some(refusal) = fee_refused(scope, "refund_application_fee") {
-            return refusal;
-        }
-    }
     let key = (scope.to_string(), intent_id.clone());
     let intent = match state.billing.get(&key) {
         Some(intent) if intent["object"] == "payment_intent" => intent.clone(),
         _ => return no_such("payment_intent", "payment_intent", &intent_id),
     };
+    let sent_on = !intent["transfer_data"].is_null();
+    if text(nested, "refund_application_fee").is_some() {
+        if let Some(refusal) = fee_refused(scope, "refund_application_fee", sent_on) {
+            return refusal;
+        }
+    }
+    if text(nested, "reverse_transfer").is_some() && !sent_on {
+        return invalid(
+            "reverse_transfer",
+            &format!("The charge of {intent_id} has no transfer to reverse: `reverse_transfer` is for destination charges."),
+        );
+    }
     let charge_id = match intent["latest_charge"].as_str() {
         Some(id) if intent["status"] == "succeeded" => id.to_string(),
         _ => {

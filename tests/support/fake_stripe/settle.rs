@@ -160,6 +160,8 @@ fn complete(state: &mut State, scope: &str, id: &str) -> Result<Events, String> 
             "application_fee_amount": session["payment_intent_data"]["application_fee_amount"]
                 .as_str().and_then(|fee| fee.parse::<i64>().ok()),
             "metadata": session["payment_intent_data"]["metadata"].clone(),
+            "transfer_data": session["payment_intent_data"]["transfer_data"].clone(),
+            "on_behalf_of": session["payment_intent_data"]["on_behalf_of"].clone(),
         });
         store(state, scope, &intent);
         let intent_id = intent["id"].as_str().unwrap().to_string();
