@@ -44,6 +44,8 @@ function organizerRow(org) {
     el('div', { class: 'sub mono', text: org.id })),
   el('td', {}, org.stripe_account_id ? mono(org.stripe_account_id) : el('span', { class: 'muted', text: '—' }),
     org.account_kind === 'platform' ? el('div', { class: 'sub' }, badge('platform')) : null,
+    org.charge_type === 'destination'
+      ? el('div', { class: 'sub' }, badge('destination charges', 'neutral', 'organizer-charge-type')) : null,
     el('div', { class: 'sub' }, onboarding(org)),
     org.application_fee_bps !== null && org.application_fee_bps !== undefined
       ? el('div', { class: 'sub muted', text: `fee ${(org.application_fee_bps / 100).toFixed(2)} %` }) : null,

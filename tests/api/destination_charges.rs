@@ -149,6 +149,27 @@ async fn a_destination_organizer_sells_on_the_platforms_account_and_refunds_with
         .await;
     assert_eq!(other.status(), 404, "the session is the venue's");
 
+    // A card form's payment is sent on too, and Stripe.js starts on the platform's account.
+    let body = json!({ "email": "fan@example.com", "amount": 3000, "currency": "eur" });
+    let response = app
+        .post(&format!("{path}/payment-intents"), &token, &body)
+        .await;
+    let intent: Value = response.json().await.unwrap();
+    assert_eq!(intent["stripe_js_account"], Value::Null, "{intent}");
+    assert_eq!(intent["application_fee_amount"], 150);
+    let sent = app.stripe.requests_to("POST", "/v1/payment_intents");
+    assert_eq!(sent[0].stripe_account, None);
+    assert_eq!(
+        param(&sent[0], "transfer_data[destination]"),
+        Some(VENUE_ACCOUNT)
+    );
+    assert_eq!(param(&sent[0], "on_behalf_of"), Some(VENUE_ACCOUNT));
+    assert_eq!(
+        app.stripe.requests_to("POST", "/v1/customers").len(),
+        1,
+        "the same buyer of the same organizer"
+    );
+
     // A ticket refunded: the transfer is reversed and the fee given back, on the platform.
     let response = app
         .post(

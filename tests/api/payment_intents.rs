@@ -49,6 +49,10 @@ async fn a_payment_intent_carries_what_a_card_form_needs(app: TestApp) {
         .unwrap()
         .contains("_secret_"));
     assert_eq!(intent["stripe_account_id"], account);
+    assert_eq!(
+        intent["stripe_js_account"], account,
+        "a connected account's payment"
+    );
     assert_eq!(intent["publishable_key"], PUBLISHABLE_KEY);
     let requests = app.stripe.requests_to("POST", "/v1/payment_intents");
     assert_eq!(requests[0].stripe_account.as_deref(), Some(account));

@@ -477,8 +477,9 @@ export interface paths {
         put?: never;
         /**
          * Create a PaymentIntent for an embedded card form.
-         * @description Created on the organizer's account with that account's customer; the answer holds all a
-         *     frontend needs: `Stripe(publishable_key, { stripeAccount: stripe_account_id })`, then
+         * @description Created on the account the organizer charges on (its own, or the platform's for destination
+         *     charges) with its customer there; the answer holds all a frontend needs:
+         *     `Stripe(publishable_key, { stripeAccount: stripe_js_account })` (no options when null), then
          *     confirm with `client_secret`. The platform fee applies as for checkouts, with one ticket.
          */
         post: operations["create_payment_intent"];
@@ -1516,8 +1517,8 @@ export interface components {
             message?: string | null;
         };
         /**
-         * @description Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
-         *     and confirm with `client_secret`.
+         * @description Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_js_account })`
+         *     (no options when it is null) and confirm with `client_secret`.
          */
         PaymentIntentCreated: {
             /**
@@ -1535,8 +1536,18 @@ export interface components {
              * @example pk_test_51Abc
              */
             publishable_key?: string | null;
-            /** @example acct_1Nv0FGQ9RKHgCVdK */
+            /**
+             * @description The account the payment is on: the organizer's for a direct charge, the platform's for
+             *     a destination charge or the platform's own organizer.
+             * @example acct_1Nv0FGQ9RKHgCVdK
+             */
             stripe_account_id: string;
+            /**
+             * @description Stripe.js's `stripeAccount` option: the connected account the payment is on; null when
+             *     it is on the platform's own account, where Stripe.js is started without one.
+             * @example acct_1Nv0FGQ9RKHgCVdK
+             */
+            stripe_js_account?: string | null;
         };
         PaymentPage: {
             data: components["schemas"]["PaymentResponse"][];

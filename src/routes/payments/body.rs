@@ -122,16 +122,22 @@ pub struct CheckoutSessionCreated {
     pub application_fee_percent: Option<f64>,
 }
 
-/// Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_account_id })`
-/// and confirm with `client_secret`.
+/// Start the card form with `Stripe(publishable_key, { stripeAccount: stripe_js_account })`
+/// (no options when it is null) and confirm with `client_secret`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentIntentCreated {
     #[schema(example = "pi_3PqRst")]
     pub id: String,
     /// For Stripe.js only; do not log or store it.
     pub client_secret: Option<String>,
+    /// The account the payment is on: the organizer's for a direct charge, the platform's for
+    /// a destination charge or the platform's own organizer.
     #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
     pub stripe_account_id: String,
+    /// Stripe.js's `stripeAccount` option: the connected account the payment is on; null when
+    /// it is on the platform's own account, where Stripe.js is started without one.
+    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
+    pub stripe_js_account: Option<String>,
     /// The platform's publishable key (`STRIPE_PUBLISHABLE_KEY`); null when it is not set.
     #[schema(example = "pk_test_51Abc")]
     pub publishable_key: Option<String>,

@@ -86,8 +86,9 @@ pub async fn create_checkout_session(
 
 /// Create a PaymentIntent for an embedded card form.
 ///
-/// Created on the organizer's account with that account's customer; the answer holds all a
-/// frontend needs: `Stripe(publishable_key, { stripeAccount: stripe_account_id })`, then
+/// Created on the account the organizer charges on (its own, or the platform's for destination
+/// charges) with its customer there; the answer holds all a frontend needs:
+/// `Stripe(publishable_key, { stripeAccount: stripe_js_account })` (no options when null), then
 /// confirm with `client_secret`. The platform fee applies as for checkouts, with one ticket.
 #[utoipa::path(
     operation_id = "create_payment_intent",
@@ -124,6 +125,8 @@ pub async fn create_payment_intent(
     let response = HttpResponse::Created().json(PaymentIntentCreated {
         id: created.intent.id,
         client_secret: created.intent.client_secret,
+        stripe_js_account: (!state.stripe.is_platform_account(&created.stripe_account_id))
+            .then(|| created.stripe_account_id.clone()),
         stripe_account_id: created.stripe_account_id,
         publishable_key: created.publishable_key,
         customer_id: created.customer_id,
