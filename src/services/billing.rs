@@ -149,20 +149,22 @@ pub async fn payments(
 ) -> Result<(Vec<PaymentResponse>, Option<ObjectCursor>), CustomerError> {
     let fetch = i64::try_from(limit.fetch_size()).unwrap_or(i64::MAX);
     let platform = state.stripe.platform_account().cloned();
-    let rows = organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-        let account = organizer.charge_account(platform.as_ref());
-        let mut filter = query.filter;
-        if let Some(customer) = query.customer {
-            let customer = active_of(conn, &organizer, &customer.to_string())?;
-            filter.stripe_customer_id = Some(customer.stripe_customer_id);
-        }
-        let after = cursor.as_ref().map(ObjectCursor::key);
-        let destination = organizer.destination();
-        let rows = PaymentIntent::list(conn, account, destination, &filter, after, fetch)?;
-        Ok::<_, CustomerError>(with_links(conn, account, rows)?)
-    })
-    .await?;
-    let (rows, next) = limit.split_as(rows, |(payment, _)| &payment.id, ObjectCursor::after);
+    let (rows, next) =
+        organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
+            let account = organizer.charge_account(platform.as_ref());
+            let mut filter = query.filter;
+            if let Some(customer) = query.customer {
+                let customer = active_of(conn, &organizer, &customer.to_string())?;
+                filter.stripe_customer_id = Some(customer.stripe_customer_id);
+            }
+            let after = cursor.as_ref().map(ObjectCursor::key);
+            let destination = organizer.destination();
+            let rows = PaymentIntent::list(conn, account, destination, &filter, after, fetch)?;
+            // The page first: the row that only tells whether another page follows needs no links.
+            let (rows, next) = limit.split_as(rows, |payment| &payment.id, ObjectCursor::after);
+            Ok::<_, CustomerError>((with_links(conn, account, rows)?, next))
+        })
+        .await?;
     let payments = rows
         .into_iter()
         .map(|(row, links)| PaymentResponse::new(row, links));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::fees::FeeRules;
 use super::lines::Lines;
-use super::{answer_stamp, paying_customer, stripe_key, targets, Buyer, PaymentError};
+use super::{paying_customer, stripe_key, targets, Buyer, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{AddressCollection, CheckoutMode, CustomerUpdate, HttpUrl, LineItem};
 use crate::domain::ClientKey;
@@ -71,15 +71,18 @@ pub async fn create_checkout_session(
         Buyer::Id(id) => Some(id.to_string()),
         Buyer::Email(_) => None,
     };
-    // The organizer, the catalog's view of the prices and the customer, in one trip.
-    let (organizer, status, known, customer) =
+    // The organizer, the catalog's view of the prices, the customer and the database's clock,
+    // in one trip.
+    let (organizer, status, known, customer, fetched_at) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let known = Price::find_by_ids_across_accounts(conn, &price_ids)?;
             let customer = buyer_id
                 .map(|id| customers::active_of(conn, &organizer, &id))
                 .transpose()?;
-            Ok::<_, PaymentError>((organizer, status, known, customer))
+            // Read before the create: a webhook's fetch that began later wins over its answer.
+            let read_at = crate::db::database_now(conn).map_err(DbError::from)?;
+            Ok::<_, PaymentError>((organizer, status, known, customer, read_at))
         })
         .await?;
     let charging = organizers::onboarding::account_for_payment(state, &organizer, status).await?;
@@ -126,8 +129,6 @@ pub async fn create_checkout_session(
         destination: charging.destination.as_ref().map(StripeAccountId::as_str),
     };
     let key = stripe_key("checkout_session.create", account, client_key.as_ref());
-    // Stamped before the create: a webhook's fetch that began later wins over this answer.
-    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(account);
     let session: RemoteCheckoutSession = payments::create_checkout_session(&client, &new, key)
         .await

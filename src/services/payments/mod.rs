@@ -140,15 +140,6 @@ async fn paying_customer(
     )
 }
 
-/// When a write's answer is asked of Stripe, by the database's clock: recorded as the answer's
-/// `fetched_at`, so a webhook's fetch that began later wins over it in the mirror.
-async fn answer_stamp(state: &AppState) -> Result<chrono::NaiveDateTime, DbError> {
-    state
-        .db
-        .run(|conn| Ok::<_, DbError>(crate::db::database_now(conn)?))
-        .await
-}
-
 /// The Stripe idempotency key of a create: from the client's key when it sent one (a retry of
 /// the same request gets the first object), else one of its own (a request without a key is a
 /// new intent each time; the transport still keeps the key across its own retries).

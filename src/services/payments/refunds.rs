@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{answer_stamp, stripe_key, PaymentError};
+use super::{stripe_key, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::{Amount, RefundReason};
 use crate::domain::{ClientKey, OrganizerId, Principal};
@@ -42,7 +42,7 @@ pub async fn refund(
 ) -> Result<RefundResponse, PaymentError> {
     let id = payment_id.clone();
     let platform = state.stripe.platform_account().cloned();
-    let (organizer, found) =
+    let (organizer, found, fetched_at) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let account = organizer.charge_account(platform.as_ref()).to_string();
             let destination = organizer.destination();
@@ -54,7 +54,9 @@ pub async fn refund(
                 }
                 None => None,
             };
-            Ok::<_, PaymentError>((organizer, found))
+            // Read before the create: a webhook's fetch that began later wins over its answer.
+            let fetched_at = crate::db::database_now(conn).map_err(DbError::from)?;
+            Ok::<_, PaymentError>((organizer, found, fetched_at))
         })
         .await?;
     let (payment, refunded) = found.ok_or(PaymentError::PaymentNotFound(payment_id))?;
@@ -100,8 +102,6 @@ pub async fn refund(
         metadata: &metadata,
     };
     let key = stripe_key("refund.create", &account, client_key.as_ref());
-    // Stamped before the create: a webhook's fetch that began later wins over this answer.
-    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let refund: RemoteRefund = payments::create_refund(&client, &new, key)
         .await

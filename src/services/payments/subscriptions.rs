@@ -4,10 +4,11 @@
 //! the account, active and recurring), then sent, then the row written from Stripe's answer.
 //! Entitlements follow through the webhook path, as for any subscription change.
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{answer_stamp, lines, stripe_key, PaymentError};
+use super::{lines, stripe_key, PaymentError};
 use crate::db::DbError;
 use crate::domain::payment::Proration;
 use crate::domain::{ClientKey, OrganizerId, Principal, StripeAccountId};
@@ -46,6 +47,17 @@ fn not_recurring(price: &str) -> PaymentError {
     }
 }
 
+/// A subscription as a change reads it.
+struct Loaded {
+    organizer_id: String,
+    /// The account to change it on.
+    account: StripeAccountId,
+    subscription: Subscription,
+    /// When it was read, by the database's clock: before any Stripe call, so the `fetched_at`
+    /// of the change's answer (a webhook's fetch that began later wins over it).
+    read_at: NaiveDateTime,
+}
+
 /// The organizer's subscription `id` from the mirror, with the account to change it on; a
 /// canceled one is refused. `price`, when given, must be an active recurring price of the
 /// account.
@@ -55,9 +67,9 @@ async fn load(
     org_id: OrganizerId,
     id: String,
     price: Option<String>,
-) -> Result<(String, StripeAccountId, Subscription), PaymentError> {
+) -> Result<Loaded, PaymentError> {
     let wanted = id.clone();
-    let (organizer, found, price) =
+    let (organizer, found, price, read_at) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let account = organizer.data_account().to_string();
             let found = Subscription::find(conn, &account, &wanted)?;
@@ -65,7 +77,8 @@ async fn load(
                 Some(price) => Some((Price::find(conn, &account, &price)?, price)),
                 None => None,
             };
-            Ok::<_, PaymentError>((organizer, found, price))
+            let read_at = crate::db::database_now(conn).map_err(DbError::from)?;
+            Ok::<_, PaymentError>((organizer, found, price, read_at))
         })
         .await?;
     let subscription = found.ok_or(PaymentError::SubscriptionNotFound(id))?;
@@ -84,7 +97,12 @@ async fn load(
             return Err(not_recurring(&asked));
         }
     }
-    Ok((organizer.id, account, subscription))
+    Ok(Loaded {
+        organizer_id: organizer.id,
+        account,
+        subscription,
+        read_at,
+    })
 }
 
 /// Changes the organizer's subscription `id`.
@@ -97,15 +115,18 @@ pub async fn change(
     input: ChangeInput,
     client_key: Option<ClientKey>,
 ) -> Result<SubscriptionResponse, PaymentError> {
-    let (organizer_id, account, subscription) =
-        load(state, principal, org_id, id, input.price.clone()).await?;
+    let Loaded {
+        organizer_id,
+        account,
+        subscription,
+        read_at: fetched_at,
+    } = load(state, principal, org_id, id, input.price.clone()).await?;
     if input.is_empty() {
         // Nothing to change: no Stripe call, no audit row.
         return Ok(subscription.into());
     }
     let change = requested(&subscription, &input)?;
     let key = stripe_key("subscription.update", &account, client_key.as_ref());
-    let fetched_at = answer_stamp(state).await?;
     let client = state.stripe.for_account(&account);
     let answer: RemoteSubscription = requests::update_subscription(&client, &change, key)
         .await
@@ -169,8 +190,11 @@ pub async fn preview(
     id: String,
     input: ChangeInput,
 ) -> Result<SubscriptionPreview, PaymentError> {
-    let (_, account, subscription) =
-        load(state, principal, org_id, id, input.price.clone()).await?;
+    let Loaded {
+        account,
+        subscription,
+        ..
+    } = load(state, principal, org_id, id, input.price.clone()).await?;
     let change = requested(&subscription, &input)?;
     let key = stripe_key("subscription.preview", &account, None);
     let client = state.stripe.for_account(&account);
@@ -234,8 +258,12 @@ pub async fn cancel(
     org_id: OrganizerId,
     id: String,
 ) -> Result<SubscriptionResponse, PaymentError> {
-    let (organizer_id, account, subscription) = load(state, principal, org_id, id, None).await?;
-    let fetched_at = answer_stamp(state).await?;
+    let Loaded {
+        organizer_id,
+        account,
+        subscription,
+        read_at: fetched_at,
+    } = load(state, principal, org_id, id, None).await?;
     let client = state.stripe.for_account(&account);
     let answer: RemoteSubscription = requests::cancel_subscription(&client, &subscription.id)
         .await
