@@ -144,6 +144,10 @@ pub struct ServerSettings {
     /// How often expired idempotency keys are purged, in seconds.
     #[arg(long, env = "IDEMPOTENCY_PURGE_SECS", default_value_t = 600)]
     pub idempotency_purge_secs: u64,
+    /// How long the gateway's own events (the feed, `GET /v1/organizers/{org_id}/events`) are
+    /// kept, in days; older ones are purged as often as idempotency keys are.
+    #[arg(long, env = "GATEWAY_EVENTS_RETENTION_DAYS", default_value_t = 30)]
+    pub events_retention_days: u32,
     /// Serve `GET /metrics` on this address instead of the main listener (e.g. a port only
     /// Prometheus can reach).
     #[arg(long = "metrics-bind", env = "METRICS_BIND_ADDRESS")]
@@ -164,6 +168,10 @@ impl ServerSettings {
 
     pub fn idempotency_purge_every(&self) -> Duration {
         Duration::from_secs(self.idempotency_purge_secs.max(1))
+    }
+
+    pub fn events_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.events_retention_days.max(1)))
     }
 }
 

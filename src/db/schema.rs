@@ -115,6 +115,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    gateway_events (organizer_id, seq) {
+        organizer_id -> Text,
+        seq -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        object_id -> Text,
+        object_seq -> BigInt,
+        created_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
     idempotency_keys (scope, key) {
         scope -> Text,
         key -> Text,
@@ -373,6 +387,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasure_accounts,
     erasures,
     event_cursors,
+    gateway_events,
     idempotency_keys,
     invoice_payments,
     invoices,

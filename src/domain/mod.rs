@@ -3,6 +3,7 @@
 mod chain;
 mod client_key;
 mod customer;
+mod event;
 mod fees;
 mod id;
 mod organizer;
@@ -18,6 +19,7 @@ pub use chain::chain;
 pub use client_key::ClientKey;
 pub(crate) use customer::INVISIBLE;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
+pub use event::GatewayEventType;
 pub use fees::TicketFees;
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::{found, Fetched, Page, Rows};
 use crate::db::schema::stripe_accounts;
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct Accounts;
@@ -163,6 +164,16 @@ impl Rows for Accounts {
             data: vec![account],
             has_more: false,
         })
+    }
+
+    const HEARD: bool = true;
+
+    fn notes(_before: Option<&StripeAccount>, _after: &StripeAccount) -> Vec<GatewayEventType> {
+        vec![GatewayEventType::OrganizerAccountUpdated]
+    }
+
+    fn served(_conn: &mut DbConnection, row: &StripeAccount) -> QueryResult<serde_json::Value> {
+        Ok(serde_json::to_value(AccountStatus::from(row.clone())).unwrap_or_default())
     }
 
     fn row(account: &str, a: RemoteAccount, fetched_at: NaiveDateTime) -> StripeAccount {

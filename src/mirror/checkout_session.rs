@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
 use utoipa::ToSchema;
 
+use super::payment_intent::PaymentIntent;
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::models::Organizer;
 use crate::db::schema::checkout_sessions;
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::on_each_backend;
 use crate::stripe::customers::ORGANIZER_ID_KEY;
 use crate::stripe::{AccountClient, Get, StripeError};
@@ -140,6 +142,42 @@ impl Rows for CheckoutSessions {
         client
             .read_json(&Get::new("/checkout/sessions").page(after))
             .await
+    }
+
+    const HEARD: bool = true;
+
+    fn notes(before: Option<&CheckoutSession>, after: &CheckoutSession) -> Vec<GatewayEventType> {
+        let was = before.and_then(|before| before.status.as_deref());
+        match after.status.as_deref() {
+            Some("complete") if was != Some("complete") => {
+                vec![GatewayEventType::CheckoutCompleted]
+            }
+            Some("expired") if was != Some("expired") => vec![GatewayEventType::CheckoutExpired],
+            _ => vec![],
+        }
+    }
+
+    /// On an account organizers share (destination charges on the platform's), a session the
+    /// gateway made for another organizer than the account's is heard by the organizer its
+    /// payment is sent on to; until that payment is mirrored, by no one (its metadata alone is
+    /// not trusted to name a tenant).
+    fn heard_by(conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<Option<String>> {
+        let account = &row.stripe_account_id;
+        let Some(named) = row.metadata.get(ORGANIZER_ID_KEY) else {
+            return Ok(Some(account.clone()));
+        };
+        let own = Organizer::find_by_stripe_account_id(conn, account)?;
+        if own.is_some_and(|own| own.id == *named) {
+            return Ok(Some(account.clone()));
+        }
+        let payment = row.payment_intent_id.as_deref();
+        let heard = PaymentIntent::heard_account(conn, account, payment)?;
+        Ok((heard != *account).then_some(heard))
+    }
+
+    fn served(_conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<serde_json::Value> {
+        let served = CheckoutSessionResponse::from(row.clone());
+        Ok(serde_json::to_value(served).unwrap_or_default())
     }
 
     fn row(account: &str, s: RemoteCheckoutSession, fetched_at: NaiveDateTime) -> CheckoutSession {

@@ -6,9 +6,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::payment_intent::PaymentIntent;
 use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::{disputes, payment_intents};
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Disputes;
@@ -119,6 +121,22 @@ impl Rows for Disputes {
         after: Option<&'a str>,
     ) -> Result<Page<RemoteDispute>, StripeError> {
         list_page(client, "disputes", after).await
+    }
+
+    const HEARD: bool = true;
+
+    fn notes(_before: Option<&Dispute>, _after: &Dispute) -> Vec<GatewayEventType> {
+        vec![GatewayEventType::DisputeUpdated]
+    }
+
+    /// A destination charge's dispute is the platform's to answer, and told to the organizer.
+    fn heard_by(conn: &mut DbConnection, row: &Dispute) -> QueryResult<Option<String>> {
+        let payment = row.payment_intent_id.as_deref();
+        PaymentIntent::heard_account(conn, &row.stripe_account_id, payment).map(Some)
+    }
+
+    fn served(_conn: &mut DbConnection, row: &Dispute) -> QueryResult<serde_json::Value> {
+        Ok(serde_json::to_value(DisputeResponse::from(row.clone())).unwrap_or_default())
     }
 
     fn row(account: &str, d: RemoteDispute, fetched_at: NaiveDateTime) -> Dispute {

@@ -10,6 +10,7 @@ use super::invoice_payment::{InvoicePayment, InvoicePaymentResponse};
 use super::{found, list_page, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::invoices;
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct Invoices;
@@ -183,6 +184,22 @@ impl Rows for Invoices {
         after: Option<&'a str>,
     ) -> Result<Page<RemoteInvoice>, StripeError> {
         list_page(client, "invoices", after).await
+    }
+
+    const HEARD: bool = true;
+
+    fn notes(before: Option<&Invoice>, after: &Invoice) -> Vec<GatewayEventType> {
+        let was = before.and_then(|before| before.status.as_deref());
+        match after.status.as_deref() {
+            Some("paid") if was != Some("paid") => vec![GatewayEventType::InvoicePaid],
+            _ => vec![],
+        }
+    }
+
+    fn served(conn: &mut DbConnection, row: &Invoice) -> QueryResult<serde_json::Value> {
+        let payments = InvoicePayment::of_invoices(conn, &row.stripe_account_id, &[&row.id])?;
+        let served = InvoiceResponse::new(row.clone(), payments);
+        Ok(serde_json::to_value(served).unwrap_or_default())
     }
 
     fn row(account: &str, i: RemoteInvoice, fetched_at: NaiveDateTime) -> Invoice {

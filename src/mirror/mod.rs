@@ -19,6 +19,7 @@ pub mod checkout_session;
 pub mod customer;
 pub mod dispute;
 pub mod entitlements;
+mod heard;
 pub mod invoice;
 pub mod invoice_payment;
 mod listing;
@@ -34,6 +35,7 @@ pub mod subscription;
 use chrono::NaiveDateTime;
 
 pub use customer::{Cause, CustomerWrites};
+pub use heard::write;
 pub use remote::{found, list_page, retrieve, timestamp, Expandable, Fetched, Page, PAGE_SIZE};
 pub use rows::{refresh, MirrorRow, Rows};
 pub use run::{DriftReport, Examples, KindDrift, RunContext, EXAMPLES, LEASE_KIND, LEASE_TTL};

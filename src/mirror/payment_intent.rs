@@ -8,10 +8,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
+use super::checkout_session::CheckoutSession;
+use super::invoice::Invoice;
+use super::invoice_payment::InvoicePayment;
+use super::refund::Refund;
+use super::{list_page, retrieve, timestamp, Expandable, Fetched, MirrorRow, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::payment_intents;
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct PaymentIntents;
@@ -184,6 +189,37 @@ impl Rows for PaymentIntents {
         list_page(client, "payment_intents", after).await
     }
 
+    const HEARD: bool = true;
+
+    /// A payment that succeeded, failed (a new error) or was canceled; its other steps
+    /// (`processing`, `requires_action`) are the buyer's, not the app's.
+    fn notes(before: Option<&PaymentIntent>, after: &PaymentIntent) -> Vec<GatewayEventType> {
+        let was = before.map(|before| before.status.as_str());
+        let error = after.last_error.as_ref();
+        let new_error =
+            error.is_some() && before.is_none_or(|before| before.last_error.as_ref() != error);
+        match after.status.as_str() {
+            "succeeded" if was != Some("succeeded") => vec![GatewayEventType::PaymentSucceeded],
+            "canceled" if was != Some("canceled") => vec![GatewayEventType::PaymentCanceled],
+            "succeeded" | "canceled" => vec![],
+            _ if new_error => vec![GatewayEventType::PaymentFailed],
+            _ => vec![],
+        }
+    }
+
+    /// A destination charge is the organizer's it is sent on to.
+    fn heard_by(_conn: &mut DbConnection, row: &PaymentIntent) -> QueryResult<Option<String>> {
+        let account = row.destination_account.as_ref();
+        Ok(Some(account.unwrap_or(&row.stripe_account_id).clone()))
+    }
+
+    fn served(conn: &mut DbConnection, row: &PaymentIntent) -> QueryResult<serde_json::Value> {
+        let served = PaymentIntent::with_links(conn, &row.stripe_account_id, vec![row.clone()])?
+            .pop()
+            .map(|(row, links)| PaymentResponse::new(row, links));
+        Ok(serde_json::to_value(served).unwrap_or_default())
+    }
+
     fn row(account: &str, p: RemotePaymentIntent, fetched_at: NaiveDateTime) -> PaymentIntent {
         PaymentIntent {
             stripe_account_id: account.to_string(),
@@ -217,6 +253,65 @@ pub struct PaymentFilter {
 }
 
 impl PaymentIntent {
+    /// Each payment with what its refunds that count give back and what it belongs to: one
+    /// statement per kind of link for the whole page.
+    pub fn with_links(
+        conn: &mut DbConnection,
+        account: &str,
+        rows: Vec<PaymentIntent>,
+    ) -> QueryResult<Vec<(PaymentIntent, PaymentLinks)>> {
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let refunded = Refund::refunded_of(conn, account, &ids)?;
+        let sessions = CheckoutSession::of_payments(conn, account, &ids)?;
+        let paid = InvoicePayment::of_payments(conn, account, &ids)?;
+        let invoice_ids: Vec<&str> = paid.iter().map(|p| p.invoice_id.as_str()).collect();
+        let invoices = Invoice::live_among(conn, account, &invoice_ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let session = sessions
+                    .iter()
+                    .find(|s| s.payment_intent_id.as_deref() == Some(row.id.as_str()));
+                let invoice = paid
+                    .iter()
+                    .find(|p| p.payment_intent_id.as_deref() == Some(row.id.as_str()))
+                    .map(|p| p.invoice_id.clone());
+                let subscription = invoice.as_ref().and_then(|id| {
+                    let invoice = invoices.iter().find(|i| i.id == *id)?;
+                    invoice.subscription_id.clone()
+                });
+                let links = PaymentLinks {
+                    amount_refunded: refunded.get(&row.id).copied().unwrap_or(0),
+                    checkout_session_id: session.map(|s| s.id.clone()),
+                    invoice_id: invoice,
+                    subscription_id: subscription,
+                };
+                (row, links)
+            })
+            .collect())
+    }
+
+    /// The account whose organizer hears of what belongs to the payment `payment` of `account`
+    /// (a refund, a dispute, a session): the payment's destination for a mirrored destination
+    /// charge; else `account`.
+    pub fn heard_account(
+        conn: &mut DbConnection,
+        account: &str,
+        payment: Option<&str>,
+    ) -> QueryResult<String> {
+        let destination = match payment {
+            Some(payment) => payment_intents::table
+                .filter(payment_intents::stripe_account_id.eq(account))
+                .filter(payment_intents::id.eq(payment))
+                .select(payment_intents::destination_account)
+                .first::<Option<String>>(conn)
+                .optional()?
+                .flatten(),
+            None => None,
+        };
+        Ok(destination.unwrap_or_else(|| account.to_string()))
+    }
+
     /// The payment `id` of `account` sent on to `destination` (`None`: one that is the
     /// account's own, not a destination charge).
     pub fn find_for(

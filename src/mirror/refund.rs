@@ -8,10 +8,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::payment_intent::PaymentIntent;
 use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::refunds;
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Refunds;
@@ -118,6 +120,21 @@ impl Rows for Refunds {
         after: Option<&'a str>,
     ) -> Result<Page<RemoteRefund>, StripeError> {
         list_page(client, "refunds", after).await
+    }
+
+    const HEARD: bool = true;
+
+    fn notes(_before: Option<&Refund>, _after: &Refund) -> Vec<GatewayEventType> {
+        vec![GatewayEventType::RefundUpdated]
+    }
+
+    fn heard_by(conn: &mut DbConnection, row: &Refund) -> QueryResult<Option<String>> {
+        let payment = row.payment_intent_id.as_deref();
+        PaymentIntent::heard_account(conn, &row.stripe_account_id, payment).map(Some)
+    }
+
+    fn served(_conn: &mut DbConnection, row: &Refund) -> QueryResult<serde_json::Value> {
+        Ok(serde_json::to_value(RefundResponse::from(row.clone())).unwrap_or_default())
     }
 
     fn row(account: &str, r: RemoteRefund, fetched_at: NaiveDateTime) -> Refund {

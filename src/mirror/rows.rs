@@ -10,6 +10,7 @@ use diesel::QueryResult;
 
 use super::{Env, EventRef, Fetched, MirrorError, Page};
 use crate::db::{DbConnection, DbError};
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
 /// A kind kept as one row per object. Implementing it makes the kind a [`Kind`].
@@ -40,11 +41,38 @@ pub trait Rows: Sync + 'static {
         after: Option<&'a str>,
     ) -> impl Future<Output = Result<Page<Self::Remote>, StripeError>> + Send + 'a;
     fn row(account: &str, remote: Self::Remote, fetched_at: NaiveDateTime) -> Self::Row;
+
+    /// Whether the platform's apps hear of this kind's changes (gateway events, see `heard`);
+    /// when they do, [`Rows::notes`], [`Rows::heard_by`] and [`Rows::served`] say what they hear.
+    const HEARD: bool = false;
+
+    /// The gateway event types a change of a row makes, from the row stored before it (`None`:
+    /// there was none) to `after`; none when an app does not care about this change.
+    fn notes(_before: Option<&Self::Row>, _after: &Self::Row) -> Vec<GatewayEventType> {
+        Vec::new()
+    }
+
+    /// The account whose organizer hears of `row`: the row's own, unless the kind says; `None`
+    /// when the kind cannot tell whose the row is on an account organizers share (no one hears).
+    fn heard_by(_conn: &mut DbConnection, row: &Self::Row) -> QueryResult<Option<String>> {
+        Ok(Some(row.account().to_string()))
+    }
+
+    /// `row` as the gateway's read API serves it: an event's `data`.
+    fn served(_conn: &mut DbConnection, _row: &Self::Row) -> QueryResult<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
 }
 
 /// A mirror row keyed by (account, Stripe id), written only from a fetch.
 pub trait MirrorRow: Sized {
     fn id(&self) -> &str;
+
+    /// The account the row is of.
+    fn account(&self) -> &str;
+
+    /// The account's row `id` as stored, marked deleted or not.
+    fn stored(conn: &mut DbConnection, account: &str, id: &str) -> QueryResult<Option<Self>>;
 
     /// Whether two rows hold the same content, whenever they were fetched.
     fn same(&self, other: &Self) -> bool;
@@ -92,7 +120,9 @@ pub async fn store<K: Rows>(
     env.db
         .run(move |conn| {
             match fetched {
-                Fetched::Found(object) => K::Row::upsert(conn, &K::row(&account, object, at))?,
+                Fetched::Found(object) => {
+                    super::heard::write::<K>(conn, &K::row(&account, object, at))?
+                }
                 Fetched::Gone => K::Row::mark_deleted(conn, &account, &id, at)?,
             };
             Ok::<_, DbError>(())
@@ -111,6 +141,24 @@ macro_rules! mirror_row {
         impl $crate::mirror::MirrorRow for $row {
             fn id(&self) -> &str {
                 &self.id
+            }
+
+            fn account(&self) -> &str {
+                &self.stripe_account_id
+            }
+
+            fn stored(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                id: &str,
+            ) -> diesel::QueryResult<Option<Self>> {
+                diesel::OptionalExtension::optional(
+                    $table::table
+                        .filter($table::stripe_account_id.eq(account))
+                        .filter($table::id.eq(id))
+                        .select(<Self as diesel::SelectableHelper<_>>::as_select())
+                        .first(conn),
+                )
             }
 
             fn same(&self, other: &Self) -> bool {

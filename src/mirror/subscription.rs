@@ -13,11 +13,12 @@ use stripe_billing::subscription::{
 use utoipa::ToSchema;
 
 use super::invoice::Links;
+use super::PAGE_SIZE;
 use super::{found, timestamp, Env, EventRef, Expandable, Fetched, MirrorError, Page, Rows};
-use super::{MirrorRow, PAGE_SIZE};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::subscriptions;
 use crate::db::{DbConnection, DbError};
+use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
 pub struct Subscriptions;
@@ -176,6 +177,23 @@ impl Rows for Subscriptions {
         client.read_json(&request).await
     }
 
+    const HEARD: bool = true;
+
+    fn notes(before: Option<&Subscription>, after: &Subscription) -> Vec<GatewayEventType> {
+        match before {
+            None => vec![GatewayEventType::SubscriptionCreated],
+            Some(before) if after.status == "canceled" && before.status != "canceled" => {
+                vec![GatewayEventType::SubscriptionCanceled]
+            }
+            Some(_) => vec![GatewayEventType::SubscriptionUpdated],
+        }
+    }
+
+    fn served(_conn: &mut DbConnection, row: &Subscription) -> QueryResult<serde_json::Value> {
+        let served = SubscriptionResponse::from(row.clone());
+        Ok(serde_json::to_value(served).unwrap_or_default())
+    }
+
     fn row(account: &str, s: RemoteSubscription, fetched_at: NaiveDateTime) -> Subscription {
         let items: Vec<SubscriptionItem> = s
             .items
@@ -232,7 +250,7 @@ pub async fn refresh_customer(env: &Env<'_>, customer: &str) -> Result<(), Mirro
         .run(move |conn| {
             for subscription in all {
                 let row = Subscriptions::row(&account, subscription, at);
-                Subscription::upsert(conn, &row)?;
+                super::heard::write::<Subscriptions>(conn, &row)?;
             }
             Ok::<_, DbError>(())
         })

@@ -10,7 +10,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::domain::{DisputeStatus, PaymentStatus};
+use crate::domain::{DisputeStatus, GatewayEventType, PaymentStatus};
 use crate::error::{ErrorBody, ErrorDetail, FieldError};
 use crate::routes;
 
@@ -25,13 +25,21 @@ use crate::routes;
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     // The vocabularies only query parameters name, which no body brings into the document.
-    components(schemas(ErrorBody, ErrorDetail, FieldError, PaymentStatus, DisputeStatus)),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        FieldError,
+        PaymentStatus,
+        DisputeStatus,
+        GatewayEventType
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "organizers", description = "Tenants: one Stripe account each"),
         (name = "customers", description = "An organizer's customers, keyed by (email, the organizer's Stripe account)"),
         (name = "billing", description = "An organizer's products, prices and subscriptions, mirrored from Stripe"),
         (name = "payments", description = "Checkout Sessions, PaymentIntents and billing portal sessions on the organizer's own Stripe account"),
+        (name = "events", description = "What happened to an organizer's payments, subscriptions and account, in the gateway's words: a feed to pull"),
         (name = "sync", description = "Reconciliation of an organizer's account with Stripe, with drift reports"),
         (name = "erasures", description = "GDPR erasure of a person across every organizer"),
         (name = "audit", description = "Who changed what"),

@@ -9,6 +9,7 @@ mod billing;
 pub mod console;
 mod customers;
 mod erasures;
+mod events;
 mod health;
 mod invoices;
 pub mod metrics;
@@ -68,6 +69,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::create_refund)
                 .service(payments::list_refunds)
                 .service(payments::list_disputes)
+                .service(events::list)
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)

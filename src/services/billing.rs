@@ -9,9 +9,7 @@ use utoipa::ToSchema;
 use super::customers::{active_of, with_active_customer, ActiveCustomer, CustomerError};
 use super::payments::PaymentError;
 use super::{organizers, AppState};
-use diesel::QueryResult;
 
-use crate::db::DbConnection;
 use crate::domain::Principal;
 use crate::domain::{CustomerId, ObjectCursor, OrganizerId, PageLimit};
 use crate::mirror::checkout_session::CheckoutSession;
@@ -21,15 +19,13 @@ pub use crate::mirror::dispute::DisputeResponse;
 use crate::mirror::invoice::Invoice;
 pub use crate::mirror::invoice::InvoiceResponse;
 use crate::mirror::invoice_payment::InvoicePayment;
+use crate::mirror::payment_intent::PaymentIntent;
 pub use crate::mirror::payment_intent::{PaymentFilter, PaymentResponse};
-use crate::mirror::payment_intent::{PaymentIntent, PaymentLinks};
 use crate::mirror::price::Price;
 use crate::mirror::product::Product;
 pub use crate::mirror::product::ProductResponse;
-use crate::mirror::refund::Refund;
 use crate::mirror::subscription::Subscription;
 pub use crate::mirror::subscription::SubscriptionResponse;
-use crate::mirror::MirrorRow;
 
 /// The organizer's active products that have at least one active price, by name.
 pub async fn products(
@@ -162,7 +158,7 @@ pub async fn payments(
             let rows = PaymentIntent::list(conn, account, destination, &filter, after, fetch)?;
             // The page first: the row that only tells whether another page follows needs no links.
             let (rows, next) = limit.split_as(rows, |payment| &payment.id, ObjectCursor::after);
-            Ok::<_, CustomerError>((with_links(conn, account, rows)?, next))
+            Ok::<_, CustomerError>((PaymentIntent::with_links(conn, account, rows)?, next))
         })
         .await?;
     let payments = rows
@@ -195,44 +191,6 @@ pub async fn disputes(
     Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
-/// Each payment with what its refunds that count give back and what it belongs to: one
-/// statement per kind of link for the whole page.
-fn with_links(
-    conn: &mut DbConnection,
-    account: &str,
-    rows: Vec<PaymentIntent>,
-) -> QueryResult<Vec<(PaymentIntent, PaymentLinks)>> {
-    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let refunded = Refund::refunded_of(conn, account, &ids)?;
-    let sessions = CheckoutSession::of_payments(conn, account, &ids)?;
-    let paid = InvoicePayment::of_payments(conn, account, &ids)?;
-    let invoice_ids: Vec<&str> = paid.iter().map(|p| p.invoice_id.as_str()).collect();
-    let invoices = Invoice::live_among(conn, account, &invoice_ids)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let session = sessions
-                .iter()
-                .find(|s| s.payment_intent_id.as_deref() == Some(row.id.as_str()));
-            let invoice = paid
-                .iter()
-                .find(|p| p.payment_intent_id.as_deref() == Some(row.id.as_str()))
-                .map(|p| p.invoice_id.clone());
-            let subscription = invoice.as_ref().and_then(|id| {
-                let invoice = invoices.iter().find(|i| i.id == *id)?;
-                invoice.subscription_id.clone()
-            });
-            let links = PaymentLinks {
-                amount_refunded: refunded.get(&row.id).copied().unwrap_or(0),
-                checkout_session_id: session.map(|s| s.id.clone()),
-                invoice_id: invoice,
-                subscription_id: subscription,
-            };
-            (row, links)
-        })
-        .collect())
-}
-
 /// The organizer's payment `id` (a PaymentIntent), as the mirror has it.
 pub async fn payment(
     state: &AppState,
@@ -244,7 +202,7 @@ pub async fn payment(
     organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
         let account = organizer.charge_account(platform.as_ref());
         let found = PaymentIntent::find_for(conn, account, organizer.destination(), &id)?;
-        let (row, links) = with_links(conn, account, found.into_iter().collect())?
+        let (row, links) = PaymentIntent::with_links(conn, account, found.into_iter().collect())?
             .pop()
             .ok_or(PaymentError::PaymentNotFound(id))?;
         Ok(PaymentResponse::new(row, links))

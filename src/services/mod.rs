@@ -5,6 +5,7 @@ pub mod audit;
 pub mod billing;
 pub mod customers;
 pub mod erasures;
+pub mod events;
 pub mod organizers;
 pub mod payments;
 pub mod rate_shares;

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use crate::configuration::{SyncSettings, WorkerSettings};
 use crate::jobs::{Cadence, Ran, Runner};
 use crate::services::webhooks::worker;
-use crate::services::{rate_shares, sync, AppState};
+use crate::services::{events, rate_shares, sync, AppState};
 use crate::{idempotency, telemetry};
 
 /// Which duties a process runs.
@@ -19,8 +19,9 @@ pub struct Background<'a> {
     pub inbox: Option<(&'a WorkerSettings, Arc<Notify>)>,
     /// The reconciliation sweep, when an interval is set (where workers run).
     pub sweep: Option<&'a SyncSettings>,
-    /// How often expired idempotency keys are purged (where requests are served).
-    pub purge_every: Option<Duration>,
+    /// How often expired idempotency keys, and gateway events past their retention (the
+    /// second), are purged (where requests are served).
+    pub purge_every: Option<(Duration, chrono::Duration)>,
     /// Whether this process records metrics (their upkeep).
     pub metrics: bool,
 }
@@ -60,7 +61,7 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
             sync::schedule::sweeps(state.clone(), every, settings.sync_concurrency),
         );
     }
-    if let Some(every) = background.purge_every {
+    if let Some((every, retention)) = background.purge_every {
         runner.register(
             "idempotency.purge",
             Cadence::Every {
@@ -68,6 +69,14 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 at_start: false,
             },
             idempotency::purge(state.db.clone()),
+        );
+        runner.register(
+            "events.purge",
+            Cadence::Every {
+                every,
+                at_start: false,
+            },
+            events::purge(state.db.clone(), retention),
         );
     }
     if background.metrics {

@@ -127,7 +127,10 @@ impl Application {
             Background {
                 inbox: run_workers.then_some((&settings.worker, stored)),
                 sweep: run_workers.then_some(&settings.sync),
-                purge_every: Some(settings.server.idempotency_purge_every()),
+                purge_every: Some((
+                    settings.server.idempotency_purge_every(),
+                    settings.server.events_retention(),
+                )),
                 metrics: true,
             },
         );

@@ -23,6 +23,7 @@ mod destination_charges;
 mod disputes;
 mod erasures;
 mod errors;
+mod event_feed;
 mod fake_payments;
 mod fake_stripe_control;
 mod fake_stripe_gates;

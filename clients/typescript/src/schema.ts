@@ -424,6 +424,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/organizers/{org_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organizer's gateway events after a cursor, in order; waits up to `wait` seconds for one
+         *     when none is new. Events are kept at least `GATEWAY_EVENTS_RETENTION_DAYS` days.
+         */
+        get: operations["list_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizers/{org_id}/login-links": {
         parameters: {
             query?: never;
@@ -1276,6 +1296,19 @@ export interface components {
             request_id: string;
         };
         /**
+         * @description The feed's cursor: opaque; pass back the `next_cursor` a read gave.
+         * @example 42
+         */
+        EventCursor: string;
+        EventFeedPage: {
+            /** @description In the order they were recorded. */
+            data: components["schemas"]["GatewayEventResponse"][];
+            /** @description Pass as `after` to read on: always present (the same cursor when nothing was new). */
+            next_cursor: components["schemas"]["EventCursor"];
+        };
+        /** @description The objects an event may carry, each as its read API serves it. */
+        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"];
+        /**
          * @description Where an inbox event stands.
          * @enum {string}
          */
@@ -1294,6 +1327,39 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @description One event as the feed (and, later, a webhook delivery) serves it. */
+        GatewayEventResponse: {
+            /** @description The object as the gateway's read API serves it (see `type`). */
+            data: components["schemas"]["EventObject"];
+            /**
+             * @description The event's id: the same wherever the event is read or delivered.
+             * @example 0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c
+             */
+            id: string;
+            /** @description The Stripe id of the object it is about (`pi_...`, `cs_...`, `re_...`, `acct_...`). */
+            object_id: string;
+            organizer_id: string;
+            /**
+             * Format: int64
+             * @description The object's events in order, from 1: an app that has seen a higher one of this object
+             *     can drop this one.
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description When the change was recorded.
+             */
+            timestamp: string;
+            type: components["schemas"]["GatewayEventType"];
+        };
+        /**
+         * @description What happened, in the gateway's words. `data` is the object as the gateway's read API
+         *     serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
+         *     dispute, a subscription, an invoice, or the organizer's account state
+         *     (`organizer.account_updated`).
+         * @enum {string}
+         */
+        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "organizer.account_updated";
         Health: {
             /** @example ok */
             status: string;
@@ -3896,6 +3962,86 @@ export interface operations {
                 };
             };
             /** @description Invalid `status`, `limit` or `cursor` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_events: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous read; leave it out to start from the oldest event kept. */
+                after?: components["schemas"]["EventCursor"];
+                /**
+                 * @description Only these types, comma-separated (e.g. `checkout.completed,refund.updated`).
+                 * @example checkout.completed,payment.succeeded
+                 */
+                types?: string;
+                /** @description Events per read, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description Seconds to wait for an event when none is new, 0 (the default) to 30. */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Organizer id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events after the cursor (none when `wait` passed without one) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventFeedPage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of another organizer, or of a disabled one (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `after`, `types`, `limit` or `wait` (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;

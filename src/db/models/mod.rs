@@ -7,6 +7,7 @@ mod audit_event;
 mod customer;
 pub(crate) mod customer_reads;
 mod erasure;
+pub mod gateway_event;
 pub mod idempotency;
 mod organizer;
 pub mod sync;

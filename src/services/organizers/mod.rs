@@ -10,7 +10,7 @@ use crate::domain::{
     StripeAccountId, TicketFees,
 };
 use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
-use crate::mirror::{MirrorRow, Rows};
+use crate::mirror::Rows;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::{Get, StripeError, StripeFailure};
@@ -131,7 +131,7 @@ pub async fn register(
             let result = crate::db::write_transaction(conn, |conn| {
                 let organizer = Organizer::insert(conn, &new)?;
                 if let Some(status) = &status {
-                    StripeAccount::upsert(conn, status)?;
+                    crate::mirror::write::<Accounts>(conn, status)?;
                 }
                 audit.record(
                     conn,

@@ -15,7 +15,7 @@ use crate::db::{database_now, DbError};
 use crate::domain::payment::HttpUrl;
 use crate::domain::{BusinessType, Country, OrganizerId, Principal, StripeAccountId};
 use crate::mirror::account::{Accounts, RemoteAccount, StripeAccount};
-use crate::mirror::{Fetched, MirrorRow, Rows};
+use crate::mirror::{Fetched, Rows};
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::AppState;
 use crate::stripe::accounts::{self, NewAccount, RemoteLink};
@@ -137,7 +137,7 @@ pub async fn create_account(
                             current
                         }
                     };
-                StripeAccount::upsert(conn, &row)?;
+                crate::mirror::write::<Accounts>(conn, &row)?;
                 audit.record(
                     conn,
                     &AuditEntry {
@@ -201,7 +201,9 @@ pub async fn account_for_payment(
     let stored = row.clone();
     state
         .db
-        .run(move |conn| Ok::<_, DbError>(StripeAccount::upsert(conn, &stored).map(drop)?))
+        .run(move |conn| {
+            Ok::<_, DbError>(crate::mirror::write::<Accounts>(conn, &stored).map(drop)?)
+        })
         .await?;
     super::chargeable(organizer, Some(&row), platform)
 }

@@ -11,7 +11,7 @@ use crate::domain::{ClientKey, OrganizerId, Principal};
 use crate::mirror::payment_intent::PaymentIntent;
 pub use crate::mirror::refund::RefundResponse;
 use crate::mirror::refund::{Refund, Refunds, RemoteRefund};
-use crate::mirror::{MirrorRow, Rows};
+use crate::mirror::Rows;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::{organizers, AppState};
 use crate::stripe::customers::ORGANIZER_ID_KEY;
@@ -126,7 +126,7 @@ pub async fn refund(
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                Refund::upsert(conn, &stored)?;
+                crate::mirror::write::<Refunds>(conn, &stored)?;
                 audit.record(conn, &entry)
             })
             .map_err(DbError::from)

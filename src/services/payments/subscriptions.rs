@@ -16,7 +16,7 @@ use crate::mirror::price::Price;
 use crate::mirror::subscription::{
     RemoteSubscription, Subscription, SubscriptionResponse, Subscriptions,
 };
-use crate::mirror::{MirrorRow, Rows};
+use crate::mirror::Rows;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
 use crate::services::{organizers, AppState};
 use crate::stripe::subscriptions::{self as requests, ItemChange, SubscriptionChange};
@@ -305,7 +305,7 @@ async fn record(
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                Subscription::upsert(conn, &stored)?;
+                crate::mirror::write::<Subscriptions>(conn, &stored)?;
                 audit.record(conn, &entry)
             })
             .map_err(DbError::from)

@@ -219,6 +219,7 @@ async fn start_instance(
             idempotency_keep_secs: 86_400,
             idempotency_lease_secs: 30,
             idempotency_purge_secs: 600,
+            events_retention_days: 30,
             metrics_bind_address: None,
         },
         database: DatabaseSettings {

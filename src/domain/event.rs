@@ -1,0 +1,32 @@
+//! What the gateway tells the platform's apps: the types of its own events, in its own words
+//! (not Stripe's), one per change an app acts on.
+
+use super::text_enum::text_enum;
+
+text_enum! {
+    /// What happened, in the gateway's words. `data` is the object as the gateway's read API
+    /// serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
+    /// dispute, a subscription, an invoice, or the organizer's account state
+    /// (`organizer.account_updated`).
+    pub enum GatewayEventType {
+        /// A Checkout Session was paid (or completed without payment): fulfil the order.
+        CheckoutCompleted = "checkout.completed",
+        /// A Checkout Session expired unpaid: release what it held.
+        CheckoutExpired = "checkout.expired",
+        PaymentSucceeded = "payment.succeeded",
+        /// An attempt failed; the payment may still succeed with another attempt.
+        PaymentFailed = "payment.failed",
+        PaymentCanceled = "payment.canceled",
+        /// A refund was created or changed status (`pending`, `succeeded`, `failed`,
+        /// `canceled`).
+        RefundUpdated = "refund.updated",
+        /// A dispute was opened or changed: answer by its `evidence_due_by`.
+        DisputeUpdated = "dispute.updated",
+        SubscriptionCreated = "subscription.created",
+        SubscriptionUpdated = "subscription.updated",
+        SubscriptionCanceled = "subscription.canceled",
+        InvoicePaid = "invoice.paid",
+        /// What the organizer's Stripe account can do, or what Stripe needs of it, changed.
+        OrganizerAccountUpdated = "organizer.account_updated",
+    }
+}

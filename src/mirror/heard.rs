@@ -1,0 +1,58 @@
+//! What the platform's apps hear of the mirror: a write of a row of a kind apps hear of
+//! ([`Rows::HEARD`]) that changes the row appends the gateway events the kind names for the
+//! change, in the same transaction (an outbox: no change without its events, and no events
+//! without the change). A write that changes nothing (a duplicate Stripe event, a re-fetch, a
+//! reconciliation that finds the row right) appends nothing.
+//!
+//! The organizer's row is locked before the stored row is read, so writers of one organizer's
+//! rows take turns: two workers refreshing one object cannot both see the old row and both tell
+//! of the change, and the events' `seq` follows the order of commits.
+
+use diesel::QueryResult;
+
+use super::{MirrorRow, Rows};
+use crate::db::models::gateway_event::{GatewayEvent, NewEvent, APPENDED};
+use crate::db::{now, write_transaction, DbConnection};
+
+/// Writes `row` as [`MirrorRow::upsert`] does (a fetch that began later wins), with the gateway
+/// events its change makes; returns whether the row was written.
+pub fn write<K: Rows>(conn: &mut DbConnection, row: &K::Row) -> QueryResult<bool> {
+    if !K::HEARD {
+        return K::Row::upsert(conn, row);
+    }
+    let (written, appended) = write_transaction(conn, |conn| {
+        let organizer = match K::heard_by(conn, row)? {
+            Some(account) => GatewayEvent::lock_organizer_of(conn, &account)?,
+            None => None,
+        };
+        let Some(organizer) = organizer else {
+            return Ok((K::Row::upsert(conn, row)?, false));
+        };
+        let before = K::Row::stored(conn, row.account(), row.id())?;
+        if !K::Row::upsert(conn, row)? {
+            return Ok((false, false));
+        }
+        if before.as_ref().is_some_and(|before| before.same(row)) {
+            return Ok((true, false));
+        }
+        let types = K::notes(before.as_ref(), row);
+        if types.is_empty() {
+            return Ok((true, false));
+        }
+        let data = K::served(conn, row)?.to_string();
+        let at = now();
+        for event_type in types {
+            let new = NewEvent {
+                event_type: event_type.as_str(),
+                object_id: row.id(),
+                data: &data,
+            };
+            GatewayEvent::append(conn, &organizer, &new, at)?;
+        }
+        Ok::<_, diesel::result::Error>((true, true))
+    })?;
+    if appended {
+        APPENDED.notify_waiters();
+    }
+    Ok(written)
+}
