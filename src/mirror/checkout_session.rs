@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
 use utoipa::ToSchema;
 
-use super::payment_intent::PaymentIntent;
+use super::writes::payment_heard_by;
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::models::Organizer;
@@ -171,7 +171,7 @@ impl Rows for CheckoutSessions {
             return Ok(Some(account.clone()));
         }
         let payment = row.payment_intent_id.as_deref();
-        let heard = PaymentIntent::heard_account(conn, account, payment)?;
+        let heard = payment_heard_by(conn, account, payment)?;
         Ok((heard != *account).then_some(heard))
     }
 

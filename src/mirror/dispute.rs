@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::payment_intent::PaymentIntent;
+use super::writes::payment_heard_by;
 use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::schema::{disputes, payment_intents};
 use crate::db::DbConnection;
@@ -132,7 +132,7 @@ impl Rows for Disputes {
     /// A destination charge's dispute is the platform's to answer, and told to the organizer.
     fn heard_by(conn: &mut DbConnection, row: &Dispute) -> QueryResult<Option<String>> {
         let payment = row.payment_intent_id.as_deref();
-        PaymentIntent::heard_account(conn, &row.stripe_account_id, payment).map(Some)
+        payment_heard_by(conn, &row.stripe_account_id, payment).map(Some)
     }
 
     fn served(_conn: &mut DbConnection, row: &Dispute) -> QueryResult<serde_json::Value> {

@@ -112,7 +112,7 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
             // Listed before this run's cursor, or created while it listed: Stripe has it.
             Fetched::Found(remote) if !dry_run => {
                 let row = K::row(&account, remote, fetched_at);
-                db.run(move |conn| Ok::<_, DbError>(super::heard::write::<K>(conn, &row)?))
+                db.run(move |conn| Ok::<_, DbError>(super::writes::write::<K>(conn, &row)?))
                     .await?;
             }
             Fetched::Found(_) => {}
@@ -181,7 +181,7 @@ fn write_page<K: Rows>(
     Ok(crate::db::write_transaction(conn, |conn| {
         let mut written = 0;
         for row in rows {
-            written += u64::from(super::heard::write::<K>(conn, row)?);
+            written += u64::from(super::writes::write::<K>(conn, row)?);
         }
         if let Some(last) = last {
             cursors::save_cursor(conn, account, K::NAME, run_id, last)?;

@@ -19,7 +19,6 @@ pub mod checkout_session;
 pub mod customer;
 pub mod dispute;
 pub mod entitlements;
-mod heard;
 pub mod invoice;
 pub mod invoice_payment;
 mod listing;
@@ -31,14 +30,15 @@ mod remote;
 mod rows;
 mod run;
 pub mod subscription;
+mod writes;
 
 use chrono::NaiveDateTime;
 
 pub use customer::{Cause, CustomerWrites};
-pub use heard::write;
 pub use remote::{found, list_page, retrieve, timestamp, Expandable, Fetched, Page, PAGE_SIZE};
-pub use rows::{refresh, MirrorRow, Rows};
+pub use rows::{MirrorRow, Rows};
 pub use run::{DriftReport, Examples, KindDrift, RunContext, EXAMPLES, LEASE_KIND, LEASE_TTL};
+pub use writes::{refresh, write};
 
 use crate::db::{Db, DbError};
 use crate::domain::StripeAccountId;
@@ -109,7 +109,7 @@ impl<K: Rows> Kind for K {
     ) -> BoxFuture<'a, Result<(), MirrorError>> {
         Box::pin(async move {
             for id in K::targets(event) {
-                rows::refresh::<K>(env, &id).await?;
+                writes::refresh::<K>(env, &id).await?;
             }
             Ok(())
         })

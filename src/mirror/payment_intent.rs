@@ -291,27 +291,6 @@ impl PaymentIntent {
             .collect())
     }
 
-    /// The account whose organizer hears of what belongs to the payment `payment` of `account`
-    /// (a refund, a dispute, a session): the payment's destination for a mirrored destination
-    /// charge; else `account`.
-    pub fn heard_account(
-        conn: &mut DbConnection,
-        account: &str,
-        payment: Option<&str>,
-    ) -> QueryResult<String> {
-        let destination = match payment {
-            Some(payment) => payment_intents::table
-                .filter(payment_intents::stripe_account_id.eq(account))
-                .filter(payment_intents::id.eq(payment))
-                .select(payment_intents::destination_account)
-                .first::<Option<String>>(conn)
-                .optional()?
-                .flatten(),
-            None => None,
-        };
-        Ok(destination.unwrap_or_else(|| account.to_string()))
-    }
-
     /// The payment `id` of `account` sent on to `destination` (`None`: one that is the
     /// account's own, not a destination charge).
     pub fn find_for(

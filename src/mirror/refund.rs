@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::payment_intent::PaymentIntent;
+use super::writes::payment_heard_by;
 use super::{list_page, retrieve, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::schema::refunds;
@@ -130,7 +130,7 @@ impl Rows for Refunds {
 
     fn heard_by(conn: &mut DbConnection, row: &Refund) -> QueryResult<Option<String>> {
         let payment = row.payment_intent_id.as_deref();
-        PaymentIntent::heard_account(conn, &row.stripe_account_id, payment).map(Some)
+        payment_heard_by(conn, &row.stripe_account_id, payment).map(Some)
     }
 
     fn served(_conn: &mut DbConnection, row: &Refund) -> QueryResult<serde_json::Value> {

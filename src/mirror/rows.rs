@@ -1,15 +1,14 @@
 //! The kinds kept as one row per Stripe object, keyed by (account, Stripe id): what such a
 //! kind says about itself ([`Rows`]), the row's writes ([`MirrorRow`], made by
-//! [`mirror_row!`]), and the refresh every one of them shares: fetch, then write the row or
-//! mark it deleted. Their reconciliation is `listing.rs`; `mod.rs` makes each a [`Kind`](super::Kind).
+//! [`mirror_row!`]); their writes, with what apps hear of them, are `writes.rs`. Their reconciliation is `listing.rs`; `mod.rs` makes each a [`Kind`](super::Kind).
 
 use std::future::Future;
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
-use super::{Env, EventRef, Fetched, MirrorError, Page};
-use crate::db::{DbConnection, DbError};
+use super::{EventRef, Fetched, Page};
+use crate::db::DbConnection;
 use crate::domain::GatewayEventType;
 use crate::stripe::{AccountClient, StripeError};
 
@@ -99,36 +98,6 @@ pub trait MirrorRow: Sized {
         after: Option<&str>,
         limit: i64,
     ) -> QueryResult<Vec<String>>;
-}
-
-/// Re-fetches the object `id` of kind `K` and writes what Stripe answered: its row, or the
-/// row marked deleted when Stripe no longer has it.
-pub async fn refresh<K: Rows>(env: &Env<'_>, id: &str) -> Result<(), MirrorError> {
-    let fetched = K::fetch(&env.client, id)
-        .await
-        .map_err(|err| env.stripe_failed(err))?;
-    store::<K>(env, id, fetched).await
-}
-
-/// Writes what a fetch of the object `id` found.
-pub async fn store<K: Rows>(
-    env: &Env<'_>,
-    id: &str,
-    fetched: Fetched<K::Remote>,
-) -> Result<(), MirrorError> {
-    let (account, id, at) = (env.account.to_string(), id.to_string(), env.fetched_at);
-    env.db
-        .run(move |conn| {
-            match fetched {
-                Fetched::Found(object) => {
-                    super::heard::write::<K>(conn, &K::row(&account, object, at))?
-                }
-                Fetched::Gone => K::Row::mark_deleted(conn, &account, &id, at)?,
-            };
-            Ok::<_, DbError>(())
-        })
-        .await?;
-    Ok(())
 }
 
 /// Implements [`MirrorRow`] for a row type over its table, whose key is (stripe_account_id,

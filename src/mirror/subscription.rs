@@ -250,7 +250,7 @@ pub async fn refresh_customer(env: &Env<'_>, customer: &str) -> Result<(), Mirro
         .run(move |conn| {
             for subscription in all {
                 let row = Subscriptions::row(&account, subscription, at);
-                super::heard::write::<Subscriptions>(conn, &row)?;
+                super::writes::write::<Subscriptions>(conn, &row)?;
             }
             Ok::<_, DbError>(())
         })

@@ -201,9 +201,15 @@ async fn each_organizer_reads_its_own_events_and_bad_reads_are_refused(app: Test
     .await;
     // Each feed starts with the account as registering the organizer fetched it.
     let ours = read(&app, &org, "").await;
-    assert_eq!(types(&ours), ["organizer.account_updated", "payment.succeeded"]);
+    assert_eq!(
+        types(&ours),
+        ["organizer.account_updated", "payment.succeeded"]
+    );
     assert_eq!(ours["data"][0]["data"]["charges_enabled"], true, "{ours}");
-    assert_eq!(types(&read(&app, &other, "").await), ["organizer.account_updated"]);
+    assert_eq!(
+        types(&read(&app, &other, "").await),
+        ["organizer.account_updated"]
+    );
     let theirs = app.organizer_token(other["id"].as_str().unwrap());
     let response = app.get(&events_path(&org), &theirs).await;
     assert_eq!(response.status(), 403);
