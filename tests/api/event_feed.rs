@@ -6,10 +6,12 @@ use serde_json::{json, Value};
 
 use crate::checkout::organizer_with_fee;
 use crate::helpers::{backend_tests, error_body, error_fields, TestApp, WEBHOOK_SECRET};
+use crate::sync::run_once;
 
 backend_tests!(
     a_paid_checkout_is_told_once_and_a_duplicate_tells_nothing,
     a_read_waits_for_the_next_event,
+    a_subscription_bought_through_checkout_is_told_with_its_first_invoice,
     a_refund_is_told_as_the_gateway_made_it_and_as_stripe_settled_it,
     each_organizer_reads_its_own_events_and_bad_reads_are_refused,
 );
@@ -231,4 +233,55 @@ async fn each_organizer_reads_its_own_events_and_bad_reads_are_refused(app: Test
         let refused = error_body(response, 422, "validation_failed").await;
         assert_eq!(error_fields(&refused), [field], "{query}");
     }
+}
+
+async fn a_subscription_bought_through_checkout_is_told_with_its_first_invoice(app: TestApp) {
+    let org = organizer(&app, ACCOUNT).await;
+    let cursor = read(&app, &org, "").await["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({
+        "email": "cfo@example.com", "mode": "subscription",
+        "line_items": [{ "name": "Team", "unit_amount": 1000, "currency": "eur", "quantity": 1,
+                         "recurring": { "interval": "month" } }],
+        "success_url": "https://app.example/billing", "cancel_url": "https://app.example/pricing",
+    });
+    let path = format!(
+        "/v1/organizers/{}/checkout-sessions",
+        org["id"].as_str().unwrap()
+    );
+    let response = app.post(&path, &app.admin_token(), &body).await;
+    assert_eq!(response.status(), 201);
+    let session: Value = response.json().await.unwrap();
+    app.trigger_settled(&json!({
+        "type": "checkout.session.completed", "account": ACCOUNT, "session": session["id"],
+    }))
+    .await;
+    let page = read(&app, &org, &format!("after={cursor}")).await;
+    let mut told = types(&page);
+    told.sort_unstable();
+    assert_eq!(
+        told,
+        [
+            "checkout.completed",
+            "invoice.paid",
+            "payment.succeeded",
+            "subscription.created"
+        ],
+        "{page}"
+    );
+    let created = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["type"] == "subscription.created")
+        .unwrap();
+    assert_eq!(created["data"]["status"], "active", "{created}");
+    // A reconciliation re-reads every object of the account and finds nothing new.
+    let after = page["next_cursor"].as_str().unwrap().to_string();
+    let run = run_once(&app, &org, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let again = read(&app, &org, &format!("after={after}")).await;
+    assert_eq!(types(&again), Vec::<&str>::new(), "{again}");
 }
