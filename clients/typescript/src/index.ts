@@ -5,6 +5,8 @@ import type { components, paths } from "./schema.js";
 export type { components, operations, paths } from "./schema.js";
 export { GatewayError, isErrorBody, unwrap } from "./errors.js";
 export type { ErrorBody, ErrorDetail, FieldError } from "./errors.js";
+export { followEvents, readEvents } from "./events.js";
+export type { EventPage, EventReadOptions, GatewayEvent, GatewayEventType } from "./events.js";
 export { onboardingUrl, readiness } from "./onboarding.js";
 export type { Readiness } from "./onboarding.js";
 

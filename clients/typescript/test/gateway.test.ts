@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 
 import {
   createGatewayClient,
+  followEvents,
   GatewayError,
   onboardingUrl,
   readiness,
@@ -131,6 +132,23 @@ describe("the gateway through the typed client", { timeout: 60_000 }, () => {
     assert.ok(item, "the subscription has an item");
     assert.match(item.price, /^price_/);
     price = item.price;
+  });
+
+  it("hears of the subscription in the organizer's event feed", async () => {
+    const org_id = given(organizer, "the organizer").id;
+    const feed = followEvents(gateway, org_id, { types: ["subscription.created"], wait: 10 });
+    const first = await feed.next();
+    await feed.return(undefined);
+    assert.equal(first.done, false);
+    const page = first.value;
+    assert.ok(page && page.events.length === 1, JSON.stringify(page));
+    const event = page.events[0];
+    assert.ok(event);
+    assert.equal(event.type, "subscription.created");
+    assert.equal(event.organizer_id, org_id);
+    assert.equal(event.sequence, 1);
+    assert.ok("status" in event.data && event.data.status === "active", JSON.stringify(event.data));
+    assert.match(page.cursor, /^[0-9]+$/);
   });
 
   // A reconciliation of the account's entitlements reads them from Stripe whatever was
