@@ -6,8 +6,8 @@ use super::text_enum::text_enum;
 text_enum! {
     /// What happened, in the gateway's words. `data` is the object as the gateway's read API
     /// serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
-    /// dispute, a subscription, an invoice, or the organizer's account state
-    /// (`organizer.account_updated`).
+    /// dispute, a subscription, an invoice, the organizer's account state
+    /// (`organizer.account_updated`), or a customer (`customer.deleted`: its ids only).
     pub enum GatewayEventType {
         /// A Checkout Session was paid (or completed without payment): fulfil the order.
         CheckoutCompleted = "checkout.completed",
@@ -28,5 +28,11 @@ text_enum! {
         InvoicePaid = "invoice.paid",
         /// What the organizer's Stripe account can do, or what Stripe needs of it, changed.
         OrganizerAccountUpdated = "organizer.account_updated",
+        /// A customer's email, name, phone or metadata changed (through the gateway or in
+        /// Stripe).
+        CustomerUpdated = "customer.updated",
+        /// A customer was deleted or erased, or its Stripe customer was deleted: `data` holds
+        /// its ids only.
+        CustomerDeleted = "customer.deleted",
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::customers::{CustomerResponse, DeletedCustomer};
 use super::organizers::{self, OrganizerError};
 use super::AppState;
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
@@ -60,6 +61,8 @@ pub enum EventObject {
     Subscription(SubscriptionResponse),
     Invoice(InvoiceResponse),
     Account(AccountStatus),
+    Customer(CustomerResponse),
+    DeletedCustomer(DeletedCustomer),
 }
 
 impl From<GatewayEvent> for GatewayEventResponse {

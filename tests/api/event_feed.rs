@@ -14,6 +14,7 @@ backend_tests!(
     a_subscription_bought_through_checkout_is_told_with_its_first_invoice,
     a_refund_is_told_as_the_gateway_made_it_and_as_stripe_settled_it,
     each_organizer_reads_its_own_events_and_bad_reads_are_refused,
+    customers_are_told_when_they_change_and_forgotten_when_deleted,
 );
 
 const ACCOUNT: &str = "acct_1EventFeed0000001";
@@ -284,4 +285,60 @@ async fn a_subscription_bought_through_checkout_is_told_with_its_first_invoice(a
     assert_eq!(run["status"], "succeeded", "{run}");
     let again = read(&app, &org, &format!("after={after}")).await;
     assert_eq!(types(&again), Vec::<&str>::new(), "{again}");
+}
+
+async fn customers_are_told_when_they_change_and_forgotten_when_deleted(app: TestApp) {
+    let org = organizer(&app, ACCOUNT).await;
+    let path = format!("/v1/organizers/{}/customers", org["id"].as_str().unwrap());
+    let admin = app.admin_token();
+    let body = json!({ "email": "ana@example.com", "name": "Ana" });
+    let response = app.post(&path, &admin, &body).await;
+    assert_eq!(response.status(), 201);
+    let customer: Value = response.json().await.unwrap();
+    let id = customer["id"].as_str().unwrap().to_string();
+    let cursor = read(&app, &org, "").await["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The same details again change nothing; new ones through the gateway, then in Stripe.
+    let response = app.post(&path, &admin, &body).await;
+    assert_eq!(response.status(), 200);
+    let response = app
+        .patch(
+            &format!("{path}/{id}"),
+            &admin,
+            &json!({ "name": "Ana Lima" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    app.trigger_settled(&json!({
+        "type": "customer.updated", "account": ACCOUNT,
+        "customer": customer["stripe_customer_id"], "name": "Ana L.",
+    }))
+    .await;
+    let page = read(
+        &app,
+        &org,
+        &format!("after={cursor}&types=customer.updated"),
+    )
+    .await;
+    let names: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["data"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ana Lima", "Ana L."], "{page}");
+    assert_eq!(page["data"][1]["sequence"], 2);
+
+    // Deleted: told with its ids only, and its earlier events (the person's details) are gone.
+    let response = app.delete(&format!("{path}/{id}"), &admin).await;
+    assert_eq!(response.status(), 204);
+    let page = read(&app, &org, &format!("after={cursor}")).await;
+    assert_eq!(types(&page), ["customer.deleted"], "{page}");
+    let deleted = &page["data"][0]["data"];
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted.get("email"), None, "{deleted}");
+    assert!(!page.to_string().contains("ana@example.com"), "{page}");
 }

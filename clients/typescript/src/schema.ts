@@ -1153,6 +1153,18 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description A customer that was deleted (`customer.deleted`): its ids only, since the person's details
+         *     go with the customer (and an erasure takes the customer's earlier events too).
+         */
+        DeletedCustomer: {
+            deleted: boolean;
+            id: string;
+            organizer_id: string;
+            stripe_account_id: string;
+            /** @description The Stripe customer deleted with it, when it had one. */
+            stripe_customer_id?: string | null;
+        };
         DisputePage: {
             data: components["schemas"]["DisputeResponse"][];
             next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
@@ -1307,7 +1319,7 @@ export interface components {
             next_cursor: components["schemas"]["EventCursor"];
         };
         /** @description The objects an event may carry, each as its read API serves it. */
-        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"];
+        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"] | components["schemas"]["CustomerResponse"] | components["schemas"]["DeletedCustomer"];
         /**
          * @description Where an inbox event stands.
          * @enum {string}
@@ -1355,11 +1367,11 @@ export interface components {
         /**
          * @description What happened, in the gateway's words. `data` is the object as the gateway's read API
          *     serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
-         *     dispute, a subscription, an invoice, or the organizer's account state
-         *     (`organizer.account_updated`).
+         *     dispute, a subscription, an invoice, the organizer's account state
+         *     (`organizer.account_updated`), or a customer (`customer.deleted`: its ids only).
          * @enum {string}
          */
-        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "organizer.account_updated";
+        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "organizer.account_updated" | "customer.updated" | "customer.deleted";
         Health: {
             /** @example ok */
             status: string;

@@ -51,6 +51,34 @@ impl GatewayEvent {
         }
     }
 
+    /// Locks the organizer `organizer_id`'s row until the transaction ends, as
+    /// [`GatewayEvent::lock_organizer_of`] does; false when there is no such organizer.
+    pub fn lock_organizer(conn: &mut DbConnection, organizer_id: &str) -> QueryResult<bool> {
+        let query = organizers::table
+            .filter(organizers::id.eq(organizer_id))
+            .select(organizers::id);
+        let found: Option<String> = match conn {
+            DbConnection::Postgresql(pg) => query.for_update().first(pg).optional()?,
+            DbConnection::Sqlite(sqlite) => query.first(sqlite).optional()?,
+        };
+        Ok(found.is_some())
+    }
+
+    /// Deletes the organizer's events about `object_id`: an erased person's earlier events
+    /// carried their details.
+    pub fn forget_object(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+        object_id: &str,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            gateway_events::table
+                .filter(gateway_events::organizer_id.eq(organizer_id))
+                .filter(gateway_events::object_id.eq(object_id)),
+        )
+        .execute(conn)
+    }
+
     /// Appends `new` for `organizer_id`, whose row the caller holds locked
     /// ([`GatewayEvent::lock_organizer_of`]).
     pub fn append(

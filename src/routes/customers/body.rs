@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,7 +9,8 @@ use crate::domain::{CustomerName, Email, Metadata, Phone};
 use crate::error::{ApiError, FieldError};
 use crate::openapi::patterns::PageCursor;
 use crate::routes::present;
-use crate::services::customers::{self, ActiveCustomer, CustomerPatch, UpsertInput};
+pub use crate::services::customers::CustomerResponse;
+use crate::services::customers::{self, CustomerPatch, UpsertInput};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,47 +51,6 @@ pub struct UpdateCustomer {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Phone>, required = false)]
     phone: Option<Option<String>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CustomerResponse {
-    /// The gateway's id; stays the same for the customer's life, even if its Stripe customer
-    /// is recreated.
-    #[schema(example = "0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c")]
-    id: String,
-    organizer_id: String,
-    /// The organizer's Stripe account, which holds the Stripe customer.
-    #[schema(example = "acct_1Nv0FGQ9RKHgCVdK")]
-    stripe_account_id: String,
-    /// The customer in that account; never valid with any other account.
-    #[schema(example = "cus_QzX4hJ2mT8k9Lp")]
-    stripe_customer_id: String,
-    /// As first spelled by the client.
-    email: String,
-    name: Option<String>,
-    phone: Option<String>,
-    /// The Stripe customer's metadata, without the gateway's own `gateway_*` keys.
-    metadata: BTreeMap<String, String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<ActiveCustomer> for CustomerResponse {
-    fn from(customer: ActiveCustomer) -> Self {
-        let row = customer.row;
-        Self {
-            metadata: row.metadata.0,
-            id: row.id,
-            organizer_id: row.organizer_id,
-            stripe_account_id: row.stripe_account_id,
-            stripe_customer_id: customer.stripe_customer_id,
-            email: row.email.as_str().to_string(),
-            name: row.name,
-            phone: row.phone,
-            created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

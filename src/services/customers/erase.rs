@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::{targets, CustomerError};
+use crate::db::models::gateway_event::GatewayEvent;
 use crate::db::models::{idempotency, Customer, CustomerStatus, CREATE_LEASE};
 use crate::db::Lease;
 use crate::domain::Principal;
@@ -92,6 +93,7 @@ pub async fn erase_row(
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
+                    GatewayEvent::lock_organizer(conn, &seen.organizer_id)?;
                     if !Customer::delete_if_unchanged(conn, &seen)? {
                         return Ok(Customer::find_by_account_and_id(
                             conn,
@@ -99,8 +101,12 @@ pub async fn erase_row(
                             &seen.id,
                         )?);
                     }
-                    // Answers kept for retries may hold the person's details.
+                    // Answers kept for retries, and earlier events, may hold the person's
+                    // details.
                     idempotency::forget_customer(conn, &seen.id)?;
+                    if seen.status != CustomerStatus::Pending {
+                        super::told::deleted(conn, &seen, true)?;
+                    }
                     audit.record(
                         conn,
                         &AuditEntry {

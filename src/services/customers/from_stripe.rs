@@ -5,9 +5,10 @@
 use diesel::result::Error as DieselError;
 use serde_json::json;
 
-use super::{targets, ActiveCustomer, CustomerError};
+use super::{targets, told, ActiveCustomer, CustomerError};
 use crate::db::columns::Json;
 use crate::db::is_unique_violation;
+use crate::db::models::gateway_event::GatewayEvent;
 use crate::db::models::{Customer, StripeProfile};
 use crate::db::{now, DbConnection};
 use crate::domain::{Email, StripeAccountId};
@@ -74,13 +75,20 @@ pub(super) fn store_profile(
     let mirrored = mirrored_email(remote.email.as_deref(), asked);
     let write = |conn: &mut DbConnection, email: &Email| {
         crate::db::write_transaction(conn, |conn| {
-            Customer::update_profile(
+            GatewayEvent::lock_organizer(conn, &row.organizer_id)?;
+            let updated = Customer::update_profile(
                 conn,
                 &row.stripe_account_id,
                 &row.id,
                 row.version,
                 &profile(email, remote, &metadata),
-            )
+            )?;
+            if let Some(updated) = &updated {
+                if told::profile_changed(row, updated) {
+                    told::updated(conn, updated)?;
+                }
+            }
+            Ok(updated)
         })
         .map(|updated| updated.map(|updated| (updated, email.clone())))
     };
@@ -106,8 +114,10 @@ pub(super) async fn mark_stripe_deleted(
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
+                GatewayEvent::lock_organizer(conn, &row.organizer_id)?;
                 if Customer::mark_stripe_deleted(conn, &row.stripe_account_id, &row.id, &stripe_id)?
                 {
+                    told::deleted(conn, &row, false)?;
                     tracing::warn!(customer_id = %row.id, "the Stripe customer was deleted in Stripe");
                     audit.record(
                         conn,

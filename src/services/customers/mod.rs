@@ -17,8 +17,10 @@ mod erase;
 mod from_stripe;
 mod grouped;
 mod read;
+mod told;
 mod update;
 mod upsert;
+mod view;
 
 use chrono::NaiveDateTime;
 use serde_json::json;
@@ -30,6 +32,7 @@ pub use grouped::GroupedReads;
 pub use read::{active_of, get, list, with_active_customer};
 pub use update::update;
 pub use upsert::upsert;
+pub use view::{CustomerResponse, DeletedCustomer};
 
 use crate::db::models::{Customer, CustomerStatus};
 use crate::db::DbError;
