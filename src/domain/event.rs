@@ -7,7 +7,8 @@ text_enum! {
     /// What happened, in the gateway's words. `data` is the object as the gateway's read API
     /// serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
     /// dispute, a subscription, an invoice, the organizer's account state
-    /// (`organizer.account_updated`), or a customer (`customer.deleted`: its ids only).
+    /// (`organizer.account_updated`), the organizer (`organizer.disconnected`), or a customer
+    /// (`customer.deleted`: its ids only).
     pub enum GatewayEventType {
         /// A Checkout Session was paid (or completed without payment): fulfil the order.
         CheckoutCompleted = "checkout.completed",
@@ -26,8 +27,14 @@ text_enum! {
         SubscriptionUpdated = "subscription.updated",
         SubscriptionCanceled = "subscription.canceled",
         InvoicePaid = "invoice.paid",
+        /// A customer's active features (Stripe Entitlements) changed: `data` is what the
+        /// entitlements read serves, `object_id` the gateway's customer id.
+        EntitlementsChanged = "entitlements.changed",
         /// What the organizer's Stripe account can do, or what Stripe needs of it, changed.
         OrganizerAccountUpdated = "organizer.account_updated",
+        /// The organizer's account revoked the platform's access: `data` is the organizer,
+        /// with `disconnected_at`. Its reads go on; its writes answer 409.
+        OrganizerDisconnected = "organizer.disconnected",
         /// A customer's email, name, phone or metadata changed (through the gateway or in
         /// Stripe).
         CustomerUpdated = "customer.updated",

@@ -8,19 +8,51 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::subscription::Subscription;
+use super::subscription::{Subscription, SubscriptionResponse};
 use super::{BoxFuture, Env, EventRef, Kind, KindDrift, MirrorError, Page, RunContext};
 use crate::db::columns::JsonColumn;
 use crate::db::models::customer_reads::distinct;
+use crate::db::models::gateway_event::{GatewayEvent, NewEvent, APPENDED};
 use crate::db::models::{Customer, Organizer};
 use crate::db::schema::{customers, entitlements, organizers, subscriptions};
-use crate::db::{DbConnection, DbError};
+use crate::db::{now, write_transaction, DbConnection, DbError};
+use crate::domain::GatewayEventType;
 use crate::on_each_backend;
 use crate::stripe::{AccountClient, Get, StripeError};
 
 pub struct Entitlements;
+
+/// What a frontend asks on every page: is this customer subscribed, and to what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntitlementResponse {
+    /// True when the customer has a subscription that is `active` or `trialing`, or any active
+    /// feature.
+    active: bool,
+    /// The subscriptions that grant access now.
+    subscriptions: Vec<SubscriptionResponse>,
+    /// Lookup keys of the customer's active features (Stripe Entitlements).
+    #[schema(example = json!(["premium-seats", "early-access"]))]
+    features: Vec<String>,
+}
+
+impl EntitlementResponse {
+    /// What a customer's `features` row and its subscriptions that grant access say.
+    pub fn new(features: Option<CustomerFeatures>, subscriptions: Vec<Subscription>) -> Self {
+        let features = features
+            .map(|row| row.features.into_inner())
+            .unwrap_or_default();
+        let subscriptions: Vec<SubscriptionResponse> =
+            subscriptions.into_iter().map(Into::into).collect();
+        Self {
+            active: !subscriptions.is_empty() || !features.is_empty(),
+            subscriptions,
+            features,
+        }
+    }
+}
 
 const NAME: &str = "entitlements";
 /// Subscription statuses that grant access, as the entitlements read counts them.
@@ -67,7 +99,7 @@ impl Kind for Entitlements {
                 env.fetched_at,
             );
             env.db
-                .run(move |conn| Ok::<_, DbError>(CustomerFeatures::upsert(conn, &row)?))
+                .run(move |conn| Ok::<_, DbError>(CustomerFeatures::write(conn, &row)?))
                 .await?;
             Ok(())
         })
@@ -159,7 +191,7 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
         if !run.dry_run {
             let row = features_row(run.account.as_str(), &customer, &features, fetched_at);
             let written = db
-                .run(move |conn| Ok::<_, DbError>(CustomerFeatures::upsert(conn, &row)?))
+                .run(move |conn| Ok::<_, DbError>(CustomerFeatures::write(conn, &row)?))
                 .await?;
             drift.repaired += u64::from(written);
         }
@@ -169,6 +201,54 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
 }
 
 impl CustomerFeatures {
+    /// Stores the features as [`CustomerFeatures::upsert`] does; when they changed for a
+    /// customer the gateway has, its organizer is told (`entitlements.changed`, with what the
+    /// entitlements read serves) in the same transaction, its row locked first as every event
+    /// writer does.
+    pub fn write(conn: &mut DbConnection, row: &CustomerFeatures) -> QueryResult<bool> {
+        let (account, stripe_id) = (&row.stripe_account_id, &row.stripe_customer_id);
+        let (written, told) = write_transaction(conn, |conn| {
+            let Some(customer) = Customer::find_by_account_and_stripe_id(conn, account, stripe_id)?
+            else {
+                return Ok((Self::upsert(conn, row)?, false));
+            };
+            GatewayEvent::lock_organizer(conn, &customer.organizer_id)?;
+            let before: Option<CustomerFeatures> = entitlements::table
+                .filter(entitlements::stripe_account_id.eq(account))
+                .filter(entitlements::stripe_customer_id.eq(stripe_id))
+                .select(CustomerFeatures::as_select())
+                .first(conn)
+                .optional()?;
+            if !Self::upsert(conn, row)? {
+                return Ok((false, false));
+            }
+            let keys = |features: &[String]| features.iter().cloned().collect::<BTreeSet<_>>();
+            let had = before
+                .map(|before| keys(&before.features))
+                .unwrap_or_default();
+            if had == keys(&row.features) {
+                return Ok((true, false));
+            }
+            let granting = Subscription::list_by_account_and_customer(conn, account, stripe_id)?
+                .into_iter()
+                .filter(|subscription| ACCESS.contains(&subscription.status.as_str()))
+                .collect();
+            let served = EntitlementResponse::new(Some(row.clone()), granting);
+            let data = serde_json::to_string(&served).unwrap_or_default();
+            let new = NewEvent {
+                event_type: GatewayEventType::EntitlementsChanged.as_str(),
+                object_id: &customer.id,
+                data: &data,
+            };
+            GatewayEvent::append(conn, &customer.organizer_id, &new, now())?;
+            Ok::<_, diesel::result::Error>((true, true))
+        })?;
+        if told {
+            APPENDED.notify_waiters();
+        }
+        Ok(written)
+    }
+
     /// Stores the customer's active features, unless a later fetch stored them already.
     pub fn upsert(conn: &mut DbConnection, row: &CustomerFeatures) -> QueryResult<bool> {
         on_each_backend!(conn, |c| diesel::query_dsl::methods::FilterDsl::filter(

@@ -3,9 +3,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use super::customers::{active_of, with_active_customer, ActiveCustomer, CustomerError};
 use super::payments::PaymentError;
 use super::{organizers, AppState};
@@ -16,6 +13,7 @@ use crate::mirror::checkout_session::CheckoutSession;
 pub use crate::mirror::checkout_session::CheckoutSessionResponse;
 use crate::mirror::dispute::Dispute;
 pub use crate::mirror::dispute::DisputeResponse;
+pub use crate::mirror::entitlements::EntitlementResponse;
 use crate::mirror::invoice::Invoice;
 pub use crate::mirror::invoice::InvoiceResponse;
 use crate::mirror::invoice_payment::InvoicePayment;
@@ -210,19 +208,6 @@ pub async fn payment(
     .await
 }
 
-// What a frontend asks on every page: is this customer subscribed, and to what.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntitlementResponse {
-    /// True when the customer has a subscription that is `active` or `trialing`, or any active
-    /// feature.
-    active: bool,
-    /// The subscriptions that grant access now.
-    subscriptions: Vec<SubscriptionResponse>,
-    /// Lookup keys of the customer's active features (Stripe Entitlements).
-    #[schema(example = json!(["premium-seats", "early-access"]))]
-    features: Vec<String>,
-}
-
 /// The organizer, the customer, its features and its subscriptions that grant access (`active`
 /// or `trialing`) come in one statement, grouped with concurrent entitlements reads.
 pub async fn entitlements(
@@ -235,17 +220,10 @@ pub async fn entitlements(
     let not_found = || CustomerError::NotFound(customer_id.to_string());
     let access = access.ok_or_else(not_found)?;
     ActiveCustomer::of_found(Some(access.customer))?.ok_or_else(not_found)?;
-    let features = access
-        .entitlements
-        .map(|row| row.features.into_inner())
-        .unwrap_or_default();
-    let subscriptions: Vec<SubscriptionResponse> =
-        access.subscriptions.into_iter().map(Into::into).collect();
-    Ok(EntitlementResponse {
-        active: !subscriptions.is_empty() || !features.is_empty(),
-        subscriptions,
-        features,
-    })
+    Ok(EntitlementResponse::new(
+        access.entitlements,
+        access.subscriptions,
+    ))
 }
 
 /// The organizer's checkout session `id`, as the mirror has it; `None` when it has none.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::customers::{CustomerResponse, DeletedCustomer};
-use super::organizers::{self, OrganizerError};
+use super::organizers::{self, OrganizerError, OrganizerResponse};
 use super::AppState;
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::{Db, DbError};
@@ -19,6 +19,7 @@ use crate::jobs::{Duty, Ran};
 use crate::mirror::account::AccountStatus;
 use crate::mirror::checkout_session::CheckoutSessionResponse;
 use crate::mirror::dispute::DisputeResponse;
+use crate::mirror::entitlements::EntitlementResponse;
 use crate::mirror::invoice::InvoiceResponse;
 use crate::mirror::payment_intent::PaymentResponse;
 use crate::mirror::refund::RefundResponse;
@@ -61,6 +62,8 @@ pub enum EventObject {
     Subscription(SubscriptionResponse),
     Invoice(InvoiceResponse),
     Account(AccountStatus),
+    Entitlements(EntitlementResponse),
+    Organizer(OrganizerResponse),
     Customer(CustomerResponse),
     DeletedCustomer(DeletedCustomer),
 }

@@ -15,6 +15,7 @@ backend_tests!(
     a_refund_is_told_as_the_gateway_made_it_and_as_stripe_settled_it,
     each_organizer_reads_its_own_events_and_bad_reads_are_refused,
     customers_are_told_when_they_change_and_forgotten_when_deleted,
+    new_features_are_told_with_the_customers_access,
 );
 
 const ACCOUNT: &str = "acct_1EventFeed0000001";
@@ -341,4 +342,35 @@ async fn customers_are_told_when_they_change_and_forgotten_when_deleted(app: Tes
     assert_eq!(deleted["deleted"], true);
     assert_eq!(deleted.get("email"), None, "{deleted}");
     assert!(!page.to_string().contains("ana@example.com"), "{page}");
+}
+
+async fn new_features_are_told_with_the_customers_access(app: TestApp) {
+    let org = organizer(&app, ACCOUNT).await;
+    let path = format!("/v1/organizers/{}/customers", org["id"].as_str().unwrap());
+    let body = json!({ "email": "pro@example.com" });
+    let response = app.post(&path, &app.admin_token(), &body).await;
+    let customer: Value = response.json().await.unwrap();
+    let cursor = read(&app, &org, "").await["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.trigger_settled(&json!({
+        "type": "customer.subscription.created", "account": ACCOUNT,
+        "customer": customer["stripe_customer_id"], "lookup_key": "premium",
+    }))
+    .await;
+    let page = read(
+        &app,
+        &org,
+        &format!("after={cursor}&types=entitlements.changed"),
+    )
+    .await;
+    assert_eq!(types(&page), ["entitlements.changed"], "{page}");
+    let told = &page["data"][0];
+    assert_eq!(told["object_id"], customer["id"]);
+    // The entitlements read's shape; its subscriptions are those mirrored when the features
+    // were written (the subscription's own event may be processed after them).
+    assert_eq!(told["data"]["features"], json!(["premium"]), "{told}");
+    assert_eq!(told["data"]["active"], true);
+    assert!(told["data"]["subscriptions"].is_array(), "{told}");
 }

@@ -145,6 +145,14 @@ async fn a_deauthorized_account_is_disconnected_and_left_alone(app: TestApp) {
         organizer["status"], "active",
         "an admin's status is not Stripe's"
     );
+    // The organizer's app is told, with the organizer as its read serves it.
+    let told = app
+        .get_json(
+            &format!("/v1/organizers/{org_id}/events?types=organizer.disconnected"),
+            &token,
+        )
+        .await;
+    assert_eq!(told["data"][0]["data"], organizer, "{told}");
     // Reads keep working with the organizer's own token.
     let read = app
         .get(

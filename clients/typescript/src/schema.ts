@@ -1237,6 +1237,7 @@ export interface components {
          * @example Ana.Lima@example.com
          */
         Email: string;
+        /** @description What a frontend asks on every page: is this customer subscribed, and to what. */
         EntitlementResponse: {
             /**
              * @description True when the customer has a subscription that is `active` or `trialing`, or any active
@@ -1319,7 +1320,7 @@ export interface components {
             next_cursor: components["schemas"]["EventCursor"];
         };
         /** @description The objects an event may carry, each as its read API serves it. */
-        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"] | components["schemas"]["CustomerResponse"] | components["schemas"]["DeletedCustomer"];
+        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"] | components["schemas"]["EntitlementResponse"] | components["schemas"]["OrganizerResponse"] | components["schemas"]["CustomerResponse"] | components["schemas"]["DeletedCustomer"];
         /**
          * @description Where an inbox event stands.
          * @enum {string}
@@ -1368,10 +1369,11 @@ export interface components {
          * @description What happened, in the gateway's words. `data` is the object as the gateway's read API
          *     serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
          *     dispute, a subscription, an invoice, the organizer's account state
-         *     (`organizer.account_updated`), or a customer (`customer.deleted`: its ids only).
+         *     (`organizer.account_updated`), the organizer (`organizer.disconnected`), or a customer
+         *     (`customer.deleted`: its ids only).
          * @enum {string}
          */
-        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "organizer.account_updated" | "customer.updated" | "customer.deleted";
+        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "entitlements.changed" | "organizer.account_updated" | "organizer.disconnected" | "customer.updated" | "customer.deleted";
         Health: {
             /** @example ok */
             status: string;

@@ -2,11 +2,13 @@
 //! The organizer becomes `disconnected`: its reads keep working, its writes answer 409, and the
 //! gateway makes no further Stripe call for it.
 
+use crate::db::models::gateway_event::{GatewayEvent, NewEvent};
 use crate::db::models::Organizer;
 use crate::db::now;
-use crate::domain::StripeAccountId;
+use crate::domain::{GatewayEventType, StripeAccountId};
+use crate::mirror::account::StripeAccount;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
-use crate::services::organizers::{self, OrganizerError};
+use crate::services::organizers::{self, OrganizerError, OrganizerResponse};
 use crate::services::AppState;
 
 /// Acts on Stripe's word that `account` revoked the platform's access
@@ -27,13 +29,24 @@ pub async fn disconnect_if_revoked(
     }
     let audit = AuditContext::system("webhook-worker", event_id);
     let key = account.to_string();
+    let served_by = state.clone();
     state
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
+                // The update locks the organizer's row, as every event writer does first.
                 let Some(organizer) = Organizer::disconnect_by_account(conn, &key, now())? else {
                     return Ok(false);
                 };
+                let status = StripeAccount::of(conn, Some(&key))?;
+                let served = OrganizerResponse::new(organizer.clone(), status, &served_by);
+                let data = serde_json::to_string(&served).unwrap_or_default();
+                let told = NewEvent {
+                    event_type: GatewayEventType::OrganizerDisconnected.as_str(),
+                    object_id: &organizer.id,
+                    data: &data,
+                };
+                GatewayEvent::append(conn, &organizer.id, &told, now())?;
                 tracing::warn!(organizer_id = %organizer.id, account = %key, "the account revoked the platform's access; the organizer is disconnected");
                 audit.record(
                     conn,
