@@ -15,10 +15,10 @@ use super::subscription::{Subscription, SubscriptionResponse};
 use super::{BoxFuture, Env, EventRef, Kind, KindDrift, MirrorError, Page, RunContext};
 use crate::db::columns::JsonColumn;
 use crate::db::models::customer_reads::distinct;
-use crate::db::models::gateway_event::{GatewayEvent, NewEvent, APPENDED};
+use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::models::{Customer, Organizer};
 use crate::db::schema::{customers, entitlements, organizers, subscriptions};
-use crate::db::{now, write_transaction, DbConnection, DbError};
+use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::GatewayEventType;
 use crate::on_each_backend;
 use crate::stripe::{AccountClient, Get, StripeError};
@@ -234,13 +234,8 @@ impl CustomerFeatures {
                 .filter(|subscription| ACCESS.contains(&subscription.status.as_str()))
                 .collect();
             let served = EntitlementResponse::new(Some(row.clone()), granting);
-            let data = serde_json::to_string(&served).unwrap_or_default();
-            let new = NewEvent {
-                event_type: GatewayEventType::EntitlementsChanged.as_str(),
-                object_id: &customer.id,
-                data: &data,
-            };
-            GatewayEvent::append(conn, &customer.organizer_id, &new, now())?;
+            let told = GatewayEventType::EntitlementsChanged;
+            GatewayEvent::tell(conn, &customer.organizer_id, told, &customer.id, &served)?;
             Ok::<_, diesel::result::Error>((true, true))
         })?;
         if told {

@@ -15,9 +15,9 @@ use diesel::prelude::*;
 use diesel::QueryResult;
 
 use super::{Env, Fetched, MirrorError, MirrorRow, Rows};
-use crate::db::models::gateway_event::{GatewayEvent, NewEvent, APPENDED};
+use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::schema::payment_intents;
-use crate::db::{now, write_transaction, DbConnection, DbError};
+use crate::db::{write_transaction, DbConnection, DbError};
 
 /// Re-fetches the object `id` of kind `K` and writes what Stripe answered: its row, or the
 /// row marked deleted when Stripe no longer has it.
@@ -72,15 +72,9 @@ pub fn write<K: Rows>(conn: &mut DbConnection, row: &K::Row) -> QueryResult<bool
         if types.is_empty() {
             return Ok((true, false));
         }
-        let data = K::served(conn, row)?.to_string();
-        let at = now();
+        let data = K::served(conn, row)?;
         for event_type in types {
-            let new = NewEvent {
-                event_type: event_type.as_str(),
-                object_id: row.id(),
-                data: &data,
-            };
-            GatewayEvent::append(conn, &organizer, &new, at)?;
+            GatewayEvent::tell(conn, &organizer, event_type, row.id(), &data)?;
         }
         Ok::<_, diesel::result::Error>((true, true))
     })?;

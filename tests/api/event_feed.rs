@@ -37,6 +37,12 @@ async fn read(app: &TestApp, org: &Value, query: &str) -> Value {
         .await
 }
 
+/// The feed's cursor now: what a read after it finds is what happens next.
+async fn now(app: &TestApp, org: &Value) -> String {
+    let page = read(app, org, "").await;
+    page["next_cursor"].as_str().unwrap().to_string()
+}
+
 fn types(page: &Value) -> Vec<&str> {
     page["data"]
         .as_array()
@@ -61,8 +67,7 @@ async fn intent(app: &TestApp, org: &Value) -> String {
 
 async fn a_paid_checkout_is_told_once_and_a_duplicate_tells_nothing(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
-    let start = read(&app, &org, "").await;
-    let cursor = start["next_cursor"].as_str().unwrap().to_string();
+    let cursor = now(&app, &org).await;
     let body = json!({
         "email": "fan@example.com", "mode": "payment",
         "line_items": [{ "name": "Ticket", "unit_amount": 2000, "currency": "eur", "quantity": 1 }],
@@ -146,10 +151,7 @@ async fn a_paid_checkout_is_told_once_and_a_duplicate_tells_nothing(app: TestApp
 async fn a_read_waits_for_the_next_event(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
     let payment = intent(&app, &org).await;
-    let cursor = read(&app, &org, "").await["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cursor = now(&app, &org).await;
     let query = format!("after={cursor}&wait=20");
     let waiting = read(&app, &org, &query);
     let paying = async {
@@ -170,10 +172,7 @@ async fn a_refund_is_told_as_the_gateway_made_it_and_as_stripe_settled_it(app: T
         "type": "payment_intent.succeeded", "account": ACCOUNT, "payment_intent": payment,
     }))
     .await;
-    let cursor = read(&app, &org, "").await["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cursor = now(&app, &org).await;
     let path = format!(
         "/v1/organizers/{}/payments/{payment}/refunds",
         org["id"].as_str().unwrap()
@@ -239,10 +238,7 @@ async fn each_organizer_reads_its_own_events_and_bad_reads_are_refused(app: Test
 
 async fn a_subscription_bought_through_checkout_is_told_with_its_first_invoice(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
-    let cursor = read(&app, &org, "").await["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cursor = now(&app, &org).await;
     let body = json!({
         "email": "cfo@example.com", "mode": "subscription",
         "line_items": [{ "name": "Team", "unit_amount": 1000, "currency": "eur", "quantity": 1,
@@ -297,10 +293,7 @@ async fn customers_are_told_when_they_change_and_forgotten_when_deleted(app: Tes
     assert_eq!(response.status(), 201);
     let customer: Value = response.json().await.unwrap();
     let id = customer["id"].as_str().unwrap().to_string();
-    let cursor = read(&app, &org, "").await["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cursor = now(&app, &org).await;
     // The same details again change nothing; new ones through the gateway, then in Stripe.
     let response = app.post(&path, &admin, &body).await;
     assert_eq!(response.status(), 200);
@@ -350,10 +343,7 @@ async fn new_features_are_told_with_the_customers_access(app: TestApp) {
     let body = json!({ "email": "pro@example.com" });
     let response = app.post(&path, &app.admin_token(), &body).await;
     let customer: Value = response.json().await.unwrap();
-    let cursor = read(&app, &org, "").await["next_cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let cursor = now(&app, &org).await;
     app.trigger_settled(&json!({
         "type": "customer.subscription.created", "account": ACCOUNT,
         "customer": customer["stripe_customer_id"], "lookup_key": "premium",

@@ -5,10 +5,12 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::db::schema::{gateway_events, organizers};
 use crate::db::DbConnection;
+use crate::domain::GatewayEventType;
 
 /// Woken after events were appended in this process, for the feed's long polls (which also
 /// look again on their own, for events appended by other instances).
@@ -28,10 +30,10 @@ pub struct GatewayEvent {
 }
 
 /// An event to append: what happened to which object, and the object as served.
-pub struct NewEvent<'a> {
-    pub event_type: &'a str,
-    pub object_id: &'a str,
-    pub data: &'a str,
+struct NewEvent<'a> {
+    event_type: &'a str,
+    object_id: &'a str,
+    data: &'a str,
 }
 
 impl GatewayEvent {
@@ -81,7 +83,7 @@ impl GatewayEvent {
 
     /// Appends `new` for `organizer_id`, whose row the caller holds locked
     /// ([`GatewayEvent::lock_organizer_of`]).
-    pub fn append(
+    fn append(
         conn: &mut DbConnection,
         organizer_id: &str,
         new: &NewEvent<'_>,
@@ -110,6 +112,24 @@ impl GatewayEvent {
             .values(&event)
             .execute(conn)?;
         Ok(event)
+    }
+
+    /// Appends an event of `event_type` about `object_id` carrying `data` (the object as the
+    /// API serves it) for `organizer_id`, whose row the caller holds locked.
+    pub fn tell(
+        conn: &mut DbConnection,
+        organizer_id: &str,
+        event_type: GatewayEventType,
+        object_id: &str,
+        data: &impl Serialize,
+    ) -> QueryResult<GatewayEvent> {
+        let data = serde_json::to_string(data).unwrap_or_default();
+        let new = NewEvent {
+            event_type: event_type.as_str(),
+            object_id,
+            data: &data,
+        };
+        Self::append(conn, organizer_id, &new, crate::db::now())
     }
 
     /// Up to `limit` of the organizer's events after `after` (a `seq`), in order, of the

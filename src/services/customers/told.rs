@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::view::{CustomerResponse, DeletedCustomer};
 use super::ActiveCustomer;
-use crate::db::models::gateway_event::{GatewayEvent, NewEvent};
+use crate::db::models::gateway_event::GatewayEvent;
 use crate::db::models::Customer;
-use crate::db::{now, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::GatewayEventType;
 
 /// Whether what an app sees of the customer differs between `before` and `after`.
@@ -61,11 +61,5 @@ fn append(
     event_type: GatewayEventType,
     data: &impl Serialize,
 ) -> Result<(), DieselError> {
-    let data = serde_json::to_string(data).unwrap_or_default();
-    let new = NewEvent {
-        event_type: event_type.as_str(),
-        object_id: &row.id,
-        data: &data,
-    };
-    GatewayEvent::append(conn, &row.organizer_id, &new, now()).map(drop)
+    GatewayEvent::tell(conn, &row.organizer_id, event_type, &row.id, data).map(drop)
 }

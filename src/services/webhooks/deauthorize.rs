@@ -2,7 +2,7 @@
 //! The organizer becomes `disconnected`: its reads keep working, its writes answer 409, and the
 //! gateway makes no further Stripe call for it.
 
-use crate::db::models::gateway_event::{GatewayEvent, NewEvent};
+use crate::db::models::gateway_event::GatewayEvent;
 use crate::db::models::Organizer;
 use crate::db::now;
 use crate::domain::{GatewayEventType, StripeAccountId};
@@ -40,13 +40,8 @@ pub async fn disconnect_if_revoked(
                 };
                 let status = StripeAccount::of(conn, Some(&key))?;
                 let served = OrganizerResponse::new(organizer.clone(), status, &served_by);
-                let data = serde_json::to_string(&served).unwrap_or_default();
-                let told = NewEvent {
-                    event_type: GatewayEventType::OrganizerDisconnected.as_str(),
-                    object_id: &organizer.id,
-                    data: &data,
-                };
-                GatewayEvent::append(conn, &organizer.id, &told, now())?;
+                let told = GatewayEventType::OrganizerDisconnected;
+                GatewayEvent::tell(conn, &organizer.id, told, &organizer.id, &served)?;
                 tracing::warn!(organizer_id = %organizer.id, account = %key, "the account revoked the platform's access; the organizer is disconnected");
                 audit.record(
                     conn,
