@@ -63,6 +63,9 @@ mkdir -p "$WORK"
 #   share of each invoice) and at most the platform's cap (`MAX_APPLICATION_FEE_BPS`, the
 #   default 3000 here) of the payment's total, which a schema cannot compare: it is dropped from
 #   a subscription checkout and cut to the cap of the total.
+# - The event feed waits up to `wait` seconds (≤ 30) for an event: a read with nothing new
+#   answers after `wait`, longer than a test call may take and, over hundreds of calls, than the
+#   run may: `wait` is cut to 1 second (its bounds are still checked by the negative cases).
 cat >"$WORK/hooks.py" <<'PY'
 import os
 import re
@@ -142,6 +145,12 @@ def before_call(context, case, kwargs):
         case.headers["Idempotency-Key"] = str(uuid.uuid4())
     if case.operation.path.endswith("/checkout-sessions") and isinstance(case.body, dict):
         checkout(case.body)
+    if case.operation.path.endswith("/events") and isinstance(case.query, dict):
+        wait = case.query.get("wait")
+        if isinstance(wait, str) and wait.isdigit():
+            wait = int(wait)
+        if isinstance(wait, int) and wait > 1:
+            case.query["wait"] = 1
     if case.operation.path.endswith("/payment-intents") and isinstance(case.body, dict):
         if isinstance(case.body.get("amount"), (int, float)):
             platform_fee(case.body, int(case.body["amount"]))

@@ -43,3 +43,16 @@ text_enum! {
         CustomerDeleted = "customer.deleted",
     }
 }
+
+impl GatewayEventType {
+    /// A comma-separated list of types, as a feed read filters by (`a,b`: no spaces, no empty
+    /// entries); an error names the first entry that is no type.
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, String> {
+        raw.split(',')
+            .map(|name| {
+                name.parse::<Self>()
+                    .map_err(|_| format!("`{name}` is not a gateway event type"))
+            })
+            .collect()
+    }
+}

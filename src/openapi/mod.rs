@@ -31,7 +31,8 @@ use crate::routes;
         FieldError,
         PaymentStatus,
         DisputeStatus,
-        GatewayEventType
+        GatewayEventType,
+        patterns::EventTypeList
     )),
     modifiers(&BearerAuth),
     tags(

@@ -16,7 +16,8 @@ use crate::domain::INVISIBLE;
 
 mod cursor;
 use crate::domain::{
-    CustomerName, Email, Metadata, OrganizerName, Phone, StripeAccountId, TicketFees,
+    CustomerName, Email, GatewayEventType, Metadata, OrganizerName, Phone, StripeAccountId,
+    TicketFees,
 };
 pub use cursor::{base64url_of, base64url_of_run, PageCursor};
 
@@ -282,6 +283,23 @@ build one. (The pattern is the exact set of cursors the API writes.)",
         "djE6MDE5M2E3YzAtNWIxZS03YzNhLTlmMTAtMmQ0ZTZmOGEwYjFj",
     )
 );
+
+/// Gateway event types, comma-separated, as the event feed filters by.
+pub struct EventTypeList;
+
+named_schema!(EventTypeList, "EventTypeList", {
+    let one = GatewayEventType::ALL
+        .iter()
+        .map(|kind| kind.as_str().replace('.', "\\."))
+        .collect::<Vec<_>>()
+        .join("|");
+    text(
+        format!("^(?:{one})(?:,(?:{one}))*$"),
+        (None, None),
+        "Gateway event types, comma-separated, without spaces (the pattern lists them all).",
+        "checkout.completed,payment.succeeded",
+    )
+});
 
 /// The currencies as one pattern, not an enum: a client generated from the document types a
 /// currency as text, so `currency: "eur"` in an object built apart from the call is taken

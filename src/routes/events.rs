@@ -11,6 +11,7 @@ use super::customers::organizer_scope;
 use crate::domain::{GatewayEventType, PageLimit, Principal};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::Query;
+use crate::openapi::patterns::EventTypeList;
 use crate::services::events::{self, FeedQuery, GatewayEventResponse};
 use crate::services::AppState;
 
@@ -19,7 +20,7 @@ const MAX_WAIT_SECS: i64 = 30;
 
 /// The feed's cursor: opaque; pass back the `next_cursor` a read gave.
 #[derive(ToSchema)]
-#[schema(value_type = String, example = "42")]
+#[schema(value_type = String, example = "42", pattern = "^[0-9]{1,18}$")]
 pub struct EventCursor(#[allow(dead_code)] String);
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,7 +31,7 @@ pub struct EventFeedQuery {
     #[param(value_type = Option<EventCursor>)]
     after: Option<String>,
     /// Only these types, comma-separated (e.g. `checkout.completed,refund.updated`).
-    #[param(value_type = Option<String>, example = "checkout.completed,payment.succeeded")]
+    #[param(value_type = Option<EventTypeList>)]
     types: Option<String>,
     /// Events per read, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -54,31 +55,25 @@ fn parse(query: EventFeedQuery) -> Result<FeedQuery, ApiError> {
     let mut errors = Vec::new();
     let after = match query.after.as_deref() {
         None => 0,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .unwrap_or_else(|| {
-                errors.push(FieldError::new(
-                    "after",
-                    "must be a `next_cursor` of this feed",
-                ));
-                0
-            }),
-    };
-    let mut types = Vec::new();
-    for raw in query.types.as_deref().unwrap_or_default().split(',') {
-        match raw.trim() {
-            "" => {}
-            name => match name.parse::<GatewayEventType>() {
-                Ok(kind) => types.push(kind),
-                Err(_) => errors.push(FieldError::new(
-                    "types",
-                    format!("`{name}` is not a gateway event type"),
-                )),
-            },
+        // Digits only, as the cursors the feed writes (no sign, no spaces).
+        Some(raw) if (1..=18).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            raw.parse::<i64>().unwrap_or_default()
         }
-    }
+        Some(_) => {
+            errors.push(FieldError::new(
+                "after",
+                "must be a `next_cursor` of this feed",
+            ));
+            0
+        }
+    };
+    let types = match query.types.as_deref() {
+        None => Vec::new(),
+        Some(raw) => GatewayEventType::parse_list(raw).unwrap_or_else(|e| {
+            errors.push(FieldError::new("types", e));
+            Vec::new()
+        }),
+    };
     let limit = PageLimit::parse(query.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
     let wait = query.wait.unwrap_or(0);
     if !(0..=MAX_WAIT_SECS).contains(&wait) {

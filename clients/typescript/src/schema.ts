@@ -1326,6 +1326,11 @@ export interface components {
          * @enum {string}
          */
         EventStatus: "pending" | "processed" | "dead" | "ignored" | "unknown_account";
+        /**
+         * @description Gateway event types, comma-separated, without spaces (the pattern lists them all).
+         * @example checkout.completed,payment.succeeded
+         */
+        EventTypeList: string;
         Examples: {
             deleted_in_stripe: string[];
             different: string[];
@@ -3991,11 +3996,8 @@ export interface operations {
             query?: {
                 /** @description `next_cursor` of the previous read; leave it out to start from the oldest event kept. */
                 after?: components["schemas"]["EventCursor"];
-                /**
-                 * @description Only these types, comma-separated (e.g. `checkout.completed,refund.updated`).
-                 * @example checkout.completed,payment.succeeded
-                 */
-                types?: string;
+                /** @description Only these types, comma-separated (e.g. `checkout.completed,refund.updated`). */
+                types?: components["schemas"]["EventTypeList"];
                 /** @description Events per read, 1 to 100 (default 20). */
                 limit?: number;
                 /** @description Seconds to wait for an event when none is new, 0 (the default) to 30. */

@@ -321,3 +321,30 @@ fn currencies_are_listed_whole() {
         agree::<Currency>(text, Currency::parse(text).is_ok());
     }
 }
+
+#[test]
+fn event_type_lists_are_documented_as_the_feed_parses_them() {
+    let mut texts: Vec<String> = GatewayEventType::ALL
+        .iter()
+        .map(|kind| kind.as_str().to_string())
+        .collect();
+    texts.extend(
+        [
+            "payment.succeeded,refund.updated",
+            "customer.deleted,customer.deleted",
+            "",
+            ",",
+            "payment.succeeded,",
+            " payment.succeeded",
+            "payment_succeeded",
+            "paymentXsucceeded",
+            "payment.succeeded;refund.updated",
+            "Payment.Succeeded",
+        ]
+        .map(String::from),
+    );
+    texts.extend(samples("payment.sucedrfun,_ ", 24, 300));
+    for text in &texts {
+        agree::<EventTypeList>(text, GatewayEventType::parse_list(text).is_ok());
+    }
+}
