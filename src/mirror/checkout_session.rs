@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
 use utoipa::ToSchema;
 
-use super::writes::payment_heard_by;
 use super::{found, timestamp, Expandable, Fetched, Page, Rows};
 use crate::db::columns::JsonColumn;
 use crate::db::models::Organizer;
-use crate::db::schema::checkout_sessions;
+use crate::db::schema::{checkout_sessions, customers, organizers};
 use crate::db::DbConnection;
 use crate::domain::GatewayEventType;
 use crate::on_each_backend;
@@ -157,22 +156,27 @@ impl Rows for CheckoutSessions {
         }
     }
 
-    /// On an account organizers share (destination charges on the platform's), a session the
-    /// gateway made for another organizer than the account's is heard by the organizer its
-    /// payment is sent on to; until that payment is mirrored, by no one (its metadata alone is
-    /// not trusted to name a tenant).
+    /// A session is heard by the organizer of its customer: on an account organizers share
+    /// (destination charges on the platform's), the customer row says whose buyer it is (Stripe
+    /// lets a session name only a customer of its own account, so its metadata need not be
+    /// trusted); a session without a customer the gateway has is the account's organizer's.
     fn heard_by(conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<Option<String>> {
         let account = &row.stripe_account_id;
-        let Some(named) = row.metadata.get(ORGANIZER_ID_KEY) else {
+        let Some(stripe_customer) = row.stripe_customer_id.as_deref() else {
             return Ok(Some(account.clone()));
         };
-        let own = Organizer::find_by_stripe_account_id(conn, account)?;
-        if own.is_some_and(|own| own.id == *named) {
-            return Ok(Some(account.clone()));
-        }
-        let payment = row.payment_intent_id.as_deref();
-        let heard = payment_heard_by(conn, account, payment)?;
-        Ok((heard != *account).then_some(heard))
+        let buyers_organizer: Option<Option<String>> = customers::table
+            .inner_join(organizers::table)
+            .filter(customers::stripe_account_id.eq(account))
+            .filter(customers::stripe_customer_id.eq(stripe_customer))
+            .select(organizers::stripe_account_id)
+            .first(conn)
+            .optional()?;
+        Ok(Some(
+            buyers_organizer
+                .flatten()
+                .unwrap_or_else(|| account.clone()),
+        ))
     }
 
     fn served(_conn: &mut DbConnection, row: &CheckoutSession) -> QueryResult<serde_json::Value> {

@@ -149,6 +149,32 @@ async fn a_destination_organizer_sells_on_the_platforms_account_and_refunds_with
         .await;
     assert_eq!(other.status(), 404, "the session is the venue's");
 
+    // The venue's app hears of the sale; the platform organizer's does not.
+    let told = app
+        .get_json(
+            &format!("{path}/events?types=checkout.completed,payment.succeeded"),
+            &token,
+        )
+        .await;
+    let mut types: Vec<&str> = told["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(types, ["checkout.completed", "payment.succeeded"], "{told}");
+    let theirs = app
+        .get_json(
+            &format!(
+                "{}/events?types=checkout.completed,payment.succeeded",
+                path_of(&platform)
+            ),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(theirs["data"], json!([]), "{theirs}");
+
     // A card form's payment is sent on too, and Stripe.js starts on the platform's account.
     let body = json!({ "email": "fan@example.com", "amount": 3000, "currency": "eur" });
     let response = app
