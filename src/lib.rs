@@ -12,6 +12,8 @@
 //!   retrying can help, so a background worker can decide between "retry later" and giving up.
 //!   The audit log's reads and best-effort writes can only fail in the database: [`db::DbError`].
 //! - `jobs`: the one runner of background duties; a unit's error is logged and backed off.
+//! - `notify`: the pieces of telling apps over HTTP (Standard Webhooks signatures, where a
+//!   delivery may go); [`notify::target::Refused`] says why an address is not delivered to.
 //! - `mirror`: one module per mirrored Stripe object, and the registry of them
 //!   ([`mirror::KINDS`]); they return [`mirror::MirrorError`].
 //! - `telemetry`: logs and the metrics' descriptions.
@@ -30,6 +32,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod jobs;
 pub mod mirror;
+pub mod notify;
 pub mod openapi;
 pub mod routes;
 pub mod services;
