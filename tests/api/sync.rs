@@ -599,8 +599,13 @@ async fn sync_health_says_which_mirrors_need_attention(app: TestApp) {
         .create_organizer("Synced", "acct_1SyncHealthy0001")
         .await;
     let never = app.create_organizer("Never", "acct_1SyncNever000001").await;
+    let partly = app
+        .create_organizer("Partly", "acct_1SyncPartly00001")
+        .await;
     let run = run_once(&app, &synced, json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
+    let some = run_once(&app, &partly, json!({ "kinds": ["products", "prices"] })).await;
+    assert_eq!(some["status"], "succeeded", "{some}");
     let health = app
         .get_json("/v1/admin/sync-health", &app.admin_token())
         .await;
@@ -635,6 +640,15 @@ async fn sync_health_says_which_mirrors_need_attention(app: TestApp) {
         json!(["no reconciliation has succeeded yet"]),
         "{unknown}"
     );
+    // Runs of some kinds (or from before a version added kinds) name what they left out.
+    let partial = of(&partly);
+    let said = partial["concerns"][0].as_str().unwrap();
+    assert!(said.contains("left out accounts, customers,"), "{partial}");
+    assert!(!said.contains("products"), "{partial}");
+    assert!(said.contains(&format!(
+        "POST /v1/organizers/{}/sync",
+        partly["id"].as_str().unwrap()
+    )));
     let token = app.organizer_token(synced["id"].as_str().unwrap());
     let response = app.get("/v1/admin/sync-health", &token).await;
     error_body(response, 403, "forbidden").await;

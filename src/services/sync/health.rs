@@ -145,7 +145,23 @@ fn account_health(
             .push("the account revoked the platform's access; the mirror no longer changes".into());
     }
     match (&last_success, sweep_every) {
-        (None, _) => concerns.push("no reconciliation has succeeded yet".into()),
+        (None, _) => concerns.push(match SyncRun::latest_repair_by_account(conn, &account, &[])? {
+            // Runs succeeded, but none covered every kind: runs of some kinds, or runs from
+            // before a version that added kinds.
+            Some(run) => {
+                let missing: Vec<&str> = every_kind
+                    .iter()
+                    .filter(|kind| !run.kinds.iter().any(|done| done == *kind))
+                    .copied()
+                    .collect();
+                format!(
+                    "no reconciliation of every kind has succeeded yet: the last one left out {} (a run of some kinds, or kinds a newer version added); the next sweep covers them, or POST /v1/organizers/{}/sync",
+                    missing.join(", "),
+                    organizer.id
+                )
+            }
+            None => "no reconciliation has succeeded yet".into(),
+        }),
         (Some(run), Some(every)) => {
             let overdue = run
                 .finished_at
