@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 
 use crate::checkout::organizer_with_fee;
-use crate::helpers::{backend_tests, error_body, error_fields, TestApp, WEBHOOK_SECRET};
+use crate::helpers::{
+    backend_tests, error_body, error_fields, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET,
+};
 use crate::sync::run_once;
 
 backend_tests!(
@@ -16,6 +18,7 @@ backend_tests!(
     each_organizer_reads_its_own_events_and_bad_reads_are_refused,
     customers_are_told_when_they_change_and_forgotten_when_deleted,
     new_features_are_told_with_the_customers_access,
+    events_past_their_retention_are_purged,
 );
 
 const ACCOUNT: &str = "acct_1EventFeed0000001";
@@ -363,4 +366,35 @@ async fn new_features_are_told_with_the_customers_access(app: TestApp) {
     assert_eq!(told["data"]["features"], json!(["premium"]), "{told}");
     assert_eq!(told["data"]["active"], true);
     assert!(told["data"]["subscriptions"].is_array(), "{told}");
+}
+
+async fn events_past_their_retention_are_purged(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.server.idempotency_purge_secs = 1;
+        s.server.events_retention_days = 30;
+    })
+    .await;
+    // Registering tells each organizer of its account; the first one's event is made 31 days
+    // old, the second's stays new.
+    let old = app.create_organizer("Old news", ACCOUNT).await;
+    app.execute_sql(
+        "UPDATE gateway_events SET created_at = created_at - INTERVAL '31 days'",
+        "UPDATE gateway_events SET created_at = datetime(created_at, '-31 days')",
+    )
+    .await;
+    let new = app
+        .create_organizer("New news", "acct_1EventFeedOther01")
+        .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !types(&read(&app, &old, "").await).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the purge never removed the old event"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        types(&read(&app, &new, "").await),
+        ["organizer.account_updated"]
+    );
 }
