@@ -5,6 +5,7 @@
 mod body;
 mod disputes;
 mod documented;
+mod line_items;
 mod reads;
 mod refunds;
 
