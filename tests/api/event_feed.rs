@@ -155,6 +155,15 @@ async fn a_read_waits_for_the_next_event(app: TestApp) {
     let org = organizer(&app, ACCOUNT).await;
     let payment = intent(&app, &org).await;
     let cursor = now(&app, &org).await;
+    // With nothing new, a read answers only once its wait has passed.
+    let started = tokio::time::Instant::now();
+    let idle = read(&app, &org, &format!("after={cursor}&wait=1")).await;
+    assert_eq!(types(&idle), Vec::<&str>::new());
+    assert_eq!(idle["next_cursor"], cursor.as_str());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited"
+    );
     let query = format!("after={cursor}&wait=20");
     let waiting = read(&app, &org, &query);
     let paying = async {
