@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::line_items::{line_item, LineItemBody};
+use super::line_items::{line_item, text, LineItemBody};
 use crate::domain::payment::{
     AddressCollection, Amount, CheckoutMode, Currency, CustomerUpdate, HttpUrl, LineItem,
     PortalConfiguration, Save,
@@ -133,18 +133,7 @@ pub struct PortalSessionCreated {
     pub url: String,
 }
 
-pub(super) const MAX_NAME_CHARS: usize = 250;
 pub(super) const MAX_DESCRIPTION_CHARS: usize = 1000;
-
-pub(super) fn text(raw: &str, most: usize) -> Result<String, String> {
-    let count = raw.chars().count();
-    if count == 0 || count > most || raw.chars().any(char::is_control) || raw.trim().is_empty() {
-        return Err(format!(
-            "must be 1 to {most} characters, without control characters"
-        ));
-    }
-    Ok(raw.to_string())
-}
 
 fn buyer(
     customer_id: Option<&str>,

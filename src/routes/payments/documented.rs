@@ -8,10 +8,8 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::body::{
-    CreateCheckoutSession, CreatePaymentIntent, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS,
-};
-use super::line_items::{LineItemBody, RecurringBody, MAX_PRICE_ID};
+use super::body::{CreateCheckoutSession, CreatePaymentIntent, MAX_DESCRIPTION_CHARS};
+use super::line_items::{LineItemBody, RecurringBody, MAX_NAME_CHARS, MAX_PRICE_ID};
 use crate::domain::payment::{Amount, Currency, HttpUrl, Interval, LineItem, Quantity, Recurring};
 use crate::domain::{Email, Metadata};
 use crate::openapi::patterns::{class, CONTROL, WHITESPACE};

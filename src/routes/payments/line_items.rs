@@ -3,12 +3,13 @@
 
 use serde::Deserialize;
 
-use super::body::{text, MAX_NAME_CHARS};
 use crate::domain::payment::{Amount, Currency, Interval, LineItem, Quantity, Recurring};
 use crate::error::FieldError;
 use crate::extract::Whole;
 use crate::routes::customers::body::optional;
 
+/// Longest name of an item priced here.
+pub(super) const MAX_NAME_CHARS: usize = 250;
 /// Longest price id sent to Stripe (its own are far shorter).
 pub(super) const MAX_PRICE_ID: usize = 255;
 
@@ -31,6 +32,17 @@ pub struct LineItemBody {
 pub struct RecurringBody {
     interval: String,
     interval_count: Option<Whole>,
+}
+
+/// 1 to `most` characters, without control characters and not only spaces.
+pub(super) fn text(raw: &str, most: usize) -> Result<String, String> {
+    let count = raw.chars().count();
+    if count == 0 || count > most || raw.chars().any(char::is_control) || raw.trim().is_empty() {
+        return Err(format!(
+            "must be 1 to {most} characters, without control characters"
+        ));
+    }
+    Ok(raw.to_string())
 }
 
 /// The line item at `index`, or `None` with each of its problems pushed.
