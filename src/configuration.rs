@@ -10,6 +10,8 @@ use secrecy::SecretString;
 
 mod database_url;
 pub use database_url::{Backend, DatabaseUrl};
+mod outbound;
+pub use outbound::OutboundSettings;
 mod stripe;
 mod sync;
 mod workers;
@@ -107,6 +109,8 @@ pub struct ServeArgs {
     pub worker: WorkerSettings,
     #[command(flatten)]
     pub sync: SyncSettings,
+    #[command(flatten)]
+    pub outbound: OutboundSettings,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -261,6 +265,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub worker: WorkerSettings,
     pub sync: SyncSettings,
+    pub outbound: OutboundSettings,
 }
 
 /// Settings that stop start-up, each phrased as the one thing to fix: every problem found is
@@ -313,6 +318,7 @@ impl Settings {
             webhooks: args.webhooks,
             worker: args.worker,
             sync: args.sync,
+            outbound: args.outbound,
         })
     }
 }

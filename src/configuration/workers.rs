@@ -24,6 +24,8 @@ pub struct WorkerArgs {
     pub worker: WorkerSettings,
     #[command(flatten)]
     pub sync: super::SyncSettings,
+    #[command(flatten)]
+    pub outbound: super::OutboundSettings,
     /// Serve `GET /metrics` on this address (a worker process has no other listener).
     #[arg(long = "metrics-bind", env = "METRICS_BIND_ADDRESS")]
     pub metrics_bind_address: Option<std::net::SocketAddr>,
@@ -84,6 +86,7 @@ pub struct WorkerProcessSettings {
     pub audit_hash_key: SecretString,
     pub worker: WorkerSettings,
     pub sync: super::SyncSettings,
+    pub outbound: super::OutboundSettings,
     pub metrics_bind_address: Option<std::net::SocketAddr>,
 }
 
@@ -95,6 +98,7 @@ impl WorkerProcessSettings {
             audit_hash_key: audit_hash_key(args.audit)?,
             worker: args.worker,
             sync: args.sync,
+            outbound: args.outbound,
             metrics_bind_address: args.metrics_bind_address,
         })
     }

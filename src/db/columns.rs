@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{
-    ChargeType, ErasureOutcome, ErasureStatus, EventStatus, OrganizerStatus, Outcome, RunStatus,
-    RunTrigger,
+    ChargeType, DeliveryState, ErasureOutcome, ErasureStatus, EventStatus, OrganizerStatus,
+    Outcome, RunStatus, RunTrigger,
 };
 
 /// Stores vocabularies (`domain::text_enum!`) in `Text` columns:
@@ -70,6 +70,7 @@ macro_rules! text_column {
 
 crate::text_column!(
     ChargeType,
+    DeliveryState,
     ErasureOutcome,
     ErasureStatus,
     EventStatus,

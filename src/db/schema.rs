@@ -374,7 +374,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        organizer_id -> Nullable<Text>,
+        organizer_ids -> Nullable<Text>,
+        url -> Text,
+        description -> Text,
+        event_types -> Nullable<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (endpoint_id, id) {
+        endpoint_id -> Text,
+        id -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        organizer_id -> Text,
+        event_seq -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        object_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> Integer,
+        started_at -> Timestamp,
+        latency_ms -> Integer,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        response -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(customers -> organizers (organizer_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_secrets -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_event_attempts -> webhook_events (event_id));
 diesel::joinable!(erasure_accounts -> erasures (erasure_id));
 
@@ -402,6 +461,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
     sync_cursors,
     sync_runs,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
     webhook_event_attempts,
     webhook_events,
+    webhook_secrets,
 );

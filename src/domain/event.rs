@@ -8,7 +8,7 @@ text_enum! {
     /// serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
     /// dispute, a subscription, an invoice, the organizer's account state
     /// (`organizer.account_updated`), the organizer (`organizer.disconnected`), or a customer
-    /// (`customer.deleted`: its ids only).
+    /// (`customer.deleted`: its ids only), or a webhook endpoint (`endpoint.disabled`).
     pub enum GatewayEventType {
         /// A Checkout Session was paid (or completed without payment): fulfil the order.
         CheckoutCompleted = "checkout.completed",
@@ -41,6 +41,21 @@ text_enum! {
         /// A customer was deleted or erased, or its Stripe customer was deleted: `data` holds
         /// its ids only.
         CustomerDeleted = "customer.deleted",
+        /// The gateway disabled one of the organizer's webhook endpoints after it failed for
+        /// days: `data` is the endpoint. Nothing is delivered to it until it is enabled again.
+        EndpointDisabled = "endpoint.disabled",
+    }
+}
+
+text_enum! {
+    /// Where a webhook delivery stands.
+    pub enum DeliveryState {
+        /// Waiting for its first attempt, or for a retry (`next_attempt_at`).
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Delivered = "delivered",
+        /// Every attempt failed (about three days of retries); a replay sends it again.
+        Failed = "failed",
     }
 }
 

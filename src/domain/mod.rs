@@ -19,7 +19,7 @@ pub use chain::chain;
 pub use client_key::ClientKey;
 pub(crate) use customer::INVISIBLE;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
-pub use event::GatewayEventType;
+pub use event::{DeliveryState, GatewayEventType};
 pub use fees::TicketFees;
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{

@@ -1,9 +1,10 @@
 //! The one conversion of each service's error into the HTTP error: status and stable code.
 
-use super::ApiError;
+use super::{ApiError, FieldError};
 use crate::services::customers::CustomerError;
 use crate::services::erasures::ErasureError;
 use crate::services::organizers::OrganizerError;
+use crate::services::outbound::EndpointError;
 use crate::services::payments::PaymentError;
 use crate::services::sync::SyncError;
 use crate::services::webhooks::admin::EventsError;
@@ -112,6 +113,28 @@ impl From<OrganizerError> for ApiError {
                 message: err.to_string(),
             },
             OrganizerError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(err: EndpointError) -> Self {
+        let code = err.code();
+        match err {
+            EndpointError::Forbidden(forbidden) => forbidden.into(),
+            EndpointError::NotFound(_) | EndpointError::EventNotFound(_) => ApiError::NotFound {
+                code,
+                message: err.to_string(),
+            },
+            EndpointError::Disabled(_) => ApiError::Conflict {
+                code,
+                message: err.to_string(),
+            },
+            EndpointError::Invalid { field, message } => {
+                ApiError::Validation(vec![FieldError::new(field, message)])
+            }
+            EndpointError::Organizer(err) => err.into(),
+            EndpointError::Db(db) => db.into(),
         }
     }
 }

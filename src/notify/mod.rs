@@ -1,6 +1,7 @@
 //! Telling the platform's apps over HTTP: the Standard Webhooks signature of a delivery
-//! ([`sign`]) and where a delivery may go ([`target`]). The deliveries themselves (endpoints,
-//! attempts, retries) build on these.
+//! ([`sign`]), where a delivery may go ([`target`]) and one attempt of it ([`send`]). Which
+//! events go where, and when, is the deliveries' service (`services::outbound`).
 
+pub mod send;
 pub mod sign;
 pub mod target;

@@ -34,7 +34,11 @@ pub struct Targets {
 impl Targets {
     pub fn allowing(hosts: impl IntoIterator<Item = String>) -> Self {
         Self {
-            allowed_hosts: hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+            allowed_hosts: hosts
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
         }
     }
 

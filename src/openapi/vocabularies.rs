@@ -8,8 +8,8 @@ use utoipa::openapi::{RefOr, Schema};
 
 use crate::domain::payment::{Proration, RefundReason};
 use crate::domain::{
-    BusinessType, ChargeType, DisputeStatus, EventStatus, GatewayEventType, OrganizerStatus,
-    PaymentStatus, RunStatus, RunTrigger,
+    BusinessType, ChargeType, DeliveryState, DisputeStatus, EventStatus, GatewayEventType,
+    OrganizerStatus, PaymentStatus, RunStatus, RunTrigger,
 };
 
 /// A doc comment's lines as the description: one space after `///` dropped, lines joined.
@@ -50,6 +50,7 @@ macro_rules! text_schema {
 text_schema!(
     BusinessType,
     ChargeType,
+    DeliveryState,
     GatewayEventType,
     DisputeStatus,
     EventStatus,

@@ -18,6 +18,7 @@ mod organizers;
 mod payments;
 mod subscriptions;
 mod sync;
+mod webhook_endpoints;
 mod webhook_events;
 mod webhooks;
 
@@ -70,6 +71,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payments::list_refunds)
                 .service(payments::list_disputes)
                 .service(events::list)
+                .service(webhook_endpoints::create)
+                .service(webhook_endpoints::list)
+                .service(webhook_endpoints::get)
+                .service(webhook_endpoints::update)
+                .service(webhook_endpoints::remove)
+                .service(webhook_endpoints::rotate_secret)
+                .service(webhook_endpoints::list_deliveries)
+                .service(webhook_endpoints::replay)
                 .service(sync::start)
                 .service(sync::list)
                 .service(sync::get)

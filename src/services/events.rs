@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 
 use super::customers::{CustomerResponse, DeletedCustomer};
 use super::organizers::{self, OrganizerError, OrganizerResponse};
+use super::outbound::WebhookEndpointResponse;
 use super::AppState;
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
+use crate::db::models::webhook_delivery::WebhookDelivery;
 use crate::db::{Db, DbError};
 use crate::domain::{GatewayEventType, OrganizerId, PageLimit, Principal};
 use crate::jobs::{Duty, Ran};
@@ -66,6 +68,7 @@ pub enum EventObject {
     Organizer(OrganizerResponse),
     Customer(CustomerResponse),
     DeletedCustomer(DeletedCustomer),
+    WebhookEndpoint(WebhookEndpointResponse),
 }
 
 impl From<GatewayEvent> for GatewayEventResponse {
@@ -141,7 +144,8 @@ pub async fn feed(
 /// How many events one purge deletes at most: a long backlog goes in several units.
 const PURGE_BATCH: i64 = 1000;
 
-/// The purge of events older than `retention`, a duty of the jobs runner.
+/// The purge of events, and of finished webhook deliveries, older than `retention`: a duty of
+/// the jobs runner.
 pub fn purge(db: Db, retention: chrono::Duration) -> impl Duty {
     move || {
         let db = db.clone();
@@ -149,11 +153,14 @@ pub fn purge(db: Db, retention: chrono::Duration) -> impl Duty {
             let purged = db
                 .run(move |conn| {
                     let before = crate::db::database_now(conn)? - retention;
-                    Ok::<_, DbError>(GatewayEvent::purge_across_organizers_before(
+                    let events =
+                        GatewayEvent::purge_across_organizers_before(conn, before, PURGE_BATCH)?;
+                    let deliveries = WebhookDelivery::purge_across_endpoints_before(
                         conn,
                         before,
                         PURGE_BATCH,
-                    )?)
+                    )?;
+                    Ok::<_, DbError>(events.max(deliveries))
                 })
                 .await?;
             if purged > 0 {

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod erasures;
 pub mod events;
 pub mod organizers;
+pub mod outbound;
 pub mod payments;
 pub mod rate_shares;
 pub mod readiness;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use crate::db::Db;
 use crate::domain::SubjectHasher;
 use crate::jobs::Jobs;
+use crate::notify::target::Targets;
 use crate::stripe::Stripe;
 
 /// What every use case may reach; shared by all workers.
@@ -38,6 +40,8 @@ pub struct AppState {
     pub reads: customers::GroupedReads,
     /// The background duties' runner, which runs the tasks requests start (sync runs).
     pub jobs: Jobs,
+    /// Where webhook endpoints may point (`OUTBOUND_WEBHOOK_ALLOWED_HOSTS`).
+    pub targets: Targets,
 }
 
 impl AppState {

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::configuration::{SyncSettings, WorkerSettings};
+use crate::configuration::{OutboundSettings, SyncSettings, WorkerSettings};
+use crate::db::models::gateway_event::APPENDED;
 use crate::jobs::{Cadence, Ran, Runner};
+use crate::notify::send::Sender;
 use crate::services::webhooks::worker;
-use crate::services::{events, rate_shares, sync, AppState};
+use crate::services::{events, outbound, rate_shares, sync, AppState};
 use crate::{idempotency, telemetry};
 
 /// Which duties a process runs.
@@ -22,6 +24,8 @@ pub struct Background<'a> {
     /// How often expired idempotency keys, and gateway events past their retention (the
     /// second), are purged (where requests are served).
     pub purge_every: Option<(Duration, chrono::Duration)>,
+    /// The senders of the gateway's webhooks (where workers run).
+    pub deliveries: Option<&'a OutboundSettings>,
     /// Whether this process records metrics (their upkeep).
     pub metrics: bool,
 }
@@ -77,6 +81,19 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 at_start: false,
             },
             events::purge(state.db.clone(), retention),
+        );
+    }
+    if let Some(settings) = background.deliveries {
+        let sender = Sender::new(state.targets.clone(), settings.timeout());
+        runner.register(
+            "webhooks.outbound",
+            Cadence::Queue {
+                workers: settings.outbound_webhook_workers.max(1),
+                // Events appended here wake the senders; another instance's are found by this.
+                poll: Duration::from_millis(500),
+                wake: Some(APPENDED.clone()),
+            },
+            outbound::deliver::duty(state.db.clone(), sender, settings.clone()),
         );
     }
     if background.metrics {

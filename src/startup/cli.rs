@@ -32,6 +32,7 @@ pub async fn reconcile_now(
             create_wait: std::time::Duration::ZERO,
             backfill_on_register: false,
             reconcile_every: None,
+            targets: crate::notify::target::Targets::default(),
         },
     )?;
     let organizers = match only {
@@ -64,6 +65,7 @@ pub async fn reconcile_now(
             inbox: None,
             sweep: None,
             purge_every: None,
+            deliveries: None,
             metrics: false,
         },
     );

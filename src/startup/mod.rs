@@ -26,6 +26,7 @@ use crate::db::{run_pending_migrations, Db};
 use crate::domain::SubjectHasher;
 use crate::idempotency::{self, Idempotency};
 use crate::jobs::{Jobs, Runner};
+use crate::notify::target::Targets;
 use crate::routes::{self, OpenApiDocument, ServedMethods, WebhookBodyLimit};
 use crate::services::customers::GroupedReads;
 use crate::services::webhooks::Ingest;
@@ -52,6 +53,7 @@ struct StateOptions {
     create_wait: std::time::Duration,
     backfill_on_register: bool,
     reconcile_every: Option<std::time::Duration>,
+    targets: Targets,
 }
 
 /// The state every use case and duty shares: built here, once per process.
@@ -73,6 +75,7 @@ fn app_state(
         reconcile_every: options.reconcile_every,
         reads,
         jobs,
+        targets: options.targets,
     })
 }
 
@@ -109,6 +112,7 @@ impl Application {
                 create_wait: settings.server.create_wait(),
                 backfill_on_register: settings.sync.backfill_on_register,
                 reconcile_every: settings.sync.interval(),
+                targets: Targets::allowing(settings.outbound.allowed_hosts.clone()),
             },
         )?;
         let stored = Arc::new(Notify::new());
@@ -131,6 +135,7 @@ impl Application {
                     settings.server.idempotency_purge_every(),
                     settings.server.events_retention(),
                 )),
+                deliveries: run_workers.then_some(&settings.outbound),
                 metrics: true,
             },
         );
@@ -220,6 +225,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
             create_wait: std::time::Duration::ZERO,
             backfill_on_register: false,
             reconcile_every: settings.sync.interval(),
+            targets: Targets::allowing(settings.outbound.allowed_hosts.clone()),
         },
     )?;
     let metrics = match settings.metrics_bind_address {
@@ -240,6 +246,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
             inbox: Some((&settings.worker, Arc::new(Notify::new()))),
             sweep: Some(&settings.sync),
             purge_every: None,
+            deliveries: Some(&settings.outbound),
             metrics: metrics.is_some(),
         },
     );

@@ -3,18 +3,21 @@
 //! one past the organizer's last, and the order of `seq` is the order of commits, so a reader
 //! that has seen `seq` n never finds a later-committed event below it.
 
+use std::sync::{Arc, LazyLock};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use super::webhook_delivery::WebhookDelivery;
 use crate::db::schema::{gateway_events, organizers};
 use crate::db::DbConnection;
 use crate::domain::GatewayEventType;
 
-/// Woken after events were appended in this process, for the feed's long polls (which also
-/// look again on their own, for events appended by other instances).
-pub static APPENDED: Notify = Notify::const_new();
+/// Woken after events were appended in this process: the feed's long polls and the webhook
+/// senders (which also look again on their own, for events appended by other instances).
+pub static APPENDED: LazyLock<Arc<Notify>> = LazyLock::new(|| Arc::new(Notify::new()));
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = gateway_events)]
@@ -66,13 +69,14 @@ impl GatewayEvent {
         Ok(found.is_some())
     }
 
-    /// Deletes the organizer's events about `object_id`: an erased person's earlier events
-    /// carried their details.
+    /// Deletes the organizer's events about `object_id`, and their deliveries: an erased
+    /// person's earlier events carried their details.
     pub fn forget_object(
         conn: &mut DbConnection,
         organizer_id: &str,
         object_id: &str,
     ) -> QueryResult<usize> {
+        WebhookDelivery::forget_object(conn, organizer_id, object_id)?;
         diesel::delete(
             gateway_events::table
                 .filter(gateway_events::organizer_id.eq(organizer_id))
@@ -115,7 +119,8 @@ impl GatewayEvent {
     }
 
     /// Appends an event of `event_type` about `object_id` carrying `data` (the object as the
-    /// API serves it) for `organizer_id`, whose row the caller holds locked.
+    /// API serves it) for `organizer_id`, whose row the caller holds locked, with a delivery
+    /// for each webhook endpoint that hears it.
     pub fn tell(
         conn: &mut DbConnection,
         organizer_id: &str,
@@ -129,7 +134,18 @@ impl GatewayEvent {
             object_id,
             data: &data,
         };
-        Self::append(conn, organizer_id, &new, crate::db::now())
+        let event = Self::append(conn, organizer_id, &new, crate::db::now())?;
+        WebhookDelivery::fan_out(conn, &event)?;
+        Ok(event)
+    }
+
+    /// The event `id`, of any organizer.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<GatewayEvent>> {
+        gateway_events::table
+            .filter(gateway_events::id.eq(id))
+            .select(GatewayEvent::as_select())
+            .first(conn)
+            .optional()
     }
 
     /// Up to `limit` of the organizer's events after `after` (a `seq`), in order, of the

@@ -11,6 +11,8 @@ pub mod gateway_event;
 pub mod idempotency;
 mod organizer;
 pub mod sync;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 mod webhook_event;
 mod webhook_insert;
 
