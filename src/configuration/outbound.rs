@@ -15,7 +15,11 @@ pub struct OutboundSettings {
     /// Hosts (as written in endpoint URLs, comma-separated) that may be reached over plain
     /// `http` and at any address, e.g. `localhost` for a receiver during development. Every
     /// other endpoint must be `https` and resolve only to public addresses.
-    #[arg(long = "outbound-webhook-allowed-host", env = "OUTBOUND_WEBHOOK_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "outbound-webhook-allowed-host",
+        env = "OUTBOUND_WEBHOOK_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
     /// Endpoints one process delivers to at once; a slow endpoint holds one of them.
     #[arg(long, env = "OUTBOUND_WEBHOOK_WORKERS", default_value_t = 8)]
@@ -28,7 +32,11 @@ pub struct OutboundSettings {
     #[arg(long, env = "OUTBOUND_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
     pub outbound_webhook_retry_base_ms: u64,
     /// An endpoint that has failed every attempt for this many hours is disabled.
-    #[arg(long, env = "OUTBOUND_WEBHOOK_DISABLE_AFTER_HOURS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "OUTBOUND_WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 120
+    )]
     pub outbound_webhook_disable_after_hours: u32,
 }
 

@@ -32,7 +32,8 @@ pub struct Answer {
 impl Answer {
     /// Whether the endpoint took the delivery (2xx).
     pub fn delivered(&self) -> bool {
-        self.status.is_some_and(|status| (200..300).contains(&status))
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
     }
 }
 
@@ -46,9 +47,8 @@ impl Resolve for CheckedResolver {
         let targets = self.targets.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for address in &addresses {
                 targets.check_address(&host, address.ip())?;
             }

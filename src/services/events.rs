@@ -155,11 +155,8 @@ pub fn purge(db: Db, retention: chrono::Duration) -> impl Duty {
                     let before = crate::db::database_now(conn)? - retention;
                     let events =
                         GatewayEvent::purge_across_organizers_before(conn, before, PURGE_BATCH)?;
-                    let deliveries = WebhookDelivery::purge_across_endpoints_before(
-                        conn,
-                        before,
-                        PURGE_BATCH,
-                    )?;
+                    let deliveries =
+                        WebhookDelivery::purge_across_endpoints_before(conn, before, PURGE_BATCH)?;
                     Ok::<_, DbError>(events.max(deliveries))
                 })
                 .await?;

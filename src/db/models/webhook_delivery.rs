@@ -19,6 +19,19 @@ use webhook_deliveries::dsl as d;
 
 diesel::alias!(webhook_deliveries as earlier: EarlierDelivery);
 
+/// The pending deliveries that hold back the delivery in the outer query: earlier ones of its
+/// object to its endpoint.
+macro_rules! held_back {
+    () => {
+        earlier
+            .filter(earlier.field(d::endpoint_id).eq(d::endpoint_id))
+            .filter(earlier.field(d::organizer_id).eq(d::organizer_id))
+            .filter(earlier.field(d::object_id).eq(d::object_id))
+            .filter(earlier.field(d::state).eq(DeliveryState::Pending))
+            .filter(earlier.field(d::event_seq).lt(d::event_seq))
+    };
+}
+
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct WebhookDelivery {
@@ -140,7 +153,8 @@ impl WebhookDelivery {
                         d::webhook_deliveries
                             .filter(d::endpoint_id.eq(webhook_endpoints::id))
                             .filter(d::state.eq(DeliveryState::Pending))
-                            .filter(d::next_attempt_at.le(now)),
+                            .filter(d::next_attempt_at.le(now))
+                            .filter(diesel::dsl::not(diesel::dsl::exists(held_back!()))),
                     ))
                     .order((
                         // Never served first (NULL), then the one served longest ago.
@@ -188,18 +202,12 @@ impl WebhookDelivery {
         now: NaiveDateTime,
         limit: i64,
     ) -> QueryResult<Vec<(WebhookDelivery, GatewayEvent)>> {
-        let held_back = earlier
-            .filter(earlier.field(d::endpoint_id).eq(d::endpoint_id))
-            .filter(earlier.field(d::organizer_id).eq(d::organizer_id))
-            .filter(earlier.field(d::object_id).eq(d::object_id))
-            .filter(earlier.field(d::state).eq(DeliveryState::Pending))
-            .filter(earlier.field(d::event_seq).lt(d::event_seq));
         let due: Vec<(WebhookDelivery, Option<GatewayEvent>)> = d::webhook_deliveries
             .left_join(gateway_events::table.on(gateway_events::id.eq(d::event_id)))
             .filter(d::endpoint_id.eq(endpoint_id))
             .filter(d::state.eq(DeliveryState::Pending))
             .filter(d::next_attempt_at.le(now))
-            .filter(diesel::dsl::not(diesel::dsl::exists(held_back)))
+            .filter(diesel::dsl::not(diesel::dsl::exists(held_back!())))
             .order((d::next_attempt_at.asc(), d::event_seq.asc()))
             .limit(limit)
             .select((
@@ -209,9 +217,15 @@ impl WebhookDelivery {
             .load(conn)?;
         let (found, gone): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, e)| e.is_some());
         if !gone.is_empty() {
-            let ids: Vec<&str> = gone.iter().map(|(delivery, _)| delivery.id.as_str()).collect();
+            let ids: Vec<&str> = gone
+                .iter()
+                .map(|(delivery, _)| delivery.id.as_str())
+                .collect();
             diesel::update(d::webhook_deliveries.filter(d::id.eq_any(ids)))
-                .set((d::state.eq(DeliveryState::Failed), d::finished_at.eq(Some(now))))
+                .set((
+                    d::state.eq(DeliveryState::Failed),
+                    d::finished_at.eq(Some(now)),
+                ))
                 .execute(conn)?;
         }
         Ok(found
@@ -221,12 +235,14 @@ impl WebhookDelivery {
     }
 
     /// Records each attempt of a claim and what it made of its delivery, and frees the
-    /// endpoint with `endpoint` applied (its failure state); one transaction.
+    /// endpoint at `now` with `endpoint` applied (its failure state); one transaction. A freed
+    /// endpoint is claimed after those that waited longer.
     pub fn settle(
         conn: &mut DbConnection,
         endpoint_id: &str,
         settled: &[(String, Settled)],
         endpoint: &EndpointChanges,
+        now: NaiveDateTime,
     ) -> QueryResult<()> {
         crate::db::write_transaction(conn, |conn| {
             for (id, outcome) in settled {
@@ -241,6 +257,7 @@ impl WebhookDelivery {
             }
             let attempts: Vec<&DeliveryAttempt> = settled.iter().map(|(_, o)| &o.attempt).collect();
             match conn {
+                _ if attempts.is_empty() => {}
                 DbConnection::Postgresql(pg) => {
                     diesel::insert_into(webhook_attempts::table)
                         .values(attempts)
@@ -255,7 +272,7 @@ impl WebhookDelivery {
                 }
             }
             diesel::update(webhook_endpoints::table.find(endpoint_id))
-                .set((webhook_endpoints::lease_until.eq(None::<NaiveDateTime>), endpoint))
+                .set((webhook_endpoints::lease_until.eq(Some(now)), endpoint))
                 .execute(conn)?;
             Ok(())
         })
@@ -279,7 +296,10 @@ impl WebhookDelivery {
             query = query.filter(d::id.lt(before));
         }
         let deliveries: Vec<WebhookDelivery> = query.load(conn)?;
-        let ids: Vec<&str> = deliveries.iter().map(|delivery| delivery.id.as_str()).collect();
+        let ids: Vec<&str> = deliveries
+            .iter()
+            .map(|delivery| delivery.id.as_str())
+            .collect();
         let mut attempts: Vec<DeliveryAttempt> = webhook_attempts::table
             .filter(webhook_attempts::delivery_id.eq_any(ids))
             .order(webhook_attempts::attempt.asc())
@@ -335,8 +355,10 @@ impl WebhookDelivery {
         if oldest.is_empty() {
             return Ok(0);
         }
-        diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&oldest)))
-            .execute(conn)?;
+        diesel::delete(
+            webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&oldest)),
+        )
+        .execute(conn)?;
         diesel::delete(d::webhook_deliveries.filter(d::id.eq_any(&oldest))).execute(conn)
     }
 

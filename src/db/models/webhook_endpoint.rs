@@ -129,7 +129,11 @@ impl WebhookEndpoint {
     ) -> QueryResult<Vec<WebhookEndpoint>> {
         e::webhook_endpoints
             .filter(e::enabled.eq(true))
-            .filter(e::organizer_id.eq(organizer_id).or(e::organizer_id.is_null()))
+            .filter(
+                e::organizer_id
+                    .eq(organizer_id)
+                    .or(e::organizer_id.is_null()),
+            )
             .select(WebhookEndpoint::as_select())
             .load(conn)
     }
@@ -155,8 +159,10 @@ impl WebhookEndpoint {
                 webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
             )
             .execute(conn)?;
-            diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
-                .execute(conn)?;
+            diesel::delete(
+                webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)),
+            )
+            .execute(conn)?;
             diesel::delete(webhook_secrets::table.filter(webhook_secrets::endpoint_id.eq(id)))
                 .execute(conn)?;
             Ok(diesel::delete(e::webhook_endpoints.find(id)).execute(conn)? > 0)
@@ -203,7 +209,8 @@ impl WebhookSecret {
         old_until: NaiveDateTime,
     ) -> QueryResult<()> {
         conn.transaction(|conn| {
-            let mine = webhook_secrets::table.filter(webhook_secrets::endpoint_id.eq(&new.endpoint_id));
+            let mine =
+                webhook_secrets::table.filter(webhook_secrets::endpoint_id.eq(&new.endpoint_id));
             diesel::delete(mine.filter(webhook_secrets::expires_at.le(new.created_at)))
                 .execute(conn)?;
             diesel::update(

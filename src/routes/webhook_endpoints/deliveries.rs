@@ -135,7 +135,12 @@ pub async fn list_deliveries(
     let cursor = query.cursor.map(|raw| {
         uuid::Uuid::parse_str(&raw)
             .map(|id| id.to_string())
-            .map_err(|_| errors.push(FieldError::new("cursor", "must be a `next_cursor` of this list")))
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "must be a `next_cursor` of this list",
+                ))
+            })
             .ok()
     });
     let limit = match limit {
@@ -194,7 +199,10 @@ pub async fn replay(
             Replay::Between { from, to }
         }
         (Some(_), _, _) => {
-            return invalid("event_id", "give either `event_id` or `since` (with `until`), not both")
+            return invalid(
+                "event_id",
+                "give either `event_id` or `since` (with `until`), not both",
+            )
         }
         (None, None, _) => return invalid("since", "give `event_id`, or `since` (and `until`)"),
     };

@@ -28,7 +28,11 @@ const DESCRIPTION_MAX: usize = 500;
 pub struct CreateWebhookEndpoint {
     /// Where deliveries are POSTed: `https`, reaching a public address (plain `http`, or a
     /// private address, only for hosts in `OUTBOUND_WEBHOOK_ALLOWED_HOSTS`).
-    #[schema(format = "uri", max_length = 2048, example = "https://tickets.example/hooks/gateway")]
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        example = "https://tickets.example/hooks/gateway"
+    )]
     url: String,
     /// Up to 500 characters.
     #[schema(max_length = 500)]
@@ -103,7 +107,10 @@ fn endpoint_id(raw: &str) -> Result<String, ApiError> {
 
 fn parse_url(raw: &str, errors: &mut Vec<FieldError>) -> Option<url::Url> {
     if raw.len() > URL_MAX {
-        errors.push(FieldError::new("url", format!("must be at most {URL_MAX} characters")));
+        errors.push(FieldError::new(
+            "url",
+            format!("must be at most {URL_MAX} characters"),
+        ));
         return None;
     }
     url::Url::parse(raw)
@@ -136,7 +143,10 @@ fn parse_types(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<Gatew
 
 fn parse_organizers(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<OrganizerId>> {
     if raw.is_empty() || raw.len() > 100 {
-        errors.push(FieldError::new("organizer_ids", "must list 1 to 100 organizers"));
+        errors.push(FieldError::new(
+            "organizer_ids",
+            "must list 1 to 100 organizers",
+        ));
         return None;
     }
     raw.iter()
@@ -156,7 +166,9 @@ fn parse_create(body: CreateWebhookEndpoint) -> Result<NewEndpoint, ApiError> {
             .map_err(|_| errors.push(FieldError::new("organizer_id", "is not an organizer id")))
             .ok()
     });
-    let organizer_ids = body.organizer_ids.map(|raw| parse_organizers(&raw, &mut errors));
+    let organizer_ids = body
+        .organizer_ids
+        .map(|raw| parse_organizers(&raw, &mut errors));
     match url {
         Some(url) if errors.is_empty() => Ok(NewEndpoint {
             url,
@@ -263,15 +275,26 @@ pub async fn list(
     let cursor = query.cursor.map(|raw| {
         uuid::Uuid::parse_str(&raw)
             .map(|id| id.to_string())
-            .map_err(|_| errors.push(FieldError::new("cursor", "must be a `next_cursor` of this list")))
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "must be a `next_cursor` of this list",
+                ))
+            })
             .ok()
     });
     let limit = match limit {
         Ok(limit) if errors.is_empty() => limit,
         _ => return Err(ApiError::Validation(errors)),
     };
-    let data = endpoints::list(&state, &principal, organizer.flatten(), cursor.flatten(), limit)
-        .await?;
+    let data = endpoints::list(
+        &state,
+        &principal,
+        organizer.flatten(),
+        cursor.flatten(),
+        limit,
+    )
+    .await?;
     let next_cursor = (data.len() == limit.get())
         .then(|| data.last().map(|endpoint| endpoint.id.clone()))
         .flatten();
@@ -328,7 +351,9 @@ pub async fn update(
 ) -> Result<web::Json<WebhookEndpointResponse>, ApiError> {
     let id = endpoint_id(&path)?;
     let changes = parse_update(body?.0)?;
-    Ok(web::Json(endpoints::update(&state, &principal, id, changes).await?))
+    Ok(web::Json(
+        endpoints::update(&state, &principal, id, changes).await?,
+    ))
 }
 
 /// Delete a webhook endpoint, with its secrets and delivery log.

@@ -51,11 +51,27 @@ async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<R
         return Ok(Ran::Idle);
     };
     let endpoint = claimed.endpoint.clone();
+    if claimed.deliveries.is_empty() {
+        // Its due deliveries' events were gone (failed on the way): nothing to send.
+        let id = endpoint.id.clone();
+        db.run(move |conn| {
+            let now = crate::db::now();
+            WebhookDelivery::settle(conn, &id, &[], &EndpointChanges::default(), now)?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+        return Ok(Ran::Worked);
+    }
     let answers = send_all(sender, claimed).await;
     let now = crate::db::now();
     let settled: Vec<(String, Settled)> = answers
         .into_iter()
-        .map(|(delivery, started, answer)| (delivery.id.clone(), settle(settings, &delivery, started, &answer, now)))
+        .map(|(delivery, started, answer)| {
+            (
+                delivery.id.clone(),
+                settle(settings, &delivery, started, &answer, now),
+            )
+        })
         .collect();
     let delivered = settled
         .iter()
@@ -71,7 +87,7 @@ async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<R
     let disable = failing_since.is_some_and(|since| now - since >= settings.disable_after());
     let id = endpoint.id.clone();
     db.run(move |conn| {
-        WebhookDelivery::settle(conn, &id, &settled, &changes)?;
+        WebhookDelivery::settle(conn, &id, &settled, &changes, now)?;
         Ok::<_, DbError>(())
     })
     .await?;
@@ -94,7 +110,11 @@ async fn send_all(
     let secrets = std::sync::Arc::new(secrets);
     let mut sends = JoinSet::new();
     for (delivery, event) in claimed.deliveries {
-        let (sender, secrets, url) = (sender.clone(), secrets.clone(), claimed.endpoint.url.clone());
+        let (sender, secrets, url) = (
+            sender.clone(),
+            secrets.clone(),
+            claimed.endpoint.url.clone(),
+        );
         sends.spawn(async move {
             let id = event.id.clone();
             let body = serde_json::to_vec(&GatewayEventResponse::from(event))

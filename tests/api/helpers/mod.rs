@@ -10,8 +10,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use gateway::auth::{mint_hs256, unix_now, Claims, Role};
 use gateway::configuration::{
-    AuthArgs, DatabaseSettings, ServerSettings, Settings, StripeSettings, SyncSettings,
-    WebhookSettings, WorkerSettings,
+    AuthArgs, DatabaseSettings, OutboundSettings, ServerSettings, Settings, StripeSettings,
+    SyncSettings, WebhookSettings, WorkerSettings,
 };
 use gateway::db::DatabaseUrl;
 use gateway::domain::StripeAccountId;
@@ -24,6 +24,7 @@ use crate::support::fake_stripe::{FakeStripe, Gate, PLATFORM_ACCOUNT};
 
 mod database;
 mod process;
+pub mod receiver;
 pub mod webhooks;
 
 pub use database::{create_database, TestDatabase};
@@ -251,6 +252,14 @@ async fn start_instance(
             reconcile_on_start: false,
             backfill_on_register: false,
             sync_concurrency: 2,
+        },
+        // Receivers run on 127.0.0.1 in tests; a retry waits until a test makes it due.
+        outbound: OutboundSettings {
+            allowed_hosts: vec!["127.0.0.1".to_string()],
+            outbound_webhook_workers: 4,
+            outbound_webhook_timeout_secs: 1,
+            outbound_webhook_retry_base_ms: 600_000,
+            outbound_webhook_disable_after_hours: 120,
         },
     };
     customize(&mut settings);
