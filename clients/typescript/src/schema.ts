@@ -718,6 +718,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints, oldest first: an admin's every one, an organizer's its own. */
+        get: operations["list_webhook_endpoints"];
+        put?: never;
+        /** Register a webhook endpoint; the answer holds its signing secret, shown this once. */
+        post: operations["create_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one webhook endpoint (its secret is never shown again). */
+        get: operations["get_webhook_endpoint"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint, with its secrets and delivery log. */
+        delete: operations["delete_webhook_endpoint"];
+        options?: never;
+        head?: never;
+        /** Change a webhook endpoint: its URL, description, filters, or whether it is enabled. */
+        patch: operations["update_webhook_endpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An endpoint's deliveries, newest first, each with its attempts. */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver events to the endpoint again: one (`event_id`), or every one it hears from a span
+         *     of time (`since`, `until`). Each goes as a new delivery with the event's own id.
+         */
+        post: operations["replay_webhook_deliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make a new signing secret (shown this once); the previous ones go on signing for a while. */
+        post: operations["rotate_webhook_endpoint_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -1108,6 +1199,27 @@ export interface components {
             country: string;
             email?: components["schemas"]["Email"] | null;
         };
+        CreateWebhookEndpoint: {
+            /** @description Up to 500 characters. */
+            description?: string | null;
+            /** @description The types it hears; leave it out for every type. */
+            event_types?: components["schemas"]["GatewayEventType"][] | null;
+            /**
+             * Format: uuid
+             * @description The organizer whose events it hears (an organizer's token: its own, the default). Leave
+             *     it out with an admin token for a platform endpoint.
+             */
+            organizer_id?: string | null;
+            /** @description A platform endpoint's organizers; leave it out for every organizer. */
+            organizer_ids?: string[] | null;
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: `https`, reaching a public address (plain `http`, or a
+             *     private address, only for hosts in `OUTBOUND_WEBHOOK_ALLOWED_HOSTS`).
+             * @example https://tickets.example/hooks/gateway
+             */
+            url: string;
+        };
         /**
          * @description A lowercase ISO 4217 code of a currency Stripe supports (the pattern lists them all).
          * @example eur
@@ -1165,6 +1277,42 @@ export interface components {
             /** @description The Stripe customer deleted with it, when it had one. */
             stripe_customer_id?: string | null;
         };
+        DeliveryPage: {
+            /** @description Newest first. */
+            data: components["schemas"]["DeliveryResponse"][];
+            /** @description Pass as `cursor` to get the next (older) page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description One delivery of an event to an endpoint. */
+        DeliveryResponse: {
+            /** @description Each attempt, in order. */
+            attempt_log: components["schemas"]["AttemptResponse"][];
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The event's id: the `webhook-id` header of every attempt, and of any replay. */
+            event_id: string;
+            event_type: components["schemas"]["GatewayEventType"];
+            /**
+             * Format: date-time
+             * @description When it was delivered, or when its last attempt failed.
+             */
+            finished_at?: string | null;
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it is tried next (while pending).
+             */
+            next_attempt_at?: string | null;
+            object_id: string;
+            state: components["schemas"]["DeliveryState"];
+        };
+        /**
+         * @description Where a webhook delivery stands.
+         * @enum {string}
+         */
+        DeliveryState: "pending" | "delivered" | "failed";
         DisputePage: {
             data: components["schemas"]["DisputeResponse"][];
             next_cursor?: components["schemas"]["ObjectPageCursor"] | null;
@@ -1320,7 +1468,7 @@ export interface components {
             next_cursor: components["schemas"]["EventCursor"];
         };
         /** @description The objects an event may carry, each as its read API serves it. */
-        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"] | components["schemas"]["EntitlementResponse"] | components["schemas"]["OrganizerResponse"] | components["schemas"]["CustomerResponse"] | components["schemas"]["DeletedCustomer"];
+        EventObject: components["schemas"]["CheckoutSessionResponse"] | components["schemas"]["PaymentResponse"] | components["schemas"]["RefundResponse"] | components["schemas"]["DisputeResponse"] | components["schemas"]["SubscriptionResponse"] | components["schemas"]["InvoiceResponse"] | components["schemas"]["AccountStatus"] | components["schemas"]["EntitlementResponse"] | components["schemas"]["OrganizerResponse"] | components["schemas"]["CustomerResponse"] | components["schemas"]["DeletedCustomer"] | components["schemas"]["WebhookEndpointResponse"];
         /**
          * @description Where an inbox event stands.
          * @enum {string}
@@ -1375,10 +1523,10 @@ export interface components {
          *     serves it: a checkout session (`checkout.*`), a payment (`payment.*`), a refund, a
          *     dispute, a subscription, an invoice, the organizer's account state
          *     (`organizer.account_updated`), the organizer (`organizer.disconnected`), or a customer
-         *     (`customer.deleted`: its ids only).
+         *     (`customer.deleted`: its ids only), or a webhook endpoint (`endpoint.disabled`).
          * @enum {string}
          */
-        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "entitlements.changed" | "organizer.account_updated" | "organizer.disconnected" | "customer.updated" | "customer.deleted";
+        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "entitlements.changed" | "organizer.account_updated" | "organizer.disconnected" | "customer.updated" | "customer.deleted" | "endpoint.disabled";
         Health: {
             /** @example ok */
             status: string;
@@ -1825,6 +1973,32 @@ export interface components {
             /** @description Stripe's status: `pending`, `requires_action`, `succeeded`, `failed` or `canceled`. */
             status: string;
         };
+        ReplayAnswer: {
+            /** @description How many deliveries were queued. */
+            replayed: number;
+        };
+        ReplayRequest: {
+            /** @description Deliver this event again (its `id`, as delivered and in the feed). */
+            event_id?: string | null;
+            /**
+             * Format: date-time
+             * @description Or every event the endpoint hears created from this time on (up to 10,000)...
+             */
+            since?: string | null;
+            /**
+             * Format: date-time
+             * @description ...until this time (now when left out).
+             */
+            until?: string | null;
+        };
+        RotateSecret: {
+            /**
+             * Format: int64
+             * @description How long the secrets signing until now go on signing, in seconds: 0 (they stop at once)
+             *     to 604800 (a week); a day when left out. Deliveries meanwhile carry both signatures.
+             */
+            previous_expires_in_secs?: number | null;
+        };
         /**
          * @description Where a reconciliation run stands.
          * @enum {string}
@@ -1978,6 +2152,17 @@ export interface components {
             status?: components["schemas"]["OrganizerStatus"];
             ticket_fees?: components["schemas"]["TicketFees"] | null;
         };
+        UpdateWebhookEndpoint: {
+            description?: string;
+            /** @description `true` enables it again (and clears its failure state); `false` stops deliveries. */
+            enabled?: boolean;
+            /** @description `null` for every type. */
+            event_types?: components["schemas"]["GatewayEventType"][] | null;
+            /** @description A platform endpoint's organizers; `null` for every organizer. */
+            organizer_ids?: string[] | null;
+            /** Format: uri */
+            url?: string;
+        };
         UpsertCustomer: {
             /**
              * @description The customer's email. With the organizer's Stripe account it is the customer's key:
@@ -1988,6 +2173,46 @@ export interface components {
             metadata?: components["schemas"]["Metadata"] | null;
             name?: components["schemas"]["CustomerName"] | null;
             phone?: components["schemas"]["Phone"] | null;
+        };
+        WebhookEndpointPage: {
+            /** @description Oldest first. */
+            data: components["schemas"]["WebhookEndpointResponse"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A webhook endpoint as the API serves it. */
+        WebhookEndpointResponse: {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /**
+             * @description `failing` when the gateway disabled it after it failed for
+             *     `OUTBOUND_WEBHOOK_DISABLE_AFTER_HOURS`; `null` when enabled or disabled by a caller.
+             */
+            disabled_reason?: string | null;
+            enabled: boolean;
+            /** @description The types it hears; `null` for every type. */
+            event_types?: components["schemas"]["GatewayEventType"][] | null;
+            /**
+             * Format: date-time
+             * @description Since when every attempt has failed; `null` after a success.
+             */
+            failing_since?: string | null;
+            /** @example 0193a7c0-5b1e-7c3a-9f10-2d4e6f8a0b1c */
+            id: string;
+            /** @description The organizer it belongs to, which it hears alone; `null` for the platform's. */
+            organizer_id?: string | null;
+            /** @description A platform endpoint's organizers; `null` for every organizer (and on an organizer's). */
+            organizer_ids?: string[] | null;
+            /**
+             * @description The signing secret (`whsec_...`): only in the answers that make one (creation, rotation),
+             *     shown once; keep it to verify deliveries.
+             */
+            secret?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** @example https://tickets.example/hooks/gateway */
+            url: string;
         };
         /** @description An opaque position in the inbox: pass back the `next_cursor` of the previous page; do not build one. (The pattern is the exact set of cursors the API writes.) */
         WebhookEventCursor: string;
@@ -5443,6 +5668,655 @@ export interface operations {
             };
             /** @description No such organizer or run (`organizer_not_found`, `sync_run_not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhook_endpoints: {
+        parameters: {
+            query?: {
+                /** @description Only this organizer's endpoints (admin; an organizer's token lists its own anyway). */
+                organizer_id?: string;
+                /** @description Items per page, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointPage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `organizer_id`, `limit` or `cursor` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Registered, with its `secret` */
+            201: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An organizer's token for another organizer, or a disabled organizer's (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organizer (`organizer_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields, or a URL the gateway does not deliver to (`validation_failed`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description Unknown or malformed query parameters (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `limit` or `cursor` (`validation_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replay_webhook_deliveries: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayAnswer"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`); no such event for it (`event_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The endpoint is disabled (`endpoint_disabled`); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither or both of `event_id` and `since`, or `until` before `since` (`validation_failed`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_webhook_endpoint_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per request (a UUID). A structured-field string (`"..."`) counts without its quotes. A retry with the same key and the same request gets the first answer again, with `Idempotent-Replayed: true`, without acting twice. Keys are scoped to the caller (the organizer, or the admins) and kept for 24 hours by default. 5xx answers are not kept, so a retry after one finishes the work. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Webhook endpoint id */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateSecret"] | null;
+            };
+        };
+        responses: {
+            /** @description The endpoint with its new `secret` */
+            200: {
+                headers: {
+                    /** @description Present when this is the kept answer of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            /** @description Malformed JSON (`malformed_json`); or a malformed Idempotency-Key header (`invalid_idempotency_key`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A disabled organizer's token (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid `previous_expires_in_secs` (`validation_failed`); or this Idempotency-Key was used with another request (`idempotency_key_reused`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

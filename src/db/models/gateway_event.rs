@@ -7,13 +7,10 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::webhook_delivery::WebhookDelivery;
 use crate::db::schema::{gateway_events, organizers};
 use crate::db::DbConnection;
-use crate::domain::GatewayEventType;
 
 /// Woken after events were appended in this process: the feed's long polls and the webhook
 /// senders (which also look again on their own, for events appended by other instances).
@@ -33,10 +30,10 @@ pub struct GatewayEvent {
 }
 
 /// An event to append: what happened to which object, and the object as served.
-struct NewEvent<'a> {
-    event_type: &'a str,
-    object_id: &'a str,
-    data: &'a str,
+pub(super) struct NewEvent<'a> {
+    pub event_type: &'a str,
+    pub object_id: &'a str,
+    pub data: &'a str,
 }
 
 impl GatewayEvent {
@@ -69,25 +66,9 @@ impl GatewayEvent {
         Ok(found.is_some())
     }
 
-    /// Deletes the organizer's events about `object_id`, and their deliveries: an erased
-    /// person's earlier events carried their details.
-    pub fn forget_object(
-        conn: &mut DbConnection,
-        organizer_id: &str,
-        object_id: &str,
-    ) -> QueryResult<usize> {
-        WebhookDelivery::forget_object(conn, organizer_id, object_id)?;
-        diesel::delete(
-            gateway_events::table
-                .filter(gateway_events::organizer_id.eq(organizer_id))
-                .filter(gateway_events::object_id.eq(object_id)),
-        )
-        .execute(conn)
-    }
-
     /// Appends `new` for `organizer_id`, whose row the caller holds locked
     /// ([`GatewayEvent::lock_organizer_of`]).
-    fn append(
+    pub(super) fn append(
         conn: &mut DbConnection,
         organizer_id: &str,
         new: &NewEvent<'_>,
@@ -115,27 +96,6 @@ impl GatewayEvent {
         diesel::insert_into(gateway_events::table)
             .values(&event)
             .execute(conn)?;
-        Ok(event)
-    }
-
-    /// Appends an event of `event_type` about `object_id` carrying `data` (the object as the
-    /// API serves it) for `organizer_id`, whose row the caller holds locked, with a delivery
-    /// for each webhook endpoint that hears it.
-    pub fn tell(
-        conn: &mut DbConnection,
-        organizer_id: &str,
-        event_type: GatewayEventType,
-        object_id: &str,
-        data: &impl Serialize,
-    ) -> QueryResult<GatewayEvent> {
-        let data = serde_json::to_string(data).unwrap_or_default();
-        let new = NewEvent {
-            event_type: event_type.as_str(),
-            object_id,
-            data: &data,
-        };
-        let event = Self::append(conn, organizer_id, &new, crate::db::now())?;
-        WebhookDelivery::fan_out(conn, &event)?;
         Ok(event)
     }
 

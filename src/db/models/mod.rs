@@ -10,6 +10,7 @@ mod erasure;
 pub mod gateway_event;
 pub mod idempotency;
 mod organizer;
+mod outbox;
 pub mod sync;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
