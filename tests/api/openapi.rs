@@ -94,7 +94,8 @@ async fn every_documented_operation_is_served_and_no_other_method() {
             .replace("{session_id}", "cs_unknown")
             .replace("{payment_id}", "pi_unknown")
             .replace("{subscription_id}", "sub_unknown")
-            .replace("{run_id}", "run_unknown");
+            .replace("{run_id}", "run_unknown")
+            .replace("{endpoint_id}", &id);
         assert!(
             !path.contains('{'),
             "a path parameter the test does not fill: {template}"

@@ -801,7 +801,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Make a new signing secret (shown this once); the previous ones go on signing for a while. */
+        /**
+         * Make a new signing secret (shown this once); the previous ones go on signing for a while.
+         *     The body may be `{}`.
+         */
         post: operations["rotate_webhook_endpoint_secret"];
         delete?: never;
         options?: never;
@@ -6232,10 +6235,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional */
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/json": components["schemas"]["RotateSecret"] | null;
+                "application/json": components["schemas"]["RotateSecret"];
             };
         };
         responses: {

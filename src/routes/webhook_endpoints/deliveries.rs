@@ -18,7 +18,7 @@ const PREVIOUS_FOR_SECS: i64 = 86_400;
 /// The longest they may.
 const PREVIOUS_FOR_MAX_SECS: i64 = 7 * 86_400;
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// How long the secrets signing until now go on signing, in seconds: 0 (they stop at once)
@@ -65,12 +65,13 @@ pub struct DeliveryPage {
 }
 
 /// Make a new signing secret (shown this once); the previous ones go on signing for a while.
+/// The body may be `{}`.
 #[utoipa::path(
     operation_id = "rotate_webhook_endpoint_secret",
     tag = "webhook-endpoints",
     security(("bearer" = [])),
     params(("endpoint_id" = uuid::Uuid, Path, description = "Webhook endpoint id")),
-    request_body(content = Option<RotateSecret>, description = "Optional"),
+    request_body = RotateSecret,
     responses(
         (status = 200, description = "The endpoint with its new `secret`", body = WebhookEndpointResponse),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
@@ -87,10 +88,10 @@ pub async fn rotate_secret(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Option<Result<Json<RotateSecret>, ApiError>>,
+    body: Result<Json<RotateSecret>, ApiError>,
 ) -> Result<web::Json<WebhookEndpointResponse>, ApiError> {
     let id = endpoint_id(&path)?;
-    let body = body.transpose()?.map(|json| json.0).unwrap_or_default();
+    let body = body?.0;
     let secs = body.previous_expires_in_secs.unwrap_or(PREVIOUS_FOR_SECS);
     if !(0..=PREVIOUS_FOR_MAX_SECS).contains(&secs) {
         return Err(ApiError::Validation(vec![FieldError::new(
