@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::endpoint_id;
 use crate::domain::{PageLimit, Principal};
 use crate::error::{ApiError, ErrorBody, FieldError};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Query, Whole};
 use crate::services::outbound::log::{self, DeliveryResponse, Replay, REPLAY_MAX};
 use crate::services::outbound::{endpoints, WebhookEndpointResponse};
 use crate::services::AppState;
@@ -23,8 +23,8 @@ const PREVIOUS_FOR_MAX_SECS: i64 = 7 * 86_400;
 pub struct RotateSecret {
     /// How long the secrets signing until now go on signing, in seconds: 0 (they stop at once)
     /// to 604800 (a week); a day when left out. Deliveries meanwhile carry both signatures.
-    #[schema(minimum = 0, maximum = 604800)]
-    previous_expires_in_secs: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 604800)]
+    previous_expires_in_secs: Option<Whole>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,7 +92,9 @@ pub async fn rotate_secret(
 ) -> Result<web::Json<WebhookEndpointResponse>, ApiError> {
     let id = endpoint_id(&path)?;
     let body = body?.0;
-    let secs = body.previous_expires_in_secs.unwrap_or(PREVIOUS_FOR_SECS);
+    let secs = body
+        .previous_expires_in_secs
+        .map_or(PREVIOUS_FOR_SECS, |secs| secs.0);
     if !(0..=PREVIOUS_FOR_MAX_SECS).contains(&secs) {
         return Err(ApiError::Validation(vec![FieldError::new(
             "previous_expires_in_secs",
