@@ -1981,7 +1981,10 @@ export interface components {
             replayed: number;
         };
         ReplayRequest: {
-            /** @description Deliver this event again (its `id`, as delivered and in the feed). */
+            /**
+             * Format: uuid
+             * @description Deliver this event again (its `id`, as delivered and in the feed).
+             */
             event_id?: string | null;
             /**
              * Format: date-time

@@ -31,6 +31,7 @@ pub struct RotateSecret {
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     /// Deliver this event again (its `id`, as delivered and in the feed).
+    #[schema(value_type = Option<uuid::Uuid>)]
     event_id: Option<String>,
     /// Or every event the endpoint hears created from this time on (up to 10,000)...
     since: Option<DateTime<Utc>>,
