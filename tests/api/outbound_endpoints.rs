@@ -68,8 +68,15 @@ async fn organizers_manage_only_their_own_endpoints(app: TestApp) {
     error_body(response, 403, "forbidden").await;
     let listed = json!({ "url": url, "organizer_ids": [id(&b)] });
     let response = app.post("/v1/webhook-endpoints", &token_a, &listed).await;
+    error_body(response, 403, "forbidden").await;
+    let admin = app.admin_token();
+    let both = json!({ "url": url, "organizer_id": id(&a), "organizer_ids": [id(&b)] });
+    let response = app.post("/v1/webhook-endpoints", &admin, &both).await;
     let body = error_body(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&body), ["organizer_ids"]);
+    let unknown = json!({ "url": url, "organizer_ids": [uuid::Uuid::now_v7().to_string()] });
+    let response = app.post("/v1/webhook-endpoints", &admin, &unknown).await;
+    error_body(response, 404, "organizer_not_found").await;
     let bad =
         json!({ "url": url, "event_types": ["payment.exploded"], "description": "x".repeat(501) });
     let response = app.post("/v1/webhook-endpoints", &token_a, &bad).await;

@@ -5800,7 +5800,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description An organizer's token for another organizer, or a disabled organizer's (`forbidden`) */
+            /** @description An organizer's token for another organizer, or listing organizers, or a disabled organizer's (`forbidden`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5809,7 +5809,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organizer (`organizer_not_found`) */
+            /** @description No such organizer, as `organizer_id` or in `organizer_ids` (`organizer_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6008,7 +6008,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`) */
+            /** @description No such endpoint, or another organizer's (`webhook_endpoint_not_found`); no such organizer in `organizer_ids` (`organizer_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6035,7 +6035,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid fields (`validation_failed`) */
+            /** @description Invalid fields, or `organizer_ids` on an organizer's endpoint (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;

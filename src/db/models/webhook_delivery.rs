@@ -245,8 +245,10 @@ impl WebhookDelivery {
         now: NaiveDateTime,
     ) -> QueryResult<()> {
         crate::db::write_transaction(conn, |conn| {
+            // A delivery deleted meanwhile (with its endpoint, or by an erasure) has no log.
+            let mut attempts: Vec<&DeliveryAttempt> = Vec::with_capacity(settled.len());
             for (id, outcome) in settled {
-                diesel::update(d::webhook_deliveries.find(id))
+                let updated = diesel::update(d::webhook_deliveries.find(id))
                     .set((
                         d::state.eq(outcome.state),
                         d::attempts.eq(outcome.attempt.attempt),
@@ -254,8 +256,10 @@ impl WebhookDelivery {
                         d::finished_at.eq(outcome.finished_at),
                     ))
                     .execute(conn)?;
+                if updated > 0 {
+                    attempts.push(&outcome.attempt);
+                }
             }
-            let attempts: Vec<&DeliveryAttempt> = settled.iter().map(|(_, o)| &o.attempt).collect();
             match conn {
                 _ if attempts.is_empty() => {}
                 DbConnection::Postgresql(pg) => {

@@ -225,8 +225,8 @@ fn parse_update(body: UpdateWebhookEndpoint) -> Result<EndpointUpdate, ApiError>
         (status = 201, description = "Registered, with its `secret`", body = WebhookEndpointResponse),
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
-        (status = 403, description = "An organizer's token for another organizer, or a disabled organizer's (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "No such organizer (`organizer_not_found`)", body = ErrorBody),
+        (status = 403, description = "An organizer's token for another organizer, or listing organizers, or a disabled organizer's (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such organizer, as `organizer_id` or in `organizer_ids` (`organizer_not_found`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid fields, or a URL the gateway does not deliver to (`validation_failed`)", body = ErrorBody),
@@ -336,10 +336,10 @@ pub async fn get(
         (status = 400, description = "Malformed JSON (`malformed_json`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A disabled organizer's token (`forbidden`)", body = ErrorBody),
-        (status = 404, description = "No such endpoint, or another organizer's (`webhook_endpoint_not_found`)", body = ErrorBody),
+        (status = 404, description = "No such endpoint, or another organizer's (`webhook_endpoint_not_found`); no such organizer in `organizer_ids` (`organizer_not_found`)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or `organizer_ids` on an organizer's endpoint (`validation_failed`)", body = ErrorBody),
     )
 )]
 #[patch("/webhook-endpoints/{endpoint_id}")]

@@ -13,9 +13,10 @@ use crate::db::models::webhook_endpoint::{
 };
 use crate::db::models::Organizer;
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::{GatewayEventType, OrganizerId, PageLimit, Principal};
+use crate::domain::{Forbidden, GatewayEventType, OrganizerId, PageLimit, Principal};
 use crate::notify::sign::Secret;
 use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::organizers::OrganizerError;
 use crate::services::AppState;
 
 /// An endpoint to register, as parsed from the request.
@@ -60,14 +61,12 @@ fn check_url(state: &AppState, url: &Url) -> Result<String, EndpointError> {
     Ok(url.to_string())
 }
 
-/// Every organizer of a platform endpoint's list exists.
+/// Every organizer of a platform endpoint's list exists (404 `organizer_not_found` names the
+/// first that does not).
 fn check_listed(conn: &mut DbConnection, ids: &[OrganizerId]) -> Result<String, EndpointError> {
     for id in ids {
         if Organizer::find_by_id(conn, &id.to_string())?.is_none() {
-            return Err(EndpointError::invalid(
-                "organizer_ids",
-                format!("no organizer has id {id}"),
-            ));
+            return Err(OrganizerError::NotFound(id.to_string()).into());
         }
     }
     Ok(joined(ids))
@@ -97,6 +96,11 @@ pub async fn create(
     };
     if principal.require_admin().is_err() && owner.is_none() {
         return Err(EndpointError::invalid("organizer_id", "required"));
+    }
+    if new.organizer_ids.is_some() && principal.require_admin().is_err() {
+        return Err(
+            Forbidden("only an admin's token registers endpoints that list organizers").into(),
+        );
     }
     if owner.is_some() && new.organizer_ids.is_some() {
         return Err(EndpointError::invalid(
