@@ -40,6 +40,7 @@ mod onboarding;
 mod openapi;
 mod organizer_registration;
 mod organizers;
+mod outbound_crash;
 mod outbound_endpoints;
 mod outbound_webhooks;
 mod payment_intents;

@@ -38,8 +38,9 @@ pub fn duty(db: Db, sender: Sender, settings: OutboundSettings) -> impl Duty {
 
 /// Claims an endpoint, sends its due deliveries and records what came of them.
 async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<Ran, DbError> {
-    // Long enough for every attempt of the batch to end (they run at once) and be recorded.
-    let lease = chrono::Duration::from_std(settings.timeout() * 2 + Duration::from_secs(30))
+    // Long enough for every attempt of the batch to end (they run at once) and be recorded;
+    // a sender that died frees its endpoint when this ends.
+    let lease = chrono::Duration::from_std(settings.timeout() * 2 + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::minutes(1));
     let claimed = db
         .run(move |conn| {

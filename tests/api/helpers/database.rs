@@ -73,7 +73,37 @@ struct Count {
     n: i64,
 }
 
+#[derive(diesel::QueryableByName)]
+struct Text {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
 impl super::TestApp {
+    /// The text column `value` of `SELECT {select}` on the gateway's database, as
+    /// [`TestApp::count_rows`] reads it.
+    pub async fn select_texts(&self, select: &str) -> Vec<String> {
+        use diesel::RunQueryDsl;
+        let sql = format!("SELECT {select}");
+        let (backend, url) = (self.backend, self.database_url().to_string());
+        tokio::task::spawn_blocking(move || {
+            let query = diesel::sql_query(sql);
+            let rows: Vec<Text> = match backend {
+                Backend::Postgres => query.load(&mut PgConnection::establish(&url).unwrap()),
+                Backend::Sqlite => {
+                    let path = url.trim_start_matches("sqlite://");
+                    let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                    conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
+                    query.load(&mut conn)
+                }
+            }
+            .unwrap_or_else(|e| panic!("select failed: {e}"));
+            rows.into_iter().map(|row| row.value).collect()
+        })
+        .await
+        .unwrap()
+    }
+
     /// `SELECT COUNT(*) FROM {from_where}` on the gateway's database, behind its back: for
     /// checks no API shows (a purge, say).
     pub async fn count_rows(&self, from_where: &str) -> i64 {
