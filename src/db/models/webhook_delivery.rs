@@ -131,7 +131,10 @@ impl WebhookDelivery {
     }
 
     /// Claims the endpoint served longest ago that has due deliveries and no sender, until
-    /// `until`, with up to `limit` of its due deliveries (the first pending of each object).
+    /// `until`, with up to `limit` of its due deliveries (the first pending of each object:
+    /// none when every due one waits for an earlier one). Which deliveries wait is asked of the
+    /// claimed endpoint's only: asked in the search for an endpoint, it made that search scan
+    /// every pending delivery for each.
     /// Deliveries whose event is gone (purged or erased) are marked failed on the way.
     pub fn claim(
         conn: &mut DbConnection,
@@ -153,8 +156,7 @@ impl WebhookDelivery {
                         d::webhook_deliveries
                             .filter(d::endpoint_id.eq(webhook_endpoints::id))
                             .filter(d::state.eq(DeliveryState::Pending))
-                            .filter(d::next_attempt_at.le(now))
-                            .filter(diesel::dsl::not(diesel::dsl::exists(held_back!()))),
+                            .filter(d::next_attempt_at.le(now)),
                     ))
                     .order((
                         // Never served first (NULL), then the one served longest ago.

@@ -53,7 +53,8 @@ async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<R
     };
     let endpoint = claimed.endpoint.clone();
     if claimed.deliveries.is_empty() {
-        // Its due deliveries' events were gone (failed on the way): nothing to send.
+        // Every due delivery waits for an earlier one of its object (being retried), or their
+        // events were gone (failed on the way): nothing to send. Freed, it goes to the back.
         let id = endpoint.id.clone();
         db.run(move |conn| {
             let now = crate::db::now();
@@ -61,7 +62,7 @@ async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<R
             Ok::<_, DbError>(())
         })
         .await?;
-        return Ok(Ran::Worked);
+        return Ok(Ran::Idle);
     }
     let answers = send_all(sender, claimed).await;
     let now = crate::db::now();
