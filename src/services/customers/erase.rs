@@ -127,6 +127,7 @@ pub async fn erase_row(
             .await?;
         match moved_on {
             None => {
+                super::told::committed();
                 forget_lease(state, &row.id).await;
                 return Ok(deleted);
             }

@@ -92,12 +92,16 @@ pub(super) fn store_profile(
         })
         .map(|updated| updated.map(|updated| (updated, email.clone())))
     };
-    match write(conn, &mirrored) {
+    let written = match write(conn, &mirrored) {
         Err(err) if is_unique_violation(&err) && mirrored.normalized() != asked.normalized() => {
             write(conn, &row.email)
         }
         other => other,
+    };
+    if matches!(written, Ok(Some(_))) {
+        told::committed();
     }
+    written
 }
 
 /// Notes that Stripe no longer has the row's customer, with an audit row: the next upsert
@@ -134,7 +138,9 @@ pub(super) async fn mark_stripe_deleted(
                 Ok::<_, CustomerError>(())
             })
         })
-        .await
+        .await?;
+    told::committed();
+    Ok(())
 }
 
 /// Undoes, in Stripe, a change whose local write lost a race for the new email: every field

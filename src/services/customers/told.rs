@@ -7,10 +7,16 @@ use serde::Serialize;
 
 use super::view::{CustomerResponse, DeletedCustomer};
 use super::ActiveCustomer;
-use crate::db::models::gateway_event::GatewayEvent;
+use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::models::Customer;
 use crate::db::DbConnection;
 use crate::domain::GatewayEventType;
+
+/// Wakes the feed's long polls and the webhook senders: call once the transaction that may have
+/// appended an event has committed (a wake before the commit would find nothing new).
+pub(super) fn committed() {
+    APPENDED.notify_waiters();
+}
 
 /// Whether what an app sees of the customer differs between `before` and `after`.
 pub(super) fn profile_changed(before: &Customer, after: &Customer) -> bool {

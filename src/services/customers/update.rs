@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::from_stripe::{self, Applied};
 use super::read::active_of;
-use super::{targets, ActiveCustomer, CustomerError, CustomerPatch};
+use super::{targets, told, ActiveCustomer, CustomerError, CustomerPatch};
 use crate::db::is_unique_violation;
 use crate::db::models::{Customer, CustomerStatus};
 use crate::domain::Principal;
@@ -191,7 +191,10 @@ pub(super) async fn apply_change(
         })
         .await;
     match stored {
-        Ok(Some(updated)) => Applied::updated(updated),
+        Ok(Some(updated)) => {
+            told::committed();
+            Applied::updated(updated)
+        }
         Ok(None) => from_stripe::refresh(state, account, &row.id).await,
         Err(err @ CustomerError::EmailTaken { .. }) => {
             // The new email was taken between the check and the write: put Stripe back.
