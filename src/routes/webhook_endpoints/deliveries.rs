@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::endpoint_id;
-use crate::domain::{PageLimit, Principal};
+use super::{cursor_id, endpoint_id};
+use crate::domain::Principal;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query, Whole};
+use crate::routes::organizers::page_params;
 use crate::services::outbound::log::{self, DeliveryResponse, Replay, REPLAY_MAX};
 use crate::services::outbound::{endpoints, WebhookEndpointResponse};
 use crate::services::AppState;
@@ -134,24 +135,8 @@ pub async fn list_deliveries(
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
     let id = endpoint_id(&path)?;
     let query = query?.0;
-    let mut errors = Vec::new();
-    let limit = PageLimit::parse(query.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
-    let cursor = query.cursor.map(|raw| {
-        uuid::Uuid::parse_str(&raw)
-            .map(|id| id.to_string())
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "must be a `next_cursor` of this list",
-                ))
-            })
-            .ok()
-    });
-    let limit = match limit {
-        Ok(limit) if errors.is_empty() => limit,
-        _ => return Err(ApiError::Validation(errors)),
-    };
-    let data = log::deliveries(&state, &principal, id, cursor.flatten(), limit).await?;
+    let (limit, cursor) = page_params(query.limit, query.cursor.as_deref(), cursor_id)?;
+    let data = log::deliveries(&state, &principal, id, cursor, limit).await?;
     let next_cursor = (data.len() == limit.get())
         .then(|| data.last().map(|delivery| delivery.id.clone()))
         .flatten();

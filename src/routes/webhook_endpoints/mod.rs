@@ -10,8 +10,9 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::organizers::page_params;
 use super::present;
-use crate::domain::{GatewayEventType, OrganizerId, PageLimit, Principal};
+use crate::domain::{GatewayEventType, OrganizerId, Principal};
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{Json, Query};
 use crate::services::outbound::endpoints::{self, EndpointUpdate, NewEndpoint};
@@ -93,6 +94,13 @@ pub struct WebhookEndpointPage {
     data: Vec<WebhookEndpointResponse>,
     /// Pass as `cursor` to get the next page; null on the last page.
     next_cursor: Option<String>,
+}
+
+/// A list's cursor: the id of the page's last item, a UUID.
+fn cursor_id(raw: &str) -> Result<String, String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| "must be a `next_cursor` of this list".to_string())
 }
 
 /// A path's endpoint id: anything but a UUID names no endpoint.
@@ -265,36 +273,27 @@ pub async fn list(
     query: Result<Query<EndpointListQuery>, ApiError>,
 ) -> Result<web::Json<WebhookEndpointPage>, ApiError> {
     let query = query?.0;
-    let mut errors = Vec::new();
-    let limit = PageLimit::parse(query.limit).map_err(|e| errors.push(FieldError::new("limit", e)));
-    let organizer = query.organizer_id.map(|raw| {
-        OrganizerId::parse(&raw)
-            .map_err(|_| errors.push(FieldError::new("organizer_id", "is not an organizer id")))
-            .ok()
-    });
-    let cursor = query.cursor.map(|raw| {
-        uuid::Uuid::parse_str(&raw)
-            .map(|id| id.to_string())
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "must be a `next_cursor` of this list",
-                ))
-            })
-            .ok()
-    });
-    let limit = match limit {
-        Ok(limit) if errors.is_empty() => limit,
-        _ => return Err(ApiError::Validation(errors)),
+    let organizer = query
+        .organizer_id
+        .map(|raw| {
+            OrganizerId::parse(&raw)
+                .map_err(|_| FieldError::new("organizer_id", "is not an organizer id"))
+        })
+        .transpose();
+    let page = page_params(query.limit, query.cursor.as_deref(), cursor_id);
+    let (organizer, (limit, cursor)) = match (organizer, page) {
+        (Ok(organizer), Ok(page)) => (organizer, page),
+        (organizer, page) => {
+            let mut errors: Vec<FieldError> = organizer.err().into_iter().collect();
+            match page {
+                Err(ApiError::Validation(more)) => errors.extend(more),
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+            return Err(ApiError::Validation(errors));
+        }
     };
-    let data = endpoints::list(
-        &state,
-        &principal,
-        organizer.flatten(),
-        cursor.flatten(),
-        limit,
-    )
-    .await?;
+    let data = endpoints::list(&state, &principal, organizer, cursor, limit).await?;
     let next_cursor = (data.len() == limit.get())
         .then(|| data.last().map(|endpoint| endpoint.id.clone()))
         .flatten();

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 use url::Url;
 
-use super::{authorized, check_organizer, EndpointError, WebhookEndpointResponse};
+use super::{authorized, changing, check_organizer, EndpointError, WebhookEndpointResponse};
 use crate::db::models::webhook_endpoint::{
     EndpointChanges, EndpointOwner, WebhookEndpoint, WebhookSecret,
 };
@@ -212,48 +212,46 @@ pub async fn update(
         .as_ref()
         .map(|url| check_url(state, url))
         .transpose()?;
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let endpoint = authorized(conn, &principal, &id)?;
-                let organizer_ids = match &update.organizer_ids {
-                    None => None,
-                    Some(_) if endpoint.organizer_id.is_some() => {
-                        return Err(EndpointError::invalid(
-                            "organizer_ids",
-                            "only the platform's endpoints (without `organizer_id`) list organizers",
-                        ))
-                    }
-                    Some(None) => Some(None),
-                    Some(Some(ids)) => Some(Some(check_listed(conn, ids)?)),
-                };
-                let now = crate::db::now();
-                let (disabled_reason, failing_since) = match update.enabled {
-                    Some(_) => (Some(None), Some(None::<NaiveDateTime>)),
-                    None => (None, None),
-                };
-                let changes = EndpointChanges {
-                    url,
-                    description: update.description,
-                    event_types: update
-                        .event_types
-                        .map(|types| types.as_deref().map(types_text)),
-                    organizer_ids,
-                    enabled: update.enabled,
-                    disabled_reason,
-                    failing_since,
-                    updated_at: Some(now),
-                };
-                let updated = WebhookEndpoint::update(conn, &id, &changes)?
-                    .ok_or_else(|| EndpointError::NotFound(id.clone()))?;
-                audit.record(conn, &audit_entry("webhook_endpoint.updated", &updated))?;
-                Ok(updated.into())
-            })
-        })
-        .await
+    changing(
+        state,
+        principal,
+        id.clone(),
+        move |conn, endpoint, audit| {
+            let organizer_ids = match &update.organizer_ids {
+                None => None,
+                Some(_) if endpoint.organizer_id.is_some() => {
+                    return Err(EndpointError::invalid(
+                        "organizer_ids",
+                        "only the platform's endpoints (without `organizer_id`) list organizers",
+                    ))
+                }
+                Some(None) => Some(None),
+                Some(Some(ids)) => Some(Some(check_listed(conn, ids)?)),
+            };
+            let now = crate::db::now();
+            let (disabled_reason, failing_since) = match update.enabled {
+                Some(_) => (Some(None), Some(None::<NaiveDateTime>)),
+                None => (None, None),
+            };
+            let changes = EndpointChanges {
+                url,
+                description: update.description,
+                event_types: update
+                    .event_types
+                    .map(|types| types.as_deref().map(types_text)),
+                organizer_ids,
+                enabled: update.enabled,
+                disabled_reason,
+                failing_since,
+                updated_at: Some(now),
+            };
+            let updated = WebhookEndpoint::update(conn, &id, &changes)?
+                .ok_or_else(|| EndpointError::NotFound(id.clone()))?;
+            audit.record(conn, &audit_entry("webhook_endpoint.updated", &updated))?;
+            Ok(updated.into())
+        },
+    )
+    .await
 }
 
 /// Deletes an endpoint with its secrets and its delivery log.
@@ -262,19 +260,12 @@ pub async fn delete(
     principal: &Principal,
     id: String,
 ) -> Result<(), EndpointError> {
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let endpoint = authorized(conn, &principal, &id)?;
-                WebhookEndpoint::delete(conn, &id)?;
-                audit.record(conn, &audit_entry("webhook_endpoint.deleted", &endpoint))?;
-                Ok(())
-            })
-        })
-        .await
+    changing(state, principal, id, |conn, endpoint, audit| {
+        WebhookEndpoint::delete(conn, &endpoint.id)?;
+        audit.record(conn, &audit_entry("webhook_endpoint.deleted", &endpoint))?;
+        Ok(())
+    })
+    .await
 }
 
 /// Makes a new signing secret for the endpoint, shown once in the answer; the ones signing
@@ -285,31 +276,24 @@ pub async fn rotate_secret(
     id: String,
     previous_for: chrono::Duration,
 ) -> Result<WebhookEndpointResponse, EndpointError> {
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let endpoint = authorized(conn, &principal, &id)?;
-                let now = crate::db::now();
-                let secret = Secret::generate().expose();
-                let row = WebhookSecret {
-                    endpoint_id: endpoint.id.clone(),
-                    id: uuid::Uuid::now_v7().to_string(),
-                    secret: secret.clone(),
-                    created_at: now,
-                    expires_at: None,
-                };
-                WebhookSecret::rotate(conn, &row, now + previous_for)?;
-                let mut entry = audit_entry("webhook_endpoint.secret_rotated", &endpoint);
-                entry.details = json!({ "previous_expire_in_secs": previous_for.num_seconds() });
-                audit.record(conn, &entry)?;
-                Ok(WebhookEndpointResponse {
-                    secret: Some(secret),
-                    ..endpoint.into()
-                })
-            })
+    changing(state, principal, id, move |conn, endpoint, audit| {
+        let now = crate::db::now();
+        let secret = Secret::generate().expose();
+        let row = WebhookSecret {
+            endpoint_id: endpoint.id.clone(),
+            id: uuid::Uuid::now_v7().to_string(),
+            secret: secret.clone(),
+            created_at: now,
+            expires_at: None,
+        };
+        WebhookSecret::rotate(conn, &row, now + previous_for)?;
+        let mut entry = audit_entry("webhook_endpoint.secret_rotated", &endpoint);
+        entry.details = json!({ "previous_expire_in_secs": previous_for.num_seconds() });
+        audit.record(conn, &entry)?;
+        Ok(WebhookEndpointResponse {
+            secret: Some(secret),
+            ..endpoint.into()
         })
-        .await
+    })
+    .await
 }

@@ -7,12 +7,11 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{authorized, EndpointError};
+use super::{authorized, changing, EndpointError};
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::models::webhook_delivery::{DeliveryAttempt, WebhookDelivery};
-use crate::db::write_transaction;
 use crate::domain::{DeliveryState, GatewayEventType, PageLimit, Principal};
-use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::audit::{AuditEntry, Outcome};
 use crate::services::AppState;
 
 /// The most events one replay sends again.
@@ -125,52 +124,45 @@ pub async fn replay(
     id: String,
     replay: Replay,
 ) -> Result<usize, EndpointError> {
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    let replayed = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let endpoint = authorized(conn, &principal, &id)?;
-                if !endpoint.enabled {
-                    return Err(EndpointError::Disabled(id.clone()));
-                }
-                let events = match &replay {
-                    Replay::Event(event_id) => {
-                        let event = GatewayEvent::find(conn, event_id)?
-                            .filter(|event| endpoint.hears(&event.organizer_id, &event.event_type))
-                            .ok_or_else(|| EndpointError::EventNotFound(event_id.clone()))?;
-                        vec![event]
-                    }
-                    Replay::Between { from, to } => WebhookDelivery::events_between(
-                        conn,
-                        &endpoint,
-                        from.naive_utc(),
-                        to.naive_utc(),
-                        REPLAY_MAX,
-                    )?,
-                };
-                let now = crate::db::now();
-                let deliveries: Vec<WebhookDelivery> = events
-                    .iter()
-                    .map(|event| WebhookDelivery::of(&endpoint.id, event, now))
-                    .collect();
-                let replayed = WebhookDelivery::insert(conn, &deliveries)?;
-                audit.record(
-                    conn,
-                    &AuditEntry {
-                        action: "webhook_endpoint.replayed",
-                        organizer_id: endpoint.organizer_id.clone(),
-                        targets: json!({ "webhook_endpoint_id": endpoint.id }),
-                        outcome: Outcome::Succeeded,
-                        subject_hash: None,
-                        details: json!({ "events": replayed }),
-                    },
-                )?;
-                Ok(replayed)
-            })
-        })
-        .await?;
+    let replayed = changing(state, principal, id, move |conn, endpoint, audit| {
+        if !endpoint.enabled {
+            return Err(EndpointError::Disabled(endpoint.id.clone()));
+        }
+        let events = match &replay {
+            Replay::Event(event_id) => {
+                let event = GatewayEvent::find(conn, event_id)?
+                    .filter(|event| endpoint.hears(&event.organizer_id, &event.event_type))
+                    .ok_or_else(|| EndpointError::EventNotFound(event_id.clone()))?;
+                vec![event]
+            }
+            Replay::Between { from, to } => WebhookDelivery::events_between(
+                conn,
+                &endpoint,
+                from.naive_utc(),
+                to.naive_utc(),
+                REPLAY_MAX,
+            )?,
+        };
+        let now = crate::db::now();
+        let deliveries: Vec<WebhookDelivery> = events
+            .iter()
+            .map(|event| WebhookDelivery::of(&endpoint.id, event, now))
+            .collect();
+        let replayed = WebhookDelivery::insert(conn, &deliveries)?;
+        audit.record(
+            conn,
+            &AuditEntry {
+                action: "webhook_endpoint.replayed",
+                organizer_id: endpoint.organizer_id.clone(),
+                targets: json!({ "webhook_endpoint_id": endpoint.id }),
+                outcome: Outcome::Succeeded,
+                subject_hash: None,
+                details: json!({ "events": replayed }),
+            },
+        )?;
+        Ok(replayed)
+    })
+    .await?;
     APPENDED.notify_waiters();
     Ok(replayed)
 }

@@ -14,9 +14,11 @@ use utoipa::ToSchema;
 
 use crate::db::models::webhook_endpoint::WebhookEndpoint;
 use crate::db::models::Organizer;
-use crate::db::{DbConnection, DbError, QueryFailure};
+use crate::db::{write_transaction, DbConnection, DbError, QueryFailure};
 use crate::domain::{Forbidden, GatewayEventType, OrganizerId, Principal};
+use crate::services::audit::AuditContext;
 use crate::services::organizers::{self, OrganizerError};
+use crate::services::AppState;
 
 /// Why an endpoint request was not done.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +151,33 @@ fn authorized(
             Ok(endpoint)
         }
     }
+}
+
+/// Runs `change` on the endpoint `id`, for a caller who may manage it ([`authorized`]), in one
+/// write transaction with whatever it audits.
+async fn changing<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: String,
+    change: F,
+) -> Result<T, EndpointError>
+where
+    F: FnOnce(&mut DbConnection, WebhookEndpoint, &AuditContext) -> Result<T, EndpointError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let principal = principal.clone();
+    let audit = AuditContext::new(&principal);
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let endpoint = authorized(conn, &principal, &id)?;
+                change(conn, endpoint, &audit)
+            })
+        })
+        .await
 }
 
 /// The organizer `id`, for a caller who may act for it.
