@@ -179,6 +179,7 @@ diesel::table! {
         created -> Nullable<Timestamp>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        attempt_count -> Integer,
     }
 }
 

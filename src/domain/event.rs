@@ -27,6 +27,10 @@ text_enum! {
         SubscriptionUpdated = "subscription.updated",
         SubscriptionCanceled = "subscription.canceled",
         InvoicePaid = "invoice.paid",
+        /// An attempt to collect an invoice failed (Stripe counted one more attempt and the
+        /// invoice is still open): ask the customer for another payment method; Stripe may
+        /// retry on its schedule.
+        InvoicePaymentFailed = "invoice.payment_failed",
         /// A customer's active features (Stripe Entitlements) changed: `data` is what the
         /// entitlements read serves, `object_id` the gateway's customer id.
         EntitlementsChanged = "entitlements.changed",

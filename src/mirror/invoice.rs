@@ -39,6 +39,9 @@ pub struct InvoiceResponse {
     /// The subscription it bills (`sub_...`); null for a one-off invoice.
     subscription: Option<String>,
     created: Option<DateTime<Utc>>,
+    /// How many times Stripe has tried to collect it (its retry schedule's count); null until
+    /// the gateway next reads an invoice it mirrored before it kept the count.
+    attempt_count: Option<i32>,
     /// Its payments, oldest first: each names the payment (`pi_...`) that paid or tried to.
     payments: Vec<InvoicePaymentResponse>,
 }
@@ -60,6 +63,7 @@ impl InvoiceResponse {
             period_end: row.period_end.map(|t| t.and_utc()),
             subscription: row.subscription_id,
             created: row.created.map(|t| t.and_utc()),
+            attempt_count: (row.attempt_count >= 0).then_some(row.attempt_count),
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct RemoteInvoice {
     pub period_start: Option<i64>,
     pub period_end: Option<i64>,
     pub created: Option<i64>,
+    #[serde(default)]
+    pub attempt_count: i64,
     #[serde(default)]
     pub deleted: bool,
     #[serde(flatten)]
@@ -142,6 +148,9 @@ pub struct Invoice {
     pub created: Option<NaiveDateTime>,
     pub deleted: bool,
     pub fetched_at: NaiveDateTime,
+    /// Stripe's `attempt_count`: how many times it has tried to collect the invoice; -1 on a
+    /// row mirrored before the count was kept, until its next read.
+    pub attempt_count: i32,
 }
 
 crate::mirror_row!(Invoice, invoices);
@@ -188,10 +197,17 @@ impl Rows for Invoices {
 
     const HEARD: bool = true;
 
+    /// Paid; or still open after one more attempt to collect it (Stripe counts an attempt once
+    /// it is made, so an invoice still open with a higher count is one whose payment failed).
+    /// A row whose count was not known (-1) tells nothing of the attempts before its read.
     fn notes(before: Option<&Invoice>, after: &Invoice) -> Vec<GatewayEventType> {
         let was = before.and_then(|before| before.status.as_deref());
+        let attempts = before.map_or(0, |before| before.attempt_count);
         match after.status.as_deref() {
             Some("paid") if was != Some("paid") => vec![GatewayEventType::InvoicePaid],
+            Some("open") if attempts >= 0 && after.attempt_count > attempts => {
+                vec![GatewayEventType::InvoicePaymentFailed]
+            }
             _ => vec![],
         }
     }
@@ -221,6 +237,7 @@ impl Rows for Invoices {
             created: timestamp(i.created),
             deleted: false,
             fetched_at,
+            attempt_count: i32::try_from(i.attempt_count).unwrap_or(i32::MAX),
         }
     }
 }

@@ -12,6 +12,7 @@ backend_tests!(
     an_invoice_payment_refreshes_its_subscription_too,
     reconciliation_finds_and_repairs_invoice_drift,
     invoices_of_another_customer_or_organizer_are_not_shown,
+    each_failed_collection_of_an_invoice_is_told_once,
 );
 
 const ACCOUNT: &str = "acct_1Invoices";
@@ -237,4 +238,73 @@ async fn invoices_of_another_customer_or_organizer_are_not_shown(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), 422);
+}
+
+/// The invoice's events in the organizer's feed, oldest first: (type, attempt_count).
+async fn invoice_events(app: &TestApp, org: &Value) -> Vec<(String, Value)> {
+    let path = format!(
+        "/v1/organizers/{}/events?types=invoice.paid,invoice.payment_failed",
+        org["id"].as_str().unwrap()
+    );
+    let page = app.read_as_organizer(org, &path).await;
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            let told = event["type"].as_str().unwrap().to_string();
+            (told, event["data"]["attempt_count"].clone())
+        })
+        .collect()
+}
+
+async fn each_failed_collection_of_an_invoice_is_told_once(app: TestApp) {
+    let org = organizer(&app, ACCOUNT).await;
+    let buyer = customer(&app, &org, "dunning@example.com").await;
+    let stripe_id = buyer["stripe_customer_id"].as_str().unwrap();
+    let mut invoice = invoice_json("in_dunning", stripe_id, None, "open", 2500, T0);
+    let mut stripe_says = |app: &TestApp, attempts: i64, status: &str| {
+        invoice["attempt_count"] = json!(attempts);
+        invoice["status"] = json!(status);
+        app.stripe.put_object(Some(ACCOUNT), invoice.clone());
+        invoice.clone()
+    };
+
+    // Finalized, not yet attempted: nothing to tell.
+    let finalized = stripe_says(&app, 0, "open");
+    app.deliver_settled("invoice.finalized", Some(ACCOUNT), &finalized)
+        .await;
+    assert_eq!(
+        invoice_events(&app, &org).await,
+        Vec::<(String, Value)>::new()
+    );
+
+    // The first attempt fails; the event delivered twice, and re-read by another event, is
+    // told once.
+    let failed = stripe_says(&app, 1, "open");
+    app.deliver_settled("invoice.payment_failed", Some(ACCOUNT), &failed)
+        .await;
+    app.deliver_settled("invoice.payment_failed", Some(ACCOUNT), &failed)
+        .await;
+    app.deliver_settled("invoice.updated", Some(ACCOUNT), &failed)
+        .await;
+    let told = invoice_events(&app, &org).await;
+    assert_eq!(told, [("invoice.payment_failed".into(), json!(1))]);
+
+    // Stripe's retry fails too, then the next one pays it.
+    let retried = stripe_says(&app, 2, "open");
+    app.deliver_settled("invoice.payment_failed", Some(ACCOUNT), &retried)
+        .await;
+    let paid = stripe_says(&app, 3, "paid");
+    app.deliver_settled("invoice.paid", Some(ACCOUNT), &paid)
+        .await;
+    let told = invoice_events(&app, &org).await;
+    assert_eq!(
+        told,
+        [
+            ("invoice.payment_failed".into(), json!(1)),
+            ("invoice.payment_failed".into(), json!(2)),
+            ("invoice.paid".into(), json!(3)),
+        ]
+    );
 }

@@ -1529,7 +1529,7 @@ export interface components {
          *     (`customer.deleted`: its ids only), or a webhook endpoint (`endpoint.disabled`).
          * @enum {string}
          */
-        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "entitlements.changed" | "organizer.account_updated" | "organizer.disconnected" | "customer.updated" | "customer.deleted" | "endpoint.disabled";
+        GatewayEventType: "checkout.completed" | "checkout.expired" | "payment.succeeded" | "payment.failed" | "payment.canceled" | "refund.updated" | "dispute.updated" | "subscription.created" | "subscription.updated" | "subscription.canceled" | "invoice.paid" | "invoice.payment_failed" | "entitlements.changed" | "organizer.account_updated" | "organizer.disconnected" | "customer.updated" | "customer.deleted" | "endpoint.disabled";
         Health: {
             /** @example ok */
             status: string;
@@ -1569,6 +1569,12 @@ export interface components {
             amount_due: number;
             /** Format: int64 */
             amount_paid: number;
+            /**
+             * Format: int32
+             * @description How many times Stripe has tried to collect it (its retry schedule's count); null until
+             *     the gateway next reads an invoice it mirrored before it kept the count.
+             */
+            attempt_count?: number | null;
             /** Format: date-time */
             created?: string | null;
             /**

@@ -275,6 +275,7 @@ pub fn invoice_json(
         "id": id, "object": "invoice", "customer": customer, "status": status,
         "number": format!("NR-{id}"), "currency": "eur", "total": total, "amount_due": total,
         "amount_paid": paid, "amount_remaining": total - paid,
+        "attempt_count": i64::from(status == "paid"), "attempted": status == "paid",
         "hosted_invoice_url": format!("https://invoice.stripe.com/i/{id}"),
         "period_start": created - 2_592_000, "period_end": created, "created": created,
         "parent": subscription.map(|s| json!({
