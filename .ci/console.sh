@@ -30,4 +30,5 @@ fi
 mkdir -p target/console
 cd tests/browser
 npm ci --no-audit --no-fund
-node --test
+# One file at a time: each drives its own browser on the one stack.
+node --test --test-concurrency=1

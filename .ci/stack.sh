@@ -8,7 +8,9 @@
 #
 # The gateway dead-letters an event at its first failed attempt and does not retry Stripe
 # calls (WEBHOOK_MAX_ATTEMPTS=1, STRIPE_MAX_RETRIES=0): a check that injects one fault at the
-# fake sees its effect at once. Registering an organizer starts no backfill.
+# fake sees its effect at once. Registering an organizer starts no backfill. The gateway's own
+# webhooks may go to plain http on 127.0.0.1 (a test's receiver), and a failed delivery is not
+# retried within a check's time (replay is how a check sends it again).
 
 GATEWAY_BIN="${GATEWAY_BIN:-target/debug/stripe-gateway}"
 FAKE_STRIPE_BIN="${FAKE_STRIPE_BIN:-target/debug/examples/fake-stripe}"
@@ -71,6 +73,7 @@ start_stack() {
         STRIPE_WEBHOOK_SECRETS="$STACK_WEBHOOK_SECRET" \
         WEBHOOK_MAX_ATTEMPTS=1 STRIPE_MAX_RETRIES=0 WORKER_POLL_MS=200 \
         BACKFILL_ON_REGISTER=false RECONCILE_INTERVAL_SECS=0 \
+        OUTBOUND_WEBHOOK_ALLOWED_HOSTS=127.0.0.1 OUTBOUND_WEBHOOK_RETRY_BASE_MS=600000 \
         LOG_FORMAT=json RUST_LOG="${STACK_RUST_LOG:-info}" \
         "$GATEWAY_BIN" serve >"$STACK_DIR/gateway.log" 2>&1 &
     STACK_GATEWAY_PID=$!

@@ -15,7 +15,7 @@ export const state = {
   organizers: new Map(),
   orgOrder: [],
   selectedOrg: null,
-  cursors: { organizers: null, dead: null, health: null, runs: null, audit: null },
+  cursors: { organizers: null, dead: null, health: null, runs: null, audit: null, appWebhooks: null },
   auditQuery: {},
   replayed: new Map(),
 };
@@ -42,28 +42,33 @@ function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-export async function api(method, path, query = {}) {
+/** Calls the gateway; `body`, when given, is sent as JSON. */
+export async function api(method, path, query = {}, body = undefined) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
   }
   const headers = { Accept: 'application/json', Authorization: `Bearer ${state.token}` };
   if (method !== 'GET') headers['Idempotency-Key'] = uuid();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(url, { method, headers, cache: 'no-store', credentials: 'omit' });
+    response = await fetch(url, {
+      method, headers, cache: 'no-store', credentials: 'omit',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     throw new ApiError(0, 'network_error', `The gateway could not be reached (${err.message}).`, null);
   }
   const text = await response.text();
-  let body = null;
+  let answer = null;
   try {
-    body = text ? JSON.parse(text) : null;
+    answer = text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    answer = null;
   }
   if (!response.ok) {
-    const detail = body && typeof body === 'object' ? body.error : null;
+    const detail = answer && typeof answer === 'object' ? answer.error : null;
     throw new ApiError(
       response.status,
       detail?.code ?? `http_${response.status}`,
@@ -72,7 +77,7 @@ export async function api(method, path, query = {}) {
       detail?.fields,
     );
   }
-  return body;
+  return answer;
 }
 
 export function errorNode(err) {

@@ -6,6 +6,7 @@
 //   organizers.js    organizers and the selected organizer
 //   dead-letters.js  dead-lettered webhook events and replays
 //   sync.js          sync health and sync runs
+//   app-webhooks.js  the gateway's own webhook endpoints, their deliveries and replay
 //   audit.js         audit log
 //
 // Rules every module keeps:
@@ -20,6 +21,7 @@ import { loadOrganizers } from '/admin/organizers.js';
 import { loadDead } from '/admin/dead-letters.js';
 import { loadHealth, loadRuns } from '/admin/sync.js';
 import { loadAudit } from '/admin/audit.js';
+import { loadAppWebhooks } from '/admin/app-webhooks.js';
 
 // ---------------------------------------------------------------------------------------------
 // Session
@@ -78,7 +80,7 @@ function disconnect() {
   state.orgOrder = [];
   state.selectedOrg = null;
   state.replayed.clear();
-  for (const id of ['organizers-body', 'dead-list', 'health-body', 'runs-body', 'audit-body', 'replayed-list']) {
+  for (const id of ['organizers-body', 'dead-list', 'health-body', 'runs-body', 'audit-body', 'replayed-list', 'app-webhooks-body']) {
     $(id).replaceChildren();
   }
   $('replayed-wrap').hidden = true;
@@ -92,7 +94,7 @@ function disconnect() {
 
 function refreshAll() {
   $('global-error').hidden = true;
-  loadOrganizers(true).then(() => loadHealth(true));
+  loadOrganizers(true).then(() => Promise.all([loadHealth(true), loadAppWebhooks(true)]));
   loadDead(true);
   loadAudit(true);
   if (state.selectedOrg) loadRuns(true);
@@ -109,6 +111,8 @@ function init() {
   $('organizers-more').addEventListener('click', () => loadOrganizers(false));
   $('dead-refresh').addEventListener('click', () => loadDead(true));
   $('dead-more').addEventListener('click', () => loadDead(false));
+  $('app-webhooks-refresh').addEventListener('click', () => loadAppWebhooks(true));
+  $('app-webhooks-more').addEventListener('click', () => loadAppWebhooks(false));
   $('health-refresh').addEventListener('click', () => loadHealth(true));
   $('health-more').addEventListener('click', () => loadHealth(false));
   $('runs-refresh').addEventListener('click', () => loadRuns(true));

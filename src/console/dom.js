@@ -62,7 +62,7 @@ function ago(iso) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return String(iso);
   const secs = (Date.now() - t) / 1000;
-  if (secs < 5) return 'just now';
+  if (Math.abs(secs) < 5) return 'just now';
   return secs < 0 ? `in ${duration(-secs)}` : `${duration(secs)} ago`;
 }
 

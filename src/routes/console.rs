@@ -37,6 +37,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     embed!("dead-letters.js", JAVASCRIPT),
     embed!("sync.js", JAVASCRIPT),
     embed!("audit.js", JAVASCRIPT),
+    embed!("app-webhooks.js", JAVASCRIPT),
 ];
 
 /// Only the gateway's own script, style and API: an injected `<script>` or a third-party
