@@ -8,6 +8,8 @@ export type { ErrorBody, ErrorDetail, FieldError } from "./errors.js";
 export { followEvents, readEvents } from "./events.js";
 export type { EventPage, EventReadOptions, GatewayEvent, GatewayEventType } from "./events.js";
 export { onboardingUrl, readiness } from "./onboarding.js";
+export { verifyWebhook, WebhookVerificationError } from "./webhooks.js";
+export type { EventPayloads, TypedGatewayEvent, VerifyOptions, WebhookHeaders } from "./webhooks.js";
 export type { Readiness } from "./onboarding.js";
 
 /** Every schema of the API by name, e.g. `Schemas["CustomerResponse"]`. */

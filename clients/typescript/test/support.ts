@@ -70,7 +70,7 @@ export interface Triggered {
  */
 export async function triggerFakeStripe(
   fakeStripeUrl: string,
-  event: { type: string; account?: string; customer?: string; lookup_key?: string },
+  event: { type: string; account?: string; customer?: string; lookup_key?: string; name?: string },
 ): Promise<Triggered> {
   const response = await fetch(`${fakeStripeUrl.replace(/\/+$/, "")}/_fake/trigger`, {
     method: "POST",
