@@ -7,7 +7,7 @@
 #
 #   cargo build --bin stripe-gateway --example fake-stripe && bash .ci/walkthrough.sh
 #
-# Needs ports 8080 and 12111 free, curl and jq (installed when missing).
+# Needs ports 8080, 8090 and 12111 free, curl and jq (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,8 @@ finish() {
     local status=$?
     # Each server runs in a session of its own: the whole group (cargo and what it runs) stops.
     for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+    # The block's own receiver, when the block stopped before its last line.
+    pkill -f 'examples/webhook_receiver.py' 2>/dev/null || true
     wait 2>/dev/null || true
     if [ "$status" != 0 ]; then
         for log in "$work"/server*.log; do
@@ -79,6 +81,10 @@ if grep -qx 'null' "$output"; then
 fi
 grep -q '"payment_status":"paid"' "$output" || {
     echo "FATAL: the checkout never showed as paid" >&2
+    exit 1
+}
+grep -q "^checkout.completed cs_" "$output" || {
+    echo "FATAL: the app's receiver never printed checkout.completed" >&2
     exit 1
 }
 echo "the README's walk-through ran as written"
