@@ -22,7 +22,7 @@ backend_tests!(
 const ACCOUNT: &str = "acct_1MetricsMoved01";
 
 /// Every sample of a scrape: `name{labels}` -> value.
-async fn scrape(app: &TestApp, address: &str) -> (HashMap<String, f64>, String) {
+pub(crate) async fn scrape(app: &TestApp, address: &str) -> (HashMap<String, f64>, String) {
     let response = app
         .client
         .get(format!("{address}/metrics"))
@@ -55,7 +55,12 @@ fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
 }
 
 /// Asserts `series` went up by at least `by` between the scrapes.
-fn moved(before: &HashMap<String, f64>, after: &HashMap<String, f64>, series: &str, by: f64) {
+pub(crate) fn moved(
+    before: &HashMap<String, f64>,
+    after: &HashMap<String, f64>,
+    series: &str,
+    by: f64,
+) {
     let (was, is) = (value(before, series), value(after, series));
     assert!(
         is - was >= by,

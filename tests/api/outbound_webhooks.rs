@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::receiver::{verify, Answer, Receiver};
 use crate::helpers::{backend_tests, error_body, error_fields, TestApp};
+use crate::metrics::{moved, scrape};
 
 backend_tests!(
     a_change_is_delivered_signed_to_the_endpoints_that_hear_it,
@@ -374,6 +375,7 @@ async fn an_endpoint_failing_for_days_is_disabled_and_its_organizer_told(app: Te
     assert_eq!(failing["enabled"], true);
 
     // It has been failing for six days: the next failure disables it.
+    let (before, _) = scrape(&app, &app.address).await;
     let sql = "UPDATE webhook_endpoints SET failing_since = '2000-01-01 00:00:00'";
     app.execute_sql(sql, sql).await;
     retry_now(&app).await;
@@ -387,8 +389,15 @@ async fn an_endpoint_failing_for_days_is_disabled_and_its_organizer_told(app: Te
         )
         .await;
     assert_eq!(feed["data"][0]["data"]["id"], id(&created), "{feed}");
-    let metrics = app.get("/metrics", &admin).await.text().await.unwrap();
-    assert!(metrics.contains("gateway_outbound_webhook_endpoints_disabled_total"));
+    let (after, _) = scrape(&app, &app.address).await;
+    moved(
+        &before,
+        &after,
+        "gateway_outbound_webhook_endpoints_disabled_total",
+        1.0,
+    );
+    let retrying = r#"gateway_outbound_webhooks_total{outcome="retrying"}"#;
+    moved(&before, &after, retrying, 1.0);
 
     // Nothing is delivered to it, nor replayed, until it is enabled again.
     receiver.answer(Answer::Ok);
