@@ -11,19 +11,28 @@ Measured: deliveries per second to one endpoint and to 20 (a backlog, due at onc
 the backlog one endpoint gathers while down for DOWN_MINUTES at RATE events/s; the latency from
 an event's commit to its receipt at RATE events/s, with every receiver up and again while another
 endpoint answers 503 to everything; the gateway's peak RSS.
+
+And the whole path, end to end: RATE Stripe events a second (customer.updated, each renaming one
+of CUSTOMERS customers at the fake Stripe, which delivers the signed event to the gateway), each
+acknowledged, stored, re-fetched from the fake, written to the mirror with its customer.updated
+gateway event, and delivered to the app's receiver. The latency runs from just before the fake is
+asked to make the change (so it includes the fake's own work and the gateway's 2xx) to the app's
+receipt. A rename that a re-fetch of an earlier event already saw is told once (the later event's
+re-fetch changes nothing): those are counted as "seen by an earlier re-fetch", not as latencies.
 """
 
 import argparse
 import json
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.request
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
-received = []  # (path, webhook-id, event timestamp (epoch s), receipt time (epoch s))
+received = []  # (path, webhook-id, event timestamp (epoch s), receipt time (epoch s), data.name)
 down_paths = set()
 
 
@@ -41,10 +50,11 @@ class Receiver(BaseHTTPRequestHandler):
             status = 503
         else:
             status = 200
-            stamp = json.loads(body)["timestamp"]
-            created = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            event = json.loads(body)
+            created = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
             with lock:
-                received.append((path, self.headers["webhook-id"], created, now))
+                received.append((path, self.headers["webhook-id"], created, now,
+                                 event["data"].get("name")))
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -118,6 +128,53 @@ def steady(events, endpoints, rate, seconds):
     return seconds * 10 * batch
 
 
+def call(method, url, token=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def stripe_to_app(args, account, settle):
+    """RATE customer.updated events a second from the fake Stripe for SECONDS; returns the
+    latencies (s) from before each change to the app's receipt, and how many changes an earlier
+    event's re-fetch had already told."""
+    def create(n):
+        customer = call("POST", f"{args.gateway}/v1/organizers/{args.organizer}/customers", args.token,
+                        {"email": f"buyer{n}@bench.example", "name": "First name"})
+        return customer["stripe_customer_id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        customers = list(pool.map(create, range(args.customers)))
+    settle()
+    reset()
+    total = args.rate * args.seconds
+    asked = [0.0] * total
+    start = time.time() + 0.5
+
+    def change(i):
+        pause = start + i / args.rate - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        asked[i] = time.time()
+        answer = call("POST", f"{args.fake}/_fake/trigger", body={
+            "type": "customer.updated", "account": account,
+            "customer": customers[i % len(customers)], "name": f"e2e-{i}"})
+        if answer["delivery_status"] != 200:
+            raise SystemExit(f"the gateway answered {answer['delivery_status']} to a Stripe event")
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(change, range(total)))
+    settle()
+    with lock:
+        got = {r[4]: r[3] for r in received if r[0] == "/e2e"}
+    values = sorted(got[f"e2e-{i}"] - asked[i] for i in range(total) if f"e2e-{i}" in got)
+    return values, total - len(values)
+
+
 def latencies(path):
     with lock:
         return sorted(r[3] - r[2] for r in received if r[0] == path)
@@ -139,6 +196,9 @@ def main():
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--down-minutes", type=float, default=10)
+    parser.add_argument("--fake", required=True, help="the fake Stripe delivering to the gateway")
+    parser.add_argument("--account", required=True, help="the organizer's connected account")
+    parser.add_argument("--customers", type=int, default=1000)
     args = parser.parse_args()
 
     ThreadingHTTPServer.request_queue_size = 4096  # the senders open many connections at once
@@ -165,7 +225,8 @@ def main():
     twenty_paths = [f"/e{n}" for n in range(20)]
     twenty = [endpoint(p) for p in twenty_paths]
     fast, down = endpoint("/fast"), endpoint("/down")
-    everything = [one, *twenty, fast, down]
+    e2e = endpoint("/e2e")
+    everything = [one, *twenty, fast, down, e2e]
     results = {}
 
     disable([e for e in everything if e != one])
@@ -203,6 +264,20 @@ def main():
     end = wait_received({"/down"}, backlog, 1800)
     results[f"drain of {backlog} deliveries (deliveries/s)"] = backlog / (end - start)
 
+    # The whole path, from Stripe's event to the app's receipt.
+    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id = '{e2e}')")
+
+    def settle():
+        deadline = time.time() + 600
+        while psql(args.database_url, f"""SELECT (SELECT count(*) FROM webhook_events
+            WHERE status = 'pending') + (SELECT count(*) FROM webhook_deliveries
+            WHERE state = 'pending' AND endpoint_id = '{e2e}')""") != "0":
+            if time.time() > deadline:
+                raise SystemExit("the gateway did not settle its events in 600 s")
+            time.sleep(0.2)
+
+    end_to_end, told_once = stripe_to_app(args, args.account, settle)
+
     with open(f"/proc/{args.pid}/status") as status:
         rss = next(line.split()[1] for line in status if line.startswith("VmHWM"))
     for name, value in results.items():
@@ -211,6 +286,9 @@ def main():
         print(f"commit -> receipt at {args.rate}/s, {name:<24} p50 {quantile(values, 0.5) * 1000:6.0f} ms"
               f"  p99 {quantile(values, 0.99) * 1000:6.0f} ms  max {values[-1] * 1000:6.0f} ms"
               f"  ({len(values)} deliveries)")
+    print(f"Stripe event -> app receipt at {args.rate}/s, end to end   p50 {quantile(end_to_end, 0.5) * 1000:6.0f} ms"
+          f"  p99 {quantile(end_to_end, 0.99) * 1000:6.0f} ms  max {end_to_end[-1] * 1000:6.0f} ms"
+          f"  ({len(end_to_end)} deliveries; {told_once} seen by an earlier re-fetch)")
     print(f"gateway peak RSS {int(rss) / 1024:.0f} MiB")
 
 
