@@ -153,6 +153,7 @@ def stripe_to_app(args, account, settle):
     reset()
     total = args.rate * args.seconds
     asked = [0.0] * total
+    answered = [0.0] * total
     start = time.time() + 0.5
 
     def change(i):
@@ -163,6 +164,7 @@ def stripe_to_app(args, account, settle):
         answer = call("POST", f"{args.fake}/_fake/trigger", body={
             "type": "customer.updated", "account": account,
             "customer": customers[i % len(customers)], "name": f"e2e-{i}"})
+        answered[i] = time.time()
         if answer["delivery_status"] != 200:
             raise SystemExit(f"the gateway answered {answer['delivery_status']} to a Stripe event")
 
@@ -170,9 +172,17 @@ def stripe_to_app(args, account, settle):
         list(pool.map(change, range(total)))
     settle()
     with lock:
-        got = {r[4]: r[3] for r in received if r[0] == "/e2e"}
-    values = sorted(got[f"e2e-{i}"] - asked[i] for i in range(total) if f"e2e-{i}" in got)
-    return values, total - len(values)
+        got = {r[4]: (r[2], r[3]) for r in received if r[0] == "/e2e"}
+    told = [(asked[i], *got[f"e2e-{i}"]) for i in range(total) if f"e2e-{i}" in got]
+    # The whole path, and its two halves: to the event's commit (acknowledged, stored,
+    # re-fetched, mirrored) and from it (sent).
+    whole = sorted(receipt - ask for ask, _, receipt in told)
+    stored = sorted(created - ask for ask, created, _ in told)
+    sent = sorted(receipt - created for _, created, receipt in told)
+    trigger = sorted(answered[i] - asked[i] for i in range(total))
+    print(f"  the fake's change and delivery      p50 {quantile(trigger, 0.5) * 1000:6.0f} ms"
+          f"  p99 {quantile(trigger, 0.99) * 1000:6.0f} ms")
+    return whole, stored, sent, total - len(told)
 
 
 def latencies(path):
@@ -199,6 +209,8 @@ def main():
     parser.add_argument("--fake", required=True, help="the fake Stripe delivering to the gateway")
     parser.add_argument("--account", required=True, help="the organizer's connected account")
     parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--phases", default="senders,e2e",
+                        help="senders (deliveries/s, commit -> receipt, drain), e2e, or both")
     args = parser.parse_args()
 
     ThreadingHTTPServer.request_queue_size = 4096  # the senders open many connections at once
@@ -229,66 +241,77 @@ def main():
     everything = [one, *twenty, fast, down, e2e]
     results = {}
 
-    disable([e for e in everything if e != one])
-    results["deliveries/s, 1 endpoint"] = throughput(events, [one], {"/one"}, args.backlog)
-    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id IN ({','.join(repr(e) for e in twenty)}))")
-    results["deliveries/s, 20 endpoints"] = throughput(
-        events, twenty, set(twenty_paths), args.backlog // 20)
+    phases = args.phases.split(",")
+    alone = beside = end_to_end = None
+    if "senders" in phases:
+        disable([e for e in everything if e != one])
+        results["deliveries/s, 1 endpoint"] = throughput(events, [one], {"/one"}, args.backlog)
+        psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id IN ({','.join(repr(e) for e in twenty)}))")
+        results["deliveries/s, 20 endpoints"] = throughput(
+            events, twenty, set(twenty_paths), args.backlog // 20)
 
-    # Latency at a steady rate: one receiver alone, then beside an endpoint that is down.
-    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id = '{fast}')")
-    reset()
-    sent = steady(events, [fast], args.rate, args.seconds)
-    wait_received({"/fast"}, sent, 120)
-    alone = latencies("/fast")
-    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id IN ('{fast}', '{down}'))")
-    down_paths.add("/down")
-    reset()
-    sent = steady(events, [fast, down], args.rate, args.seconds)
-    wait_received({"/fast"}, sent, 120)
-    beside = latencies("/fast")
+        # Latency at a steady rate: one receiver alone, then beside an endpoint that is down.
+        psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id = '{fast}')")
+        reset()
+        sent = steady(events, [fast], args.rate, args.seconds)
+        wait_received({"/fast"}, sent, 120)
+        alone = latencies("/fast")
+        psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id IN ('{fast}', '{down}'))")
+        down_paths.add("/down")
+        reset()
+        sent = steady(events, [fast, down], args.rate, args.seconds)
+        wait_received({"/fast"}, sent, 120)
+        beside = latencies("/fast")
 
-    # The backlog of DOWN_MINUTES at RATE, committed while the endpoint is off, then sent from
-    # when it is on again (its retries all due: the receiver is back).
-    disable([fast, down])
-    psql(args.database_url, f"DELETE FROM webhook_deliveries WHERE endpoint_id = '{down}'")
-    down_paths.clear()
-    backlog = int(args.rate * args.down_minutes * 60)
-    reset()
-    left = backlog
-    while left > 0:
-        events.commit(min(left, 10000), [down])
-        left -= 10000
-    start = time.time()
-    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = true WHERE id = '{down}'")
-    end = wait_received({"/down"}, backlog, 1800)
-    results[f"drain of {backlog} deliveries (deliveries/s)"] = backlog / (end - start)
+        # The backlog of DOWN_MINUTES at RATE, committed while the endpoint is off, then sent from
+        # when it is on again (its retries all due: the receiver is back).
+        disable([fast, down])
+        psql(args.database_url, f"DELETE FROM webhook_deliveries WHERE endpoint_id = '{down}'")
+        down_paths.clear()
+        backlog = int(args.rate * args.down_minutes * 60)
+        reset()
+        left = backlog
+        while left > 0:
+            events.commit(min(left, 10000), [down])
+            left -= 10000
+        start = time.time()
+        psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = true WHERE id = '{down}'")
+        end = wait_received({"/down"}, backlog, 1800)
+        results[f"drain of {backlog} deliveries (deliveries/s)"] = backlog / (end - start)
 
-    # The whole path, from Stripe's event to the app's receipt.
-    psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id = '{e2e}')")
+    if "e2e" in phases:
+        # The whole path, from Stripe's event to the app's receipt.
+        psql(args.database_url, f"UPDATE webhook_endpoints SET enabled = (id = '{e2e}')")
 
-    def settle():
-        deadline = time.time() + 600
-        while psql(args.database_url, f"""SELECT (SELECT count(*) FROM webhook_events
-            WHERE status = 'pending') + (SELECT count(*) FROM webhook_deliveries
-            WHERE state = 'pending' AND endpoint_id = '{e2e}')""") != "0":
-            if time.time() > deadline:
-                raise SystemExit("the gateway did not settle its events in 600 s")
-            time.sleep(0.2)
+        def settle():
+            deadline = time.time() + 600
+            while psql(args.database_url, f"""SELECT (SELECT count(*) FROM webhook_events
+                WHERE status = 'pending') + (SELECT count(*) FROM webhook_deliveries
+                WHERE state = 'pending' AND endpoint_id = '{e2e}')""") != "0":
+                if time.time() > deadline:
+                    raise SystemExit("the gateway did not settle its events in 600 s")
+                time.sleep(0.2)
 
-    end_to_end, told_once = stripe_to_app(args, args.account, settle)
+        end_to_end, to_commit, from_commit, told_once = stripe_to_app(args, args.account, settle)
 
     with open(f"/proc/{args.pid}/status") as status:
         rss = next(line.split()[1] for line in status if line.startswith("VmHWM"))
     for name, value in results.items():
         print(f"{name:<48} {value:,.0f}")
     for name, values in (("alone", alone), ("beside a down endpoint", beside)):
+        if values is None:
+            continue
         print(f"commit -> receipt at {args.rate}/s, {name:<24} p50 {quantile(values, 0.5) * 1000:6.0f} ms"
               f"  p99 {quantile(values, 0.99) * 1000:6.0f} ms  max {values[-1] * 1000:6.0f} ms"
               f"  ({len(values)} deliveries)")
-    print(f"Stripe event -> app receipt at {args.rate}/s, end to end   p50 {quantile(end_to_end, 0.5) * 1000:6.0f} ms"
-          f"  p99 {quantile(end_to_end, 0.99) * 1000:6.0f} ms  max {end_to_end[-1] * 1000:6.0f} ms"
-          f"  ({len(end_to_end)} deliveries; {told_once} seen by an earlier re-fetch)")
+    if end_to_end is not None:
+        print(f"Stripe event -> app receipt at {args.rate}/s, end to end   p50 {quantile(end_to_end, 0.5) * 1000:6.0f} ms"
+              f"  p99 {quantile(end_to_end, 0.99) * 1000:6.0f} ms  max {end_to_end[-1] * 1000:6.0f} ms"
+              f"  ({len(end_to_end)} deliveries; {told_once} seen by an earlier re-fetch)")
+        for name, values in (("change -> event committed", to_commit),
+                             ("event committed -> receipt", from_commit)):
+            print(f"  of which {name:<30} p50 {quantile(values, 0.5) * 1000:6.0f} ms"
+                  f"  p99 {quantile(values, 0.99) * 1000:6.0f} ms")
     print(f"gateway peak RSS {int(rss) / 1024:.0f} MiB")
 
 
