@@ -7,15 +7,17 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 use url::Url;
 
-use super::{authorized, changing, check_organizer, EndpointError, WebhookEndpointResponse};
+use super::{
+    authorized, changing, check_organizer, in_transaction, EndpointError, WebhookEndpointResponse,
+};
 use crate::db::models::webhook_endpoint::{
     EndpointChanges, EndpointOwner, WebhookEndpoint, WebhookSecret,
 };
 use crate::db::models::Organizer;
-use crate::db::{write_transaction, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::{Forbidden, GatewayEventType, OrganizerId, PageLimit, Principal};
 use crate::notify::sign::Secret;
-use crate::services::audit::{AuditContext, AuditEntry, Outcome};
+use crate::services::audit::{AuditEntry, Outcome};
 use crate::services::organizers::OrganizerError;
 use crate::services::AppState;
 
@@ -108,52 +110,52 @@ pub async fn create(
             "only the platform's endpoints (without `organizer_id`) list organizers",
         ));
     }
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let organizer_ids = match (owner, &new.organizer_ids) {
-                    (Some(owner), _) => {
-                        check_organizer(conn, &principal, owner)?;
-                        None
-                    }
-                    (None, Some(ids)) => Some(check_listed(conn, ids)?),
-                    (None, None) => None,
-                };
-                let now = crate::db::now();
-                let endpoint = WebhookEndpoint {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    organizer_id: owner.map(|id| id.to_string()),
-                    organizer_ids,
-                    url,
-                    description: new.description,
-                    event_types: new.event_types.as_deref().map(types_text),
-                    enabled: true,
-                    disabled_reason: None,
-                    failing_since: None,
-                    lease_until: None,
-                    created_at: now,
-                    updated_at: now,
-                };
-                let secret = Secret::generate().expose();
-                let row = WebhookSecret {
-                    endpoint_id: endpoint.id.clone(),
-                    id: uuid::Uuid::now_v7().to_string(),
-                    secret: secret.clone(),
-                    created_at: now,
-                    expires_at: None,
-                };
-                WebhookEndpoint::insert(conn, &endpoint, &row)?;
-                audit.record(conn, &audit_entry("webhook_endpoint.created", &endpoint))?;
-                Ok(WebhookEndpointResponse {
-                    secret: Some(secret),
-                    ..endpoint.into()
-                })
-            })
+    in_transaction(state, principal, move |conn, principal, audit| {
+        let organizer_ids = match (owner, &new.organizer_ids) {
+            (Some(owner), _) => {
+                check_organizer(conn, principal, owner)?;
+                None
+            }
+            (None, Some(ids)) => Some(check_listed(conn, ids)?),
+            (None, None) => None,
+        };
+        let now = crate::db::now();
+        let endpoint = WebhookEndpoint {
+            id: uuid::Uuid::now_v7().to_string(),
+            organizer_id: owner.map(|id| id.to_string()),
+            organizer_ids,
+            url,
+            description: new.description,
+            event_types: new.event_types.as_deref().map(types_text),
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+            lease_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let (row, secret) = new_secret(&endpoint.id, now);
+        WebhookEndpoint::insert(conn, &endpoint, &row)?;
+        audit.record(conn, &audit_entry("webhook_endpoint.created", &endpoint))?;
+        Ok(WebhookEndpointResponse {
+            secret: Some(secret),
+            ..endpoint.into()
         })
-        .await
+    })
+    .await
+}
+
+/// A new signing secret of the endpoint, and its `whsec_` text to show once.
+fn new_secret(endpoint_id: &str, now: NaiveDateTime) -> (WebhookSecret, String) {
+    let secret = Secret::generate().expose();
+    let row = WebhookSecret {
+        endpoint_id: endpoint_id.to_string(),
+        id: uuid::Uuid::now_v7().to_string(),
+        secret: secret.clone(),
+        created_at: now,
+        expires_at: None,
+    };
+    (row, secret)
 }
 
 /// The endpoints the caller manages, oldest first: an admin's every endpoint (or one
@@ -278,14 +280,7 @@ pub async fn rotate_secret(
 ) -> Result<WebhookEndpointResponse, EndpointError> {
     changing(state, principal, id, move |conn, endpoint, audit| {
         let now = crate::db::now();
-        let secret = Secret::generate().expose();
-        let row = WebhookSecret {
-            endpoint_id: endpoint.id.clone(),
-            id: uuid::Uuid::now_v7().to_string(),
-            secret: secret.clone(),
-            created_at: now,
-            expires_at: None,
-        };
+        let (row, secret) = new_secret(&endpoint.id, now);
         WebhookSecret::rotate(conn, &row, now + previous_for)?;
         let mut entry = audit_entry("webhook_endpoint.secret_rotated", &endpoint);
         entry.details = json!({ "previous_expire_in_secs": previous_for.num_seconds() });

@@ -153,6 +153,27 @@ fn authorized(
     }
 }
 
+/// Runs `work` in one write transaction, for `principal`, with an audit context of its own
+/// for whatever it records.
+async fn in_transaction<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    work: F,
+) -> Result<T, EndpointError>
+where
+    F: FnOnce(&mut DbConnection, &Principal, &AuditContext) -> Result<T, EndpointError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let principal = principal.clone();
+    let audit = AuditContext::new(&principal);
+    state
+        .db
+        .run(move |conn| write_transaction(conn, |conn| work(conn, &principal, &audit)))
+        .await
+}
+
 /// Runs `change` on the endpoint `id`, for a caller who may manage it ([`authorized`]), in one
 /// write transaction with whatever it audits.
 async fn changing<T, F>(
@@ -167,17 +188,11 @@ where
         + 'static,
     T: Send + 'static,
 {
-    let principal = principal.clone();
-    let audit = AuditContext::new(&principal);
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let endpoint = authorized(conn, &principal, &id)?;
-                change(conn, endpoint, &audit)
-            })
-        })
-        .await
+    in_transaction(state, principal, move |conn, principal, audit| {
+        let endpoint = authorized(conn, principal, &id)?;
+        change(conn, endpoint, audit)
+    })
+    .await
 }
 
 /// The organizer `id`, for a caller who may act for it.
