@@ -11,6 +11,9 @@ const DELIVERY_PAGE = 10;
 
 const DELIVERY_TONE = { pending: 'info', delivered: 'ok', failed: 'bad' };
 
+/** What the API's `disabled_reason` values mean. */
+const REASONS = { failing: 'every attempt failed for days' };
+
 function scope(endpoint) {
   if (endpoint.organizer_id) return el('span', { text: orgLabel(endpoint.organizer_id) });
   if (endpoint.organizer_ids?.length) {
@@ -38,7 +41,10 @@ function health(endpoint) {
     return el('div', {},
       badge('disabled', 'bad', 'app-webhook-state'),
       endpoint.disabled_reason
-        ? el('div', { class: 'sub bad-text', testid: 'app-webhook-disabled-reason', text: masked(endpoint.disabled_reason) })
+        ? el('div', {
+          class: 'sub bad-text', testid: 'app-webhook-disabled-reason',
+          text: REASONS[endpoint.disabled_reason] ?? masked(endpoint.disabled_reason),
+        })
         : null,
       el('div', { class: 'sub' }, enable), error);
   }

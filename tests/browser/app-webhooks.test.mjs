@@ -126,8 +126,28 @@ test('admin console: app webhooks, their failures and a replay', { timeout: 180_
     // Disabled by a person: no reason, no notice.
     assert.equal(await row.getByTestId('app-webhook-disabled-reason').count(), 0);
     assert.equal(await byTestId('app-webhooks-disabled').isVisible(), false);
+
+    // Disabled by the senders, the endpoint carries their reason (the API's `disabled_reason`,
+    // tested in tests/api/outbound_webhooks.rs): the list reads it as such an endpoint, and the
+    // section announces it. The answer is the gateway's own, with that one field set.
+    const list = '**/v1/webhook-endpoints?*';
+    await page.route(list, async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      json.data = json.data.map((e) => (e.id === endpoint.id ? { ...e, disabled_reason: 'failing' } : e));
+      await route.fulfill({ response, json });
+    });
+    await byTestId('app-webhooks-refresh').click();
+    await row.getByTestId('app-webhook-disabled-reason').filter({ hasText: 'every attempt failed for days' }).waitFor();
+    const notice = byTestId('app-webhooks-disabled');
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /disabled after failing for days/);
+    await row.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SHOTS, '5-app-webhook-disabled.png') });
+    await page.unroute(list);
     await row.getByTestId('app-webhook-enable').click();
     await row.getByTestId('app-webhook-state').filter({ hasText: /healthy|failing/ }).waitFor();
+    assert.equal(await byTestId('app-webhooks-disabled').isVisible(), false);
     const after = expectStatus(await gateway('GET', `/v1/webhook-endpoints/${endpoint.id}`), 200, 'GET endpoint');
     assert.equal(after.enabled, true);
   });
