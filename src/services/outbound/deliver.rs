@@ -50,11 +50,11 @@ async fn unit(db: &Db, sender: &Sender, settings: &OutboundSettings) -> Result<R
     // at most) and be recorded; a sender that died frees its endpoint when this ends.
     let lease = chrono::Duration::from_std(settings.timeout() * ROUNDS + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::minutes(1));
+    // The process's clock, as every due time and lease of a delivery is written with (a read of
+    // the database's clock was one more round trip per claim, idle ones included).
+    let now = crate::db::now();
     let claimed = db
-        .run(move |conn| {
-            let now = crate::db::database_now(conn)?;
-            Ok::<_, DbError>(WebhookDelivery::claim(conn, now, now + lease, BATCH)?)
-        })
+        .run(move |conn| Ok::<_, DbError>(WebhookDelivery::claim(conn, now, now + lease, BATCH)?))
         .await?;
     let Some(claimed) = claimed else {
         return Ok(Ran::Idle);
