@@ -63,7 +63,8 @@ pub(super) fn mirrored_email(stripe: Option<&str>, asked: &Email) -> Email {
 /// which email it stored; `None` when another write got there first. The email is
 /// [`mirrored_email`], unless another customer of the organizer holds that address locally and
 /// this request did not ask for it: then the row keeps its own, and whichever change moved
-/// Stripe's email settles it.
+/// Stripe's email settles it. The caller wakes the event's readers ([`told::committed`]) once
+/// the transaction this runs in has committed.
 pub(super) fn store_profile(
     conn: &mut DbConnection,
     row: &Customer,
@@ -92,16 +93,12 @@ pub(super) fn store_profile(
         })
         .map(|updated| updated.map(|updated| (updated, email.clone())))
     };
-    let written = match write(conn, &mirrored) {
+    match write(conn, &mirrored) {
         Err(err) if is_unique_violation(&err) && mirrored.normalized() != asked.normalized() => {
             write(conn, &row.email)
         }
         other => other,
-    };
-    if matches!(written, Ok(Some(_))) {
-        told::committed();
     }
-    written
 }
 
 /// Notes that Stripe no longer has the row's customer, with an audit row: the next upsert
@@ -200,7 +197,7 @@ pub(super) async fn refresh(
         Ok(None) => return Ok(Applied::StripeDeleted),
         Err(err) => return Err(CustomerError::stripe(account, err)),
     };
-    state
+    let applied = state
         .db
         .run(
             move |conn| match store_profile(conn, &active.row, &remote, None)? {
@@ -209,7 +206,9 @@ pub(super) async fn refresh(
                 None => Ok(Applied::Updated(Box::new(active))),
             },
         )
-        .await
+        .await;
+    told::committed();
+    applied
 }
 
 /// The customer kind of the mirror writes Stripe's state onto the gateway's customers through
@@ -304,6 +303,7 @@ pub async fn apply_stripe_customer(
             .run(move |conn| store_profile(conn, &row, &remote, None).map_err(CustomerError::from))
             .await?;
         if stored.is_some() {
+            told::committed();
             return Ok(true);
         }
     }
