@@ -222,13 +222,8 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def endpoint(path):
-        body = json.dumps({"url": f"http://127.0.0.1:{args.port}{path}",
-                           "organizer_id": args.organizer}).encode()
-        request = urllib.request.Request(
-            f"{args.gateway}/v1/webhook-endpoints", data=body, method="POST",
-            headers={"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as answer:
-            return json.load(answer)["id"]
+        return call("POST", f"{args.gateway}/v1/webhook-endpoints", args.token,
+                    {"url": f"http://127.0.0.1:{args.port}{path}", "organizer_id": args.organizer})["id"]
 
     def disable(ids):
         if ids:
