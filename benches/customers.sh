@@ -29,6 +29,10 @@
 #                                                    `fixed`: every request uses user1
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   where CREATE/DROP DATABASE run
 #   BENCH_DB [gateway_bench]                         the scratch database, recreated and dropped
+#   GATEWAY_BIN, HELLO_BIN [unset]                   prebuilt binaries to measure instead of
+#                                                    building this checkout (e.g. copies of an
+#                                                    earlier commit's, to compare in one sitting);
+#                                                    with both set nothing is built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,8 +54,8 @@ DB_URL="${PG_ADMIN_URL%/*}/$BENCH_DB"
 [[ "$EMAILS" == random || "$EMAILS" == fixed ]] || { echo "EMAILS must be random or fixed" >&2; exit 2; }
 [[ "$CUSTOMERS" =~ ^[1-9][0-9]*$ ]] || { echo "CUSTOMERS must be a positive integer" >&2; exit 2; }
 
-GATEWAY=target/release/stripe-gateway
-HELLO=target/release/examples/hello
+GATEWAY="${GATEWAY_BIN:-target/release/stripe-gateway}"
+HELLO="${HELLO_BIN:-target/release/examples/hello}"
 JWT_SECRET_VALUE="bench-jwt-secret"
 WORK="$(mktemp -d)"
 GATEWAY_PID=""
@@ -112,6 +116,8 @@ psql "$PG_ADMIN_URL" -qXtAc 'SELECT 1' >/dev/null || die "PostgreSQL does not an
 
 # --- build -------------------------------------------------------------------------------------
 BUILD_CMD=(cargo build --release --bin stripe-gateway --example hello)
+[[ -n "${GATEWAY_BIN:-}" ]] && BUILD_CMD=(cargo build --release --example hello)
+[[ -n "${GATEWAY_BIN:-}" && -n "${HELLO_BIN:-}" ]] && BUILD_CMD=(true)
 say "building: ${BUILD_CMD[*]}"
 "${BUILD_CMD[@]}"
 

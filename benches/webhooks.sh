@@ -6,6 +6,7 @@
 #   bash benches/webhooks.sh                 # 8 and 32 connections, 20 s each, wrk
 #   CONNS="8 32" DURATION=20 TOOL=asyncio bash benches/webhooks.sh
 #   CEILING=0 bash benches/webhooks.sh       # the gateway only
+#   GATEWAY_BIN=/tmp/before/stripe-gateway bash benches/webhooks.sh   # a prebuilt gateway
 #
 # With the ceiling comes its latency tail: pgbench's per-transaction log at TAIL_CLIENTS (8)
 # clients, the p99 one commit has on this disk, to read the gateway's 8-connection p99 against.
@@ -30,9 +31,13 @@ TAIL_CLIENTS="${TAIL_CLIENTS:-8}"
 
 log() { printf '\n==> %s\n' "$*"; }
 
-log "release build"
-cargo build --release --locked --quiet
-binary="$(pwd)/target/release/stripe-gateway"
+if [ -n "${GATEWAY_BIN:-}" ]; then
+    binary="$(cd "$(dirname "$GATEWAY_BIN")" && pwd)/$(basename "$GATEWAY_BIN")"
+else
+    log "release build"
+    cargo build --release --locked --quiet
+    binary="$(pwd)/target/release/stripe-gateway"
+fi
 
 log "events"
 if [ ! -s "$BENCH_WORK/data/events.jsonl" ]; then

@@ -153,7 +153,8 @@ impl From<CustomerError> for ApiError {
             },
             CustomerError::EmailTaken { .. }
             | CustomerError::ErasedWhileCreating
-            | CustomerError::BeingCreated => ApiError::Conflict {
+            | CustomerError::BeingCreated
+            | CustomerError::ClaimLost => ApiError::Conflict {
                 code,
                 message: err.to_string(),
             },

@@ -7,6 +7,27 @@ use std::time::Duration;
 use crate::db::models::idempotency::{self, KeyLease, StoredResponse};
 use crate::db::{Db, DbError};
 use crate::jobs::{Duty, Ran};
+use crate::services::effect_gate::{EffectGate, GateShut};
+
+/// The gate of a request whose key was claimed without a flush: passing it renews the lease
+/// with a commit that waits for the disk (and so for the claim logged before it), refused when
+/// the claim is no longer this request's.
+pub(super) fn gate(db: Db, lease: KeyLease, ttl: Duration) -> EffectGate {
+    EffectGate::confirming(move || {
+        let (db, lease) = (db.clone(), lease.clone());
+        async move {
+            let held = db
+                .run(move |conn| Ok::<_, DbError>(lease.renew(conn, ttl)?))
+                .await?;
+            if held {
+                Ok(())
+            } else {
+                tracing::warn!("an idempotency key's claim was gone before its request's first effect; the request is refused without running it");
+                Err(GateShut::ClaimLost)
+            }
+        }
+    })
+}
 
 pub(super) struct Held {
     pub(super) db: Db,

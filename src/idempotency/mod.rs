@@ -27,6 +27,8 @@ use crate::db::models::idempotency::{self, Begun, KeyTimes};
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
+use crate::db::Db;
+use crate::services::effect_gate::EffectGate;
 use crate::services::{organizers, AppState};
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
 use held::Held;
@@ -36,9 +38,35 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// What `Retry-After` says while the first request with a key runs.
 const IN_FLIGHT_RETRY_SECS: u64 = 1;
 
-/// How long keys live, registered as app data.
-#[derive(Clone, Copy, Debug)]
-pub struct Idempotency(pub KeyTimes);
+/// How keys are kept, registered as app data.
+#[derive(Clone)]
+pub struct Idempotency {
+    pub times: KeyTimes,
+    /// Where the routes in `deferred` claim their keys: connections that commit without
+    /// waiting for the disk (`SET synchronous_commit = off`; on SQLite, the pool).
+    pub claims: Db,
+    /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
+    /// their claims need no flush of their own (see [`crate::services::effect_gate`]). Every
+    /// other route's claim is durable before its handler runs.
+    pub deferred: &'static [&'static str],
+}
+
+/// What a request's claim is committed as on the claims' connections.
+pub const CLAIMS_SESSION: &str = "SET synchronous_commit = off";
+
+/// Extract it in a handler of a deferred route; open for every other request.
+impl FromRequest for EffectGate {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(req
+            .extensions()
+            .get::<EffectGate>()
+            .cloned()
+            .unwrap_or_default()))
+    }
+}
 
 pub use crate::domain::ClientKey;
 
@@ -88,7 +116,7 @@ pub async fn middleware(
     req.extensions_mut().insert(principal.clone());
     let (Some(state), Some(settings)) = (
         req.app_data::<web::Data<AppState>>().cloned(),
-        req.app_data::<Idempotency>().copied(),
+        req.app_data::<Idempotency>().cloned(),
     ) else {
         return Ok(req.error_response(ApiError::internal(anyhow::anyhow!(
             "idempotency is not configured"
@@ -114,18 +142,22 @@ pub async fn middleware(
         fingerprint: fingerprint(&req, &body),
     };
     req.set_payload(Payload::from(body));
+    let deferred = req
+        .match_pattern()
+        .is_some_and(|pattern| settings.deferred.contains(&pattern.as_str()));
+    let times = settings.times;
 
     let start = {
         let client_key = client_key.clone();
-        state
-            .db
+        let claims = if deferred { &settings.claims } else { &state.db };
+        claims
             .run(move |conn| {
                 let ClientKey {
                     scope,
                     key,
                     fingerprint,
                 } = &client_key;
-                let begun = idempotency::begin(conn, scope, key, fingerprint, settings.0)?;
+                let begun = idempotency::begin(conn, scope, key, fingerprint, times)?;
                 // A kept answer goes only to a caller who may still act: a disabled
                 // organizer's token is refused by its handler instead. (A first request needs
                 // no such look: its handler refuses it, and a refusal is not kept.)
@@ -162,13 +194,17 @@ pub async fn middleware(
     };
 
     req.extensions_mut().insert(client_key);
+    if deferred {
+        req.extensions_mut()
+            .insert(held::gate(state.db.clone(), lease.clone(), times.lease));
+    }
     let mut held = Held {
         db: state.db.clone(),
         lease: Some(lease),
     };
     // The lease is renewed at a third of its length for as long as the request runs, so only
     // a holder that died (or lost the database) is ever taken over.
-    let ttl = settings.0.lease;
+    let ttl = times.lease;
     let every = ttl / 3;
     let run = next.call(req);
     tokio::pin!(run);

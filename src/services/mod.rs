@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod billing;
 pub mod customers;
+pub mod effect_gate;
 pub mod erasures;
 pub mod events;
 pub mod organizers;

@@ -310,6 +310,10 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     Ok((server, port))
 }
 
+/// Connections of the deferred routes' key claims (on PostgreSQL, beside the pool's): a claim is
+/// one short statement that waits for no flush.
+const CLAIM_CONNECTIONS: u32 = 4;
+
 fn run(
     listener: TcpListener,
     state: AppState,
@@ -330,7 +334,15 @@ fn run(
             .into(),
     ));
     let max_body_bytes = settings.max_body_bytes;
-    let keys = Idempotency(settings.idempotency_times());
+    let keys = Idempotency {
+        times: settings.idempotency_times(),
+        claims: state
+            .db
+            .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
+        // The customers' upsert passes its gate before each effect; an upsert that changes
+        // nothing (most of them) then costs one flush, for its kept answer.
+        deferred: &["/v1/organizers/{org_id}/customers"],
+    };
     let metrics_here = settings.metrics_bind_address.is_none();
     let mut server = HttpServer::new(move || {
         let (payload_config, body_limit) = extract::body_limit(max_body_bytes);
@@ -338,7 +350,7 @@ fn run(
             // The last wrapped runs first: request context, then idempotency, then the route.
             .wrap(from_fn(idempotency::middleware))
             .wrap(from_fn(telemetry::request_context))
-            .app_data(keys)
+            .app_data(keys.clone())
             .app_data(state.clone())
             .app_data(verifier.clone())
             .app_data(document.clone())

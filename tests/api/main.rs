@@ -31,6 +31,7 @@ mod fees;
 mod health;
 mod hot_reads;
 mod idempotency;
+mod idempotency_claims;
 mod input_surface;
 mod instances;
 mod invoices;

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::idempotency::AnswerAbout;
 use crate::services::customers::{self, CustomerError, Upserted};
+use crate::services::effect_gate::EffectGate;
 use crate::services::AppState;
 use body::{
     optional, parse_update, parse_upsert, CustomerListQuery, CustomerPage, CustomerResponse,
@@ -50,7 +51,7 @@ pub(super) fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`), or the customer was deleted in Stripe again while this request recreated it (`customer_not_found`; repeat the request)", body = ErrorBody),
-        (status = 409, description = "The customer was erased while being created (`customer_deleted`)", body = ErrorBody),
+        (status = 409, description = "The customer was erased while being created (`customer_deleted`), or the claim of this request's `Idempotency-Key` was lost in a database restart before the request did anything (`idempotency_claim_lost`; repeat the request)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid or unknown fields (`validation_failed`), Stripe refused the data (`stripe_invalid_request`, with Stripe's message), or the platform has no access to the organizer's account (`stripe_account_inaccessible`)", body = ErrorBody),
@@ -63,12 +64,13 @@ pub async fn upsert(
     principal: Principal,
     state: web::Data<AppState>,
     org_id: web::Path<String>,
+    gate: EffectGate,
     body: Result<Json<UpsertCustomer>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = organizer_scope(&principal, &org_id)?;
     let input = parse_upsert(body?.0)?;
     let (mut response, customer) =
-        match customers::upsert(&state, &principal, org_id, input).await? {
+        match customers::upsert(&state, &principal, org_id, input, &gate).await? {
             Upserted::Created(customer) => (HttpResponse::Created(), customer),
             Upserted::Existing(customer) => (HttpResponse::Ok(), customer),
         };

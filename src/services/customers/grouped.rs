@@ -58,6 +58,16 @@ impl GroupedReads {
         org_id: OrganizerId,
         email: &Email,
     ) -> Result<Option<Customer>, CustomerError> {
+        Ok(self.with_organizer_by_email(principal, org_id, email).await?.1)
+    }
+
+    /// [`GroupedReads::by_email`] with the organizer it was read with: an upsert's first look.
+    pub async fn with_organizer_by_email(
+        &self,
+        principal: &Principal,
+        org_id: OrganizerId,
+        email: &Email,
+    ) -> Result<(Organizer, Option<Customer>), CustomerError> {
         let key = (org_id.to_string(), email.normalized().to_string());
         authorized(&self.by_email, principal, org_id, key).await
     }
@@ -71,7 +81,7 @@ impl GroupedReads {
         customer_id: CustomerId,
     ) -> Result<Option<CustomerAccess>, CustomerError> {
         let key = (org_id.to_string(), customer_id.to_string());
-        authorized(&self.access_by_id, principal, org_id, key).await
+        Ok(authorized(&self.access_by_id, principal, org_id, key).await?.1)
     }
 }
 
@@ -83,10 +93,10 @@ async fn authorized<T: Send + 'static>(
     principal: &Principal,
     org_id: OrganizerId,
     key: (String, String),
-) -> Result<T, CustomerError> {
+) -> Result<(Organizer, T), CustomerError> {
     principal
         .require_organizer(org_id)
         .map_err(OrganizerError::from)?;
     let found = group.run(key).await?;
-    Ok(organizers::authorize_loaded(principal, org_id, found)?.1)
+    Ok(organizers::authorize_loaded(principal, org_id, found)?)
 }

@@ -37,6 +37,7 @@ pub use view::{CustomerResponse, DeletedCustomer};
 use crate::db::models::{Customer, CustomerStatus};
 use crate::db::DbError;
 use crate::domain::{Cursor, CustomerName, Email, Metadata, Phone};
+use crate::services::effect_gate::GateShut;
 use crate::services::organizers::OrganizerError;
 use crate::stripe::StripeError;
 
@@ -156,6 +157,10 @@ pub enum CustomerError {
     ConcurrentCreateFailed,
     #[error("the customer kept changing while it was being deleted")]
     KeptChanging,
+    /// The request's claim of its `Idempotency-Key` was lost before its first effect (see
+    /// [`crate::services::effect_gate`]): it did nothing, and the same request again runs.
+    #[error("this request's claim of its Idempotency-Key was lost (the database restarted); repeat the request")]
+    ClaimLost,
     #[error("the customer would have {count} keys; at most {max} (an empty value removes a key)", max = Metadata::MAX_KEYS)]
     TooManyMetadataKeys { count: usize },
     #[error("a Stripe call for account {account} failed")]
@@ -177,6 +182,15 @@ impl crate::db::QueryFailure for CustomerError {
             Self::Db(db) => db.is_query_failure(),
             Self::Organizer(err) => err.is_query_failure(),
             _ => false,
+        }
+    }
+}
+
+impl From<GateShut> for CustomerError {
+    fn from(shut: GateShut) -> Self {
+        match shut {
+            GateShut::ClaimLost => Self::ClaimLost,
+            GateShut::Db(err) => Self::Db(err),
         }
     }
 }
@@ -204,6 +218,7 @@ impl CustomerError {
             | Self::WaitTimedOut
             | Self::ConcurrentCreateFailed
             | Self::KeptChanging
+            | Self::ClaimLost
             | Self::Db(_) => true,
             Self::NotFound(_)
             | Self::DeletedInStripe(_)
@@ -225,6 +240,7 @@ impl CustomerError {
             Self::EmailTaken { .. } => "customer_exists",
             Self::ErasedWhileCreating => "customer_deleted",
             Self::BeingCreated => "customer_being_created",
+            Self::ClaimLost => "idempotency_claim_lost",
             Self::WaitTimedOut | Self::ConcurrentCreateFailed | Self::KeptChanging => {
                 "stripe_unavailable"
             }

@@ -16,6 +16,9 @@
 //! 5. A row whose Stripe customer turned out deleted in Stripe moves to a new attempt, so its
 //!    create gets a new key: a new Stripe customer under the same gateway id.
 //!
+//! Each effect (the reservation, a takeover, a change sent to Stripe) first passes the
+//! request's [`EffectGate`]; an upsert of a customer that exists and is unchanged has none.
+//!
 //! The key is (row id, attempt) rather than (email, account): a key per email would replay the
 //! old customer once that email moved to another address and came back; a random key per
 //! request would let racing requests create one customer each.
@@ -29,11 +32,12 @@ use super::create::{self, load};
 use super::from_stripe::Applied;
 use super::update::apply_change;
 use super::{ActiveCustomer, CustomerError, CustomerState, UpsertInput, Upserted};
-use crate::db::models::Customer;
+use crate::db::models::{Customer, CustomerStatus};
 use crate::db::now;
 use crate::domain::Principal;
 use crate::domain::{Metadata, OrganizerId, StripeAccountId};
 use crate::services::audit::AuditContext;
+use crate::services::effect_gate::EffectGate;
 use crate::services::{organizers, AppState};
 use crate::stripe::customers::ProfileChange;
 
@@ -46,24 +50,26 @@ pub async fn upsert(
     principal: &Principal,
     org_id: OrganizerId,
     input: UpsertInput,
+    gate: &EffectGate,
 ) -> Result<Upserted, CustomerError> {
-    // The first look at the key comes with the organizer check, in one trip to the database:
-    // for a customer that exists and is unchanged, that is the whole request.
-    let normalized = input.email.normalized().to_string();
-    let (organizer, first_look) =
-        organizers::load_with_organizer(state, principal, org_id, move |conn, org| {
-            let Some((organizer, row)) =
-                Customer::find_with_organizer_by_email(conn, org, &normalized)?
-            else {
-                return Ok(None);
-            };
-            let found = row.map(|row| load(conn, row)).transpose()?;
-            Ok::<_, CustomerError>(Some((organizer, found)))
-        })
+    // The first look at the key is the grouped read by email, with the organizer check: for a
+    // customer that exists and is unchanged, that is the whole request, and under load it
+    // shares its statement with the reads and upserts that arrive with it. A pending row's
+    // create lease is read in the loop below.
+    let (organizer, found) = state
+        .reads
+        .with_organizer_by_email(principal, org_id, &input.email)
         .await?;
+    let mut first_look = match found {
+        Some(row) if row.status == CustomerStatus::Pending => None,
+        Some(row) => {
+            let customer_state = CustomerState::of(&row, None)?;
+            Some(Some((row, customer_state)))
+        }
+        None => Some(None),
+    };
     let account = organizers::charging(&organizer, state.stripe.platform_account())?.account;
     let organizer_id = organizer.id;
-    let mut first_look = Some(first_look);
     let audit = AuditContext::new(principal);
     let started = now();
     let give_up = Instant::now() + state.create_wait;
@@ -74,6 +80,7 @@ pub async fn upsert(
             None => find_by_key(state, &account, &organizer_id, input.email.normalized()).await?,
         };
         let Some((row, customer_state)) = found else {
+            gate.pass().await?;
             if let Some((row, lease)) =
                 create::reserve(state, &organizer_id, &account, &input).await?
             {
@@ -93,6 +100,7 @@ pub async fn upsert(
                 if change.is_empty() {
                     return Ok(Upserted::Existing(current));
                 }
+                gate.pass().await?;
                 let email = current.row.email.clone();
                 match apply_change(state, &audit, &account, &current, &email, &change).await? {
                     Applied::Updated(updated) => return Ok(Upserted::Existing(*updated)),
@@ -114,6 +122,7 @@ pub async fn upsert(
                     // answering with that failure beats every waiter retrying in turn.
                     return Err(CustomerError::ConcurrentCreateFailed);
                 }
+                gate.pass().await?;
                 if let Some((claimed, lease)) = create::claim(state, row, started).await? {
                     // A row that never had a Stripe customer is created by this request: 201.
                     let first = !claimed.ever_active;

@@ -25,6 +25,7 @@ pub use intents::{
 use serde_json::json;
 
 use super::customers::{self, ActiveCustomer, CustomerError, UpsertInput, Upserted};
+use super::effect_gate::EffectGate;
 use super::organizers::OrganizerError;
 use super::AppState;
 use crate::db::DbError;
@@ -133,8 +134,10 @@ async fn paying_customer(
         phone: None,
         metadata: None,
     };
+    // The payment's own key (if any) was claimed durably before its handler ran: only the
+    // customers' upsert route defers that to its effects.
     Ok(
-        match customers::upsert(state, principal, org_id, input).await? {
+        match customers::upsert(state, principal, org_id, input, &EffectGate::open()).await? {
             Upserted::Created(customer) | Upserted::Existing(customer) => customer,
         },
     )
