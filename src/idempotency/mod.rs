@@ -11,6 +11,7 @@
 //! the first request created.
 
 mod answer;
+mod claims;
 mod held;
 
 use actix_web::body::{self, BoxBody, MessageBody};
@@ -20,17 +21,17 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
+pub use claims::Claims;
 pub use held::purge;
 
 use crate::auth::authenticate;
-use crate::db::models::idempotency::{self, Begun, KeyTimes};
-use crate::db::DbError;
+use crate::db::models::idempotency::{Begun, KeyTimes};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
-use crate::db::Db;
 use crate::services::effect_gate::EffectGate;
-use crate::services::{organizers, AppState};
+use crate::services::AppState;
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
+use claims::{start_alone, Start};
 use held::Held;
 
 pub const HEADER: &str = "idempotency-key";
@@ -42,9 +43,9 @@ const IN_FLIGHT_RETRY_SECS: u64 = 1;
 #[derive(Clone)]
 pub struct Idempotency {
     pub times: KeyTimes,
-    /// Where the routes in `deferred` claim their keys: connections that commit without
-    /// waiting for the disk (`SET synchronous_commit = off`; on SQLite, the pool).
-    pub claims: Db,
+    /// Where the routes in `deferred` claim their keys: grouped, on connections that commit
+    /// without waiting for the disk ([`CLAIMS_SESSION`]; on SQLite, the pool's).
+    pub claims: Claims,
     /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
     /// their claims need no flush of their own (see [`crate::services::effect_gate`]). Every
     /// other route's claim is durable before its handler runs.
@@ -86,14 +87,6 @@ impl FromRequest for ClientKey {
 /// forgets the kept answer, which may hold the person's details.
 #[derive(Clone, Debug)]
 pub struct AnswerAbout(pub String);
-
-/// What a keyed request does, decided in one trip to the database.
-enum Start {
-    Key(Begun),
-    /// A kept answer exists, but the caller's organizer is disabled or gone: its handler
-    /// refuses the request, and nothing is replayed to it.
-    Unkeyed,
-}
 
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -147,25 +140,13 @@ pub async fn middleware(
         .is_some_and(|pattern| settings.deferred.contains(&pattern.as_str()));
     let times = settings.times;
 
-    let start = {
+    let start = if deferred {
+        settings.claims.start_request(&client_key, &principal).await
+    } else {
         let client_key = client_key.clone();
-        let claims = if deferred { &settings.claims } else { &state.db };
-        claims
-            .run(move |conn| {
-                let ClientKey {
-                    scope,
-                    key,
-                    fingerprint,
-                } = &client_key;
-                let begun = idempotency::begin(conn, scope, key, fingerprint, times)?;
-                // A kept answer goes only to a caller who may still act: a disabled
-                // organizer's token is refused by its handler instead. (A first request needs
-                // no such look: its handler refuses it, and a refusal is not kept.)
-                if matches!(begun, Begun::Replay(_)) && !organizers::may_act(conn, &principal)? {
-                    return Ok(Start::Unkeyed);
-                }
-                Ok::<_, DbError>(Start::Key(begun))
-            })
+        state
+            .db
+            .run(move |conn| start_alone(conn, &client_key, &principal, times))
             .await
     };
     let lease = match start {

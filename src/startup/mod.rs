@@ -310,9 +310,9 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     Ok((server, port))
 }
 
-/// Connections of the deferred routes' key claims (on PostgreSQL, beside the pool's): a claim is
-/// one short statement that waits for no flush.
-const CLAIM_CONNECTIONS: u32 = 4;
+/// Connections of the deferred routes' key claims (on PostgreSQL, beside the pool's): one per
+/// runner of the grouped claims; a claim waits for no flush.
+const CLAIM_CONNECTIONS: u32 = 2;
 
 fn run(
     listener: TcpListener,
@@ -336,9 +336,12 @@ fn run(
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency {
         times: settings.idempotency_times(),
-        claims: state
-            .db
-            .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
+        claims: idempotency::Claims::start(
+            state
+                .db
+                .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
+            settings.idempotency_times(),
+        )?,
         // The customers' upsert passes its gate before each effect; an upsert that changes
         // nothing (most of them) then costs one flush, for its kept answer.
         deferred: &["/v1/organizers/{org_id}/customers"],

@@ -42,7 +42,9 @@ async fn keep_claims_again(app: &TestApp) {
 }
 
 async fn a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once(app: TestApp) {
-    let org = app.create_organizer("Claims", "acct_1ClaimsLost00001").await;
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsLost00001")
+        .await;
     let path = customers_path(&org);
     let body = json!({ "email": "ana@example.com", "name": "Ana" });
     lose_every_claim(&app).await;
@@ -81,7 +83,9 @@ async fn a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once(a
 }
 
 async fn a_change_whose_claim_was_lost_is_not_sent_to_stripe(app: TestApp) {
-    let org = app.create_organizer("Claims", "acct_1ClaimsChange001").await;
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsChange001")
+        .await;
     let (status, created) = upsert(&app, &org, json!({ "email": "ana@example.com" })).await;
     assert_eq!(status, 201, "{created}");
     let stripe_path = format!(
@@ -106,7 +110,9 @@ async fn a_change_whose_claim_was_lost_is_not_sent_to_stripe(app: TestApp) {
 /// Nothing to protect: the request runs and answers; its answer is not kept (the claim it would
 /// be kept under is gone), so a retry runs it again, with the same answer.
 async fn an_upsert_that_changes_nothing_needs_no_durable_claim(app: TestApp) {
-    let org = app.create_organizer("Claims", "acct_1ClaimsRead00001").await;
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsRead00001")
+        .await;
     let body = json!({ "email": "ana@example.com" });
     let (status, created) = upsert(&app, &org, body.clone()).await;
     assert_eq!(status, 201, "{created}");
@@ -121,6 +127,10 @@ async fn an_upsert_that_changes_nothing_needs_no_durable_claim(app: TestApp) {
         assert!(response.headers().get("idempotent-replayed").is_none());
         assert_eq!(response.json::<serde_json::Value>().await.unwrap(), created);
     }
-    assert_eq!(app.stripe.requests().len(), stripe_calls, "Stripe was not called");
+    assert_eq!(
+        app.stripe.requests().len(),
+        stripe_calls,
+        "Stripe was not called"
+    );
     assert_eq!(app.count_rows("idempotency_keys").await, 0);
 }

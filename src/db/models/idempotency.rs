@@ -5,12 +5,14 @@
 //! no transaction: one insert wins a new key, one update wins an expired lease or an expired
 //! row, and a holder whose lease was taken over can neither complete nor release the key.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::lease::{expiry, is_live};
+use crate::db::models::customer_reads::distinct;
 use crate::db::schema::idempotency_keys;
 use crate::db::{now, DbConnection};
 use crate::on_each_backend;
@@ -59,6 +61,14 @@ struct KeyRow {
     expires_at: NaiveDateTime,
 }
 
+/// A request's look at its key, for [`begin_batch`].
+#[derive(Clone, Debug)]
+pub struct KeyRequest {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+}
+
 /// Looks at a key for a request with `fingerprint`: claims it, or says what became of it.
 pub fn begin(
     conn: &mut DbConnection,
@@ -67,13 +77,100 @@ pub fn begin(
     fingerprint: &str,
     times: KeyTimes,
 ) -> QueryResult<Begun> {
+    begin_as(conn, scope, key, fingerprint, times, &new_owner())
+}
+
+/// [`begin`] for many requests at once: one statement claims every new key; the others (a key
+/// seen before, or twice in the batch) are looked at one by one. The answers come in the
+/// requests' order. Safe to run again for the same requests (each keeps its owner): a claim
+/// the first run made is found as this request's own.
+pub fn begin_batch(
+    conn: &mut DbConnection,
+    requests: &[KeyRequest],
+    times: KeyTimes,
+) -> QueryResult<Vec<Begun>> {
+    let now = now();
+    let owners: Vec<String> = requests.iter().map(|_| new_owner()).collect();
+    let lease_until = expiry(now, times.lease);
+    let expires_at = expiry(now, times.keep.max(times.lease));
+    let rows: Vec<_> = requests
+        .iter()
+        .zip(&owners)
+        .map(|(request, owner)| {
+            (
+                idempotency_keys::scope.eq(&request.scope),
+                idempotency_keys::key.eq(&request.key),
+                idempotency_keys::fingerprint.eq(&request.fingerprint),
+                idempotency_keys::lease_owner.eq(owner),
+                idempotency_keys::lease_until.eq(lease_until),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(expires_at),
+            )
+        })
+        .collect();
+    let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    let claimed: HashSet<String> = if inserted == 0 {
+        HashSet::new()
+    } else {
+        // By the primary key (scope, key); the owners tell which rows this batch inserted.
+        let scopes = distinct(requests.iter().map(|r| r.scope.as_str()));
+        let keys = distinct(requests.iter().map(|r| r.key.as_str()));
+        idempotency_keys::table
+            .filter(idempotency_keys::scope.eq_any(&scopes))
+            .filter(idempotency_keys::key.eq_any(&keys))
+            .select(idempotency_keys::lease_owner)
+            .load::<Option<String>>(conn)?
+            .into_iter()
+            .flatten()
+            .collect()
+    };
+    requests
+        .iter()
+        .zip(owners)
+        .map(|(request, owner)| {
+            if claimed.contains(&owner) {
+                return Ok(Begun::Run(KeyLease {
+                    scope: request.scope.clone(),
+                    key: request.key.clone(),
+                    owner,
+                }));
+            }
+            begin_as(
+                conn,
+                &request.scope,
+                &request.key,
+                &request.fingerprint,
+                times,
+                &owner,
+            )
+        })
+        .collect()
+}
+
+fn new_owner() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// [`begin`] with the lease owner this request claims as: a row it already holds (a batch run
+/// again after its connection was lost) is its own.
+fn begin_as(
+    conn: &mut DbConnection,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    times: KeyTimes,
+    owner: &str,
+) -> QueryResult<Begun> {
     // A row deleted between the insert and the read (a 5xx answer, a purge) is looked at again.
     loop {
         let now = now();
         let lease = KeyLease {
             scope: scope.to_string(),
             key: key.to_string(),
-            owner: uuid::Uuid::new_v4().simple().to_string(),
+            owner: owner.to_string(),
         };
         let lease_until = expiry(now, times.lease);
         // Never before the lease ends: a row in flight is not purged from under its request.
@@ -100,6 +197,9 @@ pub fn begin(
         else {
             continue;
         };
+        if row.response_status.is_none() && row.lease_owner.as_deref() == Some(owner) {
+            return Ok(Begun::Run(lease));
+        }
         let running = row.response_status.is_none()
             && row.lease_until.is_some_and(|until| is_live(until, now));
         if row.expires_at <= now && !running {

@@ -58,7 +58,10 @@ impl GroupedReads {
         org_id: OrganizerId,
         email: &Email,
     ) -> Result<Option<Customer>, CustomerError> {
-        Ok(self.with_organizer_by_email(principal, org_id, email).await?.1)
+        Ok(self
+            .with_organizer_by_email(principal, org_id, email)
+            .await?
+            .1)
     }
 
     /// [`GroupedReads::by_email`] with the organizer it was read with: an upsert's first look.
@@ -81,7 +84,9 @@ impl GroupedReads {
         customer_id: CustomerId,
     ) -> Result<Option<CustomerAccess>, CustomerError> {
         let key = (org_id.to_string(), customer_id.to_string());
-        Ok(authorized(&self.access_by_id, principal, org_id, key).await?.1)
+        Ok(authorized(&self.access_by_id, principal, org_id, key)
+            .await?
+            .1)
     }
 }
 

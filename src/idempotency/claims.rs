@@ -1,0 +1,87 @@
+//! How a keyed request starts: its key claimed, or what became of it. The deferred routes'
+//! claims are grouped ([`Group`]): claims that arrive while others are being made share the
+//! next statement, on connections that commit without waiting for the disk, so under load a
+//! keyed upsert's claim costs a share of one round trip and no flush (see
+//! [`crate::services::effect_gate`]). Every other route claims on the pool, durably, alone.
+
+use std::sync::Arc;
+
+use crate::db::group::Group;
+use crate::db::models::idempotency::{self, Begun, KeyRequest, KeyTimes};
+use crate::db::{Db, DbConnection, DbError};
+use crate::domain::{ClientKey, Principal};
+use crate::services::organizers;
+
+/// Most claims one statement makes.
+const GROUP_MAX: usize = 64;
+/// Runner threads (each with a connection of the claims' pool).
+const RUNNERS: usize = 2;
+
+/// What a keyed request does.
+pub(super) enum Start {
+    Key(Begun),
+    /// A kept answer exists, but the caller's organizer is disabled or gone: its handler
+    /// refuses the request, and nothing is replayed to it.
+    Unkeyed,
+}
+
+/// The deferred routes' claims; cheap to clone.
+#[derive(Clone)]
+pub struct Claims {
+    group: Group<(KeyRequest, Principal), Start>,
+}
+
+impl Claims {
+    /// Starts the runners on `db`, whose connections commit without waiting for the disk.
+    pub fn start(db: Db, times: KeyTimes) -> std::io::Result<Self> {
+        let work = move |conn: &mut DbConnection, claims: &[(KeyRequest, Principal)]| {
+            let requests: Vec<KeyRequest> = claims.iter().map(|(r, _)| r.clone()).collect();
+            let begun = idempotency::begin_batch(conn, &requests, times)?;
+            claims
+                .iter()
+                .zip(begun)
+                .map(|((_, principal), begun)| screen(conn, principal, begun))
+                .collect()
+        };
+        Ok(Self {
+            group: Group::start("key-claims", db, GROUP_MAX, RUNNERS, Arc::new(work))?,
+        })
+    }
+
+    pub(super) async fn start_request(
+        &self,
+        key: &ClientKey,
+        principal: &Principal,
+    ) -> Result<Start, DbError> {
+        self.group.run((request(key), principal.clone())).await
+    }
+}
+
+/// A keyed request's start on one connection of its own.
+pub(super) fn start_alone(
+    conn: &mut DbConnection,
+    key: &ClientKey,
+    principal: &Principal,
+    times: KeyTimes,
+) -> Result<Start, DbError> {
+    let begun = idempotency::begin(conn, &key.scope, &key.key, &key.fingerprint, times)?;
+    screen(conn, principal, begun)
+}
+
+/// A kept answer goes only to a caller who may still act: a disabled organizer's token is
+/// refused by its handler instead. (A first request needs no such look: its handler refuses
+/// it, and a refusal is not kept.)
+fn screen(conn: &mut DbConnection, principal: &Principal, begun: Begun) -> Result<Start, DbError> {
+    if matches!(begun, Begun::Replay(_)) && !organizers::may_act(conn, principal)? {
+        return Ok(Start::Unkeyed);
+    }
+    Ok(Start::Key(begun))
+}
+
+fn request(key: &ClientKey) -> KeyRequest {
+    KeyRequest {
+        scope: key.scope.clone(),
+        key: key.key.clone(),
+        fingerprint: key.fingerprint.clone(),
+    }
+}
