@@ -3,11 +3,14 @@
 //! next statement, on connections that commit without waiting for the disk, so under load a
 //! keyed upsert's claim costs a share of one round trip and no flush (see
 //! [`crate::services::effect_gate`]). Every other route claims on the pool, durably, alone.
+//!
+//! Answers are kept the same way for every route ([`Answers`]): the answers of requests that
+//! finish while others are being kept share the next transaction, so one flush keeps many.
 
 use std::sync::Arc;
 
 use crate::db::group::Group;
-use crate::db::models::idempotency::{self, Begun, KeyRequest, KeyTimes};
+use crate::db::models::idempotency::{self, Begun, KeyLease, KeyRequest, KeyTimes, StoredResponse};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{ClientKey, Principal};
 use crate::services::organizers;
@@ -54,6 +57,41 @@ impl Claims {
         principal: &Principal,
     ) -> Result<Start, DbError> {
         self.group.run((request(key), principal.clone())).await
+    }
+}
+
+/// An answer to keep: the lease it is kept under, the response, the customer it is about.
+pub(super) type Answer = (KeyLease, StoredResponse, Option<String>);
+
+/// Keeps answers in shared transactions; cheap to clone.
+#[derive(Clone)]
+pub struct Answers {
+    group: Group<Answer, bool>,
+}
+
+impl Answers {
+    /// Starts the runners on `db` (the pool: each batch's commit waits for the disk).
+    pub fn start(db: Db) -> std::io::Result<Self> {
+        let work = |conn: &mut DbConnection, answers: &[Answer]| {
+            crate::db::write_transaction(conn, |conn| {
+                answers
+                    .iter()
+                    .map(|(lease, response, about)| {
+                        lease.complete(conn, response, about.as_deref())
+                    })
+                    .collect::<Result<Vec<bool>, diesel::result::Error>>()
+            })
+            .map_err(DbError::from)
+        };
+        Ok(Self {
+            group: Group::start("key-answers", db, GROUP_MAX, RUNNERS, Arc::new(work))?,
+        })
+    }
+
+    /// Keeps one answer; `false` when its request no longer held the key. A batch run again
+    /// after its connection was lost finds the answers its first run kept as not held.
+    pub(super) async fn keep(&self, answer: Answer) -> Result<bool, DbError> {
+        self.group.run(answer).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::claims::Answers;
 use crate::db::models::idempotency::{self, KeyLease, StoredResponse};
 use crate::db::{Db, DbError};
 use crate::jobs::{Duty, Ran};
@@ -31,6 +32,7 @@ pub(super) fn gate(db: Db, lease: KeyLease, ttl: Duration) -> EffectGate {
 
 pub(super) struct Held {
     pub(super) db: Db,
+    pub(super) answers: Answers,
     pub(super) lease: Option<KeyLease>,
 }
 
@@ -40,13 +42,8 @@ impl Held {
         let Some(lease) = self.lease.take() else {
             return;
         };
-        let db = self.db.clone();
-        let task = tokio::spawn(async move {
-            db.run(move |conn| {
-                Ok::<_, DbError>(lease.complete(conn, &response, customer_id.as_deref())?)
-            })
-            .await
-        });
+        let answers = self.answers.clone();
+        let task = tokio::spawn(async move { answers.keep((lease, response, customer_id)).await });
         match task.await {
             Ok(Ok(true)) => {}
             // The holder lost its lease (it could not renew it in time) and a retry took the

@@ -21,7 +21,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use claims::Claims;
+pub use claims::{Answers, Claims};
 pub use held::purge;
 
 use crate::auth::authenticate;
@@ -46,6 +46,8 @@ pub struct Idempotency {
     /// Where the routes in `deferred` claim their keys: grouped, on connections that commit
     /// without waiting for the disk ([`CLAIMS_SESSION`]; on SQLite, the pool's).
     pub claims: Claims,
+    /// Where every keyed request's answer is kept: grouped, durably.
+    pub answers: Answers,
     /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
     /// their claims need no flush of their own (see [`crate::services::effect_gate`]). Every
     /// other route's claim is durable before its handler runs.
@@ -181,6 +183,7 @@ pub async fn middleware(
     }
     let mut held = Held {
         db: state.db.clone(),
+        answers: settings.answers.clone(),
         lease: Some(lease),
     };
     // The lease is renewed at a third of its length for as long as the request runs, so only

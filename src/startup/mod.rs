@@ -342,6 +342,7 @@ fn run(
                 .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
             settings.idempotency_times(),
         )?,
+        answers: idempotency::Answers::start(state.db.clone())?,
         // The customers' upsert passes its gate before each effect; an upsert that changes
         // nothing (most of them) then costs one flush, for its kept answer.
         deferred: &["/v1/organizers/{org_id}/customers"],
