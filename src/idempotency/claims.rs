@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use crate::db::group::Group;
-use crate::db::models::idempotency::{self, Begun, KeyLease, KeyRequest, KeyTimes, StoredResponse};
+use crate::db::models::idempotency::{self, Begun, KeyRequest, KeyTimes};
+use crate::db::models::idempotency_answers::{self, Answer};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{ClientKey, Principal};
 use crate::services::organizers;
@@ -60,8 +61,10 @@ impl Claims {
     }
 }
 
-/// An answer to keep: the lease it is kept under, the response, the customer it is about.
-pub(super) type Answer = (KeyLease, StoredResponse, Option<String>);
+/// The answers' connections plan each batch for the table as it is now: the batch's join
+/// with the keys would otherwise keep a plan made while the table was nearly empty (before it
+/// was first analyzed), a scan of every key per batch.
+pub const ANSWERS_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// Keeps answers in shared transactions; cheap to clone.
 #[derive(Clone)]
@@ -70,18 +73,10 @@ pub struct Answers {
 }
 
 impl Answers {
-    /// Starts the runners on `db` (the pool: each batch's commit waits for the disk).
+    /// Starts the runners on `db`, whose commits wait for the disk ([`ANSWERS_SESSION`]).
     pub fn start(db: Db) -> std::io::Result<Self> {
         let work = |conn: &mut DbConnection, answers: &[Answer]| {
-            crate::db::write_transaction(conn, |conn| {
-                answers
-                    .iter()
-                    .map(|(lease, response, about)| {
-                        lease.complete(conn, response, about.as_deref())
-                    })
-                    .collect::<Result<Vec<bool>, diesel::result::Error>>()
-            })
-            .map_err(DbError::from)
+            Ok(idempotency_answers::complete_batch(conn, answers)?)
         };
         Ok(Self {
             group: Group::start("key-answers", db, GROUP_MAX, RUNNERS, Arc::new(work))?,

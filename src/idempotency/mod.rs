@@ -21,7 +21,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use claims::{Answers, Claims};
+pub use claims::{Answers, Claims, ANSWERS_SESSION};
 pub use held::purge;
 
 use crate::auth::authenticate;

@@ -310,8 +310,8 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     Ok((server, port))
 }
 
-/// Connections of the deferred routes' key claims (on PostgreSQL, beside the pool's): one per
-/// runner of the grouped claims; a claim waits for no flush.
+/// Connections of the grouped key claims, and as many for the kept answers (on PostgreSQL,
+/// beside the pool's): one per runner; a claim waits for no flush.
 const CLAIM_CONNECTIONS: u32 = 2;
 
 fn run(
@@ -342,7 +342,11 @@ fn run(
                 .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
             settings.idempotency_times(),
         )?,
-        answers: idempotency::Answers::start(state.db.clone())?,
+        answers: idempotency::Answers::start(state.db.dedicated(
+            CLAIM_CONNECTIONS,
+            idempotency::ANSWERS_SESSION,
+            "answers",
+        ))?,
         // The customers' upsert passes its gate before each effect; an upsert that changes
         // nothing (most of them) then costs one flush, for its kept answer.
         deferred: &["/v1/organizers/{org_id}/customers"],

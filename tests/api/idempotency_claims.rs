@@ -2,7 +2,8 @@
 //! claim durable before its first effect (the effect gate). A claim lost in a crash of the
 //! database is simulated by a trigger that deletes each claim as it is inserted: the insert
 //! reports success, and the row is gone, as a claim whose commit never reached the disk is
-//! after PostgreSQL's recovery.
+//! after PostgreSQL's recovery. Claims and answers of concurrent requests share statements;
+//! each request still gets its own.
 
 use serde_json::json;
 
@@ -13,6 +14,7 @@ backend_tests!(
     a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once,
     a_change_whose_claim_was_lost_is_not_sent_to_stripe,
     an_upsert_that_changes_nothing_needs_no_durable_claim,
+    concurrent_first_requests_each_keep_their_own_answer,
 );
 
 /// From now on every claim of a key is lost as soon as it is made.
@@ -133,4 +135,35 @@ async fn an_upsert_that_changes_nothing_needs_no_durable_claim(app: TestApp) {
         "Stripe was not called"
     );
     assert_eq!(app.count_rows("idempotency_keys").await, 0);
+}
+
+async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
+    let org = app.create_organizer("Claims", "acct_1ClaimsMany00001").await;
+    let path = customers_path(&org);
+    let send = |n: usize| {
+        let (app, path) = (&app, &path);
+        async move {
+            let body = json!({ "email": format!("buyer{n}@example.com") });
+            let key = format!("many-{n}");
+            let response = app.post_keyed(path, &app.admin_token(), &key, &body).await;
+            let status = response.status().as_u16();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            (status, replayed, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let first = futures_util::future::join_all((0..24).map(send)).await;
+    let again = futures_util::future::join_all((0..24).map(send)).await;
+    for (n, ((status, replayed, created), (again_status, again_replayed, kept))) in
+        first.into_iter().zip(again).enumerate()
+    {
+        assert_eq!((status, replayed), (201, false), "{created}");
+        assert_eq!(created["email"], format!("buyer{n}@example.com"));
+        assert_eq!((again_status, again_replayed), (201, true), "{kept}");
+        assert_eq!(kept, created, "request {n} replayed another request's answer");
+    }
+    assert_eq!(app.stripe.requests_to("POST", "/v1/customers").len(), 24);
+    assert_eq!(
+        app.count_rows("idempotency_keys WHERE response_status = 201").await,
+        24
+    );
 }

@@ -26,6 +26,13 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
+impl StoredResponse {
+    /// The kept headers as stored.
+    pub(crate) fn headers_json(&self) -> String {
+        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// The right to run the request that first came with a key, held until it answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyLease {
@@ -108,24 +115,35 @@ pub fn begin_batch(
             )
         })
         .collect();
-    let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+    let insert = diesel::insert_into(idempotency_keys::table)
         .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    let claimed: HashSet<String> = if inserted == 0 {
-        HashSet::new()
-    } else {
-        // By the primary key (scope, key); the owners tell which rows this batch inserted.
-        let scopes = distinct(requests.iter().map(|r| r.scope.as_str()));
-        let keys = distinct(requests.iter().map(|r| r.key.as_str()));
-        idempotency_keys::table
-            .filter(idempotency_keys::scope.eq_any(&scopes))
-            .filter(idempotency_keys::key.eq_any(&keys))
-            .select(idempotency_keys::lease_owner)
-            .load::<Option<String>>(conn)?
+        .on_conflict_do_nothing();
+    // The owners of the rows this batch inserted: on PostgreSQL what the insert returns (no
+    // second statement, and no plan over a table that grows faster than it is analyzed); on
+    // SQLite, read back by the primary key.
+    let claimed: HashSet<String> = match conn {
+        DbConnection::Postgresql(pg) => insert
+            .returning(idempotency_keys::lease_owner)
+            .get_results::<Option<String>>(pg)?
             .into_iter()
             .flatten()
-            .collect()
+            .collect(),
+        DbConnection::Sqlite(sqlite) => {
+            if insert.execute(sqlite)? == 0 {
+                HashSet::new()
+            } else {
+                let scopes = distinct(requests.iter().map(|r| r.scope.as_str()));
+                let keys = distinct(requests.iter().map(|r| r.key.as_str()));
+                idempotency_keys::table
+                    .filter(idempotency_keys::scope.eq_any(&scopes))
+                    .filter(idempotency_keys::key.eq_any(&keys))
+                    .select(idempotency_keys::lease_owner)
+                    .load::<Option<String>>(sqlite)?
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
+        }
     };
     requests
         .iter()
@@ -264,6 +282,10 @@ fn begin_as(
 }
 
 impl KeyLease {
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// Keeps `response` for replay; `false` when this request no longer held the key.
     /// `customer_id`: the customer the answer is about, so that erasing the customer also
     /// forgets the answer (it may hold the person's details).
@@ -273,7 +295,7 @@ impl KeyLease {
         response: &StoredResponse,
         customer_id: Option<&str>,
     ) -> QueryResult<bool> {
-        let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
+        let headers = response.headers_json();
         let written = diesel::update(self.held())
             .set((
                 idempotency_keys::response_status.eq(i32::from(response.status)),

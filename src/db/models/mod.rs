@@ -9,6 +9,7 @@ pub(crate) mod customer_reads;
 mod erasure;
 pub mod gateway_event;
 pub mod idempotency;
+pub mod idempotency_answers;
 mod organizer;
 mod outbox;
 pub mod sync;
