@@ -39,14 +39,36 @@ pub fn now() -> NaiveDateTime {
 /// it; the process's own for SQLite, which only one host opens. Stamps that order fetches from
 /// Stripe (the mirror's `fetched_at`) come from here, so skewed hosts still order them right.
 pub fn database_now(conn: &mut DbConnection) -> diesel::QueryResult<NaiveDateTime> {
+    use diesel::RunQueryDsl;
     match conn {
-        DbConnection::Postgresql(pg) => {
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamp>(
-                "date_trunc('microseconds', clock_timestamp() AT TIME ZONE 'UTC')",
-            ))
-            .get_result(pg)
-        }
+        DbConnection::Postgresql(pg) => DatabaseClock.get_result(pg),
         DbConnection::Sqlite(_) => Ok(now()),
+    }
+}
+
+/// PostgreSQL's clock as a statement diesel prepares once per connection: written with
+/// `diesel::dsl::sql` it was built, parsed and planned again on every read (payments read the
+/// clock on each create, refund and change).
+struct DatabaseClock;
+
+impl diesel::query_builder::QueryId for DatabaseClock {
+    type QueryId = DatabaseClock;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for DatabaseClock {
+    type SqlType = diesel::sql_types::Timestamp;
+}
+
+impl diesel::RunQueryDsl<diesel::PgConnection> for DatabaseClock {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DatabaseClock {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT date_trunc('microseconds', clock_timestamp() AT TIME ZONE 'UTC')");
+        Ok(())
     }
 }
 

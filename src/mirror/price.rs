@@ -163,10 +163,10 @@ impl Price {
         conn: &mut DbConnection,
         ids: &[String],
     ) -> QueryResult<Vec<Price>> {
-        prices::table
+        crate::on_each_backend!(conn, |c| prices::table
             .filter(prices::id.eq_any(ids))
             .select(Price::as_select())
-            .load(conn)
+            .load(c))
     }
 
     /// The account's active, undeleted prices of active products.

@@ -214,14 +214,14 @@ macro_rules! mirror_row {
                 if $crate::domain::StripeId::check(id).is_err() {
                     return Ok(None);
                 }
-                diesel::OptionalExtension::optional(
+                $crate::on_each_backend!(conn, |c| diesel::OptionalExtension::optional(
                     $table::table
                         .filter($table::stripe_account_id.eq(account))
                         .filter($table::id.eq(id))
                         .filter($table::deleted.eq(false))
                         .select(<Self as diesel::SelectableHelper<_>>::as_select())
-                        .first(conn),
-                )
+                        .first(c),
+                ))
             }
         }
     };

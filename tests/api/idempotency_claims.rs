@@ -138,7 +138,9 @@ async fn an_upsert_that_changes_nothing_needs_no_durable_claim(app: TestApp) {
 }
 
 async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
-    let org = app.create_organizer("Claims", "acct_1ClaimsMany00001").await;
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsMany00001")
+        .await;
     let path = customers_path(&org);
     let send = |n: usize| {
         let (app, path) = (&app, &path);
@@ -148,7 +150,11 @@ async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
             let response = app.post_keyed(path, &app.admin_token(), &key, &body).await;
             let status = response.status().as_u16();
             let replayed = response.headers().contains_key("idempotent-replayed");
-            (status, replayed, response.json::<serde_json::Value>().await.unwrap())
+            (
+                status,
+                replayed,
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     let first = futures_util::future::join_all((0..24).map(send)).await;
@@ -159,11 +165,15 @@ async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
         assert_eq!((status, replayed), (201, false), "{created}");
         assert_eq!(created["email"], format!("buyer{n}@example.com"));
         assert_eq!((again_status, again_replayed), (201, true), "{kept}");
-        assert_eq!(kept, created, "request {n} replayed another request's answer");
+        assert_eq!(
+            kept, created,
+            "request {n} replayed another request's answer"
+        );
     }
     assert_eq!(app.stripe.requests_to("POST", "/v1/customers").len(), 24);
     assert_eq!(
-        app.count_rows("idempotency_keys WHERE response_status = 201").await,
+        app.count_rows("idempotency_keys WHERE response_status = 201")
+            .await,
         24
     );
 }

@@ -56,11 +56,11 @@ impl AuditEvent {
     /// in one statement.
     pub fn insert_all(conn: &mut DbConnection, rows: &[NewAuditEvent<'_>]) -> QueryResult<()> {
         if let [row] = rows {
-            // One row: a statement diesel prepares once and caches.
-            return diesel::insert_into(audit_events::table)
+            // One row: a statement diesel prepares once per connection and finds by its type.
+            return on_each_backend!(conn, |c| diesel::insert_into(audit_events::table)
                 .values(row)
-                .execute(conn)
-                .map(drop);
+                .execute(c))
+            .map(drop);
         }
         // Batch inserts are the backends' own (diesel writes SQLite's row by row).
         let insert = diesel::insert_into(audit_events::table).values(rows);

@@ -157,12 +157,12 @@ impl Customer {
         organizer_id: &str,
         customer_id: &str,
     ) -> QueryResult<Option<Customer>> {
-        customers::table
+        crate::on_each_backend!(conn, |c| customers::table
             .filter(customers::id.eq(customer_id))
             .filter(customers::organizer_id.eq(organizer_id))
             .select(Customer::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// The account's customer `customer_id` (any status).

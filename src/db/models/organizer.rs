@@ -133,11 +133,13 @@ impl Organizer {
         conn: &mut DbConnection,
         organizer_id: &str,
     ) -> QueryResult<Option<Organizer>> {
-        organizers::table
+        // On the backend's own connection: diesel then finds the prepared statement by the
+        // query's type instead of building its text (every organizer-scoped request runs it).
+        crate::on_each_backend!(conn, |c| organizers::table
             .find(organizer_id)
             .select(Organizer::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     pub fn find_by_stripe_account_id(
