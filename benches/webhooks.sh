@@ -39,9 +39,13 @@ else
     binary="$(pwd)/target/release/stripe-gateway"
 fi
 
+# Each connection count takes its own slice of the file: a run at 32 connections sends up to
+# ~20k events/s here, so the file holds enough for both runs at that rate.
+EVENTS="${EVENTS:-800000}"
 log "events"
-if [ ! -s "$BENCH_WORK/data/events.jsonl" ]; then
-    python3 "$PEERS/make_events.py" -n 300000
+if [ ! -s "$BENCH_WORK/data/events.jsonl" ] \
+    || [ "$(wc -l <"$BENCH_WORK/data/events.jsonl")" -lt "$EVENTS" ]; then
+    python3 "$PEERS/make_events.py" -n "$EVENTS"
 fi
 
 log "cluster"
