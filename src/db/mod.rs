@@ -51,16 +51,27 @@ pub fn database_now(conn: &mut DbConnection) -> diesel::QueryResult<NaiveDateTim
 /// clock on each create, refund and change).
 struct DatabaseClock;
 
-impl diesel::query_builder::QueryId for DatabaseClock {
-    type QueryId = DatabaseClock;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+crate::prepared_once!(DatabaseClock, DatabaseClock, diesel::sql_types::Timestamp);
 
-impl diesel::query_builder::Query for DatabaseClock {
-    type SqlType = diesel::sql_types::Timestamp;
-}
+/// Makes a hand-written PostgreSQL statement (`$query`, whose `QueryFragment<Pg>` writes SQL
+/// text that never changes, only what is bound to it) one diesel prepares once per connection
+/// and then only binds: one static id (`$id`, the type with `'static` lifetimes) for every
+/// batch size, rows of `$sql_type`, runnable on a `PgConnection`.
+#[macro_export]
+macro_rules! prepared_once {
+    ($query:ty, $id:ty, $sql_type:ty) => {
+        impl diesel::query_builder::QueryId for $query {
+            type QueryId = $id;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
 
-impl diesel::RunQueryDsl<diesel::PgConnection> for DatabaseClock {}
+        impl diesel::query_builder::Query for $query {
+            type SqlType = $sql_type;
+        }
+
+        impl diesel::RunQueryDsl<diesel::PgConnection> for $query {}
+    };
+}
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DatabaseClock {
     fn walk_ast<'b>(

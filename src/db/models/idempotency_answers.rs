@@ -4,7 +4,7 @@
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Bytea, Integer, Nullable, Text, Untyped};
 
 use super::idempotency::{KeyLease, StoredResponse};
@@ -72,17 +72,8 @@ impl<'a> CompleteBatch<'a> {
     }
 }
 
-/// One id for every batch size: the SQL text never changes, only the arrays bound to it.
-impl QueryId for CompleteBatch<'_> {
-    type QueryId = CompleteBatch<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for CompleteBatch<'_> {
-    type SqlType = Untyped;
-}
-
-impl RunQueryDsl<PgConnection> for CompleteBatch<'_> {}
+// One id for every batch size: the SQL text never changes, only the arrays bound to it.
+crate::prepared_once!(CompleteBatch<'_>, CompleteBatch<'static>, Untyped);
 
 impl QueryFragment<Pg> for CompleteBatch<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

@@ -9,7 +9,7 @@
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamp, Untyped};
 
 use super::NewWebhookEvent;
@@ -58,17 +58,8 @@ impl<'a> InsertBatch<'a> {
     }
 }
 
-/// One id for every batch size: the SQL text never changes, only the arrays bound to it.
-impl QueryId for InsertBatch<'_> {
-    type QueryId = InsertBatch<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for InsertBatch<'_> {
-    type SqlType = Untyped;
-}
-
-impl RunQueryDsl<PgConnection> for InsertBatch<'_> {}
+// One id for every batch size: the SQL text never changes, only the arrays bound to it.
+crate::prepared_once!(InsertBatch<'_>, InsertBatch<'static>, Untyped);
 
 impl QueryFragment<Pg> for InsertBatch<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
