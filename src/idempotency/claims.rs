@@ -21,6 +21,10 @@ const GROUP_MAX: usize = 64;
 /// Runner threads (each with a connection of the claims' pool).
 const RUNNERS: usize = 2;
 
+/// What a claim is committed as on the claims' connections: visible at once, flushed later (or
+/// by the request's effect gate).
+pub const CLAIMS_SESSION: &str = "SET synchronous_commit = off";
+
 /// What a keyed request does.
 pub(super) enum Start {
     Key(Begun),
@@ -39,7 +43,7 @@ impl Claims {
     /// Starts the runners on `db`, whose connections commit without waiting for the disk.
     pub fn start(db: Db, times: KeyTimes) -> std::io::Result<Self> {
         let work = move |conn: &mut DbConnection, claims: &[(KeyRequest, Principal)]| {
-            let requests: Vec<KeyRequest> = claims.iter().map(|(r, _)| r.clone()).collect();
+            let requests: Vec<&KeyRequest> = claims.iter().map(|(request, _)| request).collect();
             let begun = idempotency::begin_batch(conn, &requests, times)?;
             claims
                 .iter()

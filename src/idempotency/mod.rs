@@ -21,7 +21,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use claims::{Answers, Claims, ANSWERS_SESSION};
+pub use claims::{Answers, Claims, ANSWERS_SESSION, CLAIMS_SESSION};
 pub use held::purge;
 
 use crate::auth::authenticate;
@@ -53,9 +53,6 @@ pub struct Idempotency {
     /// other route's claim is durable before its handler runs.
     pub deferred: &'static [&'static str],
 }
-
-/// What a request's claim is committed as on the claims' connections.
-pub const CLAIMS_SESSION: &str = "SET synchronous_commit = off";
 
 /// Extract it in a handler of a deferred route; open for every other request.
 impl FromRequest for EffectGate {

@@ -93,7 +93,7 @@ pub fn begin(
 /// the first run made is found as this request's own.
 pub fn begin_batch(
     conn: &mut DbConnection,
-    requests: &[KeyRequest],
+    requests: &[&KeyRequest],
     times: KeyTimes,
 ) -> QueryResult<Vec<Begun>> {
     let now = now();

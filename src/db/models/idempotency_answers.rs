@@ -2,6 +2,8 @@
 //! per connection (a query type with a static id, as the inbox's batch insert): under load the
 //! answers' runner spent most of its time sending one `UPDATE` per answer.
 
+use std::collections::HashSet;
+
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -18,14 +20,14 @@ pub type Answer = (KeyLease, StoredResponse, Option<String>);
 pub fn complete_batch(conn: &mut DbConnection, answers: &[Answer]) -> QueryResult<Vec<bool>> {
     match conn {
         DbConnection::Postgresql(pg) => {
-            let kept: Vec<String> = CompleteBatch::new(answers)
+            let kept: HashSet<String> = CompleteBatch::new(answers)
                 .load::<KeptOwner>(pg)?
                 .into_iter()
                 .map(|row| row.owner)
                 .collect();
             Ok(answers
                 .iter()
-                .map(|(lease, _, _)| kept.iter().any(|owner| lease.owner() == owner))
+                .map(|(lease, _, _)| kept.contains(lease.owner()))
                 .collect())
         }
         DbConnection::Sqlite(_) => crate::db::write_transaction(conn, |conn| {
