@@ -33,6 +33,7 @@ diesel::table! {
         url -> Nullable<Text>,
         payment_intent_id -> Nullable<Text>,
         subscription_id -> Nullable<Text>,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -54,6 +55,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         ever_active -> Bool,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -71,6 +73,7 @@ diesel::table! {
         created -> Nullable<Timestamp>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -158,6 +161,7 @@ diesel::table! {
         created -> Nullable<Timestamp>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -180,6 +184,7 @@ diesel::table! {
         deleted -> Bool,
         fetched_at -> Timestamp,
         attempt_count -> Integer,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -225,6 +230,7 @@ diesel::table! {
         deleted -> Bool,
         fetched_at -> Timestamp,
         destination_account -> Nullable<Text>,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -243,6 +249,7 @@ diesel::table! {
         metadata -> Text,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -256,6 +263,7 @@ diesel::table! {
         metadata -> Text,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -274,6 +282,7 @@ diesel::table! {
         created -> Nullable<Timestamp>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -298,6 +307,7 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 
@@ -314,6 +324,7 @@ diesel::table! {
         metadata -> Text,
         deleted -> Bool,
         fetched_at -> Timestamp,
+        listed_by -> Nullable<Text>,
     }
 }
 

@@ -5,13 +5,12 @@
 //! each audited. This module says what is particular to the kind: its events, its listing, and
 //! when a row has drifted from Stripe's customer.
 
-use std::collections::HashSet;
-
 use stripe_core::customer::ListCustomer;
 
 use super::{BoxFuture, Env, EventRef, Kind, KindDrift, MirrorError, Page, RunContext, PAGE_SIZE};
+use crate::db::models::sync as cursors;
 use crate::db::models::{adoption, Customer};
-use crate::db::{DbConnection, DbError};
+use crate::db::DbError;
 use crate::domain::StripeAccountId;
 use crate::stripe::customers::{self as remote, RemoteCustomer};
 use crate::stripe::{AccountClient, StripeError};
@@ -118,33 +117,35 @@ async fn page(
     })
 }
 
+/// How many rows a look for deletion candidates reads at once.
+const CANDIDATES: i64 = 1000;
+
 /// Lists the account's customers and compares them with the gateway's rows by Stripe id. What
-/// differs or is missing goes through the webhook worker's own write ([`CustomerWrites`]).
+/// differs or is missing goes through the webhook worker's own write ([`CustomerWrites`]); the
+/// page's rows are marked as listed. Then each active row the listing did not mark is fetched:
+/// erased when Stripe no longer has it. Memory holds a page, whatever the account's size.
 async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
     let account = run.account.to_string();
     let dry_run = run.dry_run;
     let mut drift = KindDrift::default();
-    let mut after = run.resume_point(NAME, &mut drift).await?;
-    let mut seen: HashSet<String> = HashSet::new();
+    let resumed = run.resume_point(NAME, &mut drift).await?;
+    let (mut after, mut mark) = (resumed.after, resumed.mark);
     let (db, customers) = (run.db, run.customers);
     let client = run.client();
     let run_id = run.run_id.clone();
     let cause = Cause::Run(&run_id);
     loop {
         let listed = page(&client, after.as_deref()).await;
-        if run.restart_on_stale_cursor(&listed, &mut drift, seen.is_empty(), &mut after) {
+        if run.restart_on_stale_cursor(&listed, &mut drift, &mut after, &mut mark) {
             continue;
         }
         let page = run.called(listed)?;
-        // The page's rows, looked up by the page's ids: memory stays one page whatever the
-        // account's size.
-        let (key, ids) = (
-            account.clone(),
-            page.data.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-        );
+        let ids: Vec<String> = page.data.iter().map(|c| c.id.clone()).collect();
+        // The page's rows, looked up by the page's ids.
+        let (key, lookup) = (account.clone(), ids.clone());
         let stored = db
             .run(move |conn| {
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let ids: Vec<&str> = lookup.iter().map(String::as_str).collect();
                 Ok::<_, DbError>(adoption::active_by_stripe_ids(conn, &key, &ids)?)
             })
             .await?;
@@ -152,8 +153,6 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
         for customer in page.data {
             drift.checked += 1;
             let id = customer.id.clone();
-            after = Some(id.clone());
-            seen.insert(id.clone());
             match stored.get(&id) {
                 // A customer without an email has no key here: it is not mirrored.
                 None if customer.email.is_none() => {}
@@ -179,62 +178,57 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
             customers.adopt(&run.account, missing, cause).await?;
             drift.repaired += adopted;
         }
-        if !dry_run {
-            if let Some(last) = after.clone() {
-                let (key, run_id) = (account.clone(), run_id.clone());
-                db.run(move |conn| {
-                    Ok::<_, DbError>(crate::db::models::sync::save_cursor(
-                        conn, &key, NAME, &run_id, &last,
-                    )?)
-                })
-                .await?;
-            }
-        }
+        after = ids.last().cloned().or(after);
+        // The page's rows marked, and (unless a dry run) the cursor after them, at once.
+        let last = after.clone().filter(|_| !dry_run && !ids.is_empty());
+        let (key, page_mark) = (account.clone(), mark.clone());
+        db.run(move |conn| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            Ok::<_, DbError>(crate::db::write_transaction(conn, |conn| {
+                adoption::mark_listed(conn, &key, &ids, &page_mark)?;
+                if let Some(last) = last {
+                    cursors::save_cursor(conn, &key, NAME, &page_mark, &last)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })?)
+        })
+        .await?;
         if !page.has_more || after.is_none() {
             break;
         }
         run.checkpoint(NAME, &drift).await?;
     }
-    let key = account.clone();
-    let unseen = db
-        .run(move |conn| unseen_stripe_ids(conn, &key, &seen))
-        .await?;
-    for id in &unseen {
-        run.pace(NAME, &drift).await?;
-        // Listed before this run's cursor, or gone from Stripe: a fetch tells which.
-        let found = run.called(remote::retrieve(&client, id).await)?;
-        if found.is_none() {
-            drift.deleted(id);
-            if !dry_run {
-                customers.apply(&run.account, id, Some(None), cause).await?;
-                drift.repaired += 1;
+    // The active rows the listing did not mark, a page of candidates at a time.
+    let mut from: Option<String> = None;
+    loop {
+        let (key, page_mark, after) = (account.clone(), mark.clone(), from.clone());
+        let unlisted = db
+            .run(move |conn| {
+                Ok::<_, DbError>(adoption::unlisted_after(
+                    conn,
+                    &key,
+                    &page_mark,
+                    after.as_deref(),
+                    CANDIDATES,
+                )?)
+            })
+            .await?;
+        for (_, id) in &unlisted {
+            run.pace(NAME, &drift).await?;
+            // Listed before this run's cursor, or gone from Stripe: a fetch tells which.
+            let found = run.called(remote::retrieve(&client, id).await)?;
+            if found.is_none() {
+                drift.deleted(id);
+                if !dry_run {
+                    customers.apply(&run.account, id, Some(None), cause).await?;
+                    drift.repaired += 1;
+                }
             }
         }
+        if (unlisted.len() as i64) < CANDIDATES {
+            break;
+        }
+        from = unlisted.last().map(|(row, _)| row.clone());
     }
     run.end_listing(NAME, drift).await
-}
-
-/// The Stripe ids of the account's active customers that `seen` lacks, read 1,000 rows at a
-/// time: the candidates for "deleted in Stripe".
-fn unseen_stripe_ids(
-    conn: &mut DbConnection,
-    account: &str,
-    seen: &HashSet<String>,
-) -> Result<Vec<String>, DbError> {
-    let mut unseen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let rows =
-            Customer::list_active_by_account_after(conn, account, None, after.as_deref(), 1000)?;
-        let more = rows.len() == 1000;
-        after = rows.last().map(|row| row.id.clone());
-        unseen.extend(
-            rows.into_iter()
-                .filter_map(|row| row.stripe_customer_id)
-                .filter(|id| !seen.contains(id)),
-        );
-        if !more {
-            return Ok(unseen);
-        }
-    }
 }

@@ -1,10 +1,11 @@
 //! Reconciliation of a [`Rows`] kind: every object listed from Stripe (after the cursor a
 //! stopped run left), each compared with its row, what is missing or different written through
 //! the row's own upsert (a fetch that began later always wins, so a run racing a webhook
-//! worker cannot leave the older state); then each row the listing lacked is fetched, and
-//! marked deleted when Stripe no longer has it.
+//! worker cannot leave the older state), and the page's rows marked as listed; then each live
+//! row the listing did not mark is fetched, and marked deleted when Stripe no longer has it.
+//! Memory holds a page, whatever the account's size.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::rows::{MirrorRow, Rows};
 use super::{Fetched, KindDrift, MirrorError, RunContext};
@@ -19,14 +20,14 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
     let dry_run = run.dry_run;
     let mut drift = KindDrift::default();
     let resumed = run.resume_point(K::NAME, &mut drift).await?;
-    let (mut listing, mut after) = position(resumed.as_deref(), K::LISTINGS);
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut mark = resumed.mark;
+    let (mut listing, mut after) = position(resumed.after.as_deref(), K::LISTINGS);
     let db = run.db;
     let client = run.client();
     loop {
         let fetched_at = run.fetch_time().await?;
         let listed = K::page(&client, listing, after.as_deref()).await;
-        if run.restart_on_stale_cursor(&listed, &mut drift, seen.is_empty(), &mut after) {
+        if run.restart_on_stale_cursor(&listed, &mut drift, &mut after, &mut mark) {
             listing = 0;
             continue;
         }
@@ -53,6 +54,7 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
             .map(|row| (row.id().to_string(), row))
             .collect();
         let mut writes = Vec::new();
+        let mut listed_ids = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.id().to_string();
             drift.checked += 1;
@@ -67,19 +69,20 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
                 }
                 Some(_) => false,
             };
-            if drifted {
+            if drifted && !dry_run {
                 writes.push(row);
             }
-            after = Some(id.clone());
-            seen.insert(id);
+            listed_ids.push(id);
         }
-        if !dry_run {
-            let last = after.as_deref().map(|after| cursor(listing, after));
-            let (key, run_id) = (account.clone(), run.run_id.clone());
-            drift.repaired += db
-                .run(move |conn| write_page::<K>(conn, &key, &run_id, &writes, last.as_deref()))
-                .await?;
-        }
+        after = listed_ids.last().cloned().or(after);
+        let last = match &after {
+            Some(after) if !dry_run && !listed_ids.is_empty() => Some(cursor(listing, after)),
+            _ => None,
+        };
+        let (key, page_mark) = (account.clone(), mark.clone());
+        drift.repaired += db
+            .run(move |conn| write_page::<K>(conn, &key, &page_mark, &writes, &listed_ids, last))
+            .await?;
         if !page.has_more || after.is_none() {
             if listing + 1 >= K::LISTINGS {
                 break;
@@ -89,56 +92,66 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
         }
         run.checkpoint(K::NAME, &drift).await?;
     }
-    let key = account.clone();
-    let unseen = db
-        .run(move |conn| unseen_ids::<K>(conn, &key, &seen))
-        .await?;
-    for id in &unseen {
-        run.pace(K::NAME, &drift).await?;
-        let fetched_at = run.fetch_time().await?;
-        match run.called(K::fetch(&client, id).await)? {
-            Fetched::Gone => {
-                drift.deleted(id);
-                if !dry_run {
-                    let (key, id) = (account.clone(), id.clone());
-                    let marked = db
-                        .run(move |conn| {
-                            Ok::<_, DbError>(K::Row::mark_deleted(conn, &key, &id, fetched_at)?)
-                        })
-                        .await?;
-                    drift.repaired += u64::from(marked);
-                }
-            }
-            // Listed before this run's cursor, or created while it listed: Stripe has it.
-            Fetched::Found(remote) if !dry_run => {
-                let row = K::row(&account, remote, fetched_at);
-                db.run(move |conn| Ok::<_, DbError>(super::writes::write::<K>(conn, &row)?))
-                    .await?;
-            }
-            Fetched::Found(_) => {}
+    // The live rows the listing did not mark, a page of candidates at a time (fetching one
+    // neither adds nor removes a row before the next page's start).
+    let mut from: Option<String> = None;
+    loop {
+        let (key, page_mark, after) = (account.clone(), mark.clone(), from.clone());
+        let unlisted = db
+            .run(move |conn| {
+                Ok::<_, DbError>(K::Row::unlisted_after(
+                    conn,
+                    &key,
+                    &page_mark,
+                    after.as_deref(),
+                    CANDIDATES,
+                )?)
+            })
+            .await?;
+        for id in &unlisted {
+            run.pace(K::NAME, &drift).await?;
+            check_unlisted::<K>(run, &mut drift, id).await?;
         }
+        if (unlisted.len() as i64) < CANDIDATES {
+            break;
+        }
+        from = unlisted.last().cloned();
     }
     run.end_listing(K::NAME, drift).await
 }
 
-/// The ids of the account's live rows that `seen` lacks, read [`CANDIDATES`] rows at a time:
-/// the candidates for "deleted in Stripe".
-fn unseen_ids<K: Rows>(
-    conn: &mut DbConnection,
-    account: &str,
-    seen: &HashSet<String>,
-) -> Result<Vec<String>, DbError> {
-    let mut unseen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let ids = K::Row::live_ids_after(conn, account, after.as_deref(), CANDIDATES)?;
-        let more = ids.len() as i64 == CANDIDATES;
-        after = ids.last().cloned();
-        unseen.extend(ids.into_iter().filter(|id| !seen.contains(id)));
-        if !more {
-            return Ok(unseen);
+/// Fetches a live row the listing did not see: marked deleted when Stripe no longer has it;
+/// written when Stripe has it (listed before a resumed run's cursor, or created while the
+/// listing went on).
+async fn check_unlisted<K: Rows>(
+    run: &mut RunContext<'_>,
+    drift: &mut KindDrift,
+    id: &str,
+) -> Result<(), MirrorError> {
+    let (db, client, dry_run) = (run.db, run.client(), run.dry_run);
+    let account = run.account.to_string();
+    let fetched_at = run.fetch_time().await?;
+    match run.called(K::fetch(&client, id).await)? {
+        Fetched::Gone => {
+            drift.deleted(id);
+            if !dry_run {
+                let id = id.to_string();
+                let marked = db
+                    .run(move |conn| {
+                        Ok::<_, DbError>(K::Row::mark_deleted(conn, &account, &id, fetched_at)?)
+                    })
+                    .await?;
+                drift.repaired += u64::from(marked);
+            }
         }
+        Fetched::Found(remote) if !dry_run => {
+            let row = K::row(&account, remote, fetched_at);
+            db.run(move |conn| Ok::<_, DbError>(super::writes::write::<K>(conn, &row)?))
+                .await?;
+        }
+        Fetched::Found(_) => {}
     }
+    Ok(())
 }
 
 /// A stored listing position: the last id listed, prefixed with `{listing}/` after the first
@@ -169,22 +182,26 @@ fn position(stored: Option<&str>, listings: usize) -> (usize, Option<String>) {
     }
 }
 
-/// One page's writes and the cursor after it, in one transaction: a run that stops resumes
-/// after the last page whose rows are stored. Returns how many rows were written.
+/// One page's writes, the mark on its rows and the cursor after it, in one transaction: a run
+/// that stops resumes after the last page whose rows are stored and marked. Returns how many
+/// rows were written. A dry run writes no row and no cursor, and marks what it listed.
 fn write_page<K: Rows>(
     conn: &mut DbConnection,
     account: &str,
-    run_id: &str,
+    mark: &str,
     rows: &[K::Row],
-    last: Option<&str>,
+    listed: &[String],
+    last: Option<String>,
 ) -> Result<u64, DbError> {
     Ok(crate::db::write_transaction(conn, |conn| {
         let mut written = 0;
         for row in rows {
             written += u64::from(super::writes::write::<K>(conn, row)?);
         }
+        let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+        K::Row::mark_listed(conn, account, &listed, mark)?;
         if let Some(last) = last {
-            cursors::save_cursor(conn, account, K::NAME, run_id, last)?;
+            cursors::save_cursor(conn, account, K::NAME, mark, &last)?;
         }
         Ok::<_, diesel::result::Error>(written)
     })?)

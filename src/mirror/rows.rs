@@ -91,10 +91,20 @@ pub trait MirrorRow: Sized {
     /// The account's rows not marked deleted among `ids`: what a listed page is compared with.
     fn live_among(conn: &mut DbConnection, account: &str, ids: &[&str]) -> QueryResult<Vec<Self>>;
 
-    /// The ids of up to `limit` of the account's rows not marked deleted, after `after`.
-    fn live_ids_after(
+    /// Leaves `mark` on the account's rows among `ids`: a listing has seen them.
+    fn mark_listed(
         conn: &mut DbConnection,
         account: &str,
+        ids: &[&str],
+        mark: &str,
+    ) -> QueryResult<usize>;
+
+    /// The ids of up to `limit` of the account's rows not marked deleted and without `mark`,
+    /// after `after` in id order: what the listing marked `mark` did not see.
+    fn unlisted_after(
+        conn: &mut DbConnection,
+        account: &str,
+        mark: &str,
         after: Option<&str>,
         limit: i64,
     ) -> QueryResult<Vec<String>>;
@@ -182,15 +192,32 @@ macro_rules! mirror_row {
                     .load(conn)
             }
 
-            fn live_ids_after(
+            fn mark_listed(
                 conn: &mut $crate::db::DbConnection,
                 account: &str,
+                ids: &[&str],
+                mark: &str,
+            ) -> diesel::QueryResult<usize> {
+                diesel::update(
+                    $table::table
+                        .filter($table::stripe_account_id.eq(account))
+                        .filter($table::id.eq_any(ids)),
+                )
+                .set($table::listed_by.eq(mark))
+                .execute(conn)
+            }
+
+            fn unlisted_after(
+                conn: &mut $crate::db::DbConnection,
+                account: &str,
+                mark: &str,
                 after: Option<&str>,
                 limit: i64,
             ) -> diesel::QueryResult<Vec<String>> {
                 let mut query = $table::table
                     .filter($table::stripe_account_id.eq(account))
                     .filter($table::deleted.eq(false))
+                    .filter($table::listed_by.is_null().or($table::listed_by.ne(mark)))
                     .select($table::id)
                     .order($table::id.asc())
                     .limit(limit)

@@ -92,6 +92,16 @@ pub const LEASE_KIND: &str = "sync.account";
 /// How long a run holds its account without renewing; renewed after every page.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
+/// Where a kind's listing starts in a run.
+pub struct Resumed {
+    /// The stored position after which the listing goes on; `None`: from the first page.
+    pub after: Option<String>,
+    /// The mark the listing leaves on the rows it lists (their `listed_by`): the id of the run
+    /// that began it, this run's own unless it resumes another's. After the listing, the
+    /// account's live rows without it are the candidates for "deleted in Stripe".
+    pub mark: String,
+}
+
 /// What a run carries from kind to kind and page to page.
 pub struct RunContext<'a> {
     pub db: &'a Db,
@@ -197,38 +207,54 @@ impl<'a> RunContext<'a> {
         &self,
         kind: &'static str,
         drift: &mut KindDrift,
-    ) -> Result<Option<String>, MirrorError> {
+    ) -> Result<Resumed, MirrorError> {
+        let fresh = Resumed {
+            after: None,
+            mark: self.run_id.clone(),
+        };
         if self.dry_run {
-            return Ok(None);
+            return Ok(fresh);
         }
         let key = self.account.to_string();
-        let after = self
+        let stored = self
             .db
             .run(move |conn| Ok::<_, DbError>(cursors::cursor(conn, &key, kind)?))
             .await?;
-        drift.resumed_after = after.clone();
-        Ok(after)
+        Ok(match stored {
+            Some((after, mark)) => {
+                drift.resumed_after = Some(after.clone());
+                Resumed {
+                    after: Some(after),
+                    mark,
+                }
+            }
+            None => fresh,
+        })
     }
 
     /// Whether `listed` failed only because the resumed cursor names an object Stripe no longer
     /// has (400 `resource_missing` about `starting_after`, before anything was listed); then the
-    /// listing starts over from the first page: `after` and `drift.resumed_after` are cleared.
+    /// listing starts over from the first page, as this run's own: `after` and
+    /// `drift.resumed_after` are cleared, and `mark` is this run's id.
     pub fn restart_on_stale_cursor<T>(
         &mut self,
         listed: &Result<T, StripeError>,
         drift: &mut KindDrift,
-        nothing_listed: bool,
         after: &mut Option<String>,
+        mark: &mut String,
     ) -> bool {
         let missing = matches!(
             listed,
             Err(StripeError::Api { status: 400, code: Some(code), .. }) if code == "resource_missing"
         );
-        if !(missing && nothing_listed && drift.resumed_after.is_some()) {
+        // Only the listing's first call can fail so: it is the only one after the stored id.
+        let first_call = drift.checked == 0;
+        if !(missing && first_call && drift.resumed_after.is_some()) {
             return false;
         }
         self.report.stripe_calls += 1;
         *after = None;
+        *mark = self.run_id.clone();
         drift.resumed_after = None;
         true
     }

@@ -55,6 +55,7 @@ mod subscription_changes;
 mod sync;
 mod sync_adoption;
 mod sync_contract;
+mod sync_marks;
 mod webhook_hostile;
 mod webhook_inbox;
 mod webhook_mirror;

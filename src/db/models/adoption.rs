@@ -81,3 +81,51 @@ pub fn insert_customers(conn: &mut DbConnection, rows: &[NewCustomer<'_>]) -> Qu
     let insert = diesel::insert_into(customers::table).values(rows);
     on_each_backend!(conn, |c| insert.execute(c)).map(drop)
 }
+
+/// Leaves `mark` on the account's rows pointing at any of `stripe_ids`: a listing has seen them.
+pub fn mark_listed(
+    conn: &mut DbConnection,
+    stripe_account_id: &str,
+    stripe_ids: &[&str],
+    mark: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        customers::table
+            .filter(customers::stripe_account_id.eq(stripe_account_id))
+            .filter(customers::stripe_customer_id.eq_any(stripe_ids)),
+    )
+    .set(customers::listed_by.eq(mark))
+    .execute(conn)
+}
+
+/// Up to `limit` of the account's active rows with a Stripe customer and without `mark`, after
+/// the row `after` in id order, as (row id, Stripe id): what the listing marked `mark` did not
+/// see.
+pub fn unlisted_after(
+    conn: &mut DbConnection,
+    stripe_account_id: &str,
+    mark: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(String, String)>> {
+    let mut query = customers::table
+        .filter(customers::stripe_account_id.eq(stripe_account_id))
+        .filter(customers::status.eq(CustomerStatus::Active))
+        .filter(customers::stripe_customer_id.is_not_null())
+        .filter(
+            customers::listed_by
+                .is_null()
+                .or(customers::listed_by.ne(mark)),
+        )
+        .select((
+            customers::id,
+            customers::stripe_customer_id.assume_not_null(),
+        ))
+        .order(customers::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(customers::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}

@@ -128,9 +128,10 @@ impl CustomerKey {
 /// the one that crosses tenants on purpose (erasure) says that instead.
 impl Customer {
     pub fn insert(conn: &mut DbConnection, new: &NewCustomer<'_>) -> QueryResult<Customer> {
-        diesel::insert_into(customers::table)
+        crate::on_each_backend!(conn, |c| diesel::insert_into(customers::table)
             .values(new)
-            .get_result(conn)
+            .returning(Customer::as_returning())
+            .get_result(c))
     }
 
     /// The row holding the key (any status): the account, the organizer (several share the
@@ -232,13 +233,14 @@ impl Customer {
             .filter(customers::id.eq(&seen.id))
             .filter(customers::status.eq(seen.status))
             .filter(customers::create_attempt.eq(seen.create_attempt));
-        diesel::update(target)
+        crate::on_each_backend!(conn, |c| diesel::update(target)
             .set((
                 customers::status.eq(CustomerStatus::Pending),
                 customers::create_attempt.eq(attempt),
             ))
-            .get_result(conn)
-            .optional()
+            .returning(Customer::as_returning())
+            .get_result(c))
+        .optional()
     }
 
     /// Records the Stripe customer that attempt `attempt` created and makes the row active.
@@ -251,7 +253,7 @@ impl Customer {
         stripe_customer_id: &str,
         profile: &StripeProfile<'_>,
     ) -> QueryResult<Option<Customer>> {
-        diesel::update(
+        crate::on_each_backend!(conn, |c| diesel::update(
             customers::table
                 .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
@@ -266,7 +268,8 @@ impl Customer {
             customers::version.eq(customers::version + 1),
             customers::ever_active.eq(true),
         ))
-        .get_result(conn)
+        .returning(Customer::as_returning())
+        .get_result(c))
         .optional()
     }
 
@@ -348,7 +351,7 @@ impl Customer {
         version: i32,
         profile: &StripeProfile<'_>,
     ) -> QueryResult<Option<Customer>> {
-        diesel::update(
+        crate::on_each_backend!(conn, |c| diesel::update(
             customers::table
                 .filter(customers::stripe_account_id.eq(stripe_account_id))
                 .filter(customers::id.eq(customer_id))
@@ -356,7 +359,8 @@ impl Customer {
                 .filter(customers::version.eq(version)),
         )
         .set((profile, customers::version.eq(customers::version + 1)))
-        .get_result(conn)
+        .returning(Customer::as_returning())
+        .get_result(c))
         .optional()
     }
 

@@ -271,28 +271,34 @@ impl SyncRun {
     }
 }
 
-/// The id after which the account's listing of `kind` resumes, if a run stopped halfway.
-pub fn cursor(conn: &mut DbConnection, account: &str, kind: &str) -> QueryResult<Option<String>> {
+/// Where the account's listing of `kind` resumes, if a run stopped halfway: the id after which
+/// it goes on, and the mark of the listing (the id of the run that began it), which the runs
+/// that continue it leave on the rows they list.
+pub fn cursor(
+    conn: &mut DbConnection,
+    account: &str,
+    kind: &str,
+) -> QueryResult<Option<(String, String)>> {
     sync_cursors::table
         .filter(sync_cursors::stripe_account_id.eq(account))
         .filter(sync_cursors::kind.eq(kind))
-        .select(sync_cursors::starting_after)
+        .select((sync_cursors::starting_after, sync_cursors::run_id))
         .first(conn)
         .optional()
 }
 
-/// Records that the listing of `kind` has been applied up to `starting_after`.
+/// Records that the listing of `kind` marked `mark` has been applied up to `starting_after`.
 pub fn save_cursor(
     conn: &mut DbConnection,
     account: &str,
     kind: &str,
-    run_id: &str,
+    mark: &str,
     starting_after: &str,
 ) -> QueryResult<()> {
     let values = (
         sync_cursors::stripe_account_id.eq(account),
         sync_cursors::kind.eq(kind),
-        sync_cursors::run_id.eq(run_id),
+        sync_cursors::run_id.eq(mark),
         sync_cursors::starting_after.eq(starting_after),
         sync_cursors::updated_at.eq(now()),
     );
@@ -301,7 +307,7 @@ pub fn save_cursor(
         .on_conflict((sync_cursors::stripe_account_id, sync_cursors::kind))
         .do_update()
         .set((
-            sync_cursors::run_id.eq(run_id),
+            sync_cursors::run_id.eq(mark),
             sync_cursors::starting_after.eq(starting_after),
             sync_cursors::updated_at.eq(now()),
         ))

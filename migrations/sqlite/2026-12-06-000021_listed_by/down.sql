@@ -1,0 +1,11 @@
+ALTER TABLE customers DROP COLUMN listed_by;
+ALTER TABLE products DROP COLUMN listed_by;
+ALTER TABLE prices DROP COLUMN listed_by;
+ALTER TABLE subscriptions DROP COLUMN listed_by;
+ALTER TABLE invoices DROP COLUMN listed_by;
+ALTER TABLE invoice_payments DROP COLUMN listed_by;
+ALTER TABLE payment_intents DROP COLUMN listed_by;
+ALTER TABLE refunds DROP COLUMN listed_by;
+ALTER TABLE disputes DROP COLUMN listed_by;
+ALTER TABLE stripe_accounts DROP COLUMN listed_by;
+ALTER TABLE checkout_sessions DROP COLUMN listed_by;
