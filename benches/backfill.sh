@@ -13,6 +13,7 @@
 #   RATE [100]              STRIPE_RATE_LIMIT;  BACKGROUND [90]  STRIPE_BACKGROUND_PERCENT
 #   INTERACTIVE_CONNS [4]   wrk connections of the interactive upserts; WINDOW [10s] each window
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   BENCH_DB [gateway_backfill]
+#   GATEWAY_BIN             a gateway binary to measure instead of building this checkout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,61 +22,22 @@ DELAY="${DELAY:-0.05}"; RATE="${RATE:-100}"; BACKGROUND="${BACKGROUND:-90}"
 INTERACTIVE_CONNS="${INTERACTIVE_CONNS:-4}"; WINDOW="${WINDOW:-10s}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 BENCH_DB="${BENCH_DB:-gateway_backfill}"
-DB_URL="${PG_ADMIN_URL%/*}/$BENCH_DB"
-GATEWAY=target/release/stripe-gateway
-WORK="$(mktemp -d)"
-PIDS=()
-
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
-cleanup() {
-    local status=$?
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    psql "$PG_ADMIN_URL" -qX -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
-    [[ $status -ne 0 && -s "$WORK/gateway.log" ]] && tail -n 20 "$WORK/gateway.log" >&2
-    rm -rf "$WORK"
-    exit "$status"
-}
-trap cleanup EXIT
+GATEWAY="${GATEWAY_BIN:-target/release/stripe-gateway}"
+source benches/sync_lib.sh
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 
-say "building"
-cargo build --release --bin stripe-gateway
+if [[ -z "${GATEWAY_BIN:-}" ]]; then say "building"; cargo build --release --bin stripe-gateway; fi
 
 say "database $BENCH_DB: $ACCOUNTS organizers"
-psql "$PG_ADMIN_URL" -qX -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
-psql "$PG_ADMIN_URL" -qX -c "CREATE DATABASE $BENCH_DB" >/dev/null
-DATABASE_URL="$DB_URL" RUST_LOG=warn "$GATEWAY" migrate >/dev/null
-psql "$DB_URL" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
-INSERT INTO organizers (id, name, stripe_account_id, application_fee_bps, status, created_at, updated_at)
-SELECT gen_random_uuid()::text, 'Bench ' || n, 'acct_bench' || lpad(n::text, 4, '0'), NULL, 'active',
-       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-FROM generate_series(0, $ACCOUNTS - 1) AS n;
--- The organizer the interactive upserts go to: not backfilled, so its new customers stay apart.
-INSERT INTO organizers (id, name, stripe_account_id, application_fee_bps, status, created_at, updated_at)
-VALUES (gen_random_uuid()::text, 'Interactive', 'acct_interactive1', NULL, 'active',
-        now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC');
-SQL
+# The organizer the interactive upserts go to (acct_interactive1) is not backfilled, so its
+# new customers stay apart.
+make_database $(for n in $(seq 0 $((ACCOUNTS - 1))); do printf 'acct_bench%04d ' "$n"; done) acct_interactive1
 
-STANDIN_PORT=$((20000 + RANDOM % 20000)); GATEWAY_PORT=$((STANDIN_PORT + 1))
-python3 benches/accounts_stripe.py --port "$STANDIN_PORT" --accounts "$ACCOUNTS" --customers "$CUSTOMERS" \
-    --products "$PRODUCTS" --prices "$PRICES" --delay "$DELAY" &
-PIDS+=($!)
-GATEWAY_ENV=(STRIPE_SECRET_KEY=sk_bench STRIPE_API_BASE="http://127.0.0.1:$STANDIN_PORT"
-    STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT="$BACKGROUND" JWT_SECRET=bench
-    AUDIT_HASH_KEY=bench DATABASE_URL="$DB_URL" DATABASE_POOL_SIZE=16 BIND_ADDRESS="127.0.0.1:$GATEWAY_PORT"
-    RECONCILE_INTERVAL_SECS=0 BACKFILL_ON_REGISTER=false RUST_LOG=warn LOG_FORMAT=json)
-env "${GATEWAY_ENV[@]}" "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
-GATEWAY_PID=$!
-PIDS+=("$GATEWAY_PID")
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/readyz" && break; sleep 0.1; done
-curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/readyz" || die "the gateway did not start"
-
-ADMIN="$(JWT_SECRET=bench "$GATEWAY" token --role admin --ttl-secs 7200)"
-ORGS=($(psql "$DB_URL" -qXtA -c "SELECT id FROM organizers WHERE stripe_account_id LIKE 'acct_bench%' ORDER BY stripe_account_id"))
-BENCH_ORG="$(psql "$DB_URL" -qXtA -c "SELECT id FROM organizers WHERE stripe_account_id = 'acct_interactive1'")"
+start_standin --accounts "$ACCOUNTS" --customers "$CUSTOMERS" --products "$PRODUCTS" --prices "$PRICES" --delay "$DELAY"
+start_gateway STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT="$BACKGROUND"
+ORGS=($(organizers_like 'acct_bench%'))
+BENCH_ORG="$(organizers_like acct_interactive1)"
 export BENCH_ORG BENCH_TOKEN="$ADMIN"
-URL="http://127.0.0.1:$GATEWAY_PORT"
 # Run in this shell, not in $(...), so that die stops the benchmark.
 interactive() { # label -> "p50 p99 requests" in $WORK/label.latency
     wrk -t1 -c"$INTERACTIVE_CONNS" -d"$WINDOW" --latency -s benches/new_customers.lua "$URL" >"$WORK/$1.txt" 2>&1 \
@@ -83,38 +45,13 @@ interactive() { # label -> "p50 p99 requests" in $WORK/label.latency
     if grep -q 'Non-2xx\|Socket errors' "$WORK/$1.txt"; then cat "$WORK/$1.txt" >&2; die "interactive $1: errors"; fi
     awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} / requests in / {n=$1} END {print p50, p99, n}' "$WORK/$1.txt" >"$WORK/$1.latency"
 }
-STATS_URL="http://127.0.0.1:$STANDIN_PORT/stats"
-stat() { curl -sf "$STATS_URL" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-# One run per account, all started at once; waits until every one has ended and prints
-# "span_secs succeeded not_succeeded calls": span from the first start to the last finish, and
-# the calls the stand-in served meanwhile.
-sync_all() {
-    local ids=() calls_before left
-    calls_before="$(stat calls)"
-    for org in "${ORGS[@]}"; do
-        ids+=("$(curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-            -d '{"kinds": ["customers", "products", "prices", "subscriptions", "entitlements", "events"]}' \
-            "$URL/v1/organizers/$org/sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')") \
-            || die "starting a run"
-    done
-    local list; list="$(IFS=,; echo "${ids[*]}")"
-    local where="id = ANY(string_to_array('$list', ','))"
-    local deadline=$((SECONDS + 900))
-    while :; do
-        (( SECONDS < deadline )) || die "runs still going after 900 s"
-        left="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM sync_runs WHERE $where AND status IN ('queued', 'running')")"
-        [[ "$left" == 0 ]] && break
-        sleep 0.2
-    done
-    echo "$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT extract(epoch FROM max(finished_at) - min(started_at)), count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'succeeded') FROM sync_runs WHERE $where") $(( $(stat calls) - calls_before ))"
-}
 
 say "interactive upserts, idle"
 interactive idle
 read -r IDLE_P50 IDLE_P99 IDLE_N <"$WORK/idle.latency"
 
 say "backfill of $ACCOUNTS accounts (POST .../sync each, empty mirror), nothing else"
-sync_all >"$WORK/backfill.txt"
+sync_all 900 "${ORGS[@]}" >"$WORK/backfill.txt"
 read -r SPAN SUCCEEDED FAILED_RUNS CALLS <"$WORK/backfill.txt"
 BUSIEST="$(stat busiest_second)"
 read -r OBJECTS <<<"$(psql "$DB_URL" -qXtA -c "SELECT (SELECT count(*) FROM customers WHERE stripe_account_id LIKE 'acct_bench%') + (SELECT count(*) FROM products) + (SELECT count(*) FROM prices)")"
@@ -122,17 +59,16 @@ EXPECTED=$(( ACCOUNTS * (CUSTOMERS + PRODUCTS + PRICES) ))
 # The fewest calls a backfill can make: full pages of 100, one listing of subscriptions and one
 # of events per account (empty here; the entitlements of customers without a subscription
 # take none).
-pages() { echo $(( ($1 + 99) / 100 > 0 ? ($1 + 99) / 100 : 1 )); }
 MIN_CALLS=$(( ACCOUNTS * ($(pages "$CUSTOMERS") + $(pages "$PRODUCTS") + $(pages "$PRICES") + 2) ))
 
 say "reconciliation of the same $ACCOUNTS accounts (mirror complete), interactive upserts meanwhile"
-sync_all >"$WORK/reconcile.txt" &
+sync_all 900 "${ORGS[@]}" >"$WORK/reconcile.txt" &
 RECONCILE_PID=$!
 interactive busy
 read -r BUSY_P50 BUSY_P99 BUSY_N <"$WORK/busy.latency"
 wait "$RECONCILE_PID"
 read -r R_SPAN R_SUCCEEDED R_FAILED R_CALLS <"$WORK/reconcile.txt"
-RSS="$(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
+RSS="$(peak_rss_mib) MiB"
 rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", n / s}'; }
 BG_BUDGET=$(( RATE * BACKGROUND / 100 ))
 

@@ -41,12 +41,14 @@ pub trait CustomerWrites: Send + Sync {
         cause: Cause<'a>,
     ) -> BoxFuture<'a, Result<bool, MirrorError>>;
 
-    /// Adopts customers created in Stripe that the gateway has no row for, a page at once.
+    /// Adopts customers created in Stripe that the gateway has no row for, a page at once;
+    /// their rows carry the mark of the listing that found them (`listed_by`).
     fn adopt<'a>(
         &'a self,
         account: &'a StripeAccountId,
         customers: Vec<RemoteCustomer>,
         cause: Cause<'a>,
+        listed_by: &'a str,
     ) -> BoxFuture<'a, Result<(), MirrorError>>;
 }
 
@@ -175,12 +177,14 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
         if !dry_run && !missing.is_empty() {
             // The customers the gateway lacks are adopted from the listing, a page at once.
             let adopted = missing.len() as u64;
-            customers.adopt(&run.account, missing, cause).await?;
+            customers.adopt(&run.account, missing, cause, &mark).await?;
             drift.repaired += adopted;
         }
         after = ids.last().cloned().or(after);
-        // The page's rows marked, and (unless a dry run) the cursor after them, at once.
+        // The page's rows marked (the adopted ones were, as they were written), and unless a
+        // dry run the cursor after them, at once.
         let last = after.clone().filter(|_| !dry_run && !ids.is_empty());
+        let ids: Vec<String> = stored.into_keys().collect();
         let (key, page_mark) = (account.clone(), mark.clone());
         db.run(move |conn| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();

@@ -91,7 +91,7 @@ pub trait MirrorRow: Sized {
     /// The account's rows not marked deleted among `ids`: what a listed page is compared with.
     fn live_among(conn: &mut DbConnection, account: &str, ids: &[&str]) -> QueryResult<Vec<Self>>;
 
-    /// Leaves `mark` on the account's rows among `ids`: a listing has seen them.
+    /// Leaves `mark` on the account's rows among `ids` that lack it: a listing has seen them.
     fn mark_listed(
         conn: &mut DbConnection,
         account: &str,
@@ -201,7 +201,8 @@ macro_rules! mirror_row {
                 diesel::update(
                     $table::table
                         .filter($table::stripe_account_id.eq(account))
-                        .filter($table::id.eq_any(ids)),
+                        .filter($table::id.eq_any(ids))
+                        .filter($table::listed_by.is_null().or($table::listed_by.ne(mark))),
                 )
                 .set($table::listed_by.eq(mark))
                 .execute(conn)

@@ -82,7 +82,8 @@ pub fn insert_customers(conn: &mut DbConnection, rows: &[NewCustomer<'_>]) -> Qu
     on_each_backend!(conn, |c| insert.execute(c)).map(drop)
 }
 
-/// Leaves `mark` on the account's rows pointing at any of `stripe_ids`: a listing has seen them.
+/// Leaves `mark` on the account's rows pointing at any of `stripe_ids` that lack it: a listing
+/// has seen them.
 pub fn mark_listed(
     conn: &mut DbConnection,
     stripe_account_id: &str,
@@ -92,7 +93,12 @@ pub fn mark_listed(
     diesel::update(
         customers::table
             .filter(customers::stripe_account_id.eq(stripe_account_id))
-            .filter(customers::stripe_customer_id.eq_any(stripe_ids)),
+            .filter(customers::stripe_customer_id.eq_any(stripe_ids))
+            .filter(
+                customers::listed_by
+                    .is_null()
+                    .or(customers::listed_by.ne(mark)),
+            ),
     )
     .set(customers::listed_by.eq(mark))
     .execute(conn)

@@ -71,6 +71,8 @@ pub struct NewCustomer<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub ever_active: bool,
+    /// The mark of the listing that adopted the row (see `adoption::mark_listed`).
+    pub listed_by: Option<&'a str>,
 }
 
 /// The profile as Stripe holds it, written after each Stripe write.

@@ -41,16 +41,17 @@ pub(super) async fn adopt(
     remote: RemoteCustomer,
     audit: AuditContext,
 ) -> Result<(), CustomerError> {
-    adopt_page(state, account, vec![remote], audit).await
+    adopt_page(state, account, vec![remote], audit, None).await
 }
 
 /// Mirrors a page of Stripe customers that no row of `account` pointed at when it was listed,
-/// by the rule above, in one transaction.
+/// by the rule above, in one transaction; a listing's rows carry its mark (`listed_by`).
 pub async fn adopt_page(
     state: &AppState,
     account: &StripeAccountId,
     remotes: Vec<RemoteCustomer>,
     audit: AuditContext,
+    listed_by: Option<&str>,
 ) -> Result<(), CustomerError> {
     let candidates: Vec<Candidate> = remotes
         .into_iter()
@@ -67,14 +68,16 @@ pub async fn adopt_page(
     if candidates.is_empty() {
         return Ok(());
     }
-    let key = account.to_string();
+    let (key, listed_by) = (account.to_string(), listed_by.map(str::to_string));
     state
         .db
         .run(move |conn| {
             // A concurrent upsert may take an email between the look and the insert: then
             // the unique key refuses the insert, and the next look records a duplicate.
             for _ in 0..3 {
-                match write_transaction(conn, |conn| adopt_in(conn, &key, &candidates, &audit)) {
+                match write_transaction(conn, |conn| {
+                    adopt_in(conn, &key, &candidates, &audit, listed_by.as_deref())
+                }) {
                     Err(CustomerError::Db(DbError::Query(err))) if is_unique_violation(&err) => {
                         continue
                     }
@@ -91,6 +94,7 @@ fn adopt_in(
     account: &str,
     candidates: &[Candidate],
     audit: &AuditContext,
+    listed_by: Option<&str>,
 ) -> Result<(), CustomerError> {
     let Some(organizer) = Organizer::find_by_stripe_account_id(conn, account)? else {
         return Ok(());
@@ -155,6 +159,7 @@ fn adopt_in(
             created_at: at,
             updated_at: at,
             ever_active: true,
+            listed_by,
         })
         .collect();
     adoption::insert_customers(conn, &rows)?;

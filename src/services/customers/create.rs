@@ -88,6 +88,7 @@ pub(super) async fn reserve(
                 created_at,
                 updated_at: created_at,
                 ever_active: false,
+                listed_by: None,
             };
             let reserved = crate::db::write_transaction(conn, |conn| {
                 let row = Customer::insert(conn, &new)?;

@@ -234,9 +234,10 @@ impl CustomerWrites for AppState {
         account: &'a StripeAccountId,
         customers: Vec<RemoteCustomer>,
         cause: Cause<'a>,
+        listed_by: &'a str,
     ) -> BoxFuture<'a, Result<(), MirrorError>> {
         Box::pin(async move {
-            super::adopt_page(self, account, customers, audit(cause))
+            super::adopt_page(self, account, customers, audit(cause), Some(listed_by))
                 .await
                 .map_err(|err| MirrorError::Customer(Box::new(err)))
         })
