@@ -6,6 +6,7 @@ pub mod group;
 pub mod lease;
 mod migrations;
 pub mod models;
+mod plans;
 mod pool;
 mod refusal;
 pub mod schema;
@@ -25,6 +26,7 @@ use tracing::Span;
 pub use crate::configuration::{Backend, DatabaseUrl};
 pub use lease::Lease;
 pub use migrations::{has_pending_migrations, run_pending_migrations};
+pub use plans::PlannedEachTime;
 use pool::{checkout, pool_builder, with_connection};
 pub use pool::{ConnectionManager, PoolConnection, PoolState, IDLE_CHECK};
 pub use refusal::{is_refusal, is_unique_violation};
@@ -52,26 +54,6 @@ pub fn database_now(conn: &mut DbConnection) -> diesel::QueryResult<NaiveDateTim
 struct DatabaseClock;
 
 crate::prepared_once!(DatabaseClock, DatabaseClock, diesel::sql_types::Timestamp);
-
-/// Makes a hand-written PostgreSQL statement (`$query`, whose `QueryFragment<Pg>` writes SQL
-/// text that never changes, only what is bound to it) one diesel prepares once per connection
-/// and then only binds: one static id (`$id`, the type with `'static` lifetimes) for every
-/// batch size, rows of `$sql_type`, runnable on a `PgConnection`.
-#[macro_export]
-macro_rules! prepared_once {
-    ($query:ty, $id:ty, $sql_type:ty) => {
-        impl diesel::query_builder::QueryId for $query {
-            type QueryId = $id;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        impl diesel::query_builder::Query for $query {
-            type SqlType = $sql_type;
-        }
-
-        impl diesel::RunQueryDsl<diesel::PgConnection> for $query {}
-    };
-}
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DatabaseClock {
     fn walk_ast<'b>(

@@ -184,12 +184,15 @@ macro_rules! mirror_row {
                 account: &str,
                 ids: &[&str],
             ) -> diesel::QueryResult<Vec<Self>> {
-                $table::table
-                    .filter($table::stripe_account_id.eq(account))
-                    .filter($table::id.eq_any(ids))
-                    .filter($table::deleted.eq(false))
-                    .select(<Self as diesel::SelectableHelper<_>>::as_select())
-                    .load(conn)
+                // Planned each time: a page look-up in a table a backfill fills.
+                $crate::db::PlannedEachTime(
+                    $table::table
+                        .filter($table::stripe_account_id.eq(account))
+                        .filter($table::id.eq_any(ids))
+                        .filter($table::deleted.eq(false))
+                        .select(<Self as diesel::SelectableHelper<_>>::as_select()),
+                )
+                .load(conn)
             }
 
             fn mark_listed(
@@ -198,13 +201,15 @@ macro_rules! mirror_row {
                 ids: &[&str],
                 mark: &str,
             ) -> diesel::QueryResult<usize> {
-                diesel::update(
-                    $table::table
-                        .filter($table::stripe_account_id.eq(account))
-                        .filter($table::id.eq_any(ids))
-                        .filter($table::listed_by.is_null().or($table::listed_by.ne(mark))),
+                $crate::db::PlannedEachTime(
+                    diesel::update(
+                        $table::table
+                            .filter($table::stripe_account_id.eq(account))
+                            .filter($table::id.eq_any(ids))
+                            .filter($table::listed_by.is_null().or($table::listed_by.ne(mark))),
+                    )
+                    .set($table::listed_by.eq(mark)),
                 )
-                .set($table::listed_by.eq(mark))
                 .execute(conn)
             }
 
@@ -226,7 +231,7 @@ macro_rules! mirror_row {
                 if let Some(after) = after {
                     query = query.filter($table::id.gt(after.to_string()));
                 }
-                query.load(conn)
+                $crate::db::PlannedEachTime(query).load(conn)
             }
         }
 
