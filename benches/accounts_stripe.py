@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A Stripe stand-in for the backfill benchmark: ACCOUNTS connected accounts (acct_bench0000...),
 each with CUSTOMERS customers, PRODUCTS products and PRICES prices, generated on the fly and
-listed 100 per page by `starting_after` (ids in ascending order); no subscriptions, no events.
+listed 100 per page by `starting_after` (ids in ascending order), all active; no subscriptions,
+no events.
 Every call takes DELAY seconds, as a real Stripe round trip would. `POST /v1/customers` creates a
 customer (the interactive upserts of the benchmark). `GET /stats` gives the calls served and the
 most in any one second (neither counted).
@@ -75,6 +76,8 @@ class Handler(slow_stripe.Handler):
         parts = url.path.strip("/").split("/")
         if len(parts) == 2 and parts[1] in KINDS:
             total = CONFIG[parts[1]] if account.startswith("acct_bench") else 0
+            if query.get("active") == "false":
+                total = 0  # every object made here is active
             make = KINDS[parts[1]]
             start = 0
             if "starting_after" in query:
