@@ -4,8 +4,10 @@ each with CUSTOMERS customers, PRODUCTS products and PRICES prices, generated on
 listed 100 per page by `starting_after` (ids in ascending order), all active; no subscriptions,
 no events.
 Every call takes DELAY seconds, as a real Stripe round trip would. `POST /v1/customers` creates a
-customer (the interactive upserts of the benchmark). `GET /stats` gives the calls served and the
-most in any one second (neither counted).
+customer (the interactive upserts of the benchmark); `GET /v1/products/{id}` retrieves one (a
+webhook worker's refetch). `--first-customers` gives the first account (acct_bench0000) another
+number of customers than the others. `GET /stats` gives the calls served, per account too, and
+the most in any one second (none of them counted).
 
     python3 benches/accounts_stripe.py --port 12113 --accounts 100 --customers 1000
 """
@@ -23,8 +25,10 @@ import slow_stripe  # beside this file
 lock = threading.Lock()
 calls = 0
 per_second = Counter()
+per_account = Counter()
 created = 0
-CONFIG = {"accounts": 100, "customers": 1000, "products": 50, "prices": 100, "delay": 0.05}
+CONFIG = {"accounts": 100, "customers": 1000, "products": 50, "prices": 100, "delay": 0.05,
+          "first_customers": None}
 
 
 def customer(account, n):
@@ -55,6 +59,15 @@ def price(account, n):
 KINDS = {"customers": customer, "products": product, "prices": price}
 
 
+def count_of(kind, account):
+    """How many objects of `kind` the account has."""
+    if not account.startswith("acct_bench"):
+        return 0
+    if kind == "customers" and account == "acct_bench0000" and CONFIG["first_customers"] is not None:
+        return CONFIG["first_customers"]
+    return CONFIG[kind]
+
+
 class Handler(slow_stripe.Handler):
     """The slow stand-in's HTTP plumbing (answers, no Nagle delay), with these routes."""
 
@@ -63,19 +76,21 @@ class Handler(slow_stripe.Handler):
         with lock:
             calls += 1
             per_second[int(time.time())] += 1
+            per_account[self.headers.get("Stripe-Account") or "platform"] += 1
         time.sleep(CONFIG["delay"])
 
     def do_GET(self):
         url = urlparse(self.path)
         if url.path == "/stats":
             busiest = max(per_second.values()) if per_second else 0
-            return self.answer(200, {"calls": calls, "busiest_second": busiest, "created": created})
+            return self.answer(200, {"calls": calls, "busiest_second": busiest, "created": created,
+                                     "by_account": per_account})
         self.count()
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         account = self.headers.get("Stripe-Account") or "platform"
         parts = url.path.strip("/").split("/")
         if len(parts) == 2 and parts[1] in KINDS:
-            total = CONFIG[parts[1]] if account.startswith("acct_bench") else 0
+            total = count_of(parts[1], account)
             if query.get("active") == "false":
                 total = 0  # every object made here is active
             make = KINDS[parts[1]]
@@ -86,6 +101,10 @@ class Handler(slow_stripe.Handler):
             data = [make(account, n) for n in range(start, min(start + limit, total))]
             return self.answer(200, {"object": "list", "url": url.path, "data": data,
                                      "has_more": start + limit < total})
+        if len(parts) == 3 and parts[1] == "products" and parts[2].startswith(f"prod_{account[-4:]}"):
+            n = int(parts[2][-4:])
+            if n < count_of("products", account):
+                return self.answer(200, product(account, n))
         if len(parts) == 2 and parts[1] in ("subscriptions", "events"):
             return self.answer(200, {"object": "list", "url": url.path, "data": [], "has_more": False})
         if len(parts) == 3 and parts[1] == "accounts":
@@ -117,6 +136,7 @@ def main():
     for name in ("accounts", "customers", "products", "prices"):
         parser.add_argument(f"--{name}", type=int, default=CONFIG[name])
     parser.add_argument("--delay", type=float, default=CONFIG["delay"])
+    parser.add_argument("--first-customers", type=int, default=None)
     args = parser.parse_args()
     for name in CONFIG:
         CONFIG[name] = getattr(args, name)

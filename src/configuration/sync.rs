@@ -21,6 +21,11 @@ pub struct SyncSettings {
     /// budget's background share).
     #[arg(long, env = "SYNC_CONCURRENCY", default_value_t = 4)]
     pub sync_concurrency: usize,
+    /// A sweep leaves out an account whose last full reconciliation (every kind, not a dry run)
+    /// succeeded less than this many seconds ago: a large account reconciled on demand, or just
+    /// backfilled, does not take the background budget again straight away. 0: no cooldown.
+    #[arg(long, env = "SYNC_COOLDOWN_SECS", default_value_t = 3_600)]
+    pub sync_cooldown_secs: u64,
 }
 
 impl SyncSettings {

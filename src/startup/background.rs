@@ -62,7 +62,12 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 every,
                 at_start: settings.reconcile_on_start,
             },
-            sync::schedule::sweeps(state.clone(), every, settings.sync_concurrency),
+            sync::schedule::sweeps(
+                state.clone(),
+                every,
+                settings.sync_concurrency,
+                Duration::from_secs(settings.sync_cooldown_secs),
+            ),
         );
     }
     if let Some((every, retention)) = background.purge_every {

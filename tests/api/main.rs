@@ -55,6 +55,7 @@ mod subscription_changes;
 mod sync;
 mod sync_adoption;
 mod sync_contract;
+mod sync_cooldown;
 mod sync_marks;
 mod webhook_hostile;
 mod webhook_inbox;

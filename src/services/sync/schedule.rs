@@ -1,6 +1,7 @@
 //! The periodic sweep: every `RECONCILE_INTERVAL_SECS`, one instance (whichever takes the
 //! sweep's lease) reconciles every active, connected organizer's account in turn, each under
-//! its own account lease like any run.
+//! its own account lease like any run; an account whose last full reconciliation succeeded
+//! within `SYNC_COOLDOWN_SECS` is left to the next sweep.
 
 use std::time::Duration;
 
@@ -18,11 +19,16 @@ const LEASE_KIND: &str = "sync.schedule";
 
 /// The sweep, a duty of the jobs runner every `every`: each unit sweeps unless another
 /// instance did within `every`.
-pub fn sweeps(state: AppState, every: Duration, concurrency: usize) -> impl Duty {
+pub fn sweeps(
+    state: AppState,
+    every: Duration,
+    concurrency: usize,
+    cooldown: Duration,
+) -> impl Duty {
     move || {
         let state = state.clone();
         async move {
-            match sweep(&state, every, concurrency).await? {
+            match sweep(&state, every, concurrency, cooldown).await? {
                 0 => Ok(Ran::Idle),
                 runs => {
                     tracing::info!(runs, "reconciliation sweep finished");
@@ -38,6 +44,7 @@ pub async fn sweep(
     state: &AppState,
     every: Duration,
     concurrency: usize,
+    cooldown: Duration,
 ) -> Result<usize, super::SyncError> {
     // The lease is not released: it says "swept" until the interval is over.
     let claimed = state
@@ -47,12 +54,28 @@ pub async fn sweep(
     if claimed.is_none() {
         return Ok(0);
     }
+    let cooled_since = now() - Span::from_std(cooldown).unwrap_or(Span::zero());
     let organizers = state
         .db
-        .run(|conn| {
+        .run(move |conn| {
             // Runs whose instance stopped are marked before new ones start.
             SyncRun::abandon_stale(conn, crate::mirror::LEASE_KIND, now() - Span::minutes(10))?;
-            Ok::<_, DbError>(Organizer::list_connected(conn)?)
+            let every_kind: Vec<&str> = SyncKind::all().into_iter().map(SyncKind::as_str).collect();
+            let mut due = Vec::new();
+            for organizer in Organizer::list_connected(conn)? {
+                let last =
+                    SyncRun::latest_repair_by_account(conn, organizer.data_account(), &every_kind)?;
+                match last.and_then(|run| run.finished_at) {
+                    Some(finished) if finished > cooled_since => {
+                        tracing::debug!(
+                            account = organizer.data_account(),
+                            "reconciled within the cooldown: left to the next sweep"
+                        );
+                    }
+                    _ => due.push(organizer),
+                }
+            }
+            Ok::<_, DbError>(due)
         })
         .await?;
     let runs = run_all(state, organizers, RunTrigger::Schedule, false, concurrency).await?;

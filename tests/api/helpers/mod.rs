@@ -252,6 +252,7 @@ async fn start_instance(
             reconcile_on_start: false,
             backfill_on_register: false,
             sync_concurrency: 2,
+            sync_cooldown_secs: 0,
         },
         // Receivers run on 127.0.0.1 in tests; a retry waits until a test makes it due.
         outbound: OutboundSettings {

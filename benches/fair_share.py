@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Sends signed `product.updated` events of ACCOUNTS connected accounts (acct_bench0001 ...)
+to a gateway, RATE events per second per account for SECONDS seconds, evenly spaced (each event
+about one of the account's PRODUCTS products, in turn), over THREADS keep-alive connections.
+Prints "sent acknowledged late": events sent, answered 200, and sent more than 100 ms after
+their due time (the sender fell behind).
+
+    python3 benches/fair_share.py --url http://127.0.0.1:18091/webhooks/stripe \
+        --secret whsec_... --accounts 50 --rate 5 --seconds 30 --products 20
+"""
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+import uuid
+
+
+def signed(secret, body):
+    t = int(time.time())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--products", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    url = urllib.parse.urlparse(args.url)
+    total_rate = args.accounts * args.rate
+    count = int(total_rate * args.seconds)
+    start = time.time() + 0.5
+    # Event i is due at start + i / total_rate and belongs to account i % accounts: each account
+    # gets `rate` events a second, evenly spaced, interleaved with the others.
+    results = [[0, 0, 0] for _ in range(args.threads)]
+
+    def send(index):
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+        for i in range(index, count, args.threads):
+            due = start + i / total_rate
+            wait = due - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -0.1:
+                results[index][2] += 1
+            account = f"acct_bench{1 + i % args.accounts:04d}"
+            product = f"prod_{account[-4:]}{(i // args.accounts) % args.products:04d}"
+            event = {"id": f"evt_{uuid.uuid4().hex}", "object": "event",
+                     "api_version": "2026-09-30.endive", "created": int(time.time()),
+                     "livemode": False, "type": "product.updated", "account": account,
+                     "data": {"object": {"id": product, "object": "product", "name": "stale"}}}
+            body = json.dumps(event).encode()
+            conn.request("POST", url.path, body, {"Content-Type": "application/json",
+                                                  "Stripe-Signature": signed(args.secret, body)})
+            response = conn.getresponse()
+            response.read()
+            results[index][0] += 1
+            results[index][1] += response.status == 200
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(*[sum(r[k] for r in results) for k in range(3)])
+
+
+if __name__ == "__main__":
+    main()
