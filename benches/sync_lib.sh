@@ -5,6 +5,8 @@
 DB_URL="${PG_ADMIN_URL%/*}/$BENCH_DB"
 WORK="$(mktemp -d)"
 PIDS=()
+GATEWAY_PIDS=()
+URLS=()
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
@@ -47,37 +49,53 @@ start_standin() {
 # A counter of the stand-in (calls, busiest_second, created).
 stat() { curl -sf "$STATS_URL" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
-# Starts `stripe-gateway serve` on the stand-in with these extra VAR=value settings; sets
-# GATEWAY_PORT, GATEWAY_PID, URL and ADMIN (an admin token). Its log is $WORK/gateway.log.
-start_gateway() {
-    GATEWAY_PORT=$((STANDIN_PORT + 1))
+# Starts instance $1 (0, 1, ...) of `stripe-gateway serve` on the stand-in with the extra
+# VAR=value settings that follow; sets GATEWAY_PIDS[$1] and URLS[$1], and ADMIN (an admin
+# token). Its log is $WORK/gateway-$1.log.
+start_instance() {
+    local n="$1"; shift
+    local port=$((STANDIN_PORT + 1 + n))
     env STRIPE_SECRET_KEY=sk_bench STRIPE_API_BASE="http://127.0.0.1:$STANDIN_PORT" \
         JWT_SECRET=bench AUDIT_HASH_KEY=bench DATABASE_URL="$DB_URL" DATABASE_POOL_SIZE=16 \
-        BIND_ADDRESS="127.0.0.1:$GATEWAY_PORT" RECONCILE_INTERVAL_SECS=0 BACKFILL_ON_REGISTER=false \
-        RUST_LOG=warn LOG_FORMAT=json "$@" "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
-    GATEWAY_PID=$!
-    PIDS+=("$GATEWAY_PID")
-    URL="http://127.0.0.1:$GATEWAY_PORT"
-    for _ in $(seq 1 100); do curl -sf -o /dev/null "$URL/readyz" && break; sleep 0.1; done
-    curl -sf -o /dev/null "$URL/readyz" || die "the gateway did not start"
+        BIND_ADDRESS="127.0.0.1:$port" RECONCILE_INTERVAL_SECS=0 BACKFILL_ON_REGISTER=false \
+        RUST_LOG=warn LOG_FORMAT=json "$@" "$GATEWAY" serve >"$WORK/gateway-$n.log" 2>&1 &
+    GATEWAY_PIDS[n]=$!
+    PIDS+=("$!")
+    URLS[n]="http://127.0.0.1:$port"
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "${URLS[n]}/readyz" && break; sleep 0.1; done
+    curl -sf -o /dev/null "${URLS[n]}/readyz" || die "gateway instance $n did not start"
     ADMIN="$(JWT_SECRET=bench "$GATEWAY" token --role admin --ttl-secs 7200)"
+}
+
+# One instance (instance 0), as most benchmarks run it; sets GATEWAY_PID and URL too.
+start_gateway() {
+    start_instance 0 "$@"
+    GATEWAY_PID="${GATEWAY_PIDS[0]}"
+    URL="${URLS[0]}"
+    ln -sf "$WORK/gateway-0.log" "$WORK/gateway.log"
 }
 
 # The gateway's peak resident memory so far, in MiB.
 peak_rss_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$GATEWAY_PID/status"; }
 
-# One run of every kind per organizer named, all started at once; waits until every one has
-# ended (at most $1 seconds) and prints "span_secs succeeded not_succeeded calls": the span
-# from the first start to the last finish, and the calls the stand-in served meanwhile.
+# Starts a run of every kind of organizer $2 through instance URL $1; prints the run's id.
+start_run() {
+    curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+        -d '{"kinds": ["customers", "products", "prices", "subscriptions", "entitlements", "events"]}' \
+        "$1/v1/organizers/$2/sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'
+}
+
+# One run of every kind per organizer named, all started at once (through the instances in
+# turn); waits until every one has ended (at most $1 seconds) and prints "span_secs succeeded
+# not_succeeded calls": the span from the first start to the last finish, and the calls the
+# stand-in served meanwhile.
 sync_all() {
     local timeout="$1"; shift
-    local ids=() calls_before left org
+    local ids=() calls_before left org n=0
     calls_before="$(stat calls)"
     for org in "$@"; do
-        ids+=("$(curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-            -d '{"kinds": ["customers", "products", "prices", "subscriptions", "entitlements", "events"]}' \
-            "$URL/v1/organizers/$org/sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')") \
-            || die "starting a run"
+        ids+=("$(start_run "${URLS[n % ${#URLS[@]}]}" "$org")") || die "starting a run"
+        n=$((n + 1))
     done
     local list; list="$(IFS=,; echo "${ids[*]}")"
     local where="id = ANY(string_to_array('$list', ','))"
