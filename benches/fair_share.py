@@ -10,8 +10,6 @@ their due time (the sender fell behind).
 """
 
 import argparse
-import hashlib
-import hmac
 import http.client
 import json
 import threading
@@ -19,11 +17,7 @@ import time
 import urllib.parse
 import uuid
 
-
-def signed(secret, body):
-    t = int(time.time())
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+from drain import signed  # beside this file
 
 
 def main():
