@@ -14,6 +14,7 @@ the most in any one second (none of them counted).
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -140,9 +141,19 @@ def main():
     args = parser.parse_args()
     for name in CONFIG:
         CONFIG[name] = getattr(args, name)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     server.serve_forever()
+
+
+class Server(ThreadingHTTPServer):
+    """A client that went away (a gateway instance killed on purpose) is not an error here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 if __name__ == "__main__":
