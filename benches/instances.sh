@@ -12,16 +12,23 @@
 #    its cursor is stored, instance 0 is killed (SIGKILL) and a run is requested through
 #    instance 1. Prints how long after the kill the new run started (the account's lease, 120 s,
 #    must lapse first), where it resumed and whether it ended succeeded.
+# 3. Webhook ingestion (workers off): the shared harness's signed load (../shared/bench-peers,
+#    load.py with wrk) against one instance with CONNS connections, then against every instance
+#    at once with CONNS / INSTANCES each, disjoint events: accepted events/s of one and of all.
 #
 # Usage (from the repository root): bash benches/instances.sh
 # Settings (environment; defaults in brackets):
 #   INSTANCES [3]   ACCOUNTS [100]  CUSTOMERS [1000]  FIRST [20000]  (customers of acct_bench0000)
-#   DELAY [0.05]    RATE [100]  BACKGROUND [90]
+#   DELAY [0.05]    RATE [100]  BACKGROUND [90]  CONNS [32]  LOAD_SECS [10]
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   BENCH_DB [gateway_instances]
 #   GATEWAY_BIN     a gateway binary to measure instead of building this checkout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+CONNS="${CONNS:-32}"; LOAD_SECS="${LOAD_SECS:-10}"
+PEERS="${PEERS:-$(cd ../shared/bench-peers && pwd)}"
+export BENCH_WORK="${BENCH_WORK:-${TMPDIR:-/tmp}/bench-peers}"
+SECRET=whsec_instances_bench
 INSTANCES="${INSTANCES:-3}"; ACCOUNTS="${ACCOUNTS:-100}"; CUSTOMERS="${CUSTOMERS:-1000}"; FIRST="${FIRST:-20000}"
 DELAY="${DELAY:-0.05}"; RATE="${RATE:-100}"; BACKGROUND="${BACKGROUND:-90}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -36,7 +43,8 @@ make_database $(for n in $(seq 0 $((ACCOUNTS - 1))); do printf 'acct_bench%04d '
 start_standin --accounts "$ACCOUNTS" --customers "$CUSTOMERS" --first-customers "$FIRST" \
     --products 0 --prices 0 --delay "$DELAY"
 for n in $(seq 0 $((INSTANCES - 1))); do
-    start_instance "$n" STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT="$BACKGROUND"
+    start_instance "$n" STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT="$BACKGROUND" \
+        STRIPE_WEBHOOK_SECRETS="$SECRET"
 done
 # Each instance takes budget / live instances once it has beaten into stripe_instances.
 for _ in $(seq 1 100); do
@@ -103,6 +111,33 @@ RESUMED_AFTER="$(run_field "$SECOND_RUN" "report::json->'kinds'->'customers'->>'
 CHECKED="$(run_field "$SECOND_RUN" "report::json->'kinds'->'customers'->>'checked'")"
 BIG_MIRRORED="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM customers WHERE stripe_account_id = 'acct_bench0000' AND status = 'active'")"
 
+say "3. webhook ingestion: one instance, then all $INSTANCES at once (workers off)"
+for pid in "${GATEWAY_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+for pid in "${GATEWAY_PIDS[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
+for n in $(seq 0 $((INSTANCES - 1))); do
+    start_instance "$n" RUN_WORKERS=false STRIPE_WEBHOOK_SECRETS="$SECRET"
+done
+EVENTS_NEEDED=$(( 40000 * LOAD_SECS * 2 ))
+if [[ ! -s "$BENCH_WORK/data/events.jsonl" ]] || (( $(wc -l <"$BENCH_WORK/data/events.jsonl") < EVENTS_NEEDED )); then
+    python3 "$PEERS/make_events.py" -n "$EVENTS_NEEDED" >/dev/null
+fi
+load() { # url connections first_event json_out
+    python3 "$PEERS/load.py" --url "$1/webhooks/stripe" --secret "$SECRET" -c "$2" -d "$LOAD_SECS" \
+        --warmup 2 --start "$3" --tool wrk --quiet --json-out "$4" >/dev/null
+}
+accepted() { python3 -c "import json,sys; print(sum(json.loads(l)['accepted_per_s'] for f in sys.argv[1:] for l in open(f)))" "$@"; }
+load "${URLS[0]}" "$CONNS" 0 "$WORK/one.json"
+EACH=$(( CONNS / INSTANCES > 0 ? CONNS / INSTANCES : 1 ))
+SLICE=$(( EVENTS_NEEDED / 2 / INSTANCES ))
+LOADS=()
+for n in $(seq 0 $((INSTANCES - 1))); do
+    load "${URLS[n]}" "$EACH" $(( EVENTS_NEEDED / 2 + n * SLICE )) "$WORK/all-$n.json" &
+    LOADS+=($!)
+done
+wait "${LOADS[@]}" || die "a load generator failed"
+ONE="$(accepted "$WORK/one.json")"
+ALL="$(accepted "$WORK"/all-*.json)"
+
 cat <<REPORT
 
 ============================== several instances benchmark ==============================
@@ -116,6 +151,8 @@ setup:    $INSTANCES instances on one database; STRIPE_RATE_LIMIT=$RATE (togethe
 2. killed instance: cursor at the kill $CURSOR_AT_KILL; the first run is now '$FIRST_STATUS'
    the run requested through instance 1 started ${STARTED_AFTER}s after the kill (lease 120 s), resumed after $RESUMED_AFTER,
    listed $CHECKED more and ended '$SECOND_STATUS'; acct_bench0000 has $BIG_MIRRORED of $FIRST customers mirrored
+3. webhook ingestion (${LOAD_SECS}s, wrk): one instance at $CONNS connections $ONE events/s;
+   $INSTANCES instances at $EACH each, together $ALL events/s ($(awk -v a="$ALL" -v o="$ONE" 'BEGIN {printf "%.2f", a / o}')x one)
 =========================================================================================
 REPORT
 [[ "$OVERLAPS" == 0 ]] || die "$OVERLAPS pairs of runs of one account overlapped"
