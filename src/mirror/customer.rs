@@ -119,9 +119,6 @@ async fn page(
     })
 }
 
-/// How many rows a look for deletion candidates reads at once.
-const CANDIDATES: i64 = 1000;
-
 /// Lists the account's customers and compares them with the gateway's rows by Stripe id. What
 /// differs or is missing goes through the webhook worker's own write ([`CustomerWrites`]); the
 /// page's rows are marked as listed. Then each active row the listing did not mark is fetched:
@@ -205,17 +202,8 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
     // The active rows the listing did not mark, a page of candidates at a time.
     let mut from: Option<String> = None;
     loop {
-        let (key, page_mark, after) = (account.clone(), mark.clone(), from.clone());
-        let unlisted = db
-            .run(move |conn| {
-                Ok::<_, DbError>(adoption::unlisted_after(
-                    conn,
-                    &key,
-                    &page_mark,
-                    after.as_deref(),
-                    CANDIDATES,
-                )?)
-            })
+        let (unlisted, more) = run
+            .unlisted_page(adoption::unlisted_after, &mark, from.take())
             .await?;
         for (_, id) in &unlisted {
             run.pace(NAME, &drift).await?;
@@ -229,7 +217,7 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
                 }
             }
         }
-        if (unlisted.len() as i64) < CANDIDATES {
+        if !more {
             break;
         }
         from = unlisted.last().map(|(row, _)| row.clone());

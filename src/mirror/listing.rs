@@ -12,9 +12,6 @@ use super::{Fetched, KindDrift, MirrorError, RunContext};
 use crate::db::models::sync as cursors;
 use crate::db::{DbConnection, DbError};
 
-/// How many rows a look for deletion candidates reads at once.
-const CANDIDATES: i64 = 1000;
-
 pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
     let account = run.account.to_string();
     let dry_run = run.dry_run;
@@ -96,23 +93,14 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
     // neither adds nor removes a row before the next page's start).
     let mut from: Option<String> = None;
     loop {
-        let (key, page_mark, after) = (account.clone(), mark.clone(), from.clone());
-        let unlisted = db
-            .run(move |conn| {
-                Ok::<_, DbError>(K::Row::unlisted_after(
-                    conn,
-                    &key,
-                    &page_mark,
-                    after.as_deref(),
-                    CANDIDATES,
-                )?)
-            })
+        let (unlisted, more) = run
+            .unlisted_page(K::Row::unlisted_after, &mark, from.take())
             .await?;
         for id in &unlisted {
             run.pace(K::NAME, &drift).await?;
             check_unlisted::<K>(run, &mut drift, id).await?;
         }
-        if (unlisted.len() as i64) < CANDIDATES {
+        if !more {
             break;
         }
         from = unlisted.last().cloned();

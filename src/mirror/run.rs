@@ -17,6 +17,14 @@ use crate::db::{database_now, Db, DbError, Lease};
 use crate::domain::StripeAccountId;
 use crate::stripe::{AccountClient, Stripe, StripeError};
 
+/// How many rows a look for deletion candidates reads at once.
+const CANDIDATES: i64 = 1000;
+
+/// A look-up of up to `limit` of the account's live rows without `mark`, after `after` in
+/// their id order: (conn, account, mark, after, limit).
+pub type Unlisted<T> =
+    fn(&mut crate::db::DbConnection, &str, &str, Option<&str>, i64) -> diesel::QueryResult<Vec<T>>;
+
 /// How many example ids a report keeps per kind and per finding.
 pub const EXAMPLES: usize = 10;
 
@@ -284,6 +292,26 @@ impl<'a> RunContext<'a> {
             .db
             .run(|conn| Ok::<_, DbError>(database_now(conn)?))
             .await?)
+    }
+
+    /// The next rows the listing marked `mark` did not see, after `after` (a row id), read by
+    /// `load`: the candidates for "deleted in Stripe", a page at a time; and whether more may
+    /// follow.
+    pub async fn unlisted_page<T: Send + 'static>(
+        &self,
+        load: Unlisted<T>,
+        mark: &str,
+        after: Option<String>,
+    ) -> Result<(Vec<T>, bool), MirrorError> {
+        let (account, mark) = (self.account.to_string(), mark.to_string());
+        let page = self
+            .db
+            .run(move |conn| {
+                Ok::<_, DbError>(load(conn, &account, &mark, after.as_deref(), CANDIDATES)?)
+            })
+            .await?;
+        let more = page.len() as i64 == CANDIDATES;
+        Ok((page, more))
     }
 
     /// In loops of one call per object (deletions, entitlements): a checkpoint every so often,
