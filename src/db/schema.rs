@@ -38,7 +38,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    customers (id) {
+    customers (stripe_account_id, id) {
         id -> Text,
         organizer_id -> Text,
         stripe_account_id -> Text,
@@ -87,7 +87,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    erasure_accounts (erasure_id, customer_id) {
+    erasure_accounts (stripe_account_id, erasure_id, customer_id) {
         erasure_id -> Text,
         customer_id -> Text,
         organizer_id -> Text,
@@ -339,7 +339,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    sync_runs (id) {
+    sync_runs (stripe_account_id, id) {
         id -> Text,
         organizer_id -> Text,
         stripe_account_id -> Text,
@@ -356,19 +356,20 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_event_attempts (id) {
+    webhook_event_attempts (stripe_account_id, id) {
         id -> Text,
         event_id -> Text,
         started_at -> Timestamp,
         finished_at -> Timestamp,
         error -> Nullable<Text>,
+        stripe_account_id -> Text,
     }
 }
 
 diesel::table! {
-    webhook_events (id) {
+    webhook_events (stripe_account_id, id) {
         id -> Text,
-        stripe_account_id -> Nullable<Text>,
+        stripe_account_id -> Text,
         event_type -> Text,
         object_type -> Text,
         object_id -> Nullable<Text>,
@@ -446,7 +447,6 @@ diesel::joinable!(customers -> organizers (organizer_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_secrets -> webhook_endpoints (endpoint_id));
-diesel::joinable!(webhook_event_attempts -> webhook_events (event_id));
 diesel::joinable!(erasure_accounts -> erasures (erasure_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

@@ -128,7 +128,10 @@ impl StripeAccount {
     }
 
     /// The rows of these accounts, those the mirror has.
-    pub fn of_each(conn: &mut DbConnection, accounts: &[&str]) -> QueryResult<Vec<Self>> {
+    pub fn of_each_across_accounts(
+        conn: &mut DbConnection,
+        accounts: &[&str],
+    ) -> QueryResult<Vec<Self>> {
         stripe_accounts::table
             .filter(stripe_accounts::stripe_account_id.eq_any(accounts))
             .filter(stripe_accounts::id.eq(stripe_accounts::stripe_account_id))

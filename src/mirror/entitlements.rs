@@ -295,7 +295,7 @@ pub struct CustomerAccess {
 /// id; for the whole batch in one statement, answered in the keys' order. The statement
 /// returns one row per such subscription (at least one per organizer and per customer),
 /// the organizer, customer and features repeated.
-pub fn find_access_with_organizers_by_ids(
+pub fn find_access_with_organizers_by_ids_across_accounts(
     conn: &mut DbConnection,
     keys: &[IdKey],
 ) -> QueryResult<Vec<FoundAccess>> {

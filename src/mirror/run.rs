@@ -190,13 +190,14 @@ impl<'a> RunContext<'a> {
         self.last_checkpoint = Instant::now();
         let report = serde_json::to_string(&self.report).unwrap_or_default();
         let (id, mut lease) = (self.run_id.clone(), self.lease.clone());
+        let account = self.account.to_string();
         let renewed = self
             .db
             .run(move |conn| {
                 if !lease.renew(conn, LEASE_TTL)? {
                     return Ok::<_, DbError>(None);
                 }
-                SyncRun::record_progress(conn, &id, &report)?;
+                SyncRun::record_progress(conn, &account, &id, &report)?;
                 Ok(Some(lease))
             })
             .await?;

@@ -127,7 +127,7 @@ async fn a_batch_of_email_keys_is_matched_key_by_key(app: TestApp) {
     let db = Db::connect(&url, 1, Duration::from_secs(5)).unwrap();
     let answers = tokio::task::spawn_blocking(move || {
         let mut conn = db.get().unwrap();
-        Customer::find_with_organizers_by_emails(&mut conn, &keys).unwrap()
+        Customer::find_with_organizers_by_emails_across_accounts(&mut conn, &keys).unwrap()
     })
     .await
     .unwrap();

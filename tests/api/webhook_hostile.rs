@@ -162,7 +162,7 @@ fn row(id: &str) -> NewWebhookEvent {
     let at = now();
     NewWebhookEvent {
         id: id.to_string(),
-        stripe_account_id: Some(ACCOUNT.to_string()),
+        stripe_account_id: ACCOUNT.to_string(),
         event_type: "customer.updated".into(),
         object_type: "customer".into(),
         object_id: Some("cus_1".into()),

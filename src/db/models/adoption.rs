@@ -45,6 +45,7 @@ pub fn active_by_stripe_ids(
             .collect();
             PlannedEachTime(
                 customers::table
+                    .filter(customers::stripe_account_id.eq(stripe_account_id))
                     .filter(customers::id.eq_any(ids))
                     .select(Customer::as_select()),
             )
@@ -174,7 +175,8 @@ pub fn mark_listed(
     match conn {
         DbConnection::Postgresql(pg) => diesel::sql_query(format!(
             "UPDATE customers SET listed_by = $3 FROM (SELECT c.id FROM {BY_STRIPE_IDS}) listed \
-             WHERE customers.id = listed.id AND customers.listed_by IS DISTINCT FROM $3"
+             WHERE customers.stripe_account_id = $1 AND customers.id = listed.id \
+               AND customers.listed_by IS DISTINCT FROM $3"
         ))
         .bind::<Text, _>(stripe_account_id)
         .bind::<Array<Text>, _>(stripe_ids)

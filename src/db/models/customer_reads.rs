@@ -19,29 +19,10 @@ pub type EmailKey = (String, String);
 pub type FoundByEmail = Option<(Organizer, Option<Customer>)>;
 
 impl Customer {
-    /// The organizer `organizer_id` and its customer with this normalized email (any status),
-    /// in one statement: an organizer's customers are all of one account (its own, or the
-    /// platform's for destination charges), so the organizer names them. `None` when
-    /// there is no such organizer; `Some((organizer, None))` when it has no such customer.
-    pub fn find_with_organizer_by_email(
-        conn: &mut DbConnection,
-        organizer_id: &str,
-        email_normalized: &str,
-    ) -> QueryResult<FoundByEmail> {
-        on_each_backend!(conn, |c| organizers::table
-            .left_join(
-                customers::table.on(customers::organizer_id
-                    .eq(organizers::id)
-                    .and(customers::email_normalized.eq(email_normalized))),
-            )
-            .filter(organizers::id.eq(organizer_id))
-            .select((Organizer::as_select(), Option::<Customer>::as_select()))
-            .first(c)
-            .optional())
-    }
-
     /// The organizer `organizer_id` and its customer `customer_id` (any status), in one
-    /// statement, as [`Customer::find_with_organizer_by_email`].
+    /// statement: an organizer's customers are all of one account (its own, or the platform's
+    /// for destination charges), so the organizer names them. `None` when there is no such
+    /// organizer; `Some((organizer, None))` when it has no such customer.
     pub fn find_with_organizer_by_id(
         conn: &mut DbConnection,
         organizer_id: &str,
@@ -59,11 +40,12 @@ impl Customer {
             .optional())
     }
 
-    /// [`Customer::find_with_organizer_by_email`] for many (organizer id, normalized email)
-    /// keys at once, in one statement: the answers come in the keys' order. The statement may
+    /// The organizer and its customer with the normalized email (as
+    /// [`Customer::find_with_organizer_by_id`]) for many (organizer id, normalized email) keys
+    /// at once, of whichever accounts, in one statement: the answers come in the keys' order. The statement may
     /// also return customers a key did not ask for (another organizer of the batch with one of
     /// its emails); they are matched by key and left out.
-    pub fn find_with_organizers_by_emails(
+    pub fn find_with_organizers_by_emails_across_accounts(
         conn: &mut DbConnection,
         keys: &[EmailKey],
     ) -> QueryResult<Vec<FoundByEmail>> {

@@ -68,7 +68,9 @@ impl Erasure {
 }
 
 impl ErasureAccount {
-    pub fn list_for_erasure(
+    /// The erasure's outcome in every account it reached (an erasure crosses tenants on
+    /// purpose).
+    pub fn list_for_erasure_across_accounts(
         conn: &mut DbConnection,
         erasure_id: &str,
     ) -> QueryResult<Vec<ErasureAccount>> {
@@ -83,7 +85,11 @@ impl ErasureAccount {
     pub fn record(conn: &mut DbConnection, item: &ErasureAccount) -> QueryResult<()> {
         on_each_backend!(conn, |inner| diesel::insert_into(erasure_accounts::table)
             .values(item)
-            .on_conflict((erasure_accounts::erasure_id, erasure_accounts::customer_id))
+            .on_conflict((
+                erasure_accounts::stripe_account_id,
+                erasure_accounts::erasure_id,
+                erasure_accounts::customer_id,
+            ))
             .do_update()
             .set((
                 erasure_accounts::stripe_customer_id.eq(&item.stripe_customer_id),

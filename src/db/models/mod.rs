@@ -25,4 +25,4 @@ pub use customer::{
 pub use customer_reads::{EmailKey, FoundByEmail};
 pub use erasure::{Erasure, ErasureAccount};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
-pub use webhook_event::{EventAttempt, EventFilter, NewWebhookEvent, WebhookEvent};
+pub use webhook_event::{EventAttempt, EventFilter, NewWebhookEvent, WebhookEvent, NO_ACCOUNT};

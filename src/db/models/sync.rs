@@ -70,14 +70,6 @@ impl SyncRun {
             .map(drop)
     }
 
-    pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SyncRun>> {
-        sync_runs::table
-            .filter(sync_runs::id.eq(id))
-            .select(SyncRun::as_select())
-            .first(conn)
-            .optional()
-    }
-
     pub fn find_by_account_and_id(
         conn: &mut DbConnection,
         account: &str,
@@ -171,6 +163,7 @@ impl SyncRun {
         .execute(conn)?;
         diesel::update(
             sync_runs::table
+                .filter(sync_runs::stripe_account_id.eq(account))
                 .filter(sync_runs::id.eq(id))
                 .filter(sync_runs::status.eq(RunStatus::Queued)),
         )
@@ -196,9 +189,15 @@ impl SyncRun {
 
     /// Stores the report so far of a run still `running` (not one another run marked
     /// `interrupted` meanwhile).
-    pub fn record_progress(conn: &mut DbConnection, id: &str, report: &str) -> QueryResult<()> {
+    pub fn record_progress(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+        report: &str,
+    ) -> QueryResult<()> {
         diesel::update(
             sync_runs::table
+                .filter(sync_runs::stripe_account_id.eq(account))
                 .filter(sync_runs::id.eq(id))
                 .filter(sync_runs::status.eq(RunStatus::Running)),
         )
@@ -208,8 +207,9 @@ impl SyncRun {
     }
 
     /// Marks runs whose instance stopped: `running` ones whose account no run holds, and
-    /// `queued` ones older than `queued_before` (their instance died before starting them).
-    pub fn abandon_stale(
+    /// `queued` ones older than `queued_before` (their instance died before starting them),
+    /// whichever accounts they are of (the sweep's clean-up).
+    pub fn abandon_stale_across_accounts(
         conn: &mut DbConnection,
         lease_kind: &str,
         queued_before: NaiveDateTime,
@@ -238,6 +238,7 @@ impl SyncRun {
             }
             marked += diesel::update(
                 sync_runs::table
+                    .filter(sync_runs::stripe_account_id.eq(&account))
                     .filter(sync_runs::id.eq(&id))
                     .filter(sync_runs::status.eq(status)),
             )
@@ -253,13 +254,17 @@ impl SyncRun {
     /// Stores the report so far (and, when `status` ends the run, how it ended).
     pub fn record(
         conn: &mut DbConnection,
+        account: &str,
         id: &str,
         status: RunStatus,
         report: &str,
         error: Option<&str>,
     ) -> QueryResult<()> {
         let finished = !matches!(status, RunStatus::Running | RunStatus::Queued);
-        diesel::update(sync_runs::table.filter(sync_runs::id.eq(id)))
+        let target = sync_runs::table
+            .filter(sync_runs::stripe_account_id.eq(account))
+            .filter(sync_runs::id.eq(id));
+        diesel::update(target)
             .set((
                 sync_runs::status.eq(status),
                 sync_runs::report.eq(report),

@@ -9,12 +9,17 @@ use crate::db::schema::{organizers, webhook_event_attempts, webhook_events};
 use crate::db::DbConnection;
 use crate::domain::EventStatus;
 
+/// The account of an event that names none when no platform account is configured: no
+/// tenant's. Stored as such (not NULL) so that every row has the account its key leads with.
+pub const NO_ACCOUNT: &str = "";
+
 /// An inbox row as ingestion writes it.
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = webhook_events)]
 pub struct NewWebhookEvent {
     pub id: String,
-    pub stripe_account_id: Option<String>,
+    /// The event's account, or [`NO_ACCOUNT`].
+    pub stripe_account_id: String,
     pub event_type: String,
     pub object_type: String,
     pub object_id: Option<String>,
@@ -31,7 +36,8 @@ pub struct NewWebhookEvent {
 #[diesel(table_name = webhook_events)]
 pub struct WebhookEvent {
     pub id: String,
-    pub stripe_account_id: Option<String>,
+    /// The event's account, or [`NO_ACCOUNT`]: see [`WebhookEvent::account`].
+    pub stripe_account_id: String,
     pub event_type: String,
     pub object_type: String,
     pub object_id: Option<String>,
@@ -50,6 +56,7 @@ pub struct WebhookEvent {
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_event_attempts)]
 pub struct EventAttempt {
+    pub stripe_account_id: String,
     pub id: String,
     pub event_id: String,
     pub started_at: NaiveDateTime,
@@ -70,6 +77,11 @@ pub struct EventFilter {
 use webhook_events::dsl as e;
 
 impl WebhookEvent {
+    /// The tenant the event belongs to; `None` for an event of no tenant's.
+    pub fn account(&self) -> Option<&str> {
+        Some(self.stripe_account_id.as_str()).filter(|account| *account != NO_ACCOUNT)
+    }
+
     /// Stores `rows` and returns the ids that were new; an id already stored is a redelivery and
     /// is left as it is. Rows for an account no organizer has are stored as `unknown_account`.
     /// On PostgreSQL this is one prepared statement whatever the batch size (the rows go as
@@ -85,7 +97,8 @@ impl WebhookEvent {
             DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
                 let mut accounts: Vec<&str> = rows
                     .iter()
-                    .filter_map(|row| row.stripe_account_id.as_deref())
+                    .map(|row| row.stripe_account_id.as_str())
+                    .filter(|account| *account != NO_ACCOUNT)
                     .collect();
                 accounts.sort_unstable();
                 accounts.dedup();
@@ -98,10 +111,7 @@ impl WebhookEvent {
                     .collect();
                 let mut inserted = Vec::with_capacity(rows.len());
                 for &row in rows {
-                    let known = row
-                        .stripe_account_id
-                        .as_ref()
-                        .is_some_and(|a| known.contains(a));
+                    let known = known.contains(&row.stripe_account_id);
                     let id = if row.status == EventStatus::Pending && !known {
                         let row = NewWebhookEvent {
                             status: EventStatus::UnknownAccount,
@@ -118,11 +128,12 @@ impl WebhookEvent {
         }
     }
 
-    /// Claims up to `limit` due events for `owner` until `until`: each is then this worker's
-    /// alone until it settles, gives back or its lease runs out (a worker that died). On
-    /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other; SQLite
-    /// serializes them with a write transaction.
-    pub fn claim_due(
+    /// Claims up to `limit` due events, whichever accounts they are of, for `owner` until
+    /// `until`: each is then this worker's alone until it settles, gives back or its lease runs
+    /// out (a worker that died). On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent
+    /// claimers pass each other; SQLite serializes them with a write transaction. The workers'
+    /// one query across tenants (docs/design.md, "Past one database").
+    pub fn claim_due_across_accounts(
         conn: &mut DbConnection,
         owner: &str,
         now: NaiveDateTime,
@@ -183,12 +194,14 @@ impl WebhookEvent {
     /// Marks `ids` processed, settled by `settled_by`'s fetch.
     pub fn settle(
         conn: &mut DbConnection,
+        account: &str,
         ids: &[String],
         settled_by: &str,
         now: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::update(
             e::webhook_events
+                .filter(e::stripe_account_id.eq(account))
                 .filter(e::id.eq_any(ids))
                 .filter(e::status.eq(EventStatus::Pending)),
         )
@@ -207,6 +220,7 @@ impl WebhookEvent {
     /// settled, wait until then too instead of each failing on its own.
     pub fn fail(
         conn: &mut DbConnection,
+        account: &str,
         claimed: &str,
         owner: &str,
         others: &[String],
@@ -220,6 +234,7 @@ impl WebhookEvent {
         };
         diesel::update(
             e::webhook_events
+                .filter(e::stripe_account_id.eq(account))
                 .filter(e::id.eq(claimed))
                 .filter(e::lease_owner.eq(owner)),
         )
@@ -232,6 +247,7 @@ impl WebhookEvent {
         .execute(conn)?;
         diesel::update(
             e::webhook_events
+                .filter(e::stripe_account_id.eq(account))
                 .filter(e::id.eq_any(others))
                 .filter(e::id.ne(claimed))
                 .filter(e::status.eq(EventStatus::Pending))
@@ -247,12 +263,14 @@ impl WebhookEvent {
     /// again at `retry_at`, and this claim does not count as an attempt.
     pub fn give_back(
         conn: &mut DbConnection,
+        account: &str,
         claimed: &str,
         owner: &str,
         retry_at: NaiveDateTime,
     ) -> QueryResult<()> {
         diesel::update(
             e::webhook_events
+                .filter(e::stripe_account_id.eq(account))
                 .filter(e::id.eq(claimed))
                 .filter(e::lease_owner.eq(owner))
                 .filter(e::status.eq(EventStatus::Pending)),
@@ -270,10 +288,14 @@ impl WebhookEvent {
     /// Makes an event due now, whatever its state, with a fresh attempt budget.
     pub fn replay(
         conn: &mut DbConnection,
+        account: &str,
         id: &str,
         now: NaiveDateTime,
     ) -> QueryResult<Option<WebhookEvent>> {
-        let updated = diesel::update(e::webhook_events.filter(e::id.eq(id)))
+        let target = e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
+            .filter(e::id.eq(id));
+        crate::on_each_backend!(conn, |c| diesel::update(target)
             .set((
                 e::status.eq(EventStatus::Pending),
                 e::attempts.eq(0),
@@ -283,23 +305,31 @@ impl WebhookEvent {
                 e::processed_at.eq(None::<NaiveDateTime>),
                 e::settled_by.eq(None::<String>),
             ))
-            .execute(conn)?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        Self::find(conn, id)
+            .returning(WebhookEvent::as_returning())
+            .get_result(c))
+        .optional()
     }
 
-    /// Which of `ids` the inbox holds, in one query.
-    pub fn known_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashSet<String>> {
+    /// Which of `ids` the inbox holds for `account`, in one query.
+    pub fn known_ids(
+        conn: &mut DbConnection,
+        account: &str,
+        ids: &[String],
+    ) -> QueryResult<HashSet<String>> {
         e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
             .filter(e::id.eq_any(ids))
             .select(e::id)
             .load::<String>(conn)
             .map(|found| found.into_iter().collect())
     }
 
-    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WebhookEvent>> {
+    /// The event `id`, whichever account it is of (the admin's look-up: Stripe's event ids are
+    /// unique, the admin does not know the account).
+    pub fn find_across_accounts(
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> QueryResult<Option<WebhookEvent>> {
         e::webhook_events
             .filter(e::id.eq(id))
             .select(WebhookEvent::as_select())
@@ -307,22 +337,28 @@ impl WebhookEvent {
             .optional()
     }
 
-    pub fn payload(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    pub fn payload(
+        conn: &mut DbConnection,
+        account: &str,
+        id: &str,
+    ) -> QueryResult<Option<String>> {
         e::webhook_events
+            .filter(e::stripe_account_id.eq(account))
             .filter(e::id.eq(id))
             .select(e::payload)
             .first(conn)
             .optional()
     }
 
-    /// Newest first, `limit` rows. `None` when the cursor's event does not exist.
-    pub fn list(
+    /// The admin's list, newest first, `limit` rows, of every account unless the filter names
+    /// one. `None` when the cursor's event does not exist.
+    pub fn list_across_accounts(
         conn: &mut DbConnection,
         filter: &EventFilter,
         limit: i64,
     ) -> QueryResult<Option<Vec<WebhookEvent>>> {
         let before = match &filter.after_event {
-            Some(id) => match Self::find(conn, id)? {
+            Some(id) => match Self::find_across_accounts(conn, id)? {
                 Some(event) => Some((event.received_at, event.id)),
                 None => return Ok(None),
             },
@@ -352,9 +388,23 @@ impl WebhookEvent {
         query.load(conn).map(Some)
     }
 
-    /// The inbox at a glance, of one account or of all: events waiting, when the oldest of
-    /// them arrived, and events dead-lettered.
+    /// One account's inbox at a glance: events waiting, when the oldest of them arrived, and
+    /// events dead-lettered.
     pub fn backlog(
+        conn: &mut DbConnection,
+        account: &str,
+    ) -> QueryResult<(i64, Option<NaiveDateTime>, i64)> {
+        Self::backlog_of(conn, Some(account))
+    }
+
+    /// [`WebhookEvent::backlog`] of the whole inbox (the metrics and the admin's overview).
+    pub fn backlog_across_accounts(
+        conn: &mut DbConnection,
+    ) -> QueryResult<(i64, Option<NaiveDateTime>, i64)> {
+        Self::backlog_of(conn, None)
+    }
+
+    fn backlog_of(
         conn: &mut DbConnection,
         account: Option<&str>,
     ) -> QueryResult<(i64, Option<NaiveDateTime>, i64)> {
@@ -385,8 +435,13 @@ impl EventAttempt {
         Ok(())
     }
 
-    pub fn for_event(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<EventAttempt>> {
+    pub fn for_event(
+        conn: &mut DbConnection,
+        account: &str,
+        event_id: &str,
+    ) -> QueryResult<Vec<EventAttempt>> {
         webhook_event_attempts::table
+            .filter(webhook_event_attempts::stripe_account_id.eq(account))
             .filter(webhook_event_attempts::event_id.eq(event_id))
             .order(webhook_event_attempts::started_at.asc())
             .select(EventAttempt::as_select())

@@ -24,7 +24,7 @@ struct InsertedId {
 /// against `organizers` in the same statement.
 struct InsertBatch<'a> {
     ids: Vec<&'a str>,
-    accounts: Vec<Option<&'a str>>,
+    accounts: Vec<&'a str>,
     event_types: Vec<&'a str>,
     object_types: Vec<&'a str>,
     object_ids: Vec<Option<&'a str>>,
@@ -44,7 +44,7 @@ impl<'a> InsertBatch<'a> {
         let time = |f: fn(&NewWebhookEvent) -> NaiveDateTime| rows.iter().map(|r| f(r)).collect();
         Self {
             ids: text(|r| &r.id),
-            accounts: optional(|r| r.stripe_account_id.as_deref()),
+            accounts: text(|r| &r.stripe_account_id),
             event_types: text(|r| &r.event_type),
             object_types: text(|r| &r.object_type),
             object_ids: optional(|r| r.object_id.as_deref()),
@@ -76,7 +76,7 @@ impl QueryFragment<Pg> for InsertBatch<'_> {
         );
         out.push_bind_param::<Array<Text>, _>(&self.ids)?;
         out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.accounts)?;
+        out.push_bind_param::<Array<Text>, _>(&self.accounts)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.event_types)?;
         out.push_sql(", ");
@@ -98,7 +98,7 @@ impl QueryFragment<Pg> for InsertBatch<'_> {
         out.push_sql(
             ") AS v(id, account, event_type, object_type, object_id, livemode, created_at, \
                     received_at, status, next_attempt_at, payload) \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
+             ON CONFLICT (stripe_account_id, id) DO NOTHING RETURNING id",
         );
         Ok(())
     }

@@ -26,12 +26,12 @@ impl GroupedReads {
     /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`).
     pub fn start(db: Db, runners: usize) -> std::io::Result<Self> {
         let by_email = |conn: &mut DbConnection, keys: &[EmailKey]| {
-            Ok(Customer::find_with_organizers_by_emails(conn, keys)?)
-        };
-        let access_by_id = |conn: &mut DbConnection, keys: &[IdKey]| {
-            Ok(entitlements::find_access_with_organizers_by_ids(
+            Ok(Customer::find_with_organizers_by_emails_across_accounts(
                 conn, keys,
             )?)
+        };
+        let access_by_id = |conn: &mut DbConnection, keys: &[IdKey]| {
+            Ok(entitlements::find_access_with_organizers_by_ids_across_accounts(conn, keys)?)
         };
         Ok(Self {
             by_email: Group::start(

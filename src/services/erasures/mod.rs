@@ -107,7 +107,7 @@ pub async fn erase(
             };
             let mut keys = CustomerKey::find_all_by_email_across_accounts(conn, &normalized)?;
             // A customer that failed before is retried even if its email changed since.
-            for failed in ErasureAccount::list_for_erasure(conn, &erasure.id)? {
+            for failed in ErasureAccount::list_for_erasure_across_accounts(conn, &erasure.id)? {
                 if failed.outcome == ErasureOutcome::Failed
                     && !keys.iter().any(|key| key.id == failed.customer_id)
                 {
@@ -185,7 +185,7 @@ pub async fn erase(
                 let updated_at = now();
                 Erasure::set_status(conn, &id, ErasureStatus::Partial, updated_at)?;
                 // A customer that failed before and is gone now was deleted by other means.
-                for mut stale in ErasureAccount::list_for_erasure(conn, &id)? {
+                for mut stale in ErasureAccount::list_for_erasure_across_accounts(conn, &id)? {
                     if stale.outcome == ErasureOutcome::Failed
                         && !processed.contains(&stale.customer_id)
                         && CustomerKey::find_by_account_and_id(
@@ -201,7 +201,7 @@ pub async fn erase(
                         ErasureAccount::record(conn, &stale)?;
                     }
                 }
-                let accounts = ErasureAccount::list_for_erasure(conn, &id)?;
+                let accounts = ErasureAccount::list_for_erasure_across_accounts(conn, &id)?;
                 let status = if accounts.iter().all(|a| a.outcome == ErasureOutcome::Erased) {
                     ErasureStatus::Completed
                 } else {

@@ -268,7 +268,7 @@ pub async fn list(
                 .iter()
                 .filter_map(|o| o.stripe_account_id.as_deref())
                 .collect();
-            let statuses = StripeAccount::of_each(conn, &accounts)?;
+            let statuses = StripeAccount::of_each_across_accounts(conn, &accounts)?;
             Ok::<_, OrganizerError>((organizers, statuses))
         })
         .await?;

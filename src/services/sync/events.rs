@@ -75,13 +75,14 @@ pub(super) async fn reconcile(run: &mut RunContext<'_>) -> Result<(), SyncError>
             let mut row = inbox_row(envelope, body, None);
             // Listed with the account's header: the account is the run's, whatever the
             // payload says.
-            row.stripe_account_id = Some(run.account.to_string());
+            row.stripe_account_id = run.account.to_string();
             rows.push(row);
         }
         let stored = if run.dry_run {
             let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+            let account = run.account.to_string();
             db.run(move |conn| {
-                let known = WebhookEvent::known_ids(conn, &ids)?;
+                let known = WebhookEvent::known_ids(conn, &account, &ids)?;
                 Ok::<_, DbError>(ids.into_iter().filter(|id| !known.contains(id)).collect())
             })
             .await?

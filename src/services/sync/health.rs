@@ -118,7 +118,7 @@ fn account_health(
     let every_kind: Vec<&str> = SyncKind::all().into_iter().map(SyncKind::as_str).collect();
     let last_success = SyncRun::latest_repair_by_account(conn, &account, &every_kind)?;
     let since = runs::events_since(conn, &account)?;
-    let (pending, oldest, dead) = WebhookEvent::backlog(conn, Some(&account))?;
+    let (pending, oldest, dead) = WebhookEvent::backlog(conn, &account)?;
     let age = |t: NaiveDateTime| (at - t).num_seconds().max(0);
     let cursor_age = since.map(|since| (at.and_utc().timestamp() - since).max(0));
     let oldest_pending = oldest.map(age);

@@ -58,7 +58,7 @@ pub async fn request_run(
                     Some(_) => Start::AfterCurrent,
                     None if running => Start::AfterCurrent,
                     None => {
-                        SyncRun::abandon_stale(conn, LEASE_KIND, fresh)?;
+                        SyncRun::abandon_stale_across_accounts(conn, LEASE_KIND, fresh)?;
                         Start::Now
                     }
                 };
@@ -161,7 +161,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
         Err(err) => {
             let message = crate::domain::chain(&err);
             let report = DriftReport::default();
-            return finish(state, &run.id, RunStatus::Failed, &report, Some(message)).await;
+            return finish(state, &run, RunStatus::Failed, &report, Some(message)).await;
         }
     };
     let claimed = loop {
@@ -191,10 +191,12 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
     let lease = match claimed {
         Ok(Claim::Started(lease)) => lease,
         Ok(Claim::Withdrawn) => {
-            let id = run.id.clone();
+            let (account, id) = (run.stripe_account_id.clone(), run.id.clone());
             return state
                 .db
-                .run(move |conn| Ok::<_, DbError>(SyncRun::find_by_id(conn, &id)?))
+                .run(move |conn| {
+                    Ok::<_, DbError>(SyncRun::find_by_account_and_id(conn, &account, &id)?)
+                })
                 .await?
                 .ok_or(SyncError::NotFound(run.id));
         }
@@ -202,7 +204,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
             let reason = "another run of this account was in progress";
             return finish(
                 state,
-                &run.id,
+                &run,
                 RunStatus::Skipped,
                 &DriftReport::default(),
                 Some(reason.into()),
@@ -213,7 +215,7 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
             let message = crate::domain::chain(&err);
             return finish(
                 state,
-                &run.id,
+                &run,
                 RunStatus::Failed,
                 &DriftReport::default(),
                 Some(message),
@@ -281,25 +283,23 @@ async fn execute_when(state: &AppState, run: SyncRun, start: Start) -> Result<Sy
             crate::telemetry::metrics::sync_drift(kind, finding, count);
         }
     }
-    finish(state, &run.id, status, &report, error).await
+    finish(state, &run, status, &report, error).await
 }
 
 async fn finish(
     state: &AppState,
-    id: &str,
+    run: &SyncRun,
     status: RunStatus,
     report: &DriftReport,
     error: Option<String>,
 ) -> Result<SyncRun, SyncError> {
-    let (id, report) = (
-        id.to_string(),
-        serde_json::to_string(report).unwrap_or_default(),
-    );
+    let (account, id) = (run.stripe_account_id.clone(), run.id.clone());
+    let report = serde_json::to_string(report).unwrap_or_default();
     state
         .db
         .run(move |conn| {
-            SyncRun::record(conn, &id, status, &report, error.as_deref())?;
-            let run = SyncRun::find_by_id(conn, &id)?;
+            SyncRun::record(conn, &account, &id, status, &report, error.as_deref())?;
+            let run = SyncRun::find_by_account_and_id(conn, &account, &id)?;
             run.ok_or(SyncError::NotFound(id))
         })
         .await

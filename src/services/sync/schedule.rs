@@ -59,7 +59,11 @@ pub async fn sweep(
         .db
         .run(move |conn| {
             // Runs whose instance stopped are marked before new ones start.
-            SyncRun::abandon_stale(conn, crate::mirror::LEASE_KIND, now() - Span::minutes(10))?;
+            SyncRun::abandon_stale_across_accounts(
+                conn,
+                crate::mirror::LEASE_KIND,
+                now() - Span::minutes(10),
+            )?;
             let every_kind: Vec<&str> = SyncKind::all().into_iter().map(SyncKind::as_str).collect();
             let mut due = Vec::new();
             for organizer in Organizer::list_connected(conn)? {

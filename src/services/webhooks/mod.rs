@@ -19,7 +19,7 @@ pub use envelope::Envelope;
 pub use inbox::{store_batch, Inbox, InsertFn, RowOutcome, Stored};
 
 use crate::configuration::WebhookSettings;
-use crate::db::models::NewWebhookEvent;
+use crate::db::models::{NewWebhookEvent, NO_ACCOUNT};
 use crate::db::{now, Db, DbError};
 use crate::domain::EventStatus;
 use crate::domain::{StripeAccountId, StripeId};
@@ -165,7 +165,7 @@ pub(crate) fn inbox_row(
             .account
             .as_ref()
             .or(platform_account)
-            .map(ToString::to_string),
+            .map_or_else(|| NO_ACCOUNT.to_string(), ToString::to_string),
         id: envelope.id.into_string(),
         event_type: envelope.event_type,
         object_type: envelope.object_type,

@@ -76,7 +76,13 @@ impl Worker {
             .db
             .run(move |conn| {
                 let now = now();
-                let mut claimed = WebhookEvent::claim_due(conn, &owner, now, expiry(now, ttl), 1)?;
+                let mut claimed = WebhookEvent::claim_due_across_accounts(
+                    conn,
+                    &owner,
+                    now,
+                    expiry(now, ttl),
+                    1,
+                )?;
                 Ok(claimed.pop())
             })
             .await
@@ -111,7 +117,7 @@ impl Worker {
         event: &WebhookEvent,
         started: NaiveDateTime,
     ) -> Result<Outcome, ProcessError> {
-        let (Some(account), Some(object_id)) = (&event.stripe_account_id, &event.object_id) else {
+        let (Some(account), Some(object_id)) = (event.account(), &event.object_id) else {
             return self.settle(event, vec![event.id.clone()], started).await;
         };
         let account = StripeAccountId::parse(account)
@@ -134,6 +140,7 @@ impl Worker {
                     let Some(lease) = Lease::claim(conn, OBJECT_LEASE, &key, ttl)? else {
                         WebhookEvent::give_back(
                             conn,
+                            &account_key,
                             &event_id,
                             &owner,
                             expiry(now(), HELD_RETRY),
@@ -148,7 +155,7 @@ impl Worker {
                         &object_type,
                         &object,
                     )?;
-                    let payload = WebhookEvent::payload(conn, &event_id)?;
+                    let payload = WebhookEvent::payload(conn, &account_key, &event_id)?;
                     // When the fetch began, by the database's clock: the one clock every
                     // instance shares, which the mirror's no-stale-overwrite guard compares.
                     let fetch_started = database_now(conn)?;
@@ -207,15 +214,15 @@ impl Worker {
         ids: Vec<String>,
         started: NaiveDateTime,
     ) -> Result<Outcome, ProcessError> {
-        let attempt = attempt_row(&event.id, started, None);
-        let settled_by = event.id.clone();
+        let attempt = attempt_row(event, started, None);
+        let (account, settled_by) = (event.stripe_account_id.clone(), event.id.clone());
         let count = self
             .state
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     EventAttempt::record(conn, &attempt)?;
-                    WebhookEvent::settle(conn, &ids, &settled_by, now())
+                    WebhookEvent::settle(conn, &account, &ids, &settled_by, now())
                 })
                 .map_err(ProcessError::from)
             })
@@ -234,15 +241,16 @@ impl Worker {
     ) -> Outcome {
         let dead = event.attempts >= self.settings.webhook_max_attempts;
         let retry_at = expiry(now(), self.settings.backoff(event.attempts));
-        let (id, owner, others) = (event.id.clone(), self.owner.clone(), others.to_vec());
-        let attempt = attempt_row(&event.id, started, Some(error.clone()));
+        let (account, id) = (event.stripe_account_id.clone(), event.id.clone());
+        let (owner, others) = (self.owner.clone(), others.to_vec());
+        let attempt = attempt_row(event, started, Some(error.clone()));
         let stored = self
             .state
             .db
             .run(move |conn| {
                 crate::db::write_transaction(conn, |conn| {
                     EventAttempt::record(conn, &attempt)?;
-                    WebhookEvent::fail(conn, &id, &owner, &others, retry_at, dead)
+                    WebhookEvent::fail(conn, &account, &id, &owner, &others, retry_at, dead)
                 })
                 .map_err(DbError::from)
             })
@@ -255,10 +263,15 @@ impl Worker {
     }
 }
 
-fn attempt_row(event_id: &str, started: NaiveDateTime, error: Option<String>) -> EventAttempt {
+fn attempt_row(
+    event: &WebhookEvent,
+    started: NaiveDateTime,
+    error: Option<String>,
+) -> EventAttempt {
     EventAttempt {
+        stripe_account_id: event.stripe_account_id.clone(),
         id: uuid::Uuid::now_v7().to_string(),
-        event_id: event_id.to_string(),
+        event_id: event.id.clone(),
         started_at: started,
         finished_at: now(),
         error,

@@ -91,7 +91,9 @@ pub async fn list(
     let fetch = limit.fetch_size() as i64;
     let mut events = state
         .db
-        .run(move |conn| WebhookEvent::list(conn, &filter, fetch).map_err(EventsError::from))
+        .run(move |conn| {
+            WebhookEvent::list_across_accounts(conn, &filter, fetch).map_err(EventsError::from)
+        })
         .await?
         .ok_or(EventsError::CursorGone)?;
     let next_cursor = (events.len() > limit.get()).then(|| {
@@ -112,10 +114,11 @@ pub async fn get(state: &AppState, id: String) -> Result<WebhookEventDetail, Eve
     state
         .db
         .run(move |conn| {
-            let event =
-                WebhookEvent::find(conn, &id)?.ok_or_else(|| EventsError::NotFound(id.clone()))?;
-            let attempts = EventAttempt::for_event(conn, &id)?;
-            let payload = WebhookEvent::payload(conn, &id)?.unwrap_or_default();
+            let event = WebhookEvent::find_across_accounts(conn, &id)?
+                .ok_or_else(|| EventsError::NotFound(id.clone()))?;
+            let account = &event.stripe_account_id;
+            let attempts = EventAttempt::for_event(conn, account, &id)?;
+            let payload = WebhookEvent::payload(conn, account, &id)?.unwrap_or_default();
             Ok(WebhookEventDetail::new(event, attempts, payload))
         })
         .await
@@ -136,8 +139,10 @@ pub async fn replay(
         .db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let event = WebhookEvent::replay(conn, &id, now())?
-                    .ok_or_else(|| EventsError::NotFound(id.clone()))?;
+                let missing = || EventsError::NotFound(id.clone());
+                let found = WebhookEvent::find_across_accounts(conn, &id)?.ok_or_else(missing)?;
+                let event = WebhookEvent::replay(conn, &found.stripe_account_id, &id, now())?
+                    .ok_or_else(missing)?;
                 audit.record(
                     conn,
                     &AuditEntry {
@@ -160,7 +165,7 @@ pub async fn replay(
 pub async fn backlog(state: &AppState) -> Result<(i64, f64, i64), DbError> {
     let (pending, oldest, dead) = state
         .db
-        .run(|conn| Ok::<_, DbError>(WebhookEvent::backlog(conn, None)?))
+        .run(|conn| Ok::<_, DbError>(WebhookEvent::backlog_across_accounts(conn)?))
         .await?;
     let age = oldest.map_or(0.0, |at| (now() - at).as_seconds_f64().max(0.0));
     Ok((pending, age, dead))

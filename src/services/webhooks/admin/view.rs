@@ -37,9 +37,9 @@ pub struct WebhookEventResponse {
 impl From<WebhookEvent> for WebhookEventResponse {
     fn from(event: WebhookEvent) -> Self {
         Self {
+            stripe_account_id: event.account().map(str::to_string),
             id: event.id,
             event_type: event.event_type,
-            stripe_account_id: event.stripe_account_id,
             object_type: event.object_type,
             object_id: event.object_id,
             livemode: event.livemode,
