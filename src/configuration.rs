@@ -44,6 +44,9 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document this build serves (the source of `openapi.yaml`).
     Openapi,
+    /// Print the SQL that places the tables on a Citus cluster, sharded by Stripe account
+    /// (docs/design.md, "Past one database").
+    Distribute,
     /// Run the webhook workers only (for separate worker processes; see RUN_WORKERS).
     Worker(WorkerArgs),
     /// Reconcile one organizer's account with Stripe now, and print the drift report.

@@ -40,6 +40,10 @@ fn main() -> ExitCode {
             print!("{}", gateway::openapi::document_yaml());
             Ok(())
         }
+        Command::Distribute => {
+            print!("{}", gateway::db::distribution::citus_sql());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! an r2d2 pool that picks the backend from the URL scheme, and embedded migrations per backend.
 
 pub mod columns;
+pub mod distribution;
 pub mod group;
 pub mod lease;
 mod migrations;

@@ -8,6 +8,7 @@ mod helpers;
 mod admin_routes;
 mod audit_events;
 mod auth;
+mod catalog;
 mod checkout;
 mod checkout_contract;
 mod checkout_keys;
