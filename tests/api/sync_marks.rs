@@ -15,6 +15,7 @@ backend_tests!(
     a_listing_resumed_twice_fetches_nothing_its_earlier_runs_listed,
     a_resumed_customer_listing_fetches_only_what_it_did_not_list,
     a_dry_run_finds_a_deletion_and_leaves_the_next_run_correct,
+    more_unlisted_rows_than_a_page_of_candidates_are_all_fetched,
 );
 
 /// Makes the next listing call after `after` (and the transport's retries of it) fail.
@@ -164,5 +165,43 @@ async fn a_dry_run_finds_a_deletion_and_leaves_the_next_run_correct(app: TestApp
         ))
         .await,
         2
+    );
+}
+
+/// The rows a listing did not see are read a page of 1,000 at a time: with 1,001 of them, the
+/// second page holds the last, and every one is fetched and found deleted.
+async fn more_unlisted_rows_than_a_page_of_candidates_are_all_fetched(app: TestApp) {
+    let account = "acct_1SyncMarks000004";
+    let org = app.create_organizer("Marks", account).await;
+    let ids: Vec<String> = (0..1001).map(|n| format!("prod_{n:04}")).collect();
+    for id in &ids {
+        app.stripe
+            .put_object(Some(account), product_json(id, id, true));
+    }
+    let products = json!({ "kinds": ["products"] });
+    let first = run_once(&app, &org, products.clone()).await;
+    assert_eq!(drift(&first, "products")["missing"], 1001, "{first}");
+    for id in &ids {
+        app.stripe.remove_object(Some(account), id);
+    }
+    let second = run_once(&app, &org, products).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let d = drift(&second, "products");
+    assert_eq!(
+        (d["deleted_in_stripe"].as_u64(), d["repaired"].as_u64()),
+        (Some(1001), Some(1001)),
+        "{second}"
+    );
+    assert_eq!(
+        calls(&second),
+        1 + 1001,
+        "one empty page, then each row fetched once"
+    );
+    assert_eq!(
+        app.count_rows(&format!(
+            "products WHERE stripe_account_id = '{account}' AND deleted = false"
+        ))
+        .await,
+        0
     );
 }
