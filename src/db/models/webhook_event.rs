@@ -128,50 +128,73 @@ impl WebhookEvent {
         }
     }
 
-    /// Claims up to `limit` due events, whichever accounts they are of, for `owner` until
-    /// `until`: each is then this worker's alone until it settles, gives back or its lease runs
-    /// out (a worker that died). On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent
-    /// claimers pass each other; SQLite serializes them with a write transaction. The workers'
-    /// one query across tenants (docs/design.md, "Past one database").
-    pub fn claim_due_across_accounts(
+    /// Claims the next due event in the accounts' turns for `owner` until `until`: the oldest
+    /// due event of the first account after `after` that has one, going round to the first
+    /// account when none after it has. One account's backlog then gets a turn like any other
+    /// account, instead of delaying every event stored after it. The claimed event is this
+    /// worker's alone until it settles, gives back or its lease runs out (a worker that died).
+    /// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other; SQLite
+    /// serializes them with a write transaction. The workers' one query across tenants
+    /// (docs/design.md, "Past one database").
+    pub fn claim_next_across_accounts(
         conn: &mut DbConnection,
         owner: &str,
+        after: Option<&str>,
         now: NaiveDateTime,
         until: NaiveDateTime,
-        limit: i64,
-    ) -> QueryResult<Vec<WebhookEvent>> {
-        let due = e::webhook_events
-            .filter(e::status.eq(EventStatus::Pending))
-            .filter(e::next_attempt_at.le(now))
-            .filter(
-                e::lease_until
-                    .is_null()
-                    .or(e::lease_until.lt(now).assume_not_null()),
-            )
-            .order(e::next_attempt_at.asc())
-            .select(e::id)
-            .limit(limit);
-        macro_rules! take {
-            ($c:expr, $ids:expr) => {
-                diesel::update(e::webhook_events.filter(e::id.eq_any($ids)))
-                    .set((
-                        e::lease_owner.eq(owner),
-                        e::lease_until.eq(until),
-                        e::attempts.eq(e::attempts + 1),
-                    ))
-                    .returning(WebhookEvent::as_returning())
-                    .get_results($c)
+    ) -> QueryResult<Option<WebhookEvent>> {
+        // The accounts from `bound` on, each's due events oldest first (webhook_events_turns_idx).
+        macro_rules! due {
+            ($bound:expr) => {
+                e::webhook_events
+                    .filter($bound)
+                    .filter(e::status.eq(EventStatus::Pending))
+                    .filter(e::next_attempt_at.le(now))
+                    .filter(
+                        e::lease_until
+                            .is_null()
+                            .or(e::lease_until.lt(now).assume_not_null()),
+                    )
+                    .order((e::stripe_account_id.asc(), e::next_attempt_at.asc()))
+                    .select((e::stripe_account_id, e::id))
             };
         }
+        macro_rules! next {
+            ($c:expr, |$q:ident| $lock:expr) => {{
+                let mut found: Option<(String, String)> = None;
+                if let Some(after) = after {
+                    let $q = due!(e::stripe_account_id.gt(after));
+                    found = $lock.optional()?;
+                }
+                if found.is_none() {
+                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT));
+                    found = $lock.optional()?;
+                }
+                let Some((account, id)) = found else {
+                    return Ok(None);
+                };
+                diesel::update(
+                    e::webhook_events
+                        .filter(e::stripe_account_id.eq(account))
+                        .filter(e::id.eq(id)),
+                )
+                .set((
+                    e::lease_owner.eq(owner),
+                    e::lease_until.eq(until),
+                    e::attempts.eq(e::attempts + 1),
+                ))
+                .returning(WebhookEvent::as_returning())
+                .get_result($c)
+                .optional()
+            }};
+        }
         match conn {
-            DbConnection::Postgresql(pg) => pg.transaction(|pg| {
-                let ids: Vec<String> = due.for_update().skip_locked().load(pg)?;
-                take!(pg, &ids)
-            }),
-            DbConnection::Sqlite(sqlite) => sqlite.immediate_transaction(|sqlite| {
-                let ids: Vec<String> = due.load(sqlite)?;
-                take!(sqlite, &ids)
-            }),
+            DbConnection::Postgresql(pg) => {
+                pg.transaction(|pg| next!(pg, |query| query.for_update().skip_locked().first(pg)))
+            }
+            DbConnection::Sqlite(sqlite) => {
+                sqlite.immediate_transaction(|sqlite| next!(sqlite, |query| query.first(sqlite)))
+            }
         }
     }
 

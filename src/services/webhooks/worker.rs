@@ -4,7 +4,7 @@
 //! backoff until the event is dead-lettered. A worker that dies holding an event loses
 //! nothing: its claim expires and another worker takes the event.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -27,14 +27,17 @@ pub const OBJECT_LEASE: &str = "webhook.object";
 const HELD_RETRY: Duration = Duration::from_millis(500);
 
 /// The inbox as a queue duty of the jobs runner (`WORKER_CONCURRENCY` loops): each unit claims
-/// one due event under a claim token of its own and handles it.
+/// one due event under a claim token of its own and handles it. The loops share the accounts'
+/// turn: each claim is of the account after the one the last claim served.
 pub fn duty(state: AppState, settings: WorkerSettings) -> impl Duty {
     let settings = Arc::new(settings);
+    let turn = Arc::new(Mutex::new(None));
     move || {
         let worker = Worker {
             state: state.clone(),
             settings: settings.clone(),
             owner: uuid::Uuid::new_v4().simple().to_string(),
+            turn: turn.clone(),
         };
         async move { worker.work_once().await }
     }
@@ -45,6 +48,8 @@ struct Worker {
     settings: Arc<WorkerSettings>,
     /// The claim token of the unit this worker is.
     owner: String,
+    /// The account the last claim of this process served (`None`: start from the first).
+    turn: Arc<Mutex<Option<String>>>,
 }
 
 /// How one claimed event ended.
@@ -72,20 +77,27 @@ impl Worker {
     async fn claim(&self) -> Result<Option<WebhookEvent>, DbError> {
         let owner = self.owner.clone();
         let ttl = self.settings.lease();
-        self.state
+        let after = self.turn.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let claimed = self
+            .state
             .db
             .run(move |conn| {
                 let now = now();
-                let mut claimed = WebhookEvent::claim_due_across_accounts(
+                let until = expiry(now, ttl);
+                let claimed = WebhookEvent::claim_next_across_accounts(
                     conn,
                     &owner,
+                    after.as_deref(),
                     now,
-                    expiry(now, ttl),
-                    1,
+                    until,
                 )?;
-                Ok(claimed.pop())
+                Ok::<_, DbError>(claimed)
             })
-            .await
+            .await?;
+        *self.turn.lock().unwrap_or_else(|e| e.into_inner()) = claimed
+            .as_ref()
+            .map(|event| event.stripe_account_id.clone());
+        Ok(claimed)
     }
 
     async fn handle(&self, event: WebhookEvent) {

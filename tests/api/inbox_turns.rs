@@ -1,0 +1,101 @@
+//! The workers take the accounts in turns: the next claim is of the account after the one the
+//! last claim served (going round), so one account's backlog waits its turns instead of
+//! delaying every event stored after it.
+
+use chrono::Duration;
+use gateway::db::models::{NewWebhookEvent, WebhookEvent};
+use gateway::db::{now, DatabaseUrl, Db};
+use gateway::domain::EventStatus;
+
+use crate::helpers::{backend_tests, spawn_app_with, Backend};
+
+backend_tests!(a_backlog_of_one_account_waits_its_turns);
+
+const BUSY: &str = "acct_1TurnsBusy0000001";
+const QUIET: &str = "acct_1TurnsQuiet000001";
+const OTHER: &str = "acct_1TurnsSoft0000001";
+
+fn pending(id: &str, account: &str, due: chrono::NaiveDateTime) -> NewWebhookEvent {
+    NewWebhookEvent {
+        id: id.to_string(),
+        stripe_account_id: account.to_string(),
+        event_type: "product.updated".into(),
+        object_type: "product".into(),
+        object_id: Some(format!("prod_{id}")),
+        livemode: false,
+        created_at: due,
+        received_at: due,
+        status: EventStatus::Pending,
+        next_attempt_at: due,
+        payload: "{}".into(),
+    }
+}
+
+async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.worker.run_workers = false).await;
+    for (name, account) in [("Busy", BUSY), ("Quiet", QUIET), ("Other", OTHER)] {
+        app.create_organizer(name, account).await;
+    }
+    let db = Db::connect(
+        &DatabaseUrl::parse(app.database_url()).unwrap(),
+        1,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut conn = db.get().unwrap();
+    // The busy account's five events are all older than the two others' one each; one more
+    // of the busy account is not due yet.
+    let start = now() - Duration::seconds(60);
+    let at = |second: i64| start + Duration::seconds(second);
+    let mut rows: Vec<NewWebhookEvent> = (0..5)
+        .map(|n| pending(&format!("evt_busy{n}"), BUSY, at(n)))
+        .collect();
+    rows.push(pending("evt_quiet", QUIET, at(10)));
+    rows.push(pending("evt_other", OTHER, at(11)));
+    rows.push(pending(
+        "evt_busy_later",
+        BUSY,
+        now() + Duration::seconds(600),
+    ));
+    let refs: Vec<&NewWebhookEvent> = rows.iter().collect();
+    assert_eq!(
+        WebhookEvent::insert_batch(&mut conn, &refs).unwrap().len(),
+        8
+    );
+
+    let until = now() + Duration::seconds(30);
+    let mut after: Option<String> = None;
+    let mut order = Vec::new();
+    for _ in 0..7 {
+        let claimed = WebhookEvent::claim_next_across_accounts(
+            &mut conn,
+            "worker",
+            after.as_deref(),
+            now(),
+            until,
+        )
+        .unwrap();
+        let Some(event) = claimed else { break };
+        assert_eq!(event.lease_owner.as_deref(), Some("worker"));
+        after = Some(event.stripe_account_id.clone());
+        order.push(event.id);
+    }
+    // Accounts in id order (Busy < Quiet < Soft), each its oldest due event, then round again:
+    // oldest-first would have taken the five busy events before the two others.
+    assert_eq!(
+        order,
+        [
+            "evt_busy0",
+            "evt_quiet",
+            "evt_other",
+            "evt_busy1",
+            "evt_busy2",
+            "evt_busy3",
+            "evt_busy4"
+        ]
+    );
+    // Every due event is claimed (leased) now; the one not due stays unclaimed.
+    let none =
+        WebhookEvent::claim_next_across_accounts(&mut conn, "worker", None, now(), until).unwrap();
+    assert!(none.is_none(), "{none:?}");
+}
