@@ -1,10 +1,11 @@
 //! The workers take the accounts in turns: the next claim is of the account after the one the
 //! last claim served (going round), so one account's backlog waits its turns instead of
-//! delaying every event stored after it.
+//! delaying every event stored after it; an account holding its share of the workers waits
+//! while others have events due.
 
 use chrono::Duration;
 use gateway::db::models::{NewWebhookEvent, WebhookEvent};
-use gateway::db::{now, DatabaseUrl, Db};
+use gateway::db::{now, DatabaseUrl, Db, DbConnection};
 use gateway::domain::EventStatus;
 
 use crate::helpers::{backend_tests, spawn_app_with, Backend};
@@ -71,6 +72,7 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
             &mut conn,
             "worker",
             after.as_deref(),
+            &[],
             now(),
             until,
         )
@@ -95,7 +97,29 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
         ]
     );
     // Every due event is claimed (leased) now; the one not due stays unclaimed.
-    let none =
-        WebhookEvent::claim_next_across_accounts(&mut conn, "worker", None, now(), until).unwrap();
-    assert!(none.is_none(), "{none:?}");
+    let claim = |conn: &mut DbConnection, after: Option<&str>, full: &[String]| {
+        WebhookEvent::claim_next_across_accounts(conn, "worker", after, full, now(), until)
+            .unwrap()
+            .map(|event| event.id)
+    };
+    assert_eq!(claim(&mut conn, None, &[]), None);
+
+    // An account holding its share of the workers is passed over while another account has
+    // an event due, even an account after it in the turn; with nothing else due, it is served.
+    let more = [
+        pending("evt_busy5", BUSY, at(20)),
+        pending("evt_quiet2", QUIET, at(21)),
+    ];
+    let refs: Vec<&NewWebhookEvent> = more.iter().collect();
+    assert_eq!(
+        WebhookEvent::insert_batch(&mut conn, &refs).unwrap().len(),
+        2
+    );
+    let full = [BUSY.to_string()];
+    assert_eq!(claim(&mut conn, None, &full).as_deref(), Some("evt_quiet2"));
+    assert_eq!(
+        claim(&mut conn, Some(QUIET), &full).as_deref(),
+        Some("evt_busy5")
+    );
+    assert_eq!(claim(&mut conn, None, &full), None);
 }

@@ -130,16 +130,18 @@ impl WebhookEvent {
 
     /// Claims the next due event in the accounts' turns for `owner` until `until`: the oldest
     /// due event of the first account after `after` that has one, going round to the first
-    /// account when none after it has. One account's backlog then gets a turn like any other
-    /// account, instead of delaying every event stored after it. The claimed event is this
-    /// worker's alone until it settles, gives back or its lease runs out (a worker that died).
-    /// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other; SQLite
-    /// serializes them with a write transaction. The workers' one query across tenants
-    /// (docs/design.md, "Past one database").
+    /// account when none after it has; the accounts in `full` (holding their share of the
+    /// workers) only when no other account has a due event. One account's backlog then gets
+    /// a turn like any other account instead of delaying every event stored after it. The
+    /// claimed event is this worker's alone until it settles, gives back or its lease runs out
+    /// (a worker that died). On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers
+    /// pass each other; SQLite serializes them with a write transaction. The workers' one
+    /// query across tenants (docs/design.md, "Past one database").
     pub fn claim_next_across_accounts(
         conn: &mut DbConnection,
         owner: &str,
         after: Option<&str>,
+        full: &[String],
         now: NaiveDateTime,
         until: NaiveDateTime,
     ) -> QueryResult<Option<WebhookEvent>> {
@@ -161,12 +163,17 @@ impl WebhookEvent {
         }
         macro_rules! next {
             ($c:expr, |$q:ident| $lock:expr) => {{
+                let others = || diesel::dsl::not(e::stripe_account_id.eq_any(full));
                 let mut found: Option<(String, String)> = None;
                 if let Some(after) = after {
-                    let $q = due!(e::stripe_account_id.gt(after));
+                    let $q = due!(e::stripe_account_id.gt(after).and(others()));
                     found = $lock.optional()?;
                 }
                 if found.is_none() {
+                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT).and(others()));
+                    found = $lock.optional()?;
+                }
+                if found.is_none() && !full.is_empty() {
                     let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT));
                     found = $lock.optional()?;
                 }

@@ -8,6 +8,7 @@ mod deauthorize;
 mod envelope;
 mod inbox;
 pub mod process;
+mod turns;
 pub mod worker;
 
 use std::sync::Arc;

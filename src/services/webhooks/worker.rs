@@ -4,12 +4,13 @@
 //! backoff until the event is dead-lettered. A worker that dies holding an event loses
 //! nothing: its claim expires and another worker takes the event.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
 use super::process::{self, EventRef, ProcessError};
+use super::turns::{Held, Turns};
 use crate::configuration::WorkerSettings;
 use crate::db::lease::expiry;
 use crate::db::models::{EventAttempt, WebhookEvent};
@@ -28,16 +29,16 @@ const HELD_RETRY: Duration = Duration::from_millis(500);
 
 /// The inbox as a queue duty of the jobs runner (`WORKER_CONCURRENCY` loops): each unit claims
 /// one due event under a claim token of its own and handles it. The loops share the accounts'
-/// turn: each claim is of the account after the one the last claim served.
+/// turns (`turns.rs`).
 pub fn duty(state: AppState, settings: WorkerSettings) -> impl Duty {
+    let turns = Turns::new(settings.worker_concurrency);
     let settings = Arc::new(settings);
-    let turn = Arc::new(Mutex::new(None));
     move || {
         let worker = Worker {
             state: state.clone(),
             settings: settings.clone(),
             owner: uuid::Uuid::new_v4().simple().to_string(),
-            turn: turn.clone(),
+            turns: turns.clone(),
         };
         async move { worker.work_once().await }
     }
@@ -48,8 +49,8 @@ struct Worker {
     settings: Arc<WorkerSettings>,
     /// The claim token of the unit this worker is.
     owner: String,
-    /// The account the last claim of this process served (`None`: start from the first).
-    turn: Arc<Mutex<Option<String>>>,
+    /// The accounts' turns at this process's workers.
+    turns: Turns,
 }
 
 /// How one claimed event ended.
@@ -66,7 +67,7 @@ enum Outcome {
 impl Worker {
     async fn work_once(self) -> UnitResult {
         match self.claim().await? {
-            Some(event) => {
+            Some((event, _held)) => {
                 self.handle(event).await;
                 Ok(Ran::Worked)
             }
@@ -74,30 +75,36 @@ impl Worker {
         }
     }
 
-    async fn claim(&self) -> Result<Option<WebhookEvent>, DbError> {
+    async fn claim(&self) -> Result<Option<(WebhookEvent, Held)>, DbError> {
         let owner = self.owner.clone();
         let ttl = self.settings.lease();
-        let after = self.turn.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let next = self.turns.next();
         let claimed = self
             .state
             .db
             .run(move |conn| {
                 let now = now();
-                let until = expiry(now, ttl);
                 let claimed = WebhookEvent::claim_next_across_accounts(
                     conn,
                     &owner,
-                    after.as_deref(),
+                    next.after.as_deref(),
+                    &next.full,
                     now,
-                    until,
+                    expiry(now, ttl),
                 )?;
                 Ok::<_, DbError>(claimed)
             })
             .await?;
-        *self.turn.lock().unwrap_or_else(|e| e.into_inner()) = claimed
-            .as_ref()
-            .map(|event| event.stripe_account_id.clone());
-        Ok(claimed)
+        Ok(match claimed {
+            Some(event) => {
+                let held = self.turns.claimed(&event.stripe_account_id);
+                Some((event, held))
+            }
+            None => {
+                self.turns.idle();
+                None
+            }
+        })
     }
 
     async fn handle(&self, event: WebhookEvent) {

@@ -1,0 +1,120 @@
+//! The accounts' turns at a process's workers: which account the next claim starts after, and
+//! which accounts already hold their share of the workers.
+//!
+//! Claims go round the accounts with due events (the one after the account the last claim
+//! served). That alone does not keep one account's backlog from delaying the others: the
+//! backlog's events, claimed at every other turn, wait for the account's turn at the Stripe
+//! rate budget while holding their workers, until too few workers are left for the other
+//! accounts' events. So while other accounts have due events, an account holding a quarter of
+//! the workers is passed over; with nothing else due it takes every worker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The part of the workers one account may hold while others have events due.
+const ACCOUNT_SHARE_OF_WORKERS: usize = 4;
+
+#[derive(Clone)]
+pub(super) struct Turns {
+    inner: Arc<Mutex<State>>,
+    /// How many events one account may hold while others have events due.
+    cap: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// The account the last claim served.
+    last: Option<String>,
+    /// Events claimed and not yet handled, by account.
+    held: HashMap<String, usize>,
+}
+
+/// What the next claim needs: the account to start after, and the accounts to pass over while
+/// others have events due.
+pub(super) struct Next {
+    pub after: Option<String>,
+    pub full: Vec<String>,
+}
+
+impl Turns {
+    pub fn new(workers: usize) -> Self {
+        Self {
+            inner: Arc::default(),
+            cap: (workers / ACCOUNT_SHARE_OF_WORKERS).max(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn next(&self) -> Next {
+        let state = self.state();
+        Next {
+            after: state.last.clone(),
+            full: state
+                .held
+                .iter()
+                .filter(|&(_, &held)| held >= self.cap)
+                .map(|(account, _)| account.clone())
+                .collect(),
+        }
+    }
+
+    /// Notes a claim of `account`'s event: the turn moves on, and the account holds one more
+    /// event until the returned guard is dropped.
+    pub fn claimed(&self, account: &str) -> Held {
+        let mut state = self.state();
+        state.last = Some(account.to_string());
+        *state.held.entry(account.to_string()).or_default() += 1;
+        Held {
+            turns: self.clone(),
+            account: account.to_string(),
+        }
+    }
+
+    /// Nothing was due: the next claim starts from the first account.
+    pub fn idle(&self) {
+        self.state().last = None;
+    }
+}
+
+/// One event held by a worker; dropping it gives the account's place back.
+pub(super) struct Held {
+    turns: Turns,
+    account: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut state = self.turns.state();
+        if let Some(held) = state.held.get_mut(&self.account) {
+            *held -= 1;
+            if *held == 0 {
+                state.held.remove(&self.account);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_at_its_share_is_passed_over_until_it_gives_an_event_back() {
+        let turns = Turns::new(8);
+        let first = turns.claimed("acct_a");
+        let second = turns.claimed("acct_a");
+        assert_eq!(turns.next().full, ["acct_a"]);
+        assert_eq!(turns.next().after.as_deref(), Some("acct_a"));
+        drop(first);
+        assert!(turns.next().full.is_empty());
+        drop(second);
+        assert!(turns.state().held.is_empty());
+        turns.idle();
+        assert_eq!(turns.next().after, None);
+    }
+}
