@@ -65,25 +65,34 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
     );
 
     let until = now() + Duration::seconds(30);
+    // One claim: `full` accounts are passed over while others have events due, `barred` ones
+    // whatever else is due.
+    let claim =
+        |conn: &mut DbConnection, after: Option<&str>, full: &[String], barred: &[String]| {
+            let claimed = WebhookEvent::claim_next_across_accounts(
+                conn,
+                "worker",
+                after,
+                full,
+                barred,
+                now(),
+                until,
+            )
+            .unwrap();
+            if let Some(event) = &claimed {
+                assert_eq!(event.lease_owner.as_deref(), Some("worker"));
+            }
+            claimed.map(|event| (event.stripe_account_id, event.id))
+        };
     let mut after: Option<String> = None;
     let mut order = Vec::new();
-    for _ in 0..7 {
-        let claimed = WebhookEvent::claim_next_across_accounts(
-            &mut conn,
-            "worker",
-            after.as_deref(),
-            &[],
-            now(),
-            until,
-        )
-        .unwrap();
-        let Some(event) = claimed else { break };
-        assert_eq!(event.lease_owner.as_deref(), Some("worker"));
-        after = Some(event.stripe_account_id.clone());
-        order.push(event.id);
+    while let Some((account, id)) = claim(&mut conn, after.as_deref(), &[], &[]) {
+        after = Some(account);
+        order.push(id);
     }
     // Accounts in id order (Busy < Quiet < Soft), each its oldest due event, then round again:
-    // oldest-first would have taken the five busy events before the two others.
+    // oldest-first would have taken the five busy events before the two others. The event not
+    // due yet stays unclaimed.
     assert_eq!(
         order,
         [
@@ -96,16 +105,10 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
             "evt_busy4"
         ]
     );
-    // Every due event is claimed (leased) now; the one not due stays unclaimed.
-    let claim = |conn: &mut DbConnection, after: Option<&str>, full: &[String]| {
-        WebhookEvent::claim_next_across_accounts(conn, "worker", after, full, now(), until)
-            .unwrap()
-            .map(|event| event.id)
-    };
-    assert_eq!(claim(&mut conn, None, &[]), None);
 
     // An account holding its share of the workers is passed over while another account has
-    // an event due, even an account after it in the turn; with nothing else due, it is served.
+    // an event due, even an account after it in the turn; with nothing else due, it is served
+    // unless it holds as many as it may.
     let more = [
         pending("evt_busy5", BUSY, at(20)),
         pending("evt_quiet2", QUIET, at(21)),
@@ -115,11 +118,16 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
         WebhookEvent::insert_batch(&mut conn, &refs).unwrap().len(),
         2
     );
-    let full = [BUSY.to_string()];
-    assert_eq!(claim(&mut conn, None, &full).as_deref(), Some("evt_quiet2"));
+    let busy = [BUSY.to_string()];
+    let id = |claimed: Option<(String, String)>| claimed.map(|(_, id)| id);
     assert_eq!(
-        claim(&mut conn, Some(QUIET), &full).as_deref(),
+        id(claim(&mut conn, None, &busy, &[])).as_deref(),
+        Some("evt_quiet2")
+    );
+    assert_eq!(id(claim(&mut conn, Some(QUIET), &busy, &busy)), None);
+    assert_eq!(
+        id(claim(&mut conn, Some(QUIET), &busy, &[])).as_deref(),
         Some("evt_busy5")
     );
-    assert_eq!(claim(&mut conn, None, &full), None);
+    assert_eq!(id(claim(&mut conn, None, &busy, &[])), None);
 }

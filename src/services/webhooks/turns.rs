@@ -6,19 +6,24 @@
 //! backlog's events, claimed at every other turn, wait for the account's turn at the Stripe
 //! rate budget while holding their workers, until too few workers are left for the other
 //! accounts' events. So while other accounts have due events, an account holding a quarter of
-//! the workers is passed over; with nothing else due it takes every worker.
+//! the workers is passed over; with nothing else due it may take up to half of them, never
+//! more: the other half stays free for the events that arrive meanwhile.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The part of the workers one account may hold while others have events due.
-const ACCOUNT_SHARE_OF_WORKERS: usize = 4;
+const SHARE_WHILE_OTHERS_WAIT: usize = 4;
+/// The part of the workers one account may hold at all.
+const SHARE_AT_MOST: usize = 2;
 
 #[derive(Clone)]
 pub(super) struct Turns {
     inner: Arc<Mutex<State>>,
     /// How many events one account may hold while others have events due.
     cap: usize,
+    /// How many events one account may hold at all.
+    most: usize,
 }
 
 #[derive(Default)]
@@ -29,18 +34,20 @@ struct State {
     held: HashMap<String, usize>,
 }
 
-/// What the next claim needs: the account to start after, and the accounts to pass over while
-/// others have events due.
+/// What the next claim needs: the account to start after, the accounts to pass over while
+/// others have events due, and those to pass over whatever else is due.
 pub(super) struct Next {
     pub after: Option<String>,
     pub full: Vec<String>,
+    pub barred: Vec<String>,
 }
 
 impl Turns {
     pub fn new(workers: usize) -> Self {
         Self {
             inner: Arc::default(),
-            cap: (workers / ACCOUNT_SHARE_OF_WORKERS).max(1),
+            cap: (workers / SHARE_WHILE_OTHERS_WAIT).max(1),
+            most: (workers / SHARE_AT_MOST).max(1),
         }
     }
 
@@ -52,14 +59,18 @@ impl Turns {
 
     pub fn next(&self) -> Next {
         let state = self.state();
-        Next {
-            after: state.last.clone(),
-            full: state
+        let holding = |at_least: usize| {
+            state
                 .held
                 .iter()
-                .filter(|&(_, &held)| held >= self.cap)
+                .filter(|&(_, &held)| held >= at_least)
                 .map(|(account, _)| account.clone())
-                .collect(),
+                .collect()
+        };
+        Next {
+            after: state.last.clone(),
+            full: holding(self.cap),
+            barred: holding(self.most),
         }
     }
 
@@ -109,7 +120,11 @@ mod tests {
         let first = turns.claimed("acct_a");
         let second = turns.claimed("acct_a");
         assert_eq!(turns.next().full, ["acct_a"]);
+        assert!(turns.next().barred.is_empty());
+        let more = [turns.claimed("acct_a"), turns.claimed("acct_a")];
+        assert_eq!(turns.next().barred, ["acct_a"]);
         assert_eq!(turns.next().after.as_deref(), Some("acct_a"));
+        drop(more);
         drop(first);
         assert!(turns.next().full.is_empty());
         drop(second);

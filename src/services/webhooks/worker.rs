@@ -89,6 +89,7 @@ impl Worker {
                     &owner,
                     next.after.as_deref(),
                     &next.full,
+                    &next.barred,
                     now,
                     expiry(now, ttl),
                 )?;
