@@ -1,8 +1,8 @@
 //! The gateway's Stripe rate budget: every call waits for a permit before it is sent (retries
 //! included). Interactive calls (a checkout, an upsert) may use all of it and go first; background
 //! work (webhook workers, reconciliation) only its share, and only when no interactive call
-//! waits, so a large backfill cannot slow another organizer's checkout. Accounts take the
-//! background share in turns ([`fair`](super::fair)). The budget is shared by the instances on one database: each takes
+//! waits, so a large backfill cannot slow another organizer's checkout. Of the accounts waiting
+//! for the background share, the one served least lately goes next ([`FairTurns`]). The budget is shared by the instances on one database: each takes
 //! `budget / live instances` (see [`rate_shares`](crate::services::rate_shares)).
 
 use std::num::NonZeroU32;

@@ -1,54 +1,104 @@
-//! Round-robin turns between Stripe accounts for background work: when several accounts wait
-//! for the background share, each gets the next permit in turn, whatever the number of calls
-//! it has waiting. One account's backlog of ten thousand webhook refetches therefore takes at
-//! most half the background share while another account has calls waiting, not all of it.
+//! Turns between Stripe accounts for background work: when several accounts wait for the
+//! background share, the next permit goes to the waiting account served least lately (permits
+//! it took, halving every second), whatever the number of calls it has waiting. An account
+//! whose calls come at 5 a second is therefore served as they come while another account's
+//! backlog of ten thousand webhook refetches takes what is left of the share, not half of it:
+//! plain turns gave the backlog a permit for every other account's, so the accounts with a
+//! steady trickle of calls fell behind whenever few of them waited at once.
 //!
-//! A waiter takes a ticket in its account's queue and waits until it is at the head of the
-//! account at the head of the rotation; it then waits for the rate permit, and hands the turn
-//! on (its account goes to the back of the rotation if it still has waiters). A waiter dropped
-//! at any point (a cancelled request) gives its ticket back.
+//! A waiter takes a ticket in its account's queue and waits for the turn: the head ticket of
+//! the account chosen when the turn is free. It then waits for the rate permit and hands the
+//! turn on; its account goes to the back of the order in which ties are broken. A waiter dropped
+//! at any point (a cancelled request) gives its ticket back, and the turn if it held it.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+
+/// How fast an account's past permits stop counting against it.
+const HALF_LIFE: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Queues {
     next_ticket: u64,
-    /// Accounts with waiters, in the order of their turns.
+    /// Accounts with waiters, in the order that breaks ties (the last served at the back).
     rotation: VecDeque<String>,
     /// Each waiting account's tickets, oldest first.
     waiting: HashMap<String, VecDeque<u64>>,
+    /// The ticket that holds the turn, if one was chosen.
+    turn: Option<u64>,
+    /// Permits each account took lately, as of when last counted.
+    served: HashMap<String, (f64, Instant)>,
 }
 
 impl Queues {
-    fn is_next(&self, account: &str, ticket: u64) -> bool {
-        self.rotation.front().is_some_and(|head| head == account)
-            && self
-                .waiting
-                .get(account)
-                .and_then(VecDeque::front)
-                .is_some_and(|&head| head == ticket)
+    /// Permits `account` took lately, decayed to `now`.
+    fn served(&self, account: &str, now: Instant) -> f64 {
+        self.served.get(account).map_or(0.0, |&(count, at)| {
+            count * 0.5f64.powf(now.duration_since(at).as_secs_f64() / HALF_LIFE.as_secs_f64())
+        })
     }
 
-    /// Removes the ticket; when it held the turn, the account goes to the back of the
-    /// rotation. An account with no waiters left leaves it.
-    fn remove(&mut self, account: &str, ticket: u64) {
+    /// Whether `ticket` holds the turn, choosing who does when nobody holds it: the head ticket
+    /// of the waiting account served least lately (ties: the one first in the rotation).
+    fn is_next(&mut self, ticket: u64) -> bool {
+        if self.turn.is_none() {
+            let now = Instant::now();
+            let mut least: Option<(&String, f64)> = None;
+            for account in &self.rotation {
+                let served = self.served(account, now);
+                if least.is_none_or(|(_, fewest)| served < fewest) {
+                    least = Some((account, served));
+                }
+            }
+            self.turn = least
+                .and_then(|(account, _)| self.waiting.get(account))
+                .and_then(|queue| queue.front().copied());
+        }
+        self.turn == Some(ticket)
+    }
+
+    /// Removes the ticket; when it held the turn, the turn is free again, and when it was
+    /// `granted` a permit, its account counts one more and goes to the back of the rotation.
+    /// An account with no waiters left leaves it.
+    fn remove(&mut self, account: &str, ticket: u64, granted: bool) {
         let Some(queue) = self.waiting.get_mut(account) else {
             return;
         };
-        // Only the head ticket of the account at the head of the rotation holds the turn: a
-        // waiter behind it that gives up leaves the rotation as it is.
-        let had_turn = queue.front() == Some(&ticket)
-            && self.rotation.front().is_some_and(|head| head == account);
         queue.retain(|&t| t != ticket);
-        if queue.is_empty() {
+        let emptied = queue.is_empty();
+        if emptied {
             self.waiting.remove(account);
             self.rotation.retain(|a| a != account);
-        } else if had_turn {
-            self.rotation.rotate_left(1);
+        }
+        if self.turn != Some(ticket) {
+            return;
+        }
+        self.turn = None;
+        if !granted {
+            return;
+        }
+        let now = Instant::now();
+        let served = self.served(account, now) + 1.0;
+        self.served.insert(account.to_string(), (served, now));
+        if !emptied {
+            self.rotation.retain(|a| a != account);
+            self.rotation.push_back(account.to_string());
+        }
+        // Accounts no longer waiting whose permits no longer count are forgotten, a few at a
+        // time: the map stays about as large as the set of accounts served lately.
+        if self.served.len() > 2 * self.waiting.len() + 64 {
+            let waiting = &self.waiting;
+            self.served.retain(|account, &mut (count, at)| {
+                waiting.contains_key(account)
+                    || count
+                        * 0.5f64
+                            .powf(now.duration_since(at).as_secs_f64() / HALF_LIFE.as_secs_f64())
+                        > 0.01
+            });
         }
     }
 }
@@ -64,11 +114,15 @@ struct Ticket<'a> {
     turns: &'a FairTurns,
     account: &'a str,
     id: u64,
+    /// Whether the waiter got its permit (else it gave up).
+    granted: bool,
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.turns.lock().remove(self.account, self.id);
+        self.turns
+            .lock()
+            .remove(self.account, self.id, self.granted);
         self.turns.changed.notify_waiters();
     }
 }
@@ -80,7 +134,7 @@ impl FairTurns {
 
     /// Waits for `account`'s turn, then for `permit`, then hands the turn on.
     pub async fn take_turn<F: Future<Output = ()>>(&self, account: &str, permit: F) {
-        let ticket = {
+        let mut ticket = {
             let mut queues = self.lock();
             let id = queues.next_ticket;
             queues.next_ticket += 1;
@@ -96,17 +150,19 @@ impl FairTurns {
                 turns: self,
                 account,
                 id,
+                granted: false,
             }
         };
         loop {
             // Created before the check: a hand-over between the two still wakes it.
             let changed = self.changed.notified();
-            if self.lock().is_next(account, ticket.id) {
+            if self.lock().is_next(ticket.id) {
                 break;
             }
             changed.await;
         }
         permit.await;
+        ticket.granted = true;
         drop(ticket);
     }
 }
@@ -142,8 +198,9 @@ mod tests {
         let quiet: Vec<usize> = (0..order.len())
             .filter(|&i| order[i] == "acct_quiet")
             .collect();
-        // Turns alternate: busy, busy (queued alone), quiet, busy, quiet, then the rest.
-        assert_eq!(quiet, vec![2, 4], "{order:?}");
+        // The busy account's first call goes alone and the second holds the turn when the
+        // quiet one queues; then the quiet account, served least, takes both its calls.
+        assert_eq!(quiet, vec![2, 3], "{order:?}");
         assert_eq!(order.len(), 22);
     }
 
