@@ -13,6 +13,7 @@ pub mod idempotency_answers;
 mod organizer;
 mod outbox;
 pub mod sync;
+mod webhook_claim;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
 mod webhook_event;
