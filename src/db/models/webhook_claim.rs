@@ -12,8 +12,7 @@ impl WebhookEvent {
     /// Claims the next due event in the accounts' turns for `owner` until `until`: the oldest
     /// due event of the first account after `after` that has one, going round to the first
     /// account when none after it has; the accounts in `full` (holding their share of the
-    /// workers) only when no other account has a due event, those in `barred` (holding as many
-    /// as they may) not at all. One account's backlog then gets
+    /// workers) only when no other account has a due event. One account's backlog then gets
     /// a turn like any other account instead of delaying every event stored after it. The
     /// claimed event is this worker's alone until it settles, gives back or its lease runs out
     /// (a worker that died). On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers
@@ -24,7 +23,6 @@ impl WebhookEvent {
         owner: &str,
         after: Option<&str>,
         full: &[String],
-        barred: &[String],
         now: NaiveDateTime,
         until: NaiveDateTime,
     ) -> QueryResult<Option<WebhookEvent>> {
@@ -56,9 +54,8 @@ impl WebhookEvent {
                     let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT).and(others()));
                     found = $lock.optional()?;
                 }
-                if found.is_none() && full.len() > barred.len() {
-                    let open = diesel::dsl::not(e::stripe_account_id.eq_any(barred));
-                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT).and(open));
+                if found.is_none() && !full.is_empty() {
+                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT));
                     found = $lock.optional()?;
                 }
                 let Some((account, id)) = found else {

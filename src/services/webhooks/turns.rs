@@ -6,24 +6,21 @@
 //! backlog's events, claimed at every other turn, wait for the account's turn at the Stripe
 //! rate budget while holding their workers, until too few workers are left for the other
 //! accounts' events. So while other accounts have due events, an account holding a quarter of
-//! the workers is passed over; with nothing else due it may take up to half of them, never
-//! more: the other half stays free for the events that arrive meanwhile.
+//! the workers is passed over; with nothing else due it takes every worker (the rate budget
+//! serves first the accounts it served least lately, so a worker held by the backlog is soon
+//! free for the next account's event).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The part of the workers one account may hold while others have events due.
 const SHARE_WHILE_OTHERS_WAIT: usize = 4;
-/// The part of the workers one account may hold at all.
-const SHARE_AT_MOST: usize = 2;
 
 #[derive(Clone)]
 pub(super) struct Turns {
     inner: Arc<Mutex<State>>,
     /// How many events one account may hold while others have events due.
     cap: usize,
-    /// How many events one account may hold at all.
-    most: usize,
 }
 
 #[derive(Default)]
@@ -34,12 +31,11 @@ struct State {
     held: HashMap<String, usize>,
 }
 
-/// What the next claim needs: the account to start after, the accounts to pass over while
-/// others have events due, and those to pass over whatever else is due.
+/// What the next claim needs: the account to start after, and the accounts to pass over while
+/// others have events due.
 pub(super) struct Next {
     pub after: Option<String>,
     pub full: Vec<String>,
-    pub barred: Vec<String>,
 }
 
 impl Turns {
@@ -47,7 +43,6 @@ impl Turns {
         Self {
             inner: Arc::default(),
             cap: (workers / SHARE_WHILE_OTHERS_WAIT).max(1),
-            most: (workers / SHARE_AT_MOST).max(1),
         }
     }
 
@@ -59,18 +54,14 @@ impl Turns {
 
     pub fn next(&self) -> Next {
         let state = self.state();
-        let holding = |at_least: usize| {
-            state
-                .held
-                .iter()
-                .filter(|&(_, &held)| held >= at_least)
-                .map(|(account, _)| account.clone())
-                .collect()
-        };
         Next {
             after: state.last.clone(),
-            full: holding(self.cap),
-            barred: holding(self.most),
+            full: state
+                .held
+                .iter()
+                .filter(|&(_, &held)| held >= self.cap)
+                .map(|(account, _)| account.clone())
+                .collect(),
         }
     }
 
@@ -120,11 +111,7 @@ mod tests {
         let first = turns.claimed("acct_a");
         let second = turns.claimed("acct_a");
         assert_eq!(turns.next().full, ["acct_a"]);
-        assert!(turns.next().barred.is_empty());
-        let more = [turns.claimed("acct_a"), turns.claimed("acct_a")];
-        assert_eq!(turns.next().barred, ["acct_a"]);
         assert_eq!(turns.next().after.as_deref(), Some("acct_a"));
-        drop(more);
         drop(first);
         assert!(turns.next().full.is_empty());
         drop(second);

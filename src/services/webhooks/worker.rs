@@ -89,7 +89,6 @@ impl Worker {
                     &owner,
                     next.after.as_deref(),
                     &next.full,
-                    &next.barred,
                     now,
                     expiry(now, ttl),
                 )?;
