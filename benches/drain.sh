@@ -7,6 +7,7 @@
 #   bash benches/drain.sh
 #   EVENTS=10000 OBJECTS=1000 DELAY=0.05 CONCURRENCY="4 16" bash benches/drain.sh
 #   RATE=20 bash benches/drain.sh            # under a test-mode key's default Stripe budget
+#   GATEWAY_BIN=/tmp/before/stripe-gateway bash benches/drain.sh   # a prebuilt gateway
 #
 # The stand-in is not Stripe, so by default the rate budget (STRIPE_RATE_LIMIT=RATE, of which
 # STRIPE_BACKGROUND_PERCENT=BACKGROUND may go to the workers) is set high enough not to bind
@@ -31,8 +32,12 @@ ACCOUNT=acct_1DrainBench
 STRIPE_PORT=12112
 PORT=18091
 
-cargo build --release --locked --quiet
-binary="$(pwd)/target/release/stripe-gateway"
+if [ -n "${GATEWAY_BIN:-}" ]; then
+    binary="$(cd "$(dirname "$GATEWAY_BIN")" && pwd)/$(basename "$GATEWAY_BIN")"
+else
+    cargo build --release --locked --quiet
+    binary="$(pwd)/target/release/stripe-gateway"
+fi
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
