@@ -21,6 +21,11 @@ use tokio::sync::Notify;
 /// How fast an account's past permits stop counting against it.
 const HALF_LIFE: Duration = Duration::from_secs(1);
 
+/// `count` permits taken as of `at`, as they count at `now`.
+fn decayed(count: f64, at: Instant, now: Instant) -> f64 {
+    count * 0.5f64.powf(now.duration_since(at).as_secs_f64() / HALF_LIFE.as_secs_f64())
+}
+
 #[derive(Default)]
 struct Queues {
     next_ticket: u64,
@@ -37,9 +42,9 @@ struct Queues {
 impl Queues {
     /// Permits `account` took lately, decayed to `now`.
     fn served(&self, account: &str, now: Instant) -> f64 {
-        self.served.get(account).map_or(0.0, |&(count, at)| {
-            count * 0.5f64.powf(now.duration_since(at).as_secs_f64() / HALF_LIFE.as_secs_f64())
-        })
+        self.served
+            .get(account)
+            .map_or(0.0, |&(count, at)| decayed(count, at, now))
     }
 
     /// Whether `ticket` holds the turn, choosing who does when nobody holds it: the head ticket
@@ -88,16 +93,13 @@ impl Queues {
             self.rotation.retain(|a| a != account);
             self.rotation.push_back(account.to_string());
         }
-        // Accounts no longer waiting whose permits no longer count are forgotten, a few at a
-        // time: the map stays about as large as the set of accounts served lately.
+        // Once the map outgrows the waiting accounts (twice over, plus 64), the accounts no
+        // longer waiting whose permits no longer count are forgotten: it stays about as large
+        // as the set of accounts served lately.
         if self.served.len() > 2 * self.waiting.len() + 64 {
             let waiting = &self.waiting;
             self.served.retain(|account, &mut (count, at)| {
-                waiting.contains_key(account)
-                    || count
-                        * 0.5f64
-                            .powf(now.duration_since(at).as_secs_f64() / HALF_LIFE.as_secs_f64())
-                        > 0.01
+                waiting.contains_key(account) || decayed(count, at, now) > 0.01
             });
         }
     }
