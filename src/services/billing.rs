@@ -148,7 +148,8 @@ pub async fn payments(
             let account = organizer.charge_account(platform.as_ref());
             let mut filter = query.filter;
             if let Some(customer) = query.customer {
-                let customer = active_of(conn, &organizer, &customer.to_string())?;
+                let customer =
+                    active_of(conn, &organizer, platform.as_ref(), &customer.to_string())?;
                 filter.stripe_customer_id = Some(customer.stripe_customer_id);
             }
             let after = cursor.as_ref().map(ObjectCursor::key);

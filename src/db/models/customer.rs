@@ -153,19 +153,21 @@ impl Customer {
             .optional()
     }
 
-    /// The organizer's customer `customer_id` (any status): an organizer's customers are all
-    /// of one account, so the organizer names their tenant.
-    pub fn find_by_organizer_and_id(
+    /// The organizer's customer `customer_id` (any status), under the account the organizer's
+    /// customers are kept under ([`Organizer::charge_account`](crate::db::models::Organizer::charge_account)).
+    pub fn find_by_account_organizer_and_id(
         conn: &mut DbConnection,
+        stripe_account_id: &str,
         organizer_id: &str,
         customer_id: &str,
     ) -> QueryResult<Option<Customer>> {
-        crate::on_each_backend!(conn, |c| customers::table
+        customers::table
+            .filter(customers::stripe_account_id.eq(stripe_account_id))
             .filter(customers::id.eq(customer_id))
             .filter(customers::organizer_id.eq(organizer_id))
             .select(Customer::as_select())
-            .first(c)
-            .optional())
+            .first(conn)
+            .optional()
     }
 
     /// The account's customer `customer_id` (any status).

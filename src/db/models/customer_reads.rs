@@ -4,11 +4,14 @@
 
 use std::collections::HashMap;
 
+use diesel::dsl::case_when;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 
 use crate::db::models::{Customer, Organizer};
 use crate::db::schema::{customers, organizers};
 use crate::db::DbConnection;
+use crate::domain::ChargeType;
 use crate::on_each_backend;
 
 /// One read of a batch: an organizer's id and a normalized email.
@@ -20,19 +23,28 @@ pub type FoundByEmail = Option<(Organizer, Option<Customer>)>;
 
 impl Customer {
     /// The organizer `organizer_id` and its customer `customer_id` (any status), in one
-    /// statement: an organizer's customers are all of one account (its own, or the platform's
-    /// for destination charges), so the organizer names them. `None` when there is no such
-    /// organizer; `Some((organizer, None))` when it has no such customer.
+    /// statement. The customer is looked for under the account the organizer's customers are
+    /// kept under ([`Organizer::charge_account`]): its own for direct charges, `platform` for
+    /// destination charges (none without one). `None` when there is no such organizer;
+    /// `Some((organizer, None))` when it has no such customer.
     pub fn find_with_organizer_by_id(
         conn: &mut DbConnection,
         organizer_id: &str,
+        platform: Option<&str>,
         customer_id: &str,
     ) -> QueryResult<Option<(Organizer, Option<Customer>)>> {
+        let charge_account = case_when(
+            organizers::charge_type.eq(ChargeType::Destination),
+            platform.into_sql::<Nullable<Text>>(),
+        )
+        .otherwise(organizers::stripe_account_id);
         on_each_backend!(conn, |c| organizers::table
             .left_join(
-                customers::table.on(customers::organizer_id
-                    .eq(organizers::id)
-                    .and(customers::id.eq(customer_id))),
+                customers::table.on(customers::stripe_account_id
+                    .nullable()
+                    .eq(charge_account)
+                    .and(customers::id.eq(customer_id))
+                    .and(customers::organizer_id.eq(organizers::id))),
             )
             .filter(organizers::id.eq(organizer_id))
             .select((Organizer::as_select(), Option::<Customer>::as_select()))

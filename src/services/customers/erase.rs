@@ -27,9 +27,14 @@ pub async fn delete(
     let (account, row) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let account = organizers::charging(&organizer, platform.as_ref())?.account;
-            let row = Customer::find_by_organizer_and_id(conn, &organizer.id, &id)?
-                .filter(|row| row.status != CustomerStatus::Pending)
-                .ok_or(CustomerError::NotFound(id))?;
+            let row = Customer::find_by_account_organizer_and_id(
+                conn,
+                account.as_str(),
+                &organizer.id,
+                &id,
+            )?
+            .filter(|row| row.status != CustomerStatus::Pending)
+            .ok_or(CustomerError::NotFound(id))?;
             Ok::<_, CustomerError>((account, row))
         })
         .await?;

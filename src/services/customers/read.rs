@@ -4,7 +4,7 @@ use super::{ActiveCustomer, CustomerError, CustomerPage};
 use crate::db::models::{Customer, Organizer};
 use crate::db::DbConnection;
 use crate::domain::Principal;
-use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit};
+use crate::domain::{Cursor, CustomerId, Email, OrganizerId, PageLimit, StripeAccountId};
 use crate::services::{organizers, AppState};
 
 pub async fn get(
@@ -34,8 +34,11 @@ where
     T: Send + 'static,
 {
     let id = customer_id.to_string();
+    let platform = state.stripe.platform_account().cloned();
     let load = move |conn: &mut DbConnection, org: &str| -> Result<_, CustomerError> {
-        let Some((organizer, row)) = Customer::find_with_organizer_by_id(conn, org, &id)? else {
+        let platform = platform.as_ref().map(StripeAccountId::as_str);
+        let found = Customer::find_with_organizer_by_id(conn, org, platform, &id)?;
+        let Some((organizer, row)) = found else {
             return Ok(None);
         };
         let found = match ActiveCustomer::of_found(row)? {
@@ -51,14 +54,17 @@ where
     found.ok_or_else(|| CustomerError::NotFound(customer_id.to_string()))
 }
 
-/// The organizer's customer `id`, if clients can see it.
+/// The organizer's customer `id`, if clients can see it: looked for under the account the
+/// organizer's customers are kept under (`platform`'s for destination charges).
 pub fn active_of(
     conn: &mut DbConnection,
     organizer: &Organizer,
+    platform: Option<&StripeAccountId>,
     id: &str,
 ) -> Result<ActiveCustomer, CustomerError> {
-    ActiveCustomer::of_found(Customer::find_by_organizer_and_id(conn, &organizer.id, id)?)?
-        .ok_or_else(|| CustomerError::NotFound(id.to_string()))
+    let account = organizer.charge_account(platform);
+    let row = Customer::find_by_account_organizer_and_id(conn, account, &organizer.id, id)?;
+    ActiveCustomer::of_found(row)?.ok_or_else(|| CustomerError::NotFound(id.to_string()))
 }
 
 pub async fn list(

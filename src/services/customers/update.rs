@@ -29,8 +29,8 @@ pub async fn update(
     let platform = state.stripe.platform_account().cloned();
     let (account, current) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let current = active_of(conn, &organizer, &id)?;
             let charging = organizers::charging(&organizer, platform.as_ref())?;
+            let current = active_of(conn, &organizer, platform.as_ref(), &id)?;
             Ok::<_, CustomerError>((charging.account, current))
         })
         .await?;

@@ -73,12 +73,13 @@ pub async fn create_checkout_session(
     };
     // The organizer, the catalog's view of the prices, the customer and the database's clock,
     // in one trip.
+    let platform = state.stripe.platform_account().cloned();
     let (organizer, status, known, customer, fetched_at) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let known = Price::find_by_ids_across_accounts(conn, &price_ids)?;
             let customer = buyer_id
-                .map(|id| customers::active_of(conn, &organizer, &id))
+                .map(|id| customers::active_of(conn, &organizer, platform.as_ref(), &id))
                 .transpose()?;
             // Read before the create: a webhook's fetch that began later wins over its answer.
             let read_at = crate::db::database_now(conn).map_err(DbError::from)?;

@@ -50,11 +50,12 @@ pub async fn create_payment_intent(
         Buyer::Id(id) => Some(id.to_string()),
         Buyer::Email(_) => None,
     };
+    let platform = state.stripe.platform_account().cloned();
     let (organizer, status, customer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
             let customer = buyer_id
-                .map(|id| customers::active_of(conn, &organizer, &id))
+                .map(|id| customers::active_of(conn, &organizer, platform.as_ref(), &id))
                 .transpose()?;
             Ok::<_, PaymentError>((organizer, status, customer))
         })
@@ -128,9 +129,10 @@ pub async fn create_portal_session(
     client_key: Option<ClientKey>,
 ) -> Result<String, PaymentError> {
     let id = customer_id.to_string();
+    let platform = state.stripe.platform_account().cloned();
     let (organizer, customer): (_, ActiveCustomer) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
-            let customer = customers::active_of(conn, &organizer, &id)?;
+            let customer = customers::active_of(conn, &organizer, platform.as_ref(), &id)?;
             Ok::<_, PaymentError>((organizer, customer))
         })
         .await?;
