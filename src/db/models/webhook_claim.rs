@@ -1,4 +1,11 @@
 //! The workers' claim on the webhook inbox: the next due event, the accounts in turns.
+//!
+//! A claim takes two statements, neither in a transaction: a read of the account whose turn it
+//! is (the first after the last one served with an event due), then one `UPDATE` that takes that
+//! account's oldest due event. Only the read looks across accounts; the write names its account,
+//! so on a database sharded by account it runs on that account's node alone (docs/design.md,
+//! "Past one database"), and on one database a claim costs two round trips where a transaction
+//! took four.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,6 +14,11 @@ use super::webhook_event::{WebhookEvent, NO_ACCOUNT};
 use crate::db::schema::webhook_events::dsl as e;
 use crate::db::DbConnection;
 use crate::domain::EventStatus;
+use crate::on_each_backend;
+
+/// How many accounts a claim tries when the one whose turn it is has nothing left to take
+/// (other workers took its due events between the two statements).
+const ACCOUNTS_PER_CLAIM: usize = 3;
 
 impl WebhookEvent {
     /// Claims the next due event in the accounts' turns for `owner` until `until`: the oldest
@@ -15,9 +27,8 @@ impl WebhookEvent {
     /// workers) only when no other account has a due event. One account's backlog then gets
     /// a turn like any other account instead of delaying every event stored after it. The
     /// claimed event is this worker's alone until it settles, gives back or its lease runs out
-    /// (a worker that died). On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers
-    /// pass each other; SQLite serializes them with a write transaction. The workers' one
-    /// query across tenants (docs/design.md, "Past one database").
+    /// (a worker that died). The read of whose turn it is is the workers' one query across
+    /// tenants (docs/design.md, "Past one database").
     pub fn claim_next_across_accounts(
         conn: &mut DbConnection,
         owner: &str,
@@ -26,10 +37,33 @@ impl WebhookEvent {
         now: NaiveDateTime,
         until: NaiveDateTime,
     ) -> QueryResult<Option<WebhookEvent>> {
-        // The accounts from `bound` on, each's due events oldest first (webhook_events_turns_idx).
-        macro_rules! due {
+        let mut after = after.map(str::to_owned);
+        for _ in 0..ACCOUNTS_PER_CLAIM {
+            let Some(account) = Self::next_turn_across_accounts(conn, after.as_deref(), full, now)?
+            else {
+                return Ok(None);
+            };
+            if let Some(event) = Self::claim_oldest_due(conn, &account, owner, now, until)? {
+                return Ok(Some(event));
+            }
+            after = Some(account);
+        }
+        Ok(None)
+    }
+
+    /// The account whose turn it is: the first after `after` with an event due, else the first
+    /// with one; the accounts in `full` only when no other has one. A read without a lock: the
+    /// claim that follows takes what is still there.
+    fn next_turn_across_accounts(
+        conn: &mut DbConnection,
+        after: Option<&str>,
+        full: &[String],
+        now: NaiveDateTime,
+    ) -> QueryResult<Option<String>> {
+        // The accounts from `bound` on, in order (webhook_events_turns_idx).
+        macro_rules! first_due {
             ($bound:expr) => {
-                e::webhook_events
+                on_each_backend!(&mut *conn, |c| e::webhook_events
                     .filter($bound)
                     .filter(e::status.eq(EventStatus::Pending))
                     .filter(e::next_attempt_at.le(now))
@@ -38,33 +72,60 @@ impl WebhookEvent {
                             .is_null()
                             .or(e::lease_until.lt(now).assume_not_null()),
                     )
-                    .order((e::stripe_account_id.asc(), e::next_attempt_at.asc()))
-                    .select((e::stripe_account_id, e::id))
+                    .order(e::stripe_account_id.asc())
+                    .select(e::stripe_account_id)
+                    .first::<String>(c)
+                    .optional())
             };
         }
-        macro_rules! next {
-            ($c:expr, |$q:ident| $lock:expr) => {{
-                let others = || diesel::dsl::not(e::stripe_account_id.eq_any(full));
-                let mut found: Option<(String, String)> = None;
-                if let Some(after) = after {
-                    let $q = due!(e::stripe_account_id.gt(after).and(others()));
-                    found = $lock.optional()?;
-                }
-                if found.is_none() {
-                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT).and(others()));
-                    found = $lock.optional()?;
-                }
-                if found.is_none() && !full.is_empty() {
-                    let $q = due!(e::stripe_account_id.ge(NO_ACCOUNT));
-                    found = $lock.optional()?;
-                }
-                let Some((account, id)) = found else {
-                    return Ok(None);
-                };
+        let others = || diesel::dsl::not(e::stripe_account_id.eq_any(full));
+        if let Some(after) = after {
+            if let Some(account) = first_due!(e::stripe_account_id.gt(after).and(others()))? {
+                return Ok(Some(account));
+            }
+        }
+        if let Some(account) = first_due!(e::stripe_account_id.ge(NO_ACCOUNT).and(others()))? {
+            return Ok(Some(account));
+        }
+        if full.is_empty() {
+            return Ok(None);
+        }
+        first_due!(e::stripe_account_id.ge(NO_ACCOUNT))
+    }
+
+    /// Takes the account's oldest due event for `owner` until `until`, in one statement. On
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other (the one
+    /// that finds the event taken gets `None`, not a wait); SQLite runs the statement alone.
+    fn claim_oldest_due(
+        conn: &mut DbConnection,
+        account: &str,
+        owner: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> QueryResult<Option<WebhookEvent>> {
+        // The event to take, read from the inbox under another name (diesel's subselects
+        // of the table they update). A scalar subquery (`id = (SELECT ...)`), run once: as
+        // `id IN (SELECT ...)` PostgreSQL may run it again for each of the account's rows, and
+        // `SKIP LOCKED` passes over the row the statement just took, so it would take them all.
+        let due = diesel::alias!(crate::db::schema::webhook_events as due);
+        let oldest_due = due
+            .filter(due.field(e::stripe_account_id).eq(account))
+            .filter(due.field(e::status).eq(EventStatus::Pending))
+            .filter(due.field(e::next_attempt_at).le(now))
+            .filter(
+                due.field(e::lease_until)
+                    .is_null()
+                    .or(due.field(e::lease_until).lt(now).assume_not_null()),
+            )
+            .order(due.field(e::next_attempt_at).asc())
+            .select(due.field(e::id))
+            .limit(1);
+        macro_rules! take {
+            ($c:expr, $oldest:expr) => {
                 diesel::update(
                     e::webhook_events
                         .filter(e::stripe_account_id.eq(account))
-                        .filter(e::id.eq(id)),
+                        .filter(e::id.nullable().eq($oldest.single_value())),
                 )
                 .set((
                     e::lease_owner.eq(owner),
@@ -74,15 +135,11 @@ impl WebhookEvent {
                 .returning(WebhookEvent::as_returning())
                 .get_result($c)
                 .optional()
-            }};
+            };
         }
         match conn {
-            DbConnection::Postgresql(pg) => {
-                pg.transaction(|pg| next!(pg, |query| query.for_update().skip_locked().first(pg)))
-            }
-            DbConnection::Sqlite(sqlite) => {
-                sqlite.immediate_transaction(|sqlite| next!(sqlite, |query| query.first(sqlite)))
-            }
+            DbConnection::Postgresql(pg) => take!(pg, oldest_due.for_update().skip_locked()),
+            DbConnection::Sqlite(sqlite) => take!(sqlite, oldest_due),
         }
     }
 }
