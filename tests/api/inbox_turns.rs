@@ -4,13 +4,18 @@
 //! while others have events due.
 
 use chrono::Duration;
-use gateway::db::models::{NewWebhookEvent, WebhookEvent};
+use gateway::db::models::{ClaimTurns, NewWebhookEvent, WebhookEvent};
 use gateway::db::{now, DatabaseUrl, Db, DbConnection};
 use gateway::domain::EventStatus;
 
+use crate::helpers::webhooks::event;
 use crate::helpers::{backend_tests, spawn_app_with, Backend};
+use crate::support::fake_stripe::billing::product_json;
 
-backend_tests!(a_backlog_of_one_account_waits_its_turns);
+backend_tests!(
+    a_backlog_of_one_account_waits_its_turns,
+    workers_serve_another_account_while_a_backlog_waits_at_stripe,
+);
 
 const BUSY: &str = "acct_1TurnsBusy0000001";
 const QUIET: &str = "acct_1TurnsQuiet000001";
@@ -29,6 +34,24 @@ fn pending(id: &str, account: &str, due: chrono::NaiveDateTime) -> NewWebhookEve
         status: EventStatus::Pending,
         next_attempt_at: due,
         payload: "{}".into(),
+    }
+}
+
+/// A turn given as it stands, for claims made one at a time.
+struct Turn {
+    after: Option<String>,
+    full: Vec<String>,
+}
+
+impl ClaimTurns for Turn {
+    type Held = ();
+
+    fn next(&self) -> (Option<String>, Vec<String>) {
+        (self.after.clone(), self.full.clone())
+    }
+
+    fn take(&self, _account: &str, _full: &[String]) -> Option<()> {
+        Some(())
     }
 }
 
@@ -67,13 +90,16 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
     let until = now() + Duration::seconds(30);
     // One claim: `full` accounts are passed over while others have events due.
     let claim = |conn: &mut DbConnection, after: Option<&str>, full: &[String]| {
+        let turn = Turn {
+            after: after.map(str::to_owned),
+            full: full.to_vec(),
+        };
         let claimed =
-            WebhookEvent::claim_next_across_accounts(conn, "worker", after, full, now(), until)
-                .unwrap();
-        if let Some(event) = &claimed {
+            WebhookEvent::claim_next_across_accounts(conn, "worker", &turn, now(), until).unwrap();
+        if let Some((event, ())) = &claimed {
             assert_eq!(event.lease_owner.as_deref(), Some("worker"));
         }
-        claimed.map(|event| (event.stripe_account_id, event.id))
+        claimed.map(|(event, ())| (event.stripe_account_id, event.id))
     };
     let mut after: Option<String> = None;
     let mut order = Vec::new();
@@ -119,4 +145,67 @@ async fn a_backlog_of_one_account_waits_its_turns(backend: Backend) {
         Some("evt_busy5")
     );
     assert_eq!(id(claim(&mut conn, None, &busy)), None);
+}
+
+/// End to end, through a worker process: one account's backlog, stored first, whose every fetch
+/// Stripe holds, and one event of another account stored after it. Taking events oldest first,
+/// the four workers would all wait on the backlog's fetches and the other account's event with
+/// them; in the accounts' turns it is processed while every fetch of the backlog still waits.
+async fn workers_serve_another_account_while_a_backlog_waits_at_stripe(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.worker.run_workers = false).await;
+    app.create_organizer("Busy", BUSY).await;
+    app.create_organizer("Quiet", QUIET).await;
+    let backlog: Vec<String> = (0..8).map(|n| format!("prod_busy{n}")).collect();
+    let mut gates = Vec::new();
+    for id in &backlog {
+        app.stripe
+            .put_object(Some(BUSY), product_json(id, "Backlog", true));
+        gates.push(app.stripe.hold_next("GET", &format!("/v1/products/{id}")));
+    }
+    app.stripe
+        .put_object(Some(QUIET), product_json("prod_quiet", "Quiet", true));
+    let product_event = |account: &str, id: &str| {
+        event(
+            "product.updated",
+            Some(account),
+            &serde_json::json!({"id": id, "object": "product"}),
+        )
+    };
+    let mut stored = Vec::new();
+    for id in &backlog {
+        let sent = product_event(BUSY, id);
+        app.deliver(&sent).await;
+        stored.push(sent["id"].as_str().unwrap().to_string());
+    }
+    let quiet = product_event(QUIET, "prod_quiet");
+    app.deliver(&quiet).await;
+
+    let _worker = app
+        .spawn_worker_process_with(
+            30,
+            &[("WORKER_CONCURRENCY", "4")],
+            "webhook workers running",
+        )
+        .await;
+    let settled = app.settled(quiet["id"].as_str().unwrap()).await;
+    assert_eq!(settled["status"], "processed", "{settled}");
+    // Meanwhile the backlog's fetches that reached Stripe are all held (no gate is released
+    // before this point), each holding its worker.
+    let waiting = app
+        .stripe
+        .requests()
+        .iter()
+        .filter(|request| request.path.starts_with("/v1/products/prod_busy"))
+        .count();
+    assert!(
+        (1..=4).contains(&waiting),
+        "the backlog holds some of the four workers, at Stripe: {waiting}"
+    );
+    for gate in &gates {
+        gate.release();
+    }
+    for id in &stored {
+        let settled = app.settled(id).await;
+        assert_eq!(settled["status"], "processed", "{settled}");
+    }
 }

@@ -26,4 +26,5 @@ pub use customer::{
 pub use customer_reads::{EmailKey, FoundByEmail};
 pub use erasure::{Erasure, ErasureAccount};
 pub use organizer::{NewOrganizer, Organizer, OrganizerChanges};
+pub use webhook_claim::ClaimTurns;
 pub use webhook_event::{EventAttempt, EventFilter, NewWebhookEvent, WebhookEvent, NO_ACCOUNT};

@@ -16,37 +16,54 @@ use crate::db::DbConnection;
 use crate::domain::EventStatus;
 use crate::on_each_backend;
 
-/// How many accounts a claim tries when the one whose turn it is has nothing left to take
-/// (other workers took its due events between the two statements).
-const ACCOUNTS_PER_CLAIM: usize = 3;
+/// How many times a claim looks for the account whose turn it is, when the one it found had
+/// nothing left to take (other workers took its due events between the two statements) or
+/// reached its share of the workers meanwhile.
+const LOOKS_PER_CLAIM: usize = 3;
+
+/// The process's turns, as a claim uses them (`services/webhooks/turns.rs`).
+pub trait ClaimTurns {
+    /// What holding a claimed event's turn takes; given back when dropped.
+    type Held;
+    /// The account the next claim starts after, and the accounts holding their share of the
+    /// workers (passed over while another account has an event due).
+    fn next(&self) -> (Option<String>, Vec<String>);
+    /// Takes `account`'s turn for one event, before the claim's write, so that concurrent
+    /// claimers see it: `None` when the account reached its share since `full` was read (the
+    /// claim then looks again).
+    fn take(&self, account: &str, full: &[String]) -> Option<Self::Held>;
+}
 
 impl WebhookEvent {
     /// Claims the next due event in the accounts' turns for `owner` until `until`: the oldest
-    /// due event of the first account after `after` that has one, going round to the first
-    /// account when none after it has; the accounts in `full` (holding their share of the
-    /// workers) only when no other account has a due event. One account's backlog then gets
-    /// a turn like any other account instead of delaying every event stored after it. The
+    /// due event of the first account after the last one served that has one, going round to
+    /// the first account when none after it has; the accounts holding their share of the
+    /// workers only when no other account has a due event. One account's backlog then gets a
+    /// turn like any other account instead of delaying every event stored after it. The
     /// claimed event is this worker's alone until it settles, gives back or its lease runs out
-    /// (a worker that died). The read of whose turn it is is the workers' one query across
-    /// tenants (docs/design.md, "Past one database").
-    pub fn claim_next_across_accounts(
+    /// (a worker that died); its turn is held until the returned `Held` is dropped. The read
+    /// of whose turn it is is the workers' one query across tenants (docs/design.md, "Past one
+    /// database").
+    pub fn claim_next_across_accounts<T: ClaimTurns>(
         conn: &mut DbConnection,
         owner: &str,
-        after: Option<&str>,
-        full: &[String],
+        turns: &T,
         now: NaiveDateTime,
         until: NaiveDateTime,
-    ) -> QueryResult<Option<WebhookEvent>> {
-        let mut after = after.map(str::to_owned);
-        for _ in 0..ACCOUNTS_PER_CLAIM {
-            let Some(account) = Self::next_turn_across_accounts(conn, after.as_deref(), full, now)?
+    ) -> QueryResult<Option<(WebhookEvent, T::Held)>> {
+        for _ in 0..LOOKS_PER_CLAIM {
+            let (after, full) = turns.next();
+            let Some(account) =
+                Self::next_turn_across_accounts(conn, after.as_deref(), &full, now)?
             else {
                 return Ok(None);
             };
+            let Some(held) = turns.take(&account, &full) else {
+                continue;
+            };
             if let Some(event) = Self::claim_oldest_due(conn, &account, owner, now, until)? {
-                return Ok(Some(event));
+                return Ok(Some((event, held)));
             }
-            after = Some(account);
         }
         Ok(None)
     }

@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::db::models::ClaimTurns;
+
 /// The part of the workers one account may hold while others have events due.
 const SHARE_WHILE_OTHERS_WAIT: usize = 4;
 
@@ -31,13 +33,6 @@ struct State {
     held: HashMap<String, usize>,
 }
 
-/// What the next claim needs: the account to start after, and the accounts to pass over while
-/// others have events due.
-pub(super) struct Next {
-    pub after: Option<String>,
-    pub full: Vec<String>,
-}
-
 impl Turns {
     pub fn new(workers: usize) -> Self {
         Self {
@@ -52,34 +47,41 @@ impl Turns {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn next(&self) -> Next {
-        let state = self.state();
-        Next {
-            after: state.last.clone(),
-            full: state
-                .held
-                .iter()
-                .filter(|&(_, &held)| held >= self.cap)
-                .map(|(account, _)| account.clone())
-                .collect(),
-        }
-    }
-
-    /// Notes a claim of `account`'s event: the turn moves on, and the account holds one more
-    /// event until the returned guard is dropped.
-    pub fn claimed(&self, account: &str) -> Held {
-        let mut state = self.state();
-        state.last = Some(account.to_string());
-        *state.held.entry(account.to_string()).or_default() += 1;
-        Held {
-            turns: self.clone(),
-            account: account.to_string(),
-        }
-    }
-
     /// Nothing was due: the next claim starts from the first account.
     pub fn idle(&self) {
         self.state().last = None;
+    }
+}
+
+impl ClaimTurns for Turns {
+    type Held = Held;
+
+    fn next(&self) -> (Option<String>, Vec<String>) {
+        let state = self.state();
+        let full = state
+            .held
+            .iter()
+            .filter(|&(_, &held)| held >= self.cap)
+            .map(|(account, _)| account.clone())
+            .collect();
+        (state.last.clone(), full)
+    }
+
+    /// The turn moves on to `account`, which holds one more event until the guard is dropped;
+    /// refused when `account` reached its share since `full` was read (workers claiming at
+    /// once all read the same turn: the first takes it, the others look again).
+    fn take(&self, account: &str, full: &[String]) -> Option<Held> {
+        let mut state = self.state();
+        let held = state.held.get(account).copied().unwrap_or(0);
+        if held >= self.cap && !full.iter().any(|known| known == account) {
+            return None;
+        }
+        state.last = Some(account.to_string());
+        *state.held.entry(account.to_string()).or_default() += 1;
+        Some(Held {
+            turns: self.clone(),
+            account: account.to_string(),
+        })
     }
 }
 
@@ -108,15 +110,37 @@ mod tests {
     #[test]
     fn an_account_at_its_share_is_passed_over_until_it_gives_an_event_back() {
         let turns = Turns::new(8);
-        let first = turns.claimed("acct_a");
-        let second = turns.claimed("acct_a");
-        assert_eq!(turns.next().full, ["acct_a"]);
-        assert_eq!(turns.next().after.as_deref(), Some("acct_a"));
+        let first = turns.take("acct_a", &[]).unwrap();
+        let second = turns.take("acct_a", &[]).unwrap();
+        let (after, full) = turns.next();
+        assert_eq!(full, ["acct_a"]);
+        assert_eq!(after.as_deref(), Some("acct_a"));
         drop(first);
-        assert!(turns.next().full.is_empty());
+        assert!(turns.next().1.is_empty());
         drop(second);
         assert!(turns.state().held.is_empty());
         turns.idle();
-        assert_eq!(turns.next().after, None);
+        assert_eq!(turns.next().0, None);
+    }
+
+    #[test]
+    fn of_claimers_that_read_one_turn_only_the_first_takes_it_from_an_account_at_its_share() {
+        let turns = Turns::new(4);
+        // Both read the turn before either took it: neither saw the account full.
+        let (_, full) = turns.next();
+        let first = turns.take("acct_a", &full);
+        assert!(first.is_some());
+        assert!(
+            turns.take("acct_a", &full).is_none(),
+            "the second looks again"
+        );
+        // Looking again, it sees the account full; chosen as such (nothing else due), it is
+        // taken.
+        let (after, full) = turns.next();
+        assert_eq!(
+            (after.as_deref(), full.as_slice()),
+            (Some("acct_a"), &["acct_a".to_string()][..])
+        );
+        assert!(turns.take("acct_a", &full).is_some());
     }
 }

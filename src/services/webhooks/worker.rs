@@ -78,7 +78,7 @@ impl Worker {
     async fn claim(&self) -> Result<Option<(WebhookEvent, Held)>, DbError> {
         let owner = self.owner.clone();
         let ttl = self.settings.lease();
-        let next = self.turns.next();
+        let turns = self.turns.clone();
         let claimed = self
             .state
             .db
@@ -87,24 +87,17 @@ impl Worker {
                 let claimed = WebhookEvent::claim_next_across_accounts(
                     conn,
                     &owner,
-                    next.after.as_deref(),
-                    &next.full,
+                    &turns,
                     now,
                     expiry(now, ttl),
                 )?;
                 Ok::<_, DbError>(claimed)
             })
             .await?;
-        Ok(match claimed {
-            Some(event) => {
-                let held = self.turns.claimed(&event.stripe_account_id);
-                Some((event, held))
-            }
-            None => {
-                self.turns.idle();
-                None
-            }
-        })
+        if claimed.is_none() {
+            self.turns.idle();
+        }
+        Ok(claimed)
     }
 
     async fn handle(&self, event: WebhookEvent) {
