@@ -14,6 +14,8 @@
 #   INTERACTIVE_CONNS [4]   wrk connections of the interactive upserts; WINDOW [10s] each window
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   BENCH_DB [gateway_backfill]
 #   GATEWAY_BIN             a gateway binary to measure instead of building this checkout
+#   EXTRA_SERIES            more histogram series for the breakdown of the upserts' time
+#                           (benches/metrics_delta.py), e.g. 'gateway_db_pool_wait_seconds{pool="shared"}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,8 +48,20 @@ interactive() { # label -> "p50 p99 requests" in $WORK/label.latency
     awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} / requests in / {n=$1} END {print p50, p99, n}' "$WORK/$1.txt" >"$WORK/$1.latency"
 }
 
+scrape() { curl -sf "$URL/metrics" >"$WORK/$1.metrics" || die "scraping /metrics"; }
+# Where the interactive upserts' time went in a window (observations between two scrapes).
+breakdown() {
+    python3 benches/metrics_delta.py "$WORK/$1-before.metrics" "$WORK/$1-after.metrics" \
+        'gateway_http_request_duration_seconds{route="/v1/organizers/{org_id}/customers",method="POST"}' \
+        'gateway_stripe_limiter_wait_seconds{priority="interactive"}' \
+        'gateway_stripe_request_duration_seconds{operation="POST /v1/customers"}' \
+        'gateway_db_pool_wait_seconds' $EXTRA_SERIES
+}
+
 say "interactive upserts, idle"
+scrape idle-before
 interactive idle
+scrape idle-after
 read -r IDLE_P50 IDLE_P99 IDLE_N <"$WORK/idle.latency"
 
 say "backfill of $ACCOUNTS accounts (POST .../sync each, empty mirror), nothing else"
@@ -64,11 +78,15 @@ MIN_CALLS=$(( ACCOUNTS * ($(pages "$CUSTOMERS") + $(pages "$PRODUCTS") + $(pages
 say "reconciliation of the same $ACCOUNTS accounts (mirror complete), interactive upserts meanwhile"
 sync_all 900 "${ORGS[@]}" >"$WORK/reconcile.txt" &
 RECONCILE_PID=$!
+scrape busy-before
 interactive busy
+scrape busy-after
 read -r BUSY_P50 BUSY_P99 BUSY_N <"$WORK/busy.latency"
 wait "$RECONCILE_PID"
 read -r R_SPAN R_SUCCEEDED R_FAILED R_CALLS <"$WORK/reconcile.txt"
 RSS="$(peak_rss_mib) MiB"
+# The mirror's writes over both runs: row updates, how many of them HOT (no index touched).
+WRITES="$(psql "$DB_URL" -qXtA -c "SELECT string_agg(format('%s %s ins, %s upd (%s HOT)', relname, n_tup_ins, n_tup_upd, n_tup_hot_upd), '; ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('customers', 'products', 'prices')")"
 rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", n / s}'; }
 BG_BUDGET=$(( RATE * BACKGROUND / 100 ))
 
@@ -87,9 +105,15 @@ backfill (empty mirror, no other traffic):
 reconciliation (mirror complete) with interactive upserts:
   runs:     $R_SUCCEEDED succeeded, $R_FAILED not; ${R_SPAN}s, $R_CALLS calls ($(rate "$R_CALLS" "$R_SPAN")/s, interactive ones included)
 memory:   gateway peak RSS $RSS
+writes:   $WRITES
 interactive upserts (one Stripe create each, wrk -c$INTERACTIVE_CONNS -d$WINDOW):
           idle    p50 $IDLE_P50  p99 $IDLE_P99  ($IDLE_N requests)
           during  p50 $BUSY_P50  p99 $BUSY_P99  ($BUSY_N requests): p99 $(awk -v b="$BUSY_P99" -v i="$IDLE_P99" 'BEGIN {printf "%.2f", ms(b) / ms(i)} function ms(t) {return t ~ /ms$/ ? t + 0 : (t ~ /us$/ ? t / 1000 : t * 1000)}')x idle
+where the upserts' time went (between scrapes of /metrics; bucket bounds, not exact quantiles):
+idle:
+$(breakdown idle)
+during the reconciliation (the limiter's and pool's waits include the background's):
+$(breakdown busy)
 ====================================================================================
 REPORT
 [[ "$R_FAILED" == 0 ]] || die "$R_FAILED reconciliation runs did not succeed"
