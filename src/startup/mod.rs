@@ -64,8 +64,8 @@ fn app_state(
     jobs: Jobs,
     options: StateOptions,
 ) -> anyhow::Result<AppState> {
-    let reads = GroupedReads::start(db.clone(), options.read_runners)
-        .context("cannot start the read runners")?;
+    let reads =
+        GroupedReads::start(&db, options.read_runners).context("cannot start the read runners")?;
     Ok(AppState {
         db,
         stripe,

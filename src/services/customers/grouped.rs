@@ -16,6 +16,14 @@ use crate::services::organizers::{self, OrganizerError};
 /// Most reads one grouped statement serves.
 const GROUP_MAX: usize = 64;
 
+/// The session of the hot reads' own connections (PostgreSQL): their statements are look-ups
+/// by key, for which a scan of the whole table is never the right plan, whatever the planner
+/// last learned of the table. Each connection prepares them once and keeps the generic plan;
+/// planned while `customers` held a few hundred rows, that plan scanned the table, and kept
+/// scanning it after a backfill added 100,000 (25–30 ms a read instead of 0.1 ms, until the
+/// table was next analyzed; docs/benchmarks.md, "Where the interactive tail comes from").
+pub const HOT_READS_SESSION: &str = "SET enable_seqscan = off";
+
 #[derive(Clone)]
 pub struct GroupedReads {
     by_email: Group<EmailKey, FoundByEmail>,
@@ -23,8 +31,11 @@ pub struct GroupedReads {
 }
 
 impl GroupedReads {
-    /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`).
-    pub fn start(db: Db, runners: usize) -> std::io::Result<Self> {
+    /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`), each with
+    /// a connection of its own ([`HOT_READS_SESSION`]), outside the shared pool.
+    pub fn start(db: &Db, runners: usize) -> std::io::Result<Self> {
+        let connections = u32::try_from(2 * runners.max(1)).unwrap_or(u32::MAX);
+        let db = db.dedicated(connections, HOT_READS_SESSION, "reads");
         let by_email = |conn: &mut DbConnection, keys: &[EmailKey]| {
             Ok(Customer::find_with_organizers_by_emails_across_accounts(
                 conn, keys,
