@@ -55,7 +55,7 @@ breakdown() {
         'gateway_http_request_duration_seconds{route="/v1/organizers/{org_id}/customers",method="POST"}' \
         'gateway_stripe_limiter_wait_seconds{priority="interactive"}' \
         'gateway_stripe_request_duration_seconds{operation="POST /v1/customers"}' \
-        'gateway_db_pool_wait_seconds' $EXTRA_SERIES
+        'gateway_db_pool_wait_seconds' ${EXTRA_SERIES:-}
 }
 
 say "interactive upserts, idle"
