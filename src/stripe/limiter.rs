@@ -61,20 +61,28 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// `per_second` calls a second, evenly spaced: no burst above the rate in any second.
-fn quota(per_second: f64) -> Quota {
+/// `per_second` calls a second, evenly spaced, of which `burst` may come at once.
+fn quota(per_second: f64, burst: NonZeroU32) -> Quota {
     let period = Duration::from_secs_f64(1.0 / per_second.max(0.1)).max(Duration::from_micros(1));
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-        .allow_burst(NonZeroU32::MIN)
+        .allow_burst(burst)
 }
+
+/// The background share's burst: a permit its waiter takes late (woken a millisecond after its
+/// time, on a loaded machine) is not lost, the next one may follow at once. Two at most, so the
+/// whole budget (burst 1) still bounds every second.
+const BACKGROUND_BURST: NonZeroU32 = NonZeroU32::new(2).expect("not zero");
 
 impl Limits {
     fn new(budget: RateBudget, instances: u32) -> Self {
         let mine = f64::from(budget.per_second) / f64::from(instances.max(1));
         Self {
-            all: RateLimiter::direct(quota(mine)),
-            background: RateLimiter::direct(quota(mine * budget.background_share.clamp(0.0, 1.0))),
+            all: RateLimiter::direct(quota(mine, NonZeroU32::MIN)),
+            background: RateLimiter::direct(quota(
+                mine * budget.background_share.clamp(0.0, 1.0),
+                BACKGROUND_BURST,
+            )),
             instances,
         }
     }
