@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod distribution;
+pub mod estimates;
 pub mod group;
 pub mod lease;
 mod migrations;

@@ -194,6 +194,7 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
             })?)
         })
         .await?;
+        run.keep_estimate("customers", drift.checked).await?;
         if !page.has_more || after.is_none() {
             break;
         }

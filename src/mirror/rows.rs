@@ -65,6 +65,9 @@ pub trait Rows: Sync + 'static {
 
 /// A mirror row keyed by (account, Stripe id), written only from a fetch.
 pub trait MirrorRow: Sized {
+    /// The table the rows are stored in.
+    const TABLE: &'static str;
+
     fn id(&self) -> &str;
 
     /// The account the row is of.
@@ -118,6 +121,8 @@ pub trait MirrorRow: Sized {
 macro_rules! mirror_row {
     ($row:ty, $table:ident) => {
         impl $crate::mirror::MirrorRow for $row {
+            const TABLE: &'static str = stringify!($table);
+
             fn id(&self) -> &str {
                 &self.id
             }

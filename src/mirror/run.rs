@@ -3,7 +3,7 @@
 //! checkpoint. Each kind's reconciliation takes it; `services::sync` makes it, runs the kinds
 //! and stores the report at the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::customer::CustomerWrites;
 use super::MirrorError;
 use crate::db::models::sync as cursors;
 use crate::db::models::sync::SyncRun;
-use crate::db::{database_now, Db, DbError, Lease};
+use crate::db::{database_now, estimates, Db, DbError, Lease};
 use crate::domain::StripeAccountId;
 use crate::stripe::{AccountClient, Stripe, StripeError};
 
@@ -124,6 +124,8 @@ pub struct RunContext<'a> {
     lease: Lease,
     started: Instant,
     last_checkpoint: Instant,
+    /// Per table, how many of the account's rows the planner was last found to believe in.
+    believed: HashMap<&'static str, f64>,
 }
 
 impl<'a> RunContext<'a> {
@@ -147,6 +149,7 @@ impl<'a> RunContext<'a> {
             lease,
             started: Instant::now(),
             last_checkpoint: Instant::now(),
+            believed: HashMap::new(),
         }
     }
 
@@ -208,6 +211,43 @@ impl<'a> RunContext<'a> {
             }
             None => Err(MirrorError::LeaseLost),
         }
+    }
+
+    /// After a page of `table` is stored, with `listed` of the account's rows listed so far:
+    /// when the planner believes in fewer than half as many, the table is analyzed, so that
+    /// the next page's look-ups read their rows and not the whole account
+    /// ([`estimates`] tells why). Checked again once the listing doubles what was believed.
+    pub async fn keep_estimate(
+        &mut self,
+        table: &'static str,
+        listed: u64,
+    ) -> Result<(), MirrorError> {
+        let listed = listed as f64;
+        let believed = self.believed.get(table).copied().unwrap_or(0.0);
+        if listed < estimates::FLOOR as f64 || listed <= 2.0 * believed {
+            return Ok(());
+        }
+        let account = self.account.to_string();
+        let believed = self
+            .db
+            .run(move |conn| {
+                let Some(believed) = estimates::believed_rows(conn, table, &account)? else {
+                    return Ok::<_, DbError>(f64::INFINITY);
+                };
+                if 2.0 * believed >= listed {
+                    return Ok(believed);
+                }
+                if !estimates::analyze(conn, table)? {
+                    return Ok(believed);
+                }
+                tracing::info!(table, account, listed, believed, "statistics taken again");
+                // Sampled statistics may still fall short: checked again at the next doubling.
+                let taken = estimates::believed_rows(conn, table, &account)?.unwrap_or(0.0);
+                Ok(taken.max(listed))
+            })
+            .await?;
+        self.believed.insert(table, believed);
+        Ok(())
     }
 
     /// Where the listing of `kind` starts: after the cursor a stopped run left, unless this is

@@ -5,6 +5,7 @@ mod support;
 
 mod helpers;
 
+mod account_estimates;
 mod admin_routes;
 mod audit_events;
 mod auth;
