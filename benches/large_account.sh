@@ -9,6 +9,9 @@
 # Usage (from the repository root): bash benches/large_account.sh
 # Settings (environment; defaults in brackets):
 #   SIZES ["10000 100000 1000000"]   customers of the account, one measurement each
+#   OTHERS [0]               customers of 100 other accounts, stored and analyzed before the
+#                            backfill: the account is new to PostgreSQL's statistics, as an
+#                            organizer joining a busy gateway is (src/db/estimates.rs)
 #   RATE [100000]            STRIPE_RATE_LIMIT (high: the machine, not the budget, bounds it)
 #   TIMEOUT [1800]           seconds a run may take before the benchmark fails
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   BENCH_DB [gateway_large]
@@ -17,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZES="${SIZES:-10000 100000 1000000}"; RATE="${RATE:-100000}"; TIMEOUT="${TIMEOUT:-1800}"
+OTHERS="${OTHERS:-0}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 BENCH_DB="${BENCH_DB:-gateway_large}"
 GATEWAY="${GATEWAY_BIN:-target/release/stripe-gateway}"
@@ -28,6 +32,21 @@ ROWS=()
 for size in $SIZES; do
     say "$size customers: a new database, stand-in and gateway"
     make_database acct_bench0000
+    if (( OTHERS > 0 )); then
+        say "$OTHERS customers of 100 other accounts, then ANALYZE"
+        psql "$DB_URL" -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO organizers (id, name, stripe_account_id, status, created_at, updated_at)
+    SELECT 'org_other' || a, 'Other ' || a, 'acct_other' || a, 'active', now(), now()
+    FROM generate_series(1, 100) a;
+INSERT INTO customers (id, organizer_id, stripe_account_id, email, email_normalized, metadata,
+    stripe_customer_id, status, create_attempt, version, created_at, updated_at)
+    SELECT 'row_' || n, 'org_other' || (n % 100 + 1), 'acct_other' || (n % 100 + 1),
+        n || '@example.com', n || '@example.com', '{}', 'cus_other' || n, 'active', 0, 1,
+        now(), now()
+    FROM generate_series(1, $OTHERS) n;
+ANALYZE;
+SQL
+    fi
     start_standin --accounts 1 --customers "$size" --products 0 --prices 0 --delay 0
     start_gateway STRIPE_RATE_LIMIT="$RATE" STRIPE_BACKGROUND_PERCENT=90
     ORG="$(organizers_like acct_bench0000)"
@@ -36,7 +55,7 @@ for size in $SIZES; do
     read -r B_SECS B_OK B_FAILED B_CALLS <<<"$(sync_all "$TIMEOUT" "$ORG")"
     [[ "$B_FAILED" == 0 ]] || die "the backfill of $size customers did not succeed"
     B_RSS="$(peak_rss_mib)"
-    MIRRORED="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM customers WHERE status = 'active'")"
+    MIRRORED="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM customers WHERE status = 'active' AND stripe_account_id = 'acct_bench0000'")"
     [[ "$MIRRORED" == "$size" ]] || die "the backfill mirrored $MIRRORED customers of $size"
 
     say "$size customers: reconciliation"
@@ -58,6 +77,7 @@ cat <<REPORT
 date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD)$([[ -n "${GATEWAY_BIN:-}" ]] && echo ", gateway $GATEWAY_BIN")
 machine:  nproc=$(nproc), $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), PostgreSQL $(psql "$PG_ADMIN_URL" -qXtAc 'SHOW server_version')
 stand-in: one account, customers made as listed, 0 s per call; STRIPE_RATE_LIMIT=$RATE
+others:   $OTHERS customers of 100 other accounts, analyzed before the backfill
 peak RSS: the gateway's high-water mark since it started, after the run (one gateway per size)
 
 customers |        backfill (empty mirror)              |     reconciliation (mirror complete)

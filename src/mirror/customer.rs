@@ -194,7 +194,8 @@ async fn reconcile(run: &mut RunContext<'_>) -> Result<(), MirrorError> {
             })?)
         })
         .await?;
-        run.keep_estimate("customers", drift.checked).await?;
+        run.keep_estimate("customers", drift.checked, page.has_more)
+            .await?;
         if !page.has_more || after.is_none() {
             break;
         }

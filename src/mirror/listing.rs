@@ -80,7 +80,8 @@ pub(super) async fn reconcile<K: Rows>(run: &mut RunContext<'_>) -> Result<(), M
         drift.repaired += db
             .run(move |conn| write_page::<K>(conn, &key, &page_mark, &writes, &listed_ids, last))
             .await?;
-        run.keep_estimate(K::Row::TABLE, drift.checked).await?;
+        run.keep_estimate(K::Row::TABLE, drift.checked, page.has_more)
+            .await?;
         if !page.has_more || after.is_none() {
             if listing + 1 >= K::LISTINGS {
                 break;

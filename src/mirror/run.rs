@@ -213,18 +213,20 @@ impl<'a> RunContext<'a> {
         }
     }
 
-    /// After a page of `table` is stored, with `listed` of the account's rows listed so far:
-    /// when the planner believes in fewer than half as many, the table is analyzed, so that
-    /// the next page's look-ups read their rows and not the whole account
-    /// ([`estimates`] tells why). Checked again once the listing doubles what was believed.
+    /// After a page of `table` is stored, with `listed` of the account's rows listed so far
+    /// and `more` pages to come: when the planner believes in fewer than half as many, the
+    /// table is analyzed, so that the next pages' look-ups read their rows and not the whole
+    /// account ([`estimates`] tells why). Checked again once the listing doubles what was
+    /// believed.
     pub async fn keep_estimate(
         &mut self,
         table: &'static str,
         listed: u64,
+        more: bool,
     ) -> Result<(), MirrorError> {
         let listed = listed as f64;
         let believed = self.believed.get(table).copied().unwrap_or(0.0);
-        if listed < estimates::FLOOR as f64 || listed <= 2.0 * believed {
+        if !more || listed < estimates::FLOOR as f64 || listed <= 2.0 * believed {
             return Ok(());
         }
         let account = self.account.to_string();

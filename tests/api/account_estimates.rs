@@ -55,7 +55,7 @@ async fn a_backfill_keeps_the_planner_estimate_of_its_account() {
     .unwrap();
 
     // The new account's first backfill: past the size at which a table is analyzed for it.
-    let size = FLOOR as usize + 1_000;
+    let size = FLOOR as usize * 3;
     for n in 0..size {
         app.stripe
             .add_customer(Some(account), &format!("{n}@example.com"), "Buyer");
