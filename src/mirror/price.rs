@@ -157,13 +157,17 @@ impl Rows for Prices {
 }
 
 impl Price {
-    /// The prices with these ids in any account: a checkout names prices by id alone, and one
-    /// that belongs to another tenant must be refused, not sent.
-    pub fn find_by_ids_across_accounts(
+    /// The prices with these ids in `accounts` (the organizer's, and the platform's that
+    /// destination charges sell from): a checkout names prices by id alone. A price of another
+    /// tenant is not read here (nor told to exist): Stripe, asked on the charging account, has
+    /// no such price.
+    pub fn find_by_ids_in_accounts(
         conn: &mut DbConnection,
+        accounts: &[&str],
         ids: &[String],
     ) -> QueryResult<Vec<Price>> {
         crate::on_each_backend!(conn, |c| prices::table
+            .filter(prices::stripe_account_id.eq_any(accounts))
             .filter(prices::id.eq_any(ids))
             .select(Price::as_select())
             .load(c))

@@ -248,7 +248,8 @@ async fn prices_the_mirror_knows_are_checked_before_stripe(app: TestApp) {
     .await;
     let cases = [
         ("price_retired", "no longer active"),
-        ("price_theirs", "another Stripe account"),
+        // Another tenant's price is not told to exist: Stripe has none on this account.
+        ("price_theirs", "has no price price_theirs"),
         ("price_monthly", "mode: subscription"),
     ];
     for (price, says) in cases {

@@ -72,7 +72,7 @@ impl Lines {
                         None if theirs.iter().any(|other| other.id == *price) => {
                             return Err(PaymentError::invalid(
                                 field,
-                                format!("price {price} belongs to another Stripe account"),
+                                format!("price {price} is not on the Stripe account this checkout charges"),
                             ));
                         }
                         None => match fetched.get(price) {
