@@ -78,7 +78,7 @@ async fn background_work_stays_within_its_share_and_interactive_calls_pass_it(ba
     let first = sync(&app, &org, json!(["products"])).await;
     assert_eq!(finished(&app, &org, &first).await["status"], "succeeded");
     // Deleted in Stripe behind the gateway's back: the next run confirms each with a fetch,
-    // 12 background calls at most 2 a second.
+    // 12 background calls at 2 a second.
     for n in 0..12 {
         app.stripe
             .remove_object(Some(account), &format!("prod_{n:02}"));
@@ -109,14 +109,15 @@ async fn background_work_stays_within_its_share_and_interactive_calls_pass_it(ba
         .filter(|r| r.method == "GET" && r.path.starts_with("/v1/products/"))
         .collect();
     assert_eq!(fetches.len(), 12);
+    // Its share, and the three permits it may hold in hand (the background burst).
     assert!(
-        busiest_second(&fetches) <= BACKGROUND_PER_SECOND + 1,
+        busiest_second(&fetches) <= BACKGROUND_PER_SECOND + 3,
         "background calls in one second: {}",
         busiest_second(&fetches)
     );
-    // The listing and 12 fetches, spaced at 2 a second: at least 6 seconds, whatever the
-    // machine's speed.
-    assert!(run_took >= Duration::from_millis(5_900), "{run_took:?}");
+    // The listing and 12 fetches: 4 at once (the burst), the other 9 spaced at 2 a second, at
+    // least 4.5 seconds whatever the machine's speed.
+    assert!(run_took >= Duration::from_millis(4_400), "{run_took:?}");
     // The five creates reached Stripe while the run still had fetches to make.
     let creates: Vec<_> = app.stripe.requests_to("POST", "/v1/customers");
     assert_eq!(creates.len(), 5);
