@@ -77,11 +77,13 @@ pub async fn create_checkout_session(
     let (organizer, status, known, customer, fetched_at) =
         organizers::with_organizer(state, principal, org_id, move |conn, organizer| {
             let status = StripeAccount::of(conn, organizer.stripe_account_id.as_deref())?;
-            let accounts: Vec<&str> = [organizer.stripe_account_id.as_deref()]
-                .into_iter()
-                .chain([platform.as_ref().map(|account| account.as_str())])
-                .flatten()
-                .collect();
+            let accounts: Vec<&str> = [
+                organizer.stripe_account_id.as_deref(),
+                platform.as_ref().map(|account| account.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let known = Price::find_by_ids_in_accounts(conn, &accounts, &price_ids)?;
             let customer = buyer_id
                 .map(|id| customers::active_of(conn, &organizer, platform.as_ref(), &id))
