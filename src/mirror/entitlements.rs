@@ -16,7 +16,7 @@ use super::{BoxFuture, Env, EventRef, Kind, KindDrift, MirrorError, Page, RunCon
 use crate::db::columns::JsonColumn;
 use crate::db::models::customer_reads::distinct;
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
-use crate::db::models::{Customer, Organizer};
+use crate::db::models::{ChargeAccounts, Customer, Organizer};
 use crate::db::schema::{customers, entitlements, organizers, subscriptions};
 use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::GatewayEventType;
@@ -292,11 +292,13 @@ pub struct CustomerAccess {
 
 /// For each (organizer id, customer id) key: the organizer and its customer with that id
 /// (any status), with the customer's features and its subscriptions that grant access, by
-/// id; for the whole batch in one statement, answered in the keys' order. The statement
-/// returns one row per such subscription (at least one per organizer and per customer),
-/// the organizer, customer and features repeated.
-pub fn find_access_with_organizers_by_ids_across_accounts(
+/// id; for the whole batch in one statement naming the organizers' accounts (two when one is
+/// not known, [`ChargeAccounts`]), answered in the keys' order. The statement returns one row
+/// per such subscription (at least one per organizer and per customer), the organizer,
+/// customer and features repeated.
+pub fn find_access_with_organizers_by_ids(
     conn: &mut DbConnection,
+    accounts: &ChargeAccounts,
     keys: &[IdKey],
 ) -> QueryResult<Vec<FoundAccess>> {
     type Row = (
@@ -311,47 +313,51 @@ pub fn find_access_with_organizers_by_ids_across_accounts(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let rows: Vec<Row> = on_each_backend!(conn, |c| organizers::table
-        .left_join(
-            customers::table.on(customers::organizer_id
-                .eq(organizers::id)
-                .and(customers::id.eq_any(customer_ids))),
-        )
-        .left_join(
-            entitlements::table.on(entitlements::stripe_account_id
-                .nullable()
-                .eq(customers::stripe_account_id.nullable())
-                .and(
-                    entitlements::stripe_customer_id
-                        .nullable()
-                        .eq(customers::stripe_customer_id),
-                )),
-        )
-        .left_join(
-            subscriptions::table.on(subscriptions::stripe_account_id
-                .nullable()
-                .eq(customers::stripe_account_id.nullable())
-                .and(
-                    subscriptions::stripe_customer_id
-                        .nullable()
-                        .eq(customers::stripe_customer_id),
-                )
-                .and(subscriptions::deleted.eq(false))
-                .and(
-                    subscriptions::status
-                        .eq("active")
-                        .or(subscriptions::status.eq("trialing")),
-                )),
-        )
-        .filter(organizers::id.eq_any(&organizer_ids))
-        .order(subscriptions::id.asc())
-        .select((
-            Organizer::as_select(),
-            Option::<Customer>::as_select(),
-            Option::<CustomerFeatures>::as_select(),
-            Option::<Subscription>::as_select(),
-        ))
-        .load(c))?;
+    let load = |conn: &mut DbConnection, ids: &[&str], named: &[String]| {
+        on_each_backend!(conn, |c| organizers::table
+            .left_join(
+                customers::table.on(customers::stripe_account_id
+                    .eq_any(named.to_vec())
+                    .and(customers::organizer_id.eq(organizers::id))
+                    .and(customers::id.eq_any(customer_ids.clone()))),
+            )
+            .left_join(
+                entitlements::table.on(entitlements::stripe_account_id
+                    .nullable()
+                    .eq(customers::stripe_account_id.nullable())
+                    .and(
+                        entitlements::stripe_customer_id
+                            .nullable()
+                            .eq(customers::stripe_customer_id),
+                    )),
+            )
+            .left_join(
+                subscriptions::table.on(subscriptions::stripe_account_id
+                    .nullable()
+                    .eq(customers::stripe_account_id.nullable())
+                    .and(
+                        subscriptions::stripe_customer_id
+                            .nullable()
+                            .eq(customers::stripe_customer_id),
+                    )
+                    .and(subscriptions::deleted.eq(false))
+                    .and(
+                        subscriptions::status
+                            .eq("active")
+                            .or(subscriptions::status.eq("trialing")),
+                    )),
+            )
+            .filter(organizers::id.eq_any(ids))
+            .order(subscriptions::id.asc())
+            .select((
+                Organizer::as_select(),
+                Option::<Customer>::as_select(),
+                Option::<CustomerFeatures>::as_select(),
+                Option::<Subscription>::as_select(),
+            ))
+            .load::<Row>(c))
+    };
+    let rows = accounts.read(conn, &organizer_ids, load, |row| &row.0)?;
     let mut found: HashMap<String, Organizer> = HashMap::new();
     let mut access: HashMap<String, CustomerAccess> = HashMap::new();
     for (organizer, customer, entitlements, subscription) in rows {
@@ -370,9 +376,10 @@ pub fn find_access_with_organizers_by_ids_across_accounts(
         .iter()
         .map(|(org, id)| {
             let organizer = found.get(org)?;
-            let access = access
-                .get(id)
-                .filter(|a| a.customer.organizer_id == organizer.id);
+            let access = access.get(id).filter(|a| {
+                a.customer.organizer_id == organizer.id
+                    && a.customer.stripe_account_id == accounts.of(organizer)
+            });
             Some((organizer.clone(), access.cloned()))
         })
         .collect())

@@ -64,8 +64,9 @@ fn app_state(
     jobs: Jobs,
     options: StateOptions,
 ) -> anyhow::Result<AppState> {
-    let reads =
-        GroupedReads::start(&db, options.read_runners).context("cannot start the read runners")?;
+    let platform = stripe.platform_account().cloned();
+    let reads = GroupedReads::start(&db, options.read_runners, platform)
+        .context("cannot start the read runners")?;
     Ok(AppState {
         db,
         stripe,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use gateway::db::models::Customer;
+use gateway::db::models::{ChargeAccounts, Customer};
 use gateway::db::{DatabaseUrl, Db};
 use serde_json::{json, Value};
 
@@ -18,6 +18,7 @@ backend_tests!(
     concurrent_reads_by_email_answer_each_tenant_its_own_customer,
     a_batch_of_email_keys_is_matched_key_by_key,
     an_entitlements_read_shows_the_subscriptions_that_grant_access,
+    reads_follow_an_organizer_to_the_account_it_has_now,
 );
 
 /// Two organizers with one email in common and one each of their own.
@@ -127,32 +128,82 @@ async fn a_batch_of_email_keys_is_matched_key_by_key(app: TestApp) {
     let db = Db::connect(&url, 1, Duration::from_secs(5)).unwrap();
     let answers = tokio::task::spawn_blocking(move || {
         let mut conn = db.get().unwrap();
-        Customer::find_with_organizers_by_emails_across_accounts(&mut conn, &keys).unwrap()
+        // Once with the organizers' accounts not known yet (two statements), once known (one).
+        let accounts = ChargeAccounts::new(None);
+        [(); 2].map(|()| {
+            Customer::find_with_organizers_by_emails(&mut conn, &accounts, &keys).unwrap()
+        })
     })
     .await
     .unwrap();
-    let got: Vec<Option<(String, Option<String>)>> = answers
-        .into_iter()
-        .map(|found| found.map(|(org, customer)| (org.id, customer.map(|c| c.id))))
-        .collect();
+    let got = answers.map(|answers| {
+        answers
+            .into_iter()
+            .map(|found| found.map(|(org, customer)| (org.id, customer.map(|c| c.id))))
+            .collect::<Vec<Option<(String, Option<String>)>>>()
+    });
     let row = |org: &str, customer: Option<&Value>| {
         Some((
             org.to_string(),
             customer.map(|c| c["id"].as_str().unwrap().to_string()),
         ))
     };
-    assert_eq!(
-        got,
-        vec![
-            row(a, Some(&a_shared)),
-            row(b, None),
-            None,
-            row(a, None),
-            row(b, Some(&b_shared)),
-            row(a, Some(&a_own)),
-            row(a, Some(&a_shared)),
-        ]
-    );
+    let expected = vec![
+        row(a, Some(&a_shared)),
+        row(b, None),
+        None,
+        row(a, None),
+        row(b, Some(&b_shared)),
+        row(a, Some(&a_own)),
+        row(a, Some(&a_shared)),
+    ];
+    assert_eq!(got, [expected.clone(), expected]);
+}
+
+/// The reads name the account an organizer's customers are kept under, as the process last
+/// saw it. An organizer whose account changed behind the gateway's back is read under the
+/// account it has now, by email, by id and for entitlements: the customer it left behind is
+/// not its customer any more, and it is again once the organizer is back.
+async fn reads_follow_an_organizer_to_the_account_it_has_now(app: TestApp) {
+    let org = app.create_organizer("Moving", "acct_1HotMovingOld").await;
+    let org_id = org["id"].as_str().unwrap();
+    let token = app.organizer_token(org_id);
+    let (status, left) = upsert(&app, &org, json!({"email": "mover@example.com"})).await;
+    assert_eq!(status, 201, "{left}");
+    let reads = |customer: &Value| {
+        let path = format!(
+            "/v1/organizers/{org_id}/customers/{}",
+            customer["id"].as_str().unwrap()
+        );
+        let (app, token) = (&app, &token);
+        async move {
+            let (status, body) = find(app, org_id, token, "mover@example.com").await;
+            assert_eq!(status, 200, "{body}");
+            let by_id = app.get(&path, token).await.status().as_u16();
+            let access = app.get(&format!("{path}/entitlements"), token).await;
+            let ids: Vec<String> = ids(&body).into_iter().map(str::to_owned).collect();
+            (ids, by_id, access.status().as_u16())
+        }
+    };
+    let id = |customer: &Value| vec![customer["id"].as_str().unwrap().to_string()];
+    assert_eq!(reads(&left).await, (id(&left), 200, 200));
+
+    let move_to = |account: &str| {
+        format!("UPDATE organizers SET stripe_account_id = '{account}' WHERE id = '{org_id}'")
+    };
+    let sql = move_to("acct_1HotMovingNew");
+    app.execute_sql(&sql, &sql).await;
+    assert_eq!(reads(&left).await, (vec![], 404, 404));
+    let (status, there) = upsert(&app, &org, json!({"email": "mover@example.com"})).await;
+    assert_eq!(status, 201, "{there}");
+    assert_eq!(there["stripe_account_id"], "acct_1HotMovingNew", "{there}");
+    assert_eq!(reads(&there).await, (id(&there), 200, 200));
+    assert_eq!(reads(&left).await, (id(&there), 404, 404));
+
+    let sql = move_to("acct_1HotMovingOld");
+    app.execute_sql(&sql, &sql).await;
+    assert_eq!(reads(&left).await, (id(&left), 200, 200));
+    assert_eq!(reads(&there).await, (id(&left), 404, 404));
 }
 
 async fn an_entitlements_read_shows_the_subscriptions_that_grant_access(app: TestApp) {

@@ -4,6 +4,7 @@
 
 pub mod adoption;
 mod audit_event;
+mod charge_accounts;
 mod customer;
 pub(crate) mod customer_reads;
 mod erasure;
@@ -20,6 +21,7 @@ mod webhook_event;
 mod webhook_insert;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent};
+pub use charge_accounts::ChargeAccounts;
 pub use customer::{
     Customer, CustomerKey, CustomerStatus, NewCustomer, StripeProfile, CREATE_LEASE,
 };

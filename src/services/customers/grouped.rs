@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use super::CustomerError;
 use crate::db::group::Group;
-use crate::db::models::{Customer, EmailKey, FoundByEmail, Organizer};
+use crate::db::models::{ChargeAccounts, Customer, EmailKey, FoundByEmail, Organizer};
 use crate::db::{Db, DbConnection};
 use crate::domain::Principal;
-use crate::domain::{CustomerId, Email, OrganizerId};
+use crate::domain::{CustomerId, Email, OrganizerId, StripeAccountId};
 use crate::mirror::entitlements::{self, CustomerAccess, FoundAccess, IdKey};
 use crate::services::organizers::{self, OrganizerError};
 
@@ -28,21 +28,32 @@ pub const HOT_READS_SESSION: &str = "SET enable_seqscan = off";
 pub struct GroupedReads {
     by_email: Group<EmailKey, FoundByEmail>,
     access_by_id: Group<IdKey, FoundAccess>,
+    accounts: Arc<ChargeAccounts>,
 }
 
 impl GroupedReads {
     /// Starts `runners` runner threads per kind of read (`DATABASE_READ_RUNNERS`), each with
-    /// a connection of its own ([`HOT_READS_SESSION`]), outside the shared pool.
-    pub fn start(db: &Db, runners: usize) -> std::io::Result<Self> {
+    /// a connection of its own ([`HOT_READS_SESSION`]), outside the shared pool. Destination
+    /// charges keep their customers under `platform`.
+    pub fn start(
+        db: &Db,
+        runners: usize,
+        platform: Option<StripeAccountId>,
+    ) -> std::io::Result<Self> {
         let connections = u32::try_from(2 * runners.max(1)).unwrap_or(u32::MAX);
         let db = db.dedicated(connections, HOT_READS_SESSION, "reads");
-        let by_email = |conn: &mut DbConnection, keys: &[EmailKey]| {
-            Ok(Customer::find_with_organizers_by_emails_across_accounts(
-                conn, keys,
+        let accounts = Arc::new(ChargeAccounts::new(platform));
+        let known = accounts.clone();
+        let by_email = move |conn: &mut DbConnection, keys: &[EmailKey]| {
+            Ok(Customer::find_with_organizers_by_emails(
+                conn, &known, keys,
             )?)
         };
-        let access_by_id = |conn: &mut DbConnection, keys: &[IdKey]| {
-            Ok(entitlements::find_access_with_organizers_by_ids_across_accounts(conn, keys)?)
+        let known = accounts.clone();
+        let access_by_id = move |conn: &mut DbConnection, keys: &[IdKey]| {
+            Ok(entitlements::find_access_with_organizers_by_ids(
+                conn, &known, keys,
+            )?)
         };
         Ok(Self {
             by_email: Group::start(
@@ -59,7 +70,14 @@ impl GroupedReads {
                 runners,
                 Arc::new(access_by_id),
             )?,
+            accounts,
         })
+    }
+
+    /// Where each organizer's customers are kept, as this process last read it: for the
+    /// other reads that load an organizer with its customers.
+    pub fn charge_accounts(&self) -> &Arc<ChargeAccounts> {
+        &self.accounts
     }
 
     /// The organizer's customer with this email (any status), for `principal`.

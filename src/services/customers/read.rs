@@ -34,10 +34,9 @@ where
     T: Send + 'static,
 {
     let id = customer_id.to_string();
-    let platform = state.stripe.platform_account().cloned();
+    let accounts = state.reads.charge_accounts().clone();
     let load = move |conn: &mut DbConnection, org: &str| -> Result<_, CustomerError> {
-        let platform = platform.as_ref().map(StripeAccountId::as_str);
-        let found = Customer::find_with_organizer_by_id(conn, org, platform, &id)?;
+        let found = Customer::find_with_organizer_by_id(conn, &accounts, org, &id)?;
         let Some((organizer, row)) = found else {
             return Ok(None);
         };
