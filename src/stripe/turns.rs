@@ -9,11 +9,14 @@
 //! A waiter takes a ticket in its account's queue and waits for the turn: the head ticket of
 //! the account chosen when the turn is free. It then waits for the rate permit and hands the
 //! turn on; its account goes to the back of the order in which ties are broken. A waiter dropped
-//! at any point (a cancelled request) gives its ticket back, and the turn if it held it.
+//! at any point (a cancelled request) gives its ticket back, and the turn if it held it. The
+//! turn is handed to the chosen waiter alone: waking every waiter at each permit made the one
+//! chosen wait behind the others for a thread on a loaded machine, and the background share was
+//! handed out slower than its rate (docs/benchmarks.md, "A slower sitting").
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -33,6 +36,8 @@ struct Queues {
     rotation: VecDeque<String>,
     /// Each waiting account's tickets, oldest first.
     waiting: HashMap<String, VecDeque<u64>>,
+    /// How to wake each waiting ticket.
+    wakers: HashMap<u64, Arc<Notify>>,
     /// The ticket that holds the turn, if one was chosen.
     turn: Option<u64>,
     /// Permits each account took lately, as of when last counted.
@@ -47,29 +52,33 @@ impl Queues {
             .map_or(0.0, |&(count, at)| decayed(count, at, now))
     }
 
-    /// Whether `ticket` holds the turn, choosing who does when nobody holds it: the head ticket
-    /// of the waiting account served least lately (ties: the one first in the rotation).
-    fn is_next(&mut self, ticket: u64) -> bool {
-        if self.turn.is_none() {
-            let now = Instant::now();
-            let mut least: Option<(&String, f64)> = None;
-            for account in &self.rotation {
-                let served = self.served(account, now);
-                if least.is_none_or(|(_, fewest)| served < fewest) {
-                    least = Some((account, served));
-                }
-            }
-            self.turn = least
-                .and_then(|(account, _)| self.waiting.get(account))
-                .and_then(|queue| queue.front().copied());
+    /// Chooses who holds the turn when nobody does: the head ticket of the waiting account
+    /// served least lately (ties: the one first in the rotation). Returns how to wake the
+    /// ticket chosen, if one was.
+    fn choose(&mut self) -> Option<Arc<Notify>> {
+        if self.turn.is_some() {
+            return None;
         }
-        self.turn == Some(ticket)
+        let now = Instant::now();
+        let mut least: Option<(&String, f64)> = None;
+        for account in &self.rotation {
+            let served = self.served(account, now);
+            if least.is_none_or(|(_, fewest)| served < fewest) {
+                least = Some((account, served));
+            }
+        }
+        self.turn = least
+            .and_then(|(account, _)| self.waiting.get(account))
+            .and_then(|queue| queue.front().copied());
+        self.turn
+            .and_then(|ticket| self.wakers.get(&ticket).cloned())
     }
 
     /// Removes the ticket; when it held the turn, the turn is free again, and when it was
     /// `granted` a permit, its account counts one more and goes to the back of the rotation.
     /// An account with no waiters left leaves it.
     fn remove(&mut self, account: &str, ticket: u64, granted: bool) {
+        self.wakers.remove(&ticket);
         let Some(queue) = self.waiting.get_mut(account) else {
             return;
         };
@@ -108,7 +117,6 @@ impl Queues {
 #[derive(Default)]
 pub struct FairTurns {
     queues: Mutex<Queues>,
-    changed: Notify,
 }
 
 /// A place in an account's queue; given back when dropped.
@@ -122,10 +130,14 @@ struct Ticket<'a> {
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.turns
-            .lock()
-            .remove(self.account, self.id, self.granted);
-        self.turns.changed.notify_waiters();
+        let next = {
+            let mut queues = self.turns.lock();
+            queues.remove(self.account, self.id, self.granted);
+            queues.choose()
+        };
+        if let Some(next) = next {
+            next.notify_one();
+        }
     }
 }
 
@@ -136,7 +148,8 @@ impl FairTurns {
 
     /// Waits for `account`'s turn, then for `permit`, then hands the turn on.
     pub async fn take_turn<F: Future<Output = ()>>(&self, account: &str, permit: F) {
-        let mut ticket = {
+        let wake = Arc::new(Notify::new());
+        let (mut ticket, chosen) = {
             let mut queues = self.lock();
             let id = queues.next_ticket;
             queues.next_ticket += 1;
@@ -148,20 +161,22 @@ impl FairTurns {
                 .entry(account.to_string())
                 .or_default()
                 .push_back(id);
-            Ticket {
+            queues.wakers.insert(id, wake.clone());
+            let ticket = Ticket {
                 turns: self,
                 account,
                 id,
                 granted: false,
-            }
+            };
+            (ticket, queues.choose())
         };
-        loop {
-            // Created before the check: a hand-over between the two still wakes it.
-            let changed = self.changed.notified();
-            if self.lock().is_next(ticket.id) {
-                break;
-            }
-            changed.await;
+        // The turn was free: whoever was chosen (this waiter or another) is told. A waiter
+        // told before it waits keeps the wake-up (`notify_one` stores it).
+        if let Some(chosen) = chosen {
+            chosen.notify_one();
+        }
+        while self.lock().turn != Some(ticket.id) {
+            wake.notified().await;
         }
         permit.await;
         ticket.granted = true;
@@ -248,6 +263,51 @@ mod tests {
         );
         drop(holder);
         assert!(poll_once(other.as_mut()).await);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_hand_over_wakes_the_chosen_waiter_alone() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        const OTHERS: [&str; 10] = [
+            "acct_1", "acct_2", "acct_3", "acct_4", "acct_5", "acct_6", "acct_7", "acct_8",
+            "acct_9", "acct_10",
+        ];
+        let turns = Arc::new(FairTurns::default());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let permit = async {
+                    released.await.ok();
+                };
+                turns.take_turn("acct_0", permit).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        // Ten waiters of other accounts, each polled once and counted on every poll after.
+        let polls = Arc::new(AtomicUsize::new(0));
+        for account in OTHERS {
+            let turns = turns.clone();
+            let mut waiter =
+                Box::pin(async move { turns.take_turn(account, std::future::pending()).await });
+            let polls = polls.clone();
+            tokio::spawn(std::future::poll_fn(move |cx| {
+                polls.fetch_add(1, Ordering::SeqCst);
+                waiter.as_mut().poll(cx)
+            }));
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(polls.load(Ordering::SeqCst), OTHERS.len());
+        release.send(()).unwrap();
+        holder.await.unwrap();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        // The turn went to one of them, and only that one was woken.
+        assert_eq!(polls.load(Ordering::SeqCst), OTHERS.len() + 1);
+        assert!(turns.lock().turn.is_some());
     }
 
     /// Polls a future once; true when it finished.
