@@ -80,6 +80,7 @@ wait_runs
 SPAN=$((SECONDS - START))
 CALLS=$(( $(stat calls) - CALLS_BEFORE ))
 read -r RUNS SUCCEEDED ACCOUNTS_DONE <<<"$(psql "$DB_URL" -qXtA -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), count(DISTINCT stripe_account_id) FILTER (WHERE status = 'succeeded') FROM sync_runs WHERE stripe_account_id <> 'acct_bench0000'")"
+NOT_SUCCEEDED="$(psql "$DB_URL" -qXtA -c "SELECT coalesce(string_agg(status || ' ' || n, ', '), 'none') FROM (SELECT status, count(*) AS n FROM sync_runs WHERE stripe_account_id <> 'acct_bench0000' AND status <> 'succeeded' GROUP BY status) s")"
 OVERLAPS="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM sync_runs a JOIN sync_runs b ON a.stripe_account_id = b.stripe_account_id AND a.id < b.id WHERE a.started_at IS NOT NULL AND b.started_at IS NOT NULL AND a.started_at < coalesce(b.finished_at, now() AT TIME ZONE 'UTC') AND b.started_at < coalesce(a.finished_at, now() AT TIME ZONE 'UTC')")"
 BUSIEST="$(stat busiest_second)"
 MIRRORED="$(psql "$DB_URL" -qXtA -c "SELECT count(*) FROM customers WHERE stripe_account_id <> 'acct_bench0000'")"
@@ -145,7 +146,7 @@ date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HE
 machine:  nproc=$(nproc), $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), PostgreSQL $(psql "$PG_ADMIN_URL" -qXtAc 'SHOW server_version')
 setup:    $INSTANCES instances on one database; STRIPE_RATE_LIMIT=$RATE (together), ${DELAY}s per call
 1. backfill: $((ACCOUNTS - 1)) accounts x $CUSTOMERS customers, each requested through two instances at once
-   runs:     $RUNS recorded, $SUCCEEDED succeeded, for $ACCOUNTS_DONE accounts; overlapping runs of one account: $OVERLAPS
+   runs:     $RUNS recorded, $SUCCEEDED succeeded, for $ACCOUNTS_DONE accounts (the others: $NOT_SUCCEEDED); overlapping runs of one account: $OVERLAPS
    calls:    $CALLS in ${SPAN}s ($(awk -v c="$CALLS" -v s="$SPAN" 'BEGIN {printf "%.1f", c / s}')/s); busiest second at the stand-in $BUSIEST (budget $RATE, +5% = $(( RATE * 105 / 100 )))
    mirrored: $MIRRORED customers of $(( (ACCOUNTS - 1) * CUSTOMERS ))
 2. killed instance: cursor at the kill $CURSOR_AT_KILL; the first run is now '$FIRST_STATUS'
