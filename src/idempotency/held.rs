@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::claims::Answers;
+use super::claims::{Answers, Keep};
 use crate::db::models::idempotency::{self, KeyLease, StoredResponse};
 use crate::db::{Db, DbError};
 use crate::jobs::{Duty, Ran};
@@ -34,6 +34,8 @@ pub(super) struct Held {
     pub(super) db: Db,
     pub(super) answers: Answers,
     pub(super) lease: Option<KeyLease>,
+    /// A deferred request's gate: its answer is kept durably only if the request passed it.
+    pub(super) gate: Option<EffectGate>,
 }
 
 impl Held {
@@ -42,8 +44,13 @@ impl Held {
         let Some(lease) = self.lease.take() else {
             return;
         };
+        let keep = match &self.gate {
+            Some(gate) if !gate.passed() => Keep::Quiet,
+            _ => Keep::Durable,
+        };
         let answers = self.answers.clone();
-        let task = tokio::spawn(async move { answers.keep((lease, response, customer_id)).await });
+        let task =
+            tokio::spawn(async move { answers.keep((lease, response, customer_id), keep).await });
         match task.await {
             Ok(Ok(true)) => {}
             // The holder lost its lease (it could not renew it in time) and a retry took the

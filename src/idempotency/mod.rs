@@ -21,7 +21,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use claims::{Answers, Claims, ANSWERS_SESSION, CLAIMS_SESSION};
+pub use claims::{Answers, Claims, ANSWERS_SESSION, CLAIMS_SESSION, QUIET_ANSWERS_SESSION};
 pub use held::purge;
 
 use crate::auth::authenticate;
@@ -46,7 +46,8 @@ pub struct Idempotency {
     /// Where the routes in `deferred` claim their keys: grouped, on connections that commit
     /// without waiting for the disk ([`CLAIMS_SESSION`]; on SQLite, the pool's).
     pub claims: Claims,
-    /// Where every keyed request's answer is kept: grouped, durably.
+    /// Where every keyed request's answer is kept: grouped, durably unless its request was
+    /// deferred and ran no effect.
     pub answers: Answers,
     /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
     /// their claims need no flush of their own (see [`crate::services::effect_gate`]). Every
@@ -174,14 +175,15 @@ pub async fn middleware(
     };
 
     req.extensions_mut().insert(client_key);
-    if deferred {
-        req.extensions_mut()
-            .insert(held::gate(state.db.clone(), lease.clone(), times.lease));
+    let gate = deferred.then(|| held::gate(state.db.clone(), lease.clone(), times.lease));
+    if let Some(gate) = &gate {
+        req.extensions_mut().insert(gate.clone());
     }
     let mut held = Held {
         db: state.db.clone(),
         answers: settings.answers.clone(),
         lease: Some(lease),
+        gate,
     };
     // The lease is renewed at a third of its length for as long as the request runs, so only
     // a holder that died (or lost the database) is ever taken over.

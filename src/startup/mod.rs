@@ -343,13 +343,18 @@ fn run(
                 .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
             settings.idempotency_times(),
         )?,
-        answers: idempotency::Answers::start(state.db.dedicated(
-            CLAIM_CONNECTIONS,
-            idempotency::ANSWERS_SESSION,
-            "answers",
-        ))?,
+        answers: idempotency::Answers::start(
+            state
+                .db
+                .dedicated(CLAIM_CONNECTIONS, idempotency::ANSWERS_SESSION, "answers"),
+            state.db.dedicated(
+                CLAIM_CONNECTIONS,
+                idempotency::QUIET_ANSWERS_SESSION,
+                "quiet answers",
+            ),
+        )?,
         // The customers' upsert passes its gate before each effect; an upsert that changes
-        // nothing (most of them) then costs one flush, for its kept answer.
+        // nothing (most of them) then waits for no flush at all.
         deferred: &["/v1/organizers/{org_id}/customers"],
     };
     let metrics_here = settings.metrics_bind_address.is_none();

@@ -3,18 +3,21 @@
 //! database is simulated by a trigger that deletes each claim as it is inserted: the insert
 //! reports success, and the row is gone, as a claim whose commit never reached the disk is
 //! after PostgreSQL's recovery. Claims and answers of concurrent requests share statements;
-//! each request still gets its own.
+//! each request still gets its own. The answer of an upsert that ran no effect is kept without
+//! a flush too; a crash that loses it only lets the retry run again, repeating nothing.
 
 use serde_json::json;
 
 use crate::customers::{customers_path, upsert};
-use crate::helpers::{backend_tests, error_body, TestApp};
+use crate::helpers::{backend_tests, error_body, Backend, TestApp};
 
 backend_tests!(
     a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once,
     a_change_whose_claim_was_lost_is_not_sent_to_stripe,
     an_upsert_that_changes_nothing_needs_no_durable_claim,
     concurrent_first_requests_each_keep_their_own_answer,
+    only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer,
+    a_lost_answer_of_an_upsert_that_changed_nothing_is_answered_again_without_an_effect,
 );
 
 /// From now on every claim of a key is lost as soon as it is made.
@@ -176,4 +179,118 @@ async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
             .await,
         24
     );
+}
+
+/// On PostgreSQL a trigger notes the `synchronous_commit` each answer was kept under: off for
+/// the upsert that changed nothing, on for those that changed or created a customer. On both
+/// backends every answer is replayed.
+async fn only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer(app: TestApp) {
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsQuiet0001")
+        .await;
+    let path = customers_path(&org);
+    let (status, created) = upsert(&app, &org, json!({ "email": "ana@example.com" })).await;
+    assert_eq!(status, 201, "{created}");
+    app.execute_sql(
+        "CREATE TABLE answer_commits (key text, synchronous_commit text);
+         CREATE FUNCTION note_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.response_status IS NOT NULL AND OLD.response_status IS NULL THEN
+                 INSERT INTO answer_commits
+                     VALUES (NEW.key, current_setting('synchronous_commit'));
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER note_answers AFTER UPDATE ON idempotency_keys
+             FOR EACH ROW EXECUTE FUNCTION note_answer();",
+        "SELECT 1;",
+    )
+    .await;
+
+    let requests = [
+        ("unchanged", json!({ "email": "ana@example.com" }), 200),
+        (
+            "changed",
+            json!({ "email": "ana@example.com", "name": "Ana" }),
+            200,
+        ),
+        ("created", json!({ "email": "bia@example.com" }), 201),
+    ];
+    for (key, body, status) in &requests {
+        let first = app.post_keyed(&path, &app.admin_token(), key, body).await;
+        assert_eq!(first.status(), *status, "{key}");
+        let first: serde_json::Value = first.json().await.unwrap();
+        let again = app.post_keyed(&path, &app.admin_token(), key, body).await;
+        assert_eq!(again.status(), *status, "{key}");
+        assert_eq!(again.headers()["idempotent-replayed"], "true", "{key}");
+        assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+    }
+    if app.backend == Backend::Postgres {
+        assert_eq!(
+            app.select_texts(
+                "SELECT key || '=' || synchronous_commit FROM answer_commits ORDER BY key"
+            )
+            .await,
+            ["changed=on", "created=on", "unchanged=off"]
+        );
+    }
+}
+
+/// The crash is simulated by taking the kept answer away and ending the claim's lease, as for a
+/// claim some other commit made durable while its answer's commit never reached the disk: the
+/// retry takes the key over when the lease ends, runs the upsert again, calls Stripe for
+/// nothing, and answers from the rows as they are now.
+async fn a_lost_answer_of_an_upsert_that_changed_nothing_is_answered_again_without_an_effect(
+    app: TestApp,
+) {
+    let org = app
+        .create_organizer("Claims", "acct_1ClaimsQuiet0002")
+        .await;
+    let path = customers_path(&org);
+    let body = json!({ "email": "ana@example.com" });
+    let (status, created) = upsert(&app, &org, body.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    let response = app
+        .post_keyed(&path, &app.admin_token(), "lost", &body)
+        .await;
+    assert_eq!(response.status(), 200);
+    app.execute_sql(
+        "UPDATE idempotency_keys SET response_status = NULL, response_headers = NULL,
+             response_body = NULL, lease_owner = 'died', lease_until = now() - interval '1 minute'
+         WHERE key = 'lost'",
+        "UPDATE idempotency_keys SET response_status = NULL, response_headers = NULL,
+             response_body = NULL, lease_owner = 'died', lease_until = datetime('now', '-1 minute')
+         WHERE key = 'lost'",
+    )
+    .await;
+    let (status, renamed) = upsert(
+        &app,
+        &org,
+        json!({ "email": "ana@example.com", "name": "Ana Lima" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    let stripe_calls = app.stripe.requests().len();
+
+    let retry = app
+        .post_keyed(&path, &app.admin_token(), "lost", &body)
+        .await;
+    assert_eq!(retry.status(), 200);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let retried: serde_json::Value = retry.json().await.unwrap();
+    assert_eq!(
+        retried, renamed,
+        "the retry answers from the rows as they are"
+    );
+    assert_eq!(
+        app.stripe.requests().len(),
+        stripe_calls,
+        "Stripe was called"
+    );
+    let again = app
+        .post_keyed(&path, &app.admin_token(), "lost", &body)
+        .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), retried);
+    assert_eq!(app.count_rows("customers").await, 1);
 }

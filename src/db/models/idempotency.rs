@@ -84,7 +84,7 @@ pub fn begin(
     fingerprint: &str,
     times: KeyTimes,
 ) -> QueryResult<Begun> {
-    begin_as(conn, scope, key, fingerprint, times, &new_owner())
+    begin_as(conn, scope, key, fingerprint, times, &new_owner(), true)
 }
 
 /// [`begin`] for many requests at once: one statement claims every new key; the others (a key
@@ -156,6 +156,7 @@ pub fn begin_batch(
                     owner,
                 }));
             }
+            // The batch's insert found the key taken: the look starts with the row.
             begin_as(
                 conn,
                 &request.scope,
@@ -163,6 +164,7 @@ pub fn begin_batch(
                 &request.fingerprint,
                 times,
                 &owner,
+                false,
             )
         })
         .collect()
@@ -181,6 +183,7 @@ fn begin_as(
     fingerprint: &str,
     times: KeyTimes,
     owner: &str,
+    mut insert_first: bool,
 ) -> QueryResult<Begun> {
     // A row deleted between the insert and the read (a 5xx answer, a purge) is looked at again.
     loop {
@@ -193,21 +196,25 @@ fn begin_as(
         let lease_until = expiry(now, times.lease);
         // Never before the lease ends: a row in flight is not purged from under its request.
         let expires_at = expiry(now, times.keep.max(times.lease));
-        let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::scope.eq(scope),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::fingerprint.eq(fingerprint),
-                idempotency_keys::lease_owner.eq(&lease.owner),
-                idempotency_keys::lease_until.eq(lease_until),
-                idempotency_keys::created_at.eq(now),
-                idempotency_keys::expires_at.eq(expires_at),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        if inserted == 1 {
-            return Ok(Begun::Run(lease));
+        if insert_first {
+            let inserted =
+                on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+                    .values((
+                        idempotency_keys::scope.eq(scope),
+                        idempotency_keys::key.eq(key),
+                        idempotency_keys::fingerprint.eq(fingerprint),
+                        idempotency_keys::lease_owner.eq(&lease.owner),
+                        idempotency_keys::lease_until.eq(lease_until),
+                        idempotency_keys::created_at.eq(now),
+                        idempotency_keys::expires_at.eq(expires_at),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
+            if inserted == 1 {
+                return Ok(Begun::Run(lease));
+            }
         }
+        insert_first = true;
         let Some(row) = own_key(scope, key)
             .select(KeyRow::as_select())
             .first(conn)
