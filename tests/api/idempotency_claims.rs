@@ -228,7 +228,7 @@ async fn only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer(app
     if app.backend == Backend::Postgres {
         assert_eq!(
             app.select_texts(
-                "SELECT key || '=' || synchronous_commit FROM answer_commits ORDER BY key"
+                "key || '=' || synchronous_commit AS value FROM answer_commits ORDER BY key"
             )
             .await,
             ["changed=on", "created=on", "unchanged=off"]
