@@ -19,9 +19,10 @@
 #                                                    (pg_ctlcluster; needs root): every answer must
 #                                                    be 200 or 503, and the gateway must answer 200
 #                                                    again afterwards without a restart of its own
-#   PROFILE [unset]                                  set: perf samples the gateway during the first
+#   PROFILE [unset]                                  1: perf samples the gateway during the first
 #                                                    gateway target and the summary lists its top
-#                                                    functions (needs perf)
+#                                                    functions (needs perf); other text: during the
+#                                                    first target whose label holds it ("new key")
 #   WORKERS [nproc]                                  HTTP_WORKERS of the gateway and of hello
 #   POOL [10]                                        DATABASE_POOL_SIZE of the gateway
 #   CUSTOMERS [10000]                                seeded customers (user1..userN@example.com)
@@ -263,7 +264,8 @@ run() { # label server-pid wrk-args...
     CMDS+=("wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $*")
     say "measuring $label: ${CMDS[-1]}"
     local perf_pid=""
-    if [[ -n "$PROFILE" && "$server_pid" == "$GATEWAY_PID" && ! -e "$WORK/perf.data" ]]; then
+    if [[ -n "$PROFILE" && "$server_pid" == "$GATEWAY_PID" && ! -e "$WORK/perf.data" ]] \
+        && [[ "$PROFILE" == 1 || "$label" == *"$PROFILE"* ]]; then
         perf record -q -F 499 -g -p "$server_pid" -o "$WORK/perf.data" -- sleep "$(seconds "$DURATION")" \
             >"$WORK/perf.log" 2>&1 &
         perf_pid=$!

@@ -158,6 +158,10 @@ impl From<CustomerError> for ApiError {
                 code,
                 message: err.to_string(),
             },
+            CustomerError::KeyReused => ApiError::Unprocessable {
+                code,
+                message: err.to_string(),
+            },
             CustomerError::WaitTimedOut
             | CustomerError::ConcurrentCreateFailed
             | CustomerError::KeptChanging => ApiError::StripeUnavailable(err.into()),

@@ -1,59 +1,72 @@
-//! How a keyed request starts: its key claimed, or what became of it. The deferred routes'
-//! claims are grouped ([`Group`]): claims that arrive while others are being made share the
-//! next statement, on connections that commit without waiting for the disk, so under load a
-//! keyed upsert's claim costs a share of one round trip and no flush (see
-//! [`crate::services::effect_gate`]). Every other route claims on the pool, durably, alone.
+//! How a keyed request starts: its key claimed, or what became of it. Every route but the
+//! deferred ones claims on the pool, durably, alone, before its handler runs.
+//!
+//! The deferred routes only look at their keys first ([`Looks`], grouped: looks that arrive
+//! while others are being made share the next statement, a read). A key without a row is not
+//! claimed then: the request runs, and claims it durably at its effect gate, before its first
+//! effect (see [`crate::services::effect_gate`]). One that runs no effect (an upsert of a
+//! customer that exists and is unchanged) never claims: its answer is inserted where the key is
+//! still free, without waiting for the disk, so it costs a share of a read and of an insert,
+//! and no flush.
 //!
 //! Answers are kept the same way for every route ([`Answers`]): the answers of requests that
-//! finish while others are being kept share the next transaction, so one flush keeps many; a
-//! deferred request that ran no effect needs no flush for its answer at all.
+//! finish while others are being kept share the next transaction, so one flush keeps many.
 
 use std::sync::Arc;
 
 use crate::db::group::Group;
 use crate::db::models::idempotency::{self, Begun, KeyRequest, KeyTimes};
-use crate::db::models::idempotency_answers::{self, Answer};
+use crate::db::models::idempotency_answers::{self, Answer, Unclaimed};
+use crate::db::models::idempotency_looks::{look_batch, Looked};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{ClientKey, Principal};
 use crate::services::organizers;
 
-/// Most claims one statement makes.
+/// Most looks or answers one statement serves.
 const GROUP_MAX: usize = 64;
-/// Runner threads (each with a connection of the claims' pool).
+/// Runner threads per group (each with a connection of the group's pool).
 const RUNNERS: usize = 2;
 
-/// What a claim is committed as on the claims' connections: visible at once, flushed later (or
-/// by the request's effect gate).
-pub const CLAIMS_SESSION: &str = "SET synchronous_commit = off";
+/// The looks' connections run one statement, a look-up per key, and keep one plan for it
+/// (see `db::models::idempotency_looks`); with scans off, that plan looks each key up by both
+/// columns of the primary key, whatever the planner knew of the table when it made it. The
+/// rare takeover they make commits durably.
+pub const LOOKS_SESSION: &str =
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
 
 /// What a keyed request does.
 pub(super) enum Start {
     Key(Begun),
+    /// A deferred route's key has no row: run the request unclaimed.
+    Free,
     /// A kept answer exists, but the caller's organizer is disabled or gone: its handler
     /// refuses the request, and nothing is replayed to it.
     Unkeyed,
 }
 
-/// The deferred routes' claims; cheap to clone.
+/// The deferred routes' looks at their keys; cheap to clone.
 #[derive(Clone)]
-pub struct Claims {
+pub struct Looks {
     group: Group<(KeyRequest, Principal), Start>,
 }
 
-impl Claims {
-    /// Starts the runners on `db`, whose connections commit without waiting for the disk.
+impl Looks {
+    /// Starts the runners on `db` ([`LOOKS_SESSION`]; on SQLite, the pool's).
     pub fn start(db: Db, times: KeyTimes) -> std::io::Result<Self> {
-        let work = move |conn: &mut DbConnection, claims: &[(KeyRequest, Principal)]| {
-            let requests: Vec<&KeyRequest> = claims.iter().map(|(request, _)| request).collect();
-            let begun = idempotency::begin_batch(conn, &requests, times)?;
-            claims
+        let work = move |conn: &mut DbConnection, looks: &[(KeyRequest, Principal)]| {
+            let requests: Vec<&KeyRequest> = looks.iter().map(|(request, _)| request).collect();
+            let looked = look_batch(conn, &requests, times)?;
+            looks
                 .iter()
-                .zip(begun)
-                .map(|((_, principal), begun)| screen(conn, principal, begun))
+                .zip(looked)
+                .map(|((_, principal), looked)| match looked {
+                    Looked::Free => Ok(Start::Free),
+                    Looked::Begun(begun) => screen(conn, principal, begun),
+                })
                 .collect()
         };
         Ok(Self {
-            group: Group::start("key-claims", db, GROUP_MAX, RUNNERS, Arc::new(work))?,
+            group: Group::start("key-looks", db, GROUP_MAX, RUNNERS, Arc::new(work))?,
         })
     }
 
@@ -66,59 +79,64 @@ impl Claims {
     }
 }
 
-/// The answers' connections run one statement, a join of the batch with the keys, and keep
-/// one plan for it that looks each key up by its primary key: with scans and hash or merge
-/// joins off, that is the only plan left, whatever the planner knows of the table when the
-/// connection first plans it. (A plan cached while the table was nearly empty scanned every
-/// key per batch; planning each batch afresh avoided it at about a third of the statement's
-/// time in PostgreSQL.)
-pub const ANSWERS_SESSION: &str = "SET plan_cache_mode = force_generic_plan; \
-     SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+/// The answers' connections plan each batch for the table as it is now: the batch's join
+/// with the keys would otherwise keep a plan made while the table was nearly empty (before it
+/// was first analyzed), a scan of every key per batch.
+pub const ANSWERS_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
 
-/// The same for the answers of requests that ran no effect, committed without waiting for the
-/// disk (see [`crate::services::effect_gate`]).
-pub const QUIET_ANSWERS_SESSION: &str = "SET plan_cache_mode = force_generic_plan; \
-     SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off; \
-     SET synchronous_commit = off";
-
-/// How an answer is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Keep {
-    /// Flushed before the answer goes out: its request may have run an effect.
-    Durable,
-    /// Committed without waiting for the disk: its request passed its effect gate never, so
-    /// it ran no effect, and a retry after a crash that lost the answer repeats nothing.
-    Quiet,
-}
+/// The answers of requests that ran unclaimed (no effect) are committed without waiting for the
+/// disk (see [`crate::services::effect_gate`]); their insert joins nothing, so any plan serves.
+pub const UNCLAIMED_ANSWERS_SESSION: &str = "SET synchronous_commit = off";
 
 /// Keeps answers in shared transactions; cheap to clone.
 #[derive(Clone)]
 pub struct Answers {
-    durable: Group<Answer, bool>,
-    quiet: Group<Answer, bool>,
+    claimed: Group<Answer, bool>,
+    unclaimed: Group<Unclaimed, bool>,
 }
 
 impl Answers {
-    /// Starts the runners: on `durable`, whose commits wait for the disk
-    /// ([`ANSWERS_SESSION`]), and on `quiet`, whose commits do not ([`QUIET_ANSWERS_SESSION`];
-    /// on SQLite both are the pool).
-    pub fn start(durable: Db, quiet: Db) -> std::io::Result<Self> {
-        let work = |conn: &mut DbConnection, answers: &[Answer]| {
+    /// Starts the runners: on `claimed`, whose commits wait for the disk
+    /// ([`ANSWERS_SESSION`]), and on `unclaimed`, whose commits do not
+    /// ([`UNCLAIMED_ANSWERS_SESSION`]; on SQLite both are the pool).
+    pub fn start(claimed: Db, unclaimed: Db, times: KeyTimes) -> std::io::Result<Self> {
+        let complete = |conn: &mut DbConnection, answers: &[Answer]| {
             Ok(idempotency_answers::complete_batch(conn, answers)?)
         };
+        let insert = move |conn: &mut DbConnection, answers: &[Unclaimed]| {
+            Ok(idempotency_answers::keep_unclaimed_batch(
+                conn, answers, times,
+            )?)
+        };
         Ok(Self {
-            durable: Group::start("key-answers", durable, GROUP_MAX, RUNNERS, Arc::new(work))?,
-            quiet: Group::start("quiet-answers", quiet, GROUP_MAX, RUNNERS, Arc::new(work))?,
+            claimed: Group::start(
+                "key-answers",
+                claimed,
+                GROUP_MAX,
+                RUNNERS,
+                Arc::new(complete),
+            )?,
+            unclaimed: Group::start(
+                "unclaimed-answers",
+                unclaimed,
+                GROUP_MAX,
+                RUNNERS,
+                Arc::new(insert),
+            )?,
         })
     }
 
-    /// Keeps one answer; `false` when its request no longer held the key. A batch run again
-    /// after its connection was lost finds the answers its first run kept as not held.
-    pub(super) async fn keep(&self, answer: Answer, keep: Keep) -> Result<bool, DbError> {
-        match keep {
-            Keep::Durable => self.durable.run(answer).await,
-            Keep::Quiet => self.quiet.run(answer).await,
-        }
+    /// Keeps the answer of a request that held its key; `false` when it no longer did. A batch
+    /// run again after its connection was lost finds the answers its first run kept as not
+    /// held.
+    pub(super) async fn keep(&self, answer: Answer) -> Result<bool, DbError> {
+        self.claimed.run(answer).await
+    }
+
+    /// Keeps the answer of a request that ran unclaimed; `false` when another request claimed
+    /// or answered the key meanwhile.
+    pub(super) async fn keep_unclaimed(&self, answer: Unclaimed) -> Result<bool, DbError> {
+        self.unclaimed.run(answer).await
     }
 }
 
@@ -143,7 +161,7 @@ fn screen(conn: &mut DbConnection, principal: &Principal, begun: Begun) -> Resul
     Ok(Start::Key(begun))
 }
 
-fn request(key: &ClientKey) -> KeyRequest {
+pub(super) fn request(key: &ClientKey) -> KeyRequest {
     KeyRequest {
         scope: key.scope.clone(),
         key: key.key.clone(),

@@ -1,30 +1,43 @@
 //! A key's lease while its request runs: renewed as long as the request does, then completed
 //! with the answer or released. The database work runs in tasks of its own, so a request that
-//! stops halfway (its client went away and actix dropped it) cannot cut it short.
+//! stops halfway (its client went away and actix dropped it) cannot cut it short. A deferred
+//! request that ran unclaimed takes the lease at its effect gate ([`claim_gate`]), or never,
+//! and then leaves its answer where the key is still free.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::claims::{Answers, Keep};
-use crate::db::models::idempotency::{self, KeyLease, StoredResponse};
+use super::claims::Answers;
+use crate::db::models::idempotency::{self, Begun, KeyLease, KeyRequest, KeyTimes, StoredResponse};
 use crate::db::{Db, DbError};
 use crate::jobs::{Duty, Ran};
 use crate::services::effect_gate::{EffectGate, GateShut};
 
-/// The gate of a request whose key was claimed without a flush: passing it renews the lease
-/// with a commit that waits for the disk (and so for the claim logged before it), refused when
-/// the claim is no longer this request's.
-pub(super) fn gate(db: Db, lease: KeyLease, ttl: Duration) -> EffectGate {
+/// Where a request that ran unclaimed keeps the lease its gate took.
+pub(super) type Slot = Arc<Mutex<Option<KeyLease>>>;
+
+/// The gate of a request that runs unclaimed: passing it claims the key on the pool, durably,
+/// before the request's first effect, and the request then holds it as if it had claimed it
+/// first. Shut when another request with the key claimed it since the look (`ClaimLost`), or
+/// claimed it with another request (`KeyReused`).
+pub(super) fn claim_gate(db: Db, request: KeyRequest, times: KeyTimes, slot: Slot) -> EffectGate {
     EffectGate::confirming(move || {
-        let (db, lease) = (db.clone(), lease.clone());
+        let (db, request, slot) = (db.clone(), request.clone(), slot.clone());
         async move {
-            let held = db
-                .run(move |conn| Ok::<_, DbError>(lease.renew(conn, ttl)?))
+            let begun = db
+                .run(move |conn| {
+                    let (scope, key, fingerprint) =
+                        (&request.scope, &request.key, &request.fingerprint);
+                    Ok::<_, DbError>(idempotency::begin(conn, scope, key, fingerprint, times)?)
+                })
                 .await?;
-            if held {
-                Ok(())
-            } else {
-                tracing::warn!("an idempotency key's claim was gone before its request's first effect; the request is refused without running it");
-                Err(GateShut::ClaimLost)
+            match begun {
+                Begun::Run(lease) => {
+                    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lease);
+                    Ok(())
+                }
+                Begun::Mismatch => Err(GateShut::KeyReused),
+                Begun::Replay(_) | Begun::InFlight => Err(GateShut::ClaimLost),
             }
         }
     })
@@ -33,30 +46,36 @@ pub(super) fn gate(db: Db, lease: KeyLease, ttl: Duration) -> EffectGate {
 pub(super) struct Held {
     pub(super) db: Db,
     pub(super) answers: Answers,
+    /// The lease the request started with, if it claimed its key then.
     pub(super) lease: Option<KeyLease>,
-    /// A deferred request's gate: its answer is kept durably only if the request passed it.
-    pub(super) gate: Option<EffectGate>,
+    /// A request that ran unclaimed: its key, and where its gate keeps the lease it takes.
+    pub(super) unclaimed: Option<(KeyRequest, Slot)>,
 }
 
 impl Held {
     /// Keeps `response` for replay, as the answer about `customer_id`.
     pub(super) async fn complete(&mut self, response: StoredResponse, customer_id: Option<String>) {
-        let Some(lease) = self.lease.take() else {
-            return;
-        };
-        let keep = match &self.gate {
-            Some(gate) if !gate.passed() => Keep::Quiet,
-            _ => Keep::Durable,
-        };
         let answers = self.answers.clone();
-        let task =
-            tokio::spawn(async move { answers.keep((lease, response, customer_id), keep).await });
+        let task = match (self.take_lease(), self.unclaimed.take()) {
+            (Some(lease), _) => {
+                tokio::spawn(async move { answers.keep((lease, response, customer_id)).await })
+            }
+            (None, Some((request, _))) => tokio::spawn(async move {
+                answers
+                    .keep_unclaimed((request, response, customer_id))
+                    .await
+            }),
+            (None, None) => return,
+        };
         match task.await {
             Ok(Ok(true)) => {}
             // The holder lost its lease (it could not renew it in time) and a retry took the
-            // request over; that one's answer will be kept.
+            // request over, or another request claimed the key of one that ran unclaimed; that
+            // one's answer will be kept.
             Ok(Ok(false)) => {
-                tracing::warn!("an idempotency key's lease ended before its request answered")
+                tracing::info!(
+                    "an idempotency key was another request's by the time its answer was kept"
+                )
             }
             // The retry runs the request again once the lease ends; the Stripe writes it makes
             // carry keys derived from the client's, so Stripe answers them with the first result.
@@ -75,7 +94,10 @@ impl Held {
     /// Extends the lease while the request runs; best effort (a missed renewal only lets a
     /// retry take over when the lease ends).
     pub(super) async fn renew(&self, ttl: Duration) {
-        let Some(lease) = self.lease.clone() else {
+        let Some(lease) = self.lease.clone().or_else(|| {
+            let (_, slot) = self.unclaimed.as_ref()?;
+            slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        }) else {
             return;
         };
         let result = self
@@ -89,8 +111,16 @@ impl Held {
         }
     }
 
+    /// The lease the request holds now, taken: the one it started with, or its gate's.
+    fn take_lease(&mut self) -> Option<KeyLease> {
+        self.lease.take().or_else(|| {
+            let (_, slot) = self.unclaimed.as_ref()?;
+            slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+        })
+    }
+
     fn spawn_release(&mut self) -> Option<tokio::task::JoinHandle<()>> {
-        let lease = self.lease.take()?;
+        let lease = self.take_lease()?;
         let db = self.db.clone();
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         Some(runtime.spawn(async move {

@@ -21,7 +21,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 
-pub use claims::{Answers, Claims, ANSWERS_SESSION, CLAIMS_SESSION, QUIET_ANSWERS_SESSION};
+pub use claims::{Answers, Looks, ANSWERS_SESSION, LOOKS_SESSION, UNCLAIMED_ANSWERS_SESSION};
 pub use held::purge;
 
 use crate::auth::authenticate;
@@ -32,7 +32,7 @@ use crate::services::effect_gate::EffectGate;
 use crate::services::AppState;
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
 use claims::{start_alone, Start};
-use held::Held;
+use held::{Held, Slot};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -43,15 +43,16 @@ const IN_FLIGHT_RETRY_SECS: u64 = 1;
 #[derive(Clone)]
 pub struct Idempotency {
     pub times: KeyTimes,
-    /// Where the routes in `deferred` claim their keys: grouped, on connections that commit
-    /// without waiting for the disk ([`CLAIMS_SESSION`]; on SQLite, the pool's).
-    pub claims: Claims,
-    /// Where every keyed request's answer is kept: grouped, durably unless its request was
-    /// deferred and ran no effect.
+    /// Where the routes in `deferred` look at their keys: grouped, on connections of their own
+    /// ([`LOOKS_SESSION`]; on SQLite, the pool's).
+    pub looks: Looks,
+    /// Where every keyed request's answer is kept: grouped, durably unless its request ran
+    /// unclaimed.
     pub answers: Answers,
     /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
-    /// their claims need no flush of their own (see [`crate::services::effect_gate`]). Every
-    /// other route's claim is durable before its handler runs.
+    /// their keys are claimed only there, and never by a request that runs no effect (see
+    /// [`crate::services::effect_gate`]). Every other route's key is claimed, durably, before
+    /// its handler runs.
     pub deferred: &'static [&'static str],
 }
 
@@ -141,7 +142,7 @@ pub async fn middleware(
     let times = settings.times;
 
     let start = if deferred {
-        settings.claims.start_request(&client_key, &principal).await
+        settings.looks.start_request(&client_key, &principal).await
     } else {
         let client_key = client_key.clone();
         state
@@ -149,8 +150,9 @@ pub async fn middleware(
             .run(move |conn| start_alone(conn, &client_key, &principal, times))
             .await
     };
-    let lease = match start {
-        Ok(Start::Key(Begun::Run(lease))) => lease,
+    let (lease, unclaimed) = match start {
+        Ok(Start::Key(Begun::Run(lease))) => (Some(lease), None),
+        Ok(Start::Free) => (None, Some((claims::request(&client_key), Slot::default()))),
         Ok(Start::Unkeyed) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Ok(Start::Key(Begun::Replay(stored))) => return Ok(req.into_response(replay(stored))),
         Ok(Start::Key(Begun::InFlight)) => {
@@ -175,15 +177,15 @@ pub async fn middleware(
     };
 
     req.extensions_mut().insert(client_key);
-    let gate = deferred.then(|| held::gate(state.db.clone(), lease.clone(), times.lease));
-    if let Some(gate) = &gate {
-        req.extensions_mut().insert(gate.clone());
+    if let Some((request, slot)) = &unclaimed {
+        let gate = held::claim_gate(state.db.clone(), request.clone(), times, slot.clone());
+        req.extensions_mut().insert(gate);
     }
     let mut held = Held {
         db: state.db.clone(),
         answers: settings.answers.clone(),
-        lease: Some(lease),
-        gate,
+        lease,
+        unclaimed,
     };
     // The lease is renewed at a third of its length for as long as the request runs, so only
     // a holder that died (or lost the database) is ever taken over.

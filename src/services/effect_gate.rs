@@ -1,21 +1,20 @@
 //! What a use case passes before its first effect (a database write, a Stripe call): for a
-//! request whose `Idempotency-Key` was claimed without waiting for the disk, the claim is made
-//! durable and checked to be still its own, once; for every other request, nothing.
+//! request whose `Idempotency-Key` was only looked at, not claimed, the key is claimed then,
+//! durably, once; for every other request, nothing.
 //!
-//! Why a claim may skip its own flush: PostgreSQL writes its log in order, and a commit that
-//! waits for the disk waits for everything logged before it. A claim committed without waiting
-//! is visible to every other request at once (only its durability is late), so a concurrent
-//! retry with the key is refused as before. Only a crash of PostgreSQL can lose it, and then
-//! only if no later commit of the request reached the disk. Passing the gate is such a commit
-//! (it renews the claim and waits for the disk), made before the first effect and refused when
-//! the claim is gone: a request whose claim was lost stops before doing anything, and the
-//! retry that claims the key again is the only one that runs.
+//! Why a deferred route may run before it claims its key: the look found no row, so no other
+//! request with the key has run an effect yet, and the claim made at the gate, before this
+//! request's first effect, is the one that decides: a concurrent request with the key either
+//! claimed it first (this one's gate stays shut and it stops, having done nothing) or finds it
+//! claimed. The claim commits like any other before the effect, so a crash cannot lose it after
+//! the effect ran.
 //!
 //! A request that does nothing (an upsert of a customer that exists and is unchanged) never
-//! passes the gate, and its answer is kept without waiting for the disk either: a crash of
-//! PostgreSQL can lose that answer (and the claim), and then the retry runs the request again,
-//! which repeats no effect because the first one ran none. It answers from the rows as they are
-//! then. So such a request costs no flush at all.
+//! passes the gate and never claims: its answer is inserted where the key is still free,
+//! without waiting for the disk. A crash of PostgreSQL can lose that answer, and then the retry
+//! runs the request again, which repeats no effect because the first one ran none; it answers
+//! from the rows as they are then. Two such requests with one key may both run; one answer is
+//! kept. So such a request costs a look and an insert, and no flush.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,11 +27,14 @@ use crate::db::DbError;
 /// Why a gate stayed shut.
 #[derive(Debug, thiserror::Error)]
 pub enum GateShut {
-    /// The key's claim is not there any more (lost in a crash of the database, or taken over
-    /// after the request stalled past its lease): the request must not run its effects.
-    #[error("this request's claim of its Idempotency-Key was lost (the database restarted); repeat the request")]
+    /// Another request with the key claimed it since this one looked at it: this request must
+    /// not run its effects, and the same request again gets that one's answer.
+    #[error("another request with this Idempotency-Key claimed it first; repeat the request to get its answer")]
     ClaimLost,
-    #[error("the claim of the Idempotency-Key could not be made durable: {0}")]
+    /// Another request claimed the key first with another method, path or body.
+    #[error("this Idempotency-Key was used with another request (method, path or body); use a new key for a new request")]
+    KeyReused,
+    #[error("the Idempotency-Key could not be claimed: {0}")]
     Db(#[from] DbError),
 }
 
@@ -46,13 +48,12 @@ pub struct EffectGate {
 }
 
 impl EffectGate {
-    /// A gate with nothing to wait for: a request without a key, or whose claim is durable.
+    /// A gate with nothing to wait for: a request without a key, or that holds its key.
     pub fn open() -> Self {
         Self::default()
     }
 
-    /// A gate that runs `confirm` the first time it is passed: `Ok` once the claim is durable
-    /// and still held.
+    /// A gate that runs `confirm` the first time it is passed: `Ok` once the key is claimed.
     pub fn confirming<F, Fut>(confirm: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -70,12 +71,6 @@ impl EffectGate {
             return Ok(());
         };
         self.passed.get_or_try_init(|| confirm()).await.map(|_| ())
-    }
-
-    /// Whether the request passed this gate: false for one that ran no effect (it never
-    /// needed to), so its answer may be kept without waiting for the disk.
-    pub fn passed(&self) -> bool {
-        self.passed.initialized()
     }
 }
 
@@ -95,11 +90,9 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
             async { Ok(()) }
         });
-        assert!(!gate.passed());
         gate.pass().await.unwrap();
         gate.clone().pass().await.unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert!(gate.passed());
     }
 
     #[tokio::test]
@@ -107,6 +100,5 @@ mod tests {
         let gate = EffectGate::confirming(|| async { Err(GateShut::ClaimLost) });
         assert!(matches!(gate.pass().await, Err(GateShut::ClaimLost)));
         assert!(matches!(gate.pass().await, Err(GateShut::ClaimLost)));
-        assert!(!gate.passed());
     }
 }

@@ -311,8 +311,8 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     Ok((server, port))
 }
 
-/// Connections of the grouped key claims, and as many for the kept answers (on PostgreSQL,
-/// beside the pool's): one per runner; a claim waits for no flush.
+/// Connections of the grouped looks at keys, and as many for each kind of kept answer (on
+/// PostgreSQL, beside the pool's): one per runner.
 const CLAIM_CONNECTIONS: u32 = 2;
 
 fn run(
@@ -337,10 +337,10 @@ fn run(
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency {
         times: settings.idempotency_times(),
-        claims: idempotency::Claims::start(
+        looks: idempotency::Looks::start(
             state
                 .db
-                .dedicated(CLAIM_CONNECTIONS, idempotency::CLAIMS_SESSION, "claims"),
+                .dedicated(CLAIM_CONNECTIONS, idempotency::LOOKS_SESSION, "looks"),
             settings.idempotency_times(),
         )?,
         answers: idempotency::Answers::start(
@@ -349,12 +349,13 @@ fn run(
                 .dedicated(CLAIM_CONNECTIONS, idempotency::ANSWERS_SESSION, "answers"),
             state.db.dedicated(
                 CLAIM_CONNECTIONS,
-                idempotency::QUIET_ANSWERS_SESSION,
-                "quiet answers",
+                idempotency::UNCLAIMED_ANSWERS_SESSION,
+                "unclaimed_answers",
             ),
+            settings.idempotency_times(),
         )?,
         // The customers' upsert passes its gate before each effect; an upsert that changes
-        // nothing (most of them) then waits for no flush at all.
+        // nothing (most of them) then never claims its key, and waits for no flush.
         deferred: &["/v1/organizers/{org_id}/customers"],
     };
     let metrics_here = settings.metrics_bind_address.is_none();

@@ -1,10 +1,9 @@
-//! The customers' upsert claims its `Idempotency-Key` without waiting for the disk and makes the
-//! claim durable before its first effect (the effect gate). A claim lost in a crash of the
-//! database is simulated by a trigger that deletes each claim as it is inserted: the insert
-//! reports success, and the row is gone, as a claim whose commit never reached the disk is
-//! after PostgreSQL's recovery. Claims and answers of concurrent requests share statements;
-//! each request still gets its own. The answer of an upsert that ran no effect is kept without
-//! a flush too; a crash that loses it only lets the retry run again, repeating nothing.
+//! The customers' upsert only looks at its `Idempotency-Key` before it runs, and claims it,
+//! durably, at its effect gate, before its first effect; an upsert that runs no effect never
+//! claims, and its answer is inserted where the key is still free, without waiting for the
+//! disk. Another request that claims the key between the look and the gate is simulated by a
+//! trigger that puts that request's claim in place of this one's. Looks and answers of
+//! concurrent requests share statements; each request still gets its own.
 
 use serde_json::json;
 
@@ -12,47 +11,63 @@ use crate::customers::{customers_path, upsert};
 use crate::helpers::{backend_tests, error_body, Backend, TestApp};
 
 backend_tests!(
-    a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once,
-    a_change_whose_claim_was_lost_is_not_sent_to_stripe,
-    an_upsert_that_changes_nothing_needs_no_durable_claim,
+    a_request_whose_key_was_claimed_after_its_look_runs_no_effect,
+    a_change_whose_key_was_claimed_after_its_look_is_not_sent_to_stripe,
     concurrent_first_requests_each_keep_their_own_answer,
-    only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer,
+    only_an_upsert_that_ran_an_effect_claims_its_key_and_waits_for_the_disk,
     a_lost_answer_of_an_upsert_that_changed_nothing_is_answered_again_without_an_effect,
 );
 
-/// From now on every claim of a key is lost as soon as it is made.
-async fn lose_every_claim(app: &TestApp) {
+/// From now on every claim of a key finds it claimed by another request first (with
+/// `fingerprint`, the request's own when `None`), which holds it for a minute.
+async fn claim_every_key_first(app: &TestApp, fingerprint: Option<&str>) {
+    let postgres_fingerprint =
+        fingerprint.map_or("NEW.fingerprint".to_string(), |f| format!("'{f}'"));
     app.execute_sql(
-        "CREATE FUNCTION lose_claim() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             DELETE FROM idempotency_keys WHERE scope = NEW.scope AND key = NEW.key;
-             RETURN NULL;
-         END $$;
-         CREATE TRIGGER lose_claims AFTER INSERT ON idempotency_keys
-             FOR EACH ROW EXECUTE FUNCTION lose_claim();",
-        "CREATE TRIGGER lose_claims AFTER INSERT ON idempotency_keys
-         BEGIN
-             DELETE FROM idempotency_keys WHERE scope = NEW.scope AND key = NEW.key;
-         END;",
+        &format!(
+            "CREATE FUNCTION claim_first() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.lease_owner IS NULL OR pg_trigger_depth() > 1 THEN RETURN NEW; END IF;
+                 INSERT INTO idempotency_keys
+                     (scope, key, fingerprint, lease_owner, lease_until, created_at, expires_at)
+                 VALUES (NEW.scope, NEW.key, {postgres_fingerprint}, 'another',
+                         now() + interval '1 minute', now(), now() + interval '1 day');
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER claim_first BEFORE INSERT ON idempotency_keys
+                 FOR EACH ROW EXECUTE FUNCTION claim_first();"
+        ),
+        &format!(
+            "CREATE TRIGGER claim_first BEFORE INSERT ON idempotency_keys
+             WHEN NEW.lease_owner IS NOT NULL AND NEW.lease_owner != 'another'
+             BEGIN
+                 INSERT INTO idempotency_keys
+                     (scope, key, fingerprint, lease_owner, lease_until, created_at, expires_at)
+                 VALUES (NEW.scope, NEW.key, {}, 'another',
+                         datetime('now', '+1 minute'), datetime('now'), datetime('now', '+1 day'));
+                 SELECT RAISE(IGNORE);
+             END;",
+            fingerprint.map_or("NEW.fingerprint".to_string(), |f| format!("'{f}'"))
+        ),
     )
     .await;
 }
 
-async fn keep_claims_again(app: &TestApp) {
+async fn stop_claiming_first(app: &TestApp) {
     app.execute_sql(
-        "DROP TRIGGER lose_claims ON idempotency_keys; DROP FUNCTION lose_claim();",
-        "DROP TRIGGER lose_claims;",
+        "DROP TRIGGER claim_first ON idempotency_keys; DROP FUNCTION claim_first();",
+        "DROP TRIGGER claim_first;",
     )
     .await;
 }
 
-async fn a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once(app: TestApp) {
+async fn a_request_whose_key_was_claimed_after_its_look_runs_no_effect(app: TestApp) {
     let org = app
         .create_organizer("Claims", "acct_1ClaimsLost00001")
         .await;
     let path = customers_path(&org);
     let body = json!({ "email": "ana@example.com", "name": "Ana" });
-    lose_every_claim(&app).await;
+    claim_every_key_first(&app, None).await;
 
     let response = app
         .post_keyed(&path, &app.admin_token(), "key-1", &body)
@@ -67,11 +82,22 @@ async fn a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once(a
     );
     assert!(
         app.stripe.requests_to("POST", "/v1/customers").is_empty(),
-        "a request whose claim was lost called Stripe"
+        "a request whose key another request claimed called Stripe"
     );
     assert_eq!(app.count_rows("customers").await, 0, "nor reserved a row");
+    stop_claiming_first(&app).await;
 
-    keep_claims_again(&app).await;
+    // The other request holds the key: the retry is told to wait, then (its holder gone)
+    // takes the key over and runs, once.
+    let response = app
+        .post_keyed(&path, &app.admin_token(), "key-1", &body)
+        .await;
+    error_body(response, 409, "idempotency_key_in_flight").await;
+    app.execute_sql(
+        "UPDATE idempotency_keys SET lease_until = now() - interval '1 minute'",
+        "UPDATE idempotency_keys SET lease_until = datetime('now', '-1 minute')",
+    )
+    .await;
     let response = app
         .post_keyed(&path, &app.admin_token(), "key-1", &body)
         .await;
@@ -85,9 +111,22 @@ async fn a_request_whose_claim_was_lost_runs_no_effect_and_its_retry_runs_once(a
     assert_eq!(response.json::<serde_json::Value>().await.unwrap(), created);
     assert_eq!(app.stripe.requests_to("POST", "/v1/customers").len(), 1);
     assert_eq!(app.count_rows("customers").await, 1);
+
+    // Claimed first by a request with another body: the key was reused.
+    claim_every_key_first(&app, Some("another-body")).await;
+    let response = app
+        .post_keyed(
+            &path,
+            &app.admin_token(),
+            "key-2",
+            &json!({ "email": "bia@example.com" }),
+        )
+        .await;
+    error_body(response, 422, "idempotency_key_reused").await;
+    assert_eq!(app.stripe.requests_to("POST", "/v1/customers").len(), 1);
 }
 
-async fn a_change_whose_claim_was_lost_is_not_sent_to_stripe(app: TestApp) {
+async fn a_change_whose_key_was_claimed_after_its_look_is_not_sent_to_stripe(app: TestApp) {
     let org = app
         .create_organizer("Claims", "acct_1ClaimsChange001")
         .await;
@@ -97,7 +136,7 @@ async fn a_change_whose_claim_was_lost_is_not_sent_to_stripe(app: TestApp) {
         "/v1/customers/{}",
         created["stripe_customer_id"].as_str().unwrap()
     );
-    lose_every_claim(&app).await;
+    claim_every_key_first(&app, None).await;
 
     let body = json!({ "email": "ana@example.com", "name": "Ana Lima" });
     let response = app
@@ -110,34 +149,6 @@ async fn a_change_whose_claim_was_lost_is_not_sent_to_stripe(app: TestApp) {
     );
     let (_, unchanged) = upsert(&app, &org, json!({ "email": "ana@example.com" })).await;
     assert_eq!(unchanged["name"], serde_json::Value::Null);
-}
-
-/// Nothing to protect: the request runs and answers; its answer is not kept (the claim it would
-/// be kept under is gone), so a retry runs it again, with the same answer.
-async fn an_upsert_that_changes_nothing_needs_no_durable_claim(app: TestApp) {
-    let org = app
-        .create_organizer("Claims", "acct_1ClaimsRead00001")
-        .await;
-    let body = json!({ "email": "ana@example.com" });
-    let (status, created) = upsert(&app, &org, body.clone()).await;
-    assert_eq!(status, 201, "{created}");
-    let stripe_calls = app.stripe.requests().len();
-    lose_every_claim(&app).await;
-
-    for _ in 0..2 {
-        let response = app
-            .post_keyed(&customers_path(&org), &app.admin_token(), "key-3", &body)
-            .await;
-        assert_eq!(response.status(), 200);
-        assert!(response.headers().get("idempotent-replayed").is_none());
-        assert_eq!(response.json::<serde_json::Value>().await.unwrap(), created);
-    }
-    assert_eq!(
-        app.stripe.requests().len(),
-        stripe_calls,
-        "Stripe was not called"
-    );
-    assert_eq!(app.count_rows("idempotency_keys").await, 0);
 }
 
 async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
@@ -181,10 +192,11 @@ async fn concurrent_first_requests_each_keep_their_own_answer(app: TestApp) {
     );
 }
 
-/// On PostgreSQL a trigger notes the `synchronous_commit` each answer was kept under: off for
-/// the upsert that changed nothing, on for those that changed or created a customer. On both
-/// backends every answer is replayed.
-async fn only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer(app: TestApp) {
+/// On PostgreSQL a trigger notes each claim and answer with the `synchronous_commit` it was
+/// written under: the upsert that changed nothing never claims and keeps its answer without a
+/// flush; those that changed or created a customer claim durably and keep their answers
+/// durably. On both backends every answer is replayed.
+async fn only_an_upsert_that_ran_an_effect_claims_its_key_and_waits_for_the_disk(app: TestApp) {
     let org = app
         .create_organizer("Claims", "acct_1ClaimsQuiet0001")
         .await;
@@ -192,17 +204,20 @@ async fn only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer(app
     let (status, created) = upsert(&app, &org, json!({ "email": "ana@example.com" })).await;
     assert_eq!(status, 201, "{created}");
     app.execute_sql(
-        "CREATE TABLE answer_commits (key text, synchronous_commit text);
-         CREATE FUNCTION note_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+        "CREATE TABLE key_writes (key text, write text, synchronous_commit text,
+                                  at timestamp DEFAULT clock_timestamp());
+         CREATE FUNCTION note_key_write() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-             IF NEW.response_status IS NOT NULL AND OLD.response_status IS NULL THEN
-                 INSERT INTO answer_commits
-                     VALUES (NEW.key, current_setting('synchronous_commit'));
+             IF TG_OP = 'INSERT' AND NEW.response_status IS NULL THEN
+                 INSERT INTO key_writes VALUES (NEW.key, 'claim', current_setting('synchronous_commit'));
+             ELSIF NEW.response_status IS NOT NULL
+                   AND (TG_OP = 'INSERT' OR OLD.response_status IS NULL) THEN
+                 INSERT INTO key_writes VALUES (NEW.key, 'answer', current_setting('synchronous_commit'));
              END IF;
              RETURN NEW;
          END $$;
-         CREATE TRIGGER note_answers AFTER UPDATE ON idempotency_keys
-             FOR EACH ROW EXECUTE FUNCTION note_answer();",
+         CREATE TRIGGER note_key_writes AFTER INSERT OR UPDATE ON idempotency_keys
+             FOR EACH ROW EXECUTE FUNCTION note_key_write();",
         "SELECT 1;",
     )
     .await;
@@ -228,18 +243,24 @@ async fn only_an_upsert_that_ran_an_effect_waits_for_the_disk_for_its_answer(app
     if app.backend == Backend::Postgres {
         assert_eq!(
             app.select_texts(
-                "key || '=' || synchronous_commit AS value FROM answer_commits ORDER BY key"
+                "key || ' ' || write || '=' || synchronous_commit AS value FROM key_writes \
+                 ORDER BY key, at"
             )
             .await,
-            ["changed=on", "created=on", "unchanged=off"]
+            [
+                "changed claim=on",
+                "changed answer=on",
+                "created claim=on",
+                "created answer=on",
+                "unchanged answer=off",
+            ]
         );
     }
 }
 
-/// The crash is simulated by taking the kept answer away and ending the claim's lease, as for a
-/// claim some other commit made durable while its answer's commit never reached the disk: the
-/// retry takes the key over when the lease ends, runs the upsert again, calls Stripe for
-/// nothing, and answers from the rows as they are now.
+/// The crash is simulated by deleting the kept answer, whose commit did not wait for the disk:
+/// the retry runs the upsert again, calls Stripe for nothing, and answers from the rows as they
+/// are now.
 async fn a_lost_answer_of_an_upsert_that_changed_nothing_is_answered_again_without_an_effect(
     app: TestApp,
 ) {
@@ -254,15 +275,8 @@ async fn a_lost_answer_of_an_upsert_that_changed_nothing_is_answered_again_witho
         .post_keyed(&path, &app.admin_token(), "lost", &body)
         .await;
     assert_eq!(response.status(), 200);
-    app.execute_sql(
-        "UPDATE idempotency_keys SET response_status = NULL, response_headers = NULL,
-             response_body = NULL, lease_owner = 'died', lease_until = now() - interval '1 minute'
-         WHERE key = 'lost'",
-        "UPDATE idempotency_keys SET response_status = NULL, response_headers = NULL,
-             response_body = NULL, lease_owner = 'died', lease_until = datetime('now', '-1 minute')
-         WHERE key = 'lost'",
-    )
-    .await;
+    let lost = "DELETE FROM idempotency_keys WHERE key = 'lost'";
+    app.execute_sql(lost, lost).await;
     let (status, renamed) = upsert(
         &app,
         &org,

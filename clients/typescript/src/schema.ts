@@ -3534,7 +3534,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The customer was erased while being created (`customer_deleted`), or the claim of this request's `Idempotency-Key` was lost in a database restart before the request did anything (`idempotency_claim_lost`; repeat the request); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
+            /** @description The customer was erased while being created (`customer_deleted`), or another request with the same `Idempotency-Key` claimed it first, before this one did anything (`idempotency_claim_lost`; repeat the request to get its answer); or a request with this Idempotency-Key is still running (`idempotency_key_in_flight`; retry after `Retry-After`) */
             409: {
                 headers: {
                     /** @description Seconds to wait before retrying */

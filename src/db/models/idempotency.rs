@@ -5,14 +5,12 @@
 //! no transaction: one insert wins a new key, one update wins an expired lease or an expired
 //! row, and a holder whose lease was taken over can neither complete nor release the key.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::lease::{expiry, is_live};
-use crate::db::models::customer_reads::distinct;
 use crate::db::schema::idempotency_keys;
 use crate::db::{now, DbConnection};
 use crate::on_each_backend;
@@ -56,9 +54,11 @@ pub enum Begun {
 
 pub use crate::configuration::KeyTimes;
 
-#[derive(Queryable, Selectable)]
+#[derive(Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = idempotency_keys)]
-struct KeyRow {
+pub(super) struct KeyRow {
+    pub(super) scope: String,
+    pub(super) key: String,
     fingerprint: String,
     lease_owner: Option<String>,
     lease_until: Option<NaiveDateTime>,
@@ -68,7 +68,8 @@ struct KeyRow {
     expires_at: NaiveDateTime,
 }
 
-/// A request's look at its key, for [`begin_batch`].
+/// A request's key, for [`super::idempotency_looks::look_batch`] and
+/// [`super::idempotency_answers::keep_unclaimed_batch`].
 #[derive(Clone, Debug)]
 pub struct KeyRequest {
     pub scope: String,
@@ -84,137 +85,31 @@ pub fn begin(
     fingerprint: &str,
     times: KeyTimes,
 ) -> QueryResult<Begun> {
-    begin_as(conn, scope, key, fingerprint, times, &new_owner(), true)
-}
-
-/// [`begin`] for many requests at once: one statement claims every new key; the others (a key
-/// seen before, or twice in the batch) are looked at one by one. The answers come in the
-/// requests' order. Safe to run again for the same requests (each keeps its owner): a claim
-/// the first run made is found as this request's own.
-pub fn begin_batch(
-    conn: &mut DbConnection,
-    requests: &[&KeyRequest],
-    times: KeyTimes,
-) -> QueryResult<Vec<Begun>> {
-    let now = now();
-    let owners: Vec<String> = requests.iter().map(|_| new_owner()).collect();
-    let lease_until = expiry(now, times.lease);
-    let expires_at = expiry(now, times.keep.max(times.lease));
-    let rows: Vec<_> = requests
-        .iter()
-        .zip(&owners)
-        .map(|(request, owner)| {
-            (
-                idempotency_keys::scope.eq(&request.scope),
-                idempotency_keys::key.eq(&request.key),
-                idempotency_keys::fingerprint.eq(&request.fingerprint),
-                idempotency_keys::lease_owner.eq(owner),
-                idempotency_keys::lease_until.eq(lease_until),
-                idempotency_keys::created_at.eq(now),
-                idempotency_keys::expires_at.eq(expires_at),
-            )
-        })
-        .collect();
-    let insert = diesel::insert_into(idempotency_keys::table)
-        .values(&rows)
-        .on_conflict_do_nothing();
-    // The owners of the rows this batch inserted: on PostgreSQL what the insert returns (no
-    // second statement, and no plan over a table that grows faster than it is analyzed); on
-    // SQLite, read back by the primary key.
-    let claimed: HashSet<String> = match conn {
-        DbConnection::Postgresql(pg) => insert
-            .returning(idempotency_keys::lease_owner)
-            .get_results::<Option<String>>(pg)?
-            .into_iter()
-            .flatten()
-            .collect(),
-        DbConnection::Sqlite(sqlite) => {
-            if insert.execute(sqlite)? == 0 {
-                HashSet::new()
-            } else {
-                let scopes = distinct(requests.iter().map(|r| r.scope.as_str()));
-                let keys = distinct(requests.iter().map(|r| r.key.as_str()));
-                idempotency_keys::table
-                    .filter(idempotency_keys::scope.eq_any(&scopes))
-                    .filter(idempotency_keys::key.eq_any(&keys))
-                    .select(idempotency_keys::lease_owner)
-                    .load::<Option<String>>(sqlite)?
-                    .into_iter()
-                    .flatten()
-                    .collect()
-            }
-        }
-    };
-    requests
-        .iter()
-        .zip(owners)
-        .map(|(request, owner)| {
-            if claimed.contains(&owner) {
-                return Ok(Begun::Run(KeyLease {
-                    scope: request.scope.clone(),
-                    key: request.key.clone(),
-                    owner,
-                }));
-            }
-            // The batch's insert found the key taken: the look starts with the row.
-            begin_as(
-                conn,
-                &request.scope,
-                &request.key,
-                &request.fingerprint,
-                times,
-                &owner,
-                false,
-            )
-        })
-        .collect()
-}
-
-fn new_owner() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// [`begin`] with the lease owner this request claims as: a row it already holds (a batch run
-/// again after its connection was lost) is its own.
-fn begin_as(
-    conn: &mut DbConnection,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
-    times: KeyTimes,
-    owner: &str,
-    mut insert_first: bool,
-) -> QueryResult<Begun> {
+    let owner = new_owner();
     // A row deleted between the insert and the read (a 5xx answer, a purge) is looked at again.
     loop {
         let now = now();
-        let lease = KeyLease {
-            scope: scope.to_string(),
-            key: key.to_string(),
-            owner: owner.to_string(),
-        };
-        let lease_until = expiry(now, times.lease);
-        // Never before the lease ends: a row in flight is not purged from under its request.
-        let expires_at = expiry(now, times.keep.max(times.lease));
-        if insert_first {
-            let inserted =
-                on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
-                    .values((
-                        idempotency_keys::scope.eq(scope),
-                        idempotency_keys::key.eq(key),
-                        idempotency_keys::fingerprint.eq(fingerprint),
-                        idempotency_keys::lease_owner.eq(&lease.owner),
-                        idempotency_keys::lease_until.eq(lease_until),
-                        idempotency_keys::created_at.eq(now),
-                        idempotency_keys::expires_at.eq(expires_at),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(c))?;
-            if inserted == 1 {
-                return Ok(Begun::Run(lease));
-            }
+        let inserted = on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::scope.eq(scope),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::fingerprint.eq(fingerprint),
+                idempotency_keys::lease_owner.eq(&owner),
+                idempotency_keys::lease_until.eq(expiry(now, times.lease)),
+                idempotency_keys::created_at.eq(now),
+                // Never before the lease ends: a row in flight is not purged from under its
+                // request.
+                idempotency_keys::expires_at.eq(expiry(now, times.keep.max(times.lease))),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if inserted == 1 {
+            return Ok(Begun::Run(KeyLease {
+                scope: scope.to_string(),
+                key: key.to_string(),
+                owner,
+            }));
         }
-        insert_first = true;
         let Some(row) = own_key(scope, key)
             .select(KeyRow::as_select())
             .first(conn)
@@ -222,70 +117,92 @@ fn begin_as(
         else {
             continue;
         };
-        if row.response_status.is_none() && row.lease_owner.as_deref() == Some(owner) {
-            return Ok(Begun::Run(lease));
-        }
-        let running = row.response_status.is_none()
-            && row.lease_until.is_some_and(|until| is_live(until, now));
-        if row.expires_at <= now && !running {
-            // Kept past its time and not purged yet: the key is free again.
-            let taken = diesel::update(
-                own_key(scope, key).filter(idempotency_keys::expires_at.eq(row.expires_at)),
-            )
-            .set((
-                idempotency_keys::fingerprint.eq(fingerprint),
-                idempotency_keys::lease_owner.eq(&lease.owner),
-                idempotency_keys::lease_until.eq(lease_until),
-                idempotency_keys::created_at.eq(now),
-                idempotency_keys::expires_at.eq(expires_at),
-                idempotency_keys::response_status.eq(None::<i32>),
-                idempotency_keys::response_headers.eq(None::<String>),
-                idempotency_keys::response_body.eq(None::<Vec<u8>>),
-                idempotency_keys::customer_id.eq(None::<String>),
-            ))
-            .execute(conn)?;
-            if taken == 1 {
-                return Ok(Begun::Run(lease));
-            }
-            continue;
-        }
-        if row.fingerprint != fingerprint {
-            return Ok(Begun::Mismatch);
-        }
-        if let Some(status) = row.response_status {
-            return Ok(Begun::Replay(StoredResponse {
-                status: u16::try_from(status).unwrap_or(500),
-                headers: row
-                    .response_headers
-                    .as_deref()
-                    .and_then(|text| serde_json::from_str(text).ok())
-                    .unwrap_or_default(),
-                body: row.response_body.unwrap_or_default(),
-            }));
-        }
-        if running {
-            return Ok(Begun::InFlight);
-        }
-        // Its holder died (or lost its answer to a database failure): take the request over.
-        let unanswered = own_key(scope, key).filter(idempotency_keys::response_status.is_null());
-        let set = (
-            idempotency_keys::lease_owner.eq(&lease.owner),
-            idempotency_keys::lease_until.eq(lease_until),
-        );
-        let taken = match &row.lease_owner {
-            Some(owner) => {
-                diesel::update(unanswered.filter(idempotency_keys::lease_owner.eq(owner)))
-                    .set(set)
-                    .execute(conn)?
-            }
-            None => diesel::update(unanswered.filter(idempotency_keys::lease_owner.is_null()))
-                .set(set)
-                .execute(conn)?,
-        };
-        if taken == 1 {
-            return Ok(Begun::Run(lease));
+        if let Some(begun) = settle(conn, scope, key, fingerprint, times, &owner, row)? {
+            return Ok(begun);
         }
     }
+}
+
+pub(super) fn new_owner() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// What an existing `row` of the key means for a request with `fingerprint`, taking the key
+/// over (for `owner`) when its row expired or its holder died; `None` when the row changed
+/// under the takeover, to be looked at again.
+pub(super) fn settle(
+    conn: &mut DbConnection,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    times: KeyTimes,
+    owner: &str,
+    row: KeyRow,
+) -> QueryResult<Option<Begun>> {
+    let now = now();
+    let lease = KeyLease {
+        scope: scope.to_string(),
+        key: key.to_string(),
+        owner: owner.to_string(),
+    };
+    let lease_until = expiry(now, times.lease);
+    let expires_at = expiry(now, times.keep.max(times.lease));
+    if row.response_status.is_none() && row.lease_owner.as_deref() == Some(owner) {
+        return Ok(Some(Begun::Run(lease)));
+    }
+    let running =
+        row.response_status.is_none() && row.lease_until.is_some_and(|until| is_live(until, now));
+    if row.expires_at <= now && !running {
+        // Kept past its time and not purged yet: the key is free again.
+        let taken = diesel::update(
+            own_key(scope, key).filter(idempotency_keys::expires_at.eq(row.expires_at)),
+        )
+        .set((
+            idempotency_keys::fingerprint.eq(fingerprint),
+            idempotency_keys::lease_owner.eq(&lease.owner),
+            idempotency_keys::lease_until.eq(lease_until),
+            idempotency_keys::created_at.eq(now),
+            idempotency_keys::expires_at.eq(expires_at),
+            idempotency_keys::response_status.eq(None::<i32>),
+            idempotency_keys::response_headers.eq(None::<String>),
+            idempotency_keys::response_body.eq(None::<Vec<u8>>),
+            idempotency_keys::customer_id.eq(None::<String>),
+        ))
+        .execute(conn)?;
+        return Ok((taken == 1).then_some(Begun::Run(lease)));
+    }
+    if row.fingerprint != fingerprint {
+        return Ok(Some(Begun::Mismatch));
+    }
+    if let Some(status) = row.response_status {
+        return Ok(Some(Begun::Replay(StoredResponse {
+            status: u16::try_from(status).unwrap_or(500),
+            headers: row
+                .response_headers
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
+            body: row.response_body.unwrap_or_default(),
+        })));
+    }
+    if running {
+        return Ok(Some(Begun::InFlight));
+    }
+    // Its holder died (or lost its answer to a database failure): take the request over.
+    let unanswered = own_key(scope, key).filter(idempotency_keys::response_status.is_null());
+    let set = (
+        idempotency_keys::lease_owner.eq(&lease.owner),
+        idempotency_keys::lease_until.eq(lease_until),
+    );
+    let taken = match &row.lease_owner {
+        Some(owner) => diesel::update(unanswered.filter(idempotency_keys::lease_owner.eq(owner)))
+            .set(set)
+            .execute(conn)?,
+        None => diesel::update(unanswered.filter(idempotency_keys::lease_owner.is_null()))
+            .set(set)
+            .execute(conn)?,
+    };
+    Ok((taken == 1).then_some(Begun::Run(lease)))
 }
 
 impl KeyLease {

@@ -11,6 +11,7 @@ mod erasure;
 pub mod gateway_event;
 pub mod idempotency;
 pub mod idempotency_answers;
+pub mod idempotency_looks;
 mod organizer;
 mod outbox;
 pub mod sync;

@@ -51,7 +51,7 @@ pub(super) fn parse_customer_id(raw: &str) -> Result<CustomerId, ApiError> {
         (status = 401, description = "Missing or invalid token (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A token of another organizer, or of a disabled one (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such organizer (`organizer_not_found`), or the customer was deleted in Stripe again while this request recreated it (`customer_not_found`; repeat the request)", body = ErrorBody),
-        (status = 409, description = "The customer was erased while being created (`customer_deleted`), or the claim of this request's `Idempotency-Key` was lost in a database restart before the request did anything (`idempotency_claim_lost`; repeat the request)", body = ErrorBody),
+        (status = 409, description = "The customer was erased while being created (`customer_deleted`), or another request with the same `Idempotency-Key` claimed it first, before this one did anything (`idempotency_claim_lost`; repeat the request to get its answer)", body = ErrorBody),
         (status = 413, description = "Body too large (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Body is not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 422, description = "Invalid or unknown fields (`validation_failed`), Stripe refused the data (`stripe_invalid_request`, with Stripe's message), or the platform has no access to the organizer's account (`stripe_account_inaccessible`)", body = ErrorBody),

@@ -157,10 +157,14 @@ pub enum CustomerError {
     ConcurrentCreateFailed,
     #[error("the customer kept changing while it was being deleted")]
     KeptChanging,
-    /// The request's claim of its `Idempotency-Key` was lost before its first effect (see
-    /// [`crate::services::effect_gate`]): it did nothing, and the same request again runs.
-    #[error("this request's claim of its Idempotency-Key was lost (the database restarted); repeat the request")]
+    /// Another request with the same `Idempotency-Key` claimed it before this one's first
+    /// effect (see [`crate::services::effect_gate`]): this one did nothing, and the same
+    /// request again gets that one's answer.
+    #[error("another request with this Idempotency-Key claimed it first; repeat the request to get its answer")]
     ClaimLost,
+    /// Another request claimed the `Idempotency-Key` first with another method, path or body.
+    #[error("this Idempotency-Key was used with another request (method, path or body); use a new key for a new request")]
+    KeyReused,
     #[error("the customer would have {count} keys; at most {max} (an empty value removes a key)", max = Metadata::MAX_KEYS)]
     TooManyMetadataKeys { count: usize },
     #[error("a Stripe call for account {account} failed")]
@@ -190,6 +194,7 @@ impl From<GateShut> for CustomerError {
     fn from(shut: GateShut) -> Self {
         match shut {
             GateShut::ClaimLost => Self::ClaimLost,
+            GateShut::KeyReused => Self::KeyReused,
             GateShut::Db(err) => Self::Db(err),
         }
     }
@@ -224,6 +229,7 @@ impl CustomerError {
             | Self::DeletedInStripe(_)
             | Self::EmailTaken { .. }
             | Self::ErasedWhileCreating
+            | Self::KeyReused
             | Self::TooManyMetadataKeys { .. }
             | Self::Corrupt { .. } => false,
         }
@@ -241,6 +247,7 @@ impl CustomerError {
             Self::ErasedWhileCreating => "customer_deleted",
             Self::BeingCreated => "customer_being_created",
             Self::ClaimLost => "idempotency_claim_lost",
+            Self::KeyReused => "idempotency_key_reused",
             Self::WaitTimedOut | Self::ConcurrentCreateFailed | Self::KeptChanging => {
                 "stripe_unavailable"
             }
