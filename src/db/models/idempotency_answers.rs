@@ -52,16 +52,47 @@ struct KeptOwner {
     owner: String,
 }
 
+/// The columns every kept answer has, one array each, bound in this order: status, headers,
+/// body, customer.
+struct AnswerColumns<'a> {
+    statuses: Vec<i32>,
+    headers: Vec<String>,
+    bodies: Vec<&'a [u8]>,
+    customers: Vec<Option<&'a str>>,
+}
+
+impl<'a> AnswerColumns<'a> {
+    fn new(
+        answers: impl Iterator<Item = (&'a StoredResponse, &'a Option<String>)> + Clone,
+    ) -> Self {
+        Self {
+            statuses: answers.clone().map(|(r, _)| i32::from(r.status)).collect(),
+            headers: answers.clone().map(|(r, _)| r.headers_json()).collect(),
+            bodies: answers.clone().map(|(r, _)| r.body.as_slice()).collect(),
+            customers: answers.map(|(_, c)| c.as_deref()).collect(),
+        }
+    }
+
+    /// Binds the four arrays, each after a comma.
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Integer>, _>(&self.statuses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.headers)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bytea>, _>(&self.bodies)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.customers)
+    }
+}
+
 /// The batch as one array per column, `unnest`ed into rows and matched to the keys they are
 /// kept under (only while their request holds the key).
 struct CompleteBatch<'a> {
     scopes: Vec<&'a str>,
     keys: Vec<&'a str>,
     owners: Vec<&'a str>,
-    statuses: Vec<i32>,
-    headers: Vec<String>,
-    bodies: Vec<&'a [u8]>,
-    customers: Vec<Option<&'a str>>,
+    answers: AnswerColumns<'a>,
 }
 
 impl<'a> CompleteBatch<'a> {
@@ -70,13 +101,7 @@ impl<'a> CompleteBatch<'a> {
             scopes: answers.iter().map(|(l, _, _)| l.scope.as_str()).collect(),
             keys: answers.iter().map(|(l, _, _)| l.key.as_str()).collect(),
             owners: answers.iter().map(|(l, _, _)| l.owner()).collect(),
-            statuses: answers
-                .iter()
-                .map(|(_, r, _)| i32::from(r.status))
-                .collect(),
-            headers: answers.iter().map(|(_, r, _)| r.headers_json()).collect(),
-            bodies: answers.iter().map(|(_, r, _)| r.body.as_slice()).collect(),
-            customers: answers.iter().map(|(_, _, c)| c.as_deref()).collect(),
+            answers: AnswerColumns::new(answers.iter().map(|(_, r, c)| (r, c))),
         }
     }
 }
@@ -98,14 +123,7 @@ impl QueryFragment<Pg> for CompleteBatch<'_> {
         out.push_bind_param::<Array<Text>, _>(&self.keys)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.owners)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.statuses)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.headers)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Bytea>, _>(&self.bodies)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.customers)?;
+        self.answers.push(&mut out)?;
         out.push_sql(
             ") AS v(scope, key, owner, status, headers, body, customer_id) \
              WHERE k.scope = v.scope AND k.key = v.key AND k.lease_owner = v.owner \
@@ -179,10 +197,7 @@ struct InsertUnclaimed<'a> {
     scopes: Vec<&'a str>,
     keys: Vec<&'a str>,
     fingerprints: Vec<&'a str>,
-    statuses: Vec<i32>,
-    headers: Vec<String>,
-    bodies: Vec<&'a [u8]>,
-    customers: Vec<Option<&'a str>>,
+    answers: AnswerColumns<'a>,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
 }
@@ -196,13 +211,7 @@ impl<'a> InsertUnclaimed<'a> {
                 .iter()
                 .map(|(k, _, _)| k.fingerprint.as_str())
                 .collect(),
-            statuses: answers
-                .iter()
-                .map(|(_, r, _)| i32::from(r.status))
-                .collect(),
-            headers: answers.iter().map(|(_, r, _)| r.headers_json()).collect(),
-            bodies: answers.iter().map(|(_, r, _)| r.body.as_slice()).collect(),
-            customers: answers.iter().map(|(_, _, c)| c.as_deref()).collect(),
+            answers: AnswerColumns::new(answers.iter().map(|(_, r, c)| (r, c))),
             created_at,
             expires_at,
         }
@@ -227,14 +236,7 @@ impl QueryFragment<Pg> for InsertUnclaimed<'_> {
         out.push_bind_param::<Array<Text>, _>(&self.keys)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.fingerprints)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Integer>, _>(&self.statuses)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.headers)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Bytea>, _>(&self.bodies)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.customers)?;
+        self.answers.push(&mut out)?;
         out.push_sql(
             ") AS v(scope, key, fingerprint, status, headers, body, customer_id) \
              ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",
