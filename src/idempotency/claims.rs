@@ -1,13 +1,12 @@
 //! How a keyed request starts: its key claimed, or what became of it. Every route but the
 //! deferred ones claims on the pool, durably, alone, before its handler runs.
 //!
-//! The deferred routes only look at their keys first ([`Looks`], grouped: looks that arrive
-//! while others are being made share the next statement, a read). A key without a row is not
-//! claimed then: the request runs, and claims it durably at its effect gate, before its first
-//! effect (see [`crate::services::effect_gate`]). One that runs no effect (an upsert of a
-//! customer that exists and is unchanged) never claims: its answer is inserted where the key is
-//! still free, without waiting for the disk, so it costs a share of a read and of an insert,
-//! and no flush.
+//! The deferred routes' handlers look at their keys with their first read (see
+//! [`crate::services::effect_gate::KeyLook`]): a key without a row is not claimed then, the
+//! request runs, and claims it durably at its effect gate, before its first effect. One that
+//! runs no effect (an upsert of a customer that exists and is unchanged) never claims: its
+//! answer is inserted where the key is still free, without waiting for the disk, so it costs a
+//! share of a read and of an insert, and no flush.
 //!
 //! Answers are kept the same way for every route ([`Answers`]): the answers of requests that
 //! finish while others are being kept share the next transaction, so one flush keeps many.
@@ -17,66 +16,25 @@ use std::sync::Arc;
 use crate::db::group::Group;
 use crate::db::models::idempotency::{self, Begun, KeyRequest, KeyTimes};
 use crate::db::models::idempotency_answers::{self, Answer, Unclaimed};
-use crate::db::models::idempotency_looks::{look_batch, Looked};
 use crate::db::{Db, DbConnection, DbError};
 use crate::domain::{ClientKey, Principal};
 use crate::services::organizers;
 
-/// Most looks or answers one statement serves.
+/// Most answers one statement serves.
 const GROUP_MAX: usize = 64;
-/// Runner threads per group (each with a connection of the group's pool).
+/// Runner threads of the durable answers (each with a connection of the group's pool): one
+/// gathers the next batch while another waits for its flush.
 const RUNNERS: usize = 2;
-
-/// The looks' connections run one statement, a look-up per key, and keep one plan for it
-/// (see `db::models::idempotency_looks`); with scans off, that plan looks each key up by both
-/// columns of the primary key, whatever the planner knew of the table when it made it. The
-/// rare takeover they make commits durably.
-pub const LOOKS_SESSION: &str =
-    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+/// Runner threads of the answers kept without a flush: one, busy under load, so answers that
+/// arrive meanwhile gather into its next batch rather than each waking an idle runner.
+pub const UNCLAIMED_RUNNERS: usize = 1;
 
 /// What a keyed request does.
 pub(super) enum Start {
     Key(Begun),
-    /// A deferred route's key has no row: run the request unclaimed.
-    Free,
     /// A kept answer exists, but the caller's organizer is disabled or gone: its handler
     /// refuses the request, and nothing is replayed to it.
     Unkeyed,
-}
-
-/// The deferred routes' looks at their keys; cheap to clone.
-#[derive(Clone)]
-pub struct Looks {
-    group: Group<(KeyRequest, Principal), Start>,
-}
-
-impl Looks {
-    /// Starts the runners on `db` ([`LOOKS_SESSION`]; on SQLite, the pool's).
-    pub fn start(db: Db, times: KeyTimes) -> std::io::Result<Self> {
-        let work = move |conn: &mut DbConnection, looks: &[(KeyRequest, Principal)]| {
-            let requests: Vec<&KeyRequest> = looks.iter().map(|(request, _)| request).collect();
-            let looked = look_batch(conn, &requests, times)?;
-            looks
-                .iter()
-                .zip(looked)
-                .map(|((_, principal), looked)| match looked {
-                    Looked::Free => Ok(Start::Free),
-                    Looked::Begun(begun) => screen(conn, principal, begun),
-                })
-                .collect()
-        };
-        Ok(Self {
-            group: Group::start("key-looks", db, GROUP_MAX, RUNNERS, Arc::new(work))?,
-        })
-    }
-
-    pub(super) async fn start_request(
-        &self,
-        key: &ClientKey,
-        principal: &Principal,
-    ) -> Result<Start, DbError> {
-        self.group.run((request(key), principal.clone())).await
-    }
 }
 
 /// The answers' connections plan each batch for the table as it is now: the batch's join
@@ -120,7 +78,7 @@ impl Answers {
                 "unclaimed-answers",
                 unclaimed,
                 GROUP_MAX,
-                RUNNERS,
+                UNCLAIMED_RUNNERS,
                 Arc::new(insert),
             )?,
         })

@@ -4,26 +4,24 @@
 //! request that ran unclaimed takes the lease at its effect gate ([`claim_gate`]), or never,
 //! and then leaves its answer where the key is still free.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::claims::Answers;
-use crate::db::models::idempotency::{self, Begun, KeyLease, KeyRequest, KeyTimes, StoredResponse};
+use crate::db::models::idempotency::{self, Begun, KeyLease, StoredResponse};
 use crate::db::{Db, DbError};
 use crate::jobs::{Duty, Ran};
-use crate::services::effect_gate::{EffectGate, GateShut};
-
-/// Where a request that ran unclaimed keeps the lease its gate took.
-pub(super) type Slot = Arc<Mutex<Option<KeyLease>>>;
+use crate::services::effect_gate::{EffectGate, GateShut, KeyLook};
 
 /// The gate of a request that runs unclaimed: passing it claims the key on the pool, durably,
-/// before the request's first effect, and the request then holds it as if it had claimed it
-/// first. Shut when another request with the key claimed it since the look (`ClaimLost`), or
-/// claimed it with another request (`KeyReused`).
-pub(super) fn claim_gate(db: Db, request: KeyRequest, times: KeyTimes, slot: Slot) -> EffectGate {
+/// before the request's first effect, and the request then holds it (in its [`KeyLook`]) as if
+/// it had claimed it first. Shut when another request with the key claimed it since the look
+/// (`ClaimLost`), or claimed it with another request (`KeyReused`).
+pub(super) fn claim_gate(db: Db, look: Arc<KeyLook>) -> EffectGate {
     EffectGate::confirming(move || {
-        let (db, request, slot) = (db.clone(), request.clone(), slot.clone());
+        let (db, look) = (db.clone(), look.clone());
         async move {
+            let (request, times) = (look.request().clone(), look.times());
             let begun = db
                 .run(move |conn| {
                     let (scope, key, fingerprint) =
@@ -33,7 +31,7 @@ pub(super) fn claim_gate(db: Db, request: KeyRequest, times: KeyTimes, slot: Slo
                 .await?;
             match begun {
                 Begun::Run(lease) => {
-                    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lease);
+                    look.hold(lease);
                     Ok(())
                 }
                 Begun::Mismatch => Err(GateShut::KeyReused),
@@ -48,23 +46,26 @@ pub(super) struct Held {
     pub(super) answers: Answers,
     /// The lease the request started with, if it claimed its key then.
     pub(super) lease: Option<KeyLease>,
-    /// A request that ran unclaimed: its key, and where its gate keeps the lease it takes.
-    pub(super) unclaimed: Option<(KeyRequest, Slot)>,
+    /// A deferred request's key: unclaimed until its gate claims it or its look takes it over.
+    pub(super) look: Option<Arc<KeyLook>>,
 }
 
 impl Held {
     /// Keeps `response` for replay, as the answer about `customer_id`.
     pub(super) async fn complete(&mut self, response: StoredResponse, customer_id: Option<String>) {
         let answers = self.answers.clone();
-        let task = match (self.take_lease(), self.unclaimed.take()) {
+        let task = match (self.take_lease(), self.look.take()) {
             (Some(lease), _) => {
                 tokio::spawn(async move { answers.keep((lease, response, customer_id)).await })
             }
-            (None, Some((request, _))) => tokio::spawn(async move {
-                answers
-                    .keep_unclaimed((request, response, customer_id))
-                    .await
-            }),
+            (None, Some(look)) => {
+                let request = look.request().clone();
+                tokio::spawn(async move {
+                    answers
+                        .keep_unclaimed((request, response, customer_id))
+                        .await
+                })
+            }
             (None, None) => return,
         };
         match task.await {
@@ -94,10 +95,7 @@ impl Held {
     /// Extends the lease while the request runs; best effort (a missed renewal only lets a
     /// retry take over when the lease ends).
     pub(super) async fn renew(&self, ttl: Duration) {
-        let Some(lease) = self.lease.clone().or_else(|| {
-            let (_, slot) = self.unclaimed.as_ref()?;
-            slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
-        }) else {
+        let Some(lease) = self.lease.clone().or_else(|| self.look.as_ref()?.lease()) else {
             return;
         };
         let result = self
@@ -113,10 +111,9 @@ impl Held {
 
     /// The lease the request holds now, taken: the one it started with, or its gate's.
     fn take_lease(&mut self) -> Option<KeyLease> {
-        self.lease.take().or_else(|| {
-            let (_, slot) = self.unclaimed.as_ref()?;
-            slot.lock().unwrap_or_else(PoisonError::into_inner).take()
-        })
+        self.lease
+            .take()
+            .or_else(|| self.look.as_ref()?.take_lease())
     }
 
     fn spawn_release(&mut self) -> Option<tokio::task::JoinHandle<()>> {

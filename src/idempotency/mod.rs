@@ -19,20 +19,20 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-pub use claims::{Answers, Looks, ANSWERS_SESSION, LOOKS_SESSION, UNCLAIMED_ANSWERS_SESSION};
+pub use claims::{Answers, ANSWERS_SESSION, UNCLAIMED_ANSWERS_SESSION, UNCLAIMED_RUNNERS};
 pub use held::purge;
 
 use crate::auth::authenticate;
-use crate::db::models::idempotency::{Begun, KeyTimes};
+use crate::db::models::idempotency::{Begun, KeyLease, KeyTimes};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
-use crate::services::effect_gate::EffectGate;
+use crate::services::effect_gate::{EffectGate, KeyLook};
 use crate::services::AppState;
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
 use claims::{start_alone, Start};
-use held::{Held, Slot};
+use held::Held;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -43,16 +43,13 @@ const IN_FLIGHT_RETRY_SECS: u64 = 1;
 #[derive(Clone)]
 pub struct Idempotency {
     pub times: KeyTimes,
-    /// Where the routes in `deferred` look at their keys: grouped, on connections of their own
-    /// ([`LOOKS_SESSION`]; on SQLite, the pool's).
-    pub looks: Looks,
     /// Where every keyed request's answer is kept: grouped, durably unless its request ran
     /// unclaimed.
     pub answers: Answers,
-    /// Route patterns whose handlers pass an [`EffectGate`] before their first effect, so
-    /// their keys are claimed only there, and never by a request that runs no effect (see
-    /// [`crate::services::effect_gate`]). Every other route's key is claimed, durably, before
-    /// its handler runs.
+    /// Route patterns whose handlers look at their keys with their first read and pass an
+    /// [`EffectGate`] before their first effect, so their keys are claimed only there, and
+    /// never by a request that runs no effect (see [`crate::services::effect_gate`]). Every
+    /// other route's key is claimed, durably, before its handler runs.
     pub deferred: &'static [&'static str],
 }
 
@@ -141,51 +138,38 @@ pub async fn middleware(
         .is_some_and(|pattern| settings.deferred.contains(&pattern.as_str()));
     let times = settings.times;
 
-    let start = if deferred {
-        settings.looks.start_request(&client_key, &principal).await
-    } else {
-        let client_key = client_key.clone();
-        state
-            .db
-            .run(move |conn| start_alone(conn, &client_key, &principal, times))
-            .await
-    };
-    let (lease, unclaimed) = match start {
-        Ok(Start::Key(Begun::Run(lease))) => (Some(lease), None),
-        Ok(Start::Free) => (None, Some((claims::request(&client_key), Slot::default()))),
-        Ok(Start::Unkeyed) => return Ok(next.call(req).await?.map_into_boxed_body()),
-        Ok(Start::Key(Begun::Replay(stored))) => return Ok(req.into_response(replay(stored))),
-        Ok(Start::Key(Begun::InFlight)) => {
-            let err = ApiError::Conflict {
-                code: "idempotency_key_in_flight",
-                message: "a request with this Idempotency-Key is still running; retry after it answers".into(),
-            };
-            let mut response = req.error_response(err);
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(IN_FLIGHT_RETRY_SECS),
-            );
-            return Ok(response);
+    // A deferred route's key is looked at by its handler's first read (`KeyLook`); every other
+    // route's is claimed here, before its handler runs.
+    let look = deferred.then(|| KeyLook::new(claims::request(&client_key), times));
+    let lease = match &look {
+        Some(_) => None,
+        None => {
+            let (key, principal) = (client_key.clone(), principal.clone());
+            let start = state
+                .db
+                .run(move |conn| start_alone(conn, &key, &principal, times))
+                .await;
+            match start {
+                Ok(Start::Key(begun)) => match settled(begun) {
+                    Ok(answer) => return Ok(req.into_response(answer)),
+                    Err(lease) => Some(lease),
+                },
+                Ok(Start::Unkeyed) => return Ok(next.call(req).await?.map_into_boxed_body()),
+                Err(err) => return Ok(req.error_response(ApiError::from(err))),
+            }
         }
-        Ok(Start::Key(Begun::Mismatch)) => {
-            return Ok(req.error_response(ApiError::Unprocessable {
-                code: "idempotency_key_reused",
-                message: "this Idempotency-Key was used with another request (method, path or body); use a new key for a new request".into(),
-            }))
-        }
-        Err(err) => return Ok(req.error_response(ApiError::from(err))),
     };
 
-    req.extensions_mut().insert(client_key);
-    if let Some((request, slot)) = &unclaimed {
-        let gate = held::claim_gate(state.db.clone(), request.clone(), times, slot.clone());
+    req.extensions_mut().insert(client_key.clone());
+    if let Some(look) = &look {
+        let gate = held::claim_gate(state.db.clone(), look.clone()).looking(look.clone());
         req.extensions_mut().insert(gate);
     }
     let mut held = Held {
         db: state.db.clone(),
         answers: settings.answers.clone(),
         lease,
-        unclaimed,
+        look: look.clone(),
     };
     // The lease is renewed at a third of its length for as long as the request runs, so only
     // a holder that died (or lost the database) is ever taken over.
@@ -201,6 +185,36 @@ pub async fn middleware(
         }
     };
     let (request, response) = response.into_parts();
+    if let Some(look) = &look {
+        let found = match look.take_settled() {
+            Some(begun) => Some(begun),
+            // The handler stopped before its first read (a refusal of its input), having done
+            // nothing: the key is claimed now, and settles the answer as it would have first.
+            None if !look.looked() && look.lease().is_none() => {
+                let principal = principal.clone();
+                let start = state
+                    .db
+                    .run(move |conn| start_alone(conn, &client_key, &principal, times))
+                    .await;
+                match start {
+                    Ok(Start::Key(begun)) => Some(begun),
+                    Ok(Start::Unkeyed) => {
+                        return Ok(ServiceResponse::new(request, response).map_into_boxed_body())
+                    }
+                    Err(err) => {
+                        let answer = ApiError::from(err).error_response();
+                        return Ok(ServiceResponse::new(request, answer));
+                    }
+                }
+            }
+            None => None,
+        };
+        match found.map(settled) {
+            Some(Ok(answer)) => return Ok(ServiceResponse::new(request, answer)),
+            Some(Err(lease)) => look.hold(lease),
+            None => {}
+        }
+    }
     let (head, body) = response.into_parts();
     let bytes = match body::to_bytes(body).await {
         Ok(bytes) => bytes,
@@ -218,4 +232,30 @@ pub async fn middleware(
     }
     let response = head.set_body(BoxBody::new(bytes));
     Ok(ServiceResponse::new(request, response))
+}
+
+/// The answer a key's row gives a request that did not get to run it: `Err` with the lease
+/// when the request holds the key.
+fn settled(begun: Begun) -> Result<HttpResponse, KeyLease> {
+    match begun {
+        Begun::Run(lease) => Err(lease),
+        Begun::Replay(stored) => Ok(replay(stored)),
+        Begun::InFlight => {
+            let err = ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                message: "a request with this Idempotency-Key is still running; retry after it answers".into(),
+            };
+            let mut response = err.error_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(IN_FLIGHT_RETRY_SECS),
+            );
+            Ok(response)
+        }
+        Begun::Mismatch => Ok(ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was used with another request (method, path or body); use a new key for a new request".into(),
+        }
+        .error_response()),
+    }
 }

@@ -311,8 +311,8 @@ fn serve_metrics(address: std::net::SocketAddr, state: AppState) -> anyhow::Resu
     Ok((server, port))
 }
 
-/// Connections of the grouped looks at keys, and as many for each kind of kept answer (on
-/// PostgreSQL, beside the pool's): one per runner.
+/// Connections of the durable kept answers (on PostgreSQL, beside the pool's): one per
+/// runner.
 const CLAIM_CONNECTIONS: u32 = 2;
 
 fn run(
@@ -337,25 +337,20 @@ fn run(
     let max_body_bytes = settings.max_body_bytes;
     let keys = Idempotency {
         times: settings.idempotency_times(),
-        looks: idempotency::Looks::start(
-            state
-                .db
-                .dedicated(CLAIM_CONNECTIONS, idempotency::LOOKS_SESSION, "looks"),
-            settings.idempotency_times(),
-        )?,
         answers: idempotency::Answers::start(
             state
                 .db
                 .dedicated(CLAIM_CONNECTIONS, idempotency::ANSWERS_SESSION, "answers"),
             state.db.dedicated(
-                CLAIM_CONNECTIONS,
+                idempotency::UNCLAIMED_RUNNERS as u32,
                 idempotency::UNCLAIMED_ANSWERS_SESSION,
                 "unclaimed_answers",
             ),
             settings.idempotency_times(),
         )?,
-        // The customers' upsert passes its gate before each effect; an upsert that changes
-        // nothing (most of them) then never claims its key, and waits for no flush.
+        // The customers' upsert looks at its key with its first read and passes its gate
+        // before each effect; an upsert that changes nothing (most of them) then never claims
+        // its key, and waits for no flush.
         deferred: &["/v1/organizers/{org_id}/customers"],
     };
     let metrics_here = settings.metrics_bind_address.is_none();

@@ -115,7 +115,7 @@ async fn a_batch_of_email_keys_is_matched_key_by_key(app: TestApp) {
     let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     let missing = uuid::Uuid::now_v7().to_string();
     let key = |org: &str, email: &str| (org.to_string(), email.to_string());
-    let keys = vec![
+    let keys = [
         key(a, "shared@example.com"),
         key(b, "only-a@example.com"),
         key(&missing, "shared@example.com"),
@@ -130,6 +130,7 @@ async fn a_batch_of_email_keys_is_matched_key_by_key(app: TestApp) {
         let mut conn = db.get().unwrap();
         // Once with the organizers' accounts not known yet (two statements), once known (one).
         let accounts = ChargeAccounts::new(None);
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(o, e)| (o.as_str(), e.as_str())).collect();
         [(); 2].map(|()| {
             Customer::find_with_organizers_by_emails(&mut conn, &accounts, &keys).unwrap()
         })

@@ -157,6 +157,10 @@ async fn client_errors_are_kept_and_server_errors_are_not(app: TestApp) {
         keyed(&app, &path, "bad", &json!({ "email": "not-an-email" })).await;
     assert_eq!((status, replay), (422, true));
     assert_eq!(again["error"]["code"], first["error"]["code"]);
+    // Refused before its first read, a request is still answered as its key says.
+    let (status, replay, reused) = keyed(&app, &path, "bad", &json!({ "email": "other" })).await;
+    assert_eq!((status, replay), (422, false));
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
 
     // Stripe fails every attempt: 503, not kept; the retry with the key finishes the work.
     app.stripe

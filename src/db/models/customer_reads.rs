@@ -65,10 +65,10 @@ impl Customer {
     pub fn find_with_organizers_by_emails(
         conn: &mut DbConnection,
         accounts: &ChargeAccounts,
-        keys: &[EmailKey],
+        keys: &[(&str, &str)],
     ) -> QueryResult<Vec<FoundByEmail>> {
-        let organizer_ids = distinct(keys.iter().map(|(org, _)| org.as_str()));
-        let emails = distinct(keys.iter().map(|(_, email)| email.as_str()));
+        let organizer_ids = distinct(keys.iter().map(|(org, _)| *org));
+        let emails = distinct(keys.iter().map(|(_, email)| *email));
         let load = |conn: &mut DbConnection, ids: &[&str], named: &[String]| {
             on_each_backend!(conn, |c| organizers::table
                 .left_join(
@@ -98,13 +98,9 @@ impl Customer {
         }
         Ok(keys
             .iter()
-            .map(|(org, email)| {
-                let organizer = *found.get(org.as_str())?;
-                let key = (
-                    organizer.id.as_str(),
-                    accounts.of(organizer),
-                    email.as_str(),
-                );
+            .map(|&(org, email)| {
+                let organizer = *found.get(org)?;
+                let key = (organizer.id.as_str(), accounts.of(organizer), email);
                 Some((organizer.clone(), by_email.get(&key).map(|c| (*c).clone())))
             })
             .collect())

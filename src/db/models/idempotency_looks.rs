@@ -1,4 +1,4 @@
-//! A look at many keys before their requests run ([`look_batch`]); on PostgreSQL one
+//! A look at many keys as their requests start ([`look_batch`]); on PostgreSQL one
 //! statement, prepared once per connection (a query type with a static id, as the inbox's batch
 //! insert) and planned once.
 //!
@@ -33,19 +33,18 @@ pub enum Looked {
     Begun(Begun),
 }
 
-/// Looks at many keys in one statement, in the requests' order. A key with a row is settled
-/// as [`begin`] would settle it (an expired row, or a holder that died, is taken over: the
-/// request then holds the key). Nothing is written for a key without a row.
+/// Looks at many keys (each with its times) in one statement, in the requests' order. A key
+/// with a row is settled as [`begin`] would settle it (an expired row, or a holder that died,
+/// is taken over: the request then holds the key). Nothing is written for a key without a row.
 pub fn look_batch(
     conn: &mut DbConnection,
-    requests: &[&KeyRequest],
-    times: KeyTimes,
+    looks: &[(&KeyRequest, KeyTimes)],
 ) -> QueryResult<Vec<Looked>> {
     let rows = match conn {
-        DbConnection::Postgresql(pg) => look_rows(pg, requests)?,
+        DbConnection::Postgresql(pg) => look_rows(pg, looks)?,
         DbConnection::Sqlite(_) => {
-            let scopes = distinct(requests.iter().map(|r| r.scope.as_str()));
-            let keys = distinct(requests.iter().map(|r| r.key.as_str()));
+            let scopes = distinct(looks.iter().map(|(r, _)| r.scope.as_str()));
+            let keys = distinct(looks.iter().map(|(r, _)| r.key.as_str()));
             idempotency_keys::table
                 .filter(idempotency_keys::scope.eq_any(&scopes))
                 .filter(idempotency_keys::key.eq_any(&keys))
@@ -57,9 +56,9 @@ pub fn look_batch(
         .into_iter()
         .map(|row| ((row.scope.clone(), row.key.clone()), row))
         .collect();
-    requests
+    looks
         .iter()
-        .map(|request| {
+        .map(|&(request, times)| {
             // A key twice in the batch (a retry racing its first request) finds the same row.
             let Some(row) = found
                 .get(&(request.scope.clone(), request.key.clone()))
@@ -105,10 +104,10 @@ impl QueryFragment<Pg> for LookBatch<'_> {
 }
 
 /// The rows of the requests' keys (one per key, whichever requests share it).
-fn look_rows(pg: &mut PgConnection, requests: &[&KeyRequest]) -> QueryResult<Vec<KeyRow>> {
-    let mut pairs: Vec<(&str, &str)> = requests
+fn look_rows(pg: &mut PgConnection, looks: &[(&KeyRequest, KeyTimes)]) -> QueryResult<Vec<KeyRow>> {
+    let mut pairs: Vec<(&str, &str)> = looks
         .iter()
-        .map(|r| (r.scope.as_str(), r.key.as_str()))
+        .map(|(r, _)| (r.scope.as_str(), r.key.as_str()))
         .collect();
     pairs.sort_unstable();
     pairs.dedup();

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use super::CustomerError;
 use crate::db::group::Group;
-use crate::db::models::{ChargeAccounts, Customer, EmailKey, FoundByEmail, Organizer};
+use crate::db::models::idempotency::{Begun, KeyRequest, KeyTimes};
+use crate::db::models::idempotency_looks::{look_batch, Looked};
+use crate::db::models::{ChargeAccounts, Customer, FoundByEmail, Organizer};
 use crate::db::{Db, DbConnection};
 use crate::domain::Principal;
 use crate::domain::{CustomerId, Email, OrganizerId, StripeAccountId};
 use crate::mirror::entitlements::{self, CustomerAccess, FoundAccess, IdKey};
+use crate::services::effect_gate::{EffectGate, KeyLook};
 use crate::services::organizers::{self, OrganizerError};
 
 /// Most reads one grouped statement serves.
@@ -27,9 +30,17 @@ const GROUP_MAX: usize = 64;
 /// unique index when it is made on a small table, so the planning is kept.
 pub const HOT_READS_SESSION: &str = "SET enable_seqscan = off";
 
+/// A read by email. An upsert's also looks at its request's `Idempotency-Key`, on the same
+/// connection right after the batch's read: the look costs its request no trip of its own.
+struct EmailRead {
+    organizer_id: String,
+    email: String,
+    look: Option<Arc<KeyLook>>,
+}
+
 #[derive(Clone)]
 pub struct GroupedReads {
-    by_email: Group<EmailKey, FoundByEmail>,
+    by_email: Group<EmailRead, (FoundByEmail, Option<Looked>)>,
     access_by_id: Group<IdKey, FoundAccess>,
     accounts: Arc<ChargeAccounts>,
 }
@@ -47,10 +58,27 @@ impl GroupedReads {
         let db = db.dedicated(connections, HOT_READS_SESSION, "reads");
         let accounts = Arc::new(ChargeAccounts::new(platform));
         let known = accounts.clone();
-        let by_email = move |conn: &mut DbConnection, keys: &[EmailKey]| {
-            Ok(Customer::find_with_organizers_by_emails(
-                conn, &known, keys,
-            )?)
+        let by_email = move |conn: &mut DbConnection, reads: &[EmailRead]| {
+            let keys: Vec<(&str, &str)> = reads
+                .iter()
+                .map(|read| (read.organizer_id.as_str(), read.email.as_str()))
+                .collect();
+            let found = Customer::find_with_organizers_by_emails(conn, &known, &keys)?;
+            let looks: Vec<(&KeyRequest, KeyTimes)> = reads
+                .iter()
+                .filter_map(|read| read.look.as_deref())
+                .map(|look| (look.request(), look.times()))
+                .collect();
+            let mut looked = match looks.is_empty() {
+                true => Vec::new(),
+                false => look_batch(conn, &looks)?,
+            }
+            .into_iter();
+            Ok(found
+                .into_iter()
+                .zip(reads)
+                .map(|(found, read)| (found, read.look.as_ref().and_then(|_| looked.next())))
+                .collect())
         };
         let known = accounts.clone();
         let access_by_id = move |conn: &mut DbConnection, keys: &[IdKey]| {
@@ -90,21 +118,44 @@ impl GroupedReads {
         org_id: OrganizerId,
         email: &Email,
     ) -> Result<Option<Customer>, CustomerError> {
+        let gate = EffectGate::open();
         Ok(self
-            .with_organizer_by_email(principal, org_id, email)
+            .with_organizer_by_email(principal, org_id, email, &gate)
             .await?
             .1)
     }
 
-    /// [`GroupedReads::by_email`] with the organizer it was read with: an upsert's first look.
+    /// [`GroupedReads::by_email`] with the organizer it was read with: an upsert's first look,
+    /// which also looks at the request's key for `gate` ([`EffectGate::key_to_look`]). What
+    /// the look found is the gate's, once the caller is known to be allowed: a row that settles
+    /// the request stops it here ([`crate::services::effect_gate::GateShut::Settled`]). A
+    /// caller who is refused gets the refusal instead, whatever the key's row holds.
     pub async fn with_organizer_by_email(
         &self,
         principal: &Principal,
         org_id: OrganizerId,
         email: &Email,
+        gate: &EffectGate,
     ) -> Result<(Organizer, Option<Customer>), CustomerError> {
-        let key = (org_id.to_string(), email.normalized().to_string());
-        authorized(&self.by_email, principal, org_id, key).await
+        principal
+            .require_organizer(org_id)
+            .map_err(OrganizerError::from)?;
+        let read = EmailRead {
+            organizer_id: org_id.to_string(),
+            email: email.normalized().to_string(),
+            look: gate.key_to_look(),
+        };
+        let (found, looked) = self.by_email.run(read).await?;
+        let authorized = organizers::authorize_loaded(principal, org_id, found);
+        if let Some(mut looked) = looked {
+            // A refused caller gets its refusal, which is not kept over the key's row; a key
+            // taken over is held either way, to be freed after the refusal.
+            if authorized.is_err() && !matches!(looked, Looked::Begun(Begun::Run(_))) {
+                looked = Looked::Free;
+            }
+            gate.looked(looked)?;
+        }
+        Ok(authorized?)
     }
 
     /// The organizer's customer `customer_id` (any status) with its features and the

@@ -193,7 +193,8 @@ impl crate::db::QueryFailure for CustomerError {
 impl From<GateShut> for CustomerError {
     fn from(shut: GateShut) -> Self {
         match shut {
-            GateShut::ClaimLost => Self::ClaimLost,
+            // Settled: the idempotency middleware answers with what the key's row says.
+            GateShut::ClaimLost | GateShut::Settled => Self::ClaimLost,
             GateShut::KeyReused => Self::KeyReused,
             GateShut::Db(err) => Self::Db(err),
         }

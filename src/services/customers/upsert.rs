@@ -52,13 +52,14 @@ pub async fn upsert(
     input: UpsertInput,
     gate: &EffectGate,
 ) -> Result<Upserted, CustomerError> {
-    // The first look at the key is the grouped read by email, with the organizer check: for a
-    // customer that exists and is unchanged, that is the whole request, and under load it
-    // shares its statement with the reads and upserts that arrive with it. A pending row's
-    // create lease is read in the loop below.
+    // The first look at the key is the grouped read by email, with the organizer check and
+    // the look at the request's `Idempotency-Key`: for a customer that exists and is
+    // unchanged, that is the whole request, and under load it shares its statements with the
+    // reads and upserts that arrive with it. A pending row's create lease is read in the loop
+    // below.
     let (organizer, found) = state
         .reads
-        .with_organizer_by_email(principal, org_id, &input.email)
+        .with_organizer_by_email(principal, org_id, &input.email, gate)
         .await?;
     let mut first_look = match found {
         Some(row) if row.status == CustomerStatus::Pending => None,
