@@ -28,6 +28,7 @@ use crate::auth::authenticate;
 use crate::db::models::idempotency::{Begun, KeyLease, KeyTimes};
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
+use crate::routes::matches_template;
 use crate::services::effect_gate::{EffectGate, KeyLook};
 use crate::services::AppState;
 use answer::{fingerprint, is_final, parse_key, replay, scope, stored};
@@ -136,7 +137,7 @@ pub async fn middleware(
     let deferred = settings
         .deferred
         .iter()
-        .any(|pattern| route_matches(pattern, req.path()));
+        .any(|pattern| matches_template(pattern, req.path()));
     let times = settings.times;
 
     // A deferred route's key is looked at by its handler's first read (`KeyLook`); every other
@@ -258,39 +259,5 @@ fn settled(begun: Begun) -> Result<HttpResponse, KeyLease> {
             message: "this Idempotency-Key was used with another request (method, path or body); use a new key for a new request".into(),
         }
         .error_response()),
-    }
-}
-
-/// Whether `path` is one that the route `pattern` serves: its literal segments equal, each
-/// `{name}` a non-empty segment. (Cheaper than asking the router with `match_pattern`, which
-/// tries the app's resources' patterns one by one.)
-fn route_matches(pattern: &str, path: &str) -> bool {
-    let mut segments = path.split('/');
-    pattern.split('/').all(|expected| {
-        segments.next().is_some_and(|segment| match expected.starts_with('{') {
-            true => !segment.is_empty(),
-            false => segment == expected,
-        })
-    }) && segments.next().is_none()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_matches;
-
-    #[test]
-    fn a_route_pattern_matches_its_paths_only() {
-        let pattern = "/v1/organizers/{org_id}/customers";
-        assert!(route_matches(pattern, "/v1/organizers/0193-ab/customers"));
-        for path in [
-            "/v1/organizers//customers",
-            "/v1/organizers/a/customers/",
-            "/v1/organizers/a/customers/b",
-            "/v1/organizers/a/b/customers",
-            "/v1/organizers/a/customer",
-            "/v1/organizers/a",
-        ] {
-            assert!(!route_matches(pattern, path), "{path}");
-        }
     }
 }

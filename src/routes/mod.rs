@@ -152,8 +152,9 @@ impl ServedMethods {
 }
 
 /// `/v1/organizers/{org_id}` matches `/v1/organizers/abc`: a `{parameter}` stands for one
-/// non-empty segment, as in actix's routing.
-fn matches_template(template: &str, path: &str) -> bool {
+/// non-empty segment, as in actix's routing. (Cheaper than asking the router with
+/// `match_pattern`, which tries the app's resource patterns one by one.)
+pub(crate) fn matches_template(template: &str, path: &str) -> bool {
     let mut segments = path.split('/');
     template.split('/').all(|expected| {
         segments.next().is_some_and(|segment| {
@@ -188,6 +189,13 @@ mod tests {
         assert!(!matches_template(template, "/v1/organizers"));
         assert!(!matches_template(template, "/v1/organizers/abc/customers"));
         assert!(!matches_template(template, "/v1/organizer/abc"));
+        let customers = "/v1/organizers/{org_id}/customers";
+        assert!(matches_template(customers, "/v1/organizers/abc/customers"));
+        assert!(!matches_template(customers, "/v1/organizers//customers"));
+        assert!(!matches_template(
+            customers,
+            "/v1/organizers/abc/customers/x"
+        ));
         assert!(matches_template("/healthz", "/healthz"));
         assert!(!matches_template("/healthz", "/healthz/"));
     }
