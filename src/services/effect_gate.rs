@@ -42,7 +42,7 @@ pub enum GateShut {
     KeyReused,
     /// The look at the key found a row that settles the request (an answer to replay, a
     /// request still running, another request's key): the request stops, and what the row
-    /// says is answered instead ([`KeyLook::settled`]).
+    /// says is answered instead ([`KeyLook::take_settled`]).
     #[error("this Idempotency-Key already has a request; its answer is sent instead")]
     Settled,
     #[error("the Idempotency-Key could not be claimed: {0}")]
