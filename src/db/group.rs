@@ -15,6 +15,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, DbConnection, DbError};
@@ -68,13 +69,25 @@ impl<Q: Send + 'static, R: Send + 'static> Group<Q, R> {
     }
 
     /// Queues `input` and returns its answer once the batch that holds it has run. A batch
-    /// that fails answers each of its requests with [`DbError::Shared`].
+    /// that fails answers each of its requests with [`DbError::Shared`]. The input is queued
+    /// when this is first polled (by a task of its own when the queue is full), so its batch
+    /// runs it even if the caller stops waiting: a request dropped halfway (its client went
+    /// away) still has its answer kept, without a task per call to ensure it.
     pub async fn run(&self, input: Q) -> Result<R, DbError> {
         let (done, answered) = oneshot::channel();
-        self.queue
-            .send(Request { input, done })
-            .await
-            .map_err(|_| DbError::Task("the batch runners are shut down".into()))?;
+        match self.queue.try_send(Request { input, done }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(request)) => {
+                let queue = self.queue.clone();
+                tokio::spawn(async move {
+                    // Closed: the request is dropped with its sender, and the wait below ends.
+                    let _ = queue.send(request).await;
+                });
+            }
+            Err(TrySendError::Closed(_)) => {
+                return Err(DbError::Task("the batch runners are shut down".into()))
+            }
+        }
         answered
             .await
             .map_err(|_| DbError::Task("a batch runner stopped".into()))?
@@ -173,6 +186,36 @@ mod tests {
             std::time::Duration::from_secs(5),
         )
         .unwrap()
+    }
+
+    /// A request whose caller stops waiting after the first poll (a request dropped halfway) is
+    /// still run by its batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_is_run_even_when_its_caller_stops_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ran, runs) = sync_mpsc::channel::<u32>();
+        let (release, held) = sync_mpsc::channel::<()>();
+        let (ran, held) = (SyncMutex::new(ran), SyncMutex::new(held));
+        let work = move |_: &mut DbConnection, inputs: &[u32]| {
+            // Held until the caller is gone, so its one poll cannot see the answer.
+            held.lock().unwrap().recv().unwrap();
+            for n in inputs {
+                ran.lock().unwrap().send(*n).unwrap();
+            }
+            Ok(inputs.to_vec())
+        };
+        let group: Group<u32, u32> =
+            Group::start("test", sqlite(&dir), 64, 1, Arc::new(work)).unwrap();
+        let mut waiting = Box::pin(group.run(7));
+        assert!(futures_util::FutureExt::now_or_never(&mut waiting).is_none());
+        drop(waiting);
+        release.send(()).unwrap();
+        let got = tokio::task::spawn_blocking(move || {
+            runs.recv_timeout(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, Ok(7));
     }
 
     /// A batch holds what queued while the previous one ran, answered in order; a lone request

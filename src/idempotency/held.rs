@@ -1,6 +1,7 @@
 //! A key's lease while its request runs: renewed as long as the request does, then completed
-//! with the answer or released. The database work runs in tasks of its own, so a request that
-//! stops halfway (its client went away and actix dropped it) cannot cut it short. A deferred
+//! with the answer or released. The answer is queued to its group before the request waits for
+//! it, and a release runs in a task of its own, so a request that stops halfway (its client went
+//! away and actix dropped it) cannot cut either short. A deferred
 //! request that ran unclaimed takes the lease at its effect gate ([`claim_gate`]), or never,
 //! and then leaves its answer where the key is still free.
 
@@ -53,35 +54,30 @@ pub(super) struct Held {
 impl Held {
     /// Keeps `response` for replay, as the answer about `customer_id`.
     pub(super) async fn complete(&mut self, response: StoredResponse, customer_id: Option<String>) {
-        let answers = self.answers.clone();
-        let task = match (self.take_lease(), self.look.take()) {
-            (Some(lease), _) => {
-                tokio::spawn(async move { answers.keep((lease, response, customer_id)).await })
-            }
+        // Each keep queues the answer when first polled, so it is kept even if this request is
+        // dropped while it waits ([`crate::db::group::Group::run`]).
+        let kept = match (self.take_lease(), self.look.take()) {
+            (Some(lease), _) => self.answers.keep((lease, response, customer_id)).await,
             (None, Some(look)) => {
                 let request = look.request().clone();
-                tokio::spawn(async move {
-                    answers
-                        .keep_unclaimed((request, response, customer_id))
-                        .await
-                })
+                let answer = (request, response, customer_id);
+                self.answers.keep_unclaimed(answer).await
             }
             (None, None) => return,
         };
-        match task.await {
-            Ok(Ok(true)) => {}
+        match kept {
+            Ok(true) => {}
             // The holder lost its lease (it could not renew it in time) and a retry took the
             // request over, or another request claimed the key of one that ran unclaimed; that
             // one's answer will be kept.
-            Ok(Ok(false)) => {
+            Ok(false) => {
                 tracing::info!(
                     "an idempotency key was another request's by the time its answer was kept"
                 )
             }
             // The retry runs the request again once the lease ends; the Stripe writes it makes
             // carry keys derived from the client's, so Stripe answers them with the first result.
-            Ok(Err(err)) => tracing::error!(error = %err, "an idempotent answer could not be kept"),
-            Err(err) => tracing::error!(error = %err, "keeping an idempotent answer failed"),
+            Err(err) => tracing::error!(error = %err, "an idempotent answer could not be kept"),
         }
     }
 
