@@ -31,7 +31,9 @@ const GROUP_MAX: usize = 64;
 pub const HOT_READS_SESSION: &str = "SET enable_seqscan = off";
 
 /// A read by email. An upsert's also looks at its request's `Idempotency-Key`, on the same
-/// connection right after the batch's read: the look costs its request no trip of its own.
+/// connection right after the batch's read: the look costs its request no trip of its own. A
+/// look that takes a key over writes, and commits durably: these connections must keep
+/// `synchronous_commit` on.
 struct EmailRead {
     organizer_id: String,
     email: String,
