@@ -5,6 +5,7 @@ mod client_key;
 mod customer;
 mod event;
 mod fees;
+mod hex;
 mod id;
 mod organizer;
 mod page;
@@ -21,6 +22,7 @@ pub(crate) use customer::INVISIBLE;
 pub use customer::{CustomerId, CustomerName, Email, Metadata, Phone};
 pub use event::{DeliveryState, GatewayEventType};
 pub use fees::TicketFees;
+pub use hex::lower_hex;
 pub use id::{StripeId, STRIPE_ID_CHARS};
 pub use organizer::{
     ApplicationFeeBps, BusinessType, ChargeType, ConnectAccountType, Country, OrganizerId,

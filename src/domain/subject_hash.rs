@@ -22,11 +22,7 @@ impl SubjectHasher {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes())
             .expect("HMAC takes keys of any length");
         mac.update(email.normalized().as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        super::lower_hex(&mac.finalize().into_bytes())
     }
 }
 

@@ -61,11 +61,7 @@ pub(super) fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
     hasher.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
     hasher.update([0]);
     hasher.update(body);
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::domain::lower_hex(&hasher.finalize())
 }
 
 /// Whether an answer is the request's outcome, to be replayed to its retries. Not so: a 5xx

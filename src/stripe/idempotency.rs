@@ -16,7 +16,7 @@ pub fn idempotency_key(intent: &str, parts: &[&str]) -> IdempotencyKey {
         hasher.update(part.as_bytes());
     }
     let digest = hasher.finalize();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = crate::domain::lower_hex(&digest);
     IdempotencyKey::new(format!("gw-{intent}-{hex}")).expect("intent names are short and non-empty")
 }
 

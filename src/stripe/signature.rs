@@ -101,9 +101,7 @@ pub fn sign(secrets: &[&str], timestamp: i64, body: &[u8]) -> String {
             .finalize()
             .into_bytes();
         header.push_str(",v1=");
-        for byte in digest {
-            header.push_str(&format!("{byte:02x}"));
-        }
+        header.push_str(&crate::domain::lower_hex(&digest));
     }
     header
 }
