@@ -52,14 +52,14 @@ log "cluster"
 "$PEERS/pg.sh" start
 database_url="$("$PEERS/pg.sh" url)"
 
-log "gateway on 127.0.0.1:$PORT (pool $POOL, ${COMMITTERS:-2} committers, workers off)"
+log "gateway on 127.0.0.1:$PORT (pool $POOL, ${COMMITTERS:-the default number of} committers, workers off)"
 gateway_log="$BENCH_WORK/results/gateway_server_$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p "$BENCH_WORK/results"
 env -i PATH="$PATH" \
     DATABASE_URL="$database_url" DATABASE_POOL_SIZE="$POOL" \
     STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE=http://127.0.0.1:9 \
     STRIPE_WEBHOOK_SECRETS="$SECRET" RUN_WORKERS=false \
-    WEBHOOK_COMMITTERS="${COMMITTERS:-2}" \
+    ${COMMITTERS:+WEBHOOK_COMMITTERS="$COMMITTERS"} \
     JWT_SECRET=bench AUDIT_HASH_KEY=bench LOG_FORMAT=json RUST_LOG=warn \
     "$binary" serve --bind "127.0.0.1:$PORT" >"$gateway_log" 2>&1 &
 gateway_pid=$!

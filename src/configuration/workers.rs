@@ -47,9 +47,10 @@ pub struct WebhookSettings {
     /// Most deliveries stored by one commit (group commit batches concurrent deliveries).
     #[arg(long, env = "WEBHOOK_BATCH_MAX", default_value_t = 256)]
     pub webhook_batch_max: usize,
-    /// Batches committing at once: while some wait for their commit, another gathers. On
-    /// PostgreSQL each committer has a connection of its own, outside the pool.
-    #[arg(long, env = "WEBHOOK_COMMITTERS", default_value_t = 2)]
+    /// Batches committing at once. One takes everything queued while the previous commit ran;
+    /// more overlap their commits but split the queue into smaller batches. On PostgreSQL each
+    /// committer has a connection of its own, outside the pool.
+    #[arg(long, env = "WEBHOOK_COMMITTERS", default_value_t = 1)]
     pub webhook_committers: usize,
 }
 
