@@ -367,7 +367,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_events (stripe_account_id, id) {
+    webhook_events (id, stripe_account_id) {
         id -> Text,
         stripe_account_id -> Text,
         event_type -> Text,

@@ -16,6 +16,7 @@ backend_tests!(
     during_a_rotation_any_v1_and_any_configured_secret_verifies,
     a_redelivery_is_acknowledged_and_stored_once,
     concurrent_redeliveries_of_one_event_store_it_once,
+    one_committer_stores_concurrent_deliveries_while_readiness_is_probed,
     events_for_unknown_accounts_are_stored_but_not_processed,
     unhandled_types_are_stored_and_ignored,
     a_livemode_other_than_the_keys_is_refused,
@@ -151,6 +152,48 @@ async fn concurrent_redeliveries_of_one_event_store_it_once(app: TestApp) {
         .get_json("/v1/admin/webhook-events", &app.admin_token())
         .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+}
+
+/// The default of one committer: the deliveries queue behind one connection, which the
+/// readiness probe also asks; each waits for the other, none is refused or lost.
+async fn one_committer_stores_concurrent_deliveries_while_readiness_is_probed(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.webhooks.webhook_committers = 1).await;
+    let sent: Vec<Value> = (0..24)
+        .map(|n| {
+            event(
+                "customer.updated",
+                None,
+                &customer_object(&format!("cus_one{n}")),
+            )
+        })
+        .collect();
+    let probe = || async {
+        let response = app
+            .client
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    };
+    let (receipts, probes) = futures_util::future::join(
+        futures_util::future::join_all(sent.iter().map(|event| app.deliver(event))),
+        futures_util::future::join_all((0..6).map(|_| probe())),
+    )
+    .await;
+    for (receipt, event) in receipts.iter().zip(&sent) {
+        assert_eq!(receipt["id"], event["id"], "{receipt}");
+        assert_eq!(receipt["duplicate"], false, "{receipt}");
+    }
+    assert_eq!(
+        probes,
+        vec![200; 6],
+        "the probe waits its turn, it is not refused"
+    );
+    let list = app
+        .get_json("/v1/admin/webhook-events?limit=100", &app.admin_token())
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), sent.len(), "{list}");
 }
 
 async fn events_for_unknown_accounts_are_stored_but_not_processed(app: TestApp) {
