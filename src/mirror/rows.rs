@@ -279,8 +279,10 @@ macro_rules! newest_after {
                 .first::<Option<chrono::NaiveDateTime>>($conn),
         )?
         .flatten();
+        // `created <= created` is the tie-break's range, which the (account, created, id)
+        // index starts its scan at; with the `OR` alone a deep page read every newer row first.
         created.map(|created| {
-            $query.filter(
+            $query.filter($table::created.le(created)).filter(
                 $table::created.lt(created).or($table::created
                     .eq(created)
                     .and($table::id.lt($after.to_string()))),

@@ -135,6 +135,19 @@ async fn payments_are_listed_newest_first_and_filtered(app: TestApp) {
         .await;
     assert_eq!(ids(&second), ["pi_a0"], "{second}");
     assert_eq!(second["next_cursor"], Value::Null);
+    // One at a time: a cursor between two payments of the same second goes on to the other.
+    let (mut walked, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = app
+            .read_as_organizer(&org, &format!("{path}?limit=1{cursor}"))
+            .await;
+        walked.extend(ids(&page).into_iter().map(str::to_owned));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, ["pi_a3", "pi_a2", "pi_b1", "pi_a0"]);
 
     let ana_id = ana["id"].as_str().unwrap();
     let of_ana = app

@@ -332,7 +332,10 @@ impl WebhookEvent {
             query = query.filter(e::stripe_account_id.eq(account.clone()));
         }
         if let Some((received, id)) = before {
-            query = query.filter(
+            // `received_at <= received` says the same as the tie-break below, as a range the
+            // index on (received_at, id) starts its scan at: with the `OR` alone, a page deep
+            // in the list read every newer event first (3.5 s at 620,000 newer ones).
+            query = query.filter(e::received_at.le(received)).filter(
                 e::received_at
                     .lt(received)
                     .or(e::received_at.eq(received).and(e::id.lt(id))),
