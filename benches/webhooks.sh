@@ -7,6 +7,13 @@
 #   CONNS="8 32" DURATION=20 TOOL=asyncio bash benches/webhooks.sh
 #   CEILING=0 bash benches/webhooks.sh       # the gateway only
 #   GATEWAY_BIN=/tmp/before/stripe-gateway bash benches/webhooks.sh   # a prebuilt gateway
+#   PENDING=1 bash benches/webhooks.sh       # the account-less half stored pending (below)
+#
+# The events' accounts are no organizer's, so by default every event is stored
+# `unknown_account`. With PENDING=1 the gateway runs with a platform account and that account's
+# organizer is written straight into its database, so the account-less half (the platform's
+# own events) is stored `pending`, as a real platform's are, and writes the pending-only
+# indexes a delivery for a known account writes (the workers stay off).
 #
 # With the ceiling comes its latency tail: pgbench's per-transaction log at TAIL_CLIENTS (8)
 # clients, the p99 one commit has on this disk, to read the gateway's 8-connection p99 against.
@@ -60,6 +67,7 @@ env -i PATH="$PATH" \
     STRIPE_SECRET_KEY=sk_test_bench STRIPE_API_BASE=http://127.0.0.1:9 \
     STRIPE_WEBHOOK_SECRETS="$SECRET" RUN_WORKERS=false \
     ${COMMITTERS:+WEBHOOK_COMMITTERS="$COMMITTERS"} \
+    ${PENDING:+STRIPE_PLATFORM_ACCOUNT_ID=acct_1PlatformBench0001} \
     JWT_SECRET=bench AUDIT_HASH_KEY=bench LOG_FORMAT=json RUST_LOG=warn \
     "$binary" serve --bind "127.0.0.1:$PORT" >"$gateway_log" 2>&1 &
 gateway_pid=$!
@@ -71,6 +79,16 @@ done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
 
 psql_cmd="$PEERS/pg.sh psql"
+if [ -n "${PENDING:-}" ]; then
+    $psql_cmd -qc "insert into organizers (id, name, stripe_account_id, status, created_at,
+        updated_at, refund_application_fee, charge_type)
+        select gen_random_uuid()::text, 'Platform', 'acct_1PlatformBench0001', 'active', now(),
+               now(), false, 'direct'
+        where not exists (select 1 from organizers where stripe_account_id = 'acct_1PlatformBench0001')"
+else
+    # The cluster outlives a run: a PENDING run's organizer must not stay behind.
+    $psql_cmd -qc "delete from organizers where stripe_account_id = 'acct_1PlatformBench0001'"
+fi
 "$PEERS/run_load.sh" --url "http://127.0.0.1:$PORT/webhooks/stripe" --secret "$SECRET" \
     --label gateway --connections "$CONNS" --duration "$DURATION" --warmup 2 \
     --tool "$TOOL" --watch-pid "$gateway_pid" \
