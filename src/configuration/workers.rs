@@ -52,6 +52,19 @@ pub struct WebhookSettings {
     /// committer has a connection of its own, outside the pool.
     #[arg(long, env = "WEBHOOK_COMMITTERS", default_value_t = 1)]
     pub webhook_committers: usize,
+    /// How long settled events (processed, ignored, of an unknown account) stay in the inbox,
+    /// in days; older ones are purged as often as idempotency keys are. Pending and dead events
+    /// stay. At least 30, Stripe's own window for listing events: the missed-event recovery
+    /// would store an event purged sooner again, as missed.
+    #[arg(long, env = "WEBHOOK_EVENTS_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_events_retention_days: u32,
+}
+
+impl WebhookSettings {
+    /// [`WebhookSettings::webhook_events_retention_days`], raised to Stripe's 30 days.
+    pub fn events_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.webhook_events_retention_days.max(30)))
+    }
 }
 
 #[derive(Clone, Debug, Args)]
@@ -121,5 +134,25 @@ impl WorkerSettings {
             .min(30);
         let delay = self.webhook_retry_base_ms.saturating_mul(1u64 << exponent);
         Duration::from_millis(delay.min(self.webhook_retry_cap_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WebhookSettings;
+
+    #[test]
+    fn the_inbox_keeps_settled_events_at_least_stripes_thirty_days() {
+        let settings = |days| WebhookSettings {
+            secrets: Vec::new(),
+            webhook_tolerance_secs: 300,
+            webhook_max_body_bytes: 1024,
+            webhook_batch_max: 256,
+            webhook_committers: 1,
+            webhook_events_retention_days: days,
+        };
+        assert_eq!(settings(7).events_retention(), chrono::Duration::days(30));
+        assert_eq!(settings(0).events_retention(), chrono::Duration::days(30));
+        assert_eq!(settings(90).events_retention(), chrono::Duration::days(90));
     }
 }

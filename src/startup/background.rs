@@ -12,7 +12,7 @@ use crate::db::models::gateway_event::APPENDED;
 use crate::jobs::{Cadence, Ran, Runner};
 use crate::notify::send::Sender;
 use crate::services::webhooks::worker;
-use crate::services::{events, outbound, rate_shares, sync, AppState};
+use crate::services::{events, outbound, rate_shares, sync, webhooks, AppState};
 use crate::{idempotency, telemetry};
 
 /// Which duties a process runs.
@@ -21,13 +21,22 @@ pub struct Background<'a> {
     pub inbox: Option<(&'a WorkerSettings, Arc<Notify>)>,
     /// The reconciliation sweep, when an interval is set (where workers run).
     pub sweep: Option<&'a SyncSettings>,
-    /// How often expired idempotency keys, and gateway events past their retention (the
-    /// second), are purged (where requests are served).
-    pub purge_every: Option<(Duration, chrono::Duration)>,
+    /// The purges of expired idempotency keys and of rows past their retention (where
+    /// requests are served).
+    pub purges: Option<Purges>,
     /// The senders of the gateway's webhooks (where workers run).
     pub deliveries: Option<&'a OutboundSettings>,
     /// Whether this process records metrics (their upkeep).
     pub metrics: bool,
+}
+
+/// How often the purges run, and how long what they delete is kept.
+pub struct Purges {
+    pub every: Duration,
+    /// The gateway's own events (the feed) and finished outbound deliveries.
+    pub events_retention: chrono::Duration,
+    /// The inbox's settled events.
+    pub inbox_retention: chrono::Duration,
 }
 
 /// Registers the duties `background` names, over `state`; every process also beats, so that
@@ -70,7 +79,8 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
             ),
         );
     }
-    if let Some((every, retention)) = background.purge_every {
+    if let Some(purges) = background.purges {
+        let every = purges.every;
         runner.register(
             "idempotency.purge",
             Cadence::Every {
@@ -85,7 +95,15 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 every,
                 at_start: false,
             },
-            events::purge(state.db.clone(), retention),
+            events::purge(state.db.clone(), purges.events_retention),
+        );
+        runner.register(
+            "inbox.purge",
+            Cadence::Every {
+                every,
+                at_start: false,
+            },
+            webhooks::retention::purge(state.db.clone(), purges.inbox_retention),
         );
     }
     if let Some(settings) = background.deliveries {

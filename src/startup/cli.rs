@@ -64,7 +64,7 @@ pub async fn reconcile_now(
         Background {
             inbox: None,
             sweep: None,
-            purge_every: None,
+            purges: None,
             deliveries: None,
             metrics: false,
         },

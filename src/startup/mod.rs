@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use tokio::sync::Notify;
 use utoipa_actix_web::AppExt;
 
-use background::Background;
+use background::{Background, Purges};
 
 use crate::auth::JwtVerifier;
 use crate::configuration::{DatabaseSettings, ServerSettings, Settings, WorkerProcessSettings};
@@ -132,10 +132,11 @@ impl Application {
             Background {
                 inbox: run_workers.then_some((&settings.worker, stored)),
                 sweep: run_workers.then_some(&settings.sync),
-                purge_every: Some((
-                    settings.server.idempotency_purge_every(),
-                    settings.server.events_retention(),
-                )),
+                purges: Some(Purges {
+                    every: settings.server.idempotency_purge_every(),
+                    events_retention: settings.server.events_retention(),
+                    inbox_retention: settings.webhooks.events_retention(),
+                }),
                 deliveries: run_workers.then_some(&settings.outbound),
                 metrics: true,
             },
@@ -246,7 +247,7 @@ pub async fn run_workers(settings: WorkerProcessSettings) -> anyhow::Result<()> 
         Background {
             inbox: Some((&settings.worker, Arc::new(Notify::new()))),
             sweep: Some(&settings.sync),
-            purge_every: None,
+            purges: None,
             deliveries: Some(&settings.outbound),
             metrics: metrics.is_some(),
         },

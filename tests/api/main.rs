@@ -34,6 +34,7 @@ mod health;
 mod hot_reads;
 mod idempotency;
 mod idempotency_claims;
+mod inbox_retention;
 mod inbox_turns;
 mod input_surface;
 mod instances;

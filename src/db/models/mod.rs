@@ -20,6 +20,7 @@ pub mod webhook_delivery;
 pub mod webhook_endpoint;
 mod webhook_event;
 mod webhook_insert;
+mod webhook_purge;
 
 pub use audit_event::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use charge_accounts::ChargeAccounts;

@@ -8,6 +8,7 @@ mod deauthorize;
 mod envelope;
 mod inbox;
 pub mod process;
+pub mod retention;
 mod turns;
 pub mod worker;
 

@@ -244,6 +244,7 @@ async fn start_instance(
             webhook_max_body_bytes: WEBHOOK_MAX_BODY_BYTES,
             webhook_batch_max: 256,
             webhook_committers: 2,
+            webhook_events_retention_days: 30,
         },
         worker: test_worker_settings(),
         // Reconciliation runs only when a test asks for it.
