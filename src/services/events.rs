@@ -14,10 +14,7 @@ use super::organizers::{self, OrganizerError, OrganizerResponse};
 use super::outbound::WebhookEndpointResponse;
 use super::AppState;
 use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
-use crate::db::models::webhook_delivery::WebhookDelivery;
-use crate::db::{Db, DbError};
 use crate::domain::{GatewayEventType, OrganizerId, PageLimit, Principal};
-use crate::jobs::{Duty, Ran};
 use crate::mirror::account::AccountStatus;
 use crate::mirror::checkout_session::CheckoutSessionResponse;
 use crate::mirror::dispute::DisputeResponse;
@@ -137,37 +134,6 @@ pub async fn feed(
         tokio::select! {
             () = &mut appended => {}
             () = tokio::time::sleep_until(next_look) => {}
-        }
-    }
-}
-
-/// How many events one purge deletes at most: a long backlog goes in several units.
-const PURGE_BATCH: i64 = 1000;
-
-/// The purge of events, and of finished webhook deliveries, older than `retention`: a duty of
-/// the jobs runner.
-pub fn purge(db: Db, retention: chrono::Duration) -> impl Duty {
-    move || {
-        let db = db.clone();
-        async move {
-            let purged = db
-                .run(move |conn| {
-                    let before = crate::db::database_now(conn)? - retention;
-                    let events =
-                        GatewayEvent::purge_across_organizers_before(conn, before, PURGE_BATCH)?;
-                    let deliveries =
-                        WebhookDelivery::purge_across_endpoints_before(conn, before, PURGE_BATCH)?;
-                    Ok::<_, DbError>(events.max(deliveries))
-                })
-                .await?;
-            if purged > 0 {
-                tracing::info!(purged, "purged gateway events past their retention");
-            }
-            Ok(if purged as i64 == PURGE_BATCH {
-                Ran::Worked
-            } else {
-                Ran::Idle
-            })
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod outbound;
 pub mod payments;
 pub mod rate_shares;
 pub mod readiness;
+pub mod retention;
 pub mod sync;
 pub mod webhooks;
 

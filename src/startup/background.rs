@@ -8,11 +8,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::configuration::{OutboundSettings, SyncSettings, WorkerSettings};
+use crate::db::models::gateway_event::GatewayEvent;
 use crate::db::models::gateway_event::APPENDED;
+use crate::db::models::webhook_delivery::WebhookDelivery;
+use crate::db::models::WebhookEvent;
 use crate::jobs::{Cadence, Ran, Runner};
 use crate::notify::send::Sender;
 use crate::services::webhooks::worker;
-use crate::services::{events, outbound, rate_shares, sync, webhooks, AppState};
+use crate::services::{outbound, rate_shares, retention, sync, AppState};
 use crate::{idempotency, telemetry};
 
 /// Which duties a process runs.
@@ -95,7 +98,15 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 every,
                 at_start: false,
             },
-            events::purge(state.db.clone(), purges.events_retention),
+            retention::purge(
+                state.db.clone(),
+                purges.events_retention,
+                "gateway events and finished deliveries",
+                &[
+                    GatewayEvent::purge_across_organizers_before,
+                    WebhookDelivery::purge_across_endpoints_before,
+                ],
+            ),
         );
         runner.register(
             "inbox.purge",
@@ -103,7 +114,12 @@ pub fn register(runner: &mut Runner, state: &AppState, background: Background<'_
                 every,
                 at_start: false,
             },
-            webhooks::retention::purge(state.db.clone(), purges.inbox_retention),
+            retention::purge(
+                state.db.clone(),
+                purges.inbox_retention,
+                "settled webhook events",
+                &[WebhookEvent::purge_settled_across_accounts_before],
+            ),
         );
     }
     if let Some(settings) = background.deliveries {

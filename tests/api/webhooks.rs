@@ -1,5 +1,6 @@
 //! `POST /webhooks/stripe`: what is verified, what is stored, and what is refused.
 
+use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -168,12 +169,7 @@ async fn one_committer_stores_concurrent_deliveries_while_readiness_is_probed(ba
         })
         .collect();
     let probe = || async {
-        let response = app
-            .client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap();
+        let response = app.request(Method::GET, "/readyz", None, None).await;
         response.status().as_u16()
     };
     let (receipts, probes) = futures_util::future::join(

@@ -8,7 +8,6 @@ mod deauthorize;
 mod envelope;
 mod inbox;
 pub mod process;
-pub mod retention;
 mod turns;
 pub mod worker;
 
