@@ -8,8 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::configuration::{OutboundSettings, SyncSettings, WorkerSettings};
-use crate::db::models::gateway_event::GatewayEvent;
-use crate::db::models::gateway_event::APPENDED;
+use crate::db::models::gateway_event::{GatewayEvent, APPENDED};
 use crate::db::models::webhook_delivery::WebhookDelivery;
 use crate::db::models::WebhookEvent;
 use crate::jobs::{Cadence, Ran, Runner};

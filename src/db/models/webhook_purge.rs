@@ -35,8 +35,7 @@ impl WebhookEvent {
         if oldest.is_empty() {
             return Ok(0);
         }
-        let (ids, accounts): (Vec<String>, Vec<String>) = oldest.into_iter().unzip();
-        let mut accounts = accounts;
+        let (ids, mut accounts): (Vec<String>, Vec<String>) = oldest.into_iter().unzip();
         accounts.sort_unstable();
         accounts.dedup();
         diesel::delete(
