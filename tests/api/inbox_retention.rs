@@ -1,5 +1,5 @@
-//! The inbox's retention: settled events past `WEBHOOK_EVENTS_RETENTION_DAYS` are purged;
-//! pending and dead events stay whatever their age.
+//! The inbox's retention: settled events past `WEBHOOK_EVENTS_RETENTION_DAYS` are purged with
+//! their attempts; pending and dead events stay whatever their age.
 
 use std::time::Duration;
 
@@ -56,6 +56,16 @@ async fn settled_events_past_their_retention_are_purged(backend: Backend) {
         status(&app, &id(&stranger)).await.as_deref(),
         Some("unknown_account")
     );
+    // An attempt of each of two events: the purged event's goes with it, the kept one's stays.
+    let attempts = format!(
+        "INSERT INTO webhook_event_attempts \
+         (id, event_id, started_at, finished_at, error, stripe_account_id) VALUES \
+         ('att_purged', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'failed', 'acct_1NobodysAccount'), \
+         ('att_kept', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'failed', '{ACCOUNT}')",
+        id(&stranger),
+        id(&pending)
+    );
+    app.execute_sql(&attempts, &attempts).await;
     app.execute_sql(
         &format!(
             "UPDATE webhook_events SET status = 'dead' WHERE id = '{}'",
@@ -92,6 +102,12 @@ async fn settled_events_past_their_retention_are_purged(backend: Backend) {
         Some("pending")
     );
     assert_eq!(status(&app, &id(&dead)).await.as_deref(), Some("dead"));
+    let both = "webhook_event_attempts WHERE id IN ('att_purged', 'att_kept')";
+    assert_eq!(
+        app.select_texts(&format!("id AS value FROM {both}")).await,
+        ["att_kept"],
+        "the purged event's attempts go with it, a kept event's stay"
+    );
     assert_eq!(
         status(&app, &id(&recent)).await.as_deref(),
         Some("unknown_account"),
