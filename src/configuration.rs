@@ -21,6 +21,10 @@ pub use stripe::{RateBudget, StripeArgs, StripeSettings, DEFAULT_MAX_APPLICATION
 pub use sync::SyncSettings;
 pub use workers::{WebhookSettings, WorkerArgs, WorkerProcessSettings, WorkerSettings};
 
+/// The longest retention a purge takes, in days (a century): a purge subtracts it from the
+/// database's clock, which a larger one would run past the calendar's start.
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "stripe-gateway",
@@ -152,8 +156,8 @@ pub struct ServerSettings {
     #[arg(long, env = "IDEMPOTENCY_PURGE_SECS", default_value_t = 600)]
     pub idempotency_purge_secs: u64,
     /// How long the gateway's own events (the feed, `GET /v1/organizers/{org_id}/events`) are
-    /// kept, in days; older ones are purged as often as idempotency keys are.
-    #[arg(long, env = "GATEWAY_EVENTS_RETENTION_DAYS", default_value_t = 30)]
+    /// kept, in days (1 to 36,500); older ones are purged as often as idempotency keys are.
+    #[arg(long, env = "GATEWAY_EVENTS_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=MAX_RETENTION_DAYS))]
     pub events_retention_days: u32,
     /// Serve `GET /metrics` on this address instead of the main listener (e.g. a port only
     /// Prometheus can reach).
@@ -178,7 +182,7 @@ impl ServerSettings {
     }
 
     pub fn events_retention(&self) -> chrono::Duration {
-        chrono::Duration::days(i64::from(self.events_retention_days.max(1)))
+        chrono::Duration::days(i64::from(self.events_retention_days))
     }
 }
 

@@ -73,3 +73,33 @@ fn secrets_never_show_in_debug_output() {
     let debug = format!("{settings:?}");
     assert!(!debug.contains("supersecret"), "{debug}");
 }
+
+/// Retentions are refused at start, naming the setting, when out of range: the inbox's under
+/// Stripe's 30 days (instead of being raised in silence), either one past a century (a purge
+/// subtracting it from the clock would run past the calendar).
+#[test]
+fn a_retention_out_of_its_range_is_refused() {
+    for (flag, days) in [
+        ("--webhook-events-retention-days", "0"),
+        ("--webhook-events-retention-days", "29"),
+        ("--webhook-events-retention-days", "36501"),
+        ("--events-retention-days", "0"),
+        ("--events-retention-days", "4294967295"),
+    ] {
+        let argv = ["stripe-gateway", "serve", flag, days];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(err.contains(flag), "{flag} {days}: {err}");
+        assert!(err.contains("..=36500"), "{flag} {days}: {err}");
+    }
+    let args = serve_args(&[
+        "--webhook-events-retention-days",
+        "30",
+        "--events-retention-days",
+        "36500",
+    ]);
+    assert_eq!(args.webhooks.events_retention(), chrono::Duration::days(30));
+    assert_eq!(
+        args.server.events_retention(),
+        chrono::Duration::days(36_500)
+    );
+}
