@@ -5,7 +5,7 @@
 # command fails, or anything the block prints is `null`. The only addition is DATABASE_URL, a
 # fresh SQLite file, so that a rerun starts from an empty gateway.
 #
-#   cargo build --bin stripe-gateway --example fake-stripe && bash .ci/walkthrough.sh
+#   bash .ci/walkthrough.sh
 #
 # Needs ports 8080, 8090 and 12111 free, curl and jq (installed when missing).
 set -euo pipefail
@@ -51,6 +51,12 @@ for n, command in enumerate(servers):
     open(f"{work}/server{n}.sh", "w").write(command + "\n")
 open(f"{work}/walk.sh", "w").write(blocks[1])
 PY
+
+# What the block's two `cargo run`s build, built first: `cargo run -- serve` builds the binary
+# without the dev-dependencies, so with other features than the tests' builds, and compiling that
+# inside the servers' start wait below would make this check's outcome the machine's speed.
+cargo build --locked --quiet
+cargo build --locked --quiet --example fake-stripe
 
 for script in "$work"/server*.sh; do
     setsid bash "$script" >"${script%.sh}.log" 2>&1 &
